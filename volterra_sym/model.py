@@ -1,0 +1,543 @@
+"""The model: an Itô diffusion driven by an input signal (MATH.md section 1).
+
+    dh_t = [ phi(h_t) + eps * gamma(h_t) u_t ] dt + sigma(h_t) dW_t,   h_0 ~ mu_0,
+    y_t  = f(h_t)
+
+One type, :class:`Diffusion`, holds every model; :func:`SRNN` and :func:`OU`
+are constructors of it.  Shapes: state ``h`` has n components, ``drift`` is
+n x 1, ``diffusion`` (sigma) is n x r, ``coupling`` (gamma) is n x m, the
+readout is p x 1 (p = 1 for a scalar readout).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import sympy as sp
+
+from .errors import ModelError, describe
+from .parsing import parse_expr
+
+# --------------------------------------------------------------------------- initial laws
+
+
+@dataclass(frozen=True)
+class Stationary:
+    """The stationary law rho_inf of the unperturbed dynamics (the default start)."""
+
+    def __repr__(self) -> str:
+        return "Stationary()"
+
+
+@dataclass(frozen=True)
+class PointMass:
+    """A deterministic start h_0 = x0 (a vector of length n)."""
+
+    x0: sp.Matrix
+
+    def __init__(self, x0: Any):
+        object.__setattr__(self, "x0", _as_column(x0, "PointMass(x0)"))
+
+    def __repr__(self) -> str:
+        return f"PointMass({list(self.x0)})"
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """A Gaussian start h_0 ~ N(mean, cov); ``cov`` is n x n, symmetric."""
+
+    mean: sp.Matrix
+    cov: sp.Matrix
+
+    def __init__(self, mean: Any, cov: Any):
+        m = _as_column(mean, "Gaussian(mean)")
+        c = _as_matrix(cov, "Gaussian(cov)")
+        if c.shape != (m.rows, m.rows):
+            raise ModelError(
+                f"Gaussian(cov): expected a {m.rows} x {m.rows} matrix to match the mean, "
+                f"received shape {c.shape}"
+            )
+        if (c - c.T).applyfunc(sp.simplify) != sp.zeros(*c.shape):
+            raise ModelError(f"Gaussian(cov): covariance must be symmetric, received {c.tolist()}")
+        object.__setattr__(self, "mean", m)
+        object.__setattr__(self, "cov", c)
+
+    def __repr__(self) -> str:
+        return f"Gaussian(mean={list(self.mean)}, cov={self.cov.tolist()})"
+
+
+InitialLaw = Union[Stationary, PointMass, Gaussian]
+
+
+def as_initial(initial: Any) -> InitialLaw:
+    """Normalise ``initial=`` (``"stationary"``, a law object, or a point as a sequence)."""
+    if initial is None or (isinstance(initial, str) and initial.lower() == "stationary"):
+        return Stationary()
+    if isinstance(initial, (Stationary, PointMass, Gaussian)):
+        return initial
+    raise ModelError(
+        f"initial: expected 'stationary', vs.PointMass(x0) or vs.Gaussian(mean, cov), "
+        f"received {describe(initial)}"
+    )
+
+
+# --------------------------------------------------------------------------- conversion helpers
+
+
+def _sympify_entry(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.Expr:
+    if isinstance(value, str):
+        return parse_expr(value, symbols, where=where)
+    if isinstance(value, bool):
+        raise ModelError(f"{where}: expected a number or expression, received {describe(value)}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModelError(f"{where}: received the non-finite number {value}; give finite values")
+        return sp.Float(value)
+    if isinstance(value, int):
+        return sp.Integer(value)
+    try:
+        expr = sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        # numpy scalars and the like
+        try:
+            f = float(value)
+        except Exception:
+            raise ModelError(f"{where}: expected a number or expression, received {describe(value)}") from None
+        return _sympify_entry(f, where)
+    if not isinstance(expr, sp.Expr):
+        raise ModelError(f"{where}: expected a number or expression, received {describe(value)}")
+    if expr.has(sp.nan, sp.oo, -sp.oo, sp.zoo):
+        raise ModelError(f"{where}: received a non-finite value {expr}; give finite values")
+    return expr
+
+
+def _as_matrix(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.Matrix:
+    """Convert a scalar (1 x 1), a 1-D sequence (column) or a 2-D array into a Matrix."""
+    if isinstance(value, sp.MatrixBase):
+        rows = value.tolist()
+    elif hasattr(value, "tolist") and not isinstance(value, sp.Basic):  # numpy arrays
+        rows = value.tolist()
+    else:
+        rows = value
+    if isinstance(rows, (str, sp.Basic, int, float)) or not isinstance(rows, Iterable):
+        return sp.Matrix([[_sympify_entry(rows, where, symbols)]])
+    rows = list(rows)
+    if not rows:
+        raise ModelError(f"{where}: received an empty sequence")
+    if all(isinstance(r, (str, sp.Expr, int, float)) or not isinstance(r, Iterable) for r in rows):
+        return sp.Matrix([[_sympify_entry(r, f"{where}[{i}]", symbols)] for i, r in enumerate(rows)])
+    out = []
+    width = None
+    for i, r in enumerate(rows):
+        if isinstance(r, (str, sp.Expr, int, float)) or not isinstance(r, Iterable):
+            raise ModelError(f"{where}: mixes scalars and rows (row {i} is {describe(r)})")
+        r = list(r)
+        if width is None:
+            width = len(r)
+        if len(r) != width:
+            raise ModelError(f"{where}: ragged rows (row 0 has {width} entries, row {i} has {len(r)})")
+        out.append([_sympify_entry(x, f"{where}[{i},{j}]", symbols) for j, x in enumerate(r)])
+    return sp.Matrix(out)
+
+
+def _as_column(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | None = None) -> sp.Matrix:
+    m = _as_matrix(value, where, symbols)
+    if m.cols != 1:
+        if m.rows == 1:
+            return m.T
+        raise ModelError(f"{where}: expected a vector, received a {m.rows} x {m.cols} matrix")
+    return m
+
+
+def default_state(n: int) -> tuple[sp.Symbol, ...]:
+    """The default state symbols h1..hn."""
+    return tuple(sp.Symbol(f"h{i + 1}") for i in range(n))
+
+
+def _as_state(state: Any) -> tuple[sp.Symbol, ...]:
+    if isinstance(state, int) and not isinstance(state, bool):
+        if state < 1:
+            raise ModelError(f"state: dimension must be >= 1, received {state}")
+        return default_state(state)
+    if isinstance(state, (str, sp.Symbol)):
+        state = [state]
+    try:
+        items = list(state)
+    except TypeError:
+        raise ModelError(f"state: expected a sequence of symbols or names, received {describe(state)}") from None
+    out = []
+    for i, s in enumerate(items):
+        if isinstance(s, str):
+            if not s.isidentifier():
+                raise ModelError(f"state[{i}]: {s!r} is not a valid symbol name")
+            s = sp.Symbol(s)
+        if not isinstance(s, sp.Symbol):
+            raise ModelError(f"state[{i}]: expected a sympy Symbol or name, received {describe(s)}")
+        out.append(s)
+    if not out:
+        raise ModelError("state: at least one state variable is needed")
+    if len(set(out)) != len(out):
+        raise ModelError(f"state: symbols must be distinct, received {out}")
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- the model type
+
+
+@dataclass(frozen=True, eq=False)
+class Diffusion:
+    """A stochastic RNN / diffusion driven by an input (MATH.md section 1).
+
+    Attributes
+    ----------
+    state : tuple of n sympy Symbols.
+    drift : n x 1 Matrix, phi(h).
+    diffusion : n x r Matrix, sigma(h).
+    coupling : n x m Matrix, gamma(h); column k couples input channel k.
+    readout : p x 1 Matrix, f(h); ``vector_readout`` tells whether the user gave a vector.
+    initial : the initial law (Stationary, PointMass or Gaussian).
+    params : numeric values for symbolic parameters (used when numbers are needed).
+    name : an optional label.
+    """
+
+    state: tuple[sp.Symbol, ...]
+    drift: sp.Matrix
+    diffusion: sp.Matrix
+    coupling: sp.Matrix
+    readout: sp.Matrix
+    initial: InitialLaw = field(default_factory=Stationary)
+    params: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    vector_readout: bool = False
+    name: str = "model"
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    # ---- construction ---------------------------------------------------------------
+    def __init__(
+        self,
+        state: Any,
+        drift: Any,
+        diffusion: Any,
+        coupling: Any,
+        readout: Any,
+        initial: Any = "stationary",
+        params: Mapping[Any, Any] | None = None,
+        *,
+        name: str = "model",
+        meta: Mapping[str, Any] | None = None,
+    ):
+        st = _as_state(state)
+        n = len(st)
+        names: dict[str, sp.Symbol] = {s.name: s for s in st}
+        drift_m = _as_column(drift, "drift", names)
+        if drift_m.rows != n:
+            raise ModelError(f"drift: expected {n} components (one per state variable), received {drift_m.rows}")
+        _register(names, drift_m)
+        sig = _as_matrix(diffusion, "diffusion", names)
+        if sig.shape == (1, 1) and n > 1:
+            sig = sig[0, 0] * sp.eye(n)
+        if sig.rows != n:
+            raise ModelError(
+                f"diffusion: expected an {n} x r matrix (rows = state dimension {n}), received shape {sig.shape}"
+            )
+        _register(names, sig)
+        gam = _as_matrix(coupling, "coupling", names)
+        if gam.rows != n:
+            if gam.rows == 1 and gam.cols == n and n > 1:
+                raise ModelError(
+                    f"coupling: expected an {n} x m matrix, received shape 1 x {n}; "
+                    "give a column (or an n x m nested list)"
+                )
+            raise ModelError(f"coupling: expected an {n} x m matrix, received shape {gam.shape}")
+        _register(names, gam)
+        par = _as_params(params, names)
+        for s in par:
+            names.setdefault(s.name, s)
+        vector = isinstance(readout, (list, tuple)) or (
+            hasattr(readout, "shape") and tuple(readout.shape) not in ((), (1, 1))
+        )
+        if readout is None:
+            raise ModelError("readout: a readout f(h) is required, e.g. readout='h1' or readout=h1**2")
+        f = _as_column(readout, "readout", {**names})
+        known = set(names.values())
+        for i, fi in enumerate(f):
+            stray = fi.free_symbols - known
+            if stray:
+                raise ModelError(
+                    f"readout: symbol(s) {sorted(map(str, stray))} in component {i} ({fi}) are neither state "
+                    f"variables {list(st)} nor parameters of the model; use the state symbols or declare "
+                    "them via params="
+                )
+        init = as_initial(initial)
+        if isinstance(init, (PointMass, Gaussian)):
+            dim = init.x0.rows if isinstance(init, PointMass) else init.mean.rows
+            if dim != n:
+                raise ModelError(f"initial: the initial law has dimension {dim}, the state has dimension {n}")
+        object.__setattr__(self, "state", st)
+        object.__setattr__(self, "drift", drift_m)
+        object.__setattr__(self, "diffusion", sig)
+        object.__setattr__(self, "coupling", gam)
+        object.__setattr__(self, "readout", f)
+        object.__setattr__(self, "initial", init)
+        object.__setattr__(self, "params", par)
+        object.__setattr__(self, "vector_readout", bool(vector) and f.rows >= 1)
+        object.__setattr__(self, "name", str(name))
+        object.__setattr__(self, "meta", dict(meta or {}))
+
+    # ---- shapes ---------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """State dimension."""
+        return len(self.state)
+
+    @property
+    def m(self) -> int:
+        """Number of input channels."""
+        return self.coupling.cols
+
+    @property
+    def r(self) -> int:
+        """Number of Brownian motions."""
+        return self.diffusion.cols
+
+    @property
+    def p(self) -> int:
+        """Number of readout components."""
+        return self.readout.rows
+
+    @property
+    def D(self) -> sp.Matrix:
+        """Diffusion matrix D = sigma sigma^T (n x n)."""
+        return self.diffusion * self.diffusion.T
+
+    @property
+    def f(self) -> sp.Expr:
+        """The scalar readout (first component for vector readouts)."""
+        return self.readout[0]
+
+    @property
+    def parameters(self) -> tuple[sp.Symbol, ...]:
+        """Free symbols that are not state variables, sorted by name."""
+        syms: set[sp.Symbol] = set()
+        for mat in (self.drift, self.diffusion, self.coupling, self.readout):
+            syms |= mat.free_symbols
+        init = self.initial
+        if isinstance(init, PointMass):
+            syms |= init.x0.free_symbols
+        elif isinstance(init, Gaussian):
+            syms |= init.mean.free_symbols | init.cov.free_symbols
+        syms -= set(self.state)
+        return tuple(sorted(syms, key=lambda s: s.name))
+
+    # ---- derived models -------------------------------------------------------------
+    def replace(self, **changes: Any) -> Diffusion:
+        """A copy with some fields changed (e.g. ``initial=vs.PointMass([0])``)."""
+        kw = dict(
+            state=self.state,
+            drift=self.drift,
+            diffusion=self.diffusion,
+            coupling=self.coupling,
+            readout=self.readout if self.vector_readout else self.readout[0],
+            initial=self.initial,
+            params=self.params,
+            name=self.name,
+            meta=self.meta,
+        )
+        kw.update(changes)
+        return Diffusion(**kw)
+
+    def with_values(self, values: Mapping[Any, Any] | None = None) -> Diffusion:
+        """Substitute numeric values for parameters (``params`` plus ``values``).
+
+        Every parameter must receive a value; the result has only numbers besides the state.
+        """
+        vals = dict(self.params)
+        vals.update(_as_params(values, {s.name: s for s in self.parameters}))
+        missing = [s for s in self.parameters if s not in vals]
+        if missing:
+            raise ModelError(
+                f"params: no numeric value for parameter(s) {[str(s) for s in missing]}; "
+                "pass them as params={'name': value} to the model or to this call"
+            )
+        sub = {k: v for k, v in vals.items()}
+
+        def s(mat: sp.Matrix) -> sp.Matrix:
+            return mat.xreplace(sub)
+
+        init = self.initial
+        if isinstance(init, PointMass):
+            init = PointMass(s(init.x0))
+        elif isinstance(init, Gaussian):
+            init = Gaussian(s(init.mean), s(init.cov))
+        return Diffusion(
+            self.state,
+            s(self.drift),
+            s(self.diffusion),
+            s(self.coupling),
+            s(self.readout) if self.vector_readout else s(self.readout)[0],
+            init,
+            {},
+            name=self.name,
+            meta=self.meta,
+        )
+
+    def is_numeric(self) -> bool:
+        """True when no symbolic parameters remain."""
+        return not self.parameters
+
+    def __repr__(self) -> str:
+        f = list(self.readout) if self.vector_readout else self.readout[0]
+        return (
+            f"Diffusion(name={self.name!r}, state={list(self.state)}, drift={list(self.drift)}, "
+            f"diffusion={self.diffusion.tolist()}, coupling={self.coupling.tolist()}, readout={f}, "
+            f"initial={self.initial!r})"
+        )
+
+
+def _register(names: dict[str, sp.Symbol], mat: sp.Matrix) -> None:
+    for s in mat.free_symbols:
+        if isinstance(s, sp.Symbol):
+            names.setdefault(s.name, s)
+
+
+def _as_params(params: Mapping[Any, Any] | None, names: Mapping[str, sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise ModelError(f"params: expected a mapping name -> number, received {describe(params)}")
+    out: dict[sp.Symbol, sp.Expr] = {}
+    for key, value in params.items():
+        if isinstance(key, str):
+            sym = names.get(key, sp.Symbol(key))
+        elif isinstance(key, sp.Symbol):
+            sym = key
+        else:
+            raise ModelError(f"params: keys must be names or sympy Symbols, received {describe(key)}")
+        v = _sympify_entry(value, f"params[{sym}]")
+        if v.free_symbols:
+            raise ModelError(f"params[{sym}]: expected a number, received {v}")
+        out[sym] = v
+    return out
+
+
+# --------------------------------------------------------------------------- named constructors
+
+Activation = Union[str, Callable[[sp.Expr], sp.Expr]]
+
+
+def _activation(activation: Activation) -> Callable[[sp.Expr], sp.Expr]:
+    if callable(activation):
+        return activation
+    if isinstance(activation, str):
+        key = activation.lower()
+        table: dict[str, Callable[[sp.Expr], sp.Expr]] = {
+            "identity": lambda x: x,
+            "linear": lambda x: x,
+            "tanh": sp.tanh,
+            "sigmoid": lambda x: 1 / (1 + sp.exp(-x)),
+        }
+        if key in table:
+            return table[key]
+    raise ModelError(
+        f"activation: expected 'identity', 'tanh', 'sigmoid' or a sympy-callable, received {describe(activation)}"
+    )
+
+
+def _square(value: Any, where: str, n: int | None) -> sp.Matrix:
+    m = _as_matrix(value, where)
+    if m.shape == (1, 1) and n is not None and n > 1:
+        return m[0, 0] * sp.eye(n)
+    if m.rows != m.cols:
+        raise ModelError(f"{where}: expected a square n x n matrix, received shape {m.shape}")
+    if n is not None and m.rows != n:
+        raise ModelError(f"{where}: expected shape {n} x {n} (state dimension {n}), received {m.shape}")
+    return m
+
+
+def _dimension(*candidates: Any) -> int:
+    for c in candidates:
+        if c is None:
+            continue
+        m = _as_matrix(c, "shape")
+        if m.shape != (1, 1):
+            return m.rows
+    return 1
+
+
+def SRNN(
+    Gamma: Any,
+    W: Any,
+    b: Any = None,
+    C: Any = None,
+    sigma: Any = None,
+    activation: Activation = "identity",
+    readout: Any = None,
+    initial: Any = "stationary",
+    params: Mapping[Any, Any] | None = None,
+    *,
+    state: Sequence[Any] | None = None,
+    name: str = "SRNN",
+) -> Diffusion:
+    """Stochastic RNN: dh = [-Gamma h + a(W h + b) + eps C u] dt + sigma dW.
+
+    Gamma and W are n x n (a scalar Gamma means Gamma * I), b has length n
+    (default 0), C is n x m (a 1-D sequence is one input channel), sigma is
+    n x r (a scalar means sigma * I).  ``activation`` is ``"identity"``,
+    ``"tanh"``, ``"sigmoid"`` or any callable mapping a sympy expression to one.
+    """
+    n = _dimension(W, b, Gamma, C)
+    if C is None:
+        raise ModelError("C: the input coupling matrix C (n x m) is required")
+    if sigma is None:
+        raise ModelError("sigma: the noise matrix sigma (n x r, or a scalar) is required")
+    G = _square(Gamma, "Gamma", n)
+    Wm = _square(W, "W", n)
+    bm = sp.zeros(n, 1) if b is None else _as_column(b, "b")
+    if bm.rows != n:
+        raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
+    Cm = _as_matrix(C, "C")
+    if Cm.rows != n:
+        raise ModelError(f"C: expected {n} rows (state dimension), received shape {Cm.shape}")
+    st = default_state(n) if state is None else _as_state(state)
+    if len(st) != n:
+        raise ModelError(f"state: expected {n} symbols, received {len(st)}")
+    a = _activation(activation)
+    h = sp.Matrix(st)
+    pre = Wm * h + bm
+    drift = -G * h + sp.Matrix([a(x) for x in pre])
+    meta = {"kind": "SRNN", "Gamma": G, "W": Wm, "b": bm, "activation": activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")}
+    return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta=meta)
+
+
+def OU(
+    A: Any,
+    C: Any,
+    sigma: Any,
+    c: Any = None,
+    readout: Any = None,
+    initial: Any = "stationary",
+    params: Mapping[Any, Any] | None = None,
+    *,
+    state: Sequence[Any] | None = None,
+    name: str = "OU",
+) -> Diffusion:
+    """Ornstein-Uhlenbeck model: dh = [-A h + c + eps C u] dt + sigma dW.
+
+    A is n x n, c has length n (default 0), C is n x m, sigma is n x r (scalar: sigma * I).
+    """
+    n = _dimension(A, c, C)
+    Am = _square(A, "A", n)
+    cm = sp.zeros(n, 1) if c is None else _as_column(c, "c")
+    if cm.rows != n:
+        raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
+    Cm = _as_matrix(C, "C")
+    if Cm.rows != n:
+        raise ModelError(f"C: expected {n} rows (state dimension), received shape {Cm.shape}")
+    st = default_state(n) if state is None else _as_state(state)
+    if len(st) != n:
+        raise ModelError(f"state: expected {n} symbols, received {len(st)}")
+    h = sp.Matrix(st)
+    drift = -Am * h + cm
+    return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta={"kind": "OU", "A": Am, "c": cm})
