@@ -1,0 +1,376 @@
+"""Exponential polynomials: the normal form of every linear-SRNN kernel.
+
+An :class:`ExpPoly` over variables v = (v_1, ..., v_d) is a finite sum
+
+    F(v) = sum_j c_j * prod_i v_i^{p_ij} * exp(-mu_ij v_i)
+
+stored as a dict ``{(mu_j, p_j): c_j}`` with ``mu_j`` a d-tuple of rates and
+``p_j`` a d-tuple of non-negative integer powers.  Rates and coefficients are
+SymPy expressions: exact numbers (rationals, Gaussian rationals, quadratic
+irrationals), symbolic expressions, or high-precision ``Float``s.  Complex
+rates appear in conjugate pairs for real kernels; :meth:`ExpPoly.as_expr`
+returns the manifestly real form with ``cos``/``sin`` factors.
+
+The form is closed under sums, products, substitution v -> sum of variables,
+and integration (MATH.md section 5 uses all three), prints well, and lowers to
+the O(grid) recursive filters of :mod:`volterra_sym.series`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from math import comb, factorial
+
+import mpmath
+import sympy as sp
+
+Key = tuple[tuple[sp.Expr, ...], tuple[int, ...]]
+
+_ZERO = sp.Integer(0)
+
+
+_MP = (mpmath.mpf, mpmath.mpc)
+_SNAP = mpmath.mpf(2) ** -90
+
+
+def is_mp(x: object) -> bool:
+    """True for mpmath numbers (the high-precision numeric domain)."""
+    return isinstance(x, _MP)
+
+
+def canonical_rate(rate: sp.Expr) -> sp.Expr:
+    """Canonical form of a rate, so equal rates give equal dict keys.
+
+    Exact/symbolic rates are expanded; mpmath rates are snapped to a 2^-90 grid
+    so that sums computed in different orders hash alike.
+    """
+    if isinstance(rate, _MP):
+        z = mpmath.mpc(rate)
+        if z == 0:
+            return _ZERO
+        return mpmath.mpc(mpmath.nint(z.real / _SNAP) * _SNAP, mpmath.nint(z.imag / _SNAP) * _SNAP)
+    rate = sp.sympify(rate)
+    if rate.is_Number:
+        return rate
+    return sp.expand(rate)
+
+
+def is_zero(c: sp.Expr) -> bool:
+    """Exact zero test for a coefficient (structural first, then ``cancel``)."""
+    if isinstance(c, _MP):
+        return c == 0
+    if c == 0:
+        return True
+    if c.is_Number:
+        return bool(c == 0)
+    return sp.cancel(sp.expand(c)) == 0
+
+
+def to_sympy(x: object, dps: int = 30) -> sp.Expr:
+    """Convert a coefficient or rate to SymPy (mpmath numbers become Floats with ``dps`` digits)."""
+    if isinstance(x, mpmath.mpf):
+        return sp.Float(x, dps)
+    if isinstance(x, mpmath.mpc):
+        re, im = sp.Float(x.real, dps), sp.Float(x.imag, dps)
+        return re + sp.I * im if x.imag != 0 else re
+    return sp.sympify(x)
+
+
+class ExpPoly:
+    """A sum of ``c * prod v_i^p_i * exp(-mu_i v_i)`` terms over fixed variables ``vars``."""
+
+    __slots__ = ("vars", "terms")
+
+    def __init__(self, vars: Sequence[sp.Symbol], terms: dict[Key, sp.Expr] | None = None):
+        self.vars: tuple[sp.Symbol, ...] = tuple(vars)
+        self.terms: dict[Key, sp.Expr] = {}
+        if terms:
+            for (mu, p), c in terms.items():
+                self._add_term(tuple(canonical_rate(x) for x in mu), tuple(p), c)
+
+    # ---- construction --------------------------------------------------------------
+    @classmethod
+    def constant(cls, vars: Sequence[sp.Symbol], c: sp.Expr) -> ExpPoly:
+        d = len(tuple(vars))
+        return cls(vars, {((_ZERO,) * d, (0,) * d): sp.sympify(c)})
+
+    @classmethod
+    def zero(cls, vars: Sequence[sp.Symbol]) -> ExpPoly:
+        return cls(vars)
+
+    def _add_term(self, mu: tuple[sp.Expr, ...], p: tuple[int, ...], c: sp.Expr) -> None:
+        key = (mu, p)
+        if key in self.terms:
+            self.terms[key] = self.terms[key] + c
+        else:
+            self.terms[key] = c
+
+    def copy(self) -> ExpPoly:
+        out = ExpPoly(self.vars)
+        out.terms = dict(self.terms)
+        return out
+
+    # ---- arithmetic ----------------------------------------------------------------
+    def _check(self, other: ExpPoly) -> None:
+        if other.vars != self.vars:
+            raise ValueError(f"ExpPoly variables differ: {self.vars} vs {other.vars}")
+
+    def __add__(self, other: ExpPoly | sp.Expr | int) -> ExpPoly:
+        if not isinstance(other, ExpPoly):
+            other = ExpPoly.constant(self.vars, other)
+        self._check(other)
+        out = self.copy()
+        for (mu, p), c in other.terms.items():
+            out._add_term(mu, p, c)
+        return out
+
+    __radd__ = __add__
+
+    def __neg__(self) -> ExpPoly:
+        out = ExpPoly(self.vars)
+        out.terms = {k: -c for k, c in self.terms.items()}
+        return out
+
+    def __sub__(self, other: ExpPoly | sp.Expr | int) -> ExpPoly:
+        if not isinstance(other, ExpPoly):
+            other = ExpPoly.constant(self.vars, other)
+        return self + (-other)
+
+    def scale(self, c: sp.Expr) -> ExpPoly:
+        out = ExpPoly(self.vars)
+        if c == 0:
+            return out
+        out.terms = {k: v * c for k, v in self.terms.items()}
+        return out
+
+    def __mul__(self, other: ExpPoly | sp.Expr | int) -> ExpPoly:
+        if not isinstance(other, ExpPoly):
+            return self.scale(sp.sympify(other))
+        self._check(other)
+        out = ExpPoly(self.vars)
+        for (mu1, p1), c1 in self.terms.items():
+            for (mu2, p2), c2 in other.terms.items():
+                mu = tuple(canonical_rate(a + b) if (a != 0 and b != 0) else (a if b == 0 else b) for a, b in zip(mu1, mu2))
+                p = tuple(a + b for a, b in zip(p1, p2))
+                out._add_term(mu, p, c1 * c2)
+        return out
+
+    __rmul__ = __mul__
+
+    # ---- normalisation -------------------------------------------------------------
+    def simplified(self, simplify: bool = True) -> ExpPoly:
+        """Drop zero coefficients; with ``simplify`` put symbolic coefficients in factored form."""
+        out = ExpPoly(self.vars)
+        for key, c in self.terms.items():
+            if c == 0:
+                continue
+            if isinstance(c, _MP):
+                out.terms[key] = c
+                continue
+            if not c.is_Number:
+                c = sp.expand(c)
+                if simplify and c.free_symbols:
+                    c = sp.factor(sp.cancel(c))
+                if c == 0:
+                    continue
+            out.terms[key] = c
+        return out
+
+    def is_zero(self) -> bool:
+        return all(is_zero(c) for c in self.terms.values())
+
+    def __bool__(self) -> bool:  # pragma: no cover - use is_zero()
+        return not self.is_zero()
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __iter__(self) -> Iterator[tuple[tuple[sp.Expr, ...], tuple[int, ...], sp.Expr]]:
+        for (mu, p), c in self.terms.items():
+            yield mu, p, c
+
+    # ---- change of variables -------------------------------------------------------
+    def embed(self, new_vars: Sequence[sp.Symbol], positions: Sequence[int]) -> ExpPoly:
+        """Re-express over ``new_vars``; old variable i becomes new variable ``positions[i]``."""
+        new_vars = tuple(new_vars)
+        d = len(new_vars)
+        out = ExpPoly(new_vars)
+        for (mu, p), c in self.terms.items():
+            nm = [_ZERO] * d
+            npow = [0] * d
+            for i, j in enumerate(positions):
+                nm[j], npow[j] = mu[i], p[i]
+            out._add_term(tuple(nm), tuple(npow), c)
+        return out
+
+    def substitute_sum(self, index: int, new_vars: Sequence[sp.Symbol], parts: Sequence[int]) -> ExpPoly:
+        """Replace variable ``index`` (the only variable of a univariate ExpPoly) by a sum.
+
+        For a univariate F(t) = sum c t^p exp(-mu t), return F(v_{j1} + ... + v_{jk})
+        over ``new_vars`` with ``parts`` = (j1, ..., jk):  exp(-mu sum v) factorises,
+        (sum v)^p expands by the multinomial theorem.
+        """
+        if len(self.vars) != 1 or index != 0:
+            raise ValueError("substitute_sum expects a univariate ExpPoly")
+        new_vars = tuple(new_vars)
+        d = len(new_vars)
+        out = ExpPoly(new_vars)
+        for (mu,), (p,), c in self:
+            rates = [_ZERO] * d
+            for j in parts:
+                rates[j] = mu
+            for powers, mult in _multinomial(p, len(parts)):
+                pw = [0] * d
+                for j, q in zip(parts, powers):
+                    pw[j] = q
+                out._add_term(tuple(rates), tuple(pw), c * mult)
+        return out
+
+    # ---- calculus ------------------------------------------------------------------
+    def integrate_univariate(self, upper: str = "t", zero_tol: float = 0.0) -> ExpPoly:
+        """For univariate F, return G(t) = int_0^t F(s) ds (``upper="t"``).
+
+        Uses int_0^t s^p e^{-mu s} ds = p!/mu^{p+1} (1 - e^{-mu t} sum_{k<=p} (mu t)^k/k!)
+        for mu != 0 and t^{p+1}/(p+1) for mu == 0.
+        """
+        if len(self.vars) != 1:
+            raise ValueError("integrate_univariate expects a univariate ExpPoly")
+        out = ExpPoly(self.vars)
+        for (mu,), (p,), c in self:
+            if _rate_is_zero(mu, zero_tol):
+                out._add_term((_ZERO,), (p + 1,), c / (p + 1))
+                continue
+            out._add_term((_ZERO,), (0,), c * factorial(p) / mu ** (p + 1))
+            for k in range(p + 1):
+                out._add_term((mu,), (k,), -c * sp.Rational(factorial(p), factorial(k)) * mu ** (k - p - 1))
+        return out
+
+    def integral_to_infinity(self, zero_tol: float = 0.0) -> sp.Expr:
+        """int_0^oo F(s) ds for univariate F whose rates all have positive real part."""
+        total = _ZERO
+        for (mu,), (p,), c in self:
+            if _rate_is_zero(mu, zero_tol):
+                raise ValueError("integral to infinity of a non-decaying term")
+            total += c * factorial(p) / mu ** (p + 1)
+        return total
+
+    def derivative_at_zero(self, orders: Sequence[int]) -> sp.Expr:
+        """d^{q_1}_{v_1} ... d^{q_d}_{v_d} F at v = 0 (exact)."""
+        total = _ZERO
+        for mu, p, c in self:
+            term = c
+            for q, pi, m in zip(orders, p, mu):
+                # d^q [v^p e^{-m v}] at 0 = C(q, p) p! (-m)^{q-p} for q >= p, else 0
+                if q < pi:
+                    term = _ZERO
+                    break
+                term = term * comb(q, pi) * factorial(pi) * (-m) ** (q - pi)
+            total += term
+        return total
+
+    # ---- output --------------------------------------------------------------------
+    def as_expr(self, simplify: bool = True) -> sp.Expr:
+        """The manifestly real SymPy expression sum c prod v^p exp(-Re(mu).v) [cos, sin](Im(mu).v).
+
+        Complex terms use Re(c e^{-mu.v}) summed over all terms (the total is
+        real, so no pairing is needed); the two members of a conjugate pair give
+        identical real terms and are merged.
+        """
+        groups: dict[tuple, list[sp.Expr]] = {}
+        for mu, p, c in self:
+            re_mu = tuple(_re(m) for m in mu)
+            im_mu = tuple(_im(m) for m in mu)
+            if all(x == 0 for x in im_mu):
+                key = (re_mu, p, ())
+                groups.setdefault(key, [0, 0])[0] += c
+                continue
+            # normalise the sign of the frequency vector (cos even, sin odd)
+            first = next(x for x in im_mu if x != 0)
+            sign = -1 if _is_negative(first) else 1
+            freq = tuple(sign * x for x in im_mu)
+            key = (re_mu, p, freq)
+            acc = groups.setdefault(key, [0, 0])
+            acc[0] += _re(c)
+            acc[1] += sign * _im(c)
+        out = _ZERO
+        for (re_mu, p, freq), (cc, cs) in groups.items():
+            dps = mpmath.mp.dps
+            mono = sp.Mul(*[v**q for v, q in zip(self.vars, p)])
+            expo = sp.exp(-sp.Add(*[to_sympy(m, dps) * v for m, v in zip(re_mu, self.vars)]))
+            if freq:
+                phase = sp.Add(*[to_sympy(w, dps) * v for w, v in zip(freq, self.vars)])
+                cc, cs = _tidy(cc, simplify), _tidy(cs, simplify)
+                body = cc * sp.cos(phase) + cs * sp.sin(phase)
+            else:
+                body = _tidy(cc, simplify)
+            out += body * mono * expo
+        return out
+
+    def __repr__(self) -> str:
+        return f"ExpPoly({self.vars}, {len(self.terms)} terms)"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _conj_i(x: sp.Expr) -> sp.Expr:
+    if isinstance(x, _MP):
+        return mpmath.conj(x)
+    """Formal conjugate treating every symbol as real (I -> -I)."""
+    return x.xreplace({sp.I: -sp.I}) if x.has(sp.I) else x
+
+
+def _re(x: sp.Expr) -> sp.Expr:
+    if isinstance(x, _MP):
+        return mpmath.mpf(mpmath.re(x))
+    if not x.has(sp.I):
+        return x
+    return sp.expand((x + _conj_i(x)) / 2)
+
+
+def _im(x: sp.Expr) -> sp.Expr:
+    if isinstance(x, _MP):
+        return mpmath.mpf(mpmath.im(x))
+    if not x.has(sp.I):
+        return _ZERO
+    return sp.expand((x - _conj_i(x)) / (2 * sp.I))
+
+
+def _is_negative(x: sp.Expr) -> bool:
+    if isinstance(x, _MP):
+        return bool(x < 0)
+    if x.is_number:
+        return bool(x < 0)
+    return x.could_extract_minus_sign()
+
+
+def _tidy(c: sp.Expr, simplify: bool) -> sp.Expr:
+    if isinstance(c, _MP):
+        return to_sympy(c, mpmath.mp.dps)
+    c = sp.sympify(c)
+    if c.is_Number or not simplify:
+        return c
+    c = sp.expand(c)
+    if c.free_symbols:
+        return sp.factor(sp.cancel(c))
+    return c
+
+
+def _rate_is_zero(mu: sp.Expr, tol: float) -> bool:
+    if isinstance(mu, _MP):
+        return abs(mu) <= tol
+    if mu == 0:
+        return True
+    if tol > 0 and mu.is_number and not mu.free_symbols:
+        return abs(complex(mu)) <= tol
+    return False
+
+
+def _multinomial(p: int, k: int) -> Iterable[tuple[tuple[int, ...], int]]:
+    """All (q_1..q_k) with sum p and their multinomial coefficients."""
+    if k == 1:
+        yield (p,), 1
+        return
+    for q in range(p + 1):
+        for rest, mult in _multinomial(p - q, k - 1):
+            yield (q, *rest), mult * comb(p, q)
