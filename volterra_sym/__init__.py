@@ -15,8 +15,10 @@ from .errors import (
     UnstableError,
     VolterraError,
 )
+from .kernels import derive
 from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
 from .parsing import parse_expr
+from .response import Response
 
 __version__ = "0.1.0"
 
@@ -29,10 +31,12 @@ __all__ = [
     "ModelError",
     "NotLinearError",
     "PointMass",
+    "Response",
     "SimulationError",
     "Stationary",
     "UnstableError",
     "VolterraError",
+    "derive",
     "parse_expr",
     "__version__",
 ]

@@ -1,0 +1,303 @@
+"""The derivation record: ordered steps holding the real intermediate results.
+
+A :class:`Derivation` is a list of :class:`Step` objects (key, title, prose,
+equations).  Each :class:`Equation` holds SymPy objects computed by the
+derivation itself (generators applied to generic functions, the recursion's
+g_j, the semigroup's spectral data, the kernels) or, for purely notational
+relations (the Duhamel formula), a LaTeX string.  :mod:`volterra_sym.export`
+renders the record as LaTeX or Markdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import sympy as sp
+
+from .expopoly import to_sympy
+from .model import Gaussian, PointMass, Stationary
+from .operators import L0, L1, L0_adjoint, L1_adjoint
+
+
+@dataclass
+class Equation:
+    """lhs rel rhs; each side a SymPy object or a LaTeX string (``latex=True`` sides)."""
+
+    lhs: Any
+    rhs: Any
+    rel: str = "="
+    note: str = ""
+
+
+@dataclass
+class Step:
+    key: str
+    title: str
+    text: str
+    equations: list[Equation] = field(default_factory=list)
+
+
+@dataclass
+class Derivation:
+    title: str
+    steps: list[Step]
+    symbols: dict[str, str] = field(default_factory=dict)
+
+
+def _idx(k: int) -> int:
+    return k + 1
+
+
+def build_derivation(resp) -> Derivation:
+    """Assemble the derivation record of an exact (or Taylor) Response."""
+    model = resp.model
+    steps = [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
+    if resp.method == "exact":
+        steps += [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
+        if resp.stationary:
+            steps.append(_fdt_step(resp))
+    elif resp.method == "taylor":
+        steps += [_taylor_step(resp)]
+    return Derivation(title=f"Response kernels of the model '{model.name}'", steps=steps)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _model_step(resp) -> Step:
+    m = resp.model
+    eqs = [
+        Equation(sp.Symbol(r"\phi(h)"), m.drift, note="drift"),
+        Equation(sp.Symbol(r"\gamma(h)"), m.coupling, note="input coupling"),
+        Equation(sp.Symbol(r"\sigma(h)"), m.diffusion, note="noise"),
+        Equation(sp.Symbol("D"), m.D, note=r"D = \sigma\sigma^\top"),
+        Equation(sp.Symbol("f(h)"), m.readout if m.vector_readout else m.readout[0], note="readout"),
+    ]
+    init = m.initial
+    if isinstance(init, Stationary):
+        init_text = r"the stationary law $\rho_\infty$ of the unperturbed dynamics"
+    elif isinstance(init, PointMass):
+        init_text = "a point mass"
+        eqs.append(Equation(sp.Symbol("h_0"), init.x0))
+    else:
+        assert isinstance(init, Gaussian)
+        init_text = "a Gaussian law"
+        eqs.append(Equation(sp.Symbol(r"\mathbb{E} h_0"), init.mean))
+        eqs.append(Equation(sp.Symbol(r"\operatorname{Cov} h_0"), init.cov))
+    sde = (
+        r"d h_t = \left[\phi(h_t) + \varepsilon\, \gamma(h_t)\, u_t\right] dt + \sigma(h_t)\, dW_t,"
+        r"\qquad y_t = f(h_t)"
+    )
+    return Step(
+        "model",
+        "The model",
+        f"State $h = ({', '.join(sp.latex(s) for s in m.state)})$, {m.m} input channel(s), "
+        f"{m.r} Brownian motion(s); $h_0$ is drawn from {init_text}.",
+        [Equation(sde, "", rel="")] + eqs,
+    )
+
+
+def _generator_step(resp) -> Step:
+    m = resp.model
+    g = sp.Function("g")(*m.state)
+    p = sp.Function("p")(*m.state)
+    eqs = [Equation(sp.Symbol(r"\mathcal{L}_0 g"), L0(m, g))]
+    for k in range(m.m):
+        eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{_idx(k)}}} g"), L1(m, k, g)))
+    eqs.append(Equation(sp.Symbol(r"\mathcal{L}_0^* p"), L0_adjoint(m, p)))
+    for k in range(m.m):
+        eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{_idx(k)}*}} p"), L1_adjoint(m, k, p)))
+    return Step(
+        "generators",
+        "Generators and Fokker-Planck operators",
+        r"Backward generator $\mathcal{L}_0 g = \phi\cdot\nabla g + \tfrac12 D:\nabla^2 g$, input operators "
+        r"$\mathcal{L}_1^k g = \gamma_k\cdot\nabla g$ and their adjoints, applied to generic functions of the state.",
+        eqs,
+    )
+
+
+def _hierarchy_step(resp) -> Step:
+    m = resp.model
+    t = sp.Symbol("t")
+    eqs = []
+    for n in range(resp.order + 1):
+        rho_n = sp.Function(rf"\rho^{{({n})}}")(t, *m.state)
+        rhs = L0_adjoint(m, rho_n)
+        if n > 0:
+            rho_prev = sp.Function(rf"\rho^{{({n - 1})}}")(t, *m.state)
+            for k in range(m.m):
+                rhs += sp.Function(f"u_{_idx(k)}")(t) * L1_adjoint(m, k, rho_prev)
+        eqs.append(Equation(sp.Derivative(rho_n, t), rhs, note=f"order {n}"))
+    duhamel = []
+    for n in range(1, resp.order + 1):
+        duhamel.append(
+            Equation(
+                rf"\rho^{{({n})}}_t",
+                rf"\int_0^t e^{{(t-s)\mathcal{{L}}_0^*}} \sum_{{k}} u^k_s\, \mathcal{{L}}_1^{{k*}} \rho^{{({n - 1})}}_s \, ds",
+                note="Duhamel",
+            )
+        )
+    init = r"\rho^{(0)}_t = \rho_\infty" if resp.stationary else r"\rho^{(0)}_0 = \mu_0"
+    return Step(
+        "hierarchy",
+        "Perturbation hierarchy",
+        r"The law $\rho^\varepsilon_t = \sum_n \varepsilon^n \rho^{(n)}_t$ solves "
+        r"$\partial_t \rho = (\mathcal{L}_0^* + \varepsilon \mathcal{L}_1^*(t))\rho$; order by order, with $"
+        + init
+        + r"$ and $\rho^{(n)}_0 = 0$ for $n \ge 1$:",
+        eqs + duhamel,
+    )
+
+
+def _volterra_step(resp) -> Step:
+    n = resp.order
+    lag = r"\tau_1 = t - s_1,\ \tau_j = s_{j-1} - s_j"
+    series = (
+        r"\mathbb{E} f(h_t) = \mathbb{E}_{\mu_0} f(h^0_t) + \sum_{n=1}^{"
+        + str(n)
+        + r"} \varepsilon^n \sum_{k_1..k_n} \int_{0<s_n<\dots<s_1<t} K^{(n)}_{k_1..k_n}(\tau_1,\dots,\tau_n"
+        + ("" if resp.stationary else r";\, s_n")
+        + r")\, u^{k_1}_{s_1}\cdots u^{k_n}_{s_n}\, ds"
+    )
+    rec = [
+        Equation(r"G_0", r"f"),
+        Equation(r"G_j", r"\mathcal{L}_1^{k_j} P_{\tau_j} G_{j-1} \quad (j = 1..n)"),
+        Equation(
+            r"K^{(n)}_{k_1..k_n}",
+            r"\mathbb{E}_{\rho_\infty}[G_n]" if resp.stationary else r"\mathbb{E}_{\mu_0}[(P_{s_n} G_n)(h_0)]",
+        ),
+    ]
+    return Step(
+        "volterra",
+        "Volterra series and the generator recursion",
+        f"Pairing the hierarchy with $f$ and unrolling the Duhamel integrals gives the triangular Volterra series "
+        f"with lags ${lag}$ (the most recent input first); the kernels follow from the generator recursion "
+        r"with the semigroup $P_\tau = e^{\tau \mathcal{L}_0}$.",
+        [Equation(series, "", rel="")] + rec,
+    )
+
+
+def _semigroup_step(resp) -> Step:
+    d = resp.linear
+    tau = sp.Symbol("tau")
+    with mpmath.workdps(resp.dps):
+        spectrum = [(to_sympy(lam, resp.dps), mult) for lam, mult in d.spectrum]
+        E = sp.Matrix([[F.as_expr(resp.simplify) for F in row] for row in d.expm_neg(tau)])
+        eqs = [
+            Equation(sp.Symbol("A"), d.A, note=r"drift $\phi(h) = -A h + c$"),
+            Equation(sp.Symbol("c"), d.c),
+            Equation(sp.Symbol("C"), d.C),
+            Equation(sp.Symbol(r"\operatorname{spec}(A)"), sp.Matrix([[lam, mult] for lam, mult in spectrum]), note="eigenvalue, multiplicity"),
+            Equation(sp.Symbol(r"e^{-A\tau}"), E),
+        ]
+        if resp.stationary:
+            mean, cov = d.stationary()
+            eqs.append(Equation(sp.Symbol(r"m_\infty"), sp.Matrix([to_sympy(x, resp.dps) for x in mean]), note=r"$A m_\infty = c$"))
+            eqs.append(
+                Equation(
+                    sp.Symbol(r"S_\infty"),
+                    sp.Matrix([[to_sympy(x, resp.dps) for x in row] for row in cov]),
+                    note=r"Lyapunov: $A S_\infty + S_\infty A^\top = D$",
+                )
+            )
+        else:
+            law = resp.law
+            eqs.append(Equation(sp.Symbol(r"\mathbb{E} h^0_t"), sp.Matrix([F.as_expr(resp.simplify) for F in law["mean"]])))
+            eqs.append(
+                Equation(
+                    sp.Symbol(r"\operatorname{Cov} h^0_t"),
+                    sp.Matrix([[F.as_expr(resp.simplify) for F in row] for row in law["cov"]]),
+                    note=r"$e^{-At} S_0 e^{-A^\top t} + S_t$",
+                )
+            )
+    return Step(
+        "semigroup",
+        "The Ornstein-Uhlenbeck semigroup in closed form",
+        r"For affine drift $-Ah + c$ and constant noise, $(P_\tau g)(x) = \mathbb{E}[g(e^{-A\tau}x + m_\tau + \xi)]$ "
+        r"with $\xi \sim N(0, S_\tau)$, $m_\tau = \int_0^\tau e^{-As} c\, ds$, "
+        r"$S_\tau = \int_0^\tau e^{-As} D e^{-A^\top s} ds$. The exponential is kept in spectral form "
+        r"$e^{-A\tau} = \sum_\lambda e^{-\lambda\tau} \sum_{p} \frac{(-\tau)^p}{p!} N_\lambda^p P_\lambda$.",
+        eqs,
+    )
+
+
+def _recursion_step(resp) -> Step:
+    m = resp.model
+    x = m.state
+    eqs = []
+    with mpmath.workdps(resp.dps):
+        for st in resp.recursion:
+            if st.component != 0 and not m.vector_readout:
+                continue
+            n = len(st.k)
+            label = ",".join(str(_idx(k)) for k in st.k)
+            comp = f"[{st.component + 1}]" if m.vector_readout else ""
+            g = st.g.as_expr(x, resp.simplify)
+            eqs.append(Equation(sp.Symbol(f"g{comp}_{{{n};{label}}}"), g, note=rf"$G_{n} = P_{{T_{n}}}[g_{n}]$"))
+    return Step(
+        "recursion",
+        "The recursion, step by step",
+        r"Since $\nabla P_\tau g = e^{-A^\top\tau} P_\tau \nabla g$, every step keeps the form "
+        r"$G_j = P_{T_j}[g_j]$ with $T_j = \tau_1 + \dots + \tau_j$ and "
+        r"$g_j = (e^{-A T_j} C_{k_j})\cdot\nabla g_{j-1}$, $g_0 = f$: a polynomial of degree $\deg f - j$ in the state.",
+        eqs,
+    )
+
+
+def _kernel_step(resp) -> Step:
+    eqs = []
+    vanish = resp.zero_orders
+    for c in range(resp.model.p):
+        for n, ks, expr in resp.kernels(component=c):
+            if n in vanish:
+                continue
+            label = ",".join(str(_idx(k)) for k in ks)
+            comp = f"[{c + 1}]" if resp.model.vector_readout else ""
+            args = ", ".join(sp.latex(s) for s in resp.lags(n))
+            eqs.append(Equation(sp.Symbol(f"K{comp}^{{({n})}}_{{{label}}}({args})"), expr))
+    text = "Taking the expectation over the initial law (Gaussian moments) gives every kernel in closed form."
+    zero_eqs = [Equation(sp.Symbol(f"K^{{({n})}}"), sp.Integer(0), note=why) for n, why in vanish.items()]
+    mean0 = resp.mean0
+    return Step(
+        "kernels",
+        "The kernels",
+        text,
+        [Equation(sp.Symbol(r"\mathbb{E}_{\mu_0} f(h^0_t)"), mean0)] + eqs + zero_eqs,
+    )
+
+
+def _fdt_step(resp) -> Step:
+    eqs = []
+    for k in range(resp.model.m):
+        fdt = resp.fdt_kernel(k)
+        rec = resp.kernel(1, (k,), component=0)
+        diff = sp.simplify(fdt - rec) if (fdt.free_symbols - set(resp.taus)) else None
+        agree = "agrees with the recursion exactly" if diff == 0 else "agrees with the recursion"
+        eqs.append(Equation(sp.Symbol(rf"\mathbb{{E}}_\infty[f(h_\tau) A_{_idx(k)}(h_0)]"), fdt, note=agree))
+    return Step(
+        "fdt",
+        "First order: the fluctuation-dissipation form",
+        r"With $A_k = -\nabla\cdot(\gamma_k \rho_\infty)/\rho_\infty = C_k^\top S_\infty^{-1}(x - m_\infty)$, "
+        r"$K^{(1)}_k(\tau) = \mathbb{E}_\infty[f(h_\tau) A_k(h_0)]$, computed here from the explicit Gaussian action "
+        r"of $P_\tau$ on $f$ (a route independent of the recursion).",
+        eqs,
+    )
+
+
+def _taylor_step(resp) -> Step:
+    eqs = []
+    for n, ks, expr in resp.kernels(component=0):
+        label = ",".join(str(_idx(k)) for k in ks)
+        args = ", ".join(sp.latex(s) for s in resp.lags(n))
+        eqs.append(Equation(sp.Symbol(f"K^{{({n})}}_{{{label}}}({args})"), expr, rel=r"\approx"))
+    return Step(
+        "taylor",
+        "Short-lag Taylor kernels",
+        r"For analytic coefficients $P_\tau = \sum_q \frac{\tau^q}{q!}\mathcal{L}_0^q$, so "
+        r"$\partial^{p_1}_{\tau_1}\cdots\partial^{p_n}_{\tau_n} K^{(n)}_k(0) = "
+        r"\mathbb{E}_{\mu_0}[\mathcal{L}_1^{k_n}\mathcal{L}_0^{p_n}\cdots\mathcal{L}_1^{k_1}\mathcal{L}_0^{p_1} f]$; "
+        "the kernels below are truncated at the stated total lag degree.",
+        eqs,
+    )
