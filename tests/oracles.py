@@ -89,3 +89,46 @@ def pathwise_kernel(model, ks, taus, s=0.0, component=0):
         mean, cov = stationary_law(A, c, D)
     del dsyms
     return gauss_expect(lambda z: float(fun(z)), mean, cov, deg)
+
+
+def perturbed_mean_ode(model, ufun, t, eps, m0):
+    """m' = -A m + c + eps C u(t), m(0) = m0, integrated with scipy's DOP853 at tight tolerance."""
+    from scipy.integrate import solve_ivp
+
+    A, c, C, _ = linear_parts(model)
+    sol = solve_ivp(
+        lambda s, m: -A @ m + c + eps * C @ np.atleast_1d(ufun(s)),
+        (0, t[-1]),
+        np.asarray(m0, dtype=float),
+        t_eval=t,
+        method="DOP853",
+        rtol=1e-13,
+        atol=1e-14,
+    )
+    return sol.y.T
+
+
+def gaussian_law_truth(model, ufun, t, eps):
+    """Means (L, n) and covariances (L, n, n) of the perturbed linear SRNN (MATH.md section 5)."""
+    from volterra_sym.model import Gaussian, PointMass
+
+    A, c, C, D = linear_parts(model)
+    n = len(c)
+    init = model.initial
+    if isinstance(init, (PointMass, Gaussian)):
+        m0 = np.array((init.x0 if isinstance(init, PointMass) else init.mean).evalf(), dtype=float).ravel()
+        S0 = np.zeros((n, n)) if isinstance(init, PointMass) else np.array(init.cov.evalf(), dtype=float)
+        covs = np.array([transient_law(A, c, D, m0, S0, tj)[1] for tj in t])
+    else:
+        m0, S = stationary_law(A, c, D)
+        covs = np.broadcast_to(S, (len(t), n, n))
+    means = perturbed_mean_ode(model, ufun, t, eps, m0)
+    return means, covs
+
+
+def expected_readout_truth(model, ufun, t, eps, component=0):
+    """E f(h_t) from the exact Gaussian law (no kernels involved)."""
+    f = sp.lambdify([model.state], model.readout[component], "numpy")
+    deg = sp.Poly(model.readout[component], *model.state).total_degree()
+    means, covs = gaussian_law_truth(model, ufun, t, eps)
+    return np.array([gauss_expect(lambda z: float(f(z)), means[j], covs[j], deg) for j in range(len(t))])
