@@ -1,0 +1,88 @@
+"""Bad input to models and derive() gives clear VolterraErrors (argument, value, remedy)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import volterra_sym as vs
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: vs.OU([[1, 2, 3], [4, 5, 6]], [1, 0], 1, readout="h1"), "A"),
+        (lambda: vs.OU([[1, 0], [0, 1]], [1, 0, 0], 1, readout="h1"), "C"),
+        (lambda: vs.OU([[1, 0], [0, 1]], [1, 0], [[1, 0, 0]], readout="h1"), "diffusion"),
+        (lambda: vs.SRNN([[1, 0], [0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]], None, [1, 0], 1, readout="h1"), "Gamma|W"),
+        (lambda: vs.SRNN(1, [[0.5, 0], [0, 0.5]], [0, 0, 0], [1, 0], 1, readout="h1"), "b"),
+        (lambda: vs.OU(1, 1, 1, readout="h1 + q"), "readout"),
+        (lambda: vs.OU(float("nan"), 1, 1, readout="h1"), "non-finite"),
+        (lambda: vs.OU(1, math.inf, 1, readout="h1"), "non-finite"),
+        (lambda: vs.OU(1, 1, 1, readout="__import__('os')"), "not allowed"),
+        (lambda: vs.OU(1, 1, 1, readout="h1", initial="sideways"), "initial"),
+        (lambda: vs.OU(1, 1, 1, readout="h1", initial=vs.PointMass([1, 2])), "dimension"),
+        (lambda: vs.SRNN(1, 0.5, 0, 1, 1, activation="relu", readout="h1"), "activation"),
+        (lambda: vs.OU(1, 1, 1), "readout"),
+    ],
+)
+def test_model_construction_errors(build, match):
+    with pytest.raises(vs.VolterraError, match=match):
+        build()
+
+
+def test_unstable_stationary_start():
+    with pytest.raises(vs.UnstableError, match="PointMass"):
+        vs.derive(vs.OU([[1, 0], [0, -0.5]], [1, 0], 1, readout="h1"))
+    with pytest.raises(vs.UnstableError):
+        vs.derive(vs.OU([[0]], [1], 1, readout="h1"))  # singular
+    # an unstable model is fine from a point mass
+    resp = vs.derive(vs.OU([[1, 0], [0, -0.5]], [1, 0], 1, readout="h1", initial=vs.PointMass([0, 0])))
+    assert resp.order == 1
+
+
+def test_symbolic_stability_checked_against_given_values():
+    a = sp.Symbol("a")
+    with pytest.raises(vs.UnstableError):
+        vs.derive(vs.OU(a, 1, 1, readout="h1", params={"a": -1}))
+
+
+@pytest.mark.parametrize("order", [0, -1, 1.5, "2", True])
+def test_bad_order(order):
+    with pytest.raises(vs.VolterraError, match="order"):
+        vs.derive(vs.OU(1, 1, 1, readout="h1"), order=order)
+
+
+def test_nonpolynomial_readout_needs_taylor_route():
+    with pytest.raises(vs.NotLinearError, match="polynomial"):
+        vs.derive(vs.OU(1, 1, 1, readout="tanh(h1)"))
+
+
+def test_nonlinear_drift_points_to_taylor_route():
+    with pytest.raises(vs.NotLinearError, match="taylor"):
+        vs.derive(vs.SRNN(1, 0.5, 0, 1, 1, activation="tanh", readout="h1"))
+    h = sp.Symbol("h1")
+    with pytest.raises(vs.NotLinearError, match="noise"):
+        vs.derive(vs.Diffusion([h], [-h], [[1 + h**2]], [[1]], h))
+
+
+def test_bad_method_and_kernel_requests():
+    resp = vs.derive(vs.OU([[1, 0], [0, 2]], [[1, 0], [0, 1]], 1, readout="h1*h2"))
+    with pytest.raises(vs.VolterraError, match="k"):
+        resp.kernel(1)
+    with pytest.raises(vs.VolterraError, match="k"):
+        resp.kernel(2, (0, 5))
+    with pytest.raises(vs.VolterraError, match="n"):
+        resp.kernel(3, (0, 0, 0))
+    with pytest.raises(vs.VolterraError, match="method"):
+        vs.derive(vs.OU(1, 1, 1, readout="h1"), method="magic")
+
+
+def test_exact_numbers_stay_exact():
+    resp = vs.derive(vs.OU(sp.Rational(1, 2), 1, sp.Rational(1, 3), readout="h1**2"))
+    assert resp.mean0 == sp.Rational(1, 9)  # S_inf = (1/9)/(2*(1/2))
+    assert all(isinstance(x, sp.Rational) for x in resp.kernel(1).atoms(sp.Number))
+    assert resp.order == 2 and resp.kernel(2).has(sp.exp)
