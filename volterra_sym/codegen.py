@@ -1,0 +1,287 @@
+"""Lowering kernels to numeric callables, and standalone NumPy modules.
+
+Every kernel is an exponential polynomial; in real form
+
+    K(tau) = sum_j prod_i tau_i^{p_ij} e^{-alpha_ij tau_i} [a_j cos(beta_j . tau) + b_j sin(beta_j . tau)].
+
+The NumPy code computes each distinct factor e^{-alpha tau_i}, tau_i^p and each
+distinct phase cos/sin(beta . tau) once (common-subexpression elimination by
+construction) and sums the terms.  The generated source is plain Python that
+needs only NumPy, one function per kernel (``K2_1_1`` is K^(2)_{1,1}, indices
+1-based as in MATH.md), each with its formula in the docstring.
+
+The mpmath backend evaluates the same exponential polynomial term by term from
+the exact (or ``dps``-digit) coefficients, independently of the generated code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .errors import VolterraError, describe
+from .expopoly import ExpPoly, is_mp
+
+BACKENDS = ("numpy", "mpmath")
+
+
+def _label(n: int, ks: tuple[int, ...], component: int, vector: bool) -> str:
+    base = f"K{n}_" + "_".join(str(k + 1) for k in ks)
+    return f"{base}_f{component + 1}" if vector else base
+
+
+def _num(x: Any, subs: dict, dps: int) -> Any:
+    """A coefficient or rate as an mpmath number at ``dps`` digits (parameters substituted)."""
+    if is_mp(x):
+        return x
+    expr = sp.sympify(x)
+    if expr.free_symbols:
+        expr = expr.xreplace(subs)
+        if expr.free_symbols:
+            raise VolterraError(
+                f"params: kernel contains symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
+                "numeric values; give them via params={'name': value} when building the model"
+            )
+    with mpmath.workdps(dps + 5):
+        val = sp.N(expr, dps + 5)
+        re, im = val.as_real_imag()
+        return mpmath.mpc(mpmath.mpf(str(sp.Float(re, dps + 5))), mpmath.mpf(str(sp.Float(im, dps + 5))))
+
+
+def real_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[float, ...], tuple[int, ...], tuple[float, ...], float, float]]:
+    """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau))."""
+    groups: dict[tuple, list[float]] = {}
+    for mu, p, c in F:
+        cz = complex(_num(c, subs, 20))
+        mus = [complex(_num(m, subs, 20)) for m in mu]
+        alpha = tuple(round(m.real, 14) + 0.0 for m in mus)
+        beta = tuple(round(m.imag, 14) + 0.0 for m in mus)
+        # Re(c e^{-i beta.tau}) = Re c cos(beta.tau) + Im c sin(beta.tau)
+        a, b = cz.real, cz.imag
+        if any(beta):
+            first = next(x for x in beta if x != 0)
+            if first < 0:
+                beta = tuple(-x + 0.0 for x in beta)
+                b = -b
+        else:
+            b = 0.0
+        acc = groups.setdefault((alpha, p, beta), [0.0, 0.0])
+        acc[0] += a
+        acc[1] += b
+    return [(al, p, be, a, b) for (al, p, be), (a, b) in groups.items() if a != 0 or b != 0]
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
+    lines = [f"def {name}({', '.join(args)}):", f'    """{doc}"""']
+    for a in args:
+        lines.append(f"    {a} = np.asarray({a}, dtype=float)")
+    if not terms:
+        shape = " + ".join(f"0.0 * {a}" for a in args) if args else "0.0"
+        lines.append(f"    return {shape}")
+        return "\n".join(lines)
+    exps: dict[tuple[int, float], str] = {}
+    pows: dict[tuple[int, int], str] = {}
+    phases: dict[tuple[float, ...], str] = {}
+    body = []
+    for alpha, p, beta, a, b in terms:
+        factors = []
+        for i, (al, pi) in enumerate(zip(alpha, p)):
+            if al != 0:
+                key = (i, al)
+                if key not in exps:
+                    exps[key] = f"e{len(exps)}"
+                    lines.append(f"    {exps[key]} = np.exp({_fmt(-al)} * {args[i]})")
+                factors.append(exps[key])
+            if pi:
+                key2 = (i, pi)
+                if key2 not in pows:
+                    pows[key2] = f"p{len(pows)}"
+                    lines.append(f"    {pows[key2]} = {args[i]} ** {pi}")
+                factors.append(pows[key2])
+        if any(beta):
+            if beta not in phases:
+                ph = f"w{len(phases)}"
+                phases[beta] = ph
+                lin = " + ".join(f"{_fmt(bb)} * {args[i]}" for i, bb in enumerate(beta) if bb != 0)
+                lines.append(f"    {ph} = {lin}")
+                lines.append(f"    {ph}c, {ph}s = np.cos({ph}), np.sin({ph})")
+            ph = phases[beta]
+            amp = f"({_fmt(a)} * {ph}c + {_fmt(b)} * {ph}s)"
+        else:
+            amp = _fmt(a)
+        body.append(" * ".join([amp, *factors]))
+    lines.append("    return (")
+    for j, term in enumerate(body):
+        lines.append(f"        {'+ ' if j else ''}{term}")
+    shape = " + ".join(f"0.0 * {a}" for a in args)
+    lines.append(f"    ) + ({shape})" if args else "    )")
+    return "\n".join(lines)
+
+
+def module_source(resp) -> str:
+    """Source text of a standalone NumPy module holding every kernel and the zeroth-order term."""
+    model = resp.model
+    subs = dict(model.params)
+    vector = model.vector_readout
+    funcs = []
+    registry = []
+    t_name = _safe(str(resp.t_sym))
+    for c in range(model.p):
+        F0 = resp.mean0_form(c)
+        if resp.stationary:
+            total = sum((cc for _, _, cc in F0), 0)
+            F0 = ExpPoly.constant((resp.t_sym,), total)
+        name0 = f"mean0_f{c + 1}" if vector else "mean0"
+        doc0 = f"E f(h^0_t) = {_doc(resp.mean0[c] if vector else resp.mean0)}"
+        funcs.append(_function_source(name0, [t_name], real_terms(F0, subs), doc0))
+        registry.append(f"    ({c}, 0, ()): {name0},")
+        for n in range(1, resp.order + 1):
+            for ks in itertools.product(range(model.m), repeat=n):
+                F = resp.kernel_form(n, ks, c)
+                lags = [_safe(str(s)) for s in resp.lags(n)]
+                terms = real_terms(F, subs)
+                terms = [(_restrict(al, resp, n), _restrict(p, resp, n), _restrict(be, resp, n), a, b) for al, p, be, a, b in terms]
+                name = _label(n, ks, c, vector)
+                expr = resp.kernel(n, ks, component=c)
+                doc = f"K^({n})_{{{','.join(str(k + 1) for k in ks)}}}({', '.join(lags)}) = {_doc(expr)}"
+                funcs.append(_function_source(name, lags, terms, doc))
+                registry.append(f"    ({c}, {n}, {tuple(ks)!r}): {name},")
+    f_txt = ", ".join(str(f) for f in model.readout)
+    header = f'''"""Response kernels generated by volterra_sym (needs only NumPy).
+
+Model: {model!r}
+Readout f(h) = {f_txt}
+Initial law: {model.initial!r}
+Orders: 1..{resp.order}; K^(n) is the triangular kernel in the lags tau_1 = t - s_1, tau_j = s_(j-1) - s_j
+{"" if resp.stationary else "(plus s_n, the time from the start to the oldest input)"}
+Function K<n>_<k1>_..._<kn> is K^(n)_(k1..kn), input indices 1-based; mean0 is E f(h^0_t).
+KERNELS maps (component, n, k) with 0-based k to the function.
+"""
+
+import numpy as np
+'''
+    return header + "\n\n" + "\n\n\n".join(funcs) + "\n\n\nKERNELS = {\n" + "\n".join(registry) + "\n}\n"
+
+
+def _restrict(values: tuple, resp, n: int) -> tuple:
+    N = len(resp.taus)
+    return tuple(values[:n]) + (() if resp.stationary else (values[N],))
+
+
+def _safe(name: str) -> str:
+    out = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+    return out + "_" if keyword.iskeyword(out) else out
+
+
+def _doc(expr: Any) -> str:
+    text = str(expr).replace('"""', "'''").replace("\\", "\\\\")
+    return text if len(text) < 4000 else text[:4000] + " ..."
+
+
+class Lowered:
+    """Numeric callables for every kernel of a Response.
+
+    ``kernel(n, k, component)`` returns a function of the lags (``resp.lags(n)``,
+    arrays broadcast against each other); ``mean0`` is a function of t.
+    """
+
+    def __init__(self, backend: str, funcs: dict, source: str | None, dps: int | None, vector: bool, m: int):
+        self.backend, self.funcs, self.source, self.dps, self.vector, self.m = backend, funcs, source, dps, vector, m
+
+    def kernel(self, n: int, k: Any = None, component: int = 0) -> Callable[..., Any]:
+        if k is None:
+            if self.m != 1:
+                raise VolterraError(f"k: the model has {self.m} inputs; give k=(k1, ..., k{n})")
+            k = (0,) * n
+        key = (component, n, tuple(int(x) for x in (k if isinstance(k, (tuple, list)) else (k,))))
+        if key not in self.funcs:
+            raise VolterraError(f"kernel: no kernel for order n={n}, k={k}, component={component}")
+        return self.funcs[key]
+
+    def mean0(self, t: Any, component: int = 0) -> Any:
+        return self.funcs[(component, 0, ())](t)
+
+    def __repr__(self) -> str:
+        return f"Lowered(backend={self.backend!r}, {len(self.funcs)} functions)"
+
+
+def lower(resp, backend: str = "numpy", *, dps: int | None = None) -> Lowered:
+    """Lower every kernel of ``resp`` (see module docstring); ``dps`` for the mpmath backend."""
+    if backend not in BACKENDS:
+        raise VolterraError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+    if backend == "numpy":
+        if dps is not None:
+            raise VolterraError("dps: only the 'mpmath' backend takes a precision")
+        src = module_source(resp)
+        ns: dict[str, Any] = {}
+        exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
+        return Lowered("numpy", ns["KERNELS"], src, None, resp.model.vector_readout, resp.model.m)
+    if dps is None:
+        dps = 30
+    if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1:
+        raise VolterraError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
+    dps = int(dps)
+    subs = dict(resp.model.params)
+    funcs: dict = {}
+    for c in range(resp.model.p):
+        F0 = resp.mean0_form(c)
+        if resp.stationary:
+            total = sum((cc for _, _, cc in F0), 0)
+            F0 = ExpPoly.constant((resp.t_sym,), total)
+        funcs[(c, 0, ())] = _mp_function(F0, list(range(1)), subs, dps)
+        N = len(resp.taus)
+        for n in range(1, resp.order + 1):
+            idx = list(range(n)) + ([] if resp.stationary else [N])
+            for ks in itertools.product(range(resp.model.m), repeat=n):
+                funcs[(c, n, ks)] = _mp_function(resp.kernel_form(n, ks, c), idx, subs, dps)
+    return Lowered("mpmath", funcs, None, dps, resp.model.vector_readout, resp.model.m)
+
+
+def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[..., Any]:
+    with mpmath.workdps(dps):
+        terms = [([_num(mu[i], subs, dps) for i in idx], [p[i] for i in idx], _num(c, subs, dps)) for mu, p, c in F]
+
+    def scalar(*lags: Any) -> Any:
+        with mpmath.workdps(dps):
+            xs = [mpmath.mpf(x) if not isinstance(x, mpmath.mpf) else x for x in lags]
+            total = mpmath.mpc(0)
+            for mus, ps, c in terms:
+                term = c
+                for x, m, p in zip(xs, mus, ps):
+                    term *= x**p * mpmath.exp(-m * x)
+                total += term
+            return mpmath.re(total)
+
+    def func(*lags: Any) -> Any:
+        if len(lags) != len(idx):
+            raise VolterraError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
+        if all(np.ndim(x) == 0 for x in lags):
+            return scalar(*lags)
+        arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])
+        out = np.empty(arrs[0].shape, dtype=object)
+        for pos in np.ndindex(out.shape):
+            out[pos] = scalar(*[a[pos] for a in arrs])
+        return out
+
+    return func
+
+
+def write_module(resp, path: Any) -> str:
+    """Write :func:`module_source` to ``path`` (``.py``); returns the path as a string."""
+    p = Path(path)
+    if p.suffix != ".py":
+        raise VolterraError(f"path: a Python module needs a .py file name, received {str(path)!r}")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(module_source(resp))
+    return str(p)
