@@ -49,6 +49,7 @@ class Response:
         dps: int = 30,
         simplify: bool = True,
         taylor: Any = None,
+        lag_degree: int | None = None,
     ):
         self.model = model
         self.order = order
@@ -65,6 +66,7 @@ class Response:
         self.dps = dps
         self.simplify = simplify
         self.taylor = taylor
+        self.lag_degree = lag_degree
         self._expr_cache: dict = {}
         self._derivation = None
 

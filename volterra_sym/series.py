@@ -288,6 +288,7 @@ def predict(
     *,
     by_order: bool = False,
     interp: str = "cubic",
+    return_error: bool = False,
 ) -> np.ndarray:
     """E f(h_t) on the grid ``t`` for the input ``u`` (module docstring: method and error order).
 
@@ -297,6 +298,10 @@ def predict(
     t : 1-D strictly increasing grid starting at 0.
     eps : the input amplitude (the series is in powers of eps).
     by_order : return each order's contribution separately, order 0 first.
+    return_error : also return a truncation-error estimate (Taylor kernels: the
+        contribution of the top-degree Taylor shell; exact kernels: zeros).
+        Taylor predictions warn (TruncationWarning) where that estimate exceeds
+        1% of the response.
 
     Returns
     -------
@@ -311,6 +316,10 @@ def predict(
     out = np.zeros((resp.order + 1, tt.size, P))
     ev = SeriesEvaluator(tt, U, interp)
     N = len(resp.taus)
+    taylor = resp.method == "taylor"
+    top = np.zeros((tt.size, P))
+    if taylor:
+        from .taylor_response import top_degree_part
     for c in range(P):
         F0 = resp.mean0_form(c)
         out[0, :, c] = eval_univariate(F0, tt, subs) if not resp.stationary else eval_univariate(
@@ -318,15 +327,28 @@ def predict(
         )
         for n in range(1, resp.order + 1):
             acc = np.zeros(tt.size, dtype=complex)
+            acc_top = np.zeros(tt.size, dtype=complex)
             for ks in _tuples(model.m, n):
                 F = resp.kernel_form(n, ks, c)
                 for mu, p, coef in numeric_terms(F, subs):
                     start = (p[N], mu[N])
-                    acc += coef * ev.term(ks, mu[:n], p[:n], start)
+                    val = coef * ev.term(ks, mu[:n], p[:n], start)
+                    acc += val
+                    if taylor and sum(p) == resp.lag_degree:
+                        acc_top += val
             out[n, :, c] = acc.real * e**n
+            top[:, c] += acc_top.real * e**n
+    if taylor:
+        from .taylor_response import check_horizon
+
+        resp._last_t = tt
+        check_horizon(resp, out, top)
+        del top_degree_part
     if not model.vector_readout:
         out = out[..., 0]
-    return out if by_order else out.sum(axis=0)
+        top = top[:, 0]
+    res = out if by_order else out.sum(axis=0)
+    return (res, np.abs(top)) if return_error else res
 
 
 def _as_univariate(F: ExpPoly, t_sym: sp.Symbol) -> ExpPoly:
