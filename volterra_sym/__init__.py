@@ -20,6 +20,34 @@ from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
 from .parsing import parse_expr
 from .response import Response
 
+
+def __getattr__(name: str):
+    """Lazy access to the heavier subsystems (simulation, verification, features, model files)."""
+    import importlib
+
+    where = {
+        "simulate": "simulate",
+        "simulate_response": "simulate",
+        "SimulationResult": "simulate",
+        "gaussian_oracle": "oracle",
+        "gaussian_law": "oracle",
+        "verify": "verify",
+        "VerifyReport": "verify",
+        "response_feature": "features",
+        "response_kernel": "features",
+        "feature_words": "features",
+        "signature": "signature",
+        "load_model": "modelfile",
+        "loads_model": "modelfile",
+        "load_run": "modelfile",
+        "taylor_kernels": "taylor",
+        "expectation": "stationary",
+        "derive_generator": "generator",
+    }
+    if name in where:
+        return getattr(importlib.import_module(f".{where[name]}", __name__), name)
+    raise AttributeError(f"module 'volterra_sym' has no attribute {name!r}")
+
 __version__ = "0.1.0"
 
 __all__ = [

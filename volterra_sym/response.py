@@ -174,6 +174,44 @@ class Response:
 
             return sp.sympify(to_sympy(val, self.dps)) if not isinstance(val, sp.Basic) else sp.expand(val)
 
+    # ---- response features (MATH.md section 7) ---------------------------------------
+    def _taylor_callable(self, level: int):
+        if level > self.order:
+            raise VolterraError(
+                f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
+                f"was derived to order {self.order}; derive with order >= {level}"
+            )
+        if not self.stationary:
+            raise VolterraError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")
+        if self.method == "taylor":
+            tk = self.taylor[0]
+
+            def taylor(n, k, p):
+                if sum(p) > self.lag_degree:
+                    raise VolterraError(
+                        f"degree: the features need Taylor coefficients of total degree {sum(p)}, but the kernels "
+                        f"were derived with lag_degree={self.lag_degree}; derive with a larger lag_degree"
+                    )
+                return tk.coefficient(n, k, p)
+
+            return taylor
+        if self.method != "exact":
+            raise VolterraError(f"feature coefficients need exact or Taylor kernels, not method={self.method!r}")
+        return lambda n, k, p: self.kernel_taylor(n, k, p)
+
+    def feature_coefficients(self, degree: int, level: int, **options: Any):
+        """Coefficients c_w of E f(h_t) - E_inf f = <c, Phi_t(u)> (see :func:`volterra_sym.features.feature_coefficients`)."""
+        from .features import feature_coefficients
+
+        return feature_coefficients(self._taylor_callable(level), degree, level, inputs=self.model.m, **options)
+
+    def predict_features(self, u: Any, t: Any, degree: int, level: int, **options: Any):
+        """E f(h_t) ~ E_inf f + <c, Phi_t(u)> (see :func:`volterra_sym.features.predict_features`)."""
+        from .features import predict_features
+
+        mean0 = float(sp.N(self.mean0.xreplace(self.model.params) if not self.model.vector_readout else self.mean0[0]))
+        return predict_features(self._taylor_callable(level), mean0, u, t, degree, level, **options)
+
     # ---- numbers -------------------------------------------------------------------
     def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any):
         """E f(h_t) on the grid ``t`` for input ``u`` (see :func:`volterra_sym.series.predict`)."""
