@@ -36,7 +36,12 @@ def main() -> None:
         5.0,
     )
     A6 = np.round(np.eye(6) * 2 + rng.normal(size=(6, 6)) * 0.3, 2)
-    timed("n=6 numeric, quadratic readout, order 2", lambda: vs.OU(A6, rng.normal(size=(6, 1)).round(2), 0.3, readout="h1**2 + h2*h6"), 2, 2.0)
+    timed(
+        "n=6 numeric, quadratic readout, order 2",
+        lambda: vs.OU(A6, rng.normal(size=(6, 1)).round(2), 0.3, readout="h1**2 + h2*h6"),
+        2,
+        2.0,
+    )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,11 @@ def main() -> None:
         nonlocal h
         x = h.copy()
         for j in range(L - 1):
-            x = x + (-(x @ An.T) + np.array([0.2, 0, 0]) + 0.5 * u[j] * C) * dt + sig * np.sqrt(dt) * rng.normal(size=x.shape)
+            x = (
+                x
+                + (-(x @ An.T) + np.array([0.2, 0, 0]) + 0.5 * u[j] * C) * dt
+                + sig * np.sqrt(dt) * rng.normal(size=x.shape)
+            )
         return x
 
     t0 = time.perf_counter()
@@ -55,14 +59,16 @@ def main() -> None:
     var = float(np.var(f))
     need = var / 1e-3**2
     mc_time = t_mc / paths * need
-    print(f"Euler-Maruyama: {paths * (L - 1) / t_mc:.3g} path-steps/s; SE 1e-3 needs {need:.3g} paths -> {mc_time:.1f} s")
+    print(
+        f"Euler-Maruyama: {paths * (L - 1) / t_mc:.3g} path-steps/s; SE 1e-3 needs {need:.3g} paths -> {mc_time:.1f} s"
+    )
     print(f"ratio MC / predict: {mc_time / tp:.3g}  (goal >= 1e4)")
 
     times = []
     sizes = [1_000, 10_000, 100_000]
     for n in sizes:
         tt = np.linspace(0, T, n)
-        times.append(best_of(lambda: resp.predict(np.sin(2 * tt), tt)))
+        times.append(best_of(lambda tt=tt: resp.predict(np.sin(2 * tt), tt)))
         print(f"grid {n:>7d}: {times[-1] * 1e3:8.1f} ms")
     slope = np.polyfit(np.log(sizes), np.log(times), 1)[0]
     print(f"cost slope vs grid length: {slope:.2f}  (goal ~ 1)")
@@ -74,7 +80,9 @@ def main() -> None:
     x = rng.uniform(0, 3, (3, 1_000_000))
     t_gen = best_of(lambda: n3(*x))
     t_lam = best_of(lambda: lam(*x))
-    print(f"K^(3) at 1e6 lags: generated {t_gen * 1e3:.1f} ms, lambdify(cse=True) {t_lam * 1e3:.1f} ms, ratio {t_lam / t_gen:.2f} (goal >= 1)")
+    print(
+        f"K^(3) at 1e6 lags: generated {t_gen * 1e3:.1f} ms, lambdify(cse=True) {t_lam * 1e3:.1f} ms, ratio {t_lam / t_gen:.2f} (goal >= 1)"
+    )
 
 
 if __name__ == "__main__":

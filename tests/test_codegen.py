@@ -68,7 +68,14 @@ def test_broadcasting_and_module_runs_standalone(tmp_path):
     assert float(out.stdout) == pytest.approx(float(f(0.1, 0.2)), rel=1e-15)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"backend": "fortran"}, "backend"), ({"backend": "mpmath", "dps": 0}, "dps"), ({"backend": "mpmath", "dps": 2.5}, "dps")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"backend": "fortran"}, "backend"),
+        ({"backend": "mpmath", "dps": 0}, "dps"),
+        ({"backend": "mpmath", "dps": 2.5}, "dps"),
+    ],
+)
 def test_bad_backend_and_precision(kwargs, match):
     resp = vs.derive(vs.OU(1, 1, 1, readout="h1"))
     with pytest.raises(vs.VolterraError, match=match):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import sympy as sp
 
@@ -17,7 +16,10 @@ import volterra_sym as vs
         (lambda: vs.OU([[1, 2, 3], [4, 5, 6]], [1, 0], 1, readout="h1"), "A"),
         (lambda: vs.OU([[1, 0], [0, 1]], [1, 0, 0], 1, readout="h1"), "C"),
         (lambda: vs.OU([[1, 0], [0, 1]], [1, 0], [[1, 0, 0]], readout="h1"), "diffusion"),
-        (lambda: vs.SRNN([[1, 0], [0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]], None, [1, 0], 1, readout="h1"), "Gamma|W"),
+        (
+            lambda: vs.SRNN([[1, 0], [0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]], None, [1, 0], 1, readout="h1"),
+            "Gamma|W",
+        ),
         (lambda: vs.SRNN(1, [[0.5, 0], [0, 0.5]], [0, 0, 0], [1, 0], 1, readout="h1"), "b"),
         (lambda: vs.OU(1, 1, 1, readout="h1 + q"), "readout"),
         (lambda: vs.OU(float("nan"), 1, 1, readout="h1"), "non-finite"),

@@ -19,6 +19,9 @@ from .kernels import derive
 from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
 from .parsing import parse_expr
 from .response import Response
+from .signature import signature
+from .simulate import SimulationResult, simulate, simulate_response
+from .verify import VerifyReport, verify
 
 
 def __getattr__(name: str):
@@ -26,17 +29,17 @@ def __getattr__(name: str):
     import importlib
 
     where = {
-        "simulate": "simulate",
-        "simulate_response": "simulate",
-        "SimulationResult": "simulate",
         "gaussian_oracle": "oracle",
         "gaussian_law": "oracle",
-        "verify": "verify",
-        "VerifyReport": "verify",
         "response_feature": "features",
         "response_kernel": "features",
         "feature_words": "features",
-        "signature": "signature",
+        "feature_coefficients": "features",
+        "predict_features": "features",
+        "sig_words": "signature",
+        "sig_size": "signature",
+        "loads_run": "modelfile",
+        "RunSpec": "modelfile",
         "load_model": "modelfile",
         "loads_model": "modelfile",
         "load_run": "modelfile",
@@ -47,6 +50,7 @@ def __getattr__(name: str):
     if name in where:
         return getattr(importlib.import_module(f".{where[name]}", __name__), name)
     raise AttributeError(f"module 'volterra_sym' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -60,11 +64,17 @@ __all__ = [
     "NotLinearError",
     "PointMass",
     "Response",
+    "SimulationResult",
+    "VerifyReport",
     "SimulationError",
     "Stationary",
     "UnstableError",
     "VolterraError",
     "derive",
+    "signature",
+    "simulate",
+    "simulate_response",
+    "verify",
     "parse_expr",
     "__version__",
 ]

@@ -55,7 +55,9 @@ def _num(x: Any, subs: dict, dps: int) -> Any:
         return mpmath.mpc(mpmath.mpf(str(sp.Float(re, dps + 5))), mpmath.mpf(str(sp.Float(im, dps + 5))))
 
 
-def real_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[float, ...], tuple[int, ...], tuple[float, ...], float, float]]:
+def real_terms(
+    F: ExpPoly, subs: dict
+) -> list[tuple[tuple[float, ...], tuple[int, ...], tuple[float, ...], float, float]]:
     """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau))."""
     groups: dict[tuple, list[float]] = {}
     for mu, p, c in F:
@@ -151,7 +153,10 @@ def module_source(resp) -> str:
                 F = resp.kernel_form(n, ks, c)
                 lags = [_safe(str(s)) for s in resp.lags(n)]
                 terms = real_terms(F, subs)
-                terms = [(_restrict(al, resp, n), _restrict(p, resp, n), _restrict(be, resp, n), a, b) for al, p, be, a, b in terms]
+                terms = [
+                    (_restrict(al, resp, n), _restrict(p, resp, n), _restrict(be, resp, n), a, b)
+                    for al, p, be, a, b in terms
+                ]
                 name = _label(n, ks, c, vector)
                 expr = resp.kernel(n, ks, component=c)
                 doc = f"K^({n})_{{{','.join(str(k + 1) for k in ks)}}}({', '.join(lags)}) = {_doc(expr)}"

@@ -150,7 +150,9 @@ class ExpPoly:
         out = ExpPoly(self.vars)
         for (mu1, p1), c1 in self.terms.items():
             for (mu2, p2), c2 in other.terms.items():
-                mu = tuple(canonical_rate(a + b) if (a != 0 and b != 0) else (a if b == 0 else b) for a, b in zip(mu1, mu2))
+                mu = tuple(
+                    canonical_rate(a + b) if (a != 0 and b != 0) else (a if b == 0 else b) for a, b in zip(mu1, mu2)
+                )
                 p = tuple(a + b for a, b in zip(p1, p2))
                 out._add_term(mu, p, c1 * c2)
         return out

@@ -33,7 +33,6 @@ from .linear import (
     LinearData,
     check_linear,
     check_stationary,
-    exactify,
     initial_moments,
     linear_data,
     readout_polynomials,
@@ -103,7 +102,9 @@ def derive(
     Response
     """
     if not isinstance(model, Diffusion):
-        raise VolterraError(f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...)), received {describe(model)}")
+        raise VolterraError(
+            f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...)), received {describe(model)}"
+        )
     if method not in METHODS:
         raise VolterraError(f"method: expected one of {METHODS}, received {method!r}")
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
@@ -150,7 +151,6 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
             check_stationary(data, model)
         taus, s_sym, t_sym = lag_symbols(model, order)
         V = (*taus, s_sym)
-        n = model.n
         m = model.m
 
         # propagated coupling columns v_k(T_j) = e^{-A T_j} C_k as ExpPolys over V
@@ -224,7 +224,10 @@ class _Law:
             mean.append(acc)
         cov = [[St[i][j] for j in range(n)] for i in range(n)]
         if any(S0[i][j] != 0 for i in range(n) for j in range(n)):
-            ES0 = [[sum((E[i][k] * S0[k][j] for k in range(n) if S0[k][j] != 0), ExpPoly([t_sym])) for j in range(n)] for i in range(n)]
+            ES0 = [
+                [sum((E[i][k] * S0[k][j] for k in range(n) if S0[k][j] != 0), ExpPoly([t_sym])) for j in range(n)]
+                for i in range(n)
+            ]
             for i in range(n):
                 for j in range(n):
                     acc = ExpPoly([t_sym])
@@ -324,7 +327,5 @@ def normalise_k(model: Diffusion, n: int, k: Sequence[int] | int | None) -> tupl
     except TypeError:
         raise ModelError(f"k: expected a tuple of {n} integer input indices, received {k!r}") from None
     if len(k) != n or any(x < 0 or x >= model.m for x in k):
-        raise ModelError(
-            f"k: expected {n} input indices in 0..{model.m - 1} for a kernel of order {n}, received {k!r}"
-        )
+        raise ModelError(f"k: expected {n} input indices in 0..{model.m - 1} for a kernel of order {n}, received {k!r}")
     return k

@@ -171,7 +171,9 @@ class LinearData:
         Dn = self.mat(self.D)
         n = self.n
         tol = self._zero_tol()
-        ED = [[_dot([E[i][k] for k in range(n)], [Dn[k][j] for k in range(n)], var) for j in range(n)] for i in range(n)]
+        ED = [
+            [_dot([E[i][k] for k in range(n)], [Dn[k][j] for k in range(n)], var) for j in range(n)] for i in range(n)
+        ]
         out = [[ExpPoly([var]) for _ in range(n)] for _ in range(n)]
         for i in range(n):
             for j in range(i, n):

@@ -57,8 +57,7 @@ class Gaussian:
         c = _as_matrix(cov, "Gaussian(cov)")
         if c.shape != (m.rows, m.rows):
             raise ModelError(
-                f"Gaussian(cov): expected a {m.rows} x {m.rows} matrix to match the mean, "
-                f"received shape {c.shape}"
+                f"Gaussian(cov): expected a {m.rows} x {m.rows} matrix to match the mean, received shape {c.shape}"
             )
         if (c - c.T).applyfunc(sp.simplify) != sp.zeros(*c.shape):
             raise ModelError(f"Gaussian(cov): covariance must be symmetric, received {c.tolist()}")
@@ -79,8 +78,7 @@ def as_initial(initial: Any) -> InitialLaw:
     if isinstance(initial, (Stationary, PointMass, Gaussian)):
         return initial
     raise ModelError(
-        f"initial: expected 'stationary', vs.PointMass(x0) or vs.Gaussian(mean, cov), "
-        f"received {describe(initial)}"
+        f"initial: expected 'stationary', vs.PointMass(x0) or vs.Gaussian(mean, cov), received {describe(initial)}"
     )
 
 
@@ -507,7 +505,13 @@ def SRNN(
     h = sp.Matrix(st)
     pre = Wm * h + bm
     drift = -G * h + sp.Matrix([a(x) for x in pre])
-    meta = {"kind": "SRNN", "Gamma": G, "W": Wm, "b": bm, "activation": activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")}
+    meta = {
+        "kind": "SRNN",
+        "Gamma": G,
+        "W": Wm,
+        "b": bm,
+        "activation": activation if isinstance(activation, str) else getattr(activation, "__name__", "custom"),
+    }
     return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta=meta)
 
 

@@ -8,11 +8,19 @@ signs, and calls of whitelisted functions (:data:`FUNCTIONS`).  Attribute
 access, subscripts, lambdas, comprehensions, strings, keyword arguments,
 starred arguments and every other construct are rejected with an
 :class:`~volterra_sym.errors.ExpressionError` that names the offending token.
+
+Resource limits keep hostile input from hanging the process: the text is at
+most :data:`MAX_LENGTH` characters, exponents are at most :data:`MAX_POWER` in
+size, exact numbers at most :data:`MAX_BITS` bits, and nesting deeper than the
+interpreter's recursion limit is an error, not a crash.  Every error message
+is a single line.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import re
 from collections.abc import Mapping
 
 import sympy as sp
@@ -40,11 +48,57 @@ FUNCTIONS: dict[str, object] = {
 #: Named constants.
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
 
+#: Names that may not become symbols: Python builtins (``eval``, ``open``, ...)
+#: and SymPy spellings of special values that would silently mean something else.
+RESERVED: frozenset[str] = frozenset(n for n in dir(builtins) if n not in FUNCTIONS) | {
+    "I",
+    "oo",
+    "zoo",
+    "nan",
+    "inf",
+    "infinity",
+    "lambda",
+}
+
 MAX_LENGTH = 10_000
 MAX_POWER = 1000
+MAX_BITS = 20_000
+MAX_DECIMAL_EXPONENT = 400
+
+_HINT = "expressions may use numbers, names, + - * / ** and calls such as exp(x)"
+
+#: Readable names of rejected syntax, by ast node type.
+_DESCRIPTIONS: dict[str, str] = {
+    "IfExp": "conditional expressions (x if c else y) are",
+    "BoolOp": "boolean operators (and/or) are",
+    "Compare": "comparisons are",
+    "ListComp": "comprehensions are",
+    "SetComp": "comprehensions are",
+    "DictComp": "comprehensions are",
+    "GeneratorExp": "generator expressions are",
+    "List": "lists are",
+    "Tuple": "tuples are",
+    "Set": "sets are",
+    "Dict": "dicts are",
+    "NamedExpr": "assignment expressions (:=) are",
+    "JoinedStr": "f-strings are",
+    "FormattedValue": "f-strings are",
+    "Await": "await is",
+    "Yield": "yield is",
+    "YieldFrom": "yield is",
+    "Starred": "starred expressions are",
+    "Slice": "slices are",
+}
 
 
-def _fail(text: str, where: str, node: ast.AST | None, why: str) -> ExpressionError:
+def _short(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text`` cut to ``limit`` characters (always one line)."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return repr(text)
+
+
+def _fail(text: str, where: str, node: ast.AST | None, why: str, hint: str = "") -> ExpressionError:
     col = getattr(node, "col_offset", None)
     token = ""
     if node is not None:
@@ -53,8 +107,28 @@ def _fail(text: str, where: str, node: ast.AST | None, why: str) -> ExpressionEr
         except Exception:  # pragma: no cover - defensive
             token = ""
     loc = f" at column {col + 1}" if col is not None else ""
-    tok = f" (offending token: {token!r})" if token else ""
-    return ExpressionError(f"{where}: {why}{loc}{tok} in {text!r}")
+    tok = f" (offending token: {_short(token, 40)})" if token else ""
+    tail = f"; {hint}" if hint else ""
+    return ExpressionError(f"{where}: {why}{loc}{tok} in {_short(text)}{tail}")
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot be a symbol name, or ``None`` if it can.
+
+    A symbol name is a Python identifier that does not start with an
+    underscore and is neither a function, a constant nor a reserved word.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        return f"{name!r} is not a valid name (use letters, digits and underscores, starting with a letter)"
+    if name.startswith("_"):
+        return f"names starting with an underscore are not allowed ({name!r})"
+    if name in FUNCTIONS:
+        return f"{name!r} is the name of a function"
+    if name in CONSTANTS:
+        return f"{name!r} is a built-in constant"
+    if name in RESERVED:
+        return f"{name!r} is a reserved name; choose another name"
+    return None
 
 
 def parse_expr(
@@ -70,115 +144,215 @@ def parse_expr(
     Parameters
     ----------
     text:
-        The expression, e.g. ``"h1**3 + 2*tanh(w*h2)"``.
+        The expression, e.g. ``"h1**3 + 2*tanh(w*h2)"``.  Decimal literals
+        such as ``0.25`` become exact rationals.
     symbols:
         Known names mapped to the SymPy symbols they stand for.
     where:
         A description of where the text came from, used in error messages
-        (e.g. ``"readout"`` or ``"model.toml line 7"``).
+        (e.g. ``"readout"`` or ``"model.toml:7: [model] readout"``).
     allow_new_symbols:
-        If true, unknown identifiers become new real symbols; otherwise they
+        If true, unknown identifiers become new symbols; otherwise they
         are an error.
+    real:
+        If true, new symbols are created with ``real=True``.
+
+    Raises
+    ------
+    ExpressionError
+        On any malformed or disallowed input; the message is one line and
+        names the offending token.
     """
     if not isinstance(text, str):
         raise ExpressionError(f"{where}: expected a string expression, received {type(text).__name__}")
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"{where}: expression is {len(text)} characters long (limit {MAX_LENGTH})")
+        raise ExpressionError(
+            f"{where}: expression {_short(text, 20)} is {len(text)} characters long (limit {MAX_LENGTH})"
+        )
     if "\x00" in text:
-        raise ExpressionError(f"{where}: expression contains a NUL character")
+        raise ExpressionError(
+            f"{where}: expression contains a NUL character ('\\x00') at position {text.index(chr(0)) + 1}"
+        )
     source = text.replace("^", "**").strip()
     if not source:
-        raise ExpressionError(f"{where}: empty expression")
+        raise ExpressionError(f"{where}: empty expression; give e.g. 'h1' or '2*a'")
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{where}: cannot parse {text!r}: {exc.msg}") from None
+        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {_syntax_detail(source, exc)}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError(f"{where}: cannot parse {text!r}: {exc}") from None
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {detail}") from None
     known = dict(symbols or {})
     try:
-        return _Translator(source, where, known, allow_new_symbols, real).visit(tree.body)
+        result = _Translator(source, where, known, allow_new_symbols, real).visit(tree.body)
     except RecursionError:
-        raise ExpressionError(f"{where}: expression nested too deeply") from None
+        raise ExpressionError(f"{where}: expression {_short(text, 20)} is nested too deeply") from None
+    if not isinstance(result, sp.Expr):  # pragma: no cover - every branch returns an Expr
+        raise ExpressionError(f"{where}: {_short(text)} is not an arithmetic expression")
+    if result.has(sp.I):
+        raise ExpressionError(f"{where}: {_short(text)} evaluates to a complex number; only real values are allowed")
+    return result
+
+
+def _syntax_detail(source: str, exc: SyntaxError) -> str:
+    msg = (exc.msg or "invalid syntax").splitlines()[0]
+    offset = exc.offset
+    if exc.lineno not in (None, 1) or offset is None:
+        return msg
+    rest = source[offset - 1 :] if 0 < offset <= len(source) else ""
+    match = re.match(r"\w+|\S", rest)
+    if match:
+        return f"{msg} at column {offset} (offending token: {_short(match.group(0), 40)})"
+    tail = re.search(r"(\w+|\S)\s*$", source)
+    last = f" after {_short(tail.group(1), 40)}" if tail else ""
+    return f"{msg}: unexpected end of expression{last}"
+
+
+def _bits(expr: sp.Expr) -> int:
+    """A size estimate (in bits) of the exact numbers inside ``expr``."""
+    total = 0
+    for atom in expr.atoms(sp.Rational):
+        total += max(int(atom.p).bit_length(), int(atom.q).bit_length())
+    return total
 
 
 class _Translator:
     def __init__(self, text: str, where: str, known: dict[str, sp.Symbol], allow_new: bool, real: bool):
         self.text, self.where, self.known, self.allow_new, self.real = text, where, known, allow_new, real
 
-    def fail(self, node: ast.AST, why: str) -> ExpressionError:
-        return _fail(self.text, self.where, node, why)
+    def fail(self, node: ast.AST, why: str, hint: str = "") -> ExpressionError:
+        return _fail(self.text, self.where, node, why, hint)
+
+    def checked(self, node: ast.AST, value: sp.Expr) -> sp.Expr:
+        """Reject undefined values and runaway exact numbers produced by ``node``."""
+        if value.has(sp.zoo, sp.oo, sp.nan):
+            raise self.fail(node, "the expression is undefined or infinite here (division by zero?)")
+        if value.is_number and _bits(value) > MAX_BITS:
+            raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
+        return value
 
     def visit(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Constant):
-            value = node.value
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise self.fail(node, f"only numbers are allowed as constants, not {type(value).__name__}")
-            if isinstance(value, int):
-                return sp.Integer(value)
-            if value != value or value in (float("inf"), float("-inf")):
-                raise self.fail(node, "non-finite number")
-            segment = ast.get_source_segment(self.text, node) or repr(value)
-            return sp.Rational(segment) if _is_plain_decimal(segment) else sp.Float(value)
+            return self.constant(node)
         if isinstance(node, ast.Name):
-            name = node.id
-            if name in self.known:
-                return self.known[name]
-            if name in CONSTANTS:
-                return CONSTANTS[name]
-            if name.startswith("_"):
-                raise self.fail(node, f"names starting with an underscore are not allowed ({name!r})")
-            if name in FUNCTIONS:
-                raise self.fail(node, f"function {name!r} used without arguments")
-            if not self.allow_new:
-                raise self.fail(node, f"unknown name {name!r}: declare it as a parameter or state symbol")
-            sym = sp.Symbol(name, real=True) if self.real else sp.Symbol(name)
-            self.known[name] = sym
-            return sym
+            return self.name(node)
         if isinstance(node, ast.BinOp):
-            left, right = self.visit(node.left), self.visit(node.right)
-            op = node.op
-            if isinstance(op, ast.Add):
-                return left + right
-            if isinstance(op, ast.Sub):
-                return left - right
-            if isinstance(op, ast.Mult):
-                return left * right
-            if isinstance(op, ast.Div):
-                if right == 0:
-                    raise self.fail(node, "division by zero")
-                return left / right
-            if isinstance(op, ast.Pow):
-                if right.is_number and abs(complex(right)) > MAX_POWER:
-                    raise self.fail(node, f"exponent larger than {MAX_POWER}")
-                return left**right
-            raise self.fail(node, f"operator {type(op).__name__} is not allowed (use + - * / ** only)")
+            return self.checked(node, self.binop(node))
         if isinstance(node, ast.UnaryOp):
-            operand = self.visit(node.operand)
             if isinstance(node.op, ast.USub):
-                return -operand
+                return -self.visit(node.operand)
             if isinstance(node.op, ast.UAdd):
-                return operand
-            raise self.fail(node, f"operator {type(node.op).__name__} is not allowed")
+                return self.visit(node.operand)
+            op = {"Not": "not", "Invert": "~"}.get(type(node.op).__name__, type(node.op).__name__)
+            raise self.fail(node, f"operator {op!r} is not allowed", _HINT)
         if isinstance(node, ast.Call):
-            func = node.func
-            if not isinstance(func, ast.Name):
-                raise self.fail(func, "only plain calls of whitelisted functions are allowed")
-            if func.id not in FUNCTIONS:
-                allowed = ", ".join(sorted(FUNCTIONS))
-                raise self.fail(func, f"function {func.id!r} is not allowed (allowed: {allowed})")
-            if node.keywords:
-                raise self.fail(node.keywords[0].value, "keyword arguments are not allowed")
-            if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-                raise self.fail(node, f"{func.id} takes exactly one argument")
-            return FUNCTIONS[func.id](self.visit(node.args[0]))  # type: ignore[operator]
+            return self.checked(node, self.call(node))
         if isinstance(node, ast.Attribute):
-            raise self.fail(node, "attribute access is not allowed")
+            raise self.fail(node, "attribute access is not allowed", _HINT)
         if isinstance(node, ast.Subscript):
-            raise self.fail(node, "subscripts are not allowed")
+            raise self.fail(node, "subscripts are not allowed", _HINT)
         if isinstance(node, ast.Lambda):
-            raise self.fail(node, "lambda expressions are not allowed")
-        raise self.fail(node, f"{type(node).__name__} is not allowed in an expression")
+            raise self.fail(node, "lambda expressions are not allowed", _HINT)
+        kind = _DESCRIPTIONS.get(type(node).__name__, f"{type(node).__name__} is")
+        raise self.fail(node, f"{kind} not allowed", _HINT)
+
+    def constant(self, node: ast.Constant) -> sp.Expr:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = {str: "string", bytes: "bytes", complex: "complex number", bool: "boolean"}.get(
+                type(value), type(value).__name__
+            )
+            raise self.fail(node, f"only real numbers are allowed as constants, not a {kind}")
+        if isinstance(value, int):
+            if value.bit_length() > MAX_BITS:
+                raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
+            return sp.Integer(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.fail(node, "non-finite number (too large for a float)")
+        segment = ast.get_source_segment(self.text, node) or repr(value)
+        if _is_plain_decimal(segment):
+            if abs(_decimal_exponent(segment)) > MAX_DECIMAL_EXPONENT:
+                raise self.fail(node, f"decimal exponent beyond +-{MAX_DECIMAL_EXPONENT}")
+            return sp.Rational(segment.replace("_", ""))
+        return sp.Float(value)
+
+    def name(self, node: ast.Name) -> sp.Expr:
+        name = node.id
+        if name in self.known:
+            return self.known[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in FUNCTIONS:
+            raise self.fail(node, f"function {name!r} used without arguments; write e.g. {name}(x)")
+        problem = check_name(name)
+        if problem:
+            raise self.fail(node, problem)
+        if not self.allow_new:
+            known = ", ".join(sorted(self.known)) or "none"
+            raise self.fail(
+                node, f"unknown name {name!r}: declare it as a parameter or state symbol (known names: {known})"
+            )
+        sym = sp.Symbol(name, real=True) if self.real else sp.Symbol(name)
+        self.known[name] = sym
+        return sym
+
+    def binop(self, node: ast.BinOp) -> sp.Expr:
+        op = node.op
+        if not isinstance(op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+            symbol = {
+                "FloorDiv": "//",
+                "Mod": "%",
+                "MatMult": "@",
+                "LShift": "<<",
+                "RShift": ">>",
+                "BitOr": "|",
+                "BitAnd": "&",
+            }.get(type(op).__name__, type(op).__name__)
+            raise self.fail(node, f"operator {symbol!r} is not allowed (use + - * / ** only)")
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            if right == 0:
+                raise self.fail(node, "division by zero")
+            return left / right
+        return self.power(node, left, right)
+
+    def power(self, node: ast.BinOp, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if exponent.is_number:
+            try:
+                size = abs(complex(exponent.evalf(15)))
+            except (TypeError, ValueError, OverflowError):
+                size = float("inf")
+            if not size <= MAX_POWER:
+                raise self.fail(node, f"exponent larger than {MAX_POWER} in absolute value")
+            if base.is_number and _bits(base) * size > MAX_BITS:
+                raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
+        elif base.is_number and _bits(base) > 64:
+            raise self.fail(node, "a large number raised to a symbolic power is not allowed")
+        if base == 0 and exponent.is_number and exponent.is_negative:
+            raise self.fail(node, "zero raised to a negative power (division by zero)")
+        return base**exponent
+
+    def call(self, node: ast.Call) -> sp.Expr:
+        func = node.func
+        if not isinstance(func, ast.Name):
+            raise self.fail(func, "only plain calls of whitelisted functions are allowed")
+        if func.id not in FUNCTIONS:
+            allowed = ", ".join(sorted(FUNCTIONS))
+            raise self.fail(func, f"function {func.id!r} is not allowed (allowed: {allowed})")
+        if node.keywords:
+            raise self.fail(node.keywords[0], "keyword arguments are not allowed")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(node, "starred arguments are not allowed")
+        if len(node.args) != 1:
+            raise self.fail(node, f"{func.id} takes exactly one argument, received {len(node.args)}")
+        return FUNCTIONS[func.id](self.visit(node.args[0]))  # type: ignore[operator]
 
 
 def _is_plain_decimal(segment: str) -> bool:
@@ -187,3 +361,14 @@ def _is_plain_decimal(segment: str) -> bool:
     if not s or any(ch not in "0123456789.e+-" for ch in s):
         return False
     return len(s.replace(".", "").split("e")[0]) <= 17
+
+
+def _decimal_exponent(segment: str) -> int:
+    """The power-of-ten exponent written in a decimal literal (``1.5e-3`` -> -3)."""
+    s = segment.lower().replace("_", "")
+    if "e" not in s:
+        return 0
+    try:
+        return int(s.split("e", 1)[1])
+    except ValueError:  # pragma: no cover - ast accepted the literal
+        return 0

@@ -200,9 +200,14 @@ class Response:
         return lambda n, k, p: self.kernel_taylor(n, k, p)
 
     def feature_coefficients(self, degree: int, level: int, **options: Any):
-        """Coefficients c_w of E f(h_t) - E_inf f = <c, Phi_t(u)> (see :func:`volterra_sym.features.feature_coefficients`)."""
+        """Coefficients c_w of E f(h_t) - E_inf f = <c, Phi_t(u)>.
+
+        See :func:`volterra_sym.features.feature_coefficients`.
+        """
         from .features import feature_coefficients
 
+        if self.method == "taylor":
+            options.setdefault("truncation", "total")
         return feature_coefficients(self._taylor_callable(level), degree, level, inputs=self.model.m, **options)
 
     def predict_features(self, u: Any, t: Any, degree: int, level: int, **options: Any):
@@ -210,6 +215,8 @@ class Response:
         from .features import predict_features
 
         mean0 = float(sp.N(self.mean0.xreplace(self.model.params) if not self.model.vector_readout else self.mean0[0]))
+        if self.method == "taylor":
+            options.setdefault("truncation", "total")
         return predict_features(self._taylor_callable(level), mean0, u, t, degree, level, **options)
 
     # ---- numbers -------------------------------------------------------------------
@@ -289,7 +296,10 @@ class Response:
         }
 
     def __repr__(self) -> str:
-        return f"Response(model={self.model.name!r}, method={self.method!r}, order={self.order}, initial={self.model.initial!r})"
+        return (
+            f"Response(model={self.model.name!r}, method={self.method!r}, order={self.order}, "
+            f"initial={self.model.initial!r})"
+        )
 
     def summary(self) -> str:
         """Human-readable listing of the kernels."""
@@ -297,6 +307,6 @@ class Response:
         for n, ks, expr in self.kernels():
             label = ",".join(str(k + 1) for k in ks)
             lines.append(f"  K^({n})_[{label}]({', '.join(map(str, self.lags(n)))}) = {expr}")
-        for n, why in self.zero_orders.items():
+        for _n, why in self.zero_orders.items():
             lines.append(f"  {why}")
         return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Evaluating the truncated Volterra series for a sampled input (MATH.md section 4).
 
-    E f(h_t) = E f(h^0_t) + sum_{n=1}^N eps^n sum_k int_{0<s_n<..<s_1<t} K^(n)_k(tau; s_n) u^{k_1}_{s_1}..u^{k_n}_{s_n} ds
+    E f(h_t) = E f(h^0_t)
+             + sum_{n=1}^N eps^n sum_k int_{0<s_n<..<s_1<t} K^(n)_k(tau; s_n) u^{k_1}_{s_1}..u^{k_n}_{s_n} ds
 
 Every kernel here is an exponential polynomial (closed forms of linear SRNNs,
 and Taylor kernels, whose rates are 0).  For one term
@@ -272,7 +273,9 @@ class SeriesEvaluator:
         self._cache[chain] = res
         return res
 
-    def term(self, ks: tuple[int, ...], mu: tuple[complex, ...], p: tuple[int, ...], start: tuple[int, complex]) -> np.ndarray:
+    def term(
+        self, ks: tuple[int, ...], mu: tuple[complex, ...], p: tuple[int, ...], start: tuple[int, complex]
+    ) -> np.ndarray:
         n = len(ks)
         chain: tuple = (start,)
         for j in reversed(range(n)):
@@ -322,8 +325,10 @@ def predict(
         from .taylor_response import top_degree_part
     for c in range(P):
         F0 = resp.mean0_form(c)
-        out[0, :, c] = eval_univariate(F0, tt, subs) if not resp.stationary else eval_univariate(
-            _as_univariate(F0, resp.t_sym), tt, subs
+        out[0, :, c] = (
+            eval_univariate(F0, tt, subs)
+            if not resp.stationary
+            else eval_univariate(_as_univariate(F0, resp.t_sym), tt, subs)
         )
         for n in range(1, resp.order + 1):
             acc = np.zeros(tt.size, dtype=complex)
@@ -360,4 +365,3 @@ def _tuples(m: int, n: int):
     import itertools
 
     return itertools.product(range(m), repeat=n)
-

@@ -1,0 +1,192 @@
+"""The volterra-sym command line: the happy paths write what they say, bad input is one line and exit 2.
+
+Trusts: the library (kernels, export, verify); these tests check only the CLI's plumbing.
+Most tests call :func:`volterra_sym.cli.main` in-process; a few run ``python -m volterra_sym``
+as a subprocess to check the real entry point and exit codes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from volterra_sym.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+HAS_VERIFY = importlib.util.find_spec("volterra_sym.verify") is not None
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "volterra_sym", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def assert_one_line_error(err: str, *words: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("volterra-sym: error: "), err
+    for word in words:
+        assert word in lines[0], (word, err)
+
+
+# --------------------------------------------------------------------------- subprocess (the real entry point)
+
+
+def test_demo_writes_into_the_default_folder(tmp_path):
+    proc = run_cli("demo", "--paths", "200", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "volterra_sym_demo"
+    for name in ("derivation.tex", "derivation.md", "kernels.json"):
+        assert (out / name).is_file(), proc.stdout
+        assert str(Path("volterra_sym_demo") / name) in proc.stdout
+    assert "K^(1)" in proc.stdout and "K^(3)" in proc.stdout
+    assert "\\begin{document}" in (out / "derivation.tex").read_text()
+
+
+def test_derive_writes_every_output(tmp_path):
+    files = {
+        flag: tmp_path / name
+        for flag, name in [("--latex", "k.tex"), ("--markdown", "k.md"), ("--module", "k.py"), ("--json", "k.json")]
+    }
+    args = [a for flag, path in files.items() for a in (flag, str(path))]
+    proc = run_cli("derive", str(EXAMPLES / "srnn2d_quadratic_two_inputs.toml"), "--order", "2", *args)
+    assert proc.returncode == 0, proc.stderr
+    for path in files.values():
+        assert path.is_file() and str(path) in proc.stdout
+    data = json.loads(files["--json"].read_text())
+    assert data["order"] == 2 and len(data["kernels"]) == 2 + 4  # m = 2 inputs: 2 first-order, 4 second-order
+    assert "K^(2)_[1,2]" in proc.stdout
+
+
+def test_bad_input_exit_code_2_subprocess(tmp_path):
+    proc = run_cli("derive", str(tmp_path / "missing.toml"))
+    assert proc.returncode == 2
+    assert_one_line_error(proc.stderr, "missing.toml", "no such model file")
+    assert proc.stdout == ""
+
+
+@pytest.mark.skipif(not HAS_VERIFY, reason="volterra_sym.verify not written yet")
+def test_verify_on_an_example(tmp_path):
+    proc = run_cli("verify", str(EXAMPLES / "ou1d_cubic.toml"), "--paths", "400", "--seed", "1", "--points", "41")
+    assert proc.returncode == 0, proc.stderr
+    assert "PASSED" in proc.stdout
+
+
+@pytest.mark.skipif(not HAS_VERIFY, reason="volterra_sym.verify not written yet")
+@pytest.mark.parametrize("name", ["srnn2d_quadratic_two_inputs", "ou1d_symbolic", "srnn_tanh"])
+def test_verify_examples_in_process(name, capsys):
+    assert main(["verify", str(EXAMPLES / f"{name}.toml"), "--paths", "300", "--points", "21"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_plot_without_matplotlib_is_a_one_line_error(tmp_path, capsys):
+    if importlib.util.find_spec("matplotlib") is not None or not HAS_VERIFY:
+        pytest.skip("needs verify and an environment without matplotlib")
+    argv = ["verify", str(EXAMPLES / "ou1d_cubic.toml"), "--paths", "200", "--points", "11"]
+    assert main([*argv, "--plot", str(tmp_path / "p.png")]) == 2
+    assert_one_line_error(capsys.readouterr().err, "matplotlib")
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+def test_demo_into_tmp_path(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--no-verify"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped (--no-verify)" in printed
+    assert (out / "derivation.md").read_text().startswith("# ")
+    assert f"wrote 3 file(s) to {out}" in printed
+
+
+def test_no_arguments_means_demo(monkeypatch):
+    import volterra_sym.cli as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_demo", lambda args: seen.append(args) or 0)
+    assert main([]) == 0 and main(["--debug"]) == 0
+    assert seen[0].command == "demo" and seen[0].out == "volterra_sym_demo"
+
+
+def test_derive_symbolic_example(capsys):
+    assert main(["derive", str(EXAMPLES / "ou1d_symbolic.toml"), "--order", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "exp(-a*tau1)" in printed
+
+
+def test_derive_numeric_flag(capsys):
+    assert main(["derive", str(EXAMPLES / "ou1d_symbolic.toml"), "--order", "1", "--numeric"]) == 0
+    assert "201*exp(-tau1)/400" in capsys.readouterr().out  # the ou1d_cubic kernel
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "volterra-sym derive" in text and "demo" in text
+    with pytest.raises(SystemExit):
+        main(["derive", "--help"])
+    assert "--lag-degree" in capsys.readouterr().out
+
+
+BAD_FILE = '[model]\nkind = "OU"\nA = 1\nC = 1\nsigma = 1\nreadout = "{}"\n'
+
+
+@pytest.mark.parametrize(
+    "argv, content, words",
+    [
+        (["--bogus"], None, ["unrecognized arguments: --bogus"]),
+        (["derive", "M", "--order", "x"], "ok", ["--order", "'x'"]),
+        (["derive", "M", "--method", "magic"], "ok", ["--method", "magic"]),
+        (["frobnicate"], None, ["frobnicate"]),
+        (["derive"], None, ["MODEL"]),
+        (["derive", "M"], "[model\nkind = 1", ["M.toml:1:", "invalid TOML"]),
+        (["derive", "M"], BAD_FILE.format("__import__('os').system('touch SENTINEL')"), ["M.toml:6:", "__import__"]),
+        (["derive", "M"], BAD_FILE.format("h1 +"), ["M.toml:6:", "readout"]),
+        (["derive", "M"], BAD_FILE.format("q*h1"), ["'q'", "declare"]),
+        (["verify", "M"], BAD_FILE.format("h1"), ["no [input] and [grid]"]),
+        (["derive", "missing.toml"], None, ["missing.toml", "no such model file"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, content, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        Path("M.toml").write_text(BAD_FILE.format("h1") if content == "ok" else content)
+    argv = [("M.toml" if a == "M" else a) for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, *words)
+    assert not Path("SENTINEL").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    assert main(["derive", str(tmp_path / "missing.toml"), "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("volterra-sym: error:")
+
+
+def test_demo_with_verification(tmp_path, capsys):
+    if not HAS_VERIFY:
+        pytest.skip("volterra_sym.verify not written yet")
+    assert main(["demo", "--out", str(tmp_path), "--paths", "300"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_unavailable_verification_is_a_one_line_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "volterra_sym.verify", None)  # importing it now raises ImportError
+    assert main(["verify", str(EXAMPLES / "ou1d_cubic.toml")]) == 2
+    assert_one_line_error(capsys.readouterr().err, "verification is not available")
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path, capsys):
+    target = tmp_path / "no" / "such" / "dir" / "k.tex"
+    assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(target)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "does not exist")

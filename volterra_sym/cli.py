@@ -1,0 +1,399 @@
+"""The ``volterra-sym`` command line: a thin layer over the library.
+
+It parses arguments, loads a model file (:mod:`volterra_sym.modelfile`), calls
+:func:`volterra_sym.kernels.derive` and :func:`volterra_sym.verify.verify`, and
+prints or writes the results.  Exit codes: 0 success, 1 a verification that
+ran but failed, 2 bad input (missing file, bad TOML, bad flag, bad expression,
+a feature not available), 3 an internal error (rerun with ``--debug``).
+Errors are one line on stderr: ``volterra-sym: error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import sympy as sp
+
+from .errors import VolterraError
+from .modelfile import RunSpec, load_run, loads_run
+
+PROG = "volterra-sym"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEFAULT_OUT = "volterra_sym_demo"
+DEFAULT_ORDER = 2
+
+_EXAMPLES = """\
+examples:
+  volterra-sym                                   run the demo on the built-in 1-D OU model
+  volterra-sym demo --out results/               the same, writing into results/
+  volterra-sym derive examples/ou1d_cubic.toml --order 3 --latex ou.tex --markdown ou.md
+  volterra-sym derive examples/srnn_tanh.toml --order 2 --method taylor --lag-degree 4
+  volterra-sym derive examples/ou1d_symbolic.toml --json kernels.json --module kernels.py
+  volterra-sym derive examples/ou1d_symbolic.toml --numeric      (parameter values substituted first)
+  volterra-sym verify examples/srnn2d_quadratic_two_inputs.toml --paths 4000 --seed 1
+  volterra-sym verify examples/ou1d_cubic.toml --input "sin(t)" --t-end 5 --plot check.png
+
+Model files are TOML; see docs/model_files.md and the examples/ folder.
+"""
+
+
+class CLIError(Exception):
+    """A one-line user error: printed as ``volterra-sym: error: ...`` with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are exceptions (turned into one-line messages by :func:`main`)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{PROG} --help')")
+
+
+# --------------------------------------------------------------------------- argument parsing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``volterra-sym`` (subcommands demo, derive, verify)."""
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks")
+
+    parser = _Parser(
+        prog=PROG,
+        description="Derive and verify the response (Volterra) kernels of stochastic RNNs. "
+        "Without a command, runs the demo on the built-in 1-D Ornstein-Uhlenbeck model.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify}")
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="derive, print, verify and write the derivation of the built-in model",
+        description="Derive the kernels of the built-in model (1-D OU, cubic readout), print them, run a short "
+        "Monte Carlo verification and write the derivation as LaTeX and Markdown.",
+    )
+    demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT}/)")
+    demo.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: from the model)")
+    demo.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
+    demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    demo.add_argument("--no-verify", action="store_true", help="skip the Monte Carlo verification")
+    demo.set_defaults(func=cmd_demo)
+
+    derive = sub.add_parser(
+        "derive",
+        parents=[common],
+        help="derive the kernels of a model file",
+        description="Derive the response kernels of MODEL (a TOML model file), print them and optionally "
+        "write LaTeX, Markdown, a NumPy module and JSON.",
+        epilog="example: volterra-sym derive examples/ou1d_cubic.toml --order 3 --latex ou.tex",
+    )
+    derive.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    _derive_options(derive)
+    derive.add_argument("--latex", metavar="F", help="write the derivation as a standalone LaTeX document")
+    derive.add_argument("--markdown", metavar="F", help="write the derivation as Markdown")
+    derive.add_argument("--module", metavar="F", help="write the kernels as a Python module needing only NumPy")
+    derive.add_argument("--json", metavar="F", help="write the kernels as JSON")
+    derive.add_argument(
+        "--numeric", action="store_true", help="substitute the parameter values of [parameters] before deriving"
+    )
+    derive.add_argument("--quiet", action="store_true", help="do not print the kernels")
+    derive.set_defaults(func=cmd_derive)
+
+    verify = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check the kernels' prediction against independent references",
+        description="Predict E f(h_t) from the kernels of MODEL for the input of its [input] table on its [grid] "
+        "and compare with independent references (Gaussian oracle, Monte Carlo). Exit code 1 if the check fails.",
+        epilog="example: volterra-sym verify examples/ou1d_cubic.toml --paths 4000 --seed 1 --plot check.png",
+    )
+    verify.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    _derive_options(verify)
+    verify.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (2000)")
+    verify.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    verify.add_argument("--plot", metavar="F", help="save a plot of the comparison (needs matplotlib)")
+    verify.add_argument(
+        "--input", action="append", metavar="EXPR", help="input u(t) for a channel, overriding [input] (repeatable)"
+    )
+    verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
+    verify.add_argument("--points", type=_positive_int, metavar="K", help="grid points, overriding [grid]")
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def _derive_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: [derive])")
+    parser.add_argument(
+        "--method", choices=("exact", "taylor", "generator"), help="derivation route (default: [derive] or exact)"
+    )
+    parser.add_argument(
+        "--lag-degree", type=_nonnegative_int, metavar="P", help="Taylor degree in the lags (method taylor)"
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    return value
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (also the entry point of ``volterra-sym``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            args = build_parser().parse_args([*argv, "demo"])
+        return args.func(args)
+    except (CLIError, VolterraError, OSError) as exc:
+        if debug:
+            traceback.print_exc()
+        _error(_one_line(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:  # a bug: say so, briefly
+        if debug:
+            traceback.print_exc()
+        _error(f"internal error ({type(exc).__name__}: {_one_line(exc)}); rerun with --debug for the traceback")
+        return EXIT_INTERNAL
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the built-in model: derive, print, verify, write .tex and .md."""
+    text = resources.files("volterra_sym").joinpath("data/default_model.toml").read_text(encoding="utf-8")
+    spec = loads_run(text, "<built-in default model>")
+    model = spec.model
+    print(f"volterra-sym demo: {describe_model(model)}")
+    resp = _derive(spec, args.order, None, None)
+    _print_kernels(resp)
+    if args.no_verify:
+        print("verification: skipped (--no-verify)")
+    else:
+        try:
+            report = _verify(spec, resp, paths=args.paths, seed=args.seed)
+        except CLIError as exc:  # not available: the demo goes on
+            print(f"verification: skipped ({exc})")
+        else:
+            print(report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, method in ((".tex", "write_latex"), (".md", "write_markdown")):
+        target = out / f"derivation{suffix}"
+        try:
+            _write(resp, method, target)
+        except CLIError as exc:
+            print(f"{target}: not written ({exc})")
+        else:
+            written.append(target)
+    target = out / "kernels.json"
+    target.write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+    written.append(target)
+    print(f"wrote {len(written)} file(s) to {out}/:")
+    for path in written:
+        print(f"  {path}")
+    return EXIT_OK
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    """Derive the kernels of a model file; print and write them."""
+    spec = load_run(args.model)
+    if args.numeric:
+        spec = replace(spec, model=spec.model.with_values())
+    resp = _derive(spec, args.order, args.method, args.lag_degree)
+    if not args.quiet:
+        print(f"{describe_model(spec.model)}")
+        _print_kernels(resp)
+    for target, method in (
+        (args.latex, "write_latex"),
+        (args.markdown, "write_markdown"),
+        (args.module, "write_module"),
+    ):
+        if target:
+            _write(resp, method, Path(target))
+            print(f"wrote {target}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a model file's kernels on its input and grid."""
+    spec = load_run(args.model).override(args.input, args.t_end, args.points)
+    if not spec.has_verification:
+        raise CLIError(
+            f"{spec.source}: no [input] and [grid] tables to verify on; add them to the file "
+            "or pass --input EXPR --t-end T --points K"
+        )
+    report = _verify(
+        spec, None, order=args.order, method=args.method, lag_degree=args.lag_degree, paths=args.paths, seed=args.seed
+    )
+    print(report)
+    if args.plot:
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        if not hasattr(report, "plot"):
+            raise CLIError("plotting is not available in this version of volterra_sym")
+        try:
+            report.plot(args.plot)
+        except ImportError:
+            raise CLIError("--plot needs matplotlib; install it with: pip install 'volterra_sym[plot]'") from None
+        print(f"wrote {args.plot}")
+    passed = bool(getattr(report, "passed", True))
+    if not passed:
+        _error("verification failed: the kernels' prediction disagrees with the reference (see the table above)")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- library calls
+
+
+def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: int | None) -> Any:
+    try:
+        from .kernels import derive
+    except ImportError as exc:
+        raise CLIError(f"deriving kernels is not available in this version of volterra_sym ({exc})") from None
+    method = method or spec.method or "exact"
+    order = order or spec.order or (None if method == "exact" else DEFAULT_ORDER)
+    lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
+    options: dict[str, Any] = {"method": method}
+    if lag_degree is not None:
+        options["lag_degree"] = lag_degree
+    try:
+        return derive(spec.model, order, **options)
+    except ImportError as exc:
+        raise CLIError(f"method {method!r} is not available in this version of volterra_sym ({exc})") from None
+
+
+def _verify(spec: RunSpec, resp: Any, **options: Any) -> Any:
+    try:
+        from .verify import verify
+    except ImportError:
+        raise CLIError("verification is not available in this version of volterra_sym") from None
+    model = spec.model if spec.model.is_numeric() else spec.model.with_values()
+    t = spec.time_grid()
+    u = spec.input_values(t)
+    if options.get("order") is None:
+        options["order"] = getattr(resp, "order", None) or spec.order
+    method = options.pop("method", None) or spec.method
+    lag_degree = options.pop("lag_degree", None)
+    lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
+    derive_options = {k: v for k, v in (("method", method), ("lag_degree", lag_degree)) if v is not None}
+    if derive_options:
+        options["derive_options"] = derive_options
+    if resp is not None and spec.model.is_numeric():
+        options["response"] = resp
+    return verify(model, u, t, **_accepted(verify, {k: v for k, v in options.items() if v is not None}))
+
+
+def _accepted(fn: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The keyword options ``fn`` accepts (all of them if it takes ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    return {k: v for k, v in options.items() if k in params}
+
+
+def _write(resp: Any, method: str, target: Path) -> None:
+    writer = getattr(resp, method, None)
+    what = {"write_latex": "LaTeX export", "write_markdown": "Markdown export", "write_module": "module export"}[method]
+    if writer is None:
+        raise CLIError(f"{what} is not available in this version of volterra_sym")
+    if target.parent and not target.parent.exists():
+        raise CLIError(f"{target}: the folder {target.parent} does not exist")
+    try:
+        writer(str(target))
+    except ImportError as exc:
+        raise CLIError(f"{what} is not available in this version of volterra_sym ({exc})") from None
+
+
+def _to_json(resp: Any) -> dict[str, Any]:
+    if hasattr(resp, "to_json"):
+        return resp.to_json()
+    kernels = [{"n": n, "k": list(k), "latex": sp.latex(expr), "sympy": str(expr)} for n, k, expr in resp.kernels()]
+    return {"model": repr(resp.model), "order": resp.order, "kernels": kernels}
+
+
+def _print_kernels(resp: Any) -> None:
+    if hasattr(resp, "summary"):
+        print(resp.summary())
+        return
+    print(f"  E f(h^0_t) = {resp.mean0}")
+    for n, k, expr in resp.kernels():
+        print(f"  K^({n})_{list(k)} = {expr}")
+
+
+def describe_model(model: Any) -> str:
+    """A one-paragraph description of a model: its SDE, readout and initial law."""
+    state = ", ".join(map(str, model.state))
+    drift = ", ".join(map(str, model.drift))
+    readout = list(model.readout) if model.vector_readout else model.readout[0]
+    return (
+        f"{model.name}\n  state ({state}), dh = [({drift}) + eps*{model.coupling.tolist()} u] dt "
+        f"+ {model.diffusion.tolist()} dW\n  y = {readout}, h_0 ~ {model.initial!r}"
+        + (f"\n  parameter values: {dict(model.params)}" if model.params else "")
+    )

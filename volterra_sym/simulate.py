@@ -1,0 +1,687 @@
+"""Monte Carlo ensembles of the perturbed SDE (MATH.md sections 1 and 8).
+
+    dh = [ phi(h) + eps * gamma(h) u_t ] dt + sigma(h) dW,   h_0 ~ mu_0,   y = f(h)
+
+:func:`simulate` estimates E f(h_t) on a time grid with its standard error;
+:func:`simulate_response` estimates E f(h^eps_t) - E f(h^0_t) with common random
+numbers (same initial draws and Brownian increments for both), whose variance is
+O(eps^2) instead of O(1).
+
+Schemes
+-------
+``"euler"``  Euler-Maruyama on ``substeps`` equal sub-steps of every grid interval; any
+             Diffusion. Weak order 1 (bias of E f is O(dt)). The input is taken
+             piecewise **constant**: u_{t_k} on [t_k, t_{k+1}) (left value).
+``"exact"``  exact Gaussian transition of a linear SRNN (affine drift -A h + c, constant
+             sigma and coupling C): h_{k+1} = Phi h_k + G0 g_k + G1 (g_{k+1} - g_k)/dt + xi,
+             xi ~ N(0, Q), g = c + eps C u (see :class:`volterra_sym.oracle.Transition`).
+             The input is taken piecewise **linear** between grid samples and integrated
+             exactly, so there is no discretisation bias at any dt (same convention as
+             :func:`volterra_sym.oracle.gaussian_oracle`).
+
+Reproducibility
+---------------
+Paths are grouped in blocks of ``BLOCK`` = 64 consecutive paths; block b draws all its
+normals (initial law, burn-in, then the increments, step by step) from its own stream
+``SFC64(SeedSequence(seed, spawn_key=(b,)))``.  Chunks are whole numbers of blocks,
+every path-wise operation is element-wise (no BLAS), per-block statistics are computed
+on contiguous copies and merged in block order (Chan's formula).  So the same seed gives
+bit-identical results whatever ``chunk`` or ``max_memory`` is.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import NotLinearError, SimulationError, describe
+from .model import Diffusion, Gaussian, PointMass, Stationary
+from .oracle import (
+    InputLike,
+    LinearParts,
+    _check_eps,
+    check_grid,
+    initial_moments,
+    input_on_grid,
+    linear_parts,
+    numeric_model,
+    transition,
+)
+
+__all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
+
+BLOCK = 64  #: paths per random-number block (fixed: changing it changes the random streams)
+SCHEMES = ("euler", "exact")
+_SLAB_ELEMENTS = 2**17  # aim: one slab array (steps x state x paths) of ~1 MB stays in cache
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Monte Carlo estimate on the grid ``t``.
+
+    mean, stderr: shape (len(t),) for a scalar readout, (len(t), p) for a vector readout.
+    For :func:`simulate` they estimate E f(h_t); for :func:`simulate_response` they estimate
+    E f(h^eps_t) - E f(h^0_t).  stderr = sample std / sqrt(paths) (inf when paths = 1).
+    samples: per-path values, shape (paths, len(t)) or (paths, len(t), p), when requested.
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    stderr: np.ndarray
+    paths: int
+    seed: int
+    scheme: str
+    eps: float
+    substeps: int = 1
+    kind: str = "expectation"
+    samples: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulationResult(kind={self.kind!r}, scheme={self.scheme!r}, paths={self.paths}, seed={self.seed}, "
+            f"eps={self.eps}, len(t)={self.t.size}, max stderr={float(np.max(self.stderr)):.3g})"
+        )
+
+
+# --------------------------------------------------------------------------- compiled model
+
+
+def _vector_function(exprs: Sequence[sp.Expr], state: tuple[sp.Symbol, ...]) -> Callable[[np.ndarray], np.ndarray]:
+    """Lambdify expressions of the state into H (..., n, P) -> (..., len(exprs), P)."""
+    fn = sp.lambdify(state, list(exprs), modules="numpy")
+    n, k = len(state), len(exprs)
+
+    def call(H: np.ndarray) -> np.ndarray:
+        vals = fn(*[H[..., i, :] for i in range(n)])
+        out = np.empty(H.shape[:-2] + (k, H.shape[-1]))
+        for j, v in enumerate(vals):
+            out[..., j, :] = v
+        return out
+
+    return call
+
+
+def _constant(mat: sp.Matrix, state: tuple[sp.Symbol, ...]) -> np.ndarray | None:
+    if any(e.free_symbols & set(state) for e in mat):
+        return None
+    return np.array(mat.tolist(), dtype=float).reshape(mat.shape)
+
+
+@dataclass
+class _Compiled:
+    """Numeric form of a model: what the stepping loops need."""
+
+    n: int
+    r: int
+    m: int
+    p: int
+    vector: bool
+    parts: LinearParts | None  # set for linear SRNNs
+    drift: Callable[[np.ndarray], np.ndarray]
+    sigma: np.ndarray | None  # constant sigma (n x r) or None
+    sigma_fn: Callable[[np.ndarray], np.ndarray] | None  # (..., n) -> (..., n*r), row-major
+    gamma: np.ndarray | None
+    gamma_fn: Callable[[np.ndarray], np.ndarray] | None
+    readout: Callable[[np.ndarray], np.ndarray]
+    model: Diffusion
+
+
+def _compile(model: Diffusion) -> _Compiled:
+    num = numeric_model(model)
+    st = num.state
+    try:
+        parts: LinearParts | None = linear_parts(num)
+    except NotLinearError:
+        parts = None
+    sigma, gamma = _constant(num.diffusion, st), _constant(num.coupling, st)
+    return _Compiled(
+        n=num.n,
+        r=num.r,
+        m=num.m,
+        p=num.p,
+        vector=num.vector_readout,
+        parts=parts,
+        drift=_vector_function(list(num.drift), st),
+        sigma=sigma,
+        sigma_fn=None if sigma is not None else _vector_function(list(num.diffusion), st),
+        gamma=gamma,
+        gamma_fn=None if gamma is not None else _vector_function(list(num.coupling), st),
+        readout=_vector_function(list(num.readout), st),
+        model=num,
+    )
+
+
+# --------------------------------------------------------------------------- element-wise algebra
+
+
+def _lmul(M: np.ndarray, X: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None) -> np.ndarray:
+    """M @ X over the state axis, element-wise (bit-identical whatever the number of paths).
+
+    X (..., k, P) with paths last; M (q, k), or (L, 1, ..., q, k) per leading step.
+    Each output row is a sum of k scaled contiguous rows: no BLAS, no reordering.
+    """
+    k = X.shape[-2]
+    out = np.multiply(M[..., :, 0, None], X[..., 0:1, :], out=out)
+    for j in range(1, k):
+        tmp = np.multiply(M[..., :, j, None], X[..., j : j + 1, :], out=tmp)
+        out += tmp
+    return out
+
+
+def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
+    """L with L L^T = S for a symmetric positive semi-definite S (eigen-decomposition)."""
+    w, V = np.linalg.eigh(0.5 * (S + S.T))
+    scale = max(float(np.max(np.abs(w))), 1e-300)
+    if np.min(w) < -1e-10 * scale:
+        raise SimulationError(f"initial: the covariance has a negative eigenvalue {np.min(w):.3g}; give a PSD matrix")
+    return V * np.sqrt(np.clip(w, 0.0, None))
+
+
+# --------------------------------------------------------------------------- stepping plans
+
+
+@dataclass
+class _Plan:
+    """Per fine step: size, grid interval, recording flag, and the affine/forcing data."""
+
+    scheme: str  # "exact", "affine" (linear Euler) or "general" (any Euler)
+    dts: np.ndarray  # (Nf,)
+    interval: np.ndarray  # (Nf,) grid interval k of each fine step
+    times: np.ndarray  # (Nf,) time reached after each fine step
+    record: np.ndarray  # (Nf,) grid index reached after the step, or -1
+    w: int  # normals per step and path
+    kinds: np.ndarray  # (Nf,) index into M / Lq
+    M: np.ndarray | None  # (K, n, n) one-step matrix of the affine schemes: h' = M h + a + Lq z
+    Lq: np.ndarray | None  # (K, n, w) noise factor, None if sigma depends on h
+    a: np.ndarray  # (Nf, E, n) deterministic increment (affine) or eps*C u (general)
+    U: np.ndarray  # (Nf, m) input per fine step (left value)
+    eps: np.ndarray  # (E,)
+
+
+def _fine_grid(t: np.ndarray, substeps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    s = substeps
+    dt = np.diff(t)
+    interval = np.repeat(np.arange(dt.size), s)
+    dts = dt[interval] / s
+    j = np.tile(np.arange(1, s + 1), dt.size)
+    times = t[interval] + j * dts
+    times[j == s] = t[interval[j == s] + 1]
+    record = np.where(j == s, interval + 1, -1)
+    return dts, interval, times, record
+
+
+def _kinds(dts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group equal steps (up to 1e-13 relative): (kinds (Nf,), representative steps (K,))."""
+    if dts.size == 0:
+        return np.zeros(0, dtype=int), dts
+    scale = 10.0 ** (12 - np.floor(np.log10(dts)))
+    keys = np.round(dts * scale) / scale
+    _, first, kinds = np.unique(keys, return_index=True, return_inverse=True)
+    return kinds.reshape(-1), dts[first]
+
+
+def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndarray, substeps: int) -> _Plan:
+    dts, interval, times, record = _fine_grid(t, substeps)
+    kinds, reps = _kinds(dts)
+    Uf = U[interval]
+    n = cm.n
+    if scheme == "exact":
+        parts = cm.parts
+        assert parts is not None
+        trs = [transition(parts.A, parts.D, float(d)) for d in reps]
+        M = np.array([tr.Phi for tr in trs])
+        Lq = np.array([_sqrtm_psd(tr.Q) for tr in trs])
+        g = parts.c[None, None, :] + eps[None, :, None] * (U @ parts.C.T)[:, None, :]  # (nt, E, n)
+        G0 = np.array([tr.G0 for tr in trs])[kinds]
+        G1 = np.array([tr.G1 for tr in trs])[kinds]
+        a = np.einsum("kij,kej->kei", G0, g[:-1]) + np.einsum("kij,kej->kei", G1, g[1:] - g[:-1]) / dts[:, None, None]
+        return _Plan("exact", dts, interval, times, record, n, kinds, M, Lq, a, Uf, eps)
+    Lq = None if cm.sigma is None else np.sqrt(reps)[:, None, None] * cm.sigma[None]
+    forcing = np.zeros((dts.size, eps.size, n))
+    if cm.gamma is not None:
+        forcing = eps[None, :, None] * (Uf @ cm.gamma.T)[:, None, :]
+    if cm.parts is not None and cm.sigma is not None and cm.gamma is not None:
+        A, c = cm.parts.A, cm.parts.c
+        M = np.array([np.eye(n) - A * d for d in reps])
+        a = (c[None, None, :] + forcing) * dts[:, None, None]
+        return _Plan("affine", dts, interval, times, record, cm.r, kinds, M, Lq, a, Uf, eps)
+    return _Plan("general", dts, interval, times, record, cm.r, kinds, None, Lq, forcing, Uf, eps)
+
+
+# --------------------------------------------------------------------------- the stepping loop
+
+
+class _Progress:
+    """Progress on stderr: forced on (True), off (False), or auto (None: tty and run > 2 s)."""
+
+    def __init__(self, mode: bool | None, total: int):
+        self.mode, self.total, self.done = mode, max(total, 1), 0
+        self.start = self.last = time.monotonic()
+        self.shown = False
+
+    def update(self, steps: int) -> None:
+        self.done += steps
+        if self.mode is False:
+            return
+        now = time.monotonic()
+        if self.mode is None and (now - self.start < 2.0 or not sys.stderr.isatty()):
+            return
+        if now - self.last < 0.5 and self.done < self.total:
+            return
+        self.last = now
+        frac = self.done / self.total
+        left = (now - self.start) * (1 - frac) / max(frac, 1e-9)
+        sys.stderr.write(f"\rvolterra_sym.simulate: {100 * frac:5.1f}% ({now - self.start:.1f} s, ~{left:.0f} s left)")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _normals(streams: list[tuple[np.random.Generator, int]], shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normals of shape (*shape, P): block by block along the path axis."""
+    return np.concatenate([g.standard_normal(shape + (b,)) for g, b in streams], axis=-1)
+
+
+def _advance(
+    cm: _Compiled,
+    plan: _Plan,
+    H: np.ndarray,
+    streams: list[tuple[np.random.Generator, int]],
+    slab: int,
+    on_record: Callable[[np.ndarray, np.ndarray], None] | None,
+    progress: _Progress,
+) -> np.ndarray:
+    """Step the ensemble H (E, n, P) through the plan; call on_record(grid_idx, states (R, E, n, P))."""
+    Nf = plan.dts.size
+    E, n, P = H.shape
+    tmp = np.empty((E, n, P))
+    cols = [] if plan.M is None else [[m[:, i, None] for i in range(n)] for m in plan.M]  # column views
+    for j0 in range(0, Nf, slab):
+        j1 = min(Nf, j0 + slab)
+        L = j1 - j0
+        Z = _normals(streams, (L, plan.w))  # (L, w, P)
+        kinds = plan.kinds[j0:j1]
+        noise = None if plan.Lq is None else _lmul(plan.Lq[kinds], Z)  # (L, n, P)
+        Hs = np.empty((L + 1, E, n, P))
+        Hs[0] = H
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if plan.M is not None:
+                assert noise is not None
+                if E == 1:  # add in place: saves an (L, n, P) temporary in the common case
+                    noise += plan.a[j0:j1, 0, :, None]
+                    incr = noise[:, None]
+                else:
+                    incr = noise[:, None] + plan.a[j0:j1, :, :, None]  # (L, E, n, P)
+                for j in range(L):  # inlined _lmul: out = sum_i M[:, i] h_i + incr (element-wise)
+                    Mc, Hj, out = cols[kinds[j]], Hs[j], Hs[j + 1]
+                    np.multiply(Mc[0], Hj[:, 0:1], out=out)
+                    out += incr[j]
+                    for i in range(1, n):
+                        np.multiply(Mc[i], Hj[:, i : i + 1], out=tmp)
+                        out += tmp
+            else:
+                for j in range(L):
+                    _general_step(cm, plan, j0 + j, Hs[j], Hs[j + 1], Z[j], None if noise is None else noise[j])
+        finite = np.ones(L, dtype=bool)
+        if not np.isfinite(np.sum(Hs[1:])):  # one cheap pass; locate the first bad step only on failure
+            finite = np.isfinite(Hs[1:]).reshape(L, -1).all(axis=1)
+        if not finite.all():
+            bad = int(np.argmin(finite))
+            raise SimulationError(
+                f"simulation produced non-finite states at t = {plan.times[j0 + bad]:.6g} (step {j0 + bad + 1}); "
+                "the model probably blows up (unstable drift, or a step too large for Euler: try more substeps=, "
+                "a smaller input amplitude eps, or check the parameters)"
+            )
+        rec = plan.record[j0:j1]
+        if on_record is not None and np.any(rec >= 0):
+            sel = rec >= 0
+            on_record(rec[sel], Hs[1:][sel])
+        H = Hs[L].copy()
+        progress.update(L * P)
+    return H
+
+
+def _general_step(
+    cm: _Compiled, plan: _Plan, j: int, H: np.ndarray, out: np.ndarray, Z: np.ndarray, noise: np.ndarray | None
+) -> None:
+    """One Euler-Maruyama step for any model: out = H + (phi + eps gamma u) dt + sigma dW. H (E, n, P)."""
+    dt = plan.dts[j]
+    drift = cm.drift(H)  # (E, n, P)
+    if cm.gamma_fn is None:
+        drift += plan.a[j][:, :, None]
+    else:
+        G = cm.gamma_fn(H).reshape(H.shape[:-2] + (cm.n, cm.m, H.shape[-1]))  # (E, n, m, P)
+        for k in range(cm.m):
+            drift += (plan.eps * plan.U[j, k])[:, None, None] * G[..., k, :]
+    np.multiply(drift, dt, out=out)
+    out += H
+    if noise is not None:
+        out += noise[None]
+    else:
+        assert cm.sigma_fn is not None
+        S = cm.sigma_fn(H).reshape(H.shape[:-2] + (cm.n, cm.r, H.shape[-1]))  # (E, n, r, P)
+        dW = math.sqrt(dt) * Z  # (r, P)
+        for k in range(cm.r):
+            out += S[..., k, :] * dW[None, k : k + 1, :]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+class _Stats:
+    """Running mean and M2 per grid time, merged block by block in path order (Chan et al. 1979).
+
+    Per-block means and M2 are sums over contiguous rows of ``BLOCK`` values (identical for
+    any chunking); they are kept for the whole chunk and merged in path order at its end.
+    """
+
+    def __init__(self, nt: int, p: int, samples: np.ndarray | None):
+        self.mean = np.zeros((nt, p))
+        self.M2 = np.zeros((nt, p))
+        self.samples = samples
+        self.count = 0
+
+    def start_chunk(self, sizes: list[int]) -> None:
+        nt, p = self.mean.shape
+        self.sizes = sizes
+        self.bmean = np.zeros((nt, p, len(sizes)))
+        self.bM2 = np.zeros((nt, p, len(sizes)))
+
+    def add(self, rows: np.ndarray, X: np.ndarray) -> None:
+        """X (R, p, P): readout values of the current chunk at the given grid rows."""
+        R, p, P = X.shape
+        full = sum(1 for b in self.sizes if b == BLOCK)
+        Xf = np.ascontiguousarray(X[:, :, : full * BLOCK]).reshape(R, p, full, BLOCK)
+        mf = Xf.sum(axis=-1) / BLOCK
+        self.bmean[rows, :, :full] = mf
+        self.bM2[rows, :, :full] = ((Xf - mf[..., None]) ** 2).sum(axis=-1)
+        if full < len(self.sizes):  # the last, partial block of the run
+            Xl = np.ascontiguousarray(X[:, :, full * BLOCK :])
+            ml = Xl.sum(axis=-1) / Xl.shape[-1]
+            self.bmean[rows, :, full] = ml
+            self.bM2[rows, :, full] = ((Xl - ml[..., None]) ** 2).sum(axis=-1)
+        if self.samples is not None:
+            self.samples[self.count : self.count + P, rows, :] = X.transpose(2, 0, 1)
+
+    def end_chunk(self) -> None:
+        """Merge the chunk's blocks into the totals, in path order."""
+        for i, b in enumerate(self.sizes):
+            mb, M2b = self.bmean[..., i], self.bM2[..., i]
+            na = self.count
+            if na == 0:
+                self.mean, self.M2 = mb.copy(), M2b.copy()
+            else:
+                tot = na + b
+                delta = mb - self.mean
+                self.mean += delta * (b / tot)
+                self.M2 += M2b + delta * delta * (na * b / tot)
+            self.count += b
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_int(value: Any, name: str, minimum: int, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
+    if value < minimum:
+        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
+    return int(value)
+
+
+def _check_scheme(scheme: Any, cm: _Compiled) -> str:
+    if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
+        raise SimulationError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
+    scheme = scheme.lower()
+    if scheme == "exact" and (cm.parts is None or cm.sigma is None or cm.gamma is None):
+        raise SimulationError(
+            "scheme: 'exact' needs a linear SRNN (affine drift, constant sigma and coupling), but the model "
+            f"{cm.model.name!r} has drift {list(cm.model.drift)}; use scheme='euler' (with substeps= for accuracy)"
+        )
+    return scheme
+
+
+def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SimulationError(f"{name}: expected a positive number, received {describe(value)}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise SimulationError(f"{name}: expected a positive finite number, received {value}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _initial_sampler(
+    cm: _Compiled, plan: _Plan, burn_in: float | None, burn_in_dt: float | None
+) -> tuple[np.ndarray, np.ndarray, _Plan | None]:
+    """(mean, sqrt-covariance) of the initial draw and an optional burn-in plan."""
+    model, n = cm.model, cm.n
+    init = model.initial
+    if burn_in is not None:
+        if not isinstance(init, Stationary):
+            raise SimulationError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+        dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
+        steps = max(1, math.ceil(burn_in / dt))
+        tb = np.linspace(0.0, burn_in, steps + 1)
+        scheme = "exact" if plan.scheme == "exact" else "euler"
+        bplan = _plan(cm, scheme, tb, np.zeros((tb.size, cm.m)), np.zeros(1), 1)
+        return np.zeros(n), np.zeros((n, n)), bplan
+    if isinstance(init, Stationary) and cm.parts is None:
+        raise SimulationError(
+            "initial: the stationary law of this nonlinear model is not known in closed form; pass burn_in=T "
+            "(simulate the unperturbed dynamics for a time T from h = 0 first), or start from a known law with "
+            "model.replace(initial=vs.PointMass(x0)) or vs.Gaussian(mean, cov)"
+        )
+    if isinstance(init, (PointMass, Gaussian, Stationary)):
+        m0, S0 = initial_moments(model, cm.parts)
+        return m0, _sqrtm_psd(S0), None
+    raise SimulationError(f"initial: unsupported initial law {describe(init)}")
+
+
+def _stream(seed: int, block: int) -> np.random.Generator:
+    """The random stream of one block of paths: SFC64 seeded by SeedSequence(seed, spawn_key=(block,))."""
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(block,))))
+
+
+def _bytes_per_path(L: int, w: int, n: int, p: int, E: int, r: int, m: int) -> int:
+    """Working memory per path for a slab of L steps (states, normals, increments, readouts)."""
+    return 8 * (L * (w + n + 3 * E * n + E * p + 3 * p) + E * (4 * n + n * r + n * m + p))
+
+
+def _run(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    paths: Any,
+    seed: Any,
+    scheme: Any,
+    eps_values: Sequence[float],
+    kind: str,
+    chunk: Any,
+    max_memory: Any,
+    progress: Any,
+    return_samples: Any,
+    substeps: Any,
+    burn_in: Any,
+    burn_in_dt: Any,
+) -> SimulationResult:
+    paths = _check_int(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
+    seed = _check_int(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
+    substeps = _check_int(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
+    if chunk is not None:
+        chunk = _check_int(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
+    mem = _check_positive(max_memory, "max_memory", allow_none=False)
+    burn = _check_positive(burn_in, "burn_in")
+    burn_dt = _check_positive(burn_in_dt, "burn_in_dt")
+    if progress is not None and not isinstance(progress, bool):
+        raise SimulationError(f"progress: expected True, False or None (auto), received {describe(progress)}")
+    if not isinstance(return_samples, bool):
+        raise SimulationError(f"return_samples: expected True or False, received {describe(return_samples)}")
+    cm = _compile(model)
+    scheme = _check_scheme(scheme, cm)
+    if scheme == "exact" and substeps != 1:
+        raise SimulationError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
+    tt = check_grid(t)
+    U = input_on_grid(u, tt, cm.m)
+    eps_arr = np.array(eps_values, dtype=float)
+    plan = _plan(cm, scheme, tt, U, eps_arr, substeps)
+    m0, L0, bplan = _initial_sampler(cm, plan, burn, burn_dt)
+
+    E, n, p, nt = eps_arr.size, cm.n, cm.p, tt.size
+    dims = (plan.w, n, p, E, cm.r, cm.m)
+    width = max(n, plan.w) * E * min(paths, BLOCK * (-(-(chunk or paths) // BLOCK)))
+    slab = min(max(plan.dts.size, 1), int(np.clip(_SLAB_ELEMENTS // width, 16, 256)))
+    blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+    while blocks_fit < 1 and slab > 1:
+        slab = max(1, slab // 8)
+        blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+    if blocks_fit < 1:
+        need = _bytes_per_path(1, *dims)
+        raise SimulationError(
+            f"max_memory: {int(mem)} bytes is too small (one path needs ~{need} bytes and paths run in blocks of "
+            f"{BLOCK}); give max_memory >= {need * BLOCK}"
+        )
+    nblocks = -(-paths // BLOCK)
+    per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
+    samples = None
+    if return_samples:
+        need = paths * nt * p * 8
+        if need > mem:
+            raise SimulationError(
+                f"return_samples: storing {paths} x {nt} x {p} samples needs {need} bytes > max_memory={int(mem)}; "
+                "raise max_memory or use fewer paths / a coarser grid"
+            )
+        samples = np.empty((paths, nt, p))
+    stats = _Stats(nt, p, samples)
+    burn_steps = 0 if bplan is None else bplan.dts.size
+    prog = _Progress(progress, paths * (plan.dts.size + burn_steps))
+
+    def on_record(rows: np.ndarray, states: np.ndarray) -> None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            F = cm.readout(states)  # (R, E, p, P)
+        X = F[:, 0] if kind == "expectation" else F[:, 1] - F[:, 0]
+        if not np.all(np.isfinite(X)):
+            bad = int(np.argmin(np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)))
+            raise SimulationError(
+                f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
+                "blows up, or the readout is undefined on part of the state space"
+            )
+        stats.add(rows, X)
+
+        return on_record
+
+    try:
+        for b0 in range(0, nblocks, per_chunk):
+            blocks = range(b0, min(nblocks, b0 + per_chunk))
+            sizes = [min(BLOCK, paths - b * BLOCK) for b in blocks]
+            streams = [(_stream(seed, b), size) for b, size in zip(blocks, sizes)]
+            H0 = m0[:, None] + _lmul(L0, _normals(streams, (n,)))  # (n, P)
+            if bplan is not None:
+                H0 = _advance(cm, bplan, H0[None], streams, slab, None, prog)[0]
+            H = np.ascontiguousarray(np.broadcast_to(H0, (E,) + H0.shape))
+            stats.start_chunk(sizes)
+            on_record(np.array([0]), H[None])
+            _advance(cm, plan, H, streams, slab, on_record, prog)
+            stats.end_chunk()
+    finally:
+        prog.close()
+
+    mean = stats.mean
+    stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
+    if not cm.vector:
+        mean, stderr = mean[:, 0], stderr[:, 0]
+        if samples is not None:
+            samples = samples[:, :, 0]
+    eps_report = float(eps_arr[-1])
+    return SimulationResult(tt, mean, stderr, paths, seed, scheme, eps_report, substeps, kind, samples)
+
+
+def simulate(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    paths: int,
+    seed: int = 0,
+    scheme: str = "euler",
+    eps: float = 1.0,
+    chunk: int | None = None,
+    max_memory: int = 2**28,
+    progress: bool | None = None,
+    return_samples: bool = False,
+    *,
+    substeps: int = 1,
+    burn_in: float | None = None,
+    burn_in_dt: float | None = None,
+) -> SimulationResult:
+    """Monte Carlo estimate of E f(h_t) on the grid ``t`` for dh = [phi + eps gamma u] dt + sigma dW.
+
+    Parameters
+    ----------
+    model : any :class:`~volterra_sym.Diffusion` (parameters substituted from ``model.params``).
+    u : callable u(t) -> (m,), samples of shape (len(t), m) ((len(t),) when m = 1), or None.
+        Euler holds u_{t_k} on [t_k, t_{k+1}); the exact scheme interpolates linearly.
+    t : 1-D strictly increasing grid starting at 0 (steps need not be uniform).
+    paths : number of independent paths (>= 1).
+    seed : non-negative integer; the result is a deterministic function of the seed, independent
+        of ``chunk`` / ``max_memory`` (see the module docstring).
+    scheme : ``"euler"`` (any model; ``substeps`` Euler steps per grid interval) or ``"exact"``
+        (linear SRNNs; exact Gaussian transitions, no discretisation bias).
+    eps : input amplitude.
+    chunk : paths per chunk (rounded up to a multiple of 64), default: as many as ``max_memory`` allows.
+    max_memory : bound in bytes on the working arrays (and on ``samples`` when requested).
+    progress : True / False, or None to report on stderr only for runs > 2 s on a terminal.
+    return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
+    burn_in : for a Stationary() start of a nonlinear model: simulate the unperturbed dynamics for
+        this time from h = 0 first (step ``burn_in_dt``, default the smallest simulation step).
+
+    Returns
+    -------
+    SimulationResult with ``mean`` and ``stderr`` of shape (len(t),) or (len(t), p).
+    """
+    return _run(
+        model, u, t, paths, seed, scheme, [_check_eps(eps)], "expectation",
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+    )  # fmt: skip
+
+
+def simulate_response(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    paths: int,
+    seed: int = 0,
+    eps: float = 1.0,
+    scheme: str = "euler",
+    chunk: int | None = None,
+    max_memory: int = 2**28,
+    progress: bool | None = None,
+    return_samples: bool = False,
+    *,
+    substeps: int = 1,
+    burn_in: float | None = None,
+    burn_in_dt: float | None = None,
+) -> SimulationResult:
+    """Common-random-number estimate of the response E f(h^eps_t) - E f(h^0_t).
+
+    Both ensembles share the initial draws and every Brownian increment; only the input term
+    differs, so the variance of the difference is O(eps^2).  Arguments as in :func:`simulate`;
+    ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
+    """
+    return _run(
+        model, u, t, paths, seed, scheme, [0.0, _check_eps(eps)], "response",
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+    )  # fmt: skip

@@ -1,0 +1,280 @@
+"""Check a Volterra-series prediction against Monte Carlo and, when available, the exact oracle.
+
+``verify(model, u, t)`` derives the kernels (``volterra_sym.kernels.derive``), predicts
+E f(h_t) on the grid, simulates the SDE and compares, time by time, with the rule
+
+    |prediction - MC mean| <= z * SE + bias bound   (+ 1e-10 relative rounding allowance)
+
+Bias bound (MATH.md section 8):
+- scheme ``"exact"`` (default for linear SRNNs): 0, the transition is exact;
+- scheme ``"euler"`` (default otherwise): Euler-Maruyama has weak order 1.  The run is
+  repeated on a grid refined ``substeps`` and ``2 * substeps`` times (the input sampled on
+  the refined grid: a callable is evaluated there, samples are interpolated linearly); the
+  finer run is the MC estimate, and by Richardson its bias is about m_s - m_2s, so the bound
+  is |m_s - m_2s| + z * sqrt(SE_s^2 + SE_2s^2).  Pass ``bias=`` to impose your own bound.
+
+The oracle column (linear SRNNs with polynomial readout) is
+:func:`volterra_sym.oracle.gaussian_oracle`; it shares no code with the kernels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import SimulationError, VolterraError, describe
+from .model import Diffusion
+from .oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_parts
+from .simulate import SimulationResult, simulate
+
+__all__ = ["VerifyReport", "verify"]
+
+_ROUNDING = 1e-10
+
+
+@dataclass
+class VerifyReport:
+    """Per-time comparison of a prediction with Monte Carlo (arrays of shape (len(t), p)).
+
+    Attributes: t, prediction, oracle (or None), mc_mean, mc_stderr, bias (the bias bound
+    per time), z (|prediction - MC| / SE), max_abs_z, passed, rule, and run metadata.
+    """
+
+    t: np.ndarray
+    prediction: np.ndarray
+    oracle: np.ndarray | None
+    mc_mean: np.ndarray
+    mc_stderr: np.ndarray
+    bias: np.ndarray
+    z_bound: float
+    scheme: str
+    paths: int
+    seed: int
+    model_name: str
+    order: int | None
+    rule: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def z(self) -> np.ndarray:
+        """|prediction - MC mean| / SE (0 where both vanish, inf where only the SE does)."""
+        diff = np.abs(self.prediction - self.mc_mean)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(diff <= self._rounding(), 0.0, diff / self.mc_stderr)
+
+    def _rounding(self) -> np.ndarray:
+        return _ROUNDING * np.maximum(1.0, np.abs(self.mc_mean))
+
+    @property
+    def max_abs_z(self) -> float:
+        return float(np.max(self.z))
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Per-time, per-component verdict of the rule."""
+        diff = np.abs(self.prediction - self.mc_mean)
+        return diff <= self.z_bound * self.mc_stderr + self.bias + self._rounding()
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.all(self.ok))
+
+    @property
+    def oracle_error(self) -> float | None:
+        """max |prediction - oracle| (None without oracle)."""
+        return None if self.oracle is None else float(np.max(np.abs(self.prediction - self.oracle)))
+
+    def rows(self, max_rows: int = 20) -> np.ndarray:
+        """Indices of at most ~max_rows grid times, evenly spread, first and last included."""
+        nt = self.t.size
+        return np.unique(np.linspace(0, nt - 1, min(nt, max_rows)).round().astype(int))
+
+    def __str__(self) -> str:
+        head = (
+            f"verify: model {self.model_name!r}, order {self.order}, scheme {self.scheme!r}, "
+            f"paths {self.paths}, seed {self.seed}, z = {self.z_bound:g}"
+        )
+        lines = [head]
+        p = self.prediction.shape[1]
+        for k in range(p):
+            if p > 1:
+                lines.append(f"component {k}:")
+            cols = f"{'t':>10} {'prediction':>14} {'oracle':>14} {'MC mean':>14} {'+- SE':>10} {'bias bd':>9} {'z':>6}"
+            lines.append(cols)
+            for i in self.rows():
+                orc = f"{self.oracle[i, k]:14.7g}" if self.oracle is not None else f"{'-':>14}"
+                flag = "" if self.ok[i, k] else "  <-- fails"
+                lines.append(
+                    f"{self.t[i]:10.4g} {self.prediction[i, k]:14.7g} {orc} {self.mc_mean[i, k]:14.7g} "
+                    f"{self.mc_stderr[i, k]:10.3g} {self.bias[i, k]:9.2g} {self.z[i, k]:6.2f}{flag}"
+                )
+        lines.append(f"rule: {self.rule}")
+        if self.oracle is not None:
+            lines.append(f"max |prediction - oracle| = {self.oracle_error:.3g}")
+        verdict = "PASSED" if self.passed else f"FAILED at {int(np.sum(~self.ok))} of {self.ok.size} values"
+        lines.append(f"max |z| = {self.max_abs_z:.3g}: {verdict}")
+        return "\n".join(lines)
+
+    def plot(self, path: Any) -> str:
+        """Write a PNG of prediction vs MC mean with +- z SE (+ bias) bands; returns the path."""
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError(
+                "VerifyReport.plot needs matplotlib; install it with: pip install volterra_sym[plot]"
+            ) from None
+        p = self.prediction.shape[1]
+        fig = Figure(figsize=(7, 3 * p))
+        FigureCanvasAgg(fig)
+        for k in range(p):
+            ax = fig.add_subplot(p, 1, k + 1)
+            band = self.z_bound * self.mc_stderr[:, k] + self.bias[:, k]
+            ax.fill_between(self.t, self.mc_mean[:, k] - band, self.mc_mean[:, k] + band, alpha=0.3, label="MC +- band")
+            ax.plot(self.t, self.mc_mean[:, k], "k.", ms=3, label="MC mean")
+            ax.plot(self.t, self.prediction[:, k], "C1-", label="Volterra prediction")
+            if self.oracle is not None:
+                ax.plot(self.t, self.oracle[:, k], "C2--", label="oracle")
+            ax.set_xlabel("t")
+            ax.set_ylabel(f"E f{'' if p == 1 else f'_{k}'}(h_t)")
+            ax.legend(fontsize=7)
+        fig.suptitle(f"{self.model_name}: {'PASSED' if self.passed else 'FAILED'} (max |z| = {self.max_abs_z:.2f})")
+        fig.savefig(str(path), format="png", dpi=100)
+        return str(path)
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    return x[:, None] if x.ndim == 1 else x
+
+
+def _refined(t: np.ndarray, u: InputLike, m: int, factor: int) -> tuple[np.ndarray, InputLike, np.ndarray]:
+    """(fine grid, input on it, indices of the original grid in it)."""
+    if factor == 1:
+        return t, u, np.arange(t.size)
+    frac = np.arange(factor) / factor
+    tf = np.append((t[:-1, None] + np.diff(t)[:, None] * frac[None, :]).ravel(), t[-1])
+    if callable(u) or u is None:
+        return tf, u, np.arange(t.size) * factor
+    U = input_on_grid(u, t, m)
+    Uf = np.stack([np.interp(tf, t, U[:, k]) for k in range(m)], axis=1)
+    return tf, Uf, np.arange(t.size) * factor
+
+
+def _is_linear(model: Diffusion) -> bool:
+    try:
+        linear_parts(model)
+    except VolterraError:
+        return False
+    return True
+
+
+def verify(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    order: int | None = None,
+    paths: int = 20000,
+    seed: int = 0,
+    scheme: str | None = None,
+    z: float = 5.0,
+    *,
+    eps: float = 1.0,
+    substeps: int = 4,
+    bias: float | None = None,
+    burn_in: float | None = None,
+    derive_options: Mapping[str, Any] | None = None,
+    response: Any = None,
+    chunk: int | None = None,
+    max_memory: int = 2**28,
+    progress: bool | None = None,
+) -> VerifyReport:
+    """Compare the Volterra prediction of E f(h_t) with Monte Carlo (and the exact oracle).
+
+    Parameters
+    ----------
+    model, u, t : as in :func:`volterra_sym.simulate.simulate`.
+    order : kernel order for ``derive`` (None: the readout's degree for linear models).
+    paths, seed : Monte Carlo size and seed.
+    scheme : ``"exact"`` (default for linear SRNNs) or ``"euler"`` (default otherwise).
+    z : number of standard errors allowed.
+    eps : input amplitude.
+    substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
+    bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
+    burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
+    derive_options : extra keyword arguments for ``derive`` (e.g. method='taylor', lag_degree=6).
+    response : an already derived Response (anything with ``predict(u, t, eps=)``): skips ``derive``.
+    """
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
+        raise SimulationError(f"z: expected a positive number of standard errors, received {describe(z)}")
+    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
+        raise SimulationError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+    if not isinstance(model, Diffusion):
+        raise SimulationError(f"model: expected a volterra_sym Diffusion, received {describe(model)}")
+    tt = check_grid(t)
+    linear = _is_linear(model)
+    if scheme is None:
+        scheme = "exact" if linear else "euler"
+    if response is None:
+        from .kernels import derive
+
+        response = derive(model, order=order, **dict(derive_options or {}))
+    prediction = _as_2d(response.predict(u, tt, eps=eps))
+    oracle = None
+    if linear:
+        try:
+            oracle = _as_2d(gaussian_oracle(model, u, tt, eps))
+        except VolterraError:
+            oracle = None
+    run = dict(seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in)
+    meta: dict[str, Any] = {}
+    if scheme == "exact":
+        mc = simulate(model, u, tt, paths, scheme="exact", **run)
+        bias_arr = np.zeros_like(prediction) + (0.0 if bias is None else float(bias))
+        rule = f"|pred - MC| <= {z:g}*SE + bias bound (0: exact Gaussian transitions)"
+    else:
+        runs: list[SimulationResult] = []
+        factors = (substeps, 2 * substeps) if bias is None else (substeps,)
+        for factor in factors:
+            tf, uf, idx = _refined(tt, u, model.m, factor)
+            res = simulate(model, uf, tf, paths, scheme=scheme, **run)
+            runs.append(_subsample(res, idx))
+        mc = runs[-1]
+        if bias is None:
+            coarse = runs[0]
+            diff = np.abs(_as_2d(coarse.mean) - _as_2d(mc.mean))
+            se = np.sqrt(_as_2d(coarse.stderr) ** 2 + _as_2d(mc.stderr) ** 2)
+            bias_arr = diff + z * se
+            meta["coarse_mean"] = _as_2d(coarse.mean)
+            rule = (
+                f"|pred - MC| <= {z:g}*SE + bias bound (Euler, grid refined x{2 * substeps}; bias bound "
+                f"|m_x{substeps} - m_x{2 * substeps}| + {z:g}*SE of that difference)"
+            )
+        else:
+            bias_arr = np.zeros_like(prediction) + float(bias)
+            rule = f"|pred - MC| <= {z:g}*SE + bias bound (given: {bias:g})"
+    return VerifyReport(
+        t=tt,
+        prediction=prediction,
+        oracle=oracle,
+        mc_mean=_as_2d(mc.mean),
+        mc_stderr=_as_2d(mc.stderr),
+        bias=bias_arr,
+        z_bound=float(z),
+        scheme=scheme,
+        paths=mc.paths,
+        seed=mc.seed,
+        model_name=model.name,
+        order=order if order is not None else getattr(response, "order", None),
+        rule=rule,
+        meta=meta,
+    )
+
+
+def _subsample(res: SimulationResult, idx: np.ndarray) -> SimulationResult:
+    return SimulationResult(
+        res.t[idx], res.mean[idx], res.stderr[idx], res.paths, res.seed, res.scheme, res.eps, res.substeps, res.kind
+    )
