@@ -80,9 +80,8 @@ def main() -> None:
     x = rng.uniform(0, 3, (3, 1_000_000))
     t_gen = best_of(lambda: n3(*x))
     t_lam = best_of(lambda: lam(*x))
-    print(
-        f"K^(3) at 1e6 lags: generated {t_gen * 1e3:.1f} ms, lambdify(cse=True) {t_lam * 1e3:.1f} ms, ratio {t_lam / t_gen:.2f} (goal >= 1)"
-    )
+    print(f"K^(3) at 1e6 lags: generated {t_gen * 1e3:.1f} ms, lambdify(cse=True) {t_lam * 1e3:.1f} ms")
+    print(f"ratio lambdify / generated: {t_lam / t_gen:.2f} (goal >= 1)")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from .kernels import derive
 from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
 from .parsing import parse_expr
 from .response import Response
-from .signature import signature
 from .simulate import SimulationResult, simulate, simulate_response
 from .verify import VerifyReport, verify
 
@@ -71,7 +70,6 @@ __all__ = [
     "UnstableError",
     "VolterraError",
     "derive",
-    "signature",
     "simulate",
     "simulate_response",
     "verify",
