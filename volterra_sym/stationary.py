@@ -6,7 +6,7 @@ state, for every initial law the model type knows:
 =====================  ===================================================  ==========
 initial law            method                                               result
 =====================  ===================================================  ==========
-point mass x0          substitution g(x0)                                   exact
+point mass x0          substitution g(x0)                                   exact [1]
 Gaussian N(m0, S0)     polynomial g: Gaussian moments (Stein / Isserlis)    exact
                        otherwise: Gauss-Legendre panels in whitened coords  Float
 stationary, linear     N(m_inf, S_inf), A m_inf = c, A S + S A^T = D        exact
@@ -16,9 +16,13 @@ stationary, gradient   phi = -grad U, D = s^2 I, n = 2:                     Floa
 anything else          :class:`StationaryLawError` (rho_inf is unknown)
 =====================  ===================================================  ==========
 
+[1] ``InitialExpectation.of_terms`` (the Taylor route) evaluates polynomials in
+transcendental numbers such as tanh(1/2) to ``dps`` digits instead of returning
+a long exact sum; with symbolic parameters or rational values it stays exact.
+
 Numerical rules are composite Gauss-Legendre rules ("panels") on a box outside
 of which the density has dropped by more than ``dps * ln 10 + margin``
-(checked, together with the tail mass beyond the box), run at two
+(checked; in 1-D also the tail mass beyond the box), run at two
 refinement levels (Gauss-Legendre degree doubled); the error of the finer one
 is estimated from their difference and must be below ``10**-dps`` relative
 to the size of the moment (else the rules are refined, then an error is
@@ -250,8 +254,18 @@ class InitialExpectation:
         if self.point is not None:
             at = dict(zip(self.state, self.point))
             vals = [x.xreplace(at) for x in gens]
-            total = sp.Add(*[sp.sympify(c) * sp.Mul(*[v**e for v, e in zip(vals, ex) if e]) for ex, c in terms.items()])
-            return _tidy(total)
+            coeffs = [sp.sympify(c) for c in terms.values()]
+            if all(v.is_Rational or v.free_symbols for v in vals) or any(c.free_symbols for c in coeffs):
+                total = sp.Add(*[c * sp.Mul(*[v**e for v, e in zip(vals, ex) if e]) for ex, c in zip(terms, coeffs)])
+                return _tidy(total)
+            # numbers such as tanh(1/2): an exact polynomial in them is long and unreadable; evaluate
+            with mpmath.workdps(self.dps + 10):
+                nv = [_to_mpf(v, self.dps + 10) for v in vals]
+                acc = mpmath.fsum(
+                    _to_mpf(c, self.dps + 10) * mpmath.fprod(v**e for v, e in zip(nv, ex) if e)
+                    for ex, c in zip(terms, coeffs)
+                )
+            return sp.Float(acc, self.dps)
         exact: list[sp.Expr] = []
         numeric: dict[tuple[int, ...], Any] = {}
         for ex, c in terms.items():
@@ -652,11 +666,18 @@ class _OneDRuleFamily(_RuleFamily):
             step = mpmath.mpf(1) / 8
             while True:
                 if abs(x) > 1e6:
+                    side = "positive" if sign > 0 else "negative"
+                    if ell < top - 2 * math.log(abs(x)) - 1:  # decays, but only like a power of |h|
+                        raise StationaryLawError(
+                            f"initial: the stationary density rho_inf ~ D^-1 exp(int 2 phi / D) with phi = {phi} has "
+                            f"a heavy (power-law) tail in the {side} direction: it has not decayed by "
+                            f"{self.threshold:.0f} in log within |h| < 1e6, so it cannot be integrated to {self.dps} "
+                            "digits here; lower dps, or " + _OTHER_STARTS
+                        )
                     raise StationaryLawError(
                         f"initial: the stationary density rho_inf ~ D^-1 exp(int 2 phi / D) with phi = {phi} is not "
-                        f"normalisable (its log-density has not decayed by {self.threshold:.0f} within |h| < 1e6 "
-                        f"in the {'positive' if sign > 0 else 'negative'} direction): the drift does not confine the "
-                        "process, so there is no stationary law; " + _OTHER_STARTS
+                        f"normalisable (its log-density does not decay in the {side} direction): the drift does not "
+                        "confine the process, so there is no stationary law; " + _OTHER_STARTS
                     )
                 nx = x + sign * step
                 self._check_D(nx)

@@ -19,8 +19,10 @@ sinh/cosh pairs, with a any polynomial in earlier generators (typically
 a = (W h + b)_i).  Their derivatives, e.g. dT/dh_j = (1 - T^2) da/dh_j, are
 polynomials again, so d/dh_j is a derivation of the ring and the ring is
 closed under L0 and L1^k (MEASURED.md: rings are ~200x faster than
-Expr + expand).  Models with other analytic pieces (log, sqrt, 1/(1+h^2), ...)
-fall back to SymPy expressions, expanded after each step.  Applications are
+Expr + expand).  Rational functions, log(a), atan(a) and roots a^(1/q) have
+rational derivatives: such models use the fraction field of that ring
+(``representation == "field"``).  Any other analytic piece (erf, ...) falls
+back to SymPy expressions, expanded after each step (``"expr"``).  Applications are
 cached along the operator word, so L0^p g is computed once and shared.
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.polys.constructor import construct_domain
+from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
 from .errors import ModelError, VolterraError, describe
@@ -117,8 +120,20 @@ _FUNCS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "cos": sp.cos,
     "sinh": sp.sinh,
     "cosh": sp.cosh,
+    "log": sp.log,
+    "atan": sp.atan,
 }
-_NAMES = {"tanh": "T", "exp": "E", "sigmoid": "S", "sin": "Sn", "cos": "Cs", "sinh": "Sh", "cosh": "Ch"}
+_NAMES = {
+    "tanh": "T",
+    "exp": "E",
+    "sigmoid": "S",
+    "sin": "Sn",
+    "cos": "Cs",
+    "sinh": "Sh",
+    "cosh": "Ch",
+    "log": "Lg",
+    "atan": "At",
+}
 
 
 class _Lifter:
@@ -141,7 +156,10 @@ class _Lifter:
             ind, dep = e.base.as_independent(*self.state, as_Add=True)
             if ind == 1 and isinstance(dep, sp.exp):
                 return self._get("sigmoid", -self.lift(dep.args[0])) ** (-e.exp)
-        for kind in ("tanh", "exp", "sin", "cos", "sinh", "cosh"):
+        if isinstance(e, sp.Pow) and e.exp.is_Rational and not e.exp.is_Integer:
+            # a^(p/q) = (a^(1/q))^p with the generator Q = a^(1/q), dQ = Q a' / (q a)
+            return self._get(f"root{e.exp.q}", self.lift(e.base)) ** e.exp.p
+        for kind in ("tanh", "exp", "sin", "cos", "sinh", "cosh", "log", "atan"):
             if isinstance(e, getattr(sp, kind)):
                 return self._get(kind, self.lift(e.args[0]))
         return e.func(*[self.lift(a) for a in e.args])
@@ -159,8 +177,11 @@ class _Lifter:
     def _new(self, kind: str, arg: sp.Expr) -> None:
         if (kind, arg) in self._key:
             return
-        sym = sp.Dummy(f"{_NAMES[kind]}{len(self.aux) + 1}")
-        expr = _FUNCS[kind](arg.xreplace(self._back))
+        sym = sp.Dummy(f"{_NAMES.get(kind, 'Q')}{len(self.aux) + 1}")
+        if kind.startswith("root"):
+            expr = arg.xreplace(self._back) ** sp.Rational(1, int(kind[4:]))
+        else:
+            expr = _FUNCS[kind](arg.xreplace(self._back))
         a = _Aux(sym, kind, arg, expr)
         self.aux.append(a)
         self._key[(kind, arg)] = a
@@ -172,15 +193,20 @@ class _Lifter:
                 continue
             other = self._key.get((_PAIRS.get(a.kind, ""), arg))
             s = a.symbol
-            a.factor = {
-                "tanh": 1 - s**2,
-                "exp": s,
-                "sigmoid": s * (1 - s),
-                "sin": other.symbol if other else 0,
-                "cos": -other.symbol if other else 0,
-                "sinh": other.symbol if other else 0,
-                "cosh": other.symbol if other else 0,
-            }[a.kind]
+            if a.kind.startswith("root"):
+                a.factor = s / (int(a.kind[4:]) * arg)
+            else:
+                a.factor = {
+                    "tanh": 1 - s**2,
+                    "exp": s,
+                    "sigmoid": s * (1 - s),
+                    "sin": other.symbol if other else 0,
+                    "cos": -other.symbol if other else 0,
+                    "sinh": other.symbol if other else 0,
+                    "cosh": other.symbol if other else 0,
+                    "log": 1 / arg,
+                    "atan": 1 / (1 + arg**2),
+                }[a.kind]
             a.grad = tuple(sp.expand(a.factor * self.total_diff(arg, j)) for j in range(len(self.state)))
 
     def total_diff(self, e: sp.Expr, j: int) -> sp.Expr:
@@ -199,18 +225,19 @@ class _Lifter:
 
 
 class _RingAlgebra:
-    """Observables as elements of a polynomial ring in (h, auxiliary generators)."""
+    """Observables in a polynomial ring (or, with ``rational=True``, its fraction field) in (h, aux)."""
 
-    name = "ring"
-
-    def __init__(self, lifter: _Lifter, exprs: Sequence[sp.Expr]):
+    def __init__(self, lifter: _Lifter, exprs: Sequence[sp.Expr], rational: bool = False):
         self.lifter = lifter
+        self.name = "field" if rational else "ring"
         syms = lifter.symbols
         coeffs: list[sp.Expr] = [sp.Rational(1, 2)]
         for e in exprs:
-            coeffs.extend(sp.Poly(e, *syms).coeffs())
+            parts = sp.fraction(sp.together(e)) if rational else (e,)
+            for part in parts:
+                coeffs.extend(sp.Poly(part, *syms).coeffs())
         dom = _domain(coeffs)
-        self.ring, *gens = ring(list(syms), dom)
+        self.ring, *gens = (field if rational else ring)(list(syms), dom)
         self.domain = dom
         n = len(lifter.state)
         self.h = gens[:n]
@@ -224,7 +251,7 @@ class _RingAlgebra:
     def deriv(self, g: PolyElement, j: int) -> PolyElement:
         out = g.diff(self.h[j])
         for a, grad in zip(self.a, self.agrad):
-            if grad[j] and g.degree(a) > 0:
+            if grad[j] and (self.name == "field" or g.degree(a) > 0):
                 out += g.diff(a) * grad[j]
         return out
 
@@ -235,6 +262,8 @@ class _RingAlgebra:
         return self.lifter.unlift(g.as_expr())
 
     def expect(self, g: PolyElement, engine: InitialExpectation) -> sp.Expr:
+        if self.name == "field":
+            return engine(self.to_expr(g))
         to = self.domain.to_sympy
         return engine.of_terms({m: to(c) for m, c in g.terms()}, self.gens)
 
@@ -289,10 +318,14 @@ class _Generators:
         lifter = _Lifter(state)
         lifted = [lifter.lift(e) for e in prep]
         exprs = lifted + [g for aux in lifter.aux for g in aux.grad]
-        alg: _RingAlgebra | _ExprAlgebra
-        try:
-            alg = _RingAlgebra(lifter, exprs)
-        except (sp.PolynomialError, sp.polys.polyerrors.GeneratorsError, sp.polys.polyerrors.CoercionFailed):
+        alg: _RingAlgebra | _ExprAlgebra | None = None
+        for rational in (False, True):
+            try:
+                alg = _RingAlgebra(lifter, exprs, rational)
+                break
+            except (sp.PolynomialError, sp.polys.polyerrors.GeneratorsError, sp.polys.polyerrors.CoercionFailed):
+                continue
+        if alg is None:
             alg = _ExprAlgebra(state)
             lifted = prep
         self.alg = alg
@@ -364,7 +397,8 @@ class TaylorKernels:
     stationary : True for the stationary start (coefficients indexed by p of
         length n); otherwise p has length n + 1, the last entry the power of s_n.
     mean0_coefficients : [E_inf f] (stationary) or [d^q/dt^q E f(h^0_t) at t = 0, q = 0..lag_degree].
-    representation : "ring" (polynomial ring in h and auxiliary generators) or "expr" (fallback).
+    representation : "ring" (polynomial ring in h and auxiliary generators), "field" (its fraction
+        field) or "expr" (SymPy expressions, the fallback).
     generators : the ring generators as functions of the state (h_i, tanh(...), ...).
     expectation_report : how the expectations over mu_0 were computed.
     """
