@@ -135,3 +135,24 @@ def test_symbolic_parameters_need_values():
     num = vs.derive(vs.OU(2, 1, 1, readout="h1**2"))
     t = np.linspace(0, 1, 11)
     assert np.allclose(resp2.predict(np.ones(11), t), num.predict(np.ones(11), t), rtol=1e-13)
+
+
+def test_piecewise_linear_samples_fourth_order_and_first_order_exact():
+    """Sampled inputs are piecewise linear: compare with the Gaussian oracle (volterra_sym.oracle shares no code
+    with kernels/series and integrates piecewise-linear inputs exactly)."""
+    model = MODELS["2d-nonnormal-two-inputs"]()
+    resp = vs.derive(model)
+    t0 = np.linspace(0, 4, 9)
+    U0 = np.random.default_rng(0).normal(size=(9, 2))
+    errs = []
+    for refine in (4, 8, 16):
+        t = np.linspace(0, 4, 8 * refine + 1)
+        U = np.stack([np.interp(t, t0, U0[:, k]) for k in range(2)], axis=1)
+        errs.append(np.max(np.abs(resp.predict(U, t, eps=0.8) - vs.gaussian_oracle(model, U, t, eps=0.8))))
+    slope = np.polyfit(np.log([4, 8, 16]), np.log(errs), 1)[0]
+    assert -4.4 < slope < -3.6  # error ~ h^4
+    lin = vs.OU([[1.0, 0.5], [0, 2.0]], [1, 1], 0.5, c=[0.2, 0], readout="h1 - 2*h2")
+    t = np.linspace(0, 2, 11)
+    s = np.sin(5 * t)
+    got = vs.derive(lin).predict(s, t)
+    assert np.max(np.abs(got - vs.gaussian_oracle(lin, s, t))) < 1e-13

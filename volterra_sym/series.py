@@ -18,11 +18,19 @@ of its source (exponential-integrator weights phi_k(-mu h)), and the linear
 recurrence z_{j+1} = e^{-mu h_j} z_j + b_j is solved with blocked cumulative
 sums, so the cost is O(len(t)) per term (terms sharing inner stages share work).
 
-Quadrature orders (h = largest step):
-* ``interp="cubic"`` (default): the source is interpolated by cubics through
-  4 neighbouring nodes: error O(h^4) for smooth inputs.
-* ``interp="linear"``: piecewise-linear interpolation of the source: the first
-  order term is EXACT for piecewise-linear (sampled) inputs; higher orders are O(h^2).
+Input conventions and quadrature orders (h = largest step):
+
+* ``interp="pwlinear"`` (default for sampled inputs): the input IS the
+  piecewise-linear interpolant of its samples (the convention of the Gaussian
+  oracle and of exact-scheme Monte Carlo).  Filter sources are smooth inside
+  each interval and kinked only at the samples; each is replaced on its
+  interval by the Hermite cubic of its values and one-sided derivatives, which
+  are known exactly (z' = -mu z + w for every filter output, u' = the slope of
+  the interval).  The first order is EXACT; higher orders are O(h^4).
+* ``interp="cubic"`` (default for callables, which are sampled on ``t``): cubics
+  through 4 neighbouring nodes: O(h^4) for smooth inputs.
+* ``interp="linear"``: chords: first order exact for piecewise-linear inputs,
+  higher orders O(h^2); the cheapest.
 """
 
 from __future__ import annotations
@@ -124,33 +132,44 @@ def check_eps(eps: Any) -> float:
 
 
 def phi(k: int, z: np.ndarray) -> np.ndarray:
-    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds, stable for all z (series near 0)."""
+    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds (see :func:`phi_all`)."""
+    return phi_all(k, z)[k - 1]
+
+
+def phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
+    """[phi_1(z), ..., phi_kmax(z)] together: series for phi_kmax and the downward recurrence
+    phi_k = z phi_{k+1} + 1/k! for |z| < 4; phi_1 = (e^z - 1)/z and the upward recurrence
+    phi_{k+1} = (phi_k - 1/k!)/z otherwise (both stable in their range)."""
     z = np.asarray(z, dtype=complex)
-    out = np.empty_like(z)
-    small = np.abs(z) < 1.0
+    small = np.abs(z) < 4.0
+    out = [np.empty_like(z) for _ in range(kmax)]
     if np.any(small):
         zs = z[small]
         acc = np.zeros_like(zs)
-        term = np.full_like(zs, 1.0 / math.factorial(k))
-        for mth in range(30):
+        term = np.full_like(zs, 1.0 / math.factorial(kmax))
+        for mth in range(60):
             acc += term
-            term = term * zs / (mth + 1 + k)
-        out[small] = acc
-    big = ~small
-    if np.any(big):
-        zb = z[big]
-        val = np.exp(zb)
-        partial = np.zeros_like(zb)
-        term = np.ones_like(zb)
-        for j in range(k):
-            partial += term
-            term = term * zb / (j + 1)
-        out[big] = (val - partial) / zb**k
+            term = term * zs / (mth + 1 + kmax)
+        vals = [acc]
+        for k in range(kmax - 1, 0, -1):
+            vals.append(zs * vals[-1] + 1.0 / math.factorial(k))
+        for k in range(kmax):
+            out[k][small] = vals[kmax - 1 - k]
+    if not np.all(small):
+        zb = z[~small]
+        v = (np.exp(zb) - 1.0) / zb
+        out[0][~small] = v
+        for k in range(1, kmax):
+            v = (v - 1.0 / math.factorial(k)) / zb
+            out[k][~small] = v
     return out
 
 
 class _Grid:
-    """Interpolation weights of a grid (independent of the rates)."""
+    """Interpolation weights of a grid (independent of the rates) and per-rate recurrence factors.
+
+    ``interp``: ``"cubic"`` (cubics through 4 neighbouring nodes) or ``"linear"`` (chords).
+    """
 
     def __init__(self, t: np.ndarray, interp: str):
         self.t = t
@@ -164,54 +183,44 @@ class _Grid:
             start = np.clip(np.arange(L - 1) - 1, 0, L - 4)
             self.nodes = start[:, None] + np.arange(4)[None, :]
         else:
-            raise VolterraError(f"interp: expected 'cubic' or 'linear', received {interp!r}")
+            raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
         # monomial coefficients a_q (in theta = r/h) of the interpolant: a = Vinv @ w_nodes
         theta = (t[self.nodes] - t[:-1, None]) / self.h[:, None]  # (L-1, deg+1)
-        V = theta[:, :, None] ** np.arange(self.deg + 1)[None, None, :]  # (L-1, nodes, q)
-        self.Vinv = np.linalg.inv(V)  # (L-1, q, nodes)
-        self._uniform = bool(np.allclose(self.h, self.h[0], rtol=1e-12, atol=0))
-        self._cache: dict[complex, tuple[np.ndarray, np.ndarray]] = {}
+        # rows sharing a step length and a node pattern (to 1e-9 relative, i.e. up to the rounding noise
+        # of np.linspace-type grids) share their weights: a handful of classes instead of one per row
+        hkey = np.round(self.h / np.max(self.h), 9)
+        tkey = np.round(theta, 9)
+        keys = np.concatenate([hkey[:, None], tkey], axis=1)
+        _, first, self.cidx = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        self.cidx = self.cidx.reshape(-1)
+        rep = first
+        V = theta[rep][:, :, None] ** np.arange(self.deg + 1)[None, None, :]  # (classes, nodes, q)
+        self.Vinv = np.linalg.inv(V)  # (classes, q, nodes)
+        self.class_h = self.h[rep]
+        self._cache: dict[complex, tuple] = {}
 
-    def weights(self, mu: complex) -> tuple[np.ndarray, np.ndarray]:
-        """(decay e^{-mu h_j}, G[j, i]) with b_j = sum_i G[j, i] w[nodes[j, i]]."""
+    def weights(self, mu: complex) -> tuple:
+        """(G, bounds, grow, decay): b_j = sum_i G[j, i] w[nodes[j, i]] and the blocked recurrence factors."""
         if mu in self._cache:
             return self._cache[mu]
-        if self._uniform:
-            z = np.array([-mu * self.h[0]])
-        else:
-            z = -mu * self.h
-        ph = np.stack([math.factorial(q) * phi(q + 1, z) for q in range(self.deg + 1)], axis=-1)  # (.., q)
-        if self._uniform:
-            ph = np.broadcast_to(ph, (self.h.size, self.deg + 1))
-        G = self.h[:, None] * np.einsum("jq,jqi->ji", ph, self.Vinv)
-        res = (np.exp(-mu * self.h), G)
+        z = -mu * self.class_h
+        ph = np.stack([math.factorial(q) * f for q, f in enumerate(phi_all(self.deg + 1, z))], axis=-1)
+        Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
+        G = (self.class_h[:, None] * Gc)[self.cidx]
+        bounds, grow, decay = _blocks(self.t, mu)
+        res = (G, bounds, grow, decay)
         self._cache[mu] = res
         return res
 
     def filter(self, mu: complex, w: np.ndarray) -> np.ndarray:
-        """z = F_mu[w] on the grid (z_0 = 0)."""
-        decay, G = self.weights(mu)
+        """z = F_mu[w] on the grid: z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j, via blocked cumulative sums."""
+        G, bounds, grow, decay = self.weights(mu)
         b = np.einsum("ji,ji->j", G, w[self.nodes])
-        return _linear_recurrence(self.t, mu, b)
-
-
-def _linear_recurrence(t: np.ndarray, mu: complex, b: np.ndarray) -> np.ndarray:
-    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j, via blocked cumulative sums (no overflow)."""
-    L = t.size
-    z = np.zeros(L, dtype=complex)
-    re = abs(mu.real)
-    if re == 0:
-        bounds = [0, L - 1]
-    else:
-        span = BLOCK_EXPONENT / re
-        edges = np.searchsorted(t, np.arange(0.0, t[-1] + span, span))
-        bounds = sorted(set([0, *[int(e) for e in edges if 0 < e < L - 1], L - 1]))
-    for a, bnd in zip(bounds[:-1], bounds[1:]):
-        tt = t[a : bnd + 1] - t[a]
-        grow = np.exp(mu * tt[1:])  # e^{mu (t_{i+1} - t_a)}
-        acc = np.cumsum(b[a:bnd] * grow)
-        z[a + 1 : bnd + 1] = np.exp(-mu * tt[1:]) * (z[a] + acc)
-    return z
+        z = np.zeros(self.t.size, dtype=complex)
+        for a, bnd in zip(bounds[:-1], bounds[1:]):
+            acc = np.cumsum(b[a:bnd] * grow[a:bnd])
+            z[a + 1 : bnd + 1] = decay[a:bnd] * (z[a] + acc)
+        return z
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -233,10 +242,132 @@ def _to_complex(x: Any, subs: dict) -> complex:
     return complex(sp.N(expr, 20))
 
 
+def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representative step of each class of equal steps (to 1e-9 relative) and the class of every step."""
+    _, first, idx = np.unique(np.round(h / np.max(h), 9), return_index=True, return_inverse=True)
+    return h[first], idx.reshape(-1)
+
+
+def _blocks(t: np.ndarray, mu: complex) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Blocks where |Re mu| * span <= BLOCK_EXPONENT, and e^{+-mu (t_{j+1} - t_block start)}."""
+    L = t.size
+    re = abs(mu.real)
+    if re == 0:
+        bounds = [0, L - 1]
+    else:
+        span = BLOCK_EXPONENT / re
+        edges = np.searchsorted(t, np.arange(0.0, t[-1] + span, span))
+        bounds = sorted({0, *[int(e) for e in edges if 0 < e < L - 1], L - 1})
+    rel = np.empty(L - 1)
+    for a, bnd in zip(bounds[:-1], bounds[1:]):
+        rel[a:bnd] = t[a + 1 : bnd + 1] - t[a]
+    grow = np.exp(mu.real * rel) if mu.imag == 0 else np.exp(mu * rel)
+    return bounds, grow, 1.0 / grow
+
+
+class _HermiteGrid:
+    """F_mu over each interval for the Hermite cubic of the source (values + one-sided derivatives).
+
+    On [t_j, t_j + h] with w(t_j) = w0, w(t_j + h) = w1, w'(t_j+) = d0, w'(t_{j+1}-) = d1:
+    w ~ sum_q a_q theta^q with a0 = w0, a1 = h d0, a2 = 3(w1 - w0) - h(2 d0 + d1),
+    a3 = 2(w0 - w1) + h(d0 + d1), and int_0^h e^{-mu(h-r)} theta^q dr = h q! phi_{q+1}(-mu h).
+    """
+
+    def __init__(self, t: np.ndarray):
+        self.t = t
+        self.h = np.diff(t)
+        self.class_h, self.cidx = _step_classes(self.h)
+        self._cache: dict[complex, tuple] = {}
+
+    def weights(self, mu: complex) -> tuple:
+        if mu in self._cache:
+            return self._cache[mu]
+        z = -mu * self.class_h
+        W = [math.factorial(q) * f for q, f in enumerate(phi_all(4, z))]
+        if mu.imag == 0:
+            W = [w.real for w in W]
+        h = self.class_h
+        coef = [h * (W[0] - 3 * W[2] + 2 * W[3]), h * (3 * W[2] - 2 * W[3]), h * h * (W[1] - 2 * W[2] + W[3])]
+        coef.append(h * h * (W[3] - W[2]))
+        coef = [c[self.cidx] for c in coef]
+        res = (coef, *_blocks(self.t, mu))
+        self._cache[mu] = res
+        return res
+
+    def filter(self, mu: complex, w: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z, z') with z = F_mu[w] at the nodes and z' = -mu z + w (continuous)."""
+        (c0, c1, c2, c3), bounds, grow, decay = self.weights(mu)
+        b = c0 * w[:-1] + c1 * w[1:] + c2 * d0 + c3 * d1
+        z = np.zeros(self.t.size, dtype=b.dtype)
+        for a, bnd in zip(bounds[:-1], bounds[1:]):
+            acc = np.cumsum(b[a:bnd] * grow[a:bnd])
+            z[a + 1 : bnd + 1] = decay[a:bnd] * (z[a] + acc)
+        zr = mu.real if mu.imag == 0 else mu
+        return z, w - zr * z
+
+
+class HermiteEvaluator:
+    """Ordered Volterra integrals for a piecewise-linear input (values at the nodes, slopes per interval)."""
+
+    def __init__(self, t: np.ndarray, U: np.ndarray):
+        self.grid = _HermiteGrid(t)
+        self.t = t
+        self.U = U
+        self.slope = np.diff(U, axis=0) / np.diff(t)[:, None]
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def stage(self, chain: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """(y_j, y_j') on the grid for chain = ((q, nu), (k_n, mu_n, p_n), ..., (k_j, mu_j, p_j))."""
+        if chain in self._cache:
+            return self._cache[chain]
+        t = self.t
+        if len(chain) == 1:
+            q, nu = chain[0]
+            nu_ = nu.real if nu.imag == 0 else nu
+            e = np.exp(-nu_ * t) if nu != 0 else np.ones_like(t)
+            g = t**q * e
+            dg = (q * t ** max(q - 1, 0) * e if q else 0.0) - nu_ * g
+            res = (g, dg + 0 * g)
+        else:
+            res = self.apply(self.stage(chain[:-1]), *chain[-1])
+        self._cache[chain] = res
+        return res
+
+    def apply(self, inner: tuple[np.ndarray, np.ndarray], k: int, mu: complex, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """One stage: y = H_{mu,p}[u^k * inner] with its derivative."""
+        y, dy = inner
+        u, sl = self.U[:, k], self.slope[:, k]
+        w = u * y
+        d0 = sl * y[:-1] + u[:-1] * dy[:-1]
+        d1 = sl * y[1:] + u[1:] * dy[1:]
+        z, dz = self.grid.filter(mu, w, d0, d1)
+        for _ in range(p):
+            z, dz = self.grid.filter(mu, z, dz[:-1], dz[1:])
+        return z * math.factorial(p), dz * math.factorial(p)
+
+    @staticmethod
+    def combine(items: list) -> tuple[np.ndarray, np.ndarray]:
+        """sum_i c_i * signal_i."""
+        return sum(c * sig[0] for c, sig in items), sum(c * sig[1] for c, sig in items)
+
+    @staticmethod
+    def value(sig: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return sig[0]
+
+
 def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tuple[int, ...], complex]]:
     """The terms of an ExpPoly as Python complex numbers (parameters substituted)."""
     with mpmath.workdps(20):
         return [(tuple(_to_complex(m, subs) for m in mu), p, _to_complex(c, subs)) for mu, p, c in F]
+
+
+def _cached_terms(resp: Any, key: tuple, subs: dict) -> list:
+    """numeric_terms of a kernel, cached on the Response (kernels are immutable; params are fixed)."""
+    cache = resp.__dict__.setdefault("_numeric_terms", {})
+    if key not in cache:
+        c, n, ks = key
+        cache[key] = numeric_terms(resp.kernel_form(n, ks, c), subs)
+    return cache[key]
 
 
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
@@ -264,23 +395,45 @@ class SeriesEvaluator:
             q, nu = chain[0]
             res = (self.t**q) * np.exp(-nu * self.t) if (q or nu) else np.ones_like(self.t, dtype=complex)
         else:
-            inner = self.stage(chain[:-1])
-            k, mu, p = chain[-1]
-            y = self.U[:, k] * inner
-            for _ in range(p + 1):
-                y = self.grid.filter(mu, y)
-            res = y * math.factorial(p)
+            res = self.apply(self.stage(chain[:-1]), *chain[-1])
         self._cache[chain] = res
         return res
 
-    def term(
-        self, ks: tuple[int, ...], mu: tuple[complex, ...], p: tuple[int, ...], start: tuple[int, complex]
-    ) -> np.ndarray:
-        n = len(ks)
-        chain: tuple = (start,)
-        for j in reversed(range(n)):
+    def apply(self, inner: np.ndarray, k: int, mu: complex, p: int) -> np.ndarray:
+        """One stage: y = H_{mu,p}[u^k * inner]."""
+        y = self.U[:, k] * inner
+        for _ in range(p + 1):
+            y = self.grid.filter(mu, y)
+        return y * math.factorial(p)
+
+    @staticmethod
+    def combine(items: list) -> np.ndarray:
+        return sum(c * sig for c, sig in items)
+
+    @staticmethod
+    def value(sig: np.ndarray) -> np.ndarray:
+        return sig
+
+
+def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select: Any = None) -> np.ndarray:
+    """sum over terms of c * (ordered integral of the term), grouping terms by their outermost stage.
+
+    The outermost filter is linear, so terms sharing (k_1, mu_1, p_1) sum their inner signals first
+    and are filtered once.  ``select(p)`` restricts to some terms (e.g. the top Taylor shell).
+    """
+    n = len(ks)
+    groups: dict[tuple, list] = {}
+    for mu, p, coef in terms:
+        if select is not None and not select(p):
+            continue
+        chain: tuple = ((p[N], mu[N]),)
+        for j in reversed(range(1, n)):
             chain = (*chain, (ks[j], mu[j], p[j]))
-        return self.stage(chain)
+        groups.setdefault((ks[0], mu[0], p[0]), []).append((coef, ev.stage(chain)))
+    total = np.zeros(ev.t.size, dtype=complex)
+    for (k, mu, p), items in groups.items():
+        total += ev.value(ev.apply(ev.combine(items), k, mu, p))
+    return total
 
 
 def predict(
@@ -290,7 +443,7 @@ def predict(
     eps: float = 1.0,
     *,
     by_order: bool = False,
-    interp: str = "cubic",
+    interp: str | None = None,
     return_error: bool = False,
 ) -> np.ndarray:
     """E f(h_t) on the grid ``t`` for the input ``u`` (module docstring: method and error order).
@@ -301,6 +454,8 @@ def predict(
     t : 1-D strictly increasing grid starting at 0.
     eps : the input amplitude (the series is in powers of eps).
     by_order : return each order's contribution separately, order 0 first.
+    interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (module docstring); default
+        ``"pwlinear"`` for samples and ``"cubic"`` for callables.
     return_error : also return a truncation-error estimate (Taylor kernels: the
         contribution of the top-degree Taylor shell; exact kernels: zeros).
         Taylor predictions warn (TruncationWarning) where that estimate exceeds
@@ -314,10 +469,14 @@ def predict(
     tt = check_grid(t)
     e = check_eps(eps)
     U = input_samples(u, tt, model.m)
+    if interp is None:
+        interp = "cubic" if callable(u) else "pwlinear"
+    if interp not in ("pwlinear", "cubic", "linear"):
+        raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
     subs = dict(model.params)
     P = model.p
     out = np.zeros((resp.order + 1, tt.size, P))
-    ev = SeriesEvaluator(tt, U, interp)
+    ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
     N = len(resp.taus)
     taylor = resp.method == "taylor"
     top = np.zeros((tt.size, P))
@@ -334,13 +493,10 @@ def predict(
             acc = np.zeros(tt.size, dtype=complex)
             acc_top = np.zeros(tt.size, dtype=complex)
             for ks in _tuples(model.m, n):
-                F = resp.kernel_form(n, ks, c)
-                for mu, p, coef in numeric_terms(F, subs):
-                    start = (p[N], mu[N])
-                    val = coef * ev.term(ks, mu[:n], p[:n], start)
-                    acc += val
-                    if taylor and sum(p) == resp.lag_degree:
-                        acc_top += val
+                terms = _cached_terms(resp, (c, n, ks), subs)
+                acc += ordered_integrals(ev, ks, terms, N)
+                if taylor:
+                    acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == resp.lag_degree)
             out[n, :, c] = acc.real * e**n
             top[:, c] += acc_top.real * e**n
     if taylor:
