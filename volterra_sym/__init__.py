@@ -45,6 +45,7 @@ def __getattr__(name: str):
         "taylor_kernels": "taylor",
         "expectation": "stationary",
         "derive_generator": "generator",
+        "volterra_quadrature": "quadrature",
     }
     if name in where:
         return getattr(importlib.import_module(f".{where[name]}", __name__), name)
