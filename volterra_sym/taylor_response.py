@@ -4,8 +4,13 @@ The Taylor coefficients a_{k,p} = d^p K^(n)_k(0) from :mod:`volterra_sym.taylor`
 give truncated kernels sum_{|p| <= P} a_{k,p} prod_j tau_j^{p_j}/p_j!, which are
 exponential polynomials with zero rates, so prediction, lowering and export
 work unchanged.  Valid for short lags: the truncation error of a kernel is
-O(|tau|^{P+1}); :func:`truncation_estimate` measures the contribution of the
-top-degree terms along a prediction.
+O(|tau|^{P+1}), so a first-order prediction over a horizon T errs by O(T^{P+2})
+(measured in tests/test_routes.py).  For non-polynomial drift (tanh) the series
+in the lags is in general only asymptotic (the time series of P_s g need not
+converge), so raising the degree helps only at short horizons;
+``predict(..., return_error=True)`` returns the contribution of the top-degree
+shell as an error estimate and a :class:`TruncationWarning` flags where it
+exceeds 1% of the response.
 """
 
 from __future__ import annotations
