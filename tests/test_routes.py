@@ -89,3 +89,13 @@ def test_route_errors():
         vs.derive(model, method="generator")
     with pytest.raises(vs.VolterraError, match="Abs|analytic"):
         vs.derive(vs.OU(1, 1, 1, readout="Abs(h1)"), order=1, method="taylor", lag_degree=2)
+
+
+def test_generator_route_reports_and_refuses_documents():
+    model = vs.SRNN(1, 1.5, 0.2, 1, 0.8, activation="tanh", readout="h1", initial=vs.PointMass([0.1]))
+    gen = vs.derive(model, order=2, method="generator", cells=200)
+    assert "K^(2)_[1,1]" in gen.summary()
+    js = gen.to_json()
+    assert js["method"] == "generator" and len(js["kernels"]) == 2
+    with pytest.raises(vs.VolterraError, match="numerically"):
+        gen.to_latex()

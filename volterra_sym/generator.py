@@ -36,6 +36,8 @@ with E(tau) = diag(exp(tau Lambda)).  See docs/generator.md for limits.
 
 from __future__ import annotations
 
+import itertools
+
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -484,6 +486,49 @@ class GeneratorResponse:
         return self._out(out.reshape(L.shape[:-1] + (out.shape[1],)))
 
     # ---- prediction ----------------------------------------------------------------
+    # ---- reports -------------------------------------------------------------------
+    method = "generator"
+
+    def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
+        """A readable listing: the discretisation and each kernel at a few equal lags."""
+        lines = [
+            f"GeneratorResponse(order={self.order}, cells={self.grid.cells}, "
+            f"domain=[{self.grid.edges[0]:.4g}, {self.grid.edges[-1]:.4g}], slowest rate {-self.eigenvalues[-2]:.4g})"
+        ]
+        if self.stationary:
+            lines.append(f"  E f(h^0_t) = {self.mean0}")
+        else:
+            lines.append(f"  E f(h^0_t) at t = {list(lags)}: {np.round(self.mean0(np.asarray(lags)), 8).tolist()}")
+        for n in range(1, self.order + 1):
+            for ks in itertools.product(range(self.model.m), repeat=n):
+                width = n if self.stationary else n + 1
+                pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
+                vals = np.round(self.kernel_values(n, ks, pts), 8).tolist()
+                label = ",".join(str(k + 1) for k in ks)
+                lines.append(f"  K^({n})_[{label}] at equal lags {list(lags)}: {vals}")
+        return "\n".join(lines)
+
+    def to_json(self, lags: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, Any]:
+        """Kernel values at equal lags (numerical route: there are no formulas to export)."""
+        out: dict[str, Any] = {"model": repr(self.model), "method": "generator", "order": self.order, "kernels": []}
+        for n in range(1, self.order + 1):
+            for ks in itertools.product(range(self.model.m), repeat=n):
+                width = n if self.stationary else n + 1
+                pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
+                out["kernels"].append(
+                    {"n": n, "k": list(ks), "equal_lags": list(lags), "values": self.kernel_values(n, ks, pts).tolist()}
+                )
+        return out
+
+    def _no_document(self, *_: Any, **__: Any) -> Any:
+        raise VolterraError(
+            "method='generator' computes kernels numerically on a grid, so there are no closed forms to write as "
+            "LaTeX, Markdown or a module; use method='exact' (linear SRNNs) or method='taylor' for documents, "
+            "or to_json() for kernel values"
+        )
+
+    to_latex = to_markdown = write_latex = write_markdown = write_module = _no_document
+
     def predict(self, u: Any, t: Any, eps: float = 1.0, by_order: bool = False) -> np.ndarray:
         """E f(h_t) = sum_{n=0..order} eps^n y^(n)(t) on the time grid t.
 
