@@ -37,7 +37,6 @@ with E(tau) = diag(exp(tau Lambda)).  See docs/generator.md for limits.
 from __future__ import annotations
 
 import itertools
-
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
