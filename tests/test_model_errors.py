@@ -88,3 +88,14 @@ def test_exact_numbers_stay_exact():
     assert resp.mean0 == sp.Rational(1, 9)  # S_inf = (1/9)/(2*(1/2))
     assert all(isinstance(x, sp.Rational) for x in resp.kernel(1).atoms(sp.Number))
     assert resp.order == 2 and resp.kernel(2).has(sp.exp)
+
+
+def test_declared_symbolic_parameter_only_in_readout():
+    k = sp.Symbol("k")
+    model = vs.OU(1, 1, 1, readout=k * sp.Symbol("h1") ** 2, params={"k": None})
+    resp = vs.derive(model)
+    assert resp.kernel(2).has(k)
+    with pytest.raises(vs.VolterraError, match="params"):
+        model.with_values()
+    with pytest.raises(vs.ModelError, match="readout"):
+        vs.OU(1, 1, 1, readout="k*h1")

@@ -294,8 +294,7 @@ def test_errors_are_value_errors():
     assert issubclass(ModelError, VolterraError)
 
 
-@pytest.mark.xfail(
-    reason="model.Diffusion rejects a value-less parameter that appears only in the readout", strict=True
-)
 def test_symbol_only_in_readout():
-    loads_model(BASE.replace('"h1"', '"k*h1"') + 'k = "symbol"\n')
+    model = loads_model(BASE.replace('"h1"', '"k*h1"') + 'k = "symbol"\n')
+    k = next(s for s in model.parameters if s.name == "k")
+    assert model.readout[0].has(k)

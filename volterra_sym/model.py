@@ -197,7 +197,9 @@ class Diffusion:
     coupling : n x m Matrix, gamma(h); column k couples input channel k.
     readout : p x 1 Matrix, f(h); ``vector_readout`` tells whether the user gave a vector.
     initial : the initial law (Stationary, PointMass or Gaussian).
-    params : numeric values for symbolic parameters (used when numbers are needed).
+    params : numeric values for symbolic parameters (used when numbers are needed); on
+        construction a value of ``None`` declares a symbolic parameter without a value
+        (needed only for symbols that appear in the readout alone).
     name : an optional label.
     """
 
@@ -250,8 +252,9 @@ class Diffusion:
                 )
             raise ModelError(f"coupling: expected an {n} x m matrix, received shape {gam.shape}")
         _register(names, gam)
+        declared = _declared_symbols(params, names)
         par = _as_params(params, names)
-        for s in par:
+        for s in (*par, *declared):
             names.setdefault(s.name, s)
         vector = isinstance(readout, (list, tuple)) or (
             hasattr(readout, "shape") and tuple(readout.shape) not in ((), (1, 1))
@@ -400,6 +403,22 @@ def _register(names: dict[str, sp.Symbol], mat: sp.Matrix) -> None:
             names.setdefault(s.name, s)
 
 
+def _declared_symbols(params: Mapping[Any, Any] | None, names: Mapping[str, sp.Symbol]) -> list[sp.Symbol]:
+    """Parameters declared without a value (``params={'k': None}``): symbolic, allowed in the readout."""
+    if not isinstance(params, Mapping):
+        return []
+    out = []
+    for key, value in params.items():
+        if value is None:
+            if isinstance(key, str):
+                out.append(names.get(key, sp.Symbol(key)))
+            elif isinstance(key, sp.Symbol):
+                out.append(key)
+            else:
+                raise ModelError(f"params: keys must be names or sympy Symbols, received {describe(key)}")
+    return out
+
+
 def _as_params(params: Mapping[Any, Any] | None, names: Mapping[str, sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
     if params is None:
         return {}
@@ -407,6 +426,8 @@ def _as_params(params: Mapping[Any, Any] | None, names: Mapping[str, sp.Symbol])
         raise ModelError(f"params: expected a mapping name -> number, received {describe(params)}")
     out: dict[sp.Symbol, sp.Expr] = {}
     for key, value in params.items():
+        if value is None:  # declared symbolic parameter without a value
+            continue
         if isinstance(key, str):
             sym = names.get(key, sp.Symbol(key))
         elif isinstance(key, sp.Symbol):

@@ -475,7 +475,8 @@ class _Loader:
             self.state = vs.default_state(n)
         initial = self.read_initial()
         readout = self.readout(table)
-        common = dict(readout=readout, initial=initial, params=self.values, state=self.state, name=name)
+        declared = {sym: None for sym in self.params.values() if sym not in self.values}
+        common = dict(readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name)
         if kind == "ou":
             return vs.OU(mats["A"], mats["C"], mats["sigma"], mats.get("c"), **common)
         activation = table.get("activation", "identity")
