@@ -8,12 +8,22 @@ derivations, and verify everything against independent oracles.
 """
 
 from .errors import (
+    ExpectationError,
     ExpressionError,
+    FeatureError,
+    GridError,
+    InputError,
     ModelError,
+    NotAnalyticError,
     NotLinearError,
+    NotNormalisableError,
+    QuadratureCostWarning,
     SimulationError,
+    StationaryLawError,
+    TruncationWarning,
     UnstableError,
     VolterraError,
+    VolterraWarning,
 )
 from .kernels import derive
 from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
@@ -55,6 +65,16 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 __all__ = [
+    "ExpectationError",
+    "FeatureError",
+    "GridError",
+    "InputError",
+    "NotAnalyticError",
+    "NotNormalisableError",
+    "QuadratureCostWarning",
+    "StationaryLawError",
+    "TruncationWarning",
+    "VolterraWarning",
     "OU",
     "SRNN",
     "Diffusion",

@@ -31,6 +31,46 @@ class SimulationError(VolterraError):
     """A simulation could not be run or produced non-finite values."""
 
 
+class InputError(VolterraError):
+    """A time grid, input signal or lag array was malformed."""
+
+
+class GridError(VolterraError):
+    """A discretisation grid cannot represent the problem to the requested accuracy."""
+
+
+class ExpectationError(VolterraError):
+    """An expectation over the initial law could not be computed to the requested accuracy."""
+
+
+class StationaryLawError(ExpectationError):
+    """The stationary law rho_inf is unknown to volterra_sym, or does not exist (not normalisable)."""
+
+
+class NotNormalisableError(StationaryLawError, UnstableError):
+    """The unperturbed dynamics has no normalisable stationary law."""
+
+
+class NotAnalyticError(VolterraError):
+    """The Taylor route was asked for a model with non-analytic coefficients."""
+
+
+class FeatureError(VolterraError):
+    """Bad input to the signature / response-feature functions."""
+
+
+class VolterraWarning(UserWarning):
+    """Base class of volterra_sym's warnings."""
+
+
+class TruncationWarning(VolterraWarning):
+    """A Taylor-kernel prediction runs past the horizon where its lag degree is accurate."""
+
+
+class QuadratureCostWarning(VolterraWarning):
+    """Simplex quadrature will take long (O(len(t)^(n+1)) kernel evaluations)."""
+
+
 def describe(value: object, limit: int = 80) -> str:
     """A short printable description of a received value, for error messages."""
     text = repr(value)

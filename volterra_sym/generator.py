@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ModelError, UnstableError, VolterraError, describe
+from .errors import GridError, InputError, ModelError, NotNormalisableError, VolterraError, describe
 from .model import Diffusion, Gaussian, PointMass, Stationary
 
 __all__ = [
@@ -68,18 +68,6 @@ MAX_LOG_STEP = 1.5
 MIN_CELLS = 20
 _LAG_BLOCK = 2048
 _TIME_BLOCK = 2048
-
-
-class GridError(VolterraError):
-    """The grid cannot represent the problem to the requested accuracy."""
-
-
-class NotNormalisableError(UnstableError):
-    """The unperturbed dynamics has no normalisable stationary law."""
-
-
-class InputError(VolterraError):
-    """A time grid, input signal or lag array was malformed."""
 
 
 # --------------------------------------------------------------------------- numeric model

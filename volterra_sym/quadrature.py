@@ -18,16 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import VolterraError
+from .errors import QuadratureCostWarning, VolterraError
 from .series import check_eps, check_grid, input_samples
 
 #: Kernel evaluations above which a warning about cost is issued, and the hard limit.
 WARN_EVALUATIONS = 2e7
 MAX_EVALUATIONS = 5e8
-
-
-class QuadratureCostWarning(UserWarning):
-    """Simplex quadrature will take long (O(len(t)^(n+1)) kernel evaluations)."""
 
 
 def _cumulative_trapezoid_weights(t: np.ndarray) -> np.ndarray:

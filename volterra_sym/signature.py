@@ -35,7 +35,7 @@ from itertools import product
 
 import numpy as np
 
-from .errors import VolterraError, describe
+from .errors import FeatureError, describe
 
 __all__ = ["FeatureError", "sig_size", "sig_words", "signature"]
 
@@ -46,10 +46,6 @@ MAX_FLOATS = 200_000_000
 _CHUNK_FLOATS = 1 << 20
 
 Levels = list[np.ndarray]
-
-
-class FeatureError(VolterraError):
-    """Bad input to the signature / response-feature functions."""
 
 
 # --------------------------------------------------------------------------- layout

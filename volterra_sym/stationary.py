@@ -50,7 +50,7 @@ import sympy as sp
 from mpmath.calculus.quadrature import GaussLegendre
 from sympy.polys.matrices import DomainMatrix
 
-from .errors import UnstableError, VolterraError
+from .errors import ExpectationError, StationaryLawError, UnstableError
 from .model import Diffusion, Gaussian, PointMass
 
 __all__ = [
@@ -62,14 +62,6 @@ __all__ = [
     "linear_parts",
     "stationary_gaussian",
 ]
-
-
-class ExpectationError(VolterraError):
-    """An expectation over the initial law could not be computed to the requested accuracy."""
-
-
-class StationaryLawError(ExpectationError):
-    """The stationary law rho_inf is unknown to volterra_sym, or does not exist (not normalisable)."""
 
 
 _OTHER_STARTS = (

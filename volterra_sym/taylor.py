@@ -39,15 +39,11 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
-from .errors import ModelError, VolterraError, describe
+from .errors import ModelError, NotAnalyticError, describe
 from .model import Diffusion, Stationary
 from .stationary import InitialExpectation
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
-
-
-class NotAnalyticError(VolterraError):
-    """The Taylor route was asked for a model with non-analytic coefficients."""
 
 
 _NON_ANALYTIC = (

@@ -21,14 +21,10 @@ from math import factorial
 import numpy as np
 import sympy as sp
 
-from .errors import VolterraError
+from .errors import TruncationWarning, VolterraError
 from .expopoly import ExpPoly
 from .kernels import lag_symbols
 from .model import Diffusion, Stationary
-
-
-class TruncationWarning(UserWarning):
-    """A Taylor-kernel prediction runs past the horizon where its lag degree is accurate."""
 
 
 def derive_taylor(model: Diffusion, order: int, *, lag_degree: int | None = None, dps: int = 30, **options):
