@@ -357,7 +357,7 @@ def test_input_errors():
         (np.ones(4), t, r"shape \(5, 1\)"),
         (np.ones((5, 2)), t, "shape"),
         ([1, 1, np.nan, 1, 1], t, "NaN"),
-        (lambda s: [1.0, 2.0], t, "callable must return 1"),
+        (lambda s: [1.0, 2.0], t, r"callable must return an array of shape \(1,\)"),
     ]
     for u, tt, msg in cases:
         with pytest.raises(InputError, match=msg):

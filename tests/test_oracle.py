@@ -18,7 +18,7 @@ import scipy.integrate as si
 import scipy.linalg as sl
 
 import volterra_sym as vs
-from volterra_sym.errors import NotLinearError, SimulationError, UnstableError
+from volterra_sym.errors import InputError, NotLinearError, UnstableError
 from volterra_sym.oracle import (
     expm,
     gaussian_law,
@@ -244,11 +244,11 @@ def test_errors() -> None:
     ok = gaussian_oracle(unstable.replace(initial=vs.PointMass([1.0])), None, t, eps=0.0)
     assert np.allclose(ok, np.exp(0.5 * t), rtol=1e-13)
     good = vs.OU(A=1.0, C=1.0, sigma=0.3, readout="h1")
-    with pytest.raises(SimulationError, match="t:"):
+    with pytest.raises(InputError, match="t:"):
         gaussian_oracle(good, None, [0.0, 0.5, 0.4])
-    with pytest.raises(SimulationError, match="u:"):
+    with pytest.raises(InputError, match="u:"):
         gaussian_oracle(good, np.ones((5, 2)), t)
-    with pytest.raises(SimulationError, match="u:"):
+    with pytest.raises(InputError, match="u:"):
         gaussian_oracle(good, np.array([0, 1, np.nan, 0, 0.0]), t)
-    with pytest.raises(SimulationError, match="eps"):
+    with pytest.raises(InputError, match="eps"):
         gaussian_oracle(good, None, t, eps="big")

@@ -46,6 +46,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import GridError, InputError, ModelError, NotNormalisableError, VolterraError, describe
+from .inputs import check_grid, input_samples
 from .model import Diffusion, Gaussian, PointMass, Stationary
 
 __all__ = [
@@ -565,39 +566,8 @@ class GeneratorResponse:
         return self._out(np.tensordot(eps ** np.arange(self.order + 1), Y, axes=1))
 
     def _check_inputs(self, u: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            tt = np.asarray(t, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"t: expected a 1-D array of times, received {describe(t)}") from None
-        if tt.ndim != 1 or tt.size < 2:
-            raise InputError(f"t: expected a 1-D array of at least 2 times, received shape {tt.shape}")
-        if np.any(~np.isfinite(tt)):
-            raise InputError("t: contains NaN or inf; give finite times")
-        if tt[0] != 0:
-            raise InputError(f"t: must start at 0 (the time of the initial law), received t[0] = {tt[0]}")
-        if np.any(np.diff(tt) <= 0):
-            i = int(np.argmin(np.diff(tt)))
-            raise InputError(f"t: must be strictly increasing, but t[{i}] = {tt[i]} >= t[{i + 1}] = {tt[i + 1]}")
-        m = self.model.m
-        if callable(u):
-            vals = [np.asarray(u(ti), dtype=float).reshape(-1) for ti in tt]
-            if any(v.size != m for v in vals):
-                bad = next(v for v in vals if v.size != m)
-                raise InputError(f"u: the callable must return {m} value(s) per time, returned {bad.size}")
-            U_in = np.stack(vals)
-        else:
-            try:
-                U_in = np.asarray(u, dtype=float)
-            except (TypeError, ValueError):
-                raise InputError(f"u: expected a callable or an array of samples, received {describe(u)}") from None
-            if U_in.ndim == 1 and m == 1:
-                U_in = U_in[:, None]
-            if U_in.shape != (tt.size, m):
-                want = f"({tt.size}, {m})" + (f" or ({tt.size},)" if m == 1 else "")
-                raise InputError(f"u: expected samples of shape {want} (len(t), m), received shape {U_in.shape}")
-        if np.any(~np.isfinite(U_in)):
-            raise InputError("u: contains NaN or inf; give finite input values")
-        return tt, U_in
+        tt = check_grid(t)
+        return tt, input_samples(u, tt, self.model.m)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ModelError, NotLinearError, SimulationError, UnstableError, describe
+from .errors import ModelError, NotLinearError, UnstableError, describe
+from .inputs import check_eps, input_samples
+from .inputs import check_grid as _check_grid
 from .model import Diffusion, Gaussian, PointMass, Stationary
 
 __all__ = [
@@ -51,75 +53,13 @@ InputLike = Callable[[float], Any] | np.ndarray | Any
 
 
 def check_grid(t: Any) -> np.ndarray:
-    """Validate a time grid: 1-D, finite, strictly increasing, starting at 0. Returns float64."""
-    try:
-        arr = np.asarray(t, dtype=float)
-    except (TypeError, ValueError):
-        raise SimulationError(
-            f"t: expected a 1-D increasing array of times starting at 0, received {describe(t)}"
-        ) from None
-    if arr.ndim != 1 or arr.size < 1:
-        raise SimulationError(
-            f"t: expected a 1-D array of times (e.g. np.linspace(0, T, 101)), received shape {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise SimulationError(f"t: contains a non-finite value {arr[bad]} at index {bad}; give finite times")
-    if arr[0] != 0.0:
-        raise SimulationError(f"t: the grid must start at 0, received t[0] = {arr[0]}; shift the grid")
-    steps = np.diff(arr)
-    if np.any(steps <= 0):
-        bad = int(np.flatnonzero(steps <= 0)[0])
-        raise SimulationError(
-            f"t: must be strictly increasing, but t[{bad}] = {arr[bad]} >= t[{bad + 1}] = {arr[bad + 1]}"
-        )
-    return arr
+    """Validate a time grid (see :func:`volterra_sym.inputs.check_grid`; a single time 0 is allowed)."""
+    return _check_grid(t, min_points=1)
 
 
 def input_on_grid(u: InputLike, t: np.ndarray, m: int) -> np.ndarray:
-    """The input sampled on the grid, shape (len(t), m).
-
-    ``u`` is ``None`` (no input), a callable ``u(t) -> (m,)`` (a scalar is accepted when
-    m = 1) evaluated at each grid time, or samples of shape (len(t), m) (or (len(t),)
-    when m = 1).
-    """
-    nt = t.size
-    if u is None:
-        return np.zeros((nt, m))
-    if callable(u):
-        rows = []
-        for i, ti in enumerate(t):
-            try:
-                val = np.asarray(u(float(ti)), dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise SimulationError(
-                    f"u: the callable failed or returned a non-number at t = {ti}: {exc}; "
-                    f"u(t) must return {m} number(s)"
-                ) from None
-            if val.size != m:
-                raise SimulationError(
-                    f"u: u({ti}) returned shape {val.shape}, expected ({m},) for {m} input channel(s)"
-                )
-            rows.append(val.reshape(m))
-            if not np.all(np.isfinite(rows[-1])):
-                raise SimulationError(f"u: u({ti}) = {val.tolist()} is not finite (at grid index {i})")
-        return np.array(rows)
-    try:
-        arr = np.asarray(u, dtype=float)
-    except (TypeError, ValueError):
-        raise SimulationError(
-            f"u: expected a callable u(t) or samples of shape ({nt}, {m}), received {describe(u)}"
-        ) from None
-    if arr.ndim == 1 and m == 1 and arr.shape[0] == nt:
-        arr = arr.reshape(nt, 1)
-    if arr.shape != (nt, m):
-        raise SimulationError(
-            f"u: expected samples of shape ({nt}, {m}) (len(t), number of inputs), received shape {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise SimulationError(f"u: non-finite sample {arr[tuple(bad)]} at index {tuple(int(b) for b in bad)}")
-    return arr
+    """The input sampled on the grid, shape (len(t), m); ``None`` means no input."""
+    return input_samples(u, t, m, allow_none=True)
 
 
 # --------------------------------------------------------------------------- linear extraction
@@ -378,12 +318,7 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     return means, covs
 
 
-def _check_eps(eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise SimulationError(f"eps: expected a real number, received {describe(eps)}")
-    if not math.isfinite(float(eps)):
-        raise SimulationError(f"eps: expected a finite number, received {eps}")
-    return float(eps)
+_check_eps = check_eps
 
 
 # --------------------------------------------------------------------------- Gaussian moments

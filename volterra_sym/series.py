@@ -42,93 +42,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import InputError, VolterraError, describe
+from .errors import VolterraError
 from .expopoly import ExpPoly, is_mp
+from .inputs import check_eps, check_grid, input_samples
 
 BLOCK_EXPONENT = 30.0
-
-
-# --------------------------------------------------------------------------- input checks
-
-
-def check_grid(t: Any) -> np.ndarray:
-    """Validate a time grid: 1-D, finite, strictly increasing, starting at 0."""
-    try:
-        arr = np.asarray(t, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"t: expected a 1-D array of times, received {describe(t)}") from None
-    if arr.ndim != 1:
-        raise InputError(f"t: expected a 1-D array of times, received shape {arr.shape}")
-    if arr.size < 2:
-        raise InputError(f"t: need at least 2 grid points, received {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise InputError(f"t: non-finite value {arr[bad]} at index {bad}; give finite times")
-    if arr[0] != 0:
-        raise InputError(f"t: the grid must start at 0 (the time the input starts), received t[0] = {arr[0]}")
-    d = np.diff(arr)
-    if np.any(d <= 0):
-        bad = int(np.flatnonzero(d <= 0)[0])
-        raise InputError(
-            f"t: the grid must be strictly increasing, but t[{bad + 1}] = {arr[bad + 1]} <= t[{bad}] = {arr[bad]}"
-        )
-    return arr
-
-
-def input_samples(u: Any, t: np.ndarray, m: int) -> np.ndarray:
-    """Input as an array of shape (len(t), m): samples, or a callable u(t) -> (m,) evaluated on the grid."""
-    L = t.size
-    if callable(u):
-        rows = []
-        for j, tj in enumerate(t):
-            try:
-                val = np.asarray(u(float(tj)), dtype=float)
-            except VolterraError:
-                raise
-            except Exception as exc:  # the user's callable failed
-                raise InputError(f"u: calling u({tj}) raised {type(exc).__name__}: {exc}") from exc
-            if val.shape not in ((m,), () if m == 1 else (m,), (1,) if m == 1 else (m,)):
-                raise InputError(
-                    f"u: the callable must return an array of shape ({m},) (one value per input channel), "
-                    f"u({tj}) returned shape {val.shape}"
-                )
-            rows.append(val.reshape(m))
-            if j == 0 and not np.all(np.isfinite(rows[0])):
-                break
-        U = np.array(rows)
-    else:
-        try:
-            U = np.asarray(u, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"u: expected samples of shape ({L}, {m}) or a callable u(t) -> ({m},), received {describe(u)}"
-            ) from None
-        if U.ndim == 1 and m == 1:
-            U = U[:, None]
-        if U.ndim != 2 or U.shape[1] != m:
-            raise InputError(
-                f"u: expected samples of shape (len(t), m) = ({L}, {m}) (the model has {m} input channel(s)), "
-                f"received shape {U.shape}"
-            )
-        if U.shape[0] != L:
-            raise InputError(f"u: has {U.shape[0]} samples but the grid t has {L} points; give one sample per time")
-    if not np.all(np.isfinite(U)):
-        j, k = np.argwhere(~np.isfinite(U))[0]
-        raise InputError(f"u: non-finite value {U[j, k]} at time t[{j}] = {t[j]}, channel {k}; clean the input")
-    return U
-
-
-def check_eps(eps: Any) -> float:
-    try:
-        e = float(eps)
-    except (TypeError, ValueError):
-        raise InputError(f"eps: expected a finite real number, received {describe(eps)}") from None
-    if not math.isfinite(e):
-        raise InputError(f"eps: expected a finite real number, received {eps}")
-    return e
-
-
-# --------------------------------------------------------------------------- phi functions
 
 
 def phi(k: int, z: np.ndarray) -> np.ndarray:
