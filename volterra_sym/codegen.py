@@ -24,10 +24,9 @@ from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
 from .errors import VolterraError, describe
-from .expopoly import ExpPoly, is_mp
+from .expopoly import ExpPoly, numeric_value
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -37,32 +36,14 @@ def _label(n: int, ks: tuple[int, ...], component: int, vector: bool) -> str:
     return f"{base}_f{component + 1}" if vector else base
 
 
-def _num(x: Any, subs: dict, dps: int) -> Any:
-    """A coefficient or rate as an mpmath number at ``dps`` digits (parameters substituted)."""
-    if is_mp(x):
-        return x
-    expr = sp.sympify(x)
-    if expr.free_symbols:
-        expr = expr.xreplace(subs)
-        if expr.free_symbols:
-            raise VolterraError(
-                f"params: kernel contains symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
-                "numeric values; give them via params={'name': value} when building the model"
-            )
-    with mpmath.workdps(dps + 5):
-        val = sp.N(expr, dps + 5)
-        re, im = val.as_real_imag()
-        return mpmath.mpc(mpmath.mpf(str(sp.Float(re, dps + 5))), mpmath.mpf(str(sp.Float(im, dps + 5))))
-
-
 def real_terms(
     F: ExpPoly, subs: dict
 ) -> list[tuple[tuple[float, ...], tuple[int, ...], tuple[float, ...], float, float]]:
     """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau))."""
     groups: dict[tuple, list[float]] = {}
     for mu, p, c in F:
-        cz = complex(_num(c, subs, 20))
-        mus = [complex(_num(m, subs, 20)) for m in mu]
+        cz = complex(numeric_value(c, subs, 20))
+        mus = [complex(numeric_value(m, subs, 20)) for m in mu]
         alpha = tuple(round(m.real, 14) + 0.0 for m in mus)
         beta = tuple(round(m.imag, 14) + 0.0 for m in mus)
         # Re(c e^{-i beta.tau}) = Re c cos(beta.tau) + Im c sin(beta.tau)
@@ -255,7 +236,10 @@ def lower(resp, backend: str = "numpy", *, dps: int | None = None) -> Lowered:
 
 def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[..., Any]:
     with mpmath.workdps(dps):
-        terms = [([_num(mu[i], subs, dps) for i in idx], [p[i] for i in idx], _num(c, subs, dps)) for mu, p, c in F]
+        terms = [
+            ([numeric_value(mu[i], subs, dps) for i in idx], [p[i] for i in idx], numeric_value(c, subs, dps))
+            for mu, p, c in F
+        ]
 
     def scalar(*lags: Any) -> Any:
         with mpmath.workdps(dps):

@@ -76,6 +76,30 @@ def to_sympy(x: object, dps: int = 30) -> sp.Expr:
     return sp.sympify(x)
 
 
+def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
+    """A coefficient or rate as an mpmath number at ``dps`` digits, parameters substituted from ``subs``.
+
+    Raises a VolterraError naming the parameters that have no numeric value.
+    """
+    if isinstance(x, _MP):
+        return mpmath.mpc(x)
+    if isinstance(x, (int, float, complex)):
+        return mpmath.mpc(x)
+    expr = sp.sympify(x)
+    if expr.free_symbols:
+        expr = expr.xreplace(subs)
+        if expr.free_symbols:
+            from .errors import VolterraError
+
+            raise VolterraError(
+                f"params: the kernels contain symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
+                "numeric values; give them as params={'name': value} when building the model"
+            )
+    with mpmath.workdps(dps + 5):
+        re, im = sp.N(expr, dps + 5).as_real_imag()
+        return mpmath.mpc(mpmath.mpf(str(sp.Float(re, dps + 5))), mpmath.mpf(str(sp.Float(im, dps + 5))))
+
+
 class ExpPoly:
     """A sum of ``c * prod v_i^p_i * exp(-mu_i v_i)`` terms over fixed variables ``vars``."""
 

@@ -485,6 +485,17 @@ def _dimension(*candidates: Any) -> int:
     return 1
 
 
+def _coupling_and_state(C: Any, state: Sequence[Any] | None, n: int) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
+    """The n x m coupling matrix and the state symbols of a named constructor, shape-checked."""
+    Cm = _as_matrix(C, "C")
+    if Cm.rows != n:
+        raise ModelError(f"C: expected {n} rows (state dimension), received shape {Cm.shape}")
+    st = default_state(n) if state is None else _as_state(state)
+    if len(st) != n:
+        raise ModelError(f"state: expected {n} symbols, received {len(st)}")
+    return Cm, st
+
+
 def SRNN(
     Gamma: Any,
     W: Any,
@@ -516,12 +527,7 @@ def SRNN(
     bm = sp.zeros(n, 1) if b is None else _as_column(b, "b")
     if bm.rows != n:
         raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
-    Cm = _as_matrix(C, "C")
-    if Cm.rows != n:
-        raise ModelError(f"C: expected {n} rows (state dimension), received shape {Cm.shape}")
-    st = default_state(n) if state is None else _as_state(state)
-    if len(st) != n:
-        raise ModelError(f"state: expected {n} symbols, received {len(st)}")
+    Cm, st = _coupling_and_state(C, state, n)
     a = _activation(activation)
     h = sp.Matrix(st)
     pre = Wm * h + bm
@@ -557,12 +563,7 @@ def OU(
     cm = sp.zeros(n, 1) if c is None else _as_column(c, "c")
     if cm.rows != n:
         raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
-    Cm = _as_matrix(C, "C")
-    if Cm.rows != n:
-        raise ModelError(f"C: expected {n} rows (state dimension), received shape {Cm.shape}")
-    st = default_state(n) if state is None else _as_state(state)
-    if len(st) != n:
-        raise ModelError(f"state: expected {n} symbols, received {len(st)}")
+    Cm, st = _coupling_and_state(C, state, n)
     h = sp.Matrix(st)
     drift = -Am * h + cm
     return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta={"kind": "OU", "A": Am, "c": cm})

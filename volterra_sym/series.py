@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import VolterraError
-from .expopoly import ExpPoly, is_mp
+from .expopoly import ExpPoly, numeric_value
 from .inputs import check_eps, check_grid, input_samples
 
 BLOCK_EXPONENT = 30.0
@@ -145,19 +145,9 @@ class _Grid:
 
 
 def _to_complex(x: Any, subs: dict) -> complex:
-    if is_mp(x):
-        return complex(x)
     if isinstance(x, (int, float, complex)):
         return complex(x)
-    expr = sp.sympify(x)
-    if expr.free_symbols:
-        expr = expr.xreplace(subs)
-        if expr.free_symbols:
-            raise VolterraError(
-                f"params: the kernels contain symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
-                "numeric values; give them as params={'name': value} when building the model"
-            )
-    return complex(sp.N(expr, 20))
+    return complex(numeric_value(x, subs, 20))
 
 
 def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
