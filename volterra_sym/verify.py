@@ -196,7 +196,8 @@ def verify(
 
     Parameters
     ----------
-    model, u, t : as in :func:`volterra_sym.simulate.simulate`.
+    model, u, t : as in :func:`volterra_sym.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
+        route (prediction, oracle, Monte Carlo) sees the same piecewise-linear input.
     order : kernel order for ``derive`` (None: the readout's degree for linear models).
     paths, seed : Monte Carlo size and seed.
     scheme : ``"exact"`` (default for linear SRNNs) or ``"euler"`` (default otherwise).
@@ -215,6 +216,8 @@ def verify(
     if not isinstance(model, Diffusion):
         raise SimulationError(f"model: expected a volterra_sym Diffusion, received {describe(model)}")
     tt = check_grid(t)
+    # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
+    u = input_on_grid(u, tt, model.m)
     linear = _is_linear(model)
     if scheme is None:
         scheme = "exact" if linear else "euler"
