@@ -133,7 +133,13 @@ class VerifyReport:
         for k in range(p):
             ax = fig.add_subplot(p, 1, k + 1)
             band = self.z_bound * self.mc_stderr[:, k] + self.bias[:, k]
-            ax.fill_between(self.t, self.mc_mean[:, k] - band, self.mc_mean[:, k] + band, alpha=0.3, label="MC +- band")
+            ax.fill_between(
+                self.t,
+                self.mc_mean[:, k] - band,
+                self.mc_mean[:, k] + band,
+                alpha=0.3,
+                label=f"MC mean +- ({self.z_bound:g} SE + bias bound)",
+            )
             ax.plot(self.t, self.mc_mean[:, k], "k.", ms=3, label="MC mean")
             ax.plot(self.t, self.prediction[:, k], "C1-", label="Volterra prediction")
             if self.oracle is not None:
@@ -142,6 +148,7 @@ class VerifyReport:
             ax.set_ylabel(f"E f{'' if p == 1 else f'_{k}'}(h_t)")
             ax.legend(fontsize=7)
         fig.suptitle(f"{self.model_name}: {'PASSED' if self.passed else 'FAILED'} (max |z| = {self.max_abs_z:.2f})")
+        fig.tight_layout()
         fig.savefig(str(path), format="png", dpi=100)
         return str(path)
 
