@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -99,3 +100,17 @@ def test_declared_symbolic_parameter_only_in_readout():
         model.with_values()
     with pytest.raises(vs.ModelError, match="readout"):
         vs.OU(1, 1, 1, readout="k*h1")
+
+
+def test_symbolic_kernels_singular_at_the_given_values_are_refused():
+    a, b, d = sp.symbols("a b d")
+    model = vs.OU([[a, b], [0, d]], [0, 1], 0.5, readout="h1**2", params={"a": 1, "b": 1, "d": 1})
+    resp = vs.derive(model)
+    with pytest.raises(vs.VolterraError, match="singular.*with_values"):
+        resp.predict(np.ones(11), np.linspace(0, 1, 11))
+    with pytest.raises(vs.VolterraError, match="singular"):
+        resp.lower()
+    # the numeric derivation finds the Jordan form and agrees with the Gaussian law
+    t = np.linspace(0, 1, 201)
+    got = vs.derive(model.with_values()).predict(np.ones(201), t)
+    assert np.max(np.abs(got - vs.gaussian_oracle(model.with_values(), np.ones(201), t))) < 1e-10

@@ -95,8 +95,18 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
                 f"params: the kernels contain symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
                 "numeric values; give them as params={'name': value} when building the model"
             )
+    value = sp.N(expr, dps + 5)
+    if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan) or not value.is_finite:
+        from .errors import VolterraError
+
+        raise VolterraError(
+            f"params: the symbolic kernels are singular at the given parameter values {dict(subs)} (a coefficient "
+            f"{x} becomes {value}); this happens where the generic formula divides by zero, e.g. where two "
+            "eigenvalues coincide. Derive with the numbers instead: vs.derive(model.with_values()), which "
+            "finds the confluent (Jordan) form"
+        )
     with mpmath.workdps(dps + 5):
-        re, im = sp.N(expr, dps + 5).as_real_imag()
+        re, im = value.as_real_imag()
         return mpmath.mpc(mpmath.mpf(str(sp.Float(re, dps + 5))), mpmath.mpf(str(sp.Float(im, dps + 5))))
 
 
