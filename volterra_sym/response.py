@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import math
+
 import mpmath
+import numpy as np
 import sympy as sp
 
 from .errors import VolterraError
@@ -159,6 +162,46 @@ class Response:
         F = fdt_kernel(self, k, component)
         with mpmath.workdps(self.dps):
             return F.as_expr(self.simplify)
+
+    def symmetric_kernel(self, n: int, k: Sequence[int] | int | None = None, component: int = 0):
+        """The symmetric kernel H^(n)_k as a vectorised function of theta_1..theta_n (MATH.md section 4).
+
+        theta_j = t - s_j is the time since the j-th input, and
+        E f(h_t) = E f(h^0_t) + sum_n eps^n sum_k int_{[0,t]^n} H^(n)_k(theta) prod_j u^{k_j}(t - theta_j) dtheta.
+        H is the triangular kernel extended to the whole cube by symmetry and divided by n!: for a
+        point (theta, k), the permutation sigma sorting theta increasingly gives
+        H_k(theta) = K_{k o sigma}(tau(theta o sigma)) / n!, tau_1 = theta_(1), tau_j = theta_(j) - theta_(j-1)
+        (joint symmetrisation over (index, time) pairs for several inputs).  Stationary start only.
+        """
+        if not self.stationary:
+            raise VolterraError(
+                "symmetric_kernel: for a non-stationary start the kernels also depend on the absolute time "
+                "(s_n), so there is no time-invariant symmetric kernel; use kernel(n, k) (triangular form)"
+            )
+        self._check_n(n)
+        ks = normalise_k(self.model, n, k)
+        lowered = self.lower("numpy")
+        fact = float(math.factorial(n))
+
+        def H(*thetas):
+            th = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in thetas])
+            if len(th) != n:
+                raise VolterraError(f"symmetric_kernel: expected {n} arguments theta_1..theta_{n}, received {len(th)}")
+            stack = np.stack(th, axis=-1)
+            order = np.argsort(stack, axis=-1, kind="stable")
+            srt = np.take_along_axis(stack, order, axis=-1)
+            taus = np.concatenate([srt[..., :1], np.diff(srt, axis=-1)], axis=-1)
+            out = np.zeros(stack.shape[:-1])
+            perms = order.reshape(-1, n)
+            flat_taus = taus.reshape(-1, n)
+            flat_out = out.reshape(-1)
+            for perm in {tuple(p) for p in perms.tolist()}:
+                sel = np.all(perms == np.array(perm), axis=1)
+                kk = tuple(ks[i] for i in perm)
+                flat_out[sel] = lowered.kernel(n, kk, component)(*flat_taus[sel].T) / fact
+            return flat_out.reshape(out.shape)
+
+        return H
 
     def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int]) -> sp.Expr:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (exact; stationary start)."""
