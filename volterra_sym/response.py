@@ -9,10 +9,9 @@ print them 1-based as in MATH.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
-
-import math
 
 import mpmath
 import numpy as np
