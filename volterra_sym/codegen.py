@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 
 from .errors import VolterraError, describe
-from .expopoly import ExpPoly, numeric_value
+from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -37,13 +37,15 @@ def _label(n: int, ks: tuple[int, ...], component: int, vector: bool) -> str:
 
 
 def real_terms(
-    F: ExpPoly, subs: dict
+    F: ExpPoly, subs: dict, max_lag: float = 100.0
 ) -> list[tuple[tuple[float, ...], tuple[int, ...], tuple[float, ...], float, float]]:
-    """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau))."""
+    """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau)).
+
+    Near-coincident rates are merged for lags up to ``max_lag`` first (see
+    :func:`volterra_sym.expopoly.stable_numeric_terms`), so the float64 code does not cancel.
+    """
     groups: dict[tuple, list[float]] = {}
-    for mu, p, c in F:
-        cz = complex(numeric_value(c, subs, 20))
-        mus = [complex(numeric_value(m, subs, 20)) for m in mu]
+    for mus, p, cz in stable_numeric_terms(F, subs, max_lag):
         alpha = tuple(round(m.real, 14) + 0.0 for m in mus)
         beta = tuple(round(m.imag, 14) + 0.0 for m in mus)
         # Re(c e^{-i beta.tau}) = Re c cos(beta.tau) + Im c sin(beta.tau)
@@ -112,7 +114,7 @@ def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
     return "\n".join(lines)
 
 
-def module_source(resp) -> str:
+def module_source(resp, max_lag: float = 100.0) -> str:
     """Source text of a standalone NumPy module holding every kernel and the zeroth-order term."""
     model = resp.model
     subs = dict(model.params)
@@ -127,13 +129,13 @@ def module_source(resp) -> str:
             F0 = ExpPoly.constant((resp.t_sym,), total)
         name0 = f"mean0_f{c + 1}" if vector else "mean0"
         doc0 = f"E f(h^0_t) = {_doc(resp.mean0[c] if vector else resp.mean0)}"
-        funcs.append(_function_source(name0, [t_name], real_terms(F0, subs), doc0))
+        funcs.append(_function_source(name0, [t_name], real_terms(F0, subs, max_lag), doc0))
         registry.append(f"    ({c}, 0, ()): {name0},")
         for n in range(1, resp.order + 1):
             for ks in itertools.product(range(model.m), repeat=n):
                 F = resp.kernel_form(n, ks, c)
                 lags = [_safe(str(s)) for s in resp.lags(n)]
-                terms = real_terms(F, subs)
+                terms = real_terms(F, subs, max_lag)
                 terms = [
                     (_restrict(al, resp, n), _restrict(p, resp, n), _restrict(be, resp, n), a, b)
                     for al, p, be, a, b in terms
@@ -202,14 +204,18 @@ class Lowered:
         return f"Lowered(backend={self.backend!r}, {len(self.funcs)} functions)"
 
 
-def lower(resp, backend: str = "numpy", *, dps: int | None = None) -> Lowered:
-    """Lower every kernel of ``resp`` (see module docstring); ``dps`` for the mpmath backend."""
+def lower(resp, backend: str = "numpy", *, dps: int | None = None, max_lag: float = 100.0) -> Lowered:
+    """Lower every kernel of ``resp`` (see module docstring); ``dps`` for the mpmath backend.
+
+    ``max_lag``: the NumPy code is accurate for lags up to this value even when A is nearly
+    defective (near-coincident rates are expanded to that horizon); irrelevant otherwise.
+    """
     if backend not in BACKENDS:
         raise VolterraError(f"backend: expected one of {BACKENDS}, received {backend!r}")
     if backend == "numpy":
         if dps is not None:
             raise VolterraError("dps: only the 'mpmath' backend takes a precision")
-        src = module_source(resp)
+        src = module_source(resp, max_lag)
         ns: dict[str, Any] = {}
         exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
         return Lowered("numpy", ns["KERNELS"], src, None, resp.model.vector_readout, resp.model.m)
@@ -266,11 +272,11 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
     return func
 
 
-def write_module(resp, path: Any) -> str:
+def write_module(resp, path: Any, max_lag: float = 100.0) -> str:
     """Write :func:`module_source` to ``path`` (``.py``); returns the path as a string."""
     p = Path(path)
     if p.suffix != ".py":
         raise VolterraError(f"path: a Python module needs a .py file name, received {str(path)!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(module_source(resp))
+    p.write_text(module_source(resp, max_lag))
     return str(p)

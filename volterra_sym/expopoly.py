@@ -30,7 +30,8 @@ _ZERO = sp.Integer(0)
 
 
 _MP = (mpmath.mpf, mpmath.mpc)
-_SNAP = mpmath.mpf(2) ** -90
+#: mpmath rates are snapped to a grid 2^SNAP_BITS coarser than the working precision (relative to |rate|)
+SNAP_BITS = 16
 
 
 def is_mp(x: object) -> bool:
@@ -41,14 +42,16 @@ def is_mp(x: object) -> bool:
 def canonical_rate(rate: sp.Expr) -> sp.Expr:
     """Canonical form of a rate, so equal rates give equal dict keys.
 
-    Exact/symbolic rates are expanded; mpmath rates are snapped to a 2^-90 grid
-    so that sums computed in different orders hash alike.
+    Exact/symbolic rates are expanded; mpmath rates are snapped to a grid of
+    2^-(prec - SNAP_BITS) relative to their size, so that sums computed in
+    different orders hash alike while keeping all but the last few bits.
     """
     if isinstance(rate, _MP):
         z = mpmath.mpc(rate)
         if z == 0:
             return _ZERO
-        return mpmath.mpc(mpmath.nint(z.real / _SNAP) * _SNAP, mpmath.nint(z.imag / _SNAP) * _SNAP)
+        q = mpmath.mpf(2) ** (mpmath.mag(abs(z)) - mpmath.mp.prec + SNAP_BITS)
+        return mpmath.mpc(mpmath.nint(z.real / q) * q, mpmath.nint(z.imag / q) * q)
     rate = sp.sympify(rate)
     if rate.is_Number:
         return rate
@@ -207,6 +210,8 @@ class ExpPoly:
                 c = sp.expand(c)
                 if simplify and c.free_symbols:
                     c = sp.factor(sp.cancel(c))
+                elif c.has(sp.I):  # algebraic complex constant: rationalise denominators (real/imag split)
+                    c = sp.expand(sp.radsimp(c))
                 if c == 0:
                     continue
             out.terms[key] = c
@@ -361,6 +366,8 @@ def _re(x: sp.Expr) -> sp.Expr:
         return mpmath.mpf(mpmath.re(x))
     if not x.has(sp.I):
         return x
+    if not x.free_symbols:
+        x = sp.radsimp(x)
     return sp.expand((x + _conj_i(x)) / 2)
 
 
@@ -369,6 +376,8 @@ def _im(x: sp.Expr) -> sp.Expr:
         return mpmath.mpf(mpmath.im(x))
     if not x.has(sp.I):
         return _ZERO
+    if not x.free_symbols:
+        x = sp.radsimp(x)
     return sp.expand((x - _conj_i(x)) / (2 * sp.I))
 
 
@@ -410,3 +419,51 @@ def _multinomial(p: int, k: int) -> Iterable[tuple[tuple[int, ...], int]]:
     for q in range(p + 1):
         for rest, mult in _multinomial(p - q, k - 1):
             yield (q, *rest), mult * comb(p, q)
+
+
+def stable_numeric_terms(
+    F: ExpPoly, subs: dict, horizon: float, *, dps: int = 50, tol: float = 1e-3
+) -> list[tuple[tuple[complex, ...], tuple[int, ...], complex]]:
+    """The terms of ``F`` as Python complex numbers, safe to evaluate in float64 for lags <= ``horizon``.
+
+    Distinct but nearly equal rates (|mu' - mu| < ``tol`` * max(|mu|, 1/horizon) in the same
+    variable; e.g. a nearly defective A) come with coefficients ~ (scale/|mu' - mu|)^k of opposite
+    signs that cancel; evaluated term by term in float64 they lose up to all digits.  Such rates
+    are merged first, exactly up to a truncation below 1e-30 relative:
+
+        e^{-mu' v} = e^{-mu v} sum_{q <= Q} (-(mu' - mu) v)^q / q!,   (|mu' - mu| horizon)^Q / Q! < 1e-30,
+
+    with the coefficients combined in mpmath at ``dps`` digits before rounding to float.
+    """
+    with mpmath.workdps(dps):
+        terms = [([numeric_value(m, subs, dps) for m in mu], list(p), numeric_value(c, subs, dps)) for mu, p, c in F]
+        d = len(F.vars)
+        H = mpmath.mpf(horizon)
+        for i in range(d):
+            reps: list = []
+
+            def close(r: object, x: object) -> bool:
+                return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
+
+            for mu, _, _ in terms:
+                if not any(close(mu[i], x) for x in reps):
+                    reps.append(mu[i])
+            if len(reps) == len({t[0][i] for t in terms}):
+                continue  # no near-coincident rates in this variable
+            merged: dict[tuple, object] = {}
+            for mu, p, c in terms:
+                rep = next(x for x in reps if close(mu[i], x))
+                delta = mu[i] - rep
+                q, term = 0, c
+                while True:
+                    key = (
+                        tuple(rep if j == i else mu[j] for j in range(d)),
+                        tuple(p[j] + (q if j == i else 0) for j in range(d)),
+                    )
+                    merged[key] = merged.get(key, 0) + term
+                    if delta == 0 or abs(delta * H) ** (q + 1) / mpmath.factorial(q + 1) < mpmath.mpf(10) ** -30:
+                        break
+                    q += 1
+                    term = term * (-delta) / q
+            terms = [(list(k[0]), list(k[1]), c) for k, c in merged.items()]
+        return [(tuple(complex(m) for m in mu), tuple(p), complex(c)) for mu, p, c in terms if c != 0]

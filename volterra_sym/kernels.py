@@ -146,6 +146,8 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
     order = _check_order(order)
     with mpmath.workdps(dps):
         data = linear_data(model, dps=dps)
+    dps = data.dps  # raised automatically for clustered eigenvalues
+    with mpmath.workdps(dps):
         stationary = isinstance(model.initial, Stationary)
         if stationary:
             check_stationary(data, model)

@@ -113,7 +113,10 @@ class LinearData:
         """Convert an exact SymPy number into the working domain."""
         if self.domain == "exact":
             return x
-        v = sp.N(sp.sympify(x), self.dps + 5)
+        x = sp.sympify(x)
+        if x.free_symbols:  # symbolic readout weights: kept symbolic (SymPy absorbs the mpmath numbers)
+            return x
+        v = sp.N(x, self.dps + 5)
         re, im = (sp.Float(part, self.dps + 5) for part in v.as_real_imag())
         with mpmath.workdps(self.dps + 5):
             if im != 0:
@@ -282,14 +285,41 @@ def linear_data(model: Diffusion, *, dps: int = 30, domain: str | None = None) -
         else:
             degs = [sp.degree(f, Z) for f, _ in factors]
             domain = "exact" if all(d == 1 for d in degs) or (max(degs) <= 2 and n <= 3) else "numeric"
+    if domain == "numeric":
+        extra = sorted((c.free_symbols | C.free_symbols | D.free_symbols | _initial_symbols(model)), key=str)
+        if extra:
+            missing = [x for x in extra if x not in model.params]
+            if missing:
+                raise ModelError(
+                    f"params: A's characteristic polynomial has an irreducible factor of degree > 2, so the kernels "
+                    f"are computed with high-precision numbers; the symbol(s) {[str(x) for x in missing]} in the "
+                    "bias, coupling, noise or initial law then need numeric values: pass params={'name': value} "
+                    "(symbolic readout weights are fine)"
+                )
+            vals = {x: exactify(model.params[x]) for x in extra}
+            c, C, D = c.xreplace(vals), C.xreplace(vals), D.xreplace(vals)
     data = LinearData(A=A, c=c, C=C, D=D, domain=domain, dps=dps)
     if domain == "exact":
         spectrum = _exact_spectrum(charpoly, n, symbolic)
     else:
         spectrum = _numeric_spectrum(factors, dps)
+        extra = _cluster_digits(spectrum, n)
+        if extra:  # clustered eigenvalues: coefficients ~ gap^-(n-1) cancel, so work with more digits
+            data.dps = dps + extra
+            with mpmath.workdps(data.dps):
+                spectrum = _numeric_spectrum(factors, data.dps)
     data.spectrum = spectrum
     data.blocks = _blocks(data, spectrum)
     return data
+
+
+def _initial_symbols(model: Diffusion) -> set:
+    init = model.initial
+    if isinstance(init, PointMass):
+        return set(init.x0.free_symbols)
+    if isinstance(init, Gaussian):
+        return set(init.mean.free_symbols | init.cov.free_symbols)
+    return set()
 
 
 def _exact_spectrum(charpoly: sp.Expr, n: int, symbolic: bool) -> list[tuple[sp.Expr, int]]:
@@ -322,6 +352,18 @@ def _numeric_spectrum(factors: list[tuple[sp.Expr, int]], dps: int) -> list[tupl
                     r = mpmath.mpc(r.real, 0)
                 out.append((r, mult))
     return out
+
+
+def _cluster_digits(spectrum: list[tuple[object, int]], n: int) -> int:
+    """Extra working digits for clustered distinct eigenvalues: 2 (n - 1) log10(1 / relative gap)."""
+    lams = [mpmath.mpc(lam) for lam, _ in spectrum]
+    gap = mpmath.inf
+    for i in range(len(lams)):
+        for j in range(i + 1, len(lams)):
+            gap = min(gap, abs(lams[i] - lams[j]) / max(1, abs(lams[i])))
+    if gap == mpmath.inf or gap >= 1e-3:
+        return 0
+    return min(400, int(2 * (n - 1) * float(-mpmath.log10(gap))) + 1)
 
 
 def _blocks(data: LinearData, spectrum: list[tuple[object, int]]) -> list[tuple[object, int, list[list[object]]]]:
@@ -449,10 +491,11 @@ def initial_moments(data: LinearData, model: Diffusion) -> tuple[list[object], l
     """Mean and covariance of the initial law (point mass: zero covariance), in the working domain."""
     init = model.initial
     n = data.n
+    vals = {k: exactify(v) for k, v in model.params.items()} if data.domain == "numeric" else {}
     if isinstance(init, PointMass):
-        x0 = exactify(init.x0)
+        x0 = exactify(init.x0).xreplace(vals)
         return [data.num(x0[i]) for i in range(n)], [[0] * n for _ in range(n)]
     if isinstance(init, Gaussian):
-        m0, S0 = exactify(init.mean), exactify(init.cov)
+        m0, S0 = exactify(init.mean).xreplace(vals), exactify(init.cov).xreplace(vals)
         return [data.num(m0[i]) for i in range(n)], data.mat(S0)
     raise TypeError("initial_moments: stationary start has no explicit initial moments")

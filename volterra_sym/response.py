@@ -274,11 +274,11 @@ class Response:
 
         return lower(self, backend=backend, **options)
 
-    def write_module(self, path: Any) -> str:
+    def write_module(self, path: Any, max_lag: float = 100.0) -> str:
         """Write a standalone NumPy module holding every kernel (see :mod:`volterra_sym.codegen`)."""
         from .codegen import write_module
 
-        return write_module(self, path)
+        return write_module(self, path, max_lag)
 
     # ---- documents -----------------------------------------------------------------
     @property

@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import VolterraError
-from .expopoly import ExpPoly, numeric_value
+from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
 from .inputs import check_eps, check_grid, input_samples
 
 BLOCK_EXPONENT = 30.0
@@ -106,7 +106,7 @@ class _Grid:
         theta = (t[self.nodes] - t[:-1, None]) / self.h[:, None]  # (L-1, deg+1)
         # rows sharing a step length and a node pattern (to 1e-9 relative, i.e. up to the rounding noise
         # of np.linspace-type grids) share their weights: a handful of classes instead of one per row
-        hkey = np.round(self.h / np.max(self.h), 9)
+        hkey = _step_keys(self.h).astype(float)
         tkey = np.round(theta, 9)
         keys = np.concatenate([hkey[:, None], tkey], axis=1)
         _, first, self.cidx = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -118,27 +118,22 @@ class _Grid:
         self._cache: dict[complex, tuple] = {}
 
     def weights(self, mu: complex) -> tuple:
-        """(G, bounds, grow, decay): b_j = sum_i G[j, i] w[nodes[j, i]] and the blocked recurrence factors."""
+        """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
         ph = np.stack([math.factorial(q) * f for q, f in enumerate(phi_all(self.deg + 1, z))], axis=-1)
         Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
         G = (self.class_h[:, None] * Gc)[self.cidx]
-        bounds, grow, decay = _blocks(self.t, mu)
-        res = (G, bounds, grow, decay)
+        res = (G, _blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
     def filter(self, mu: complex, w: np.ndarray) -> np.ndarray:
         """z = F_mu[w] on the grid: z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j, via blocked cumulative sums."""
-        G, bounds, grow, decay = self.weights(mu)
+        G, blocks = self.weights(mu)
         b = np.einsum("ji,ji->j", G, w[self.nodes])
-        z = np.zeros(self.t.size, dtype=complex)
-        for a, bnd in zip(bounds[:-1], bounds[1:]):
-            acc = np.cumsum(b[a:bnd] * grow[a:bnd])
-            z[a + 1 : bnd + 1] = decay[a:bnd] * (z[a] + acc)
-        return z
+        return _recurrence(*blocks, b)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -150,27 +145,62 @@ def _to_complex(x: Any, subs: dict) -> complex:
     return complex(numeric_value(x, subs, 20))
 
 
+#: steps equal to this relative tolerance share their weights (np.linspace grids: a handful of classes)
+STEP_CLASS_TOL = 1e-10
+
+
+def _step_keys(h: np.ndarray) -> np.ndarray:
+    """Integer keys equal for steps that agree to STEP_CLASS_TOL relative (not absolute) precision."""
+    return np.round(np.log(h) / STEP_CLASS_TOL).astype(np.int64)
+
+
 def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Representative step of each class of equal steps (to 1e-9 relative) and the class of every step."""
-    _, first, idx = np.unique(np.round(h / np.max(h), 9), return_index=True, return_inverse=True)
+    """Representative step of each class of equal steps and the class of every step."""
+    _, first, idx = np.unique(_step_keys(h), return_index=True, return_inverse=True)
     return h[first], idx.reshape(-1)
 
 
-def _blocks(t: np.ndarray, mu: complex) -> tuple[list[int], np.ndarray, np.ndarray]:
-    """Blocks where |Re mu| * span <= BLOCK_EXPONENT, and e^{+-mu (t_{j+1} - t_block start)}."""
+def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
+
+    Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
+    e^{+-mu (t_{j+1} - t_a)} neither overflow nor lose the early terms; a single step with
+    |Re mu| h > BLOCK_EXPONENT forms a block of its own and is advanced directly.  Returns
+    (bounds, grow, decay, step_decay); the number of blocks is at most |Re mu| T / BLOCK_EXPONENT plus
+    the number of such steps, computed without any array of that size.
+    """
     L = t.size
+    h = np.diff(t)
     re = abs(mu.real)
     if re == 0:
-        bounds = [0, L - 1]
+        bounds = np.array([0, L - 1])
+        big = np.zeros(0, dtype=int)
     else:
-        span = BLOCK_EXPONENT / re
-        edges = np.searchsorted(t, np.arange(0.0, t[-1] + span, span))
-        bounds = sorted({0, *[int(e) for e in edges if 0 < e < L - 1], L - 1})
+        ids = np.floor(re * (t - t[0]) / BLOCK_EXPONENT)
+        change = np.flatnonzero(np.diff(ids) != 0) + 1
+        big = np.flatnonzero(re * h > BLOCK_EXPONENT)
+        bounds = np.unique(np.concatenate([[0, L - 1], change, big, big + 1]))
     rel = np.empty(L - 1)
     for a, bnd in zip(bounds[:-1], bounds[1:]):
         rel[a:bnd] = t[a + 1 : bnd + 1] - t[a]
+    rel[big] = 0.0  # single-step blocks use step_decay instead
     grow = np.exp(mu.real * rel) if mu.imag == 0 else np.exp(mu * rel)
-    return bounds, grow, 1.0 / grow
+    step_decay = np.exp(-mu.real * h) if mu.imag == 0 else np.exp(-mu * h)
+    return bounds, grow, 1.0 / grow, step_decay
+
+
+def _recurrence(
+    bounds: np.ndarray, grow: np.ndarray, decay: np.ndarray, step_decay: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j on the blocks of :func:`_blocks`."""
+    z = np.zeros(b.size + 1, dtype=np.result_type(b, grow))
+    for a, bnd in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        if bnd == a + 1:
+            z[bnd] = step_decay[a] * z[a] + b[a]
+        else:
+            acc = np.cumsum(b[a:bnd] * grow[a:bnd])
+            z[a + 1 : bnd + 1] = decay[a:bnd] * (z[a] + acc)
+    return z
 
 
 class _HermiteGrid:
@@ -198,18 +228,15 @@ class _HermiteGrid:
         coef = [h * (W[0] - 3 * W[2] + 2 * W[3]), h * (3 * W[2] - 2 * W[3]), h * h * (W[1] - 2 * W[2] + W[3])]
         coef.append(h * h * (W[3] - W[2]))
         coef = [c[self.cidx] for c in coef]
-        res = (coef, *_blocks(self.t, mu))
+        res = (coef, _blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
     def filter(self, mu: complex, w: np.ndarray, d0: np.ndarray, d1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(z, z') with z = F_mu[w] at the nodes and z' = -mu z + w (continuous)."""
-        (c0, c1, c2, c3), bounds, grow, decay = self.weights(mu)
+        (c0, c1, c2, c3), blocks = self.weights(mu)
         b = c0 * w[:-1] + c1 * w[1:] + c2 * d0 + c3 * d1
-        z = np.zeros(self.t.size, dtype=b.dtype)
-        for a, bnd in zip(bounds[:-1], bounds[1:]):
-            acc = np.cumsum(b[a:bnd] * grow[a:bnd])
-            z[a + 1 : bnd + 1] = decay[a:bnd] * (z[a] + acc)
+        z = _recurrence(*blocks, b)
         zr = mu.real if mu.imag == 0 else mu
         return z, w - zr * z
 
@@ -269,19 +296,22 @@ def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tup
         return [(tuple(_to_complex(m, subs) for m in mu), p, _to_complex(c, subs)) for mu, p, c in F]
 
 
-def _cached_terms(resp: Any, key: tuple, subs: dict) -> list:
-    """numeric_terms of a kernel, cached on the Response (kernels are immutable; params are fixed)."""
+def _cached_terms(resp: Any, key: tuple, subs: dict, horizon: float) -> list:
+    """Float terms of a kernel valid for lags <= horizon (near-coincident rates merged, see
+    :func:`volterra_sym.expopoly.stable_numeric_terms`), cached on the Response."""
     cache = resp.__dict__.setdefault("_numeric_terms", {})
-    if key not in cache:
+    ckey = (*key, horizon)
+    if ckey not in cache:
         c, n, ks = key
-        cache[key] = numeric_terms(resp.kernel_form(n, ks, c), subs)
-    return cache[key]
+        cache[ckey] = stable_numeric_terms(resp.kernel_form(n, ks, c), subs, horizon, dps=max(50, resp.dps))
+    return cache[ckey]
 
 
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
-    """sum c t^p e^{-mu t} on an array of times."""
+    """sum c t^p e^{-mu t} on an array of times (near-coincident rates merged up to max t)."""
     out = np.zeros(t.shape, dtype=complex)
-    for (mu,), (p,), c in numeric_terms(F, subs):
+    horizon = float(np.max(t)) if t.size else 1.0
+    for (mu,), (p,), c in stable_numeric_terms(F, subs, max(horizon, 1e-300)):
         out += c * t**p * np.exp(-mu * t)
     return out.real
 
@@ -390,23 +420,24 @@ def predict(
     top = np.zeros((tt.size, P))
     if taylor:
         from .taylor_response import top_degree_part
-    for c in range(P):
-        F0 = resp.mean0_form(c)
-        out[0, :, c] = (
-            eval_univariate(F0, tt, subs)
-            if not resp.stationary
-            else eval_univariate(_as_univariate(F0, resp.t_sym), tt, subs)
-        )
-        for n in range(1, resp.order + 1):
-            acc = np.zeros(tt.size, dtype=complex)
-            acc_top = np.zeros(tt.size, dtype=complex)
-            for ks in _tuples(model.m, n):
-                terms = _cached_terms(resp, (c, n, ks), subs)
-                acc += ordered_integrals(ev, ks, terms, N)
-                if taylor:
-                    acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == resp.lag_degree)
-            out[n, :, c] = acc.real * e**n
-            top[:, c] += acc_top.real * e**n
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported below
+        for c in range(P):
+            F0 = resp.mean0_form(c)
+            out[0, :, c] = (
+                eval_univariate(F0, tt, subs)
+                if not resp.stationary
+                else eval_univariate(_as_univariate(F0, resp.t_sym), tt, subs)
+            )
+            for n in range(1, resp.order + 1):
+                acc = np.zeros(tt.size, dtype=complex)
+                acc_top = np.zeros(tt.size, dtype=complex)
+                for ks in _tuples(model.m, n):
+                    terms = _cached_terms(resp, (c, n, ks), subs, float(tt[-1]))
+                    acc += ordered_integrals(ev, ks, terms, N)
+                    if taylor:
+                        acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == resp.lag_degree)
+                out[n, :, c] = acc.real * e**n
+                top[:, c] += acc_top.real * e**n
     if taylor:
         from .taylor_response import check_horizon
 
@@ -416,6 +447,12 @@ def predict(
     if not model.vector_readout:
         out = out[..., 0]
         top = top[:, 0]
+    if not np.all(np.isfinite(out)):
+        j = int(np.argmax(~np.all(np.isfinite(out.reshape(out.shape[0], tt.size, -1)), axis=(0, 2))))
+        raise VolterraError(
+            f"t: the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes or extreme "
+            "time scales); use a shorter horizon, or check the model's stability"
+        )
     res = out if by_order else out.sum(axis=0)
     return (res, np.abs(top)) if return_error else res
 
