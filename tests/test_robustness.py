@@ -96,3 +96,37 @@ def test_stiff_rates_on_coarse_and_irregular_grids():
     assert np.max(np.abs(got - vs.gaussian_oracle(m2, np.ones_like(t2), t2))) < 1e-13
     with pytest.raises(vs.VolterraError, match="floating-point range"):
         vs.derive(m).predict(np.ones(3), [0, 1e300, 1.7e308])
+
+
+def test_review_small_cases():
+    from volterra_sym.quadrature import volterra_quadrature
+
+    # stiff kernel: the simplex quadrature never evaluates outside the simplex (no inf * 0)
+    m = vs.OU(200.0, 1.0, 0.5, readout="h1**2")
+    low = vs.derive(m).lower()
+    t = np.linspace(0, 5, 201)
+    got = volterra_quadrature({(1, 0): low.kernel(1), (2, (0, 0)): low.kernel(2)}, np.ones_like(t), t, mean0=low.mean0)
+    assert np.all(np.isfinite(got))
+    # mpmath backend accepts numpy scalars and 0-d arrays
+    mp = vs.derive(vs.OU(1.0, 1.0, 0.5, c=0.3, readout="h1**2")).lower("mpmath", dps=40)
+    ref = mp.kernel(1)(0.5)
+    assert mp.kernel(1)(np.float32(0.5)) == ref and mp.kernel(1)(np.array(0.5)) == ref
+    # 2-point grids: exact for the piecewise-linear reading of a callable (no silent chords)
+    r = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"))
+    u = lambda s: np.array([1 + s])  # noqa: E731
+    assert np.allclose(r.predict(u, [0, 1]), vs.gaussian_oracle(r.model, u, np.array([0, 1.0])), rtol=1e-13)
+    with pytest.raises(vs.InputError, match="complex"):
+        r.predict(np.ones(3) + 0j, [0, 1, 2])
+    # no fluctuation-dissipation form when S_inf is singular
+    sing = vs.derive(vs.OU([[1, 0], [0, 2]], [[1], [1]], [[1], [0]], c=[0.3, 0.2], readout="h1**2 + h2**2"))
+    with pytest.raises(vs.VolterraError, match="singular"):
+        sing.fdt_kernel()
+
+
+def test_vector_readout_components_in_the_feature_path():
+    r = vs.derive(vs.OU(1, 1, 1, c=sp.Rational(1, 2), readout=["h1", "h1**2"]))
+    # K^(1) of h1 is e^{-tau}; of h1^2 it is 2 E[h1] e^{-tau} = 2 * (1/2) e^{-tau}
+    assert r.kernel_taylor(1, 0, (1,), component=0) == -1
+    assert r.kernel_taylor(1, 0, (1,), component=1) == -1
+    assert r.kernel_taylor(2, (0, 0), (0, 0), component=1) == 2
+    assert r.kernel_taylor(2, (0, 0), (0, 0), component=0) == 0

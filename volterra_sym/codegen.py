@@ -249,7 +249,7 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
 
     def scalar(*lags: Any) -> Any:
         with mpmath.workdps(dps):
-            xs = [mpmath.mpf(x) if not isinstance(x, mpmath.mpf) else x for x in lags]
+            xs = [x if isinstance(x, mpmath.mpf) else mpmath.mpf(x.item() if hasattr(x, "item") else x) for x in lags]
             total = mpmath.mpc(0)
             for mus, ps, c in terms:
                 term = c

@@ -52,11 +52,16 @@ def input_samples(u: Any, t: np.ndarray, m: int, *, allow_none: bool = False) ->
         if allow_none:
             return np.zeros((L, m))
         raise InputError(f"u: expected samples of shape ({L}, {m}) or a callable u(t) -> ({m},), received None")
+    if np.iscomplexobj(u) and not callable(u):
+        raise InputError("u: received complex samples; the input signal must be real")
     if callable(u):
         rows = []
         for tj in t:
             try:
-                val = np.asarray(u(float(tj)), dtype=float)
+                raw = u(float(tj))
+                if np.iscomplexobj(raw):
+                    raise InputError(f"u: u({tj}) returned a complex value; the input signal must be real")
+                val = np.asarray(raw, dtype=float)
             except VolterraError:
                 raise
             except Exception as exc:  # the user's callable failed

@@ -292,6 +292,17 @@ def fdt_kernel(resp, k: int = 0, component: int = 0) -> ExpPoly:
         Pf = linear_substitution(f, E, data.mean_drift(tau), data.cov_drift(tau))
         m_inf, S_inf = data.stationary()
         n = data.n
+        singular = VolterraError(
+            "fdt_kernel: the stationary covariance S_inf is singular (the noise does not reach every direction), "
+            "so rho_inf has no density and the fluctuation-dissipation form A_k = -div(gamma_k rho)/rho is "
+            "undefined; the kernels of the recursion, resp.kernel(1, k), are unaffected"
+        )
+        if (
+            sp.Matrix(S_inf).det() == 0
+            if data.domain == "exact"
+            else abs(mpmath.det(mpmath.matrix(S_inf))) < (mpmath.mpf(10) ** (-data.dps // 2))
+        ):
+            raise singular
         if data.domain == "exact":
             Sinv = sp.Matrix(S_inf).inv()
             w = [sum(data.C[j, k] * Sinv[j, i] for j in range(n)) for i in range(n)]

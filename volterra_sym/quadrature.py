@@ -12,6 +12,7 @@ cascades of :mod:`volterra_sym.series` instead.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -60,8 +61,12 @@ def simplex_integral(
         for j in range(1, L):
             s1 = t[: j + 1][:, None]
             s2 = t[: j + 1][None, :]
-            args = [t[j] - s1, s1 - s2] + ([np.broadcast_to(s2, (j + 1, j + 1))] if with_start else [])
-            vals = np.asarray(kernel(*args), dtype=float) * np.tril(np.ones((j + 1, j + 1)))
+            lower = s1 >= s2  # the simplex s2 <= s1; outside it the kernel is not evaluated
+            lag2 = np.where(lower, s1 - s2, 0.0)
+            args = [np.broadcast_to(t[j] - s1, lag2.shape), lag2]
+            if with_start:
+                args.append(np.broadcast_to(s2, lag2.shape))
+            vals = np.where(lower, np.asarray(kernel(*args), dtype=float), 0.0)
             inner = np.sum(W[: j + 1, : j + 1] * vals * U[None, : j + 1, k[1]], axis=1)
             out[j] = np.sum(W[j, : j + 1] * U[: j + 1, k[0]] * inner)
         return out
@@ -102,14 +107,28 @@ def volterra_quadrature(
         raise VolterraError("kernels: give at least one kernel {(n, k): callable}")
     order = 0
     cost = 0.0
-    for key in kernels:
-        if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], int) and key[0] >= 1):
-            raise VolterraError(f"kernels: keys must be (n, k) with n >= 1 and k a tuple of n indices, got {key!r}")
-        n, k = key
-        if len(tuple(k)) != n or any(not 0 <= x < m for x in k):
+    normalised = {}
+    for key, K in kernels.items():
+        try:
+            n, k = key
+            n = operator.index(n)
+            k = tuple(operator.index(x) for x in (k if isinstance(k, (tuple, list)) else (k,)))
+        except (TypeError, ValueError):
+            raise VolterraError(
+                f"kernels: keys must be (n, k) with n >= 1 and k a tuple of n input indices, received {key!r}"
+            ) from None
+        if n < 1 or len(k) != n or any(not 0 <= x < m for x in k):
             raise VolterraError(f"kernels: key {key!r}: k needs {n} input indices in 0..{m - 1}")
+        if not callable(K):
+            raise VolterraError(f"kernels[{key!r}]: expected a callable of the lags, received {type(K).__name__}")
+        normalised[(n, k)] = K
         order = max(order, n)
         cost += tt.size ** (n + 1) / (n + 1)
+    memory = 8.0 * tt.size**2  # the cumulative trapezoid weights
+    if memory > 4e9:
+        raise VolterraError(
+            f"t: simplex quadrature on {tt.size} points needs {memory / 1e9:.1f} GB of weights; use a coarser grid"
+        )
     if cost > MAX_EVALUATIONS:
         raise VolterraError(
             f"t: simplex quadrature would need ~{cost:.2g} kernel evaluations (limit {MAX_EVALUATIONS:.0e}); "
@@ -123,6 +142,13 @@ def volterra_quadrature(
         )
     out = np.zeros((order + 1, tt.size))
     out[0] = mean0(tt) if callable(mean0) else float(mean0)
-    for (n, k), K in kernels.items():
-        out[n] += e**n * simplex_integral(K, n, U, tt, tuple(k), with_start=not stationary)
+    for (n, k), K in normalised.items():
+        try:
+            out[n] += e**n * simplex_integral(K, n, U, tt, k, with_start=not stationary)
+        except TypeError as exc:
+            want = f"{n} lag(s)" + ("" if stationary else " and s_n")
+            raise VolterraError(
+                f"kernels[{(n, k)!r}]: the kernel could not be called with {want} ({exc}); kernels of a "
+                "non-stationary start take s_n last: pass stationary=False"
+            ) from None
     return out if by_order else out.sum(axis=0)

@@ -202,11 +202,11 @@ class Response:
 
         return H
 
-    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int]) -> sp.Expr:
+    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> sp.Expr:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (exact; stationary start)."""
         if not self.stationary:
             raise VolterraError("kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)")
-        F = self.kernel_form(n, k)
+        F = self.kernel_form(n, k, self._component(component)[0])
         p = tuple(p)
         if len(p) != n:
             raise VolterraError(f"p: expected {n} derivative orders, received {p!r}")
@@ -217,7 +217,7 @@ class Response:
             return sp.sympify(to_sympy(val, self.dps)) if not isinstance(val, sp.Basic) else sp.expand(val)
 
     # ---- response features (MATH.md section 7) ---------------------------------------
-    def _taylor_callable(self, level: int):
+    def _taylor_callable(self, level: int, component: int = 0):
         if level > self.order:
             raise VolterraError(
                 f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
@@ -226,7 +226,7 @@ class Response:
         if not self.stationary:
             raise VolterraError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")
         if self.method == "taylor":
-            tk = self.taylor[0]
+            tk = self.taylor[component]
 
             def taylor(n, k, p):
                 if sum(p) > self.lag_degree:
@@ -239,9 +239,9 @@ class Response:
             return taylor
         if self.method != "exact":
             raise VolterraError(f"feature coefficients need exact or Taylor kernels, not method={self.method!r}")
-        return lambda n, k, p: self.kernel_taylor(n, k, p)
+        return lambda n, k, p: self.kernel_taylor(n, k, p, component)
 
-    def feature_coefficients(self, degree: int, level: int, **options: Any):
+    def feature_coefficients(self, degree: int, level: int, *, component: int = 0, **options: Any):
         """Coefficients c_w of E f(h_t) - E_inf f = <c, Phi_t(u)>.
 
         See :func:`volterra_sym.features.feature_coefficients`.
@@ -250,16 +250,19 @@ class Response:
 
         if self.method == "taylor":
             options.setdefault("truncation", "total")
-        return feature_coefficients(self._taylor_callable(level), degree, level, inputs=self.model.m, **options)
+        comp = self._component(component)[0]
+        return feature_coefficients(self._taylor_callable(level, comp), degree, level, inputs=self.model.m, **options)
 
-    def predict_features(self, u: Any, t: Any, degree: int, level: int, **options: Any):
+    def predict_features(self, u: Any, t: Any, degree: int, level: int, *, component: int = 0, **options: Any):
         """E f(h_t) ~ E_inf f + <c, Phi_t(u)> (see :func:`volterra_sym.features.predict_features`)."""
         from .features import predict_features
 
-        mean0 = float(sp.N(self.mean0.xreplace(self.model.params) if not self.model.vector_readout else self.mean0[0]))
+        comp = self._component(component)[0]
+        m0 = self.mean0[comp] if self.model.vector_readout else self.mean0
+        mean0 = float(sp.N(sp.sympify(m0).xreplace(self.model.params)))
         if self.method == "taylor":
             options.setdefault("truncation", "total")
-        return predict_features(self._taylor_callable(level), mean0, u, t, degree, level, **options)
+        return predict_features(self._taylor_callable(level, comp), mean0, u, t, degree, level, **options)
 
     # ---- numbers -------------------------------------------------------------------
     def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any):

@@ -28,7 +28,8 @@ Input conventions and quadrature orders (h = largest step):
   are known exactly (z' = -mu z + w for every filter output, u' = the slope of
   the interval).  The first order is EXACT; higher orders are O(h^4).
 * ``interp="cubic"`` (default for callables, which are sampled on ``t``): cubics
-  through 4 neighbouring nodes: O(h^4) for smooth inputs.
+  through 4 neighbouring nodes: O(h^4) for smooth inputs (grids of 2-3 points use
+  ``"pwlinear"``).
 * ``interp="linear"``: chords: first order exact for piecewise-linear inputs,
   higher orders O(h^2); the cheapest.
 """
@@ -409,6 +410,8 @@ def predict(
     U = input_samples(u, tt, model.m)
     if interp is None:
         interp = "cubic" if callable(u) else "pwlinear"
+    if interp == "cubic" and tt.size < 4:
+        interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
     if interp not in ("pwlinear", "cubic", "linear"):
         raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
     subs = dict(model.params)
