@@ -124,15 +124,15 @@ def volterra_quadrature(
         normalised[(n, k)] = K
         order = max(order, n)
         cost += tt.size ** (n + 1) / (n + 1)
-    memory = 8.0 * tt.size**2  # the cumulative trapezoid weights
-    if memory > 4e9:
-        raise VolterraError(
-            f"t: simplex quadrature on {tt.size} points needs {memory / 1e9:.1f} GB of weights; use a coarser grid"
-        )
     if cost > MAX_EVALUATIONS:
         raise VolterraError(
             f"t: simplex quadrature would need ~{cost:.2g} kernel evaluations (limit {MAX_EVALUATIONS:.0e}); "
             "use a coarser grid, or exponential-polynomial kernels (Response.predict, O(len(t)))"
+        )
+    memory = 8.0 * tt.size**2  # the cumulative trapezoid weights
+    if memory > 4e9:
+        raise VolterraError(
+            f"t: simplex quadrature on {tt.size} points needs {memory / 1e9:.1f} GB of weights; use a coarser grid"
         )
     if cost > WARN_EVALUATIONS:
         warnings.warn(
