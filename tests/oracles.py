@@ -42,7 +42,7 @@ def transient_law(A, c, D, m0, S0, t):
     M[:n, n:] = D
     M[n:, n:] = A.T
     F = sla.expm(M * t)
-    St = F[:n, n:] @ F[:n, :n].T if False else F[:n, n:] @ E.T
+    St = F[:n, n:] @ E.T
     return E @ m0 + mt, E @ S0 @ E.T + St
 
 

@@ -7,7 +7,6 @@ as a subprocess to check the real entry point and exit codes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from volterra_sym.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-HAS_VERIFY = importlib.util.find_spec("volterra_sym.verify") is not None
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -72,14 +70,12 @@ def test_bad_input_exit_code_2_subprocess(tmp_path):
     assert proc.stdout == ""
 
 
-@pytest.mark.skipif(not HAS_VERIFY, reason="volterra_sym.verify not written yet")
 def test_verify_on_an_example(tmp_path):
     proc = run_cli("verify", str(EXAMPLES / "ou1d_cubic.toml"), "--paths", "400", "--seed", "1", "--points", "41")
     assert proc.returncode == 0, proc.stderr
     assert "PASSED" in proc.stdout
 
 
-@pytest.mark.skipif(not HAS_VERIFY, reason="volterra_sym.verify not written yet")
 @pytest.mark.parametrize("name", ["srnn2d_quadratic_two_inputs", "ou1d_symbolic", "srnn_tanh"])
 def test_verify_examples_in_process(name, capsys):
     assert main(["verify", str(EXAMPLES / f"{name}.toml"), "--paths", "300", "--points", "21"]) == 0
@@ -174,8 +170,6 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 
 
 def test_demo_with_verification(tmp_path, capsys):
-    if not HAS_VERIFY:
-        pytest.skip("volterra_sym.verify not written yet")
     assert main(["demo", "--out", str(tmp_path), "--paths", "300"]) == 0
     assert "PASSED" in capsys.readouterr().out
 

@@ -72,7 +72,7 @@ def measured_order(interp, u, model, sizes):
     for L in sizes:
         t = np.linspace(0, 2, L)
         pred = resp.predict(u, t, eps=1.0, interp=interp)
-        truth = expected_readout_truth(model, u, t[-1:] if False else t, 1.0)
+        truth = expected_readout_truth(model, u, t, 1.0)
         errs.append(np.max(np.abs(pred - truth)))
     h = 2 / (np.array(sizes) - 1)
     return np.polyfit(np.log(h), np.log(errs), 1)[0]

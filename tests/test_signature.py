@@ -1,7 +1,7 @@
 """Tests of volterra_sym.signature (truncated signatures of piecewise-linear paths).
 
 Which code each test trusts:
-- test_matches_iisignature*: iisignature (optional; skipped when absent).
+- test_matches_iisignature*: iisignature (optional locally, skipped when absent; required on CI).
 - test_matches_iterated_integrals: a brute-force reference in this file that
   integrates the iterated integrals S^{w c}(r) = int_0^r S^w dX^c as exact
   polynomials segment by segment (numpy.polynomial); no Chen identity, no exp.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 
 import numpy as np
@@ -29,6 +30,19 @@ from volterra_sym.errors import VolterraError
 from volterra_sym.signature import FeatureError, sig_size, sig_words, signature
 
 # --------------------------------------------------------------------------- references
+
+
+def _iisignature():
+    """The peer implementation; .ci/run installs it, so on CI its absence is a failure, not a skip."""
+    try:
+        import iisignature
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "iisignature is not installed on CI: .ci/run should build it (pip install --no-build-isolation)"
+            )
+        pytest.skip("iisignature not installed (pip install --no-build-isolation iisignature)")
+    return iisignature
 
 
 def brute_force_signature(path: np.ndarray, level: int) -> dict[tuple[int, ...], float]:
@@ -102,7 +116,7 @@ def test_matches_iterated_integrals(length, d, level):
 
 @pytest.mark.parametrize(("length", "d", "level"), [(2, 3, 4), (7, 2, 5), (50, 4, 4), (300, 3, 3), (33, 1, 6)])
 def test_matches_iisignature(length, d, level):
-    iisignature = pytest.importorskip("iisignature")
+    iisignature = _iisignature()
     rng = np.random.default_rng(7 * length + d + level)
     path = _random_path(rng, length, d)
     want = iisignature.sig(path, level)
@@ -114,7 +128,7 @@ def test_matches_iisignature(length, d, level):
 
 
 def test_matches_iisignature_batch():
-    iisignature = pytest.importorskip("iisignature")
+    iisignature = _iisignature()
     rng = np.random.default_rng(3)
     paths = _random_path(rng, 2, 3, 40, 3)
     want = iisignature.sig(paths, 4)
