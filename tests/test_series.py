@@ -23,6 +23,9 @@ MODELS = {
         [[1, 2], [0, 3]], [[1, 0], [0.5, 1]], [[0.5, 0], [0.2, 0.3]], c=[0.1, -0.2], readout="h1**2*h2 + h2**3 - h1"
     ),
     "2d-complex": lambda: vs.OU([[1, 2], [-2, 1]], [1, 0], 0.5, c=[0.3, 0], readout="h1**3 + h1*h2"),
+    "2d-complex-point-mass": lambda: vs.OU(
+        [[1, 2], [-2, 1]], [1, 0], 0.5, c=[0.3, 0], readout="h1**3 + h1*h2", initial=vs.PointMass([0.5, -0.2])
+    ),
     "2d-jordan-point-mass": lambda: vs.OU(
         [[1, 1], [0, 1]], [1, 1], 0.5, readout="h1**2 + h2**3", initial=vs.PointMass([0.5, -1])
     ),

@@ -220,6 +220,12 @@ def test_fraction_field_for_log_atan_roots() -> None:
     )
     tk = _check_point_mass(model, [((0,), (2, 1)), ((0, 0), (1, 1, 0))])
     assert tk.representation == "field"
+    # a genuine rational power in the drift and the readout (D = sigma^2 above simplifies to a polynomial)
+    root = vs.Diffusion(
+        [h], -h + (2 + h**2) ** R(1, 3) / 4, R(1, 2), 1, h * sp.sqrt(3 + h), initial=vs.PointMass([R(1, 3)])
+    )
+    tk = _check_point_mass(root, [((0,), (2, 1)), ((0, 0), (1, 1, 1))])
+    assert tk.representation == "field"
 
 
 def test_expr_fallback_for_other_analytic_functions() -> None:
@@ -236,17 +242,21 @@ def test_taylor_matches_numerical_generator_at_short_lags() -> None:
     from volterra_sym import generator
 
     model, _ = _tanh_srnn()
-    num = generator.derive_generator(model, 1, cells=800)
+    lags = np.array([0.05, 0.1, 0.2])
+    gen = generator.derive_generator(model, 1, cells=800).kernel_values(1, 0, lags[:, None])
+    gen_coarse = generator.derive_generator(model, 1, cells=400).kernel_values(1, 0, lags[:, None])
     tk1 = taylor_kernels(model, 1, 1, dps=20)
+    tk5 = taylor_kernels(model, 1, 5, dps=20)
     tk6 = taylor_kernels(model, 1, 6, dps=20)
     t1 = tk6.lag_symbols(1)[0]
-    lags = np.array([0.05, 0.1, 0.2])
-    gen = num.kernel_values(1, 0, lags[:, None])
-    p1 = np.array([float(tk1.kernel_polynomial(1, 0).subs(t1, x)) for x in lags])
-    p6 = np.array([float(tk6.kernel_polynomial(1, 0).subs(t1, x)) for x in lags])
-    scale = abs(float(tk6.coefficient(1, 0, 0)))
-    # degree 6: truncation ~ tau^7 / 7!, far below the generator's O(h^2) discretisation error
-    assert np.all(np.abs(p6 - gen) < 2e-4 * scale)
+
+    def poly(tk):
+        return np.array([float(tk.kernel_polynomial(1, 0).subs(t1, x)) for x in lags])
+
+    p1, p5, p6 = poly(tk1), poly(tk5), poly(tk6)
+    # degree 6 against the generator: within the generator's discretisation error (bounded by |g800 - g400|,
+    # ~3x its Richardson estimate at second order) plus the Taylor truncation (bounded by the last shell)
+    assert np.all(np.abs(p6 - gen) <= np.abs(gen - gen_coarse) + np.abs(p6 - p5))
     # degree 1: the error is the tau^2 term, so it grows ~4x per doubling of the lag
     err = np.abs(p1 - gen)
     assert 3.0 < err[1] / err[0] < 5.0 and 3.0 < err[2] / err[1] < 5.0
