@@ -20,7 +20,7 @@ import sympy as sp
 
 import volterra_sym as vs
 from volterra_sym.stationary import StationaryLawError
-from volterra_sym.taylor import NotAnalyticError, taylor_kernels
+from volterra_sym.taylor import NotAnalyticError, TaylorKernels, taylor_kernels
 
 R = sp.Rational
 
@@ -167,7 +167,7 @@ def test_nonlinear_stationary_first_order_coefficients(make) -> None:
 # --------------------------------------------------------------------------- point-mass starts, brute force
 
 
-def _check_point_mass(model: vs.Diffusion, indices, digits: float = 1e-25) -> None:
+def _check_point_mass(model: vs.Diffusion, indices, digits: float = 1e-25) -> TaylorKernels:
     order = max(len(k) for k, _ in indices)
     degree = max(sum(p) for _, p in indices)
     tk = taylor_kernels(model, order, degree)
