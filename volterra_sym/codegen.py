@@ -75,18 +75,18 @@ def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
         shape = " + ".join(f"0.0 * {a}" for a in args) if args else "0.0"
         lines.append(f"    return {shape}")
         return "\n".join(lines)
-    exps: dict[tuple[int, float], str] = {}
+    exps: dict[tuple[int, float, float], str] = {}
     pows: dict[tuple[int, int], str] = {}
-    phases: dict[tuple[float, ...], str] = {}
-    body = []
+    real_body, osc_body = [], []
     for alpha, p, beta, a, b in terms:
         factors = []
-        for i, (al, pi) in enumerate(zip(alpha, p)):
-            if al != 0:
-                key = (i, al)
-                if key not in exps:
+        for i, (al, pi, be) in enumerate(zip(alpha, p, beta)):
+            if al != 0 or be != 0:
+                key = (i, al, be)
+                if key not in exps:  # e^{-alpha tau} (real) or e^{(-alpha + i beta) tau} (complex), shared by terms
                     exps[key] = f"e{len(exps)}"
-                    lines.append(f"    {exps[key]} = np.exp({_fmt(-al)} * {args[i]})")
+                    rate = _fmt(-al) if be == 0 else f"complex({_fmt(-al)}, {_fmt(be)})"
+                    lines.append(f"    {exps[key]} = np.exp({rate} * {args[i]})")
                 factors.append(exps[key])
             if pi:
                 key2 = (i, pi)
@@ -94,23 +94,17 @@ def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
                     pows[key2] = f"p{len(pows)}"
                     lines.append(f"    {pows[key2]} = {args[i]} ** {pi}")
                 factors.append(pows[key2])
-        if any(beta):
-            if beta not in phases:
-                ph = f"w{len(phases)}"
-                phases[beta] = ph
-                lin = " + ".join(f"{_fmt(bb)} * {args[i]}" for i, bb in enumerate(beta) if bb != 0)
-                lines.append(f"    {ph} = {lin}")
-                lines.append(f"    {ph}c, {ph}s = np.cos({ph}), np.sin({ph})")
-            ph = phases[beta]
-            amp = f"({_fmt(a)} * {ph}c + {_fmt(b)} * {ph}s)"
+        if any(beta):  # a cos(beta.tau) + b sin(beta.tau) = Re((a - i b) e^{i beta.tau})
+            osc_body.append(" * ".join([f"complex({_fmt(a)}, {_fmt(-b)})", *factors]))
         else:
-            amp = _fmt(a)
-        body.append(" * ".join([amp, *factors]))
-    lines.append("    return (")
-    for j, term in enumerate(body):
-        lines.append(f"        {'+ ' if j else ''}{term}")
-    shape = " + ".join(f"0.0 * {a}" for a in args)
-    lines.append(f"    ) + ({shape})" if args else "    )")
+            real_body.append(" * ".join([_fmt(a), *factors]))
+    shape = " + ".join(f"0.0 * {a}" for a in args) if args else "0.0"
+    parts = []
+    if real_body:
+        parts.append("(\n        " + "\n        + ".join(real_body) + "\n    )")
+    if osc_body:
+        parts.append("(\n        " + "\n        + ".join(osc_body) + "\n    ).real")
+    lines.append("    return " + " + ".join(parts) + f" + ({shape})")
     return "\n".join(lines)
 
 

@@ -60,7 +60,7 @@ def canonical_rate(rate: sp.Expr) -> sp.Expr:
 
 def is_zero(c: sp.Expr) -> bool:
     """Exact zero test for a coefficient (structural first, then ``cancel``)."""
-    if isinstance(c, _MP):
+    if isinstance(c, (*_MP, int)):
         return c == 0
     if c == 0:
         return True
@@ -129,7 +129,7 @@ class ExpPoly:
     @classmethod
     def constant(cls, vars: Sequence[sp.Symbol], c: sp.Expr) -> ExpPoly:
         d = len(tuple(vars))
-        return cls(vars, {((_ZERO,) * d, (0,) * d): sp.sympify(c)})
+        return cls(vars, {((_ZERO,) * d, (0,) * d): c if isinstance(c, (*_MP, int)) else sp.sympify(c)})
 
     @classmethod
     def zero(cls, vars: Sequence[sp.Symbol]) -> ExpPoly:
@@ -182,7 +182,7 @@ class ExpPoly:
 
     def __mul__(self, other: ExpPoly | sp.Expr | int) -> ExpPoly:
         if not isinstance(other, ExpPoly):
-            return self.scale(sp.sympify(other))
+            return self.scale(other if isinstance(other, (*_MP, int)) else sp.sympify(other))
         self._check(other)
         out = ExpPoly(self.vars)
         for (mu1, p1), c1 in self.terms.items():
@@ -200,11 +200,21 @@ class ExpPoly:
     def simplified(self, simplify: bool = True) -> ExpPoly:
         """Drop zero coefficients; with ``simplify`` put symbolic coefficients in factored form."""
         out = ExpPoly(self.vars)
+        mp_vals = [abs(c) for c in self.terms.values() if isinstance(c, _MP)]
+        # mpmath coefficients: parts below the working precision (relative to the largest) are rounding residue
+        floor = max(mp_vals) * mpmath.mpf(10) ** (3 - mpmath.mp.dps) if mp_vals else 0
         for key, c in self.terms.items():
             if c == 0:
                 continue
+            if isinstance(c, int):
+                c = sp.Integer(c)
             if isinstance(c, _MP):
-                out.terms[key] = c
+                z = mpmath.mpc(c)
+                re = z.real if abs(z.real) > floor else 0
+                im = z.imag if abs(z.imag) > floor else 0
+                if re == 0 and im == 0:
+                    continue
+                out.terms[key] = mpmath.mpc(re, im) if im else mpmath.mpf(re)
                 continue
             if not c.is_Number:
                 c = sp.expand(c)
@@ -283,7 +293,7 @@ class ExpPoly:
                 continue
             out._add_term((_ZERO,), (0,), c * factorial(p) / mu ** (p + 1))
             for k in range(p + 1):
-                out._add_term((mu,), (k,), -c * sp.Rational(factorial(p), factorial(k)) * mu ** (k - p - 1))
+                out._add_term((mu,), (k,), -c * factorial(p) / factorial(k) * mu ** (k - p - 1))
         return out
 
     def integral_to_infinity(self, zero_tol: float = 0.0) -> sp.Expr:
@@ -333,8 +343,17 @@ class ExpPoly:
             acc = groups.setdefault(key, [0, 0])
             acc[0] += _re(c)
             acc[1] += sign * _im(c)
+        mp_vals = [abs(x) for pair in groups.values() for x in pair if isinstance(x, _MP)]
+        if mp_vals:  # conjugate members are conjugate only to working precision: chop the residue
+            floor = max(mp_vals) * mpmath.mpf(10) ** (3 - mpmath.mp.dps)
+            for pair in groups.values():
+                for j, x in enumerate(pair):
+                    if isinstance(x, _MP) and abs(x) <= floor:
+                        pair[j] = 0
         out = _ZERO
         for (re_mu, p, freq), (cc, cs) in groups.items():
+            if cc == 0 and cs == 0:
+                continue
             dps = mpmath.mp.dps
             mono = sp.Mul(*[v**q for v, q in zip(self.vars, p)])
             expo = sp.exp(-sp.Add(*[to_sympy(m, dps) * v for m, v in zip(re_mu, self.vars)]))
