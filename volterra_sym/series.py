@@ -181,12 +181,13 @@ def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndar
         change = np.flatnonzero(np.diff(ids) != 0) + 1
         big = np.flatnonzero(re * h > BLOCK_EXPONENT)
         bounds = np.unique(np.concatenate([[0, L - 1], change, big, big + 1]))
-    rel = np.empty(L - 1)
-    for a, bnd in zip(bounds[:-1], bounds[1:]):
-        rel[a:bnd] = t[a + 1 : bnd + 1] - t[a]
+    start = bounds[np.searchsorted(bounds, np.arange(L - 1), side="right") - 1]  # block start of each step
+    rel = t[1:] - t[start]
     rel[big] = 0.0  # single-step blocks use step_decay instead
-    grow = np.exp(mu.real * rel) if mu.imag == 0 else np.exp(mu * rel)
-    step_decay = np.exp(-mu.real * h) if mu.imag == 0 else np.exp(-mu * h)
+    rate = mu.real if mu.imag == 0 else mu
+    grow = np.exp(rate * rel)
+    step_decay = np.zeros(L - 1, dtype=grow.dtype)
+    step_decay[big] = np.exp(-rate * h[big])
     return bounds, grow, 1.0 / grow, step_decay
 
 
