@@ -333,17 +333,28 @@ def _fdt_step(resp) -> Step:
 
 
 def _taylor_step(resp) -> Step:
+    tk = resp.taylor[0]
+    extra = () if resp.stationary else (0,)
+    obs = []
+    # the lowest observables before the expectation: L1^k f (p = 0) and L1^k L0 f (p = 1), first order
+    for k in range(resp.model.m):
+        for p in (0, 1):
+            if p <= resp.lag_degree:
+                label = f"\\mathcal{{L}}_1^{{{_idx(k)}}}" + ("\\mathcal{L}_0" if p else "") + " f"
+                obs.append(Equation(sp.Symbol(label), tk.observable(1, (k,), (p, *extra))))
     eqs = []
     for n, ks, expr in resp.kernels(component=0):
         label = ",".join(str(_idx(k)) for k in ks)
         args = ", ".join(sp.latex(s) for s in resp.lags(n))
         eqs.append(Equation(sp.Symbol(f"K^{{({n})}}_{{{label}}}({args})"), expr, rel=r"\approx"))
+    start = "" if resp.stationary else r" (and in $s_n$, the time from the start to the oldest input)"
     return Step(
         "taylor",
         "Short-lag Taylor kernels",
         r"For analytic coefficients $P_\tau = \sum_q \frac{\tau^q}{q!}\mathcal{L}_0^q$, so "
         r"$\partial^{p_1}_{\tau_1}\cdots\partial^{p_n}_{\tau_n} K^{(n)}_k(0) = "
-        r"\mathbb{E}_{\mu_0}[\mathcal{L}_1^{k_n}\mathcal{L}_0^{p_n}\cdots\mathcal{L}_1^{k_1}\mathcal{L}_0^{p_1} f]$; "
-        "the kernels below are truncated at the stated total lag degree.",
-        eqs,
+        r"\mathbb{E}_{\mu_0}[\mathcal{L}_1^{k_n}\mathcal{L}_0^{p_n}\cdots\mathcal{L}_1^{k_1}\mathcal{L}_0^{p_1} f]$. "
+        f"The lowest observables before the expectation are listed first; the kernels are truncated at total "
+        f"degree {resp.lag_degree} in the lags{start}, and are accurate only for short lags.",
+        obs + eqs,
     )
