@@ -32,39 +32,46 @@ from .response import Response
 from .simulate import SimulationResult, simulate, simulate_response
 from .verify import VerifyReport, verify
 
+#: names loaded on first use (heavier subsystems), name -> module
+_LAZY = {
+    "gaussian_oracle": "oracle",
+    "gaussian_law": "oracle",
+    "response_feature": "features",
+    "response_kernel": "features",
+    "feature_words": "features",
+    "feature_coefficients": "features",
+    "predict_features": "features",
+    "sig_words": "signature",
+    "sig_size": "signature",
+    "loads_run": "modelfile",
+    "RunSpec": "modelfile",
+    "load_model": "modelfile",
+    "loads_model": "modelfile",
+    "load_run": "modelfile",
+    "taylor_kernels": "taylor",
+    "expectation": "stationary",
+    "derive_generator": "generator",
+    "volterra_quadrature": "quadrature",
+}
+
 
 def __getattr__(name: str):
     """Lazy access to the heavier subsystems (simulation, verification, features, model files)."""
     import importlib
 
-    where = {
-        "gaussian_oracle": "oracle",
-        "gaussian_law": "oracle",
-        "response_feature": "features",
-        "response_kernel": "features",
-        "feature_words": "features",
-        "feature_coefficients": "features",
-        "predict_features": "features",
-        "sig_words": "signature",
-        "sig_size": "signature",
-        "loads_run": "modelfile",
-        "RunSpec": "modelfile",
-        "load_model": "modelfile",
-        "loads_model": "modelfile",
-        "load_run": "modelfile",
-        "taylor_kernels": "taylor",
-        "expectation": "stationary",
-        "derive_generator": "generator",
-        "volterra_quadrature": "quadrature",
-    }
+    where = _LAZY
     if name in where:
         return getattr(importlib.import_module(f".{where[name]}", __name__), name)
     raise AttributeError(f"module 'volterra_sym' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
     "ExpectationError",
     "FeatureError",
     "GridError",
@@ -97,3 +104,4 @@ __all__ = [
     "parse_expr",
     "__version__",
 ]
+__all__ += sorted(_LAZY)

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from importlib import resources
@@ -183,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (also the entry point of ``volterra-sym``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if not debug:  # library warnings as one-line notes, not Python source excerpts
+        warnings.formatwarning = lambda message, category, *_, **__: f"volterra-sym: warning: {message}\n"
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:

@@ -112,6 +112,11 @@ def derive(
     if method == "exact":
         if options:
             raise VolterraError(f"unexpected options for method='exact': {sorted(options)}")
+        if lag_degree is not None:
+            raise VolterraError(
+                "lag_degree: applies to method='taylor' (the exact kernels are not truncated); drop it or use "
+                "method='taylor'"
+            )
         return derive_exact(model, order, dps=dps, simplify=simplify)
     if order is None:
         raise VolterraError(f"order: method={method!r} needs an explicit order, e.g. order=2")
@@ -122,6 +127,10 @@ def derive(
         return derive_taylor(model, order, lag_degree=lag_degree, dps=dps, **options)
     from .generator import derive_generator
 
+    allowed = {"cells", "domain", "values"}
+    if set(options) - allowed or lag_degree is not None:
+        bad = sorted(set(options) - allowed) + (["lag_degree"] if lag_degree is not None else [])
+        raise VolterraError(f"unexpected options for method='generator': {bad} (it takes {sorted(allowed)})")
     return derive_generator(model, order, **options)
 
 
@@ -132,6 +141,12 @@ class RecursionStep:
     component: int
     k: tuple[int, ...]
     g: PolyEP
+
+    def __repr__(self) -> str:
+        return (
+            f"RecursionStep(component={self.component}, k={self.k}, g: degree {self.g.degree()} in the state, "
+            f"{len(self.g.coeffs)} monomials)"
+        )
 
 
 def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True):

@@ -286,6 +286,12 @@ class Diffusion:
         object.__setattr__(self, "vector_readout", bool(vector) and f.rows >= 1)
         object.__setattr__(self, "name", str(name))
         object.__setattr__(self, "meta", dict(meta or {}))
+        unused = sorted(str(sym) for sym in par if sym not in set(self.parameters))
+        if unused:
+            raise ModelError(
+                f"params: {unused} are not symbols of the model (its parameters: "
+                f"{[str(x) for x in self.parameters]}); check the spelling"
+            )
 
     # ---- shapes ---------------------------------------------------------------------
     @property

@@ -108,7 +108,7 @@ class Response:
             if n > deg:
                 out[n] = (
                     f"K^({n}) = 0: the readout has degree {deg}, P_tau preserves polynomial degree and each "
-                    "L1 lowers it by one (MATH.md section 5)"
+                    "L1 lowers it by one (docs/MATH.md section 5)"
                 )
         return out
 
@@ -210,6 +210,11 @@ class Response:
         p = tuple(p)
         if len(p) != n:
             raise VolterraError(f"p: expected {n} derivative orders, received {p!r}")
+        if self.method == "taylor" and sum(p) > self.lag_degree:
+            raise VolterraError(
+                f"p: total degree {sum(p)} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "
+                "truncated kernels would give 0); derive with a larger lag_degree"
+            )
         with mpmath.workdps(self.dps):
             val = F.derivative_at_zero((*p, 0))
             from .expopoly import to_sympy

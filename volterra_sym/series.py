@@ -406,6 +406,12 @@ def predict(
     (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
     """
     model = resp.model
+    missing = [str(x) for x in model.parameters if x not in model.params]
+    if missing:
+        raise VolterraError(
+            f"params: the kernels contain symbolic parameter(s) {missing} without numeric values; give them as "
+            "params={'name': value} when building the model (or use model.with_values(...))"
+        )
     tt = check_grid(t)
     e = check_eps(eps)
     U = input_samples(u, tt, model.m)
