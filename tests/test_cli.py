@@ -184,3 +184,12 @@ def test_unwritable_output_is_a_one_line_error(tmp_path, capsys):
     target = tmp_path / "no" / "such" / "dir" / "k.tex"
     assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(target)]) == 2
     assert_one_line_error(capsys.readouterr().err, "does not exist")
+
+
+def test_method_override_drops_the_files_lag_degree(tmp_path, capsys):
+    """srnn_tanh.toml has [derive] lag_degree; --method generator / exact must not receive it."""
+    path = str(EXAMPLES / "srnn_tanh.toml")
+    assert main(["derive", path, "--order", "2", "--method", "generator", "--json", str(tmp_path / "g.json")]) == 0
+    assert main(["derive", path, "--order", "2", "--method", "exact"]) == 2
+    err = capsys.readouterr().err
+    assert_one_line_error(err, "--method taylor")

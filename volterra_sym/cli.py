@@ -215,7 +215,22 @@ def _one_line(exc: BaseException) -> str:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}"
     text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return (text + _cli_hint(exc, text)) if text else type(exc).__name__
+
+
+def _cli_hint(exc: BaseException, text: str) -> str:
+    """The command-line spelling of the remedy a library message gives in Python terms."""
+    from .errors import NotLinearError
+
+    if isinstance(exc, NotLinearError):
+        return " (on the command line: --method taylor --lag-degree P, or --method generator for 1-D models)"
+    if text.startswith("lag_degree:"):
+        return " (on the command line: --lag-degree P)"
+    if text.startswith("params:"):
+        return " (in a model file: give the value in its [parameters] table)"
+    if "to_json()" in text:
+        return " (on the command line: --json F)"
+    return ""
 
 
 # --------------------------------------------------------------------------- commands
@@ -321,7 +336,7 @@ def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: in
     order = order or spec.order or (None if method == "exact" else DEFAULT_ORDER)
     lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
     options: dict[str, Any] = {"method": method}
-    if lag_degree is not None:
+    if lag_degree is not None and method == "taylor":  # a file's lag_degree is moot for other methods
         options["lag_degree"] = lag_degree
     try:
         return derive(spec.model, order, **options)
@@ -342,6 +357,8 @@ def _verify(spec: RunSpec, resp: Any, **options: Any) -> Any:
     method = options.pop("method", None) or spec.method
     lag_degree = options.pop("lag_degree", None)
     lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
+    if method != "taylor":
+        lag_degree = None  # a file's lag_degree is moot for other methods
     derive_options = {k: v for k, v in (("method", method), ("lag_degree", lag_degree)) if v is not None}
     if derive_options:
         options["derive_options"] = derive_options
