@@ -180,10 +180,12 @@ def test_unavailable_verification_is_a_one_line_error(monkeypatch, capsys):
     assert_one_line_error(capsys.readouterr().err, "verification is not available")
 
 
-def test_unwritable_output_is_a_one_line_error(tmp_path, capsys):
-    target = tmp_path / "no" / "such" / "dir" / "k.tex"
-    assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(target)]) == 2
-    assert_one_line_error(capsys.readouterr().err, "does not exist")
+def test_output_folders_are_created_and_a_folder_target_is_a_one_line_error(tmp_path, capsys):
+    target = tmp_path / "new" / "dir" / "k.tex"
+    assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(target)]) == 0
+    assert target.read_text().startswith("\\documentclass")
+    assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(tmp_path)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "is a folder")
 
 
 def test_method_override_drops_the_files_lag_degree(tmp_path, capsys):

@@ -383,9 +383,9 @@ def _write(resp: Any, method: str, target: Path) -> None:
     what = {"write_latex": "LaTeX export", "write_markdown": "Markdown export", "write_module": "module export"}[method]
     if writer is None:
         raise CLIError(f"{what} is not available in this version of volterra_sym")
-    if target.parent and not target.parent.exists():
-        raise CLIError(f"{target}: the folder {target.parent} does not exist")
-    try:
+    if target.exists() and target.is_dir():
+        raise CLIError(f"{target}: is a folder; give a file name")
+    try:  # like the library (and demo --out), missing parent folders are created
         writer(str(target))
     except ImportError as exc:
         raise CLIError(f"{what} is not available in this version of volterra_sym ({exc})") from None
