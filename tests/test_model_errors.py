@@ -114,3 +114,23 @@ def test_symbolic_kernels_singular_at_the_given_values_are_refused():
     t = np.linspace(0, 1, 201)
     got = vs.derive(model.with_values()).predict(np.ones(201), t)
     assert np.max(np.abs(got - vs.gaussian_oracle(model.with_values(), np.ones(201), t))) < 1e-10
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda r, t: r.lower(max_lag=-1), "max_lag"),
+        (lambda r, t: r.lower(max_lag="x"), "max_lag"),
+        (lambda r, t: r.predict(np.ones(11), t, by_order="yes"), "by_order"),
+        (lambda r, t: r.kernel_taylor(1, 0, ("a",)), "p:"),
+        (lambda r, t: r.write_latex("/tmp"), "folder"),
+        (lambda r, t: r.fdt_kernel(3), "k:"),
+        (lambda r, t: r.mean0_form(5), "component"),
+        (lambda r, t: vs.volterra_quadrature([1, 2], np.ones(11), t), "mapping"),
+        (lambda r, t: vs.Gaussian([0], [[-1]]), "positive semi-definite"),
+    ],
+)
+def test_bad_arguments_to_response_methods(call, match):
+    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, c=0.2, readout="h1**2"))
+    with pytest.raises(vs.VolterraError, match=match):
+        call(resp, np.linspace(0, 1, 11))

@@ -206,6 +206,7 @@ def lower(resp, backend: str = "numpy", *, dps: int | None = None, max_lag: floa
     """
     if backend not in BACKENDS:
         raise VolterraError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+    _check_max_lag(max_lag)
     if backend == "numpy":
         if dps is not None:
             raise VolterraError("dps: only the 'mpmath' backend takes a precision")
@@ -266,8 +267,18 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
     return func
 
 
+def _check_max_lag(max_lag: Any) -> None:
+    if (
+        isinstance(max_lag, bool)
+        or not isinstance(max_lag, (int, float, np.integer, np.floating))
+        or not (0 < float(max_lag) < float("inf"))
+    ):
+        raise VolterraError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
+
+
 def write_module(resp, path: Any, max_lag: float = 100.0) -> str:
     """Write :func:`module_source` to ``path`` (``.py``); returns the path as a string."""
+    _check_max_lag(max_lag)
     p = Path(path)
     if p.suffix != ".py":
         raise VolterraError(f"path: a Python module needs a .py file name, received {str(path)!r}")

@@ -453,6 +453,10 @@ def to_markdown(resp: Any, body_only: bool = False) -> str:
 def write_text(path: str | Path, text: str) -> str:
     """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends), creating parent directories; return the path."""
     p = Path(path)
+    if p.is_dir():
+        from .errors import VolterraError
+
+        raise VolterraError(f"path: {str(path)!r} is a folder; give a file name, e.g. {str(p / 'derivation.tex')!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     with open(p, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)

@@ -61,6 +61,15 @@ class Gaussian:
             )
         if (c - c.T).applyfunc(sp.simplify) != sp.zeros(*c.shape):
             raise ModelError(f"Gaussian(cov): covariance must be symmetric, received {c.tolist()}")
+        if not c.free_symbols:
+            import numpy as np
+
+            eig = np.linalg.eigvalsh(np.array(c.evalf(), dtype=float))
+            if eig.min() < -1e-12 * max(1.0, abs(eig).max()):
+                raise ModelError(
+                    f"Gaussian(cov): a covariance must be positive semi-definite, but {c.tolist()} has the "
+                    f"eigenvalue {eig.min():.6g}"
+                )
         object.__setattr__(self, "mean", m)
         object.__setattr__(self, "cov", c)
 

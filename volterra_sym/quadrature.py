@@ -103,8 +103,10 @@ def volterra_quadrature(
     tt = check_grid(t)
     e = check_eps(eps)
     U = input_samples(u, tt, m)
-    if not kernels:
-        raise VolterraError("kernels: give at least one kernel {(n, k): callable}")
+    if not isinstance(kernels, Mapping) or not kernels:
+        raise VolterraError(
+            f"kernels: expected a non-empty mapping {{(n, k): callable}}, received {type(kernels).__name__}"
+        )
     order = 0
     cost = 0.0
     normalised = {}

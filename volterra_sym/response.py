@@ -152,12 +152,14 @@ class Response:
         return sp.Matrix(exprs) if self.model.vector_readout else exprs[0]
 
     def mean0_form(self, component: int = 0) -> ExpPoly:
-        return self._mean0_forms[component]
+        return self._mean0_forms[self._component(component)[0]]
 
     def fdt_kernel(self, k: int = 0, component: int = 0) -> sp.Expr:
         """K^(1)_k in fluctuation-dissipation form E_inf[f(h_tau) A_k(h_0)] (stationary start)."""
         from .kernels import fdt_kernel
 
+        k = normalise_k(self.model, 1, k)[0]
+        component = self._component(component)[0]
         F = fdt_kernel(self, k, component)
         with mpmath.workdps(self.dps):
             return F.as_expr(self.simplify)
@@ -208,8 +210,8 @@ class Response:
             raise VolterraError("kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)")
         F = self.kernel_form(n, k, self._component(component)[0])
         p = tuple(p)
-        if len(p) != n:
-            raise VolterraError(f"p: expected {n} derivative orders, received {p!r}")
+        if len(p) != n or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in p):
+            raise VolterraError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
         if self.method == "taylor" and sum(p) > self.lag_degree:
             raise VolterraError(
                 f"p: total degree {sum(p)} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "

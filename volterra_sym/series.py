@@ -43,7 +43,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import VolterraError
+from .errors import InputError, VolterraError
 from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
 from .inputs import check_eps, check_grid, input_samples
 
@@ -406,6 +406,9 @@ def predict(
     (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
     """
     model = resp.model
+    for name, flag in (("by_order", by_order), ("return_error", return_error)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise InputError(f"{name}: expected True or False, received {flag!r}")
     missing = [str(x) for x in model.parameters if x not in model.params]
     if missing:
         raise VolterraError(
