@@ -1,4 +1,4 @@
-"""LaTeX / Markdown export of derivations (volterra_sym.export).
+"""LaTeX / Markdown export of derivations (volterra_sym.documents.export).
 
 Trusts: pdflatex (a real TeX engine decides whether documents compile and
 whether lines overflow), sympy.latex (the kernels' reference printing).
@@ -18,7 +18,7 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.export import math_width, split_expr, to_latex, to_markdown, write_text
+from volterra_sym.documents.export import math_width, split_expr, to_latex, to_markdown, write_text
 
 R = sp.Rational
 MAX_OVERFULL_PT = 20.0

@@ -3,7 +3,7 @@
 Which code each test trusts:
 - test_level_one_* and test_feature_is_signature_of_interpolant: Gauss-Legendre
   quadrature of X^{(q,k)}(r) = int_0^r psi_q u~^k written here, plus
-  volterra_sym.signature (itself checked against iisignature and brute force).
+  volterra_sym.features.signature (itself checked against iisignature and brute force).
 - test_running_*: the non-running code path of the same module (a different
   algorithm: direct increments vs the one-step shift recursion).
 - test_coefficients_*: SymPy expansion of sum_p a_p prod psi_{p_j}(r_j - r_{j-1})
@@ -32,7 +32,7 @@ from volterra_sym.features import (
     response_feature,
     response_kernel,
 )
-from volterra_sym.signature import FeatureError, sig_size, signature
+from volterra_sym.features.signature import FeatureError, sig_size, signature
 
 # --------------------------------------------------------------------------- references
 

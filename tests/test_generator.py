@@ -1,4 +1,4 @@
-"""Tests of volterra_sym.generator (numerical kernels of 1-D models by a discretised generator).
+"""Tests of volterra_sym.routes.generator (numerical kernels of 1-D models by a discretised generator).
 
 Trusted references, none of them sharing code with the module under test (beyond the model type):
 - OU closed forms of MATH.md section 5, typed in by hand below (``_ou_kernel``);
@@ -19,7 +19,7 @@ from scipy.integrate import solve_ivp
 
 import volterra_sym as vs
 from volterra_sym.errors import ModelError, VolterraError
-from volterra_sym.generator import GridError, InputError, NotNormalisableError, derive_generator
+from volterra_sym.routes.generator import GridError, InputError, NotNormalisableError, derive_generator
 
 # --------------------------------------------------------------------------- OU closed forms
 
@@ -397,9 +397,9 @@ def test_input_errors():
         r.kernel_values(2, 0, np.ones((3, 3)))
     with pytest.raises(InputError, match="lags"):
         r.kernel_values(1, 0, [[-1.0]])
-    with pytest.raises(InputError, match="n:"):
+    with pytest.raises(vs.ArgumentError, match="n:"):
         r.kernel_values(3, 0, np.ones((3, 3)))
-    with pytest.raises(InputError, match="k:"):
+    with pytest.raises(vs.ArgumentError, match="k:"):
         r.kernel_values(2, (0, 1), np.ones((3, 2)))
     rp = derive_generator(_ou(vs.PointMass([0.0])), 1, cells=100)
     with pytest.raises(InputError, match="s_n"):

@@ -1,4 +1,4 @@
-"""Tests of volterra_sym.oracle (exact Gaussian law of linear SRNNs).
+"""Tests of volterra_sym.checks.oracle (exact Gaussian law of linear SRNNs).
 
 Trusted references (none of them is code under test):
 - scipy.linalg.expm / solve_continuous_lyapunov and scipy.integrate.quad_vec (tests only);
@@ -18,8 +18,7 @@ import scipy.integrate as si
 import scipy.linalg as sl
 
 import volterra_sym as vs
-from volterra_sym.errors import InputError, NotLinearError, UnstableError
-from volterra_sym.oracle import (
+from volterra_sym.checks.oracle import (
     expm,
     gaussian_law,
     gaussian_moments,
@@ -29,6 +28,7 @@ from volterra_sym.oracle import (
     stationary_law,
     transition,
 )
+from volterra_sym.errors import InputError, NotLinearError, UnstableError
 
 # --------------------------------------------------------------------------- linear algebra
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from volterra_sym.errors import ExpressionError
-from volterra_sym.parsing import MAX_LENGTH, check_name, parse_expr
+from volterra_sym.model.parsing import MAX_LENGTH, check_name, parse_expr
 
 h1, h2, a, w, t = sp.symbols("h1 h2 a w t")
 KNOWN = {"h1": h1, "h2": h2, "a": a, "w": w}

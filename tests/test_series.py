@@ -141,7 +141,7 @@ def test_symbolic_parameters_need_values():
 
 
 def test_piecewise_linear_samples_fourth_order_and_first_order_exact():
-    """Sampled inputs are piecewise linear: compare with the Gaussian oracle (volterra_sym.oracle shares no code
+    """Sampled inputs are piecewise linear: compare with the Gaussian oracle (volterra_sym.checks.oracle shares no code
     with kernels/series and integrates piecewise-linear inputs exactly)."""
     model = MODELS["2d-nonnormal-two-inputs"]()
     resp = vs.derive(model)

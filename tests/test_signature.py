@@ -1,4 +1,4 @@
-"""Tests of volterra_sym.signature (truncated signatures of piecewise-linear paths).
+"""Tests of volterra_sym.features.signature (truncated signatures of piecewise-linear paths).
 
 Which code each test trusts:
 - test_matches_iisignature*: iisignature (optional locally, skipped when absent; required on CI).
@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.polynomial import Polynomial
 
-import volterra_sym.signature as sigmod
+import volterra_sym.features.signature as sigmod
 from volterra_sym.errors import VolterraError
-from volterra_sym.signature import FeatureError, sig_size, sig_words, signature
+from volterra_sym.features.signature import FeatureError, sig_size, sig_words, signature
 
 # --------------------------------------------------------------------------- references
 

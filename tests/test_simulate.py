@@ -1,6 +1,6 @@
-"""Tests of volterra_sym.simulate (Monte Carlo ensembles).
+"""Tests of volterra_sym.checks.simulate (Monte Carlo ensembles).
 
-Trusted references: volterra_sym.oracle (itself checked against scipy, RK4 and closed forms in
+Trusted references: volterra_sym.checks.oracle (itself checked against scipy, RK4 and closed forms in
 tests/test_oracle.py), the exact discrete-time moment recursion of Euler-Maruyama for OU
 written in this file, and closed forms.  Tolerances are z standard errors (Z below) plus
 known biases; seeds are fixed, so every run is reproducible.
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import volterra_sym as vs
+from volterra_sym.checks.oracle import gaussian_oracle
+from volterra_sym.checks.simulate import BLOCK, simulate, simulate_response
 from volterra_sym.errors import InputError, SimulationError, UnstableError, VolterraError
-from volterra_sym.oracle import gaussian_oracle
-from volterra_sym.simulate import BLOCK, simulate, simulate_response
 
 Z = 5.0  # z-score bound: a false failure has probability < 1e-5 per compared value
 

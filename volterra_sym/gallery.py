@@ -23,7 +23,7 @@ from typing import Any
 
 import sympy as sp
 
-from .export import to_latex, to_markdown
+from .documents.export import to_latex, to_markdown
 
 __all__ = ["GalleryEntry", "builtin_entries", "example_entries", "main", "regenerate", "render"]
 
@@ -45,17 +45,15 @@ class GalleryEntry:
 
 
 def _derive_run(run: Any) -> Any:
-    from .kernels import derive
+    from .derive import derive
+    from .routes import get_route
 
-    options: dict[str, Any] = {"method": run.method or "exact"}
-    if run.order is not None:
-        options["order"] = run.order
-    if run.lag_degree is not None:
-        options["lag_degree"] = run.lag_degree
-    if options["method"] == "taylor":
-        options.setdefault("order", 2)
-        options.setdefault("lag_degree", 4)
-    return derive(run.model, **options)
+    route = get_route(run.method or "exact")
+    order = run.order if run.order is not None else (None if route.default_order else 2)
+    options: dict[str, Any] = {}
+    if route.accepts("lag_degree"):
+        options["lag_degree"] = run.lag_degree if run.lag_degree is not None else 4
+    return derive(run.model, order, method=route.name, **options)
 
 
 def _description(path: Path) -> str:
@@ -89,7 +87,7 @@ def builtin_entries() -> list[GalleryEntry]:
     """Models built in code, used when there is no ``examples/`` directory."""
     import volterra_sym as vs
 
-    from .kernels import derive
+    from .derive import derive
 
     a, c, c0, s = sp.symbols("a c c0 s", positive=True)
     half, tenth = sp.Rational(1, 2), sp.Rational(1, 10)
@@ -153,7 +151,7 @@ def render(items: Sequence[GalleryEntry]) -> dict[str, str]:
 
 
 def _index(rows: list[tuple[GalleryEntry, Any]], skipped: list[tuple[GalleryEntry, str]]) -> str:
-    from . import __version__
+    from ._version import __version__
 
     lines = [
         "# Derivations gallery",
@@ -206,7 +204,7 @@ def regenerate(
                 if path.suffix in (".tex", ".md") and path.name not in files:
                     differ.append(str(path))
         return differ
-    from .export import write_text
+    from .documents.export import write_text
 
     written = [write_text(out / name, text) for name, text in sorted(files.items())]
     for path in sorted(out.iterdir()):

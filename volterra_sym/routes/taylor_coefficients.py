@@ -39,9 +39,10 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
-from .errors import ModelError, NotAnalyticError, describe
-from .model import Diffusion, Stationary
-from .stationary import InitialExpectation
+from ..algebra.expectations import InitialExpectation
+from ..errors import ModelError, NotAnalyticError, describe
+from ..model.diffusion import Diffusion, Stationary
+from ..validate import check_model
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -497,8 +498,7 @@ def taylor_kernels(
     Raises :class:`NotAnalyticError` for non-analytic pieces (Abs, Max, Piecewise, ...),
     :class:`~volterra_sym.stationary.StationaryLawError` when rho_inf is unknown.
     """
-    if not isinstance(model, Diffusion):
-        raise ModelError(f"model: expected a volterra_sym Diffusion (vs.SRNN, vs.OU, ...), received {describe(model)}")
+    check_model(model)
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ModelError(f"order: expected an integer >= 1, received {describe(order)}")
     if isinstance(lag_degree, bool) or not isinstance(lag_degree, int) or lag_degree < 0:

@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ModelError, NotLinearError, UnstableError, describe
-from .inputs import check_eps, input_samples
-from .inputs import check_grid as _check_grid
-from .model import Diffusion, Gaussian, PointMass, Stationary
+from ..errors import ModelError, NotLinearError, UnstableError, describe
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..validate import check_eps, check_model, input_samples
+from ..validate import check_grid as _check_grid
 
 __all__ = [
     "LinearParts",
@@ -91,8 +91,7 @@ def _to_float(mat: sp.Matrix, where: str) -> np.ndarray:
 
 def numeric_model(model: Diffusion) -> Diffusion:
     """The model with every parameter replaced by its numeric value."""
-    if not isinstance(model, Diffusion):
-        raise ModelError(f"model: expected a volterra_sym Diffusion (e.g. vs.OU(...)), received {describe(model)}")
+    check_model(model)
     return model if model.is_numeric() else model.with_values()
 
 

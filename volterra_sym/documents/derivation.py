@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mpmath
+import numpy as np
 import sympy as sp
 
-from .expopoly import to_sympy
-from .model import Gaussian, PointMass, Stationary
-from .operators import L0, L1, L0_adjoint, L1_adjoint
+from ..algebra.exp_polynomial import to_sympy
+from ..model.diffusion import Gaussian, PointMass, Stationary
+from ..model.operators import L0, L1, L0_adjoint, L1_adjoint
 
 
 @dataclass
@@ -50,17 +51,31 @@ def _idx(k: int) -> int:
     return k + 1
 
 
-def build_derivation(resp) -> Derivation:
-    """Assemble the derivation record of an exact (or Taylor) Response."""
-    model = resp.model
-    steps = [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
-    if resp.method == "exact":
-        steps += [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
-        if resp.stationary:
-            steps.append(_fdt_step(resp))
-    elif resp.method == "taylor":
-        steps += [_taylor_step(resp)]
-    return Derivation(title=f"Response kernels of the model '{model.name}'", steps=steps)
+def common_steps(resp: Any) -> list[Step]:
+    """The steps every route shares: the model, its generators, the hierarchy, the Volterra series."""
+    return [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
+
+
+def _title(resp: Any) -> str:
+    return f"Response kernels of the model '{resp.model.name}'"
+
+
+def exact_derivation(resp: Any) -> Derivation:
+    """The derivation record of an exact (linear-SRNN) Response."""
+    steps = common_steps(resp) + [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
+    if resp.stationary:
+        steps.append(_fdt_step(resp))
+    return Derivation(title=_title(resp), steps=steps)
+
+
+def taylor_derivation(resp: Any) -> Derivation:
+    """The derivation record of a Taylor (short-lag) Response."""
+    return Derivation(title=_title(resp), steps=common_steps(resp) + [_taylor_step(resp)])
+
+
+def numerical_derivation(resp: Any, route_steps: list[Step]) -> Derivation:
+    """The derivation record of a numerical route: the shared steps, then what the route computed."""
+    return Derivation(title=_title(resp), steps=common_steps(resp) + route_steps)
 
 
 # --------------------------------------------------------------------------- steps
@@ -358,3 +373,48 @@ def _taylor_step(resp) -> Step:
         f"degree {resp.lag_degree} in the lags{start}, and are accurate only for short lags.",
         obs + eqs,
     )
+
+
+def generator_steps(resp: Any) -> list[Step]:
+    """What the 1-D discretised-generator route computed: the grid, its spectrum, kernel values."""
+    g = resp.grid
+    lam = resp.eigenvalues
+    slow = [-float(x) for x in lam[::-1][1:4]]
+    eqs = [
+        Equation(sp.Symbol(r"N_{\mathrm{cells}}"), sp.Integer(g.cells)),
+        Equation(
+            sp.Symbol(r"[x_{\mathrm{lo}}, x_{\mathrm{hi}}]"),
+            sp.Interval(*(sp.Float(float(v), 6) for v in (g.edges[0], g.edges[-1]))),
+        ),
+        Equation(
+            sp.Symbol(r"\text{slowest rates } -\lambda_{2,3,4}"),
+            sp.Matrix([[sp.Float(v, 6) for v in slow]]),
+        ),
+    ]
+    lags = (0.0, 0.5, 1.0, 2.0)
+    for n in range(1, resp.order + 1):
+        for ks in resp.index_tuples(n):
+            width = n if resp.stationary else n + 1
+            pts = np.repeat(np.asarray(lags)[:, None], width, axis=1)
+            vals = np.atleast_1d(resp.kernel_values(n, ks, pts, 0))
+            label = ",".join(str(_idx(k)) for k in ks)
+            eqs.append(
+                Equation(
+                    sp.Symbol(f"K^{{({n})}}_{{{label}}}(\\tau,\\dots,\\tau)\\big|_{{\\tau = 0, 0.5, 1, 2}}"),
+                    sp.Matrix([[sp.Float(float(v), 8) for v in vals]]),
+                    rel=r"\approx",
+                )
+            )
+    return [
+        Step(
+            "discretisation",
+            "Discretised generator (numerical route)",
+            r"The generator $\mathcal{L}_0$ of the 1-D model is discretised by finite volumes on a grid that "
+            r"covers the stationary bulk; its symmetrised form is diagonalised once, "
+            r"$P_\tau = e^{\tau \mathcal{L}_{0,h}}$, and the kernels are "
+            r"$K^{(n)} = \mu_0 \cdot \mathcal{L}_1^{k_n} P_{\tau_n} \cdots \mathcal{L}_1^{k_1} P_{\tau_1} f$ "
+            "evaluated in that eigenbasis (docs/generator.md). The kernels are numbers, not formulas: "
+            "values at equal lags are listed.",
+            eqs,
+        )
+    ]

@@ -25,8 +25,8 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .errors import VolterraError, describe
-from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
+from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
+from ..errors import VolterraError, describe
 
 BACKENDS = ("numpy", "mpmath")
 

@@ -14,7 +14,7 @@ from math import comb
 
 import sympy as sp
 
-from .expopoly import ExpPoly, to_sympy
+from ..algebra.exp_polynomial import ExpPoly, to_sympy
 
 Monomial = tuple[int, ...]
 

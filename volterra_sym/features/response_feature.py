@@ -42,8 +42,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import describe
-from .signature import (
+from ..errors import describe
+from ..features.signature import (
     FeatureError,
     Levels,
     _check_int,

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from .errors import ExpressionError
+from ..errors import ExpressionError
 
 #: Functions an expression may call, by name.
 FUNCTIONS: dict[str, object] = {

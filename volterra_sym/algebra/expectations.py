@@ -50,8 +50,8 @@ import sympy as sp
 from mpmath.calculus.quadrature import GaussLegendre
 from sympy.polys.matrices import DomainMatrix
 
-from .errors import ExpectationError, StationaryLawError, UnstableError
-from .model import Diffusion, Gaussian, PointMass
+from ..errors import ExpectationError, StationaryLawError, UnstableError
+from ..model.diffusion import Diffusion, Gaussian, PointMass
 
 __all__ = [
     "ExpectationError",

@@ -35,7 +35,7 @@ from itertools import product
 
 import numpy as np
 
-from .errors import FeatureError, describe
+from ..errors import FeatureError, describe
 
 __all__ = ["FeatureError", "sig_size", "sig_words", "signature"]
 

@@ -37,15 +37,14 @@ Input conventions and quadrature orders (h = largest step):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import InputError, VolterraError
-from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
-from .inputs import check_eps, check_grid, input_samples
+from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
+from ..errors import ArgumentError
 
 BLOCK_EXPONENT = 30.0
 
@@ -102,7 +101,7 @@ class _Grid:
             start = np.clip(np.arange(L - 1) - 1, 0, L - 4)
             self.nodes = start[:, None] + np.arange(4)[None, :]
         else:
-            raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
+            raise ArgumentError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
         # monomial coefficients a_q (in theta = r/h) of the interpolant: a = Vinv @ w_nodes
         theta = (t[self.nodes] - t[:-1, None]) / self.h[:, None]  # (L-1, deg+1)
         # rows sharing a step length and a node pattern (to 1e-9 relative, i.e. up to the rounding noise
@@ -298,17 +297,6 @@ def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tup
         return [(tuple(_to_complex(m, subs) for m in mu), p, _to_complex(c, subs)) for mu, p, c in F]
 
 
-def _cached_terms(resp: Any, key: tuple, subs: dict, horizon: float) -> list:
-    """Float terms of a kernel valid for lags <= horizon (near-coincident rates merged, see
-    :func:`volterra_sym.expopoly.stable_numeric_terms`), cached on the Response."""
-    cache = resp.__dict__.setdefault("_numeric_terms", {})
-    ckey = (*key, horizon)
-    if ckey not in cache:
-        c, n, ks = key
-        cache[ckey] = stable_numeric_terms(resp.kernel_form(n, ks, c), subs, horizon, dps=max(50, resp.dps))
-    return cache[ckey]
-
-
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
     """sum c t^p e^{-mu t} on an array of times (near-coincident rates merged up to max t)."""
     out = np.zeros(t.shape, dtype=complex)
@@ -376,98 +364,69 @@ def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select:
     return total
 
 
-def predict(
-    resp: Any,
-    u: Any,
-    t: Any,
-    eps: float = 1.0,
+class ExpPolyKernels(Protocol):
+    """What the series evaluation needs of a closed-form Response (structural type)."""
+
+    model: Any
+    order: int
+    taus: tuple[sp.Symbol, ...]
+    t_sym: sp.Symbol
+
+    @property
+    def stationary(self) -> bool: ...
+
+    def mean0_form(self, component: int = 0) -> ExpPoly: ...
+
+    def numeric_terms(self, key: tuple[int, int, tuple[int, ...]], horizon: float) -> list[Any]: ...
+
+
+INTERPOLATIONS = ("pwlinear", "cubic", "linear")
+
+
+def evaluate_series(
+    forms: ExpPolyKernels,
+    U: np.ndarray,
+    tt: np.ndarray,
+    eps: float,
     *,
-    by_order: bool = False,
-    interp: str | None = None,
-    return_error: bool = False,
-) -> np.ndarray:
-    """E f(h_t) on the grid ``t`` for the input ``u`` (module docstring: method and error order).
+    interp: str,
+    top_degree: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``.
 
-    Parameters
-    ----------
-    u : callable u(t) -> (m,), or samples of shape (len(t), m) ((len(t),) for m = 1).
-    t : 1-D strictly increasing grid starting at 0.
-    eps : the input amplitude (the series is in powers of eps).
-    by_order : return each order's contribution separately, order 0 first.
-    interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (module docstring); default
-        ``"pwlinear"`` for samples and ``"cubic"`` for callables.
-    return_error : also return a truncation-error estimate (Taylor kernels: the
-        contribution of the top-degree Taylor shell; exact kernels: zeros).
-        Taylor predictions warn (TruncationWarning) where that estimate exceeds
-        1% of the response.
+    U : validated input samples (len(t), m); interp : one of INTERPOLATIONS (module docstring).
+    top_degree : when given, also the contribution of the terms of that total lag degree
+        (the top Taylor shell: an error estimate of truncated kernels).
 
-    Returns
-    -------
-    (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
+    Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
     """
-    model = resp.model
-    for name, flag in (("by_order", by_order), ("return_error", return_error)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise InputError(f"{name}: expected True or False, received {flag!r}")
-    missing = [str(x) for x in model.parameters if x not in model.params]
-    if missing:
-        raise VolterraError(
-            f"params: the kernels contain symbolic parameter(s) {missing} without numeric values; give them as "
-            "params={'name': value} when building the model (or use model.with_values(...))"
-        )
-    tt = check_grid(t)
-    e = check_eps(eps)
-    U = input_samples(u, tt, model.m)
-    if interp is None:
-        interp = "cubic" if callable(u) else "pwlinear"
-    if interp == "cubic" and tt.size < 4:
-        interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
-    if interp not in ("pwlinear", "cubic", "linear"):
-        raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
+    model = forms.model
     subs = dict(model.params)
     P = model.p
-    out = np.zeros((resp.order + 1, tt.size, P))
+    out = np.zeros((forms.order + 1, tt.size, P))
     ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
-    N = len(resp.taus)
-    taylor = resp.method == "taylor"
+    N = len(forms.taus)
     top = np.zeros((tt.size, P))
-    if taylor:
-        from .taylor_response import top_degree_part
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported below
+    horizon = float(tt[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
-            F0 = resp.mean0_form(c)
+            F0 = forms.mean0_form(c)
             out[0, :, c] = (
                 eval_univariate(F0, tt, subs)
-                if not resp.stationary
-                else eval_univariate(_as_univariate(F0, resp.t_sym), tt, subs)
+                if not forms.stationary
+                else eval_univariate(_as_univariate(F0, forms.t_sym), tt, subs)
             )
-            for n in range(1, resp.order + 1):
+            for n in range(1, forms.order + 1):
                 acc = np.zeros(tt.size, dtype=complex)
                 acc_top = np.zeros(tt.size, dtype=complex)
                 for ks in _tuples(model.m, n):
-                    terms = _cached_terms(resp, (c, n, ks), subs, float(tt[-1]))
+                    terms = forms.numeric_terms((c, n, ks), horizon)
                     acc += ordered_integrals(ev, ks, terms, N)
-                    if taylor:
-                        acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == resp.lag_degree)
-                out[n, :, c] = acc.real * e**n
-                top[:, c] += acc_top.real * e**n
-    if taylor:
-        from .taylor_response import check_horizon
-
-        resp._last_t = tt
-        check_horizon(resp, out, top)
-        del top_degree_part
-    if not model.vector_readout:
-        out = out[..., 0]
-        top = top[:, 0]
-    if not np.all(np.isfinite(out)):
-        j = int(np.argmax(~np.all(np.isfinite(out.reshape(out.shape[0], tt.size, -1)), axis=(0, 2))))
-        raise VolterraError(
-            f"t: the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes or extreme "
-            "time scales); use a shorter horizon, or check the model's stability"
-        )
-    res = out if by_order else out.sum(axis=0)
-    return (res, np.abs(top)) if return_error else res
+                    if top_degree is not None:
+                        acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
+                out[n, :, c] = acc.real * eps**n
+                top[:, c] += acc_top.real * eps**n
+    return out, top
 
 
 def _as_univariate(F: ExpPoly, t_sym: sp.Symbol) -> ExpPoly:

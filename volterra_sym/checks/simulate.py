@@ -41,9 +41,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import NotLinearError, SimulationError, describe
-from .model import Diffusion, Gaussian, PointMass, Stationary
-from .oracle import (
+from ..checks.oracle import (
     InputLike,
     LinearParts,
     _check_eps,
@@ -54,6 +52,8 @@ from .oracle import (
     numeric_model,
     transition,
 )
+from ..errors import NotLinearError, SimulationError, describe
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
@@ -615,14 +615,14 @@ def simulate(
     u: InputLike,
     t: Any,
     paths: int,
+    *,
     seed: int = 0,
-    scheme: str = "euler",
     eps: float = 1.0,
+    scheme: str = "euler",
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
     return_samples: bool = False,
-    *,
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
@@ -663,6 +663,7 @@ def simulate_response(
     u: InputLike,
     t: Any,
     paths: int,
+    *,
     seed: int = 0,
     eps: float = 1.0,
     scheme: str = "euler",
@@ -670,7 +671,6 @@ def simulate_response(
     max_memory: int = 2**28,
     progress: bool | None = None,
     return_samples: bool = False,
-    *,
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,

@@ -92,7 +92,7 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
     if expr.free_symbols:
         expr = expr.xreplace(subs)
         if expr.free_symbols:
-            from .errors import VolterraError
+            from ..errors import VolterraError
 
             raise VolterraError(
                 f"params: the kernels contain symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
@@ -100,7 +100,7 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
             )
     value = sp.N(expr, dps + 5)
     if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan) or not value.is_finite:
-        from .errors import VolterraError
+        from ..errors import VolterraError
 
         raise VolterraError(
             f"params: the symbolic kernels are singular at the given parameter values {dict(subs)} (a coefficient "

@@ -33,9 +33,9 @@ from math import factorial
 import mpmath
 import sympy as sp
 
-from .errors import ModelError, NotLinearError, UnstableError
-from .expopoly import ExpPoly
-from .model import Diffusion, Gaussian, PointMass
+from ..algebra.exp_polynomial import ExpPoly
+from ..errors import ModelError, NotLinearError, UnstableError
+from ..model.diffusion import Diffusion, Gaussian, PointMass
 
 Z = sp.Symbol("z")
 

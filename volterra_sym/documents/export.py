@@ -372,7 +372,7 @@ _STARTS = {"Stationary": "stationary start", "PointMass": "point-mass start", "G
 
 def _header_facts(resp: Any) -> list[str]:
     """One line about the document: generator version, method, order, start (no dates: reproducible)."""
-    from . import __version__
+    from .._version import __version__
 
     start = _STARTS.get(type(resp.model.initial).__name__, "initial law " + type(resp.model.initial).__name__)
     return [
@@ -454,7 +454,7 @@ def write_text(path: str | Path, text: str) -> str:
     """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends), creating parent directories; return the path."""
     p = Path(path)
     if p.is_dir():
-        from .errors import VolterraError
+        from ..errors import VolterraError
 
         raise VolterraError(f"path: {str(path)!r} is a folder; give a file name, e.g. {str(p / 'derivation.tex')!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
