@@ -95,7 +95,7 @@ def numeric_model(model: Diffusion) -> Diffusion:
     return model if model.is_numeric() else model.with_values()
 
 
-def linear_parts(model: Diffusion) -> LinearParts:
+def linear_parts(model: Diffusion) -> LinearParts:  # duplicated on purpose: the oracle shares no code with the kernels
     """A = -d phi/dh, c = phi(0), C, sigma as float arrays; NotLinearError if not a linear SRNN.
 
     Extracted directly from the model's expressions (jacobian of the drift), not from any

@@ -49,12 +49,12 @@ from ..errors import ArgumentError
 BLOCK_EXPONENT = 30.0
 
 
-def phi(k: int, z: np.ndarray) -> np.ndarray:
-    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds (see :func:`phi_all`)."""
-    return phi_all(k, z)[k - 1]
+def etd_phi(k: int, z: np.ndarray) -> np.ndarray:
+    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds (see :func:`etd_phi_all`)."""
+    return etd_phi_all(k, z)[k - 1]
 
 
-def phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
+def etd_phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
     """[phi_1(z), ..., phi_kmax(z)] together: series for phi_kmax and the downward recurrence
     phi_k = z phi_{k+1} + 1/k! for |z| < 4; phi_1 = (e^z - 1)/z and the upward recurrence
     phi_{k+1} = (phi_k - 1/k!)/z otherwise (both stable in their range)."""
@@ -122,7 +122,7 @@ class _Grid:
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
-        ph = np.stack([math.factorial(q) * f for q, f in enumerate(phi_all(self.deg + 1, z))], axis=-1)
+        ph = np.stack([math.factorial(q) * f for q, f in enumerate(etd_phi_all(self.deg + 1, z))], axis=-1)
         Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
         G = (self.class_h[:, None] * Gc)[self.cidx]
         res = (G, _blocks(self.t, mu))
@@ -222,7 +222,7 @@ class _HermiteGrid:
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
-        W = [math.factorial(q) * f for q, f in enumerate(phi_all(4, z))]
+        W = [math.factorial(q) * f for q, f in enumerate(etd_phi_all(4, z))]
         if mu.imag == 0:
             W = [w.real for w in W]
         h = self.class_h

@@ -35,7 +35,7 @@ from ..algebra.linear_gaussian import (
     linear_data,
     readout_polynomials,
 )
-from ..algebra.state_polynomial import PolyEP, linear_substitution
+from ..algebra.state_polynomial import StatePolynomial, linear_substitution
 from ..documents.derivation import Derivation, exact_derivation
 from ..errors import ArgumentError
 from ..model.diffusion import Diffusion, Stationary
@@ -51,7 +51,7 @@ class RecursionStep:
 
     component: int
     k: tuple[int, ...]
-    g: PolyEP
+    g: StatePolynomial
 
     def __repr__(self) -> str:
         return (
@@ -112,7 +112,7 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         steps: list[RecursionStep] = []
         mean0: list[ExpPoly] = []
         for comp, poly in enumerate(polys):
-            g0 = PolyEP.from_poly(poly, V, data.num)
+            g0 = StatePolynomial.from_poly(poly, V, data.num)
             mean0.append(law.expectation_t(g0))
             frontier = [((), g0)]
             for j in range(order):
@@ -177,14 +177,14 @@ class _Law:
         self.mean, self.cov = mean, cov
         self._moment_cache: dict = {}
 
-    def expectation_t(self, g: PolyEP) -> ExpPoly:
+    def expectation_t(self, g: StatePolynomial) -> ExpPoly:
         """E f(h^0_t) as an ExpPoly in t (a constant for the stationary start)."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
-        uni = PolyEP(g.n, (self.t,), {a: _const_to(F, (self.t,)) for a, F in g.coeffs.items()})
+        uni = StatePolynomial(g.n, (self.t,), {a: _const_to(F, (self.t,)) for a, F in g.coeffs.items()})
         return uni.gaussian_expectation(self.mean, self.cov)
 
-    def expectation_lags(self, g: PolyEP, n_order: int, V: tuple[sp.Symbol, ...]) -> ExpPoly:
+    def expectation_lags(self, g: StatePolynomial, n_order: int, V: tuple[sp.Symbol, ...]) -> ExpPoly:
         """E_mu0[P_{T_n + s_n} g] over the lag variables V."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
@@ -225,7 +225,7 @@ def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
     V = (tau,)
     with mpmath.workdps(resp.dps):
         polys = readout_polynomials(resp.model)
-        f = PolyEP.from_poly(polys[component], V, data.num)
+        f = StatePolynomial.from_poly(polys[component], V, data.num)
         E = data.expm_neg(tau)
         Pf = linear_substitution(f, E, data.mean_drift(tau), data.cov_drift(tau))
         m_inf, S_inf = data.stationary()
@@ -250,7 +250,7 @@ def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
                 Cn = data.mat(data.C)
                 w = [sum(Cn[j][k] * Sinv[j, i] for j in range(n)) for i in range(n)]
         # A_k(x) = sum_i w_i (x_i - m_i)
-        Ak = PolyEP(n, V)
+        Ak = StatePolynomial(n, V)
         const = -sum(w[i] * m_inf[i] for i in range(n))
         Ak.coeffs[(0,) * n] = ExpPoly.constant(V, const)
         for i in range(n):
