@@ -356,11 +356,11 @@ def _verify(
     u = spec.input_values(t)
     if resp is None or not spec.model.is_numeric():
         resp = _derive(replace(spec, model=model), order, method, lag_degree)
-    run = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     return verify(model, u, t, response=resp, **run)
 
 
-def _write(resp: Any, method: str, target: Path) -> None:
+def _write(resp: Response, method: str, target: Path) -> None:
     writer = getattr(resp, method, None)
     what = {"write_latex": "LaTeX export", "write_markdown": "Markdown export", "write_module": "module export"}[method]
     if writer is None:

@@ -464,6 +464,7 @@ class _RuleFamily:
     """A sequence of quadrature rules for one law, finer with the level."""
 
     description = ""
+    state: tuple[sp.Symbol, ...]  # the variables of the rules' nodes (set by every family)
 
     def rule(self, level: int) -> _Rule:  # pragma: no cover - interface
         raise NotImplementedError
@@ -587,7 +588,7 @@ class _RuleEngine:
         return tab
 
     def _state_of(self, r: _Rule) -> tuple[sp.Symbol, ...]:
-        return self.family.state  # type: ignore[attr-defined,no-any-return]
+        return self.family.state
 
 
 class _GaussianRuleFamily(_RuleFamily):

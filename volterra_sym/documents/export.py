@@ -286,7 +286,7 @@ def _rows_for(lhs: str, rel: str, rhs: Any, note: str, width: float, lhs_col: fl
     if isinstance(rhs, sp.MatrixBase):
         if _matrix_width(rhs) <= budget:
             return _append_note([(lhs, f"{rel} {_matrix_tex(rhs)}")], note_tex, width - lhs_col)
-        rows: list[tuple[str, str]] = []
+        rows = []
         column = rhs.cols == 1
         for i in range(rhs.rows):
             for j in range(rhs.cols):
