@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from .checks.verify import VerifyReport
 from .errors import VolterraError
+from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
@@ -381,7 +382,7 @@ def _print_kernels(resp: Response) -> None:
     print(resp.summary())
 
 
-def describe_model(model: Any) -> str:
+def describe_model(model: Diffusion) -> str:
     """A one-paragraph description of a model: its SDE, readout and initial law."""
     state = ", ".join(map(str, model.state))
     drift = ", ".join(map(str, model.drift))

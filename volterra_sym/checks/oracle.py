@@ -300,7 +300,7 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     num = numeric_model(model)
     parts = linear_parts(num)
     tt = check_grid(t)
-    eps = _check_eps(eps)
+    eps = check_eps(eps)
     U = input_on_grid(u, tt, num.m)
     m0, S0 = initial_moments(num, parts)
     stationary = isinstance(num.initial, Stationary)
@@ -317,7 +317,6 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     return means, covs
 
 
-_check_eps = check_eps
 
 
 # --------------------------------------------------------------------------- Gaussian moments

@@ -44,7 +44,6 @@ import sympy as sp
 from ..checks.oracle import (
     InputLike,
     LinearParts,
-    _check_eps,
     check_grid,
     initial_moments,
     input_on_grid,
@@ -54,6 +53,7 @@ from ..checks.oracle import (
 )
 from ..errors import NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..validate import check_eps
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
@@ -655,7 +655,7 @@ def simulate(
     SimulationResult with ``mean`` and ``stderr`` of shape (len(t),) or (len(t), p).
     """
     return _run(
-        model, u, t, paths, seed, scheme, [_check_eps(eps)], "expectation",
+        model, u, t, paths, seed, scheme, [check_eps(eps)], "expectation",
         chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
     )  # fmt: skip
 
@@ -684,6 +684,6 @@ def simulate_response(
     ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
     """
     return _run(
-        model, u, t, paths, seed, scheme, [0.0, _check_eps(eps)], "response",
+        model, u, t, paths, seed, scheme, [0.0, check_eps(eps)], "response",
         chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
     )  # fmt: skip

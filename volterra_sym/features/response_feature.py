@@ -46,12 +46,12 @@ from ..errors import describe
 from ..features.signature import (
     FeatureError,
     Levels,
-    _check_int,
-    _check_memory,
-    _exp_mul,
-    _flat,
-    _signature_final,
+    check_feature_int,
+    check_feature_memory,
+    exp_mul,
+    flatten_levels,
     sig_size,
+    signature_levels,
 )
 
 __all__ = [
@@ -71,9 +71,9 @@ Taylor = Callable[[int, tuple[int, ...], tuple[int, ...]], Any]
 
 def feature_words(inputs: int, degree: int, level: int, include_level0: bool = False) -> list[tuple[Letter, ...]]:
     """Word labels of the response feature: tuples of letters (q, k), in the flat layout."""
-    _check_int("inputs", inputs, 1)
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
+    check_feature_int("inputs", inputs, 1)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
     letters = [(q, k) for q in range(degree + 1) for k in range(inputs)]
     words: list[tuple[Letter, ...]] = [()] if include_level0 else []
     for n in range(1, level + 1):
@@ -244,15 +244,15 @@ def response_feature(
 
     which involves only positive weights (no cancellation at long horizons).
     """
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
-    _check_int("refine", refine, 1)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
+    check_feature_int("refine", refine, 1)
     grid = _as_grid(t)
     values, lead = _as_input(u, grid)
     batch, length, m = values.shape
     dim = (degree + 1) * m
     size = sig_size(dim, level, include_level0)
-    _check_memory(
+    check_feature_memory(
         "response_feature",
         batch * size * (length if running else 1),
         f"batch {batch}, D = (degree + 1) * m = {dim} channels, level {level}"
@@ -266,8 +266,8 @@ def response_feature(
     else:
         shift = _shift_matrix(fine[-1] - fine[1:], degree)  # (M, P+1, P+1)
         inc = np.einsum("iql,bilk->biqk", shift, moments).reshape(batch, -1, dim)
-        levels = _signature_final(inc[:, ::-1], level)  # reversed time: latest step first
-        result = _flat(levels, include_level0).reshape(*lead, size)
+        levels = signature_levels(inc[:, ::-1], level)  # reversed time: latest step first
+        result = flatten_levels(levels, include_level0).reshape(*lead, size)
     if labels:
         return result, feature_words(m, degree, level, include_level0)
     return result
@@ -293,7 +293,7 @@ def _running(
             if key not in cache:
                 cache[key] = np.kron(_shift_matrix(key, npow - 1), eye).astype(float)
             state = _apply_linear(state, cache[key])
-        state = _exp_mul(moments[:, j].reshape(batch, dim), state)
+        state = exp_mul(moments[:, j].reshape(batch, dim), state)
         if (j + 1) % refine == 0:
             out[:, (j + 1) // refine, offset:] = np.concatenate(state, axis=-1)
     return out
@@ -418,16 +418,16 @@ def feature_coefficients(
     or (array, words) with ``labels``.  Rounded to float64 only at the end: the
     alternating binomial sums cancel heavily at large P.
     """
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
-    _check_int("inputs", inputs, 1)
-    _check_int("dps", dps, 15)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
+    check_feature_int("inputs", inputs, 1)
+    check_feature_int("dps", dps, 15)
     if truncation not in ("box", "total"):
         raise FeatureError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
     if not callable(taylor):
         raise FeatureError(f"taylor: expected a callable taylor(n, k, p) -> number, received {describe(taylor)}")
     dim = (degree + 1) * inputs
-    _check_memory("feature_coefficients", sig_size(dim, level), f"D = {dim} channels, level {level}")
+    check_feature_memory("feature_coefficients", sig_size(dim, level), f"D = {dim} channels, level {level}")
     parts = []
     with mpmath.workdps(dps):
         for n in range(1, level + 1):
