@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from .checks.verify import VerifyReport
 from .errors import VolterraError
+from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
@@ -356,11 +357,11 @@ def _verify(
     u = spec.input_values(t)
     if resp is None or not spec.model.is_numeric():
         resp = _derive(replace(spec, model=model), order, method, lag_degree)
-    run = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     return verify(model, u, t, response=resp, **run)
 
 
-def _write(resp: Any, method: str, target: Path) -> None:
+def _write(resp: Response, method: str, target: Path) -> None:
     writer = getattr(resp, method, None)
     what = {"write_latex": "LaTeX export", "write_markdown": "Markdown export", "write_module": "module export"}[method]
     if writer is None:
@@ -381,7 +382,7 @@ def _print_kernels(resp: Response) -> None:
     print(resp.summary())
 
 
-def describe_model(model: Any) -> str:
+def describe_model(model: Diffusion) -> str:
     """A one-paragraph description of a model: its SDE, readout and initial law."""
     state = ", ".join(map(str, model.state))
     drift = ", ".join(map(str, model.drift))

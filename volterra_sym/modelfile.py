@@ -439,7 +439,7 @@ class _Loader:
             raw = [raw]
         if not isinstance(raw, list) or not raw:
             raise self.error("model", "state", f'expected an array of names like ["h1", "h2"], received {raw!r}')
-        out = []
+        out: list[sp.Symbol] = []
         for i, name in enumerate(raw):
             problem = check_name(name) if isinstance(name, str) else f"{name!r} is not a string"
             if problem is None and name == "t":
@@ -477,7 +477,9 @@ class _Loader:
         initial = self.read_initial()
         readout = self.readout(table)
         declared = {sym: None for sym in self.params.values() if sym not in self.values}
-        common = dict(readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name)
+        common: dict[str, Any] = dict(
+            readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name
+        )
         if kind == "ou":
             return vs.OU(mats["A"], mats["C"], mats["sigma"], mats.get("c"), **common)
         activation = table.get("activation", "identity")

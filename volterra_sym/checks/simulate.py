@@ -36,7 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import sympy as sp
@@ -237,7 +237,7 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
         assert parts is not None
         trs = [transition(parts.A, parts.D, float(d)) for d in reps]
         M = np.array([tr.Phi for tr in trs])
-        Lq = np.array([_sqrtm_psd(tr.Q) for tr in trs])
+        Lq: np.ndarray | None = np.array([_sqrtm_psd(tr.Q) for tr in trs])
         g = parts.c[None, None, :] + eps[None, :, None] * (U @ parts.C.T)[:, None, :]  # (nt, E, n)
         G0 = np.array([tr.G0 for tr in trs])[kinds]
         G1 = np.array([tr.G1 for tr in trs])[kinds]
@@ -335,7 +335,7 @@ def _advance(
                     _general_step(cm, plan, j0 + j, Hs[j], Hs[j + 1], Z[j], None if noise is None else noise[j])
         finite = np.ones(L, dtype=bool)
         if not np.isfinite(np.sum(Hs[1:])):  # one cheap pass; locate the first bad step only on failure
-            finite = np.isfinite(Hs[1:]).reshape(L, -1).all(axis=1)
+            finite = np.asarray(np.isfinite(Hs[1:]).reshape(L, -1).all(axis=1))
         if not finite.all():
             bad = int(np.argmin(finite))
             raise SimulationError(
@@ -452,6 +452,10 @@ def _check_scheme(scheme: Any, cm: _Compiled) -> str:
     return scheme
 
 
+@overload
+def _check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
+@overload
+def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
 def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
@@ -581,8 +585,6 @@ def _run(
                 "blows up, or the readout is undefined on part of the state space"
             )
         stats.add(rows, X)
-
-        return on_record
 
     try:
         for b0 in range(0, nblocks, per_chunk):

@@ -20,7 +20,7 @@ The oracle column (linear SRNNs with polynomial readout) is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,6 +33,18 @@ from ..validate import check_model
 __all__ = ["VerifyReport", "verify"]
 
 _ROUNDING = 1e-10
+
+
+class PredictingResponse(Protocol):
+    """What :func:`verify` needs of a Response (structural type: the checks never import the kernel code)."""
+
+    @property
+    def model(self) -> Diffusion: ...
+
+    @property
+    def order(self) -> int: ...
+
+    def predict(self, u: Any, t: Any, eps: float = 1.0) -> Any: ...
 
 
 @dataclass
@@ -184,7 +196,7 @@ def verify(
     u: InputLike,
     t: Any,
     *,
-    response: Any,
+    response: PredictingResponse,
     paths: int = 20000,
     seed: int = 0,
     scheme: str | None = None,
@@ -232,7 +244,9 @@ def verify(
             oracle = _as_2d(gaussian_oracle(model, u, tt, eps))
         except VolterraError:
             oracle = None
-    run = dict(seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in)
+    run: dict[str, Any] = dict(
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in
+    )
     meta: dict[str, Any] = {}
     if scheme == "exact":
         mc = simulate(model, u, tt, paths, scheme="exact", **run)

@@ -23,10 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+
+from ..model.diffusion import Diffusion
+from .derivation import Derivation
 
 __all__ = ["LINE_WIDTH", "display_rows", "math_width", "split_expr", "to_latex", "to_markdown", "write_text"]
 
@@ -286,7 +289,7 @@ def _rows_for(lhs: str, rel: str, rhs: Any, note: str, width: float, lhs_col: fl
     if isinstance(rhs, sp.MatrixBase):
         if _matrix_width(rhs) <= budget:
             return _append_note([(lhs, f"{rel} {_matrix_tex(rhs)}")], note_tex, width - lhs_col)
-        rows: list[tuple[str, str]] = []
+        rows = []
         column = rhs.cols == 1
         for i in range(rhs.rows):
             for j in range(rhs.cols):
@@ -367,10 +370,23 @@ def _align(rows: list[tuple[str, str]], env: str) -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
+class Documented(Protocol):
+    """What the documents need of a Response (structural type: the documents sit below the routes)."""
+
+    model: Diffusion
+    order: int
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def derivation(self) -> Derivation: ...
+
+
 _STARTS = {"Stationary": "stationary start", "PointMass": "point-mass start", "Gaussian": "Gaussian start"}
 
 
-def _header_facts(resp: Any) -> list[str]:
+def _header_facts(resp: Documented) -> list[str]:
     """One line about the document: generator version, method, order, start (no dates: reproducible)."""
     from .._version import __version__
 
@@ -383,12 +399,12 @@ def _header_facts(resp: Any) -> list[str]:
     ]
 
 
-def _sections(resp: Any) -> Iterable[tuple[str, str, list[list[tuple[str, str]]]]]:
+def _sections(resp: Documented) -> Iterable[tuple[str, str, list[list[tuple[str, str]]]]]:
     for step in resp.derivation.steps:
         yield step.title, step.text, display_rows(step.equations)
 
 
-def to_latex(resp: Any, body_only: bool = False) -> str:
+def to_latex(resp: Documented, body_only: bool = False) -> str:
     """The derivation of ``resp`` as a standalone LaTeX document (pdflatex; article, amsmath, amssymb, geometry).
 
     With ``body_only=True`` only the ``align*`` environments, each preceded by
@@ -431,7 +447,7 @@ def _md_display(rows: list[tuple[str, str]]) -> str:
     return "$$\n" + _align(rows, "aligned") + "\n$$"
 
 
-def to_markdown(resp: Any, body_only: bool = False) -> str:
+def to_markdown(resp: Documented, body_only: bool = False) -> str:
     """The derivation of ``resp`` as GitHub Markdown: ``$$`` display math (``aligned`` for several rows).
 
     With ``body_only=True`` only the ``$$`` blocks.

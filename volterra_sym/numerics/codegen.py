@@ -18,17 +18,42 @@ from __future__ import annotations
 
 import itertools
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import VolterraError, describe
+from ..model.diffusion import Diffusion
 
 BACKENDS = ("numpy", "mpmath")
+
+
+class ClosedFormKernels(Protocol):
+    """What lowering needs of a closed-form Response (structural type: the numerics sit below the routes)."""
+
+    model: Diffusion
+    order: int
+    taus: tuple[sp.Symbol, ...]
+    t_sym: sp.Symbol
+
+    @property
+    def stationary(self) -> bool: ...
+
+    @property
+    def mean0(self) -> Any: ...
+
+    def lags(self, n: int) -> tuple[sp.Symbol, ...]: ...
+
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any: ...
+
+    def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly: ...
+
+    def mean0_form(self, component: int = 0) -> ExpPoly: ...
 
 
 def _label(n: int, ks: tuple[int, ...], component: int, vector: bool) -> str:
@@ -108,7 +133,7 @@ def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
     return "\n".join(lines)
 
 
-def module_source(resp, max_lag: float = 100.0) -> str:
+def module_source(resp: ClosedFormKernels, max_lag: float = 100.0) -> str:
     """Source text of a standalone NumPy module holding every kernel and the zeroth-order term."""
     model = resp.model
     subs = dict(model.params)
@@ -156,7 +181,7 @@ import numpy as np
     return header + "\n\n" + "\n\n\n".join(funcs) + "\n\n\nKERNELS = {\n" + "\n".join(registry) + "\n}\n"
 
 
-def _restrict(values: tuple, resp, n: int) -> tuple:
+def _restrict(values: tuple, resp: ClosedFormKernels, n: int) -> tuple:
     N = len(resp.taus)
     return tuple(values[:n]) + (() if resp.stationary else (values[N],))
 
@@ -198,7 +223,9 @@ class Lowered:
         return f"Lowered(backend={self.backend!r}, {len(self.funcs)} functions)"
 
 
-def lower(resp, backend: str = "numpy", *, dps: int | None = None, max_lag: float = 100.0) -> Lowered:
+def lower(
+    resp: ClosedFormKernels, backend: str = "numpy", *, dps: int | None = None, max_lag: float = 100.0
+) -> Lowered:
     """Lower every kernel of ``resp`` (see module docstring); ``dps`` for the mpmath backend.
 
     ``max_lag``: the NumPy code is accurate for lags up to this value even when A is nearly
@@ -276,7 +303,7 @@ def _check_max_lag(max_lag: Any) -> None:
         raise VolterraError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
 
 
-def write_module(resp, path: Any, max_lag: float = 100.0) -> str:
+def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> str:
     """Write :func:`module_source` to ``path`` (``.py``); returns the path as a string."""
     _check_max_lag(max_lag)
     p = Path(path)

@@ -45,8 +45,12 @@ import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import ArgumentError
+from ..model.diffusion import Diffusion
 
 BLOCK_EXPONENT = 30.0
+
+#: (bounds, grow, decay, step_decay) of the blocked recurrence (see :func:`_blocks`)
+Blocks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def etd_phi(k: int, z: np.ndarray) -> np.ndarray:
@@ -115,9 +119,9 @@ class _Grid:
         V = theta[rep][:, :, None] ** np.arange(self.deg + 1)[None, None, :]  # (classes, nodes, q)
         self.Vinv = np.linalg.inv(V)  # (classes, q, nodes)
         self.class_h = self.h[rep]
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[np.ndarray, Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[np.ndarray, Blocks]:
         """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
@@ -160,7 +164,7 @@ def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h[first], idx.reshape(-1)
 
 
-def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _blocks(t: np.ndarray, mu: complex) -> Blocks:
     """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
 
     Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
@@ -216,9 +220,9 @@ class _HermiteGrid:
         self.t = t
         self.h = np.diff(t)
         self.class_h, self.cidx = _step_classes(self.h)
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[list[np.ndarray], Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[list[np.ndarray], Blocks]:
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
@@ -367,7 +371,7 @@ def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select:
 class ExpPolyKernels(Protocol):
     """What the series evaluation needs of a closed-form Response (structural type)."""
 
-    model: Any
+    model: Diffusion
     order: int
     taus: tuple[sp.Symbol, ...]
     t_sym: sp.Symbol

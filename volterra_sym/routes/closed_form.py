@@ -146,6 +146,7 @@ class ClosedFormResponse(Response):
         by_order: bool = False,
         interp: str | None = None,
         return_error: bool = False,
+        **options: Any,
     ) -> Any:
         """E f(h_t) on the grid ``t`` for the input ``u`` by filter cascades (:mod:`volterra_sym.numerics.series`).
 
@@ -167,6 +168,10 @@ class ClosedFormResponse(Response):
         from ..numerics.series import INTERPOLATIONS, evaluate_series
         from ..validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
 
+        if options:  # the contract (Response.predict) lets routes take options; these take only the two above
+            raise ArgumentError(
+                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp= and return_error="
+            )
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
         check_numeric_model(self.model)

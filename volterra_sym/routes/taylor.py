@@ -29,7 +29,7 @@ from ..model.diffusion import Diffusion, Stationary
 from ..response import TaylorFunction, lag_symbols
 from ..validate import check_int, check_order
 from .base import Route
-from .closed_form import ClosedFormResponse
+from .closed_form import ClosedFormResponse, KernelKey
 from .taylor_coefficients import TaylorKernels, taylor_kernels
 
 #: the relative size of the top Taylor shell above which predictions warn
@@ -63,9 +63,9 @@ def derive_taylor(model: Diffusion, order: int, *, lag_degree: int, dps: int = 3
     taus, s_sym, t_sym = lag_symbols(model, order)
     V = (*taus, s_sym)
     N = order
-    forms: dict = {}
-    mean0 = []
-    parts = []
+    forms: dict[KernelKey, ExpPoly] = {}
+    mean0: list[ExpPoly] = []
+    parts: list[TaylorKernels] = []
     for comp in range(model.p):
         tk = taylor_kernels(model, order, lag_degree, dps=dps, component=comp)
         parts.append(tk)
