@@ -20,7 +20,7 @@ import sympy as sp
 
 from ..algebra.exp_polynomial import to_sympy
 from ..algebra.linear_gaussian import LinearData
-from ..algebra.state_polynomial import PolyEP
+from ..algebra.state_polynomial import StatePolynomial
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..model.operators import L0, L1, L0_adjoint, L1_adjoint
 
@@ -81,7 +81,7 @@ class RecursionRecord(Protocol):
     def k(self) -> tuple[int, ...]: ...
 
     @property
-    def g(self) -> PolyEP: ...
+    def g(self) -> StatePolynomial: ...
 
 
 class ExactSubject(ClosedFormSubject, Protocol):

@@ -115,7 +115,7 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         for comp, poly in enumerate(polys):
             g0 = StatePolynomial.from_poly(poly, V, data.num)
             mean0.append(law.expectation_t(g0))
-            frontier: list[tuple[tuple[int, ...], PolyEP]] = [((), g0)]
+            frontier: list[tuple[tuple[int, ...], StatePolynomial]] = [((), g0)]
             for j in range(order):
                 nxt = []
                 for ks, g in frontier:
