@@ -46,6 +46,7 @@ import sympy as sp
 
 from ..errors import ExpectationError, StationaryLawError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
+from ..validate import check_model
 from .linear_gaussian import affine_parts, stationary_gaussian
 from .quadrature_rules import OTHER_STARTS, BoxRuleFamily, GaussianRuleFamily, OneDRuleFamily, RuleEngine
 
@@ -75,6 +76,7 @@ def expectation(model: Diffusion, g: Any, *, dps: int = 30) -> sp.Expr:
     (point mass, polynomial g under Gaussian or linear-stationary laws), else a
     ``Float`` with ``dps`` digits.
     """
+    check_model(model)
     return InitialExpectation(model, dps=dps)(g)
 
 

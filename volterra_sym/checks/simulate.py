@@ -45,13 +45,13 @@ from ..checks.oracle import (
     InputLike,
     LinearParts,
     check_grid,
-    initial_moments,
+    initial_arrays,
     input_on_grid,
-    linear_parts,
+    linear_arrays,
     numeric_model,
     transition,
 )
-from ..errors import NotLinearError, SimulationError, describe
+from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps
 
@@ -137,7 +137,7 @@ def _compile(model: Diffusion) -> _Compiled:
     num = numeric_model(model)
     st = num.state
     try:
-        parts: LinearParts | None = linear_parts(num)
+        parts: LinearParts | None = linear_arrays(num)
     except NotLinearError:
         parts = None
     sigma, gamma = _constant(num.diffusion, st), _constant(num.coupling, st)
@@ -434,15 +434,15 @@ class _Stats:
 
 def _check_int(value: Any, name: str, minimum: int, hint: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
     if value < minimum:
-        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
     return int(value)
 
 
 def _check_scheme(scheme: Any, cm: _Compiled) -> str:
     if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
-        raise SimulationError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
+        raise ArgumentError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
     scheme = scheme.lower()
     if scheme == "exact" and (cm.parts is None or cm.sigma is None or cm.gamma is None):
         raise SimulationError(
@@ -460,9 +460,9 @@ def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | N
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SimulationError(f"{name}: expected a positive number, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected a positive number, received {describe(value)}")
     if not math.isfinite(float(value)) or value <= 0:
-        raise SimulationError(f"{name}: expected a positive finite number, received {value}")
+        raise ArgumentError(f"{name}: expected a positive finite number, received {value}")
     return float(value)
 
 
@@ -477,7 +477,7 @@ def _initial_sampler(
     init = model.initial
     if burn_in is not None:
         if not isinstance(init, Stationary):
-            raise SimulationError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+            raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
         dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
         steps = max(1, math.ceil(burn_in / dt))
         tb = np.linspace(0.0, burn_in, steps + 1)
@@ -491,7 +491,7 @@ def _initial_sampler(
             "model.replace(initial=vs.PointMass(x0)) or vs.Gaussian(mean, cov)"
         )
     if isinstance(init, (PointMass, Gaussian, Stationary)):
-        m0, S0 = initial_moments(model, cm.parts)
+        m0, S0 = initial_arrays(model, cm.parts)
         return m0, _sqrtm_psd(S0), None
     raise SimulationError(f"initial: unsupported initial law {describe(init)}")
 
@@ -532,13 +532,13 @@ def _run(
     burn = _check_positive(burn_in, "burn_in")
     burn_dt = _check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
-        raise SimulationError(f"progress: expected True, False or None (auto), received {describe(progress)}")
+        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
     if not isinstance(return_samples, bool):
-        raise SimulationError(f"return_samples: expected True or False, received {describe(return_samples)}")
+        raise ArgumentError(f"return_samples: expected True or False, received {describe(return_samples)}")
     cm = _compile(model)
     scheme = _check_scheme(scheme, cm)
     if scheme == "exact" and substeps != 1:
-        raise SimulationError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
+        raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_grid(t)
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_parts
+from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
-from ..errors import SimulationError, VolterraError, describe
+from ..errors import ArgumentError, VolterraError, describe
 from ..model.diffusion import Diffusion
 from ..validate import check_model
 
@@ -185,7 +185,7 @@ def _refined(t: np.ndarray, u: InputLike, m: int, factor: int) -> tuple[np.ndarr
 
 def _is_linear(model: Diffusion) -> bool:
     try:
-        linear_parts(model)
+        linear_arrays(model)
     except VolterraError:
         return False
     return True
@@ -227,9 +227,9 @@ def verify(
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise SimulationError(f"z: expected a positive number of standard errors, received {describe(z)}")
+        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise SimulationError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
     check_model(model)
     tt = check_grid(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant

@@ -27,8 +27,9 @@ import numpy as np
 import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import VolterraError, describe
+from ..errors import ArgumentError, describe
 from ..model.diffusion import Diffusion
+from ..validate import check_index_tuple
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -207,13 +208,13 @@ class Lowered:
         self.backend, self.funcs, self.source, self.dps, self.vector, self.m = backend, funcs, source, dps, vector, m
 
     def kernel(self, n: int, k: Any = None, component: int = 0) -> Callable[..., Any]:
-        if k is None:
-            if self.m != 1:
-                raise VolterraError(f"k: the model has {self.m} inputs; give k=(k1, ..., k{n})")
-            k = (0,) * n
-        key = (component, n, tuple(int(x) for x in (k if isinstance(k, (tuple, list)) else (k,))))
+        """K^(n)_k as a vectorised callable of the lags (``resp.lags(n)``)."""
+        orders = sorted({key[1] for key in self.funcs if key[1] > 0})
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in orders:
+            raise ArgumentError(f"n: expected a kernel order in {orders}, received {n!r}")
+        key = (component, int(n), check_index_tuple(k, int(n), self.m))
         if key not in self.funcs:
-            raise VolterraError(f"kernel: no kernel for order n={n}, k={k}, component={component}")
+            raise ArgumentError(f"component: no readout component {component!r} (0-based)")
         return self.funcs[key]
 
     def mean0(self, t: Any, component: int = 0) -> Any:
@@ -232,11 +233,11 @@ def lower(
     defective (near-coincident rates are expanded to that horizon); irrelevant otherwise.
     """
     if backend not in BACKENDS:
-        raise VolterraError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+        raise ArgumentError(f"backend: expected one of {BACKENDS}, received {backend!r}")
     _check_max_lag(max_lag)
     if backend == "numpy":
         if dps is not None:
-            raise VolterraError("dps: only the 'mpmath' backend takes a precision")
+            raise ArgumentError("dps: only the 'mpmath' backend takes a precision")
         src = module_source(resp, max_lag)
         ns: dict[str, Any] = {}
         exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
@@ -244,7 +245,7 @@ def lower(
     if dps is None:
         dps = 30
     if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1:
-        raise VolterraError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
+        raise ArgumentError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
     dps = int(dps)
     subs = dict(resp.model.params)
     funcs: dict = {}
@@ -282,7 +283,7 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
 
     def func(*lags: Any) -> Any:
         if len(lags) != len(idx):
-            raise VolterraError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
+            raise ArgumentError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
         if all(np.ndim(x) == 0 for x in lags):
             return scalar(*lags)
         arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])
@@ -300,7 +301,7 @@ def _check_max_lag(max_lag: Any) -> None:
         or not isinstance(max_lag, (int, float, np.integer, np.floating))
         or not (0 < float(max_lag) < float("inf"))
     ):
-        raise VolterraError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
+        raise ArgumentError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
 
 
 def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> str:
@@ -308,7 +309,7 @@ def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> 
     _check_max_lag(max_lag)
     p = Path(path)
     if p.suffix != ".py":
-        raise VolterraError(f"path: a Python module needs a .py file name, received {str(path)!r}")
+        raise ArgumentError(f"path: a Python module needs a .py file name, received {str(path)!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(module_source(resp, max_lag))
     return str(p)
