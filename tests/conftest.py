@@ -30,7 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _run_slow(config: pytest.Config) -> bool:
     ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-    return ci or config.getoption("--runslow") or "slow" in (config.getoption("markexpr") or "")
+    markexpr = config.getoption("markexpr") or ""
+    return ci or config.getoption("--runslow") or ("slow" in markexpr and "not slow" not in markexpr)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -67,6 +67,7 @@ def test_ou_kernels_match_closed_forms_at_second_order():
         assert e2 < 1e-3 * scale
 
 
+@pytest.mark.slow
 def test_measured_convergence_order_is_two():
     """Slope of log(error) against log(cells) for cells = 100, 200, 400, 800 (all kernels, orders 1-3)."""
     rng = np.random.default_rng(2)
