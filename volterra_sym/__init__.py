@@ -12,6 +12,7 @@ from .checks.verify import VerifyReport
 from .derive import derive
 from .errors import (
     ArgumentError,
+    ConvergenceWarning,
     ExpectationError,
     ExpressionError,
     FeatureError,
@@ -77,6 +78,7 @@ from ._version import __version__  # noqa: E402
 
 __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
     "ArgumentError",
+    "ConvergenceWarning",
     "ExpectationError",
     "FeatureError",
     "GridError",

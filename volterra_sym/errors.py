@@ -72,6 +72,10 @@ class TruncationWarning(VolterraWarning):
     """A Taylor-kernel prediction runs past the horizon where its lag degree is accurate."""
 
 
+class ConvergenceWarning(VolterraWarning):
+    """A numerical route's error estimate (e.g. Galerkin degree p against p + 2) exceeds its tolerance."""
+
+
 class QuadratureCostWarning(VolterraWarning):
     """Simplex quadrature will take long (O(len(t)^(n+1)) kernel evaluations)."""
 

@@ -400,7 +400,9 @@ class TaylorKernels:
     expectation_report : how the expectations over mu_0 were computed.
     """
 
-    def __init__(self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int):
+    def __init__(
+        self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int, engine: Any = None
+    ):
         self.model = model
         self.order = order
         self.lag_degree = lag_degree
@@ -410,7 +412,9 @@ class TaylorKernels:
         self._ops = _Generators(model, component)
         self.representation = self._ops.alg.name
         self.generators: tuple[sp.Expr, ...] = self._ops.alg.gens
-        self._engine = InitialExpectation(model, dps=dps)
+        # E_mu0 of the observables: quadrature/exact by default; a route may supply another engine
+        # (an object with ``of_terms(terms, gens)`` and ``report``, e.g. the Galerkin stationary law)
+        self._engine = InitialExpectation(model, dps=dps) if engine is None else engine
         self._coef: dict[tuple[int, tuple[int, ...], tuple[int, ...]], sp.Expr] = {}
         alg = self._ops.alg
         for n in range(1, order + 1):
@@ -483,7 +487,7 @@ class TaylorKernels:
 
 
 def taylor_kernels(
-    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0
+    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0, engine: Any = None
 ) -> TaylorKernels:
     """Taylor coefficients of every kernel K^(n)_k, n = 1..order, |p| <= lag_degree.
 
@@ -505,4 +509,4 @@ def taylor_kernels(
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
         raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
-    return TaylorKernels(model, order, lag_degree, dps, component)
+    return TaylorKernels(model, order, lag_degree, dps, component, engine)
