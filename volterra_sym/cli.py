@@ -143,6 +143,9 @@ def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lag-degree", type=_nonnegative_int, metavar="P", help="Taylor degree in the lags (method taylor)"
     )
+    parser.add_argument(
+        "--degree", type=_positive_int, metavar="P", help="polynomial degree of the basis (method galerkin)"
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -243,7 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = loads_run(text, "<built-in default model>")
     model = spec.model
     print(f"volterra-sym demo: {describe_model(model)}")
-    resp = _derive(spec, args.order, None, None)
+    resp = _derive(spec, args.order, None)
     _print_kernels(resp)
     if args.no_verify:
         print("verification: skipped (--no-verify)")
@@ -279,7 +282,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
-    resp = _derive(spec, args.order, args.method, args.lag_degree)
+    resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
@@ -306,7 +309,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "or pass --input EXPR --t-end T --points K"
         )
     report = _verify(
-        spec, None, order=args.order, method=args.method, lag_degree=args.lag_degree, paths=args.paths, seed=args.seed
+        spec,
+        None,
+        order=args.order,
+        method=args.method,
+        lag_degree=args.lag_degree,
+        degree=args.degree,
+        paths=args.paths,
+        seed=args.seed,
     )
     print(report)
     if args.plot:
@@ -326,17 +336,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- library calls
 
 
-def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: int | None) -> Response:
+def _derive(
+    spec: RunSpec, order: int | None, method: str | None, *, lag_degree: int | None = None, degree: int | None = None
+) -> Response:
     from .derive import derive
     from .routes import get_route
 
     method = method or spec.method or "exact"
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
-    lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
-    options: dict[str, Any] = {}
-    if lag_degree is not None and route.accepts("lag_degree"):  # a file's lag_degree is moot for other routes
-        options["lag_degree"] = lag_degree
+    settings = {
+        "lag_degree": lag_degree if lag_degree is not None else spec.lag_degree,
+        "degree": degree if degree is not None else spec.degree,
+    }
+    # a file's lag_degree / degree is moot for routes that do not take it
+    options = {k: v for k, v in settings.items() if v is not None and route.accepts(k)}
     return derive(spec.model, order, method=method, **options)
 
 
@@ -347,6 +361,7 @@ def _verify(
     order: int | None = None,
     method: str | None = None,
     lag_degree: int | None = None,
+    degree: int | None = None,
     paths: int | None = None,
     seed: int | None = None,
 ) -> VerifyReport:
@@ -356,7 +371,7 @@ def _verify(
     t = spec.time_grid()
     u = spec.input_values(t)
     if resp is None or not spec.model.is_numeric():
-        resp = _derive(replace(spec, model=model), order, method, lag_degree)
+        resp = _derive(replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree)
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     return verify(model, u, t, response=resp, **run)
 
