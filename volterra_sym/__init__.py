@@ -52,6 +52,7 @@ _LAZY = {
     "expectation": "stationary",
     "derive_generator": "generator",
     "volterra_quadrature": "quadrature",
+    "estimate_kernels": "kernel_estimates",
 }
 
 
