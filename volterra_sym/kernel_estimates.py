@@ -53,7 +53,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import InputError, NotAnalyticError, SimulationError, TimeStepBiasWarning, describe
-from .model import Diffusion, Gaussian, PointMass, Stationary
+from .model import Diffusion, Stationary
 from .oracle import LinearParts, initial_moments, linear_parts, numeric_model
 from .simulate import BLOCK, _check_int, _check_positive, _normals, _Progress, _sqrtm_psd, _Stats, _stream
 
@@ -292,7 +292,9 @@ def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: i
         try:
             L = np.asarray(raw, dtype=float)
         except (TypeError, ValueError):
-            raise InputError(f"lags[{n}]: expected an array of shape (m, {width}) {what}, received {describe(raw)}") from None
+            raise InputError(
+                f"lags[{n}]: expected an array of shape (m, {width}) {what}, received {describe(raw)}"
+            ) from None
         if L.ndim == 1 and width == 1:
             L = L[:, None]
         if L.ndim != 2 or L.shape[1] != width or L.shape[0] == 0:
@@ -621,7 +623,9 @@ def estimate_kernels(
     if progress is not None and not isinstance(progress, bool):
         raise SimulationError(f"progress: expected True, False or None (auto), received {describe(progress)}")
     if not isinstance(model, Diffusion):
-        raise SimulationError(f"model: expected a volterra_sym Diffusion (e.g. vs.SRNN(...)), received {describe(model)}")
+        raise SimulationError(
+            f"model: expected a volterra_sym Diffusion (e.g. vs.SRNN(...)), received {describe(model)}"
+        )
     if lags is None:
         raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
     init = model.initial
@@ -634,8 +638,10 @@ def estimate_kernels(
         if not stationary:
             raise SimulationError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
         b = burn_in
-        if isinstance(b, bool) or not isinstance(b, (int, float, np.integer, np.floating)) or not (
-            math.isfinite(float(b)) and b >= 0
+        if (
+            isinstance(b, bool)
+            or not isinstance(b, (int, float, np.integer, np.floating))
+            or not (math.isfinite(float(b)) and b >= 0)
         ):
             raise SimulationError(f"burn_in: expected a time >= 0, received {describe(burn_in)}")
         burn = float(b)
@@ -672,23 +678,23 @@ def estimate_kernels(
     blocks_fit = max(1, int(mem // need_block))
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
     job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order)
-    chunks = [list(range(b0, min(nblocks, b0 + per_chunk))) for b0 in range(0, nblocks, per_chunk)]
-    if client is not None:
-        from .distributed import run_chunks
+    steps = (sc.N + nburn) * comp
+    desc = "volterra_sym.estimate_kernels"
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+        from .distributed import run_blocks
 
-        results = run_chunks(client, _run_chunk, job, chunks, progress=progress, total_paths=paths)
+        results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
     else:
         results = []
-        prog = _Progress(progress, paths * (sc.N + nburn) * comp)
+        prog = _Progress(progress, paths * steps, steps, desc)
         try:
-            for blocks in chunks:
-                results.append(_run_chunk(job, blocks))
-                prog.update(sum(min(BLOCK, paths - b * BLOCK) for b in blocks) * (sc.N + nburn) * comp)
+            for b0 in range(0, nblocks, per_chunk):
+                results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
         finally:
             prog.close()
     nq = sc.entries * comp
     stats = _Stats(nq, d.p, None)
-    for (sizes, bmean, bM2) in results:
+    for sizes, bmean, bM2 in results:
         stats.sizes = sizes
         stats.bmean, stats.bM2 = bmean, bM2
         stats.end_chunk()
@@ -766,9 +772,10 @@ class _Job:
 _WORKER_CACHE: dict = {}
 
 
-def _run_chunk(job: _Job, blocks: list[int]) -> tuple[list[int], np.ndarray, np.ndarray]:
+def _run_chunk(job: _Job, blocks: Any, progress: _Progress | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Simulate the paths of ``blocks``; return (block sizes, per-block means, per-block M2)."""
     d, sc, dt = job.d, job.sc, job.dt
+    prog = progress if progress is not None else _Progress(False, 1)
     sizes = [min(BLOCK, job.paths - b * BLOCK) for b in blocks]
     streams = [(_stream(job.seed, b), s) for b, s in zip(blocks, sizes)]
     bridges = [(_bridge_stream(job.seed, b), s) for b, s in zip(blocks, sizes)] if job.bias_check else []
@@ -807,6 +814,7 @@ def _run_chunk(job: _Job, blocks: list[int]) -> tuple[list[int], np.ndarray, np.
                         else:
                             fine.burn(a)
                             fine.burn(b)
+            prog.update((j1 - j0) * P * (2 if fine is not None else 1))
             for ens, what in ((coarse, "dt"), (fine, "dt/2")):
                 if ens is not None and not np.isfinite(np.sum(ens.h)):
                     raise SimulationError(

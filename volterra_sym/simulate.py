@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -265,33 +264,42 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
 
 
 class _Progress:
-    """Progress on stderr: forced on (True), off (False), or auto (None: tty and run > 2 s)."""
+    """Progress bar on stderr via tqdm (optional: no bar without it): paths done, rate, time left.
 
-    def __init__(self, mode: bool | None, total: int):
-        self.mode, self.total, self.done = mode, max(total, 1), 0
-        self.start = self.last = time.monotonic()
-        self.shown = False
+    mode True shows it, False silences it, None (auto) shows it only on a terminal and only once
+    the run has taken 2 s.  ``update`` counts path-steps; ``per_path`` steps make one path.
+    """
+
+    def __init__(self, mode: bool | None, total: int, per_path: int = 1, desc: str = "volterra_sym"):
+        self.per_path = max(int(per_path), 1)
+        self.bar: Any = None
+        if mode is False:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the optional extra 'progress' is not installed: no bar
+            return
+        self.bar = tqdm(
+            total=max(total, 1) / self.per_path,
+            desc=desc,
+            unit="paths",
+            disable=None if mode is None else False,  # None: only on a TTY
+            delay=2.0 if mode is None else 0.0,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} paths "
+            "[{elapsed}<{remaining}, {rate_fmt}]",
+        )
 
     def update(self, steps: int) -> None:
-        self.done += steps
-        if self.mode is False:
-            return
-        now = time.monotonic()
-        if self.mode is None and (now - self.start < 2.0 or not sys.stderr.isatty()):
-            return
-        if now - self.last < 0.5 and self.done < self.total:
-            return
-        self.last = now
-        frac = self.done / self.total
-        left = (now - self.start) * (1 - frac) / max(frac, 1e-9)
-        sys.stderr.write(f"\rvolterra_sym.simulate: {100 * frac:5.1f}% ({now - self.start:.1f} s, ~{left:.0f} s left)")
-        sys.stderr.flush()
-        self.shown = True
+        if self.bar is not None:
+            self.bar.update(steps / self.per_path)
 
     def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _normals(streams: list[tuple[np.random.Generator, int]], shape: tuple[int, ...]) -> np.ndarray:
@@ -508,6 +516,67 @@ def _bytes_per_path(L: int, w: int, n: int, p: int, E: int, r: int, m: int) -> i
     return 8 * (L * (w + n + 3 * E * n + E * p + 3 * p) + E * (4 * n + n * r + n * m + p))
 
 
+@dataclass
+class _ChunkJob:
+    """What one chunk of seed blocks needs (picklable: shipped to dask workers as is)."""
+
+    cm: _Compiled
+    plan: _Plan
+    bplan: _Plan | None
+    m0: np.ndarray
+    L0: np.ndarray
+    seed: int
+    paths: int
+    slab: int
+    kind: str
+    t: np.ndarray
+    return_samples: bool
+
+
+def _simulate_chunk(
+    job: _ChunkJob, blocks: Sequence[int], progress: _Progress | None = None
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray | None]:
+    """Run the paths of ``blocks``: (block sizes, per-block means, per-block M2, samples or None)."""
+    cm, plan, bplan, tt = job.cm, job.plan, job.bplan, job.t
+    prog = progress if progress is not None else _Progress(False, 1)
+    sizes = [min(BLOCK, job.paths - b * BLOCK) for b in blocks]
+    P = sum(sizes)
+    E, n, p = plan.eps.size, cm.n, cm.p
+    samples = np.empty((P, tt.size, p)) if job.return_samples else None
+    stats = _Stats(tt.size, p, samples)
+    streams = [(_stream(job.seed, b), size) for b, size in zip(blocks, sizes)]
+
+    def on_record(rows: np.ndarray, states: np.ndarray) -> None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            F = cm.readout(states)  # (R, E, p, P)
+        X = F[:, 0] if job.kind == "expectation" else F[:, 1] - F[:, 0]
+        if not np.all(np.isfinite(X)):
+            bad = int(np.argmin(np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)))
+            raise SimulationError(
+                f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
+                "blows up, or the readout is undefined on part of the state space"
+            )
+        stats.add(rows, X)
+
+    H0 = job.m0[:, None] + _lmul(job.L0, _normals(streams, (n,)))  # (n, P)
+    if bplan is not None:
+        H0 = _advance(cm, bplan, H0[None], streams, job.slab, None, prog)[0]
+    H = np.ascontiguousarray(np.broadcast_to(H0, (E,) + H0.shape))
+    stats.start_chunk(sizes)
+    on_record(np.array([0]), H[None])
+    _advance(cm, plan, H, streams, job.slab, on_record, prog)
+    return sizes, stats.bmean, stats.bM2, samples
+
+
+def _merge_chunk(stats: _Stats, result: tuple) -> None:
+    """Merge one chunk's per-block statistics (and samples) into the totals, in block order."""
+    sizes, bmean, bM2, samples = result
+    if stats.samples is not None and samples is not None:
+        stats.samples[stats.count : stats.count + samples.shape[0]] = samples
+    stats.sizes, stats.bmean, stats.bM2 = sizes, bmean, bM2
+    stats.end_chunk()
+
+
 def _run(
     model: Diffusion,
     u: InputLike,
@@ -524,6 +593,7 @@ def _run(
     substeps: Any,
     burn_in: Any,
     burn_in_dt: Any,
+    client: Any = None,
 ) -> SimulationResult:
     paths = _check_int(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
     seed = _check_int(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
@@ -574,37 +644,22 @@ def _run(
         samples = np.empty((paths, nt, p))
     stats = _Stats(nt, p, samples)
     burn_steps = 0 if bplan is None else bplan.dts.size
-    prog = _Progress(progress, paths * (plan.dts.size + burn_steps))
+    job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, return_samples)
+    steps = plan.dts.size + burn_steps
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+        from .distributed import run_blocks
 
-    def on_record(rows: np.ndarray, states: np.ndarray) -> None:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            F = cm.readout(states)  # (R, E, p, P)
-        X = F[:, 0] if kind == "expectation" else F[:, 1] - F[:, 0]
-        if not np.all(np.isfinite(X)):
-            bad = int(np.argmin(np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)))
-            raise SimulationError(
-                f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
-                "blows up, or the readout is undefined on part of the state space"
-            )
-        stats.add(rows, X)
-
-        return on_record
-
-    try:
-        for b0 in range(0, nblocks, per_chunk):
-            blocks = range(b0, min(nblocks, b0 + per_chunk))
-            sizes = [min(BLOCK, paths - b * BLOCK) for b in blocks]
-            streams = [(_stream(seed, b), size) for b, size in zip(blocks, sizes)]
-            H0 = m0[:, None] + _lmul(L0, _normals(streams, (n,)))  # (n, P)
-            if bplan is not None:
-                H0 = _advance(cm, bplan, H0[None], streams, slab, None, prog)[0]
-            H = np.ascontiguousarray(np.broadcast_to(H0, (E,) + H0.shape))
-            stats.start_chunk(sizes)
-            on_record(np.array([0]), H[None])
-            _advance(cm, plan, H, streams, slab, on_record, prog)
-            stats.end_chunk()
-    finally:
-        prog.close()
+        desc = "volterra_sym.simulate"
+        results = run_blocks(client, _simulate_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
+        for res in results:
+            _merge_chunk(stats, res)
+    else:
+        prog = _Progress(progress, paths * steps, steps, "volterra_sym.simulate")
+        try:
+            for b0 in range(0, nblocks, per_chunk):
+                _merge_chunk(stats, _simulate_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+        finally:
+            prog.close()
 
     mean = stats.mean
     stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
@@ -632,6 +687,7 @@ def simulate(
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
+    client: Any = None,
 ) -> SimulationResult:
     """Monte Carlo estimate of E f(h_t) on the grid ``t`` for dh = [phi + eps gamma u] dt + sigma dW.
 
@@ -650,10 +706,13 @@ def simulate(
     eps : input amplitude.
     chunk : paths per chunk (rounded up to a multiple of 64), default: as many as ``max_memory`` allows.
     max_memory : bound in bytes on the working arrays (and on ``samples`` when requested).
-    progress : True / False, or None to report on stderr only for runs > 2 s on a terminal.
+    progress : True / False, or None (auto): a progress bar (tqdm, if installed) on stderr only on a
+        terminal and only for runs > 2 s.
     return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
     burn_in : for a Stationary() start of a nonlinear model: simulate the unperturbed dynamics for
         this time from h = 0 first (step ``burn_in_dt``, default the smallest simulation step).
+    client : a dask.distributed Client (or a scheduler address 'tcp://host:8786'): the seed blocks
+        run as dask tasks; the result is bit-identical to the local run (docs/distributed.md).
 
     Returns
     -------
@@ -661,7 +720,7 @@ def simulate(
     """
     return _run(
         model, u, t, paths, seed, scheme, [_check_eps(eps)], "expectation",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
     )  # fmt: skip
 
 
@@ -681,14 +740,15 @@ def simulate_response(
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
+    client: Any = None,
 ) -> SimulationResult:
     """Common-random-number estimate of the response E f(h^eps_t) - E f(h^0_t).
 
     Both ensembles share the initial draws and every Brownian increment; only the input term
-    differs, so the variance of the difference is O(eps^2).  Arguments as in :func:`simulate`;
+    differs, so the variance of the difference is O(eps^2).  Arguments (``client`` too) as in :func:`simulate`;
     ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
     """
     return _run(
         model, u, t, paths, seed, scheme, [0.0, _check_eps(eps)], "response",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
     )  # fmt: skip

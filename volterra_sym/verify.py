@@ -198,6 +198,7 @@ def verify(
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
+    client: Any = None,
 ) -> VerifyReport:
     """Compare the Volterra prediction of E f(h_t) with Monte Carlo (and the exact oracle).
 
@@ -215,6 +216,8 @@ def verify(
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
     derive_options : extra keyword arguments for ``derive`` (e.g. method='taylor', lag_degree=6).
     response : an already derived Response (anything with ``predict(u, t, eps=)``): skips ``derive``.
+    client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
+        (bit-identical to the local run; docs/distributed.md).
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
         raise SimulationError(f"z: expected a positive number of standard errors, received {describe(z)}")
@@ -239,7 +242,9 @@ def verify(
             oracle = _as_2d(gaussian_oracle(model, u, tt, eps))
         except VolterraError:
             oracle = None
-    run = dict(seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in)
+    run = dict(
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in, client=client
+    )
     meta: dict[str, Any] = {}
     if scheme == "exact":
         mc = simulate(model, u, tt, paths, scheme="exact", **run)
