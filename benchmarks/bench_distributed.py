@@ -1,0 +1,134 @@
+"""Benchmarks of issue 12: dask scaling, estimate_kernels throughput, kernel accuracy per second.
+
+1. LocalCluster (2 worker processes, 1 thread each) against one process on the same
+   simulate() run of >= 10 s (2-D tanh SRNN, Euler): speed-up (target >= 1.6x).
+2. Path-steps per second of estimate_kernels (order 1, 2-D tanh SRNN, point start, 21 lags)
+   against plain simulate() Euler on the same model and step (target >= 0.5x); with and
+   without the dt/2 bias companion (path-steps counted at dt).
+3. Order-1 kernel of the 2-D tanh SRNN (stationary start) at 20 lags to standard error 1e-3:
+   the time of estimate_kernels and of the response-perturbation route (simulate_response with
+   common random numbers, a one-step input pulse of area eps, K^(1) ~ response / eps).  Both are
+   measured on a pilot run and extrapolated to the number of paths giving max SE = 1e-3
+   (time is linear in paths; the pilots are large enough for the per-path spread).
+
+Ratios are measured in the same run; the machine may be shared (best of a few repeats).
+Run:  python benchmarks/bench_distributed.py [throughput] [accuracy] [cluster]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+import volterra_sym as vs
+
+MODEL = vs.SRNN(Gamma=1.0, W=[[0.5, -0.3], [0.8, 0.2]], b=[0.1, 0.0], C=[[1.0], [0.5]], sigma=0.5,
+                activation="tanh", readout="h1 + h2**2")  # fmt: skip
+DT = 0.01
+
+
+def best(fn, repeats: int = 3) -> float:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return min(out)
+
+
+def bench_cluster() -> None:
+    import dask
+    from distributed import Client, LocalCluster
+
+    # dask's default MALLOC_TRIM_THRESHOLD_=65536 for worker processes makes every numpy temporary an
+    # mmap/munmap pair: 2-3x slower element-wise loops (docs/distributed.md)
+    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 2**30})
+
+    model = MODEL.replace(initial=vs.PointMass([0.0, 0.0]))
+    t = np.linspace(0, 30, 3001)
+    paths = 80000
+    local = best(lambda: vs.simulate(model, None, t, paths, seed=0, progress=False), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        vs.simulate(model, None, t, 640, seed=0, client=client)  # warm the workers (imports, compile)
+        dist = best(lambda: vs.simulate(model, None, t, paths, seed=0, client=client), 1)
+        a = vs.simulate(model, None, t, 2000, seed=0)
+        b = vs.simulate(model, None, t, 2000, seed=0, client=client)
+        same = np.array_equal(a.mean, b.mean) and np.array_equal(a.stderr, b.stderr)
+    finally:
+        client.close()
+        cluster.close()
+    print(f"[1] simulate, {paths} paths x 3000 steps: one process {local:.1f} s, LocalCluster(2 x 1) {dist:.1f} s")
+    print(f"    speed-up {local / dist:.2f}x (target >= 1.6x); bit-identical: {same}")
+
+
+def bench_throughput() -> None:
+    model = MODEL.replace(initial=vs.PointMass([0.0, 0.0]))
+    T, paths = 5.0, 20000
+    steps = int(round(T / DT))
+    t = np.linspace(0, T, steps + 1)
+    lags = np.stack([np.arange(0, T + 1e-9, 0.25), np.zeros(21)], axis=1)
+    sim = best(lambda: vs.simulate(model, None, t, paths, seed=0, progress=False))
+    est = best(lambda: vs.estimate_kernels(model, 1, {1: lags}, paths, seed=0, bias_check=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estb = best(lambda: vs.estimate_kernels(model, 1, {1: lags}, paths, seed=0))
+    ps = paths * steps
+    print(f"[2] path-steps/s (2-D tanh SRNN, dt = {DT}, {paths} paths x {steps} steps):")
+    print(f"    simulate Euler            {ps / sim:.3g}")
+    print(f"    estimate_kernels order 1  {ps / est:.3g}  ratio {sim / est:.2f} (target >= 0.5)")
+    print(f"    ... with dt/2 bias check  {ps / estb:.3g}  ratio {sim / estb:.2f}")
+
+
+def bench_accuracy() -> None:
+    target = 1e-3
+    taus = np.round(np.arange(1, 21) * 0.25, 10)  # 20 lags 0.25 .. 5
+    pilot = 4000
+    t0 = time.perf_counter()
+    est = vs.estimate_kernels(MODEL, 1, {1: taus}, pilot, seed=1, bias_check=False)
+    t_est = time.perf_counter() - t0
+    burn = est.burn_in
+    sd = est.stderr(1) * np.sqrt(pilot)
+    n_est = int(np.ceil((sd.max() / target) ** 2))
+    time_est = t_est * n_est / pilot
+    # response route: pulse of area eps at the first step (samples 2/dt at t = 0: the step average
+    # of the piecewise-linear input is 1/dt), CRN difference / eps estimates K^(1)(t - dt/3)
+    eps = 0.05
+    t = np.round(np.arange(0, taus[-1] + DT / 2, DT), 10)
+    U = np.zeros(t.size)
+    U[0] = 2.0 / DT
+    t0 = time.perf_counter()
+    res = vs.simulate_response(MODEL, U, t, pilot, seed=1, eps=eps, burn_in=burn, progress=False)
+    t_resp = time.perf_counter() - t0
+    idx = np.rint(taus / DT).astype(int)
+    sd_r = res.stderr[idx] / eps * np.sqrt(pilot)
+    n_resp = int(np.ceil((sd_r.max() / target) ** 2))
+    time_resp = t_resp * n_resp / pilot
+    k_resp = res.mean[idx] / eps
+    diff = np.max(np.abs(k_resp - est.mean(1)))
+    print(f"[3] K^(1) of the 2-D tanh SRNN at 20 lags (0.25..5), stationary (burn-in {burn:.1f}), SE <= {target:g}:")
+    print(f"    estimate_kernels : per-path sd <= {sd.max():.3f} -> {n_est} paths, ~{time_est:.0f} s")
+    print(
+        f"    simulate_response: per-path sd <= {sd_r.max():.3f} -> {n_resp} paths, ~{time_resp:.0f} s (CRN, eps={eps})"
+    )
+    se = sd.max() / np.sqrt(pilot)
+    print(f"    ratio {time_resp / time_est:.1f}x; pilot estimates differ by <= {diff:.3f} (pilot SE ~{se:.3f})")
+
+
+def main() -> None:
+    import sys
+
+    print(f"os.cpu_count() = {os.cpu_count()}")
+    parts = sys.argv[1:] or ["throughput", "accuracy", "cluster"]
+    for name in parts:
+        globals()[f"bench_{name}"]()
+
+
+if __name__ == "__main__":
+    main()
