@@ -23,6 +23,7 @@ from .errors import SimulationError, describe
 __all__ = ["run_blocks", "TASKS_PER_WORKER"]
 
 TASKS_PER_WORKER = 4  #: default tasks per worker when ``chunk`` is not given (load balance vs overhead)
+TASK_BLOCKS = 64  #: default largest task: 64 blocks = 4096 paths (small temporaries; finer progress)
 CONNECT_TIMEOUT = "10s"
 
 
@@ -90,15 +91,16 @@ def run_blocks(
     """Run ``fn(job, blocks)`` for consecutive chunks of the blocks 0..nblocks-1; results in block order.
 
     per_chunk : the largest chunk (in blocks) the memory bound allows, or the user's ``chunk``
-    (``fixed``).  Unless fixed, chunks are made smaller so that every worker gets about
-    TASKS_PER_WORKER tasks.  progress : as for the local runs (a bar over completed paths).
+    (``fixed``).  Unless fixed, chunks are made smaller so that every worker gets at least
+    TASKS_PER_WORKER tasks and no task exceeds TASK_BLOCKS blocks.
+    progress : as for the local runs (a bar over completed paths).
     """
     from .simulate import BLOCK, _Progress
 
     dist = _distributed()
     with connect(client) as c:
         if not fixed:
-            per_chunk = max(1, min(per_chunk, -(-nblocks // (TASKS_PER_WORKER * _workers(c)))))
+            per_chunk = max(1, min(per_chunk, TASK_BLOCKS, -(-nblocks // (TASKS_PER_WORKER * _workers(c)))))
         chunks = [tuple(range(b0, min(nblocks, b0 + per_chunk))) for b0 in range(0, nblocks, per_chunk)]
         sizes = [sum(min(BLOCK, paths - b * BLOCK) for b in ch) for ch in chunks]
         try:
