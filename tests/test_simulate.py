@@ -205,6 +205,7 @@ def test_crn_response_matches_oracle_and_scales_with_eps() -> None:
 
 
 def test_progress_switch(capsys) -> None:
+    pytest.importorskip("tqdm")  # the optional extra 'progress'
     model = vs.OU(A=1.0, C=1.0, sigma=0.5, readout="h1")
     t = np.linspace(0, 1, 5)
     simulate(model, None, t, 10, progress=True)  # a tqdm bar on stderr: paths done, rate, time left
