@@ -82,6 +82,19 @@ def test_2d_nonnormal_two_inputs_point_start_cubic(seed: int) -> None:
         est.mean(1)
 
 
+def test_vector_readout_gaussian_noise_components() -> None:
+    model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout=["h1**3", "h1*h2**2 + h2"])
+    low = _exact(model, 2)
+    est = _quiet(model, 2, {1: TAUS[::2], 2: PAIRS[::2]}, paths=6000, seed=8)
+    assert est.mean(1).shape == (len(TAUS[::2]), 2) and est.stderr(2).shape == (len(PAIRS[::2]), 2)
+    for c in (0, 1):
+        for n, lags in ((1, TAUS[::2][:, None]), (2, PAIRS[::2])):
+            ref = low.kernel(n, None, component=c)(*lags.T)
+            mean, se, b, bse = (getattr(est, f)(n)[:, c] for f in ("mean", "stderr", "bias", "bias_stderr"))
+            tol = Z * se + np.abs(b) + Z * bse + ROUND * np.maximum(1.0, np.abs(ref))
+            assert np.all(np.abs(mean - ref) <= tol), (c, n, mean, ref, se)
+
+
 @pytest.mark.parametrize("seed", [5, 6])
 def test_2d_stationary_quadratic(seed: int) -> None:
     model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout="h1**2 - 2*h1*h2 + 0.5*h2")
@@ -107,6 +120,7 @@ def test_gaussian_start_order_1() -> None:
     _check(est, 1, None, low.kernel(1)(*lags1.T))
 
 
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
 def test_standard_errors_match_batch_spread() -> None:
     """B independent batches: sum (m_i - mean)^2 / mean(SE_i^2) ~ chi^2(B-1) per entry (Bonferroni)."""
     from scipy.stats import chi2
@@ -132,6 +146,7 @@ def _generator_reference(model, order, n, lags):
     return fine, np.abs(fine - coarse)
 
 
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
 @pytest.mark.parametrize("seed", [11, 12])
 def test_tanh_srnn_order_1_vs_generator(seed: int) -> None:
     model = vs.Diffusion(["h"], ["-h + 1.5*tanh(h) + 0.3"], 0.7, 0.8, "h")
@@ -141,6 +156,7 @@ def test_tanh_srnn_order_1_vs_generator(seed: int) -> None:
     _check(est, 1, None, ref, extra=err)
 
 
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
 def test_tanh_state_dependent_coupling_order_2_vs_generator() -> None:
     """D^2 phi and D gamma enter K^(2): a nonlinear drift and coupling and a quadratic readout."""
     model = vs.Diffusion(["h"], ["-h + 1.5*tanh(h) + 0.3"], 0.7, "0.8 + 0.3*tanh(h)", "h + 0.2*h**2")
@@ -149,6 +165,19 @@ def test_tanh_state_dependent_coupling_order_2_vs_generator() -> None:
     ref1, err1 = _generator_reference(model, 2, 1, taus[:, None])
     ref2, err2 = _generator_reference(model, 2, 2, pairs)
     est = _quiet(model, 2, {1: taus, 2: pairs}, paths=8000, seed=13)
+    _check(est, 1, None, ref1, extra=err1)
+    _check(est, 2, None, ref2, extra=err2)
+
+
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
+def test_multiplicative_noise_orders_1_and_2_vs_generator() -> None:
+    """Itô tangents with D sigma dW terms (and D^2 sigma at order 2), against the generator route."""
+    model = vs.Diffusion(["h"], ["-h + 0.8*tanh(h) + 0.2"], "0.4*sqrt(1 + h**2)", "0.8 + 0.3*tanh(h)", "h + 0.2*h**2")
+    pairs = np.array([[a, b] for a in (0.0, 0.5, 1.5) for b in (0.0, 1.0)])
+    taus = np.arange(0.0, 3.01, 0.5)
+    ref1, err1 = _generator_reference(model, 2, 1, taus[:, None])
+    ref2, err2 = _generator_reference(model, 2, 2, pairs)
+    est = _quiet(model, 2, {1: taus, 2: pairs}, paths=4000, seed=14, burn_in=20.0)
     _check(est, 1, None, ref1, extra=err1)
     _check(est, 2, None, ref2, extra=err2)
 
@@ -229,8 +258,8 @@ def test_bad_models() -> None:
         vs.estimate_kernels(vs.Diffusion([h], [-h], 0.5, 1.0, sp.sign(h)), 1, lags, 64)
     with pytest.raises(NotAnalyticError, match="Heaviside"):
         vs.estimate_kernels(vs.Diffusion([h], [-h + sp.Heaviside(h)], 0.5, 1.0, h), 1, lags, 64)
-    with pytest.raises(SimulationError, match="additive"):
-        vs.estimate_kernels(vs.Diffusion(["h"], ["-h"], "0.5 + 0.1*h**2", 1.0, "h"), 1, lags, 64)
+    with pytest.raises(NotAnalyticError, match="noise entry"):
+        vs.estimate_kernels(vs.Diffusion(["h"], ["-h"], "0.5 + Abs(h)", 1.0, "h"), 1, lags, 64)
     with pytest.raises(SimulationError, match="Stationary"):
         vs.estimate_kernels(_m().replace(initial=vs.PointMass([0.0])), 1, {1: [[0.1, 0.0]]}, 64, burn_in=1.0)
     with pytest.raises(InputError, match=r"\(tau_1..tau_n, s_n\)"):

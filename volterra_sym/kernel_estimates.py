@@ -17,6 +17,8 @@ Dgamma_{k1}(h_{s1}) w2_{s1} and driven by D^2 phi[w1, w2] (docs/MATH.md section 
 
 Discretisation: Euler-Maruyama with step ``dt`` for the state; the tangents are the exact
 derivatives of the Euler map (so the estimate is the kernel of the Euler chain, weak order 1).
+Multiplicative noise is allowed: the Itô tangent equations then carry the terms
+sum_r D sigma_r w dW_r (and D^2 sigma_r[w1, w2] dW_r for the second variation).
 Lags must lie on the ``dt`` grid.  With ``bias_check=True`` (default) a companion run at dt/2
 shares every Brownian increment (the two half-step increments are built from the full-step
 one and an independent Brownian-bridge normal), giving the time-step bias of the estimate,
@@ -198,10 +200,12 @@ class _Derivs:
     step: _Table  # ("phi", i), ("J", i, j), ("H", i, j, k) j <= k
     start: _Table  # ("g", i, k), ("dg", i, k, j)
     record: _Table  # ("f1", c, i), ("f2", c, i, j) j <= i... (full symmetric list)
-    sigma: np.ndarray
+    sigma: np.ndarray  # constant entries of sigma (NaN where it depends on the state)
     parts: LinearParts | None
     model: Diffusion
-    hess_keys: list
+    hess_keys: list  # (i, j, k): d^2 phi_i / dh_j dh_k not identically zero, j <= k
+    noise_keys: list  # (i, r, j): d sigma_ir / dh_j not identically zero (multiplicative noise)
+    noise_hess: list  # (i, r, j, l): d^2 sigma_ir / dh_j dh_l not identically zero, j <= l
 
 
 def _derivatives(model: Diffusion, order: int) -> _Derivs:
@@ -218,19 +222,39 @@ def _derivatives(model: Diffusion, order: int) -> _Derivs:
                     "smooth function (e.g. tanh(k x) for sign(x), sqrt(x**2 + d**2) for Abs(x)), or estimate "
                     "responses with vs.simulate_response"
                 )
-    if any(e.free_symbols & set(st) for e in num.diffusion):
-        raise SimulationError(
-            f"model: the noise sigma {num.diffusion.tolist()} depends on the state; the pathwise estimator "
-            "supports additive (state-independent) noise only. Use vs.simulate_response (finite input "
-            "perturbation with common random numbers) for multiplicative noise"
-        )
-    sigma = np.array(num.diffusion.tolist(), dtype=float).reshape(n, r)
+    for e in num.diffusion:
+        bad = _not_smooth(e)
+        if bad:
+            raise NotAnalyticError(
+                f"model: the noise entry {e} contains {', '.join(bad)}, which is not differentiable; the pathwise "
+                "estimator differentiates the flow (D sigma, D^2 sigma). Use a smooth noise, or vs.simulate_response"
+            )
+    sigma = np.array(
+        [[float(e) if not e.free_symbols & set(st) else np.nan for e in row] for row in num.diffusion.tolist()]
+    )
     step: dict = {}
     for i in range(n):
         step[("phi", i)] = num.drift[i]
+        for k in range(r):
+            step[("sig", i, k)] = num.diffusion[i, k]
     for i in range(n):
         for j in range(n):
             step[("J", i, j)] = sp.diff(num.drift[i], st[j])
+    noise_keys = []  # (i, k, j): d sigma_ik / d h_j, not identically zero
+    noise_hess = []  # (i, k, j, l), j <= l
+    for i in range(n):
+        for k in range(r):
+            for j in range(n):
+                e = sp.diff(num.diffusion[i, k], st[j])
+                step[("S", i, k, j)] = e
+                if e != 0:
+                    noise_keys.append((i, k, j))
+                if order >= 2:
+                    for l in range(j, n):
+                        e2 = sp.diff(num.diffusion[i, k], st[j], st[l])
+                        step[("S2", i, k, j, l)] = e2
+                        if e2 != 0:
+                            noise_hess.append((i, k, j, l))
     hess_keys = []
     if order >= 2:
         for i in range(n):
@@ -267,7 +291,7 @@ def _derivatives(model: Diffusion, order: int) -> _Derivs:
         parts = None
     return _Derivs(
         n, m, r, p, num.vector_readout, _Table(step, st), _Table(start, st), _Table(record, st),
-        sigma, parts, num, hess_keys,
+        sigma, parts, num, hess_keys, noise_keys, noise_hess,
     )  # fmt: skip
 
 
@@ -423,12 +447,16 @@ class _Ensemble:
             if phi is not None:
                 h[i] += dt * phi
             for k in range(d.r):
-                s = d.sigma[i, k]
-                if s != 0.0:
+                s = vals.get(("sig", i, k))
+                if s is not None:
                     h[i] += s * dW[k]
 
     def step(self, dW: np.ndarray) -> None:
-        """One Euler step of (h, W, K): W' = W + dt Dphi W, K' = K + dt (Dphi K + D^2 phi[W1, W2])."""
+        """One Euler step of (h, W, K), the exact derivatives of the Euler map (Itô):
+
+        W' = W + dt Dphi W + sum_r Dsigma_r W dW_r,
+        K' = K + dt (Dphi K + D^2 phi[W1, W2]) + sum_r (Dsigma_r K + D^2 sigma_r[W1, W2]) dW_r.
+        """
         d, dt, n = self.d, self.dt, self.d.n
         vals = d.step(self.h)
         J = [[vals.get(("J", i, j)) for j in range(n)] for i in range(n)]
@@ -450,6 +478,14 @@ class _Ensemble:
                 else:
                     inc[i] += Hv * (A[j] * B[k] + A[k] * B[j])
             inc *= dt
+            for i, r, j in d.noise_keys:
+                inc[i] += (vals[("S", i, r, j)] * dW[r]) * K[j]
+            for i, r, j, l in d.noise_hess:
+                Sv = vals[("S2", i, r, j, l)] * dW[r]
+                if j == l:
+                    inc[i] += Sv * (A[j] * B[j])
+                else:
+                    inc[i] += Sv * (A[j] * B[l] + A[l] * B[j])
             K += inc
         if self.aW:
             W = self.W[:, : self.aW]
@@ -459,6 +495,8 @@ class _Ensemble:
                     if J[i][j] is not None:
                         inc[i] += J[i][j] * W[j]
             inc *= dt
+            for i, r, j in d.noise_keys:
+                inc[i] += (vals[("S", i, r, j)] * dW[r]) * W[j]
             W += inc
         self._move_h(vals, dW)
 
@@ -591,7 +629,7 @@ def estimate_kernels(
 
     Parameters
     ----------
-    model : any Diffusion with differentiable drift, coupling and readout and additive noise.
+    model : any Diffusion whose drift, noise, coupling and readout are twice differentiable.
     order : highest order estimated (1 or 2; 3 is refused).
     lags : {n: array}: for a stationary start ``lags[1]`` is a 1-D array of tau and ``lags[2]`` an
         (m, 2) array of (tau_1, tau_2) (tau_1 = t - s_1 the most recent lag, MATH.md section 4);
