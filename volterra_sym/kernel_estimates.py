@@ -197,9 +197,9 @@ class _Derivs:
     r: int
     p: int
     vector: bool
-    step: _Table  # ("phi", i), ("J", i, j), ("H", i, j, k) j <= k
+    step: _Table  # ("phi", i), ("sig", i, r), ("J", i, j), ("H", i, j, k), ("S", i, r, j), ("S2", i, r, j, l)
     start: _Table  # ("g", i, k), ("dg", i, k, j)
-    record: _Table  # ("f1", c, i), ("f2", c, i, j) j <= i... (full symmetric list)
+    record: _Table  # ("f1", c, i) gradient, ("f2", c, i, j) Hessian of readout component c
     sigma: np.ndarray  # constant entries of sigma (NaN where it depends on the state)
     parts: LinearParts | None
     model: Diffusion
@@ -375,7 +375,6 @@ def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
     q = 0
     for n in sorted(lags):
         S = np.rint(lags[n] / dt).astype(np.int64)
-        s_n = S[:, n] if S.shape[1] > n else np.zeros(S.shape[0], dtype=np.int64)
         for ks in itertools.product(range(m), repeat=n):
             idx = np.arange(q, q + S.shape[0])
             index[(n, ks)] = idx
@@ -391,7 +390,6 @@ def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
                     tangents.add((s1, ks[0]))
                     seconds.add((s2, s1, ks[0], ks[1]))
                     rows2.append((s1 + int(row[0]), int(e), (s1, ks[0]), (s2, ks[1]), (s2, s1, ks[0], ks[1])))
-        del s_n
     tl = sorted(tangents)
     tpos = {key: i for i, key in enumerate(tl)}
     ql = sorted(seconds, key=lambda x: (x[1], x[0], x[2], x[3]))

@@ -30,7 +30,10 @@ normals (initial law, burn-in, then the increments, step by step) from its own s
 ``SFC64(SeedSequence(seed, spawn_key=(b,)))``.  Chunks are whole numbers of blocks,
 every path-wise operation is element-wise (no BLAS), per-block statistics are computed
 on contiguous copies and merged in block order (Chan's formula).  So the same seed gives
-bit-identical results whatever ``chunk`` or ``max_memory`` is.
+bit-identical results whatever ``chunk`` or ``max_memory`` is, and with ``client=`` (a
+dask.distributed Client) the chunks run as dask tasks with the same numbers
+(:mod:`volterra_sym.distributed`, docs/distributed.md).  Long runs show a tqdm progress bar on
+a terminal (``progress=``; no bar when tqdm is not installed).
 """
 
 from __future__ import annotations
