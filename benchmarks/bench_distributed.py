@@ -43,9 +43,12 @@ def bench_cluster() -> None:
     import dask
     from distributed import Client, LocalCluster
 
-    # dask's default MALLOC_TRIM_THRESHOLD_=65536 for worker processes makes every numpy temporary an
-    # mmap/munmap pair: 2-3x slower element-wise loops (docs/distributed.md)
-    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 2**30})
+    # dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's mmap threshold:
+    # every NumPy temporary > 128 KB becomes an mmap/munmap pair (page faults), 1.5-3x slower
+    # element-wise loops on the workers (docs/distributed.md).  Start the workers without it.
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    dask.config.set({"distributed.nanny.pre-spawn-environ": env})
 
     model = MODEL.replace(initial=vs.PointMass([0.0, 0.0]))
     t = np.linspace(0, 30, 3001)
