@@ -212,6 +212,10 @@ def test_default_burn_in_rule() -> None:
     model = vs.Diffusion(["h"], ["-h + 0.5*tanh(h)"], 0.5, 1.0, "h")
     est = _quiet(model, 1, {1: [0.0, 0.1]}, paths=64, seed=0, dt=0.1)
     assert est.burn_in == pytest.approx(40.0, rel=1e-6)
+    # symmetric double well: 0 is unstable, the wells at +-1 relax at rate 2 -> 20 / 2 = 10
+    well = vs.Diffusion(["h"], ["h - h**3"], 0.5, 1.0, "h")
+    est = _quiet(well, 1, {1: [0.0, 0.1]}, paths=64, seed=0, dt=0.1)
+    assert est.burn_in == pytest.approx(10.0, abs=0.1 + 1e-9)  # rounded up to whole steps of dt
 
 
 # --------------------------------------------------------------------------- bad input

@@ -31,8 +31,9 @@ Starts: a point mass or a Gaussian start is drawn exactly; the lags are then
 exact stationary Gaussian is drawn; for a nonlinear model the paths start at h = 0 and run
 the unperturbed dynamics for ``burn_in`` first.  Default burn-in rule: 20 relaxation times
 20 / lambda, lambda = min_i -Re eig(D phi(h*)), at the point h* the deterministic flow reaches
-from h = 0.  That is the local relaxation only: for a multistable law (hopping between wells
-is slower) pass a longer ``burn_in=`` yourself.
+from h = 0 (from an unstable rest point: the slower of the two attractors reached by nudging it
+along its unstable direction).  That is the local relaxation only: for a multistable law
+(hopping between wells is slower) pass a longer ``burn_in=`` yourself.
 
 Reproducibility: the seeding of :mod:`volterra_sym.simulate` (blocks of 64 paths, each with
 its stream SeedSequence(seed, spawn_key=(block,)); the bridge normals of the dt/2 companion
@@ -553,12 +554,11 @@ class _Ensemble:
 # --------------------------------------------------------------------------- burn-in rule
 
 
-def _default_burn_in(d: _Derivs, dt: float) -> float:
-    """20 relaxation times of the linearisation at the point the deterministic flow reaches from 0."""
+def _settle(d: _Derivs, h0: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the deterministic flow dh = phi(h) dt from h0 until it rests: (h*, D phi(h*))."""
     n = d.n
-    h = np.zeros((n, 1))
-    steps = int(min(200_000, math.ceil(1000.0 / dt)))
-    for _ in range(steps):
+    h = h0.reshape(n, 1).astype(float).copy()
+    for _ in range(int(min(200_000, math.ceil(1000.0 / dt)))):
         vals = d.step(h)
         phi = np.array([float(np.asarray(vals.get(("phi", i), 0.0)).reshape(-1)[0]) for i in range(n)])
         if not np.all(np.isfinite(phi)):
@@ -568,18 +568,39 @@ def _default_burn_in(d: _Derivs, dt: float) -> float:
             break
     vals = d.step(h)
     J = np.array([[float(np.asarray(vals.get(("J", i, j), 0.0)).reshape(-1)[0]) for j in range(n)] for i in range(n)])
-    if not np.all(np.isfinite(J)) or not np.all(np.isfinite(h)):
-        raise SimulationError(
-            "burn_in: the deterministic flow from h = 0 does not settle, so no default burn-in can be set; the "
-            "stationary law may not exist. Pass burn_in=T explicitly, or use a PointMass / Gaussian start"
-        )
-    rate = float(np.min(-np.linalg.eigvals(J).real))
-    if not rate > 0:
-        raise SimulationError(
-            f"burn_in: the linearisation at h* = {h[:, 0].round(6).tolist()} (reached from h = 0) is not "
-            f"contracting (slowest rate {rate:.3g}); pass burn_in=T explicitly or use a PointMass / Gaussian start"
-        )
-    return 20.0 / rate
+    return h[:, 0], J
+
+
+def _default_burn_in(d: _Derivs, dt: float) -> float:
+    """20 relaxation times 20 / lambda, lambda = min -Re eig D phi at the attractor(s) of the flow from 0.
+
+    If h = 0 flows to an unstable rest point (a symmetric double well), the flow is restarted from
+    that point nudged by +-0.01 along its most unstable eigenvector, and the slower attractor counts.
+    """
+    h, J = _settle(d, np.zeros(d.n), dt)
+    points = [(h, J)]
+    if np.all(np.isfinite(J)) and np.all(np.isfinite(h)):
+        w, V = np.linalg.eig(J)
+        if np.max(w.real) >= 0:
+            v = np.real(V[:, int(np.argmax(w.real))])
+            v = v / max(float(np.linalg.norm(v)), 1e-300)
+            points = [_settle(d, h + sgn * 0.01 * v, dt) for sgn in (1.0, -1.0)]
+    rates = []
+    for h, J in points:
+        if not np.all(np.isfinite(J)) or not np.all(np.isfinite(h)):
+            raise SimulationError(
+                "burn_in: the deterministic flow from h = 0 does not settle, so no default burn-in can be set; the "
+                "stationary law may not exist. Pass burn_in=T explicitly, or use a PointMass / Gaussian start"
+            )
+        rate = float(np.min(-np.linalg.eigvals(J).real))
+        if not rate > 0:
+            raise SimulationError(
+                f"burn_in: the linearisation at h* = {h.round(6).tolist()} (reached from h = 0) is not "
+                f"contracting (slowest rate {rate:.3g}); pass burn_in=T explicitly or use a PointMass / Gaussian "
+                "start"
+            )
+        rates.append(rate)
+    return 20.0 / min(rates)
 
 
 # --------------------------------------------------------------------------- driver
