@@ -117,15 +117,16 @@ def run_blocks(
             for fut in dist.as_completed(futures):
                 i = index[fut.key]
                 if fut.status != "finished":
+                    failure: Any
                     try:
-                        exc = fut.exception()
+                        failure = fut.exception()
                     except BaseException as err:  # cancelled futures raise here
-                        exc = err
+                        failure = err
                     first, last = chunks[i][0] * BLOCK, min(paths, (chunks[i][-1] + 1) * BLOCK) - 1
                     raise SimulationError(
-                        f"client: the dask task for paths {first}..{last} failed ({type(exc).__name__}: {exc}); "
-                        "the run was abandoned and no partial result is returned"
-                    ) from (exc if isinstance(exc, BaseException) else None)
+                        f"client: the dask task for paths {first}..{last} failed ({type(failure).__name__}: "
+                        f"{failure}); the run was abandoned and no partial result is returned"
+                    ) from (failure if isinstance(failure, BaseException) else None)
                 results[i] = fut.result()
                 prog.update(sizes[i])
         finally:

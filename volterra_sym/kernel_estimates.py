@@ -513,7 +513,7 @@ class _Ensemble:
             for q in range(self.aK, bK):
                 k1, w2 = sc.q_k1[q], sc.q_w2[q]
                 for i in range(d.n):
-                    acc = 0.0
+                    acc: Any = 0.0
                     for jj in range(d.n):
                         dg = g.get(("dg", i, k1, jj))
                         if dg is not None:
