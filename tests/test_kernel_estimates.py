@@ -271,3 +271,10 @@ def test_bad_models() -> None:
     with pytest.raises(SimulationError, match="blows up"):
         vs.estimate_kernels(vs.Diffusion(["h"], ["h**3"], 0.5, 1.0, "h", initial=vs.PointMass([3.0])),
                             1, {1: [[5.0, 0.0]]}, 64)  # fmt: skip
+
+
+def test_order_defaults_to_the_largest_lag_order() -> None:
+    est = _quiet(_m(), lags={1: [0.0, 0.5], 2: [[0.1, 0.2]]}, paths=64, seed=0)
+    assert est.order == 2 and est.mean(2).shape == (1,)
+    with pytest.raises(SimulationError, match="order 3"):
+        vs.estimate_kernels(_m(), lags={3: [[0.1, 0.1, 0.1]]}, paths=64)

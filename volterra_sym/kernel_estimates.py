@@ -630,7 +630,7 @@ def _bytes_per_path(n: int, T: int, Q2: int, entries: int, p: int, r: int, compa
 
 def estimate_kernels(
     model: Diffusion,
-    order: int = 1,
+    order: int | None = None,
     lags: Mapping[int, Any] | None = None,
     paths: int = 10000,
     seed: int = 0,
@@ -649,7 +649,7 @@ def estimate_kernels(
     Parameters
     ----------
     model : any Diffusion whose drift, noise, coupling and readout are twice differentiable.
-    order : highest order estimated (1 or 2; 3 is refused).
+    order : highest order estimated (1 or 2; 3 is refused); default: the largest key of ``lags``.
     lags : {n: array}: for a stationary start ``lags[1]`` is a 1-D array of tau and ``lags[2]`` an
         (m, 2) array of (tau_1, tau_2) (tau_1 = t - s_1 the most recent lag, MATH.md section 4);
         for point / Gaussian starts append s_n: (m, 2) rows (tau, s) and (m, 3) rows (tau_1, tau_2, s_2).
@@ -665,6 +665,11 @@ def estimate_kernels(
     progress : True / False / None (auto: a terminal and a long run).
     client : a dask.distributed Client: the seed blocks run as tasks (same numbers as locally).
     """
+    if lags is None:
+        raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
+    if order is None and isinstance(lags, Mapping) and lags:
+        keys = [k for k in lags if isinstance(k, (int, np.integer)) and not isinstance(k, bool)]
+        order = max(keys) if keys else 1
     order = _check_order(order)
     paths = _check_int(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
     seed = _check_int(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
@@ -683,8 +688,6 @@ def estimate_kernels(
         raise SimulationError(
             f"model: expected a volterra_sym Diffusion (e.g. vs.SRNN(...)), received {describe(model)}"
         )
-    if lags is None:
-        raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
     init = model.initial
     stationary = isinstance(init, Stationary)
     L = _check_lags(lags, order, stationary, dt_, max_steps)
