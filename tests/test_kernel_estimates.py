@@ -278,3 +278,12 @@ def test_order_defaults_to_the_largest_lag_order() -> None:
     assert est.order == 2 and est.mean(2).shape == (1,)
     with pytest.raises(SimulationError, match="order 3"):
         vs.estimate_kernels(_m(), lags={3: [[0.1, 0.1, 0.1]]}, paths=64)
+
+
+def test_to_json() -> None:
+    import json
+
+    est = _quiet(_m(), lags={1: [0.0, 0.5]}, paths=64, seed=0)
+    data = json.loads(json.dumps(est.to_json(), allow_nan=True))
+    assert data["paths"] == 64 and data["kernels"][0]["order"] == 1
+    assert data["kernels"][0]["mean"] == est.mean(1).tolist()

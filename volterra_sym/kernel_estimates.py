@@ -149,6 +149,24 @@ class KernelEstimate:
         """Standard error of :meth:`bias` (paired: the dt/2 run shares the Brownian increments)."""
         return self._get(self._bias_se, n, k)
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: run settings and, per order and input tuple, lags, mean, stderr, bias."""
+        kernels = []
+        for (n, ks), mean in sorted(self._mean.items()):
+            kernels.append(
+                {
+                    "order": n,
+                    "k": list(ks),
+                    "lags": self.lags[n].tolist(),
+                    "mean": mean.tolist() if self.vector else mean[:, 0].tolist(),
+                    "stderr": self._get(self._stderr, n, ks).tolist(),
+                    "bias": self._get(self._bias, n, ks).tolist(),
+                    "bias_stderr": self._get(self._bias_se, n, ks).tolist(),
+                }
+            )
+        settings = dict(paths=self.paths, seed=self.seed, dt=self.dt, burn_in=self.burn_in, start=self.start)
+        return {"method": "pathwise tangent Monte Carlo", **settings, "kernels": kernels}
+
     def __repr__(self) -> str:
         sizes = {n: len(v) for n, v in self.lags.items()}
         return (
