@@ -217,6 +217,7 @@ class _Derivs:
     p: int
     vector: bool
     step: _Table  # ("phi", i), ("sig", i, r), ("J", i, j), ("H", i, j, k), ("S", i, r, j), ("S2", i, r, j, l)
+    state_step: _Table  # ("phi", i), ("sig", i, r) only: the burn-in
     start: _Table  # ("g", i, k), ("dg", i, k, j)
     record: _Table  # ("f1", c, i) gradient, ("f2", c, i, j) Hessian of readout component c
     sigma: np.ndarray  # constant entries of sigma (NaN where it depends on the state)
@@ -309,7 +310,8 @@ def _derivatives(model: Diffusion, order: int) -> _Derivs:
     except Exception:
         parts = None
     return _Derivs(
-        n, m, r, p, num.vector_readout, _Table(step, st), _Table(start, st), _Table(record, st),
+        n, m, r, p, num.vector_readout, _Table(step, st),
+        _Table({k: e for k, e in step.items() if k[0] in ("phi", "sig")}, st), _Table(start, st), _Table(record, st),
         sigma, parts, num, hess_keys, noise_keys, noise_hess,
     )  # fmt: skip
 
@@ -454,7 +456,7 @@ class _Ensemble:
 
     def burn(self, dW: np.ndarray) -> None:
         """One unperturbed Euler step of the state only (dW (r, P) already scaled by sqrt(dt))."""
-        vals = self.d.step(self.h)
+        vals = self.d.state_step(self.h)
         self._move_h(vals, dW)
 
     def _move_h(self, vals: dict, dW: np.ndarray) -> None:
