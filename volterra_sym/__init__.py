@@ -56,6 +56,7 @@ _LAZY = {
     "expectation": "algebra.expectations",
     "derive_generator": "routes.generator",
     "volterra_quadrature": "numerics.simplex_quadrature",
+    "estimate_kernels": "checks.kernel_estimates",
 }
 
 

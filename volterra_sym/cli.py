@@ -11,6 +11,7 @@ Errors are one line on stderr: ``volterra-sym: error: ...``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from typing import Any, NoReturn
 
 from .checks.verify import VerifyReport
 from .errors import VolterraError
-from .model.diffusion import Diffusion
+from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
@@ -44,6 +45,7 @@ examples:
   volterra-sym derive examples/ou1d_symbolic.toml --numeric      (parameter values substituted first)
   volterra-sym verify examples/srnn2d_quadratic_two_inputs.toml --paths 4000 --seed 1
   volterra-sym verify examples/ou1d_cubic.toml --input "sin(t)" --t-end 5 --plot check.png
+  volterra-sym estimate examples/srnn_tanh.toml --order 2 --lags 0:2:0.25 --paths 20000 --json est.json
 
 Model files are TOML; see docs/model_files.md and the examples/ folder.
 """
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify,estimate}")
 
     demo = sub.add_parser(
         "demo",
@@ -132,6 +134,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
     verify.add_argument("--points", type=_positive_int, metavar="K", help="grid points, overriding [grid]")
     verify.set_defaults(func=cmd_verify)
+
+    estimate = sub.add_parser(
+        "estimate",
+        parents=[common],
+        help="Monte Carlo estimates of the kernels (correlation functions) with standard errors",
+        description="Estimate K^(1) (and K^(2) on all pairs of the given lags) of MODEL by the pathwise (tangent) "
+        "Monte Carlo estimator, from unperturbed simulations, with standard errors and the time-step bias "
+        "(docs/MATH.md section 9). With --scheduler the paths run on a dask cluster (docs/distributed.md).",
+        epilog="example: volterra-sym estimate examples/srnn_tanh.toml --order 1 --lags 0:2:0.25 --paths 20000",
+    )
+    estimate.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    estimate.add_argument("--order", type=_positive_int, default=1, metavar="N", help="1 or 2 (default 1)")
+    estimate.add_argument(
+        "--lags",
+        required=True,
+        metavar="L",
+        help="lags: START:STOP:STEP (STOP included) or a comma list, multiples of --dt; order 2 uses every pair",
+    )
+    estimate.add_argument("--paths", type=_positive_int, default=10000, metavar="N", help="paths (default 10000)")
+    estimate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    estimate.add_argument("--dt", type=_positive_float, default=0.01, metavar="DT", help="time step (default 0.01)")
+    estimate.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
+    estimate.add_argument("--json", metavar="F", help="write the estimates as JSON")
+    estimate.set_defaults(func=cmd_estimate)
     return parser
 
 
@@ -330,6 +356,61 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not passed:
         _error("verification failed: the kernels' prediction disagrees with the reference (see the table above)")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _lag_list(text: str) -> list[float]:
+    """``START:STOP:STEP`` (STOP included) or ``a,b,c``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            return [start + i * step for i in range(count)]
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(
+            f"--lags: expected START:STOP:STEP (e.g. 0:2:0.25) or a comma list (e.g. 0.1,0.5,1), received {text!r}"
+        ) from None
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Monte Carlo kernel estimates of a model file, printed as a table (and JSON)."""
+    from .checks.kernel_estimates import estimate_kernels
+
+    spec = load_run(args.model)
+    model = spec.model if spec.model.is_numeric() else spec.model.with_values()
+    taus = _lag_list(args.lags)
+    if not taus:
+        raise CLIError("--lags: give at least one lag")
+    if args.order not in (1, 2):
+        raise CLIError(f"--order: the Monte Carlo estimator gives orders 1 and 2, received {args.order}")
+    lags: dict[int, Any] = {1: taus}
+    if args.order == 2:
+        lags[2] = [[a, b] for a in taus for b in taus]
+    if not isinstance(model.initial, Stationary):  # non-stationary starts: the kernels also take s_n
+        raise CLIError(
+            f"{spec.source}: the command line estimates kernels for the stationary start; use "
+            "vs.estimate_kernels in Python for point or Gaussian starts (lags with s_n)"
+        )
+    est = estimate_kernels(
+        model, order=args.order, lags=lags, paths=args.paths, seed=args.seed, dt=args.dt, client=args.scheduler
+    )
+    print(describe_model(model))
+    print(f"Monte Carlo kernel estimates: {args.paths} paths, seed {args.seed}, dt {args.dt:g}")
+    for n in range(1, args.order + 1):
+        for ks in itertools.product(range(model.m), repeat=n):
+            k = ks if model.m > 1 else None
+            mean, se, bias = est.mean(n, k), est.stderr(n, k), est.bias(n, k)
+            label = ",".join(str(i + 1) for i in ks)
+            print(f"  K^({n})_[{label}]     lags          estimate        SE      dt bias")
+            for row, m_, s_, b_ in zip(lags[n], mean, se, bias):
+                where = f"{row:g}" if n == 1 else ", ".join(f"{x:g}" for x in row)
+                print(f"  {where:>22}  {float(m_):>14.6g}  {float(s_):>8.2g}  {float(b_):>9.2g}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(est.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
     return EXIT_OK
 
 

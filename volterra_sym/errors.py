@@ -80,6 +80,10 @@ class QuadratureCostWarning(VolterraWarning):
     """Simplex quadrature will take long (O(len(t)^(n+1)) kernel evaluations)."""
 
 
+class TimeStepBiasWarning(VolterraWarning):
+    """A Monte Carlo estimate's time-step (Euler) bias is not small against its standard error."""
+
+
 def describe(value: object, limit: int = 80) -> str:
     """A short printable description of a received value, for error messages."""
     text = repr(value)

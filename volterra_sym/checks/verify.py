@@ -208,6 +208,7 @@ def verify(
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
+    client: Any = None,
 ) -> VerifyReport:
     """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
 
@@ -225,6 +226,8 @@ def verify(
     substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
+    client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
+        (bit-identical to the local run; docs/distributed.md).
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
         raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
@@ -245,7 +248,7 @@ def verify(
         except VolterraError:
             oracle = None
     run: dict[str, Any] = dict(
-        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in, client=client
     )
     meta: dict[str, Any] = {}
     if scheme == "exact":
