@@ -1,0 +1,1 @@
+"""Kernel routes: each turns a model into response kernels by its own method."""

@@ -1,0 +1,634 @@
+"""Numerical core of the Galerkin (Koopman-generator) route (MATH.md section 9, issue 11).
+
+On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see galerkin_basis) with
+<a, b> = int a b w evaluated by an exact quadrature:
+
+    G_ij = <psi_i, psi_j>,   A_ij = <psi_i, L0 psi_j>,   M = G^-1 A           (L0 g ~ M c_g)
+    Gamma_k = G^-1 <psi_i, L1^k psi_j>,   c_f = G^-1 <psi, f>
+
+In whitened coordinates z = L^-1 (x - mean) and with the exact derivative matrices D_a of the basis,
+A = sum_a B[phi_a^z] D_a + 1/2 sum_ab B[D^z_ab] D_a D_b and Gamma_k = G^-1 sum_a B[gamma^z_ak] D_a, where
+B[g]_ij = <psi_i, g psi_j>, phi^z = L^-1 phi, D^z = L^-1 D L^-T, gamma^z = L^-1 gamma.  Constant
+coefficients give B[c] = c G exactly, so the route is exact for linear SRNNs with polynomial readouts.
+
+Initial functional: stationary start -> l with l M = 0, l . c_1 = 1; point mass -> l0 = psi(x0);
+Gaussian -> l0 = E[psi(X)] by Gauss-Hermite in the start's whitened coordinates (exact).
+
+Kernels (triangular convention, tau_1 the most recent lag; s only for non-stationary starts):
+
+    K^(n)_{k_1..k_n}(tau_1..tau_n; s) = l e^{s M} Gamma_{k_n} e^{tau_n M} ... Gamma_{k_1} e^{tau_1 M} c_f.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import GridError, InputError, ModelError, StationaryLawError, UnstableError, describe
+from ..model import Diffusion, Gaussian, PointMass, Stationary
+from .galerkin_basis import (
+    Basis,
+    Weight,
+    _scipy,
+    basis_size,
+    check_analytic,
+    choose_weight,
+    hermite_rule,
+    is_constant,
+    lambdify_matrix,
+    make_basis,
+    polynomial_degree,
+)
+
+__all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_error", "memory_needed"]
+
+_CHUNK_BYTES = 64 * 2**20
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def _points(model: Diffusion, degree: int) -> int:
+    """Gauss-Hermite nodes per axis: exact for polynomial coefficients, generous otherwise."""
+    degs = [polynomial_degree(m, model.state) for m in (model.drift, model.D, model.coupling, model.readout)]
+    if all(d is not None for d in degs):
+        return degree + 1 + (max(degs) + 2) // 2  # 2 Q - 1 >= 2 p + deg
+    return degree + 8
+
+
+def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, points: int | None = None) -> int:
+    """Bytes the Galerkin build and evaluation need: O(N^2) matrices plus a chunk of basis values."""
+    N = basis_size(n, degree)
+    if n_nodes is None:
+        n_nodes = (points or degree + 8) ** n
+    n_b = n + n * (n + 1) // 2 + n * m + 2
+    chunk = max(1, min(n_nodes, _CHUNK_BYTES // (8 * N * 4)))
+    return 8 * (N * N * (n_b + m + 20) + 4 * chunk * N + 4 * n_nodes * n)
+
+
+def _check_degree(degree: Any) -> int:
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
+        raise ModelError(f"degree: expected an integer >= 1 (total polynomial degree of the basis), received "
+                         f"{describe(degree)}")  # fmt: skip
+    return int(degree)
+
+
+# --------------------------------------------------------------------------- the system
+
+
+@dataclass(eq=False)
+class GalerkinSystem:
+    """The Galerkin generator of a model on a polynomial basis.
+
+    Attributes (N = basis size, m inputs, p_out readout components)
+    ----------
+    M : (N, N) generator L0 on coefficient vectors.   Gammas : (m, N, N) input operators L1^k.
+    c_f : (p_out, N) readout coefficients.   l : (N,) stationary functional (None otherwise);
+    l0 : (N,) initial functional for point / Gaussian starts (None for stationary).
+    eigenvalues : (N,) spectrum of M (computed for the guard), basis, weight, degree, order.
+    """
+
+    model: Diffusion
+    degree: int
+    order: int
+    weight: Weight
+    basis: Basis
+    M: np.ndarray
+    Gammas: np.ndarray
+    c_f: np.ndarray
+    l: np.ndarray | None
+    l0: np.ndarray | None
+    eigenvalues: np.ndarray | None
+    gram_error: float
+
+    # ---- basics ---------------------------------------------------------------------
+    @property
+    def N(self) -> int:
+        return self.M.shape[0]
+
+    @property
+    def stationary(self) -> bool:
+        return self.l is not None
+
+    @property
+    def functional(self) -> np.ndarray:
+        """l (stationary) or l0 (point / Gaussian start), shape (N,)."""
+        return self.l if self.l is not None else self.l0  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        start = "stationary" if self.stationary else type(self.model.initial).__name__
+        return (f"GalerkinSystem(n={self.model.n}, degree={self.degree}, N={self.N}, start={start}, "
+                f"weight={self.weight.describe()})")  # fmt: skip
+
+    def rates(self, k: int = 6) -> np.ndarray:
+        """The k leading relaxation rates -lambda (Re > 0): eigenvalues of M nearest 0, zero mode excluded."""
+        ev = self.eigenvalues if self.eigenvalues is not None else np.linalg.eigvals(self.M)
+        order = np.argsort(-ev.real)
+        return -ev[order[1 : k + 1]]
+
+    # ---- exponential actions ---------------------------------------------------------
+    def _expm(self, tau: float, transpose: bool) -> np.ndarray:
+        key = (float(tau), transpose)
+        cache = self.__dict__.setdefault("_expm_cache", {})
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            E = _scipy().linalg.expm(tau * self.M)
+            cache[key] = E.T if transpose else E
+        return cache[key]
+
+    def _act(self, tau: float, X: np.ndarray, transpose: bool) -> np.ndarray:
+        """e^{tau M} X (or e^{tau M^T} X), X (N, c): dense exponential or expm_multiply, whichever is cheaper."""
+        if tau == 0.0:
+            return X.copy()
+        N = self.N
+        norm = self.__dict__.setdefault("_norm1", float(np.abs(self.M).sum(axis=0).max()))
+        cost_mult = (tau * norm + 8) * 2 * N * N * X.shape[1] + 3e5
+        if (float(tau), transpose) in self.__dict__.get("_expm_cache", {}) or 30 * N**3 < cost_mult:
+            return self._expm(tau, transpose) @ X
+        A = self.M.T if transpose else self.M
+        return _scipy().sparse.linalg.expm_multiply(tau * A, X)
+
+    def _times_single(self, v: np.ndarray, times: np.ndarray, transpose: bool) -> np.ndarray:
+        """Columns e^{t_i M} v for sorted unique t_i >= 0: (N, U), by stepping (repeated steps reuse one expm)."""
+        out = np.empty((self.N, times.size))
+        steps = np.diff(np.concatenate([[0.0], times]))
+        rounded = np.round(steps / max(times[-1], 1e-300), 13)
+        vals, counts = np.unique(rounded, return_counts=True)
+        repeated = {float(x) for x, c in zip(vals, counts) if c >= 3}
+        cur = v
+        for i, h in enumerate(steps):
+            r = float(rounded[i])
+            if r in repeated and h > 0:
+                h = float(vals[np.searchsorted(vals, r)] * max(times[-1], 1e-300))
+                cur = self._expm(h, transpose) @ cur
+            elif h > 0:
+                cur = self._act(float(h), cur[:, None], transpose)[:, 0]
+            out[:, i] = cur
+        return out
+
+    def _side(self, v0: np.ndarray, ops: list[tuple[str, Any]], lags: np.ndarray, transpose: bool
+              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Apply ops (('E', column of lags) or ('G', k)) to v0 for every lag row: vectors (N, P), row -> column."""
+        V = v0[:, None]
+        inv = np.zeros(lags.shape[0], dtype=int)
+        for kind, arg in ops:
+            if kind == "G":
+                G = self.Gammas[arg]
+                V = (G.T if transpose else G) @ V
+                continue
+            times = lags[:, arg]
+            if V.shape[1] == 1:
+                u, inv = np.unique(times, return_inverse=True)
+                V = self._times_single(V[:, 0], u, transpose)
+                continue
+            pairs, new_inv = np.unique(np.stack([inv.astype(float), times], axis=1), axis=0, return_inverse=True)
+            new_inv = new_inv.reshape(-1)
+            W = np.empty((self.N, pairs.shape[0]))
+            for tau in np.unique(pairs[:, 1]):
+                cols = np.nonzero(pairs[:, 1] == tau)[0]
+                W[:, cols] = self._act(float(tau), V[:, pairs[cols, 0].astype(int)], transpose)
+            V, inv = W, new_inv
+        return V, inv
+
+    # ---- kernels ---------------------------------------------------------------------
+    def kernel_values(self, n: int, ks: Sequence[int] | int | None, lags: Any, component: int = 0,
+                      s: Any = None) -> np.ndarray:  # fmt: skip
+        """K^(n)_{k_1..k_n}(tau_1..tau_n [; s]) on an array of lag tuples.
+
+        n : order >= 1 (<= self.order).  ks : n input indices (0-based; int or None allowed when unambiguous).
+        lags : array (..., n) of lags >= 0 (tau_1 most recent); for n = 1 also (...).
+        s : non-stationary starts only, time from the start to the oldest input, broadcast against lags[..., 0]
+            (default 0).  Returns values of shape lags.shape[:-1].
+        """
+        ks = self._check_order(n, ks, component)
+        lag = _finite_array(lags, "lags")
+        if n == 1 and (lag.ndim == 0 or lag.shape[-1] != 1):
+            lag = lag[..., None]
+        if lag.ndim == 0 or lag.shape[-1] != n:
+            raise InputError(f"lags: expected an array of shape (..., {n}) for order {n}, received shape {lag.shape}")
+        if np.any(lag < 0):
+            raise InputError(f"lags: kernels are defined for lags >= 0, received min {lag.min():.6g}")
+        shape = lag.shape[:-1]
+        flat = lag.reshape(-1, n)
+        if not self.stationary:
+            sv = np.zeros(shape) if s is None else _finite_array(s, "s")
+            try:
+                sv = np.broadcast_to(sv, shape).reshape(-1, 1)
+            except ValueError:
+                raise InputError(f"s: shape {np.shape(s)} does not broadcast to the lag shape {shape}") from None
+            if np.any(sv < 0):
+                raise InputError(f"s: the time from the start to the oldest input must be >= 0, min {sv.min():.6g}")
+            flat = np.concatenate([flat, sv], axis=1)
+        elif s is not None:
+            raise InputError("s: only kernels from a point-mass or Gaussian start depend on s; omit it")
+        if flat.shape[0] == 0:
+            return np.zeros(shape)
+        # chain (right to left): c_f, E(tau_1), G_k1, E(tau_2), ..., E(tau_n), G_kn, [E(s)], then . l
+        ops: list[tuple[str, Any]] = []
+        for j in range(n):
+            ops += [("E", j), ("G", ks[j])]
+        if not self.stationary:
+            ops.append(("E", n))
+        n_e = sum(1 for o in ops if o[0] == "E")
+        e_seen, split = 0, 1
+        for i, o in enumerate(ops):  # the middle Gamma: ceil(n_e / 2) exponentials to its right
+            e_seen += o[0] == "E"
+            if o[0] == "G" and e_seen >= (n_e + 1) // 2:
+                split = i
+                break
+        VR, iR = self._side(self.c_f[component], ops[:split], flat, transpose=False)
+        VL, iL = self._side(self.functional, ops[split + 1 :][::-1], flat, transpose=True)
+        GR = self.Gammas[ops[split][1]] @ VR
+        out = np.empty(flat.shape[0])
+        step = max(1, 2**22 // self.N)
+        for a in range(0, flat.shape[0], step):
+            sl = slice(a, a + step)
+            out[sl] = np.einsum("ij,ij->j", VL[:, iL[sl]], GR[:, iR[sl]])
+        return out.reshape(shape)
+
+    def mean0(self, t: Any, component: int = 0) -> np.ndarray:
+        """E f(h^0_t) = l e^{t M} c_f on an array of times t >= 0 (constant for the stationary start)."""
+        self._check_component(component)
+        tt = _finite_array(t, "t")
+        if np.any(tt < 0):
+            raise InputError(f"t: times must be >= 0, received min {tt.min():.6g}")
+        if self.stationary:
+            return np.full(tt.shape, float(self.l @ self.c_f[component]))  # type: ignore[operator]
+        u, inv = np.unique(tt.reshape(-1), return_inverse=True)
+        if u.size == 0:
+            return np.zeros(tt.shape)
+        V = self._times_single(self.c_f[component], u, transpose=False)
+        return (self.l0 @ V)[inv.reshape(-1)].reshape(tt.shape)  # type: ignore[operator]
+
+    def taylor_coefficient(self, n: int, ks: Sequence[int] | int | None, p: Sequence[int], component: int = 0,
+                           s: float = 0.0) -> float:  # fmt: skip
+        """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags.
+
+        = l [e^{sM}] Gamma_{k_n} M^{p_n} ... Gamma_{k_1} M^{p_1} c_f (s: non-stationary starts, default 0).
+        """
+        ks = self._check_order(n, ks, component)
+        if len(p) != n or any(isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 0 for q in p):
+            raise InputError(f"p: expected {n} non-negative integers (one derivative order per lag), received {p!r}")
+        v = self.c_f[component].copy()
+        for j in range(n):
+            for _ in range(int(p[j])):
+                v = self.M @ v
+            v = self.Gammas[ks[j]] @ v
+        left = self.functional
+        if not self.stationary and s:
+            left = self._times_single(left, np.array([float(s)]), transpose=True)[:, 0]
+        return float(left @ v)
+
+    # ---- prediction ------------------------------------------------------------------
+    def predict(self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
+                ) -> np.ndarray:  # fmt: skip
+        """E f(h_t) by the forward hierarchy on the grid t, input piecewise linear between samples.
+
+        r_0(t) = l e^{tM};  d/dt r_n = r_n M + sum_k u_k(t) r_{n-1}(t) Gamma_k, r_n(0) = 0;  term n = r_n . c_f.
+        Exponential integrator (ETD2): on each step the source is linear between its end values, so
+        order 1 from a stationary start is exact; otherwise second order in the step.  One augmented
+        expm (3N x 3N) per distinct step length, O(N^2 len(t)) per order.
+
+        U : (L, m) samples (or (L,) when m = 1).  t : (L,) strictly increasing, t[0] = 0.
+        Returns (L,) [or (L, p_out) for a vector readout]; by_order=True stacks orders 0..order first.
+        """
+        order = self.order if order is None else order
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= self.order:
+            raise InputError(f"order: expected an integer in 0..{self.order} (built for order {self.order}), "
+                             f"received {describe(order)}")  # fmt: skip
+        tt = _finite_array(t, "t")
+        if tt.ndim != 1 or tt.size < 1 or tt[0] != 0 or np.any(np.diff(tt) <= 0):
+            raise InputError(f"t: expected a 1-D strictly increasing grid starting at 0, received {describe(t)}")
+        u = _finite_array(U, "U")
+        m = self.Gammas.shape[0]
+        if u.ndim == 1 and m == 1:
+            u = u[:, None]
+        if u.shape != (tt.size, m):
+            raise InputError(f"U: expected samples of shape ({tt.size}, {m}) on the grid t, received {u.shape}")
+        e = float(eps)
+        if not math.isfinite(e):
+            raise InputError(f"eps: expected a finite number, received {eps!r}")
+        L, N = tt.size, self.N
+        steps = np.diff(tt)
+        classes = np.round(steps / tt[-1], 12) if L > 1 else np.zeros(0)
+        keys, cls = np.unique(classes, return_inverse=True)
+        mats = [self._phi_mats(float(steps[np.nonzero(cls == i)[0][0]])) for i in range(keys.size)]
+        R = np.empty((order + 1, L, N))
+        R[0, 0] = self.functional
+        if self.stationary:
+            R[0] = self.l
+        else:
+            self._scan(R[0], np.zeros((L - 1, N)), cls, mats)
+        for j in range(1, order + 1):
+            S = np.zeros((L, N))
+            for k in range(m):
+                S += u[:, k : k + 1] * (R[j - 1] @ self.Gammas[k])
+            F = np.empty((L - 1, N))
+            for i, (_, P1, P2) in enumerate(mats):
+                idx = np.nonzero(cls == i)[0]
+                F[idx] = S[idx] @ (P1 - P2) + S[idx + 1] @ P2
+            R[j, 0] = 0.0
+            self._scan(R[j], F, cls, mats)
+        out = R @ self.c_f.T  # (order+1, L, p_out)
+        if self.c_f.shape[0] == 1 and not self.model.vector_readout:
+            out = out[..., 0]
+        if by_order:
+            return out
+        return np.tensordot(e ** np.arange(order + 1), out, axes=1)
+
+    def _phi_mats(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(e^{hM}, h phi_1(hM), h phi_2(hM)) from one expm of [[M, I, 0], [0, 0, I], [0, 0, 0]] h."""
+        N = self.N
+        Z = np.zeros((3 * N, 3 * N))
+        Z[:N, :N] = self.M * h
+        Z[:N, N : 2 * N] = np.eye(N) * h
+        Z[N : 2 * N, 2 * N :] = np.eye(N) * h
+        E = _scipy().linalg.expm(Z)
+        return E[:N, :N], E[:N, N : 2 * N], E[:N, 2 * N :] / h
+
+    @staticmethod
+    def _scan(R: np.ndarray, F: np.ndarray, cls: np.ndarray, mats: list[tuple[np.ndarray, ...]]) -> None:
+        """r_{i+1} = r_i E_i + F_i in place (row vectors)."""
+        Es = [mt[0] for mt in mats]
+        for i in range(F.shape[0]):
+            R[i + 1] = R[i] @ Es[cls[i]] + F[i]
+
+    # ---- checks ----------------------------------------------------------------------
+    def _check_component(self, component: int) -> None:
+        if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not (
+            0 <= component < self.c_f.shape[0]
+        ):
+            raise InputError(f"component: expected an integer in 0..{self.c_f.shape[0] - 1}, "
+                             f"received {describe(component)}")  # fmt: skip
+
+    def _check_order(self, n: int, ks: Any, component: int) -> tuple[int, ...]:
+        self._check_component(component)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
+            raise InputError(f"n: expected a kernel order in 1..{self.order} (the system was built with order="
+                             f"{self.order}; rebuild with a higher order), received {describe(n)}")  # fmt: skip
+        m = self.Gammas.shape[0]
+        if ks is None:
+            if m != 1:
+                raise InputError(f"ks: the model has {m} inputs; give n = {n} input indices (0-based)")
+            ks = (0,) * n
+        elif isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
+            ks = (int(ks),) * n if n == 1 or m == 1 else None
+            if ks is None:
+                raise InputError(f"ks: give a tuple of {n} input indices for order {n}")
+        ks = tuple(ks)
+        if len(ks) != n or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < m
+                               for k in ks):  # fmt: skip
+            raise InputError(f"ks: expected {n} input indices in 0..{m - 1}, received {ks!r}")
+        return tuple(int(k) for k in ks)
+
+
+def _finite_array(x: Any, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected an array of numbers, received {describe(x)}") from None
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{name}: contains NaN or infinite values ({int(np.sum(~np.isfinite(a)))} of {a.size})")
+    return a
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_galerkin(
+    model: Diffusion,
+    degree: int,
+    *,
+    weight: Any = None,
+    order: int = 3,
+    points: int | None = None,
+    max_memory: int = 2**31,
+    seed: int = 0,
+    spectrum_tol: float = 1e-7,
+    check_spectrum: bool = True,
+) -> GalerkinSystem:
+    """Assemble the Galerkin generator of ``model`` on polynomials of total degree <= ``degree``.
+
+    weight : see :func:`galerkin_basis.choose_weight` (None: chosen from the model).
+    order : the highest kernel / prediction order that will be asked for.
+    points : Gauss-Hermite nodes per axis (default: exact for polynomial coefficients, degree + 8 otherwise).
+    max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
+    spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
+        raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
+    Raises NotAnalyticError, ModelError (degree), GridError (memory), UnstableError / StationaryLawError (guards).
+    """
+    degree = _check_degree(degree)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+        raise ModelError(f"order: expected an integer >= 0, received {describe(order)}")
+    num = model.with_values() if model.parameters else model
+    check_analytic(num)
+    n, m = num.n, num.m
+    pts = points if points is not None else _points(num, degree)
+    guess = memory_needed(n, degree, m, n_nodes=800 if n == 1 else None, points=pts)
+    if guess > max_memory:
+        fits = max((p for p in range(1, degree) if memory_needed(n, p, m, points=pts - degree + p) <= max_memory),
+                   default=0)  # fmt: skip
+        raise GridError(
+            f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
+            f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "
+            f"{max_memory / 2**30:.2f} GiB; lower the degree" + (f" (degree={fits} fits)" if fits else "")
+        )
+    w = choose_weight(num, weight, seed=seed)
+    basis = make_basis(w, degree, pts)
+    N = basis.N
+    need = memory_needed(n, degree, m, n_nodes=basis.n_nodes)
+    if need > max_memory:
+        raise GridError(f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
+                        f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree")
+    st = num.state
+    Li = basis.Linv
+    phi_f = lambdify_matrix(num.drift, st, "drift")
+    D_const = is_constant(num.D, st)
+    g_const = is_constant(num.coupling, st)
+    D_f = lambdify_matrix(num.D, st, "diffusion")
+    g_f = lambdify_matrix(num.coupling, st, "coupling")
+    f_f = lambdify_matrix(num.readout, st, "readout")
+    x_mean = basis.mean[None, :]
+    Dz_c = Li @ D_f(x_mean)[0] @ Li.T if D_const else None
+    gz_c = Li @ g_f(x_mean)[0] if g_const else None
+    pairs = [(a, b) for a in range(n) for b in range(a, n)]
+    n_fun = n + (0 if D_const else len(pairs)) + (0 if g_const else n * m)
+    G = np.zeros((N, N))
+    B = np.zeros((n_fun, N, N))
+    cf = np.zeros((num.p, N))
+    chunk = max(1, _CHUNK_BYTES // (8 * N * 4))
+    for Z, wq in basis.quadrature(chunk):
+        X = basis.to_x(Z)
+        Psi = basis.values(Z)
+        vals = [(phi_f(X)[:, :, 0] @ Li.T)[:, a] for a in range(n)]
+        if not D_const:
+            Dz = np.einsum("ij,qjk,lk->qil", Li, D_f(X), Li)
+            vals += [Dz[:, a, b] for a, b in pairs]
+        if not g_const:
+            gz = np.einsum("ij,qjk->qik", Li, g_f(X))
+            vals += [gz[:, a, k] for a in range(n) for k in range(m)]
+        F = np.stack(vals, axis=0)
+        if not np.all(np.isfinite(F)):
+            raise ModelError("drift/diffusion/coupling: non-finite values at quadrature nodes; the Galerkin route "
+                             "needs coefficients finite on the whole state space")  # fmt: skip
+        Pw = Psi * wq[:, None]
+        G += Pw.T @ Psi
+        for i in range(n_fun):
+            B[i] += (Pw * F[i][:, None]).T @ Psi
+        cf += (Pw.T @ f_f(X)[:, :, 0]).T
+    Dm = basis.deriv
+    A = sum(B[a] @ Dm[a] for a in range(n))
+    if D_const:
+        A = A + G @ (0.5 * sum(Dz_c[a, b] * (Dm[a] @ Dm[b]) for a in range(n) for b in range(n)))
+    else:
+        for i, (a, b) in enumerate(pairs):
+            A = A + (0.5 if a == b else 1.0) * B[n + i] @ (Dm[a] @ Dm[b])
+    M = np.linalg.solve(G, A)
+    Gam = np.zeros((m, N, N))
+    for k in range(m):
+        if g_const:
+            Gam[k] = sum(gz_c[a, k] * Dm[a] for a in range(n))
+        else:
+            off = n + (0 if D_const else len(pairs))
+            Gam[k] = np.linalg.solve(G, sum(B[off + a * m + k] @ Dm[a] for a in range(n)))
+    c_f = np.linalg.solve(G, cf.T).T
+    gram_error = float(np.abs(G - np.eye(N)).max())
+    ev = None
+    if check_spectrum:
+        ev = np.linalg.eigvals(M)
+        _spectrum_guard(ev, spectrum_tol, degree, w, num)
+    init = num.initial
+    l = l0 = None
+    if isinstance(init, Stationary):
+        l = _stationary_functional(M, G, basis, w, degree)
+    elif isinstance(init, PointMass):
+        x0 = np.array(init.x0.evalf(), dtype=float).reshape(1, -1)
+        l0 = basis.values(basis.to_z(x0))[0]
+    elif isinstance(init, Gaussian):
+        mean = np.array(init.mean.evalf(), dtype=float).reshape(-1)
+        cov = np.array(init.cov.evalf(), dtype=float)
+        vals_, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        root = vecs * np.sqrt(np.clip(vals_, 0, None))
+        zq, wq = hermite_rule(n, degree // 2 + 1)
+        l0 = wq @ basis.values(basis.to_z(mean + zq @ root.T))
+    return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error)
+
+
+def _spectrum_guard(ev: np.ndarray, tol: float, degree: int, w: Weight, model: Diffusion) -> None:
+    zero = int(np.argmin(np.abs(ev)))
+    others = np.delete(ev, zero)
+    thr = tol * max(1.0, float(np.abs(ev).max()))
+    bad = others[others.real > thr]
+    if bad.size:
+        worst = bad[np.argsort(-bad.real)][:4]
+        raise UnstableError(
+            f"galerkin: the generator on the degree-{degree} basis has {bad.size} eigenvalue(s) with positive real "
+            f"part besides the zero mode (largest {np.round(worst, 6).tolist()}), so its kernels would grow with the "
+            f"lag. Weight: {w.describe()}. Either the weight does not match the law (use weight='pilot' or a "
+            "Gaussian of the stationary law's mean and covariance; in 1-D weight='stationary-1d'), the degree is too "
+            "low or too high for it (try degree +- 2), or the dynamics is unstable (no stationary law: use "
+            "method='exact'/'taylor' or Monte Carlo)"
+        )
+
+
+def _stationary_functional(M: np.ndarray, G: np.ndarray, basis: Basis, w: Weight, degree: int) -> np.ndarray:
+    """l with l M = 0 and l . c_1 = 1 (c_1 = coefficients of the constant function), checked for positivity."""
+    N = M.shape[0]
+    c1 = np.linalg.solve(G, G[:, 0])  # psi_0 = 1
+    K = np.zeros((N + 1, N + 1))
+    K[:N, :N] = M.T
+    K[:N, N] = c1
+    K[N, :N] = c1
+    rhs = np.zeros(N + 1)
+    rhs[N] = 1.0
+    try:
+        sol = np.linalg.solve(K, rhs)
+    except np.linalg.LinAlgError:
+        sol = np.full(N + 1, np.nan)
+    l = sol[:N]
+    res = np.abs(l @ M).max() if np.all(np.isfinite(l)) else np.inf
+    if not res <= 1e-8 * max(1.0, np.abs(M).max()) * max(1.0, np.abs(l).max()):
+        raise StationaryLawError(
+            f"galerkin: the degree-{degree} generator has no unique stationary functional (residual {res:.3g}); "
+            "the zero eigenvalue is not simple. Change the weight or the degree, or use a point-mass start"
+        )
+    # positivity: the implied moment matrix E_l[psi_i psi_j] over degree <= p/2 must be positive semi-definite
+    half = np.nonzero(basis.alphas.sum(axis=1) <= degree // 2)[0]
+    rho = np.linalg.solve(G.T, l)
+    H = np.zeros((half.size, half.size))
+    chunk = max(1, _CHUNK_BYTES // (8 * N * 4))
+    for Z, wq in basis.quadrature(chunk):
+        Psi = basis.values(Z)
+        H += (Psi[:, half] * (wq * (Psi @ rho))[:, None]).T @ Psi[:, half]
+    eh = np.linalg.eigvalsh(0.5 * (H + H.T))
+    if eh.min() < -1e-9 * max(1.0, eh.max()):
+        raise StationaryLawError(
+            f"galerkin: the stationary law implied by the degree-{degree} generator is not positive: E[g^2] = "
+            f"{eh.min():.3g} < 0 for a polynomial g of degree <= {degree // 2}. Weight: {w.describe()}. "
+            "Use a weight closer to the stationary law (weight='pilot', or 'stationary-1d' in 1-D) or another degree"
+        )
+    return l
+
+
+# --------------------------------------------------------------------------- error estimate
+
+
+@dataclass(eq=False)
+class GalerkinEstimate:
+    """A degree-p system and its degree-(p + step) refinement on the same weight: values with |v_p - v_{p+step}|.
+
+    Every method returns ``(values at degree p, error estimate)`` with equal shapes.
+    """
+
+    coarse: GalerkinSystem
+    fine: GalerkinSystem
+
+    def kernel_values(self, n: int, ks: Any, lags: Any, component: int = 0, s: Any = None
+                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        a = self.coarse.kernel_values(n, ks, lags, component, s)
+        return a, np.abs(a - self.fine.kernel_values(n, ks, lags, component, s))
+
+    def mean0(self, t: Any, component: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        a = self.coarse.mean0(t, component)
+        return a, np.abs(a - self.fine.mean0(t, component))
+
+    def predict(self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        a = self.coarse.predict(U, t, eps, by_order, order)
+        return a, np.abs(a - self.fine.predict(U, t, eps, by_order, order))
+
+    def taylor_coefficient(self, n: int, ks: Any, p: Sequence[int], component: int = 0) -> tuple[float, float]:
+        a = self.coarse.taylor_coefficient(n, ks, p, component)
+        return a, abs(a - self.fine.taylor_coefficient(n, ks, p, component))
+
+    def warning(self, error: Any, tol: float, what: str = "kernel") -> str | None:
+        """None if max(error) <= tol, else a message the caller can issue as a warning."""
+        e = float(np.max(error)) if np.size(error) else 0.0
+        if e <= tol:
+            return None
+        p, q = self.coarse.degree, self.fine.degree
+        return (
+            f"galerkin: the {what} error estimate |degree {p} - degree {q}| = {e:.3g} exceeds tol = {tol:.3g}; "
+            f"raise the degree (degree={q} or more), change the weight (now {self.coarse.weight.describe()}; "
+            "try weight='pilot' or a Gaussian of the stationary law), or check with Monte Carlo (vs.simulate_response)"
+        )
+
+
+def galerkin_error(
+    model: Diffusion, degree: int, *, step: int = 2, weight: Any = None, **build: Any
+) -> GalerkinEstimate:
+    """Build degree p and p + step (default 2) on one weight; use the pair for values with error estimates."""
+    degree = _check_degree(degree)
+    num = model.with_values() if model.parameters else model
+    check_analytic(num)
+    w = choose_weight(num, weight, seed=build.get("seed", 0))
+    coarse = build_galerkin(num, degree, weight=w, **build)
+    if "points" in build and build["points"] is not None:
+        build = {**build, "points": build["points"] + step}
+    fine = build_galerkin(num, degree + step, weight=w, **build)
+    return GalerkinEstimate(coarse, fine)
