@@ -201,13 +201,13 @@ class GalerkinSystem:
         """K^(n)_{k_1..k_n}(tau_1..tau_n [; s]) on an array of lag tuples.
 
         n : order >= 1 (<= self.order).  ks : n input indices (0-based; int or None allowed when unambiguous).
-        lags : array (..., n) of lags >= 0 (tau_1 most recent); for n = 1 also (...).
+        lags : array (..., n) of lags >= 0 (tau_1 most recent); for n = 1 a 0-d or 1-d array holds single lags.
         s : non-stationary starts only, time from the start to the oldest input, broadcast against lags[..., 0]
             (default 0).  Returns values of shape lags.shape[:-1].
         """
         ks = self._check_order(n, ks, component)
         lag = _finite_array(lags, "lags")
-        if n == 1 and (lag.ndim == 0 or lag.shape[-1] != 1):
+        if n == 1 and lag.ndim <= 1:
             lag = lag[..., None]
         if lag.ndim == 0 or lag.shape[-1] != n:
             raise InputError(f"lags: expected an array of shape (..., {n}) for order {n}, received shape {lag.shape}")

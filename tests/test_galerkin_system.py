@@ -1,0 +1,282 @@
+"""The numerical core of the Galerkin route (volterra_sym.routes.galerkin_system), checked against routes
+that share no code with it: the exact closed forms and the Gaussian oracle (linear SRNNs), the 1-D grid
+generator, mpmath/scipy quadrature of the 1-D stationary density, and Monte Carlo with common random numbers.
+Tolerances come from error estimates (degree p against p + 2, cell doubling, step halving) or standard errors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import volterra_sym as vs
+from volterra_sym.errors import GridError, InputError, ModelError, NotAnalyticError, StationaryLawError, UnstableError
+from volterra_sym.routes.galerkin_basis import choose_weight
+from volterra_sym.routes.galerkin_system import build_galerkin, galerkin_error
+
+h = sp.Symbol("h1")
+RNG = np.random.default_rng(20261130)
+
+# --------------------------------------------------------------------------- models
+
+OU1 = vs.OU(1.3, [0.7], 0.6, c=0.4, readout="h1**4 - h1")
+OU2 = vs.OU([[1.0, 2.0], [0.0, 1.5]], [[1.0, 0.0], [0.5, 1.0]], [[0.5, 0.1], [0.0, 0.4]], c=[0.2, -0.1],
+            readout="h1**2*h2 + h2**3 - h1")  # fmt: skip  (A non-normal, 2 inputs)
+OU3 = vs.OU([[1.0, 0.8, 0.0], [-0.3, 1.2, 0.5], [0.0, -0.4, 0.9]], [0.7, -0.2, 0.4], 0.5, c=[0.1, 0.0, -0.2],
+            readout="h1*h2*h3 + h3**2")  # fmt: skip
+TANH1 = vs.Diffusion([h], [-h + 1.5 * sp.tanh(h) + 0.3], 0.7, [0.8], h)  # bimodal stationary law
+MONO1 = vs.Diffusion([h], [-h + 0.5 * sp.tanh(h) + 0.3], 0.7, [0.8], h)  # monostable
+DWELL = vs.Diffusion([h], [h - h**3], 0.8, [1.0], h)
+ROT2 = vs.SRNN(1.0, [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], C=[1, 0.5], sigma=0.6, activation="tanh", readout="h1")
+
+
+def _exact(model, order):
+    return vs.derive(model, order).lower("numpy")
+
+
+def _check_linear(model, order, stationary):
+    S = build_galerkin(model, 4, order=order)
+    low = _exact(model, order)
+    m = model.m
+    for n in range(1, order + 1):
+        lags = RNG.uniform(0, 2.5, (9, n))
+        ks = tuple(int(k) for k in RNG.integers(0, m, n))
+        if stationary:
+            ref, got = low.kernel(n, ks)(*lags.T), S.kernel_values(n, ks, lags)
+        else:
+            s = RNG.uniform(0, 2.0, 9)
+            ref, got = low.kernel(n, ks)(*lags.T, s), S.kernel_values(n, ks, lags, s=s)
+        assert np.abs(got - ref).max() <= 1e-9 * max(1.0, np.abs(ref).max()), (n, ks)
+    t = np.linspace(0, 3, 7)
+    ref0 = low.mean0(t) if callable(low.mean0) else np.full(t.shape, float(low.mean0))
+    assert np.abs(S.mean0(t) - ref0).max() <= 1e-9 * max(1.0, np.abs(ref0).max())
+
+
+# --------------------------------------------------------------------------- 1. linear SRNN: exact
+
+
+@pytest.mark.parametrize("model", [OU1, OU2, OU3], ids=["1d", "2d-nonnormal-2inputs", "3d"])
+def test_linear_stationary_equals_exact_route(model):
+    _check_linear(model, 3, stationary=True)
+
+
+@pytest.mark.parametrize(
+    "initial", [vs.PointMass([0.3, -0.5]), vs.Gaussian([0.1, 0.2], [[0.2, 0.05], [0.05, 0.1]])], ids=["point", "gauss"]
+)
+def test_linear_nonstationary_equals_exact_route(initial):
+    _check_linear(OU2.replace(initial=initial), 3, stationary=False)
+
+
+def test_linear_taylor_coefficients_equal_exact_route():
+    S = build_galerkin(OU2, 4)
+    resp = vs.derive(OU2, 3)
+    for n, ks, p in [(1, (0,), (0,)), (1, (1,), (3,)), (2, (0, 1), (1, 2)), (3, (1, 0, 1), (0, 1, 0))]:
+        ref = float(resp.kernel_taylor(n, ks, p))
+        assert abs(S.taylor_coefficient(n, ks, p) - ref) <= 1e-9 * max(1.0, abs(ref))
+
+
+@pytest.mark.parametrize("initial", ["stationary", vs.PointMass([0.4, -0.2])], ids=["stationary", "point"])
+def test_linear_predict_equals_gaussian_oracle(initial):
+    # readout of degree 2: E f(h_t) is a quadratic in eps; its coefficients (from the oracle at three eps)
+    # are the orders 0..2 of the series
+    model = OU2.replace(readout="h1*h2 + h2**2 - h1", initial=initial)
+    S = build_galerkin(model, 2, order=2)
+    errors = []
+    for L in (201, 401):
+        t = np.linspace(0, 4.0, L)
+        U = np.stack([np.sin(2 * t), np.cos(t) - 0.5], axis=1)
+        o0, o1, o2 = (vs.gaussian_oracle(model, U, t, e) for e in (0.0, 0.5, 1.0))
+        c2 = 2 * (o2 - 2 * o1 + o0)
+        c1 = o2 - o0 - c2
+        P = S.predict(U, t, by_order=True)
+        errors.append([np.abs(P[n] - c).max() for n, c in enumerate((o0, c1, c2))])
+        assert np.allclose(S.predict(U, t, 0.7), P[0] + 0.7 * P[1] + 0.49 * P[2], atol=1e-14)
+    for n in range(3):
+        exact = n == 0 or (n == 1 and initial == "stationary")  # constant r_0: the source is piecewise linear
+        if exact:
+            assert errors[0][n] < 1e-9 and errors[1][n] < 1e-9, (n, errors)
+        else:  # ETD2: second order in the step
+            assert 3.5 < errors[0][n] / errors[1][n] < 4.5, (n, errors)
+
+
+def test_vector_readout_shapes():
+    model = OU2.replace(readout=["h1", "h2**2"])
+    S = build_galerkin(model, 3, order=2)
+    assert S.c_f.shape == (2, S.N) and S.Gammas.shape == (2, S.N, S.N)
+    t = np.linspace(0, 1, 11)
+    U = np.ones((11, 2))
+    assert S.predict(U, t, by_order=True).shape == (3, 11, 2)
+    assert S.predict(U, t).shape == (11, 2)
+    low = _exact(model, 2)
+    lags = RNG.uniform(0, 2, (5, 2))
+    ref = low.kernel(2, (1, 1), component=1)(*lags.T)
+    assert np.allclose(S.kernel_values(2, (1, 1), lags, component=1), ref, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- 2. 1-D nonlinear vs the grid generator
+
+
+@pytest.mark.parametrize("model", [TANH1, DWELL], ids=["tanh-bimodal", "double-well"])
+def test_1d_against_generator_route(model):
+    est = galerkin_error(model, 24, order=2)
+    g400 = vs.derive(model, 2, method="generator", cells=300)
+    g800 = vs.derive(model, 2, method="generator", cells=600)
+    lags1 = np.linspace(0.0, 5.0, 21)[:, None]
+    lags2 = np.stack(np.meshgrid(np.linspace(0, 3, 7), np.linspace(0, 3, 7)), -1).reshape(-1, 2)
+    for n, lags in ((1, lags1), (2, lags2)):
+        k, err_g = est.kernel_values(n, (0,) * n, lags)
+        a, b = g400.kernel_values(n, (0,) * n, lags), g800.kernel_values(n, (0,) * n, lags)
+        err_grid = np.abs(a - b) / 3  # second order in the cell width: error(600) ~ |g300 - g600| / 3
+        # combined estimates, with a factor 2 for the uncertainty of each estimate
+        assert np.all(np.abs(k - b) <= 2 * (err_g + err_grid) + 1e-12), (n, np.abs(k - b).max())
+
+
+def test_first_kernel_at_zero_lag_is_stationary_expectation():
+    from scipy.integrate import quad
+
+    # K^(1)(0) = E_inf[C f'(h)]: f = h gives C exactly; f = h^2 gives 2 C E_inf[h]
+    S = build_galerkin(TANH1, 24)
+    assert abs(S.kernel_values(1, 0, [0.0])[0] - 0.8) < 1e-12
+    model = TANH1.replace(readout=h**2)
+    est = galerkin_error(model, 24)
+    k0, err = est.kernel_values(1, 0, np.array([0.0]))
+
+    def logrho(x):
+        return 2 * (-(x**2) / 2 + 1.5 * np.log(np.cosh(x)) + 0.3 * x) / 0.49
+
+    z = quad(lambda x: np.exp(logrho(x)), -12, 14, epsabs=0, epsrel=1e-13, limit=200)[0]
+    mean = quad(lambda x: x * np.exp(logrho(x)), -12, 14, epsabs=0, epsrel=1e-13, limit=200)[0] / z
+    assert abs(k0[0] - 2 * 0.8 * mean) <= 2 * err[0] + 1e-11
+
+
+# --------------------------------------------------------------------------- 3. convergence in p and the guard
+
+
+def test_convergence_in_degree_with_matched_weight():
+    lags = np.linspace(0.5, 5.0, 10)
+    for model, degrees, target in ((MONO1, (6, 10, 14, 18, 22), 1e-9), (TANH1, (10, 16, 22, 28), 1e-6)):
+        ref = build_galerkin(model, 34).kernel_values(1, 0, lags)
+        errs = [np.abs(build_galerkin(model, p).kernel_values(1, 0, lags) - ref).max() for p in degrees]
+        assert all(b < a for a, b in zip(errs, errs[1:])), errs  # monotone decrease
+        assert errs[-1] < target, errs
+
+
+def test_guard_fires_for_badly_scaled_weight():
+    w = choose_weight(TANH1)
+    with pytest.raises(UnstableError, match="positive real part"):
+        build_galerkin(TANH1, 16, weight=("gaussian", w.mean, 0.25 * w.cov))  # half the stationary width
+    with pytest.raises(StationaryLawError, match="not positive"):
+        build_galerkin(TANH1, 24, weight=("gaussian", w.mean, 2.25 * w.cov))  # 1.5 x the width
+
+
+# --------------------------------------------------------------------------- 4. 2-D non-gradient tanh SRNN
+
+
+def test_2d_rotational_self_convergence():
+    w = choose_weight(ROT2)
+    lags1 = np.linspace(0.0, 5.0, 26)
+    lags2 = RNG.uniform(0, 3, (30, 2))
+    vals = {}
+    for p in (10, 12, 14):
+        S = build_galerkin(ROT2, p, weight=w, order=2)
+        vals[p] = (S.kernel_values(1, 0, lags1), S.kernel_values(2, (0, 0), lags2))
+        assert S.rates(1)[0].real > 0.5  # leading relaxation rate ~0.708 +- 0.90 i
+    for j in range(2):
+        d1 = np.abs(vals[10][j] - vals[12][j]).max()
+        d2 = np.abs(vals[12][j] - vals[14][j]).max()
+        assert d2 < d1 and d2 < 1e-5, (j, d1, d2)
+
+
+@pytest.mark.slow
+def test_2d_rotational_response_against_monte_carlo():
+    # step input u = 1 from t = 0 (Euler and the piecewise-linear input then coincide); stationary start
+    eps, T = 0.5, 4.0
+    t = np.linspace(0, T, 41)
+    U = np.ones((t.size, 1))
+    est = galerkin_error(ROT2, 12, order=3)
+    P, perr = est.predict(U, t, eps, by_order=True)
+    gal = sum(eps**n * P[n] for n in (1, 2, 3))
+    gal_err = sum(eps**n * perr[n] for n in (1, 2, 3)) + np.abs(eps**3 * P[3])  # + bound on the eps^4 remainder
+    runs = {
+        s: vs.simulate_response(ROT2, U, t, 40000, seed=7, eps=eps, substeps=s, burn_in=20.0, burn_in_dt=0.01)
+        for s in (10, 20)
+    }
+    mc = runs[20]
+    bias = np.abs(runs[20].mean - runs[10].mean)  # Euler is weak order 1: error(dt/2) ~ |r(dt) - r(dt/2)|
+    z = np.abs(mc.mean - gal) / np.sqrt(mc.stderr**2 + 1e-300)
+    ok = np.abs(mc.mean - gal) <= 4.5 * mc.stderr + bias + gal_err
+    assert np.all(ok[1:]), (z.max(), np.abs(mc.mean - gal).max())
+
+
+# --------------------------------------------------------------------------- prediction: order of the integrator
+
+
+def test_predict_is_second_order_in_the_step():
+    model = TANH1.replace(initial=vs.PointMass([0.5]))
+    S = build_galerkin(model, 16, order=2)
+
+    def run(L):
+        t = np.linspace(0, 4, L)
+        return S.predict(np.sin(3 * t) ** 2, t, by_order=True)
+
+    a, b, c = run(101), run(201), run(401)
+    for n in (1, 2):
+        # the input itself is sampled, not interpolated exactly: compare the same piecewise-linear inputs'
+        # limits through successive halvings; the ratio of successive differences is 4 for second order
+        e1 = np.abs(a[n] - b[n][::2]).max()
+        e2 = np.abs(b[n] - c[n][::2]).max()
+        assert 3.5 < e1 / e2 < 4.5, (n, e1, e2)
+
+
+def test_predict_order_one_stationary_equals_kernel_convolution():
+    S = build_galerkin(MONO1, 16, order=1)
+    t = np.linspace(0, 6, 601)
+    u = np.cos(2 * t)
+    pred = S.predict(u, t, by_order=True)[1]
+    K = S.kernel_values(1, 0, t)
+    # int_0^t K(t - s) u(s) ds for the piecewise-linear u: fine trapezoid on a 16x refined grid
+    tf = np.linspace(0, 6, 9601)
+    uf = np.interp(tf, t, u)
+    Kf = S.kernel_values(1, 0, tf)
+    i = 600
+    ref = np.trapezoid(Kf[: 16 * i + 1][::-1] * uf[: 16 * i + 1], tf[: 16 * i + 1])
+    coarse = np.trapezoid(K[: i + 1][::-1] * u[: i + 1], t[: i + 1])
+    assert abs(pred[i] - ref) <= abs(coarse - ref) / 50  # exact integrator vs trapezoid error O(h^2)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ModelError, match="degree"):
+        build_galerkin(OU1, 0)
+    with pytest.raises(NotAnalyticError, match="Abs"):
+        build_galerkin(vs.Diffusion([h], [-h + sp.Abs(h)], 0.5, [1], h), 6)
+    with pytest.raises(NotAnalyticError, match="readout"):
+        build_galerkin(vs.Diffusion([h], [-h], 0.5, [1], sp.Heaviside(h)), 6)
+    with pytest.raises(UnstableError, match="stationary"):
+        build_galerkin(vs.Diffusion([h], [h], 0.5, [1], h), 6)
+    with pytest.raises(UnstableError):
+        build_galerkin(vs.OU([[-0.5, 0], [0, 1]], [1, 0], 0.5, readout="h1"), 4)
+    with pytest.raises(GridError, match="lower the degree"):
+        build_galerkin(ROT2.replace(readout="h1"), 400)
+    S = build_galerkin(OU1, 4, order=2)
+    with pytest.raises(InputError, match="lags"):
+        S.kernel_values(1, 0, [0.1, np.nan])
+    with pytest.raises(InputError, match="n: "):
+        S.kernel_values(3, (0, 0, 0), [[0.1, 0.1, 0.1]])
+    with pytest.raises(InputError, match="t: "):
+        S.predict(np.zeros(3), [0.0, np.nan, 1.0])
+    with pytest.raises(InputError, match="U: "):
+        S.predict(np.zeros(4), [0.0, 0.5, 1.0])
+    with pytest.raises(InputError, match="s: "):
+        S.kernel_values(1, 0, [0.1], s=[1.0])
+
+
+def test_error_estimate_warning_message():
+    est = galerkin_error(TANH1, 8, order=1)
+    k, err = est.kernel_values(1, 0, np.linspace(0, 3, 7))
+    assert est.warning(err, 1.0) is None
+    msg = est.warning(err, 1e-12)
+    assert msg and "raise the degree" in msg and "weight" in msg and "Monte Carlo" in msg
