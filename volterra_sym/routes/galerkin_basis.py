@@ -35,9 +35,20 @@ from ..model import Diffusion, Gaussian, PointMass
 # --------------------------------------------------------------------------- numeric model functions
 
 _NOT_ANALYTIC = (
-    sp.Abs, sp.Heaviside, sp.sign, sp.Piecewise, sp.Max, sp.Min, sp.floor, sp.ceiling, sp.frac, sp.DiracDelta,
-    sp.re, sp.im, sp.arg,
-)  # fmt: skip
+    sp.Abs,
+    sp.Heaviside,
+    sp.sign,
+    sp.Piecewise,
+    sp.Max,
+    sp.Min,
+    sp.floor,
+    sp.ceiling,
+    sp.frac,
+    sp.DiracDelta,
+    sp.re,
+    sp.im,
+    sp.arg,
+)
 
 
 def check_analytic(model: Diffusion) -> None:
@@ -335,9 +346,14 @@ def stationary_weight_1d(
     mean = float(probs @ nodes)
     var = float(probs @ (nodes - mean) ** 2)
     return Weight(
-        "density-1d", np.array([mean]), np.array([[var]]), "stationary-1d", nodes=nodes, probs=probs,
+        "density-1d",
+        np.array([mean]),
+        np.array([[var]]),
+        "stationary-1d",
+        nodes=nodes,
+        probs=probs,
         info={"domain": (float(lo), float(hi)), "nodes": nodes.size},
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- bases

@@ -72,8 +72,9 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
 
 def _check_degree(degree: Any) -> int:
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ModelError(f"degree: expected an integer >= 1 (total polynomial degree of the basis), received "
-                         f"{describe(degree)}")  # fmt: skip
+        raise ModelError(
+            f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
+        )
     return int(degree)
 
 
@@ -121,8 +122,10 @@ class GalerkinSystem:
 
     def __repr__(self) -> str:
         start = "stationary" if self.stationary else type(self.model.initial).__name__
-        return (f"GalerkinSystem(n={self.model.n}, degree={self.degree}, N={self.N}, start={start}, "
-                f"weight={self.weight.describe()})")  # fmt: skip
+        return (
+            f"GalerkinSystem(n={self.model.n}, degree={self.degree}, N={self.N}, start={start}, "
+            f"weight={self.weight.describe()})"
+        )
 
     def rates(self, k: int = 6) -> np.ndarray:
         """The k leading relaxation rates -lambda (Re > 0): eigenvalues of M nearest 0, zero mode excluded."""
@@ -171,8 +174,9 @@ class GalerkinSystem:
             out[:, i] = cur
         return out
 
-    def _side(self, v0: np.ndarray, ops: list[tuple[str, Any]], lags: np.ndarray, transpose: bool
-              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def _side(
+        self, v0: np.ndarray, ops: list[tuple[str, Any]], lags: np.ndarray, transpose: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Apply ops (('E', column of lags) or ('G', k)) to v0 for every lag row: vectors (N, P), row -> column."""
         V = v0[:, None]
         inv = np.zeros(lags.shape[0], dtype=int)
@@ -196,8 +200,9 @@ class GalerkinSystem:
         return V, inv
 
     # ---- kernels ---------------------------------------------------------------------
-    def kernel_values(self, n: int, ks: Sequence[int] | int | None, lags: Any, component: int = 0,
-                      s: Any = None) -> np.ndarray:  # fmt: skip
+    def kernel_values(
+        self, n: int, ks: Sequence[int] | int | None, lags: Any, component: int = 0, s: Any = None
+    ) -> np.ndarray:
         """K^(n)_{k_1..k_n}(tau_1..tau_n [; s]) on an array of lag tuples.
 
         n : order >= 1 (<= self.order).  ks : n input indices (0-based; int or None allowed when unambiguous).
@@ -265,8 +270,9 @@ class GalerkinSystem:
         V = self._times_single(self.c_f[component], u, transpose=False)
         return (self.l0 @ V)[inv.reshape(-1)].reshape(tt.shape)  # type: ignore[operator]
 
-    def taylor_coefficient(self, n: int, ks: Sequence[int] | int | None, p: Sequence[int], component: int = 0,
-                           s: float = 0.0) -> float:  # fmt: skip
+    def taylor_coefficient(
+        self, n: int, ks: Sequence[int] | int | None, p: Sequence[int], component: int = 0, s: float = 0.0
+    ) -> float:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags.
 
         = l [e^{sM}] Gamma_{k_n} M^{p_n} ... Gamma_{k_1} M^{p_1} c_f (s: non-stationary starts, default 0).
@@ -285,8 +291,7 @@ class GalerkinSystem:
         return float(left @ v)
 
     # ---- prediction ------------------------------------------------------------------
-    def predict(self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
-                ) -> np.ndarray:  # fmt: skip
+    def predict(self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None) -> np.ndarray:
         """E f(h_t) by the forward hierarchy on the grid t, input piecewise linear between samples.
 
         r_0(t) = l e^{tM};  d/dt r_n = r_n M + sum_k u_k(t) r_{n-1}(t) Gamma_k, r_n(0) = 0;  term n = r_n . c_f.
@@ -299,8 +304,10 @@ class GalerkinSystem:
         """
         order = self.order if order is None else order
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= self.order:
-            raise InputError(f"order: expected an integer in 0..{self.order} (built for order {self.order}), "
-                             f"received {describe(order)}")  # fmt: skip
+            raise InputError(
+                f"order: expected an integer in 0..{self.order} (built for order {self.order}), "
+                f"received {describe(order)}"
+            )
         tt = _finite_array(t, "t")
         if tt.ndim != 1 or tt.size < 1 or tt[0] != 0 or np.any(np.diff(tt) <= 0):
             raise InputError(f"t: expected a 1-D strictly increasing grid starting at 0, received {describe(t)}")
@@ -360,17 +367,22 @@ class GalerkinSystem:
 
     # ---- checks ----------------------------------------------------------------------
     def _check_component(self, component: int) -> None:
-        if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not (
-            0 <= component < self.c_f.shape[0]
+        if (
+            isinstance(component, bool)
+            or not isinstance(component, (int, np.integer))
+            or not (0 <= component < self.c_f.shape[0])
         ):
-            raise InputError(f"component: expected an integer in 0..{self.c_f.shape[0] - 1}, "
-                             f"received {describe(component)}")  # fmt: skip
+            raise InputError(
+                f"component: expected an integer in 0..{self.c_f.shape[0] - 1}, received {describe(component)}"
+            )
 
     def _check_order(self, n: int, ks: Any, component: int) -> tuple[int, ...]:
         self._check_component(component)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
-            raise InputError(f"n: expected a kernel order in 1..{self.order} (the system was built with order="
-                             f"{self.order}; rebuild with a higher order), received {describe(n)}")  # fmt: skip
+            raise InputError(
+                f"n: expected a kernel order in 1..{self.order} (the system was built with order="
+                f"{self.order}; rebuild with a higher order), received {describe(n)}"
+            )
         m = self.Gammas.shape[0]
         if ks is None:
             if m != 1:
@@ -381,8 +393,9 @@ class GalerkinSystem:
             if ks is None:
                 raise InputError(f"ks: give a tuple of {n} input indices for order {n}")
         ks = tuple(ks)
-        if len(ks) != n or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < m
-                               for k in ks):  # fmt: skip
+        if len(ks) != n or any(
+            isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < m for k in ks
+        ):
             raise InputError(f"ks: expected {n} input indices in 0..{m - 1}, received {ks!r}")
         return tuple(int(k) for k in ks)
 
@@ -431,8 +444,9 @@ def build_galerkin(
     pts = points if points is not None else _points(num, degree)
     guess = memory_needed(n, degree, m, n_nodes=800 if n == 1 else None, points=pts)
     if guess > max_memory:
-        fits = max((p for p in range(1, degree) if memory_needed(n, p, m, points=pts - degree + p) <= max_memory),
-                   default=0)  # fmt: skip
+        fits = max(
+            (p for p in range(1, degree) if memory_needed(n, p, m, points=pts - degree + p) <= max_memory), default=0
+        )
         raise GridError(
             f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
             f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "
@@ -443,8 +457,10 @@ def build_galerkin(
     N = basis.N
     need = memory_needed(n, degree, m, n_nodes=basis.n_nodes)
     if need > max_memory:
-        raise GridError(f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
-                        f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree")
+        raise GridError(
+            f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
+            f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree"
+        )
     st = num.state
     Li = basis.Linv
     phi_f = lambdify_matrix(num.drift, st, "drift")
@@ -474,8 +490,10 @@ def build_galerkin(
             vals += [gz[:, a, k] for a in range(n) for k in range(m)]
         F = np.stack(vals, axis=0)
         if not np.all(np.isfinite(F)):
-            raise ModelError("drift/diffusion/coupling: non-finite values at quadrature nodes; the Galerkin route "
-                             "needs coefficients finite on the whole state space")  # fmt: skip
+            raise ModelError(
+                "drift/diffusion/coupling: non-finite values at quadrature nodes; the Galerkin route "
+                "needs coefficients finite on the whole state space"
+            )
         Pw = Psi * wq[:, None]
         G += Pw.T @ Psi
         for i in range(n_fun):
@@ -588,8 +606,9 @@ class GalerkinEstimate:
     coarse: GalerkinSystem
     fine: GalerkinSystem
 
-    def kernel_values(self, n: int, ks: Any, lags: Any, component: int = 0, s: Any = None
-                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def kernel_values(
+        self, n: int, ks: Any, lags: Any, component: int = 0, s: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         a = self.coarse.kernel_values(n, ks, lags, component, s)
         return a, np.abs(a - self.fine.kernel_values(n, ks, lags, component, s))
 
@@ -597,8 +616,9 @@ class GalerkinEstimate:
         a = self.coarse.mean0(t, component)
         return a, np.abs(a - self.fine.mean0(t, component))
 
-    def predict(self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def predict(
+        self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         a = self.coarse.predict(U, t, eps, by_order, order)
         return a, np.abs(a - self.fine.predict(U, t, eps, by_order, order))
 
