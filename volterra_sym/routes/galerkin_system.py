@@ -47,6 +47,7 @@ from .galerkin_basis import (
 __all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_error", "memory_needed"]
 
 _CHUNK_BYTES = 64 * 2**20
+_EIG_MAX, _EIG_COND = 300, 1e4
 
 
 # --------------------------------------------------------------------------- sizes
@@ -134,6 +135,19 @@ class GalerkinSystem:
         return -ev[order[1 : k + 1]]
 
     # ---- exponential actions ---------------------------------------------------------
+    # e^{tau M} acts through (a) an eigendecomposition M = V diag(lam) V^-1 when N <= _EIG_MAX and V is
+    # well conditioned (cond <= _EIG_COND: rounding error ~ cond * 1e-16), else (b) dense expm per step
+    # (cached) or expm_multiply, whichever is cheaper.  No dense eig for big M.
+    def _eig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        if "_eig_cache" not in self.__dict__:
+            res = None
+            if self.N <= _EIG_MAX:
+                lam, V = np.linalg.eig(self.M)
+                if np.all(np.isfinite(V)) and np.linalg.cond(V) <= _EIG_COND:
+                    res = (lam, V, np.linalg.inv(V))
+            self.__dict__["_eig_cache"] = res
+        return self.__dict__["_eig_cache"]
+
     def _expm(self, tau: float, transpose: bool) -> np.ndarray:
         key = (float(tau), transpose)
         cache = self.__dict__.setdefault("_expm_cache", {})
@@ -145,9 +159,15 @@ class GalerkinSystem:
         return cache[key]
 
     def _act(self, tau: float, X: np.ndarray, transpose: bool) -> np.ndarray:
-        """e^{tau M} X (or e^{tau M^T} X), X (N, c): dense exponential or expm_multiply, whichever is cheaper."""
+        """e^{tau M} X (or e^{tau M^T} X), X (N, c)."""
         if tau == 0.0:
             return X.copy()
+        eig = self._eig()
+        if eig is not None:
+            lam, V, Vi = eig
+            if transpose:
+                return (Vi.T @ (np.exp(tau * lam)[:, None] * (V.T @ X))).real
+            return (V @ (np.exp(tau * lam)[:, None] * (Vi @ X))).real
         N = self.N
         norm = self.__dict__.setdefault("_norm1", float(np.abs(self.M).sum(axis=0).max()))
         cost_mult = (tau * norm + 8) * 2 * N * N * X.shape[1] + 3e5
@@ -158,6 +178,16 @@ class GalerkinSystem:
 
     def _times_single(self, v: np.ndarray, times: np.ndarray, transpose: bool) -> np.ndarray:
         """Columns e^{t_i M} v for sorted unique t_i >= 0: (N, U), by stepping (repeated steps reuse one expm)."""
+        eig = self._eig()
+        if eig is not None:
+            lam, V, Vi = eig
+            w = (V.T @ v) if transpose else (Vi @ v)
+            out = np.empty((self.N, times.size))
+            step = max(1, 2**22 // self.N)
+            for a in range(0, times.size, step):
+                Et = np.exp(lam[:, None] * times[None, a : a + step]) * w[:, None]
+                out[:, a : a + step] = ((Vi.T @ Et) if transpose else (V @ Et)).real
+            return out
         out = np.empty((self.N, times.size))
         steps = np.diff(np.concatenate([[0.0], times]))
         rounded = np.round(steps / max(times[-1], 1e-300), 13)
