@@ -130,16 +130,46 @@ def test_vector_readout_shapes():
 @pytest.mark.parametrize("model", [TANH1, DWELL], ids=["tanh-bimodal", "double-well"])
 def test_1d_against_generator_route(model):
     est = galerkin_error(model, 24, order=2)
-    g400 = vs.derive(model, 2, method="generator", cells=300)
-    g800 = vs.derive(model, 2, method="generator", cells=600)
+    g200 = vs.derive(model, 2, method="generator", cells=200)
+    g400 = vs.derive(model, 2, method="generator", cells=400)
     lags1 = np.linspace(0.0, 5.0, 21)[:, None]
     lags2 = np.stack(np.meshgrid(np.linspace(0, 3, 7), np.linspace(0, 3, 7)), -1).reshape(-1, 2)
     for n, lags in ((1, lags1), (2, lags2)):
         k, err_g = est.kernel_values(n, (0,) * n, lags)
-        a, b = g400.kernel_values(n, (0,) * n, lags), g800.kernel_values(n, (0,) * n, lags)
-        err_grid = np.abs(a - b) / 3  # second order in the cell width: error(600) ~ |g300 - g600| / 3
+        a, b = g200.kernel_values(n, (0,) * n, lags), g400.kernel_values(n, (0,) * n, lags)
+        err_grid = np.abs(a - b) / 3  # second order in the cell width: error(400) ~ |g200 - g400| / 3
         # combined estimates, with a factor 2 for the uncertainty of each estimate
         assert np.all(np.abs(k - b) <= 2 * (err_g + err_grid) + 1e-12), (n, np.abs(k - b).max())
+
+
+# (point-mass starts are left to the exact-route tests: the generator route's error at a point start is not
+# monotone in the cell count, so |g200 - g400| / 3 does not bound it; see docs/generator.md)
+@pytest.mark.parametrize("initial", ["stationary", vs.Gaussian([0.2], [[0.3]])], ids=["stationary", "gauss"])
+def test_1d_state_dependent_noise_and_coupling_against_generator_route(initial):
+    model = vs.Diffusion(
+        [h], [-h + 0.8 * sp.tanh(h) + 0.2], 0.5 + 0.2 * sp.exp(-(h**2)), [1 + 0.3 * sp.tanh(h)], h**2 - h, initial
+    )
+    est = galerkin_error(model, 24, order=2)
+    g1 = vs.derive(model, 2, method="generator", cells=200)
+    g2 = vs.derive(model, 2, method="generator", cells=400)
+    lags1 = np.linspace(0.0, 4.0, 9)[:, None]
+    lags2 = np.stack(np.meshgrid(np.linspace(0, 2, 4), np.linspace(0, 2, 4)), -1).reshape(-1, 2)
+    for n, lags in ((1, lags1), (2, lags2)):
+        if initial != "stationary":
+            lags = np.concatenate([lags, np.full((lags.shape[0], 1), 0.5)], axis=1)  # s_n = 0.5
+            k, err = est.kernel_values(n, (0,) * n, lags[:, :n], s=lags[:, n])
+        else:
+            k, err = est.kernel_values(n, (0,) * n, lags)
+        a, b = g1.kernel_values(n, 0, lags), g2.kernel_values(n, 0, lags)
+        assert np.all(np.abs(k - b) <= 2 * (err + np.abs(a - b) / 3) + 1e-12), (n, np.abs(k - b).max())
+    t = np.linspace(0, 3, 7)
+    m0, err = est.mean0(t)
+    a, b = (
+        np.broadcast_to(g1.mean0(t) if callable(g1.mean0) else g1.mean0, t.shape),
+        np.broadcast_to(g2.mean0(t) if callable(g2.mean0) else g2.mean0, t.shape),
+    )
+    # 1e-10: accuracy of the quadratures of the stationary density (Chebyshev interpolant, Gauss-Legendre)
+    assert np.all(np.abs(m0 - b) <= 2 * (err + np.abs(a - b) / 3) + 1e-10)
 
 
 def test_first_kernel_at_zero_lag_is_stationary_expectation():

@@ -328,8 +328,9 @@ def stationary_weight_1d(
     if not (lr[0] < top - drop and lr[-1] < top - drop):
         raise NotNormalisableError(
             f"weight='stationary-1d': the stationary density D^-1 exp(int 2 phi/D) of drift {model.drift[0]} does "
-            "not decay within |h| < 1e7, so there is no normalisable stationary law; the Galerkin route needs "
-            "stable dynamics"
+            "not fall by e^-200 within |h| < 1e7: either there is no normalisable stationary law, or its tails are "
+            "heavy (power laws), so high polynomial moments do not exist; the polynomial Galerkin basis needs a "
+            "stable drift with light tails (use Monte Carlo otherwise)"
         )
     keep = np.nonzero(lr >= top - drop)[0]
     lo, hi = x[max(keep[0] - 1, 0)], x[min(keep[-1] + 1, x.size - 1)]
