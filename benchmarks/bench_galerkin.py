@@ -81,7 +81,7 @@ def row(name: str) -> dict:
         "name": name,
         "degree": p,
         "N": S.N,
-        "nodes": S.basis.n_nodes,
+        "nodes": S.n_nodes,
         "time": elapsed,
         "est1": float(np.abs(k1 - f1).max()),
         "est2": float(np.abs(k2 - f2).max()),

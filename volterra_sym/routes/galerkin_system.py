@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import GridError, InputError, ModelError, StationaryLawError, UnstableError, describe
 from ..model import Diffusion, Gaussian, PointMass, Stationary
+from .galerkin_assembly import assemble, nonpolynomial_points, plan
 from .galerkin_basis import (
     Basis,
     Weight,
@@ -58,7 +59,7 @@ def _points(model: Diffusion, degree: int) -> int:
     degs = [polynomial_degree(m, model.state) for m in (model.drift, model.D, model.coupling, model.readout)]
     if all(d is not None for d in degs):
         return degree + 1 + (max(degs) + 2) // 2  # 2 Q - 1 >= 2 p + deg
-    return degree + 8
+    return nonpolynomial_points(model.n, degree)
 
 
 def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, points: int | None = None) -> int:
@@ -91,7 +92,8 @@ class GalerkinSystem:
     M : (N, N) generator L0 on coefficient vectors.   Gammas : (m, N, N) input operators L1^k.
     c_f : (p_out, N) readout coefficients.   l : (N,) stationary functional (None otherwise);
     l0 : (N,) initial functional for point / Gaussian starts (None for stationary).
-    eigenvalues : (N,) spectrum of M (computed for the guard), basis, weight, degree, order.
+    eigenvalues : (N,) spectrum of M (computed for the guard), basis, weight, degree, order;
+    gram_error = max |G - I|, n_nodes = quadrature nodes used in the assembly.
     """
 
     model: Diffusion
@@ -106,6 +108,7 @@ class GalerkinSystem:
     l0: np.ndarray | None
     eigenvalues: np.ndarray | None
     gram_error: float
+    n_nodes: int = 0
 
     # ---- basics ---------------------------------------------------------------------
     @property
@@ -459,7 +462,8 @@ def build_galerkin(
 
     weight : see :func:`galerkin_basis.choose_weight` (None: chosen from the model).
     order : the highest kernel / prediction order that will be asked for.
-    points : Gauss-Hermite nodes per axis (default: exact for polynomial coefficients, degree + 8 otherwise).
+    points : Gauss-Hermite nodes per axis of the basis's tensor rule (default: exact for polynomial coefficients,
+        see galerkin_assembly.nonpolynomial_points otherwise); ridge terms use p + 16 nodes along the ridge.
     max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
@@ -483,7 +487,17 @@ def build_galerkin(
             f"{max_memory / 2**30:.2f} GiB; lower the degree" + (f" (degree={fits} fits)" if fits else "")
         )
     w = choose_weight(num, weight, seed=seed)
-    basis = make_basis(w, degree, pts)
+    st = num.state
+    D_const = is_constant(num.D, st)
+    g_const = is_constant(num.coupling, st)
+    pairs = [(i, j) for i in range(n) for j in range(i, n)]
+    targets = [(f"drift[{i}]", num.drift[i]) for i in range(n)]
+    if not D_const:
+        targets += [(f"diffusion D[{i},{j}]", num.D[i, j]) for i, j in pairs]
+    if not g_const:
+        targets += [(f"coupling[{i},{k}]", num.coupling[i, k]) for i in range(n) for k in range(m)]
+    pl = plan(num, degree, targets, structured=w.kind == "gaussian" and n >= 2)
+    basis = make_basis(w, degree, points if points is not None else pl.points)
     N = basis.N
     need = memory_needed(n, degree, m, n_nodes=basis.n_nodes)
     if need > max_memory:
@@ -491,61 +505,33 @@ def build_galerkin(
             f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
             f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree"
         )
-    st = num.state
-    Li = basis.Linv
-    phi_f = lambdify_matrix(num.drift, st, "drift")
-    D_const = is_constant(num.D, st)
-    g_const = is_constant(num.coupling, st)
-    D_f = lambdify_matrix(num.D, st, "diffusion")
-    g_f = lambdify_matrix(num.coupling, st, "coupling")
-    f_f = lambdify_matrix(num.readout, st, "readout")
-    x_mean = basis.mean[None, :]
-    Dz_c = Li @ D_f(x_mean)[0] @ Li.T if D_const else None
-    gz_c = Li @ g_f(x_mean)[0] if g_const else None
-    pairs = [(a, b) for a in range(n) for b in range(a, n)]
-    n_fun = n + (0 if D_const else len(pairs)) + (0 if g_const else n * m)
-    G = np.zeros((N, N))
-    B = np.zeros((n_fun, N, N))
-    cf = np.zeros((num.p, N))
-    chunk = max(1, _CHUNK_BYTES // (8 * N * 4))
-    for Z, wq in basis.quadrature(chunk):
-        X = basis.to_x(Z)
-        Psi = basis.values(Z)
-        vals = [(phi_f(X)[:, :, 0] @ Li.T)[:, a] for a in range(n)]
-        if not D_const:
-            Dz = np.einsum("ij,qjk,lk->qil", Li, D_f(X), Li)
-            vals += [Dz[:, a, b] for a, b in pairs]
-        if not g_const:
-            gz = np.einsum("ij,qjk->qik", Li, g_f(X))
-            vals += [gz[:, a, k] for a in range(n) for k in range(m)]
-        F = np.stack(vals, axis=0)
-        if not np.all(np.isfinite(F)):
-            raise ModelError(
-                "drift/diffusion/coupling: non-finite values at quadrature nodes; the Galerkin route "
-                "needs coefficients finite on the whole state space"
-            )
-        Pw = Psi * wq[:, None]
-        G += Pw.T @ Psi
-        for i in range(n_fun):
-            B[i] += (Pw * F[i][:, None]).T @ Psi
-        cf += (Pw.T @ f_f(X)[:, :, 0]).T
-    Dm = basis.deriv
-    A = sum(B[a] @ Dm[a] for a in range(n))
-    if D_const:
-        A = A + G @ (0.5 * sum(Dz_c[a, b] * (Dm[a] @ Dm[b]) for a in range(n) for b in range(n)))
-    else:
-        for i, (a, b) in enumerate(pairs):
-            A = A + (0.5 if a == b else 1.0) * B[n + i] @ (Dm[a] @ Dm[b])
-    M = np.linalg.solve(G, A)
-    Gam = np.zeros((m, N, N))
-    for k in range(m):
-        if g_const:
-            Gam[k] = sum(gz_c[a, k] * Dm[a] for a in range(n))
-        else:
-            off = n + (0 if D_const else len(pairs))
-            Gam[k] = np.linalg.solve(G, sum(B[off + a * m + k] @ Dm[a] for a in range(n)))
-    c_f = np.linalg.solve(G, cf.T).T
+    G, B, cf, n_nodes = assemble(num, basis, pl, along=degree + 16)
     gram_error = float(np.abs(G - np.eye(N)).max())
+    eye = gram_error <= 1e-12  # orthonormal to rounding: G^-1 = I
+
+    def ginv(X: np.ndarray) -> np.ndarray:
+        return X if eye else np.linalg.solve(G, X)
+
+    Li, Dm = basis.Linv, basis.deriv
+    dx = [sum(Li[a, i] * Dm[a] for a in range(n)) for i in range(n)]  # d/dx_i on coefficients
+    A = sum(B[i] @ dx[i] for i in range(n))
+    if D_const:
+        Dz = Li @ lambdify_matrix(num.D, st, "diffusion")(basis.mean[None, :])[0] @ Li.T
+        A = A + G @ (0.5 * sum(Dz[a, b] * (Dm[a] @ Dm[b]) for a in range(n) for b in range(n)))
+    else:
+        for q, (i, j) in enumerate(pairs):
+            A = A + (0.5 if i == j else 1.0) * B[n + q] @ (dx[i] @ dx[j])
+    M = ginv(A)
+    Gam = np.zeros((m, N, N))
+    if g_const:
+        gz = Li @ lambdify_matrix(num.coupling, st, "coupling")(basis.mean[None, :])[0]
+        for k in range(m):
+            Gam[k] = sum(gz[a, k] * Dm[a] for a in range(n))
+    else:
+        off = n + (0 if D_const else len(pairs))
+        for k in range(m):
+            Gam[k] = ginv(sum(B[off + i * m + k] @ dx[i] for i in range(n)))
+    c_f = ginv(cf.T).T
     ev = None
     if check_spectrum:
         ev = np.linalg.eigvals(M)
@@ -564,7 +550,7 @@ def build_galerkin(
         root = vecs * np.sqrt(np.clip(vals_, 0, None))
         zq, wq = hermite_rule(n, degree // 2 + 1)
         l0 = wq @ basis.values(basis.to_z(mean + zq @ root.T))
-    return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error)
+    return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error, n_nodes)
 
 
 def _spectrum_guard(ev: np.ndarray, tol: float, degree: int, w: Weight, model: Diffusion) -> None:
