@@ -6,9 +6,11 @@ sympy terms, and each term is integrated where it is cheapest and exact enough (
 * constants:  B[c] = c G;
 * affine terms: B[x_i] = m_i G + sum_a L_ia J_a, with J_a = <psi, z_a psi> the exact (truncated) Jacobi matrix
   of the Hermite basis (J_a = D_a + D_a^T);
-* ridge terms g(w . x + b) (e.g. tanh(W_i h + b_i) of an SRNN): a rotated Gauss-Hermite rule, p + 16
-  nodes along the ridge direction L^T w and p + 1 across, where the integrand is a polynomial of degree <= 2 p
-  (exact): (p + 16) (p + 1)^(n - 1) nodes instead of (p + 8)^n;
+* ridge terms g(w . x + b) (e.g. tanh(W_i h + b_i) of an SRNN): rotate z so that the ridge direction
+  L^T w is the first axis (y = R z); the Hermite space is rotation invariant, psi(z) = T psi(R z), so
+  B = T B_y T^T where B_y is a 1-D integral m1[i, j] = int h_i h_j g N(0, 1) times Kronecker deltas in the
+  other indices: one exact N x N change of basis per direction plus a 1-D quadrature converged to rounding,
+  instead of an n-D tensor rule for a non-polynomial integrand;
 * everything else, and G, c_f: the basis's own tensor rule.
 
 In 1-D (or for the 1-D density basis) every term uses the basis's rule.
@@ -22,7 +24,7 @@ import numpy as np
 import sympy as sp
 
 from ..model import Diffusion
-from .galerkin_basis import Basis, HermiteBasis, lambdify_matrix, polynomial_degree
+from .galerkin_basis import Basis, HermiteBasis, hermite_rule, lambdify_matrix, polynomial_degree
 
 _CHUNK_BYTES = 64 * 2**20
 
@@ -113,26 +115,55 @@ def plan(model: Diffusion, degree: int, targets: list[tuple[str, sp.Expr]], stru
     return Plan(splits, points, dirs)
 
 
-def _ridge_rule(basis: HermiteBasis, u_x: np.ndarray, along: int, chunk: int):
-    """Rotated tensor Gauss-Hermite rule in z: ``along`` nodes on the ridge direction L^T u, p + 1 across."""
+def _rotation(basis: HermiteBasis, u_x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """R (orthogonal, first row the unit ridge direction in z), T[alpha, gamma] = <psi_alpha(z), psi_gamma(R z)>.
+
+    The degree-<= p Hermite space is invariant under rotations of N(0, I), so psi(z) = T psi(R z) exactly;
+    T is computed with the tensor Gauss-Hermite rule of p + 1 nodes per axis (exact for degree <= 2 p + 1).
+    Also returns |L^T u_x| (the ridge's scale in z).
+    """
     n = basis.n
     v = basis.L.T @ u_x
-    v = v / np.linalg.norm(v)
-    Q, _ = np.linalg.qr(np.column_stack([v, np.eye(n)]))
-    R = Q[:, :n].T  # rows orthonormal, R[0] = +-v
-    z1, w1 = np.polynomial.hermite_e.hermegauss(along)
-    z0, w0 = np.polynomial.hermite_e.hermegauss(basis.degree + 1)
-    w1, w0 = w1 / w1.sum(), w0 / w0.sum()
-    grids = np.meshgrid(np.arange(along), *([np.arange(basis.degree + 1)] * (n - 1)), indexing="ij")
-    idx = np.stack([g.reshape(-1) for g in grids], axis=1)
-    Y = np.column_stack([z1[idx[:, 0]]] + [z0[idx[:, j]] for j in range(1, n)])
-    W = w1[idx[:, 0]] * np.prod(w0[idx[:, 1:]], axis=1) if n > 1 else w1[idx[:, 0]]
-    Z = Y @ R
-    for s in range(0, Z.shape[0], chunk):
-        yield Z[s : s + chunk], W[s : s + chunk]
+    scale = float(np.linalg.norm(v))
+    Q, _ = np.linalg.qr(np.column_stack([v / scale, np.eye(n)]))
+    R = Q[:, :n].T
+    if R[0] @ v < 0:
+        R = -R
+    zq, wq = hermite_rule(n, basis.degree + 1)
+    T = (basis.values(zq) * wq[:, None]).T @ basis.values(zq @ R.T)
+    return R, T, scale
 
 
-def assemble(model: Diffusion, basis: Basis, pl: Plan, along: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _ridge_1d(basis: HermiteBasis, R: np.ndarray, fn, name: str) -> np.ndarray:
+    """m1[i, j] = int h_i(t) h_j(t) g(t) N(0, 1)(t) dt, g(t) the ridge term at z = t R[0], by a composite
+    Gauss-Legendre rule on |t| <= sqrt(4 p + 2) + 12 (analytic integrand: converged to rounding)."""
+    p = basis.degree
+    edge = np.sqrt(4 * p + 2) + 12
+    x, w = np.polynomial.legendre.leggauss(12)
+    edges = np.linspace(-edge, edge, 81)
+    half = 0.5 * np.diff(edges)
+    t = (edges[:-1, None] + half[:, None] * (x[None, :] + 1)).reshape(-1)
+    wt = (half[:, None] * w[None, :]).reshape(-1) * np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi)
+    g = _finite(fn(basis.to_x(t[:, None] * R[0][None, :]))[:, 0, 0], name)
+    H = basis._h(t)
+    return (H * (wt * g)[:, None]).T @ H
+
+
+def _ridge_matrix(basis: HermiteBasis, T: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """B = T B_y T^T with B_y[gamma, delta] = m1[gamma_1, delta_1] when the other indices agree, else 0."""
+    al = basis.alphas
+    N = al.shape[0]
+    By = np.zeros((N, N))
+    tails: dict[tuple[int, ...], list[int]] = {}
+    for i, a in enumerate(al):
+        tails.setdefault(tuple(a[1:]), []).append(i)
+    for idx in tails.values():
+        ix = np.array(idx)
+        By[np.ix_(ix, ix)] = m1[np.ix_(al[ix, 0], al[ix, 0])]
+    return T @ By @ T.T
+
+
+def assemble(model: Diffusion, basis: Basis, pl: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """G (N, N), B (len(targets), N, N), c (p_out, N) = <psi, f>, and the number of quadrature nodes used."""
     st, N = model.state, basis.N
     T = len(pl.targets)
@@ -154,15 +185,12 @@ def assemble(model: Diffusion, basis: Basis, pl: Plan, along: int) -> tuple[np.n
             B[i] += (Pw * _finite(fn(X)[:, 0, 0], pl.targets[i][0])[:, None]).T @ Psi
         used += wq.size
     for key, u in pl.directions.items():
-        terms = [(i, s.ridges[key]) for i, (_, s) in enumerate(pl.targets) if key in s.ridges]
-        rfns = [(i, lambdify_matrix(sp.Matrix([e]), st, pl.targets[i][0])) for i, e in terms]
-        for Z, wq in _ridge_rule(basis, u, along, chunk):  # type: ignore[arg-type]
-            X = basis.to_x(Z)
-            Psi = basis.values(Z)
-            Pw = Psi * wq[:, None]
-            for i, fn in rfns:
-                B[i] += (Pw * _finite(fn(X)[:, 0, 0], pl.targets[i][0])[:, None]).T @ Psi
-            used += wq.size
+        R, Tm, _ = _rotation(basis, u)  # type: ignore[arg-type]
+        for i, (name, sp_) in enumerate(pl.targets):
+            if key in sp_.ridges:
+                fn = lambdify_matrix(sp.Matrix([sp_.ridges[key]]), st, name)
+                B[i] += _ridge_matrix(basis, Tm, _ridge_1d(basis, R, fn, name))  # type: ignore[arg-type]
+        used += (basis.degree + 1) ** basis.n + 960
     Xs = [basis.mean[i] * G + sum(basis.L[i, a] * (basis.deriv[a] + basis.deriv[a].T) for a in range(basis.n))
           for i in range(basis.n)] if isinstance(basis, HermiteBasis) else []  # fmt: skip
     for i, (_, s) in enumerate(pl.targets):

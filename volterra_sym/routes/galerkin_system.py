@@ -463,7 +463,7 @@ def build_galerkin(
     weight : see :func:`galerkin_basis.choose_weight` (None: chosen from the model).
     order : the highest kernel / prediction order that will be asked for.
     points : Gauss-Hermite nodes per axis of the basis's tensor rule (default: exact for polynomial coefficients,
-        see galerkin_assembly.nonpolynomial_points otherwise); ridge terms use p + 16 nodes along the ridge.
+        see galerkin_assembly.nonpolynomial_points otherwise); ridge terms: see galerkin_assembly.
     max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
@@ -505,7 +505,7 @@ def build_galerkin(
             f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
             f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree"
         )
-    G, B, cf, n_nodes = assemble(num, basis, pl, along=degree + 16)
+    G, B, cf, n_nodes = assemble(num, basis, pl)
     gram_error = float(np.abs(G - np.eye(N)).max())
     eye = gram_error <= 1e-12  # orthonormal to rounding: G^-1 = I
 
