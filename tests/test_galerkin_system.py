@@ -95,6 +95,7 @@ def test_linear_predict_equals_gaussian_oracle(initial):
     errors = []
     for L in (201, 401):
         t = np.linspace(0, 4.0, L)
+        t[1::2] += 0.3 * (t[1] - t[0])  # non-uniform: two step lengths
         U = np.stack([np.sin(2 * t), np.cos(t) - 0.5], axis=1)
         o0, o1, o2 = (vs.gaussian_oracle(model, U, t, e) for e in (0.0, 0.5, 1.0))
         c2 = 2 * (o2 - 2 * o1 + o0)
@@ -226,6 +227,48 @@ def test_2d_rotational_self_convergence():
         d1 = np.abs(vals[8][j] - vals[10][j]).max()
         d2 = np.abs(vals[10][j] - vals[12][j]).max()
         assert d2 < d1 and d2 < 1e-5, (j, d1, d2)
+
+
+def test_2d_taylor_coefficients_point_start_approach_taylor_route():
+    # d^q K / d tau^q at zero lags, s = 0 = E_{x0}[L1 L0^q f]: the Taylor route is exact; the Galerkin value is
+    # a pointwise evaluation of projected functions at x0, which converges (slowly) as p grows
+    model = ROT2.replace(initial=vs.PointMass([0.3, -0.2]))
+    taylor = vs.derive(model, 2, method="taylor", lag_degree=3)
+    tau1, s1 = taylor.lags(1)
+    ref0 = float(taylor.kernel(1, 0).subs({tau1: 0, s1: 0}))
+    ref1 = float(sp.diff(taylor.kernel(1, 0), tau1).subs({tau1: 0, s1: 0}))
+    a2 = taylor.lags(2)
+    ref2 = float(sp.diff(taylor.kernel(2, (0, 0)), a2[0]).subs(dict.fromkeys(a2, 0)))
+    errs = []
+    for p in (6, 10, 14):
+        S = build_galerkin(model, p, order=2)
+        assert abs(S.taylor_coefficient(1, 0, (0,)) - ref0) < 1e-12  # E[C . grad f] = C_1, exact
+        errs.append((abs(S.taylor_coefficient(1, 0, (1,)) - ref1), abs(S.taylor_coefficient(2, (0, 0), (1, 0)) - ref2)))
+    assert errs[0][0] > errs[1][0] > errs[2][0] and errs[0][1] > errs[1][1], errs
+
+
+def test_ridge_assembly_equals_tensor_quadrature():
+    # the ridge factorisation (rotation of the Hermite basis + 1-D quadrature) against a brute-force tensor rule
+    from volterra_sym.routes import galerkin_assembly as ga
+    from volterra_sym.routes.galerkin_basis import make_basis
+
+    model = vs.SRNN(
+        1,
+        [[0.5, -1.0, 0.3], [1.0, 0.2, -0.4], [-0.3, 0.5, 0.1]],
+        [0.2, -0.1, 0.1],
+        C=[1, 0.5, -0.3],
+        sigma=0.6,
+        activation="tanh",
+        readout="h1",
+    )
+    w = choose_weight(model, ("gaussian", [0.2, 0.07, 0.08], [[0.26, 0.01, 0], [0.01, 0.24, 0.02], [0, 0.02, 0.21]]))
+    targets = [(f"drift[{i}]", model.drift[i]) for i in range(3)]
+    ridge = ga.plan(model, 5, targets, structured=True)
+    assert len(ridge.directions) == 3 and all(s.other == 0 for _, s in ridge.targets)
+    _, B1, _, _ = ga.assemble(model, make_basis(w, 5, ridge.points), ridge)
+    # reference: 40 Gauss-Hermite nodes per axis (its own error, measured against 45 nodes: < 1e-13)
+    _, B2, _, _ = ga.assemble(model, make_basis(w, 5, 40), ga.plan(model, 5, targets, structured=False))
+    assert np.abs(B1 - B2).max() < 1e-11
 
 
 @pytest.mark.slow
