@@ -13,18 +13,30 @@ sympy terms, and each term is integrated where it is cheapest and exact enough (
   instead of an n-D tensor rule for a non-polynomial integrand;
 * everything else, and G, c_f: the basis's own tensor rule.
 
+Then the generator matrices M, Gamma_k, c_f, the initial functionals and the guards (spectrum, positivity).
+
 In 1-D (or for the 1-D density basis) every term uses the basis's rule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from ..model import Diffusion
-from .galerkin_basis import Basis, HermiteBasis, hermite_rule, lambdify_matrix, polynomial_degree
+from ..errors import ModelError, StationaryLawError, UnstableError
+from ..model import Diffusion, Gaussian, PointMass, Stationary
+from .galerkin_basis import (
+    Basis,
+    HermiteBasis,
+    Weight,
+    hermite_rule,
+    is_constant,
+    lambdify_matrix,
+    polynomial_degree,
+)
 
 _CHUNK_BYTES = 64 * 2**20
 
@@ -202,10 +214,125 @@ def assemble(model: Diffusion, basis: Basis, pl: Plan) -> tuple[np.ndarray, np.n
 
 def _finite(v: np.ndarray, name: str) -> np.ndarray:
     if not np.all(np.isfinite(v)):
-        from ..errors import ModelError
-
         raise ModelError(
             f"{name}: non-finite values at quadrature nodes; the Galerkin route needs coefficients finite on the "
             "whole state space"
         )
     return v
+
+
+def generator_matrices(num: Diffusion, basis: Basis, pl: Plan, pairs: list[tuple[int, int]]) -> tuple[Any, ...]:
+    """G, M = G^-1 A, Gamma (m, N, N), c_f (p_out, N), max |G - I|, nodes used.
+
+    A = sum_i B[phi_i] d_i + 1/2 sum_ij B[D_ij] d_i d_j with d_i = sum_a (L^-1)_ai D_a the x-derivatives on
+    coefficients; Gamma_k = G^-1 sum_i B[gamma_ik] d_i (constant coupling: sum_a gamma^z_ak D_a, exact).
+    """
+    G, B, cf, n_nodes = assemble(num, basis, pl)
+    N, n, m, st = basis.N, num.n, num.m, num.state
+    D_const, g_const = is_constant(num.D, st), is_constant(num.coupling, st)
+    gram_error = float(np.abs(G - np.eye(N)).max())
+    eye = gram_error <= 1e-12  # orthonormal to rounding: G^-1 = I
+
+    def ginv(X: np.ndarray) -> np.ndarray:
+        return X if eye else np.linalg.solve(G, X)
+
+    Li, Dm = basis.Linv, basis.deriv
+    dx = [sum(Li[a, i] * Dm[a] for a in range(n)) for i in range(n)]  # d/dx_i on coefficients
+    A = sum(B[i] @ dx[i] for i in range(n))
+    if D_const:
+        Dz = Li @ lambdify_matrix(num.D, st, "diffusion")(basis.mean[None, :])[0] @ Li.T
+        A = A + G @ (0.5 * sum(Dz[a, b] * (Dm[a] @ Dm[b]) for a in range(n) for b in range(n)))
+    else:
+        for q, (i, j) in enumerate(pairs):
+            A = A + (0.5 if i == j else 1.0) * B[n + q] @ (dx[i] @ dx[j])
+    M = ginv(A)
+    Gam = np.zeros((m, N, N))
+    if g_const:
+        gz = Li @ lambdify_matrix(num.coupling, st, "coupling")(basis.mean[None, :])[0]
+        for k in range(m):
+            Gam[k] = sum(gz[a, k] * Dm[a] for a in range(n))
+    else:
+        off = n + (0 if D_const else len(pairs))
+        for k in range(m):
+            Gam[k] = ginv(sum(B[off + i * m + k] @ dx[i] for i in range(n)))
+    c_f = ginv(cf.T).T
+    return G, M, Gam, c_f, gram_error, n_nodes
+
+
+def initial_functionals(
+    num: Diffusion, M: np.ndarray, G: np.ndarray, basis: Basis, w: Weight, degree: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(l, None) for the stationary start, (None, l0) for point-mass (psi(x0)) / Gaussian (E psi(X)) starts."""
+    n = num.n
+    init = num.initial
+    l = l0 = None
+    if isinstance(init, Stationary):
+        l = stationary_functional(M, G, basis, w, degree)
+    elif isinstance(init, PointMass):
+        x0 = np.array(init.x0.evalf(), dtype=float).reshape(1, -1)
+        l0 = basis.values(basis.to_z(x0))[0]
+    elif isinstance(init, Gaussian):
+        mean = np.array(init.mean.evalf(), dtype=float).reshape(-1)
+        cov = np.array(init.cov.evalf(), dtype=float)
+        vals_, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
+        root = vecs * np.sqrt(np.clip(vals_, 0, None))
+        zq, wq = hermite_rule(n, degree // 2 + 1)
+        l0 = wq @ basis.values(basis.to_z(mean + zq @ root.T))
+    return l, l0
+
+
+def spectrum_guard(ev: np.ndarray, tol: float, degree: int, w: Weight) -> None:
+    """UnstableError if an eigenvalue other than the zero mode has Re > tol * max(1, |lambda|_max)."""
+    zero = int(np.argmin(np.abs(ev)))
+    others = np.delete(ev, zero)
+    thr = tol * max(1.0, float(np.abs(ev).max()))
+    bad = others[others.real > thr]
+    if bad.size:
+        worst = bad[np.argsort(-bad.real)][:4]
+        raise UnstableError(
+            f"galerkin: the generator on the degree-{degree} basis has {bad.size} eigenvalue(s) with positive real "
+            f"part besides the zero mode (largest {np.round(worst, 6).tolist()}), so its kernels would grow with the "
+            f"lag. Weight: {w.describe()}. Either the weight does not match the law (use weight='pilot' or a "
+            "Gaussian of the stationary law's mean and covariance; in 1-D weight='stationary-1d'), the degree is too "
+            "low or too high for it (try degree +- 2), or the dynamics is unstable (no stationary law: use "
+            "method='exact'/'taylor' or Monte Carlo)"
+        )
+
+
+def stationary_functional(M: np.ndarray, G: np.ndarray, basis: Basis, w: Weight, degree: int) -> np.ndarray:
+    """l with l M = 0 and l . c_1 = 1 (c_1 = coefficients of the constant function), checked for positivity."""
+    N = M.shape[0]
+    c1 = np.linalg.solve(G, G[:, 0])  # psi_0 = 1
+    K = np.zeros((N + 1, N + 1))
+    K[:N, :N] = M.T
+    K[:N, N] = c1
+    K[N, :N] = c1
+    rhs = np.zeros(N + 1)
+    rhs[N] = 1.0
+    try:
+        sol = np.linalg.solve(K, rhs)
+    except np.linalg.LinAlgError:
+        sol = np.full(N + 1, np.nan)
+    l = sol[:N]
+    res = np.abs(l @ M).max() if np.all(np.isfinite(l)) else np.inf
+    if not res <= 1e-8 * max(1.0, np.abs(M).max()) * max(1.0, np.abs(l).max()):
+        raise StationaryLawError(
+            f"galerkin: the degree-{degree} generator has no unique stationary functional (residual {res:.3g}); "
+            "the zero eigenvalue is not simple. Change the weight or the degree, or use a point-mass start"
+        )
+    # positivity: the implied moment matrix E_l[psi_i psi_j] over degree <= p/2 must be positive semi-definite
+    half = np.nonzero(basis.alphas.sum(axis=1) <= degree // 2)[0]
+    rho = np.linalg.solve(G.T, l)
+    H = np.zeros((half.size, half.size))
+    chunk = max(1, _CHUNK_BYTES // (8 * N * 4))
+    for Z, wq in basis.quadrature(chunk):
+        Psi = basis.values(Z)
+        H += (Psi[:, half] * (wq * (Psi @ rho))[:, None]).T @ Psi[:, half]
+    eh = np.linalg.eigvalsh(0.5 * (H + H.T))
+    if eh.min() < -1e-9 * max(1.0, eh.max()):
+        raise StationaryLawError(
+            f"galerkin: the stationary law implied by the degree-{degree} generator is not positive: E[g^2] = "
+            f"{eh.min():.3g} < 0 for a polynomial g of degree <= {degree // 2}. Weight: {w.describe()}. "
+            "Use a weight closer to the stationary law (weight='pilot', or 'stationary-1d' in 1-D) or another degree"
+        )
+    return l

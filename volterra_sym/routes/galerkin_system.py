@@ -1,22 +1,36 @@
 """Numerical core of the Galerkin (Koopman-generator) route (MATH.md section 9, issue 11).
 
 On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see galerkin_basis) with
-<a, b> = int a b w evaluated by an exact quadrature:
+<a, b> = int a b w evaluated by an exact quadrature (galerkin_assembly):
 
     G_ij = <psi_i, psi_j>,   A_ij = <psi_i, L0 psi_j>,   M = G^-1 A           (L0 g ~ M c_g)
     Gamma_k = G^-1 <psi_i, L1^k psi_j>,   c_f = G^-1 <psi, f>
 
-In whitened coordinates z = L^-1 (x - mean) and with the exact derivative matrices D_a of the basis,
-A = sum_a B[phi_a^z] D_a + 1/2 sum_ab B[D^z_ab] D_a D_b and Gamma_k = G^-1 sum_a B[gamma^z_ak] D_a, where
-B[g]_ij = <psi_i, g psi_j>, phi^z = L^-1 phi, D^z = L^-1 D L^-T, gamma^z = L^-1 gamma.  Constant
-coefficients give B[c] = c G exactly, so the route is exact for linear SRNNs with polynomial readouts.
-
-Initial functional: stationary start -> l with l M = 0, l . c_1 = 1; point mass -> l0 = psi(x0);
-Gaussian -> l0 = E[psi(X)] by Gauss-Hermite in the start's whitened coordinates (exact).
-
-Kernels (triangular convention, tau_1 the most recent lag; s only for non-stationary starts):
+Constant coefficients give B[c] = c G exactly, so the route is exact for linear SRNNs with polynomial
+readouts of degree <= p.  Initial functional: stationary start -> l with l M = 0, l . c_1 = 1; point mass ->
+l0 = psi(x0); Gaussian -> l0 = E[psi(X)] (Gauss-Hermite, exact).  Kernels (triangular convention, tau_1 the
+most recent lag; s only for non-stationary starts):
 
     K^(n)_{k_1..k_n}(tau_1..tau_n; s) = l e^{s M} Gamma_{k_n} e^{tau_n M} ... Gamma_{k_1} e^{tau_1 M} c_f.
+
+API (N basis functions, m inputs, p_out readout components; input indices 0-based):
+
+    S = build_galerkin(model, degree, *, weight=None, order=3, points=None, max_memory=2**31, seed=0,
+                       spectrum_tol=1e-7, check_spectrum=True)                   -> GalerkinSystem
+    S.M (N, N), S.Gammas (m, N, N), S.c_f (p_out, N), S.l (N,) | None, S.l0 (N,) | None, S.functional
+    S.kernel_values(n, ks, lags (..., n), component=0, s=None) -> (...)
+    S.mean0(t (...), component=0) -> (...)
+    S.taylor_coefficient(n, ks, p (n ints), component=0, s=0.0) -> float
+    S.predict(U (L, m), t (L,), eps=1.0, by_order=False, order=None) -> (L,) | (L, p_out) | (order+1, L[, p_out])
+    S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
+    E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
+    E.kernel_values / mean0 / predict / taylor_coefficient -> (values at degree p, |v_p - v_{p+step}|)
+    E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
+
+Errors: ModelError (degree, weight, non-finite coefficients), NotAnalyticError, GridError (basis too large for
+max_memory), UnstableError (spurious or genuine eigenvalues with Re > 0; no fixed point / diverging pilot),
+NotNormalisableError / StationaryLawError (no stationary law; implied law not positive), InputError (n, ks,
+component, lags, s, t, U, eps, order).  scipy is imported lazily (expm, expm_multiply).
 """
 
 from __future__ import annotations
@@ -28,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GridError, InputError, ModelError, StationaryLawError, UnstableError, describe
-from ..model import Diffusion, Gaussian, PointMass, Stationary
-from .galerkin_assembly import assemble, nonpolynomial_points, plan
+from ..errors import GridError, InputError, ModelError, describe
+from ..model import Diffusion
+from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
 from .galerkin_basis import (
     Basis,
     Weight,
@@ -38,9 +52,7 @@ from .galerkin_basis import (
     basis_size,
     check_analytic,
     choose_weight,
-    hermite_rule,
     is_constant,
-    lambdify_matrix,
     make_basis,
     polynomial_degree,
 )
@@ -505,108 +517,13 @@ def build_galerkin(
             f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
             f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree"
         )
-    G, B, cf, n_nodes = assemble(num, basis, pl)
-    gram_error = float(np.abs(G - np.eye(N)).max())
-    eye = gram_error <= 1e-12  # orthonormal to rounding: G^-1 = I
-
-    def ginv(X: np.ndarray) -> np.ndarray:
-        return X if eye else np.linalg.solve(G, X)
-
-    Li, Dm = basis.Linv, basis.deriv
-    dx = [sum(Li[a, i] * Dm[a] for a in range(n)) for i in range(n)]  # d/dx_i on coefficients
-    A = sum(B[i] @ dx[i] for i in range(n))
-    if D_const:
-        Dz = Li @ lambdify_matrix(num.D, st, "diffusion")(basis.mean[None, :])[0] @ Li.T
-        A = A + G @ (0.5 * sum(Dz[a, b] * (Dm[a] @ Dm[b]) for a in range(n) for b in range(n)))
-    else:
-        for q, (i, j) in enumerate(pairs):
-            A = A + (0.5 if i == j else 1.0) * B[n + q] @ (dx[i] @ dx[j])
-    M = ginv(A)
-    Gam = np.zeros((m, N, N))
-    if g_const:
-        gz = Li @ lambdify_matrix(num.coupling, st, "coupling")(basis.mean[None, :])[0]
-        for k in range(m):
-            Gam[k] = sum(gz[a, k] * Dm[a] for a in range(n))
-    else:
-        off = n + (0 if D_const else len(pairs))
-        for k in range(m):
-            Gam[k] = ginv(sum(B[off + i * m + k] @ dx[i] for i in range(n)))
-    c_f = ginv(cf.T).T
+    G, M, Gam, c_f, gram_error, n_nodes = generator_matrices(num, basis, pl, pairs)
     ev = None
     if check_spectrum:
         ev = np.linalg.eigvals(M)
-        _spectrum_guard(ev, spectrum_tol, degree, w, num)
-    init = num.initial
-    l = l0 = None
-    if isinstance(init, Stationary):
-        l = _stationary_functional(M, G, basis, w, degree)
-    elif isinstance(init, PointMass):
-        x0 = np.array(init.x0.evalf(), dtype=float).reshape(1, -1)
-        l0 = basis.values(basis.to_z(x0))[0]
-    elif isinstance(init, Gaussian):
-        mean = np.array(init.mean.evalf(), dtype=float).reshape(-1)
-        cov = np.array(init.cov.evalf(), dtype=float)
-        vals_, vecs = np.linalg.eigh(0.5 * (cov + cov.T))
-        root = vecs * np.sqrt(np.clip(vals_, 0, None))
-        zq, wq = hermite_rule(n, degree // 2 + 1)
-        l0 = wq @ basis.values(basis.to_z(mean + zq @ root.T))
+        spectrum_guard(ev, spectrum_tol, degree, w)
+    l, l0 = initial_functionals(num, M, G, basis, w, degree)
     return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error, n_nodes)
-
-
-def _spectrum_guard(ev: np.ndarray, tol: float, degree: int, w: Weight, model: Diffusion) -> None:
-    zero = int(np.argmin(np.abs(ev)))
-    others = np.delete(ev, zero)
-    thr = tol * max(1.0, float(np.abs(ev).max()))
-    bad = others[others.real > thr]
-    if bad.size:
-        worst = bad[np.argsort(-bad.real)][:4]
-        raise UnstableError(
-            f"galerkin: the generator on the degree-{degree} basis has {bad.size} eigenvalue(s) with positive real "
-            f"part besides the zero mode (largest {np.round(worst, 6).tolist()}), so its kernels would grow with the "
-            f"lag. Weight: {w.describe()}. Either the weight does not match the law (use weight='pilot' or a "
-            "Gaussian of the stationary law's mean and covariance; in 1-D weight='stationary-1d'), the degree is too "
-            "low or too high for it (try degree +- 2), or the dynamics is unstable (no stationary law: use "
-            "method='exact'/'taylor' or Monte Carlo)"
-        )
-
-
-def _stationary_functional(M: np.ndarray, G: np.ndarray, basis: Basis, w: Weight, degree: int) -> np.ndarray:
-    """l with l M = 0 and l . c_1 = 1 (c_1 = coefficients of the constant function), checked for positivity."""
-    N = M.shape[0]
-    c1 = np.linalg.solve(G, G[:, 0])  # psi_0 = 1
-    K = np.zeros((N + 1, N + 1))
-    K[:N, :N] = M.T
-    K[:N, N] = c1
-    K[N, :N] = c1
-    rhs = np.zeros(N + 1)
-    rhs[N] = 1.0
-    try:
-        sol = np.linalg.solve(K, rhs)
-    except np.linalg.LinAlgError:
-        sol = np.full(N + 1, np.nan)
-    l = sol[:N]
-    res = np.abs(l @ M).max() if np.all(np.isfinite(l)) else np.inf
-    if not res <= 1e-8 * max(1.0, np.abs(M).max()) * max(1.0, np.abs(l).max()):
-        raise StationaryLawError(
-            f"galerkin: the degree-{degree} generator has no unique stationary functional (residual {res:.3g}); "
-            "the zero eigenvalue is not simple. Change the weight or the degree, or use a point-mass start"
-        )
-    # positivity: the implied moment matrix E_l[psi_i psi_j] over degree <= p/2 must be positive semi-definite
-    half = np.nonzero(basis.alphas.sum(axis=1) <= degree // 2)[0]
-    rho = np.linalg.solve(G.T, l)
-    H = np.zeros((half.size, half.size))
-    chunk = max(1, _CHUNK_BYTES // (8 * N * 4))
-    for Z, wq in basis.quadrature(chunk):
-        Psi = basis.values(Z)
-        H += (Psi[:, half] * (wq * (Psi @ rho))[:, None]).T @ Psi[:, half]
-    eh = np.linalg.eigvalsh(0.5 * (H + H.T))
-    if eh.min() < -1e-9 * max(1.0, eh.max()):
-        raise StationaryLawError(
-            f"galerkin: the stationary law implied by the degree-{degree} generator is not positive: E[g^2] = "
-            f"{eh.min():.3g} < 0 for a polynomial g of degree <= {degree // 2}. Weight: {w.describe()}. "
-            "Use a weight closer to the stationary law (weight='pilot', or 'stationary-1d' in 1-D) or another degree"
-        )
-    return l
 
 
 # --------------------------------------------------------------------------- error estimate
