@@ -78,6 +78,27 @@ def test_linear_nonstationary_equals_exact_route(initial):
     _check_linear(OU2.replace(initial=initial), 3, stationary=False)
 
 
+def test_expm_paths_agree(monkeypatch):
+    # small well-conditioned M: eigendecomposition; otherwise dense expm / expm_multiply (forced here)
+    import volterra_sym.routes.galerkin_system as gs
+
+    monkeypatch.setattr(gs, "_EIG_MAX", 0)
+    _check_linear(OU2.replace(initial=vs.PointMass([0.3, -0.5])), 3, stationary=False)
+    _check_linear(OU3, 2, stationary=True)
+
+
+def test_stationary_expectation_of_a_nonpolynomial_observable():
+    # OU: h ~ N(m, S) with A m = c, A S + S A^T = D (numpy, independent of the exact route); E cos(h1) closed form
+    A = np.array([[1.0, 2.0], [0.0, 1.5]])
+    sig = np.array([[0.5, 0.1], [0.0, 0.4]])
+    m = np.linalg.solve(A, [0.2, -0.1])
+    K = np.kron(np.eye(2), A) + np.kron(A, np.eye(2))
+    S = np.linalg.solve(K, (sig @ sig.T).reshape(-1, order="F")).reshape(2, 2, order="F")
+    est = galerkin_error(OU2, 6)
+    value, err = est.expectation(sp.cos(sp.Symbol("h1")))
+    assert abs(value - np.cos(m[0]) * np.exp(-S[0, 0] / 2)) <= 2 * err + 1e-12
+
+
 def test_linear_taylor_coefficients_equal_exact_route():
     S = build_galerkin(OU2, 4)
     resp = vs.derive(OU2, 3)
@@ -357,6 +378,16 @@ def test_bad_input_is_refused_clearly():
         S.predict(np.zeros(4), [0.0, 0.5, 1.0])
     with pytest.raises(InputError, match="s: "):
         S.kernel_values(1, 0, [0.1], s=[1.0])
+
+
+def test_missing_scipy_is_reported(monkeypatch):
+    import sys
+
+    S = build_galerkin(TANH1.replace(initial=vs.PointMass([0.5])), 6, order=1)
+    for name in ("scipy", "scipy.linalg", "scipy.sparse", "scipy.sparse.linalg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(vs.VolterraError, match=r"pip install 'volterra_sym\[galerkin\]'"):
+        S.predict(np.zeros(5), np.linspace(0, 1, 5))
 
 
 def test_error_estimate_warning_message():

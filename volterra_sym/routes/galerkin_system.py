@@ -23,8 +23,9 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.taylor_coefficient(n, ks, p (n ints), component=0, s=0.0) -> float
     S.predict(U (L, m), t (L,), eps=1.0, by_order=False, order=None) -> (L,) | (L, p_out) | (order+1, L[, p_out])
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
+    S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
     E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
-    E.kernel_values / mean0 / predict / taylor_coefficient -> (values at degree p, |v_p - v_{p+step}|)
+    E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
 Errors: ModelError (degree, weight, non-finite coefficients), NotAnalyticError, GridError (basis too large for
@@ -315,6 +316,47 @@ class GalerkinSystem:
         V = self._times_single(self.c_f[component], u, transpose=False)
         return (self.l0 @ V)[inv.reshape(-1)].reshape(tt.shape)  # type: ignore[operator]
 
+    def project(self, g: Any) -> np.ndarray:
+        """Coefficients c_g = G^-1 <psi, g> of a sympy expression g in the state (parameters substituted).
+
+        Exact for polynomials of degree <= p (Gauss-Hermite with enough nodes); other functions use
+        galerkin_assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
+        """
+        import sympy as sp
+
+        from .galerkin_basis import HermiteBasis, lambdify_matrix
+
+        expr = sp.sympify(g).xreplace(self.model.params) if not isinstance(g, sp.Expr) else g
+        fn = lambdify_matrix(sp.Matrix([expr]), self.model.state, "g")
+        b = self.basis
+        c = np.zeros(self.N)
+        chunk = max(1, _CHUNK_BYTES // (8 * self.N * 4))
+        if isinstance(b, HermiteBasis):
+            d = polynomial_degree(sp.Matrix([expr]), self.model.state)
+            q = (self.degree + d) // 2 + 1 if d is not None else nonpolynomial_points(b.n, self.degree)
+            z, w = np.polynomial.hermite_e.hermegauss(q)
+            w = w / w.sum()
+            total = q**b.n
+            for a in range(0, total, chunk):
+                idx = np.stack(np.unravel_index(np.arange(a, min(a + chunk, total)), (q,) * b.n), axis=1)
+                Z, wq = z[idx], np.prod(w[idx], axis=1)
+                c += b.values(Z).T @ (wq * fn(b.to_x(Z))[:, 0, 0])
+            return c  # the Hermite basis is orthonormal: G = I
+        G = np.zeros((self.N, self.N))
+        for Z, wq in b.quadrature(chunk):
+            Psi = b.values(Z)
+            G += (Psi * wq[:, None]).T @ Psi
+            c += Psi.T @ (wq * fn(b.to_x(Z))[:, 0, 0])
+        return np.linalg.solve(G, c)
+
+    def expectation(self, g: Any, s: float = 0.0) -> float:
+        """E[g(h^0_s)]: the stationary expectation l . c_g, or l0 e^{sM} c_g from a point / Gaussian start."""
+        c = self.project(g)
+        if self.stationary:
+            return float(self.l @ c)  # type: ignore[operator]
+        left = self.l0 if not s else self._times_single(self.l0, np.array([float(s)]), transpose=True)[:, 0]
+        return float(left @ c)  # type: ignore[operator]
+
     def taylor_coefficient(
         self, n: int, ks: Sequence[int] | int | None, p: Sequence[int], component: int = 0, s: float = 0.0
     ) -> float:
@@ -554,6 +596,10 @@ class GalerkinEstimate:
     ) -> tuple[np.ndarray, np.ndarray]:
         a = self.coarse.predict(U, t, eps, by_order, order)
         return a, np.abs(a - self.fine.predict(U, t, eps, by_order, order))
+
+    def expectation(self, g: Any, s: float = 0.0) -> tuple[float, float]:
+        a = self.coarse.expectation(g, s)
+        return a, abs(a - self.fine.expectation(g, s))
 
     def taylor_coefficient(self, n: int, ks: Any, p: Sequence[int], component: int = 0) -> tuple[float, float]:
         a = self.coarse.taylor_coefficient(n, ks, p, component)
