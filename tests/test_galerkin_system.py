@@ -335,6 +335,25 @@ def test_predict_is_second_order_in_the_step():
         assert 3.5 < e1 / e2 < 4.5, (n, e1, e2)
 
 
+def test_predict_eigenbasis_path_equals_augmented_expm(monkeypatch):
+    import volterra_sym.routes.galerkin_system as gs
+
+    for initial in ("stationary", vs.PointMass([0.2])):
+        S = build_galerkin(MONO1.replace(initial=initial), 12, order=2)
+        t = np.linspace(0, 3, 301)
+        u = np.sin(2 * t)
+        a = S.predict(u, t, by_order=True)
+        monkeypatch.setattr(gs, "_STEP_CLASSES", 0)
+        b = S.predict(u, t, by_order=True)
+        monkeypatch.setattr(gs, "_STEP_CLASSES", 16)
+        assert np.abs(a - b).max() < 1e-11
+    tr = np.concatenate([[0.0], np.cumsum(RNG.uniform(0.005, 0.015, 300))])  # 300 distinct steps
+    assert S.predict(np.sin(2 * tr), tr, by_order=True).shape == (3, tr.size)
+    monkeypatch.setattr(gs, "_EIG_MAX", 0)  # no eigenbasis: too many distinct steps are refused
+    with pytest.raises(InputError, match="distinct step"):
+        build_galerkin(MONO1, 12, order=1).predict(np.sin(2 * tr), tr)
+
+
 def test_predict_order_one_stationary_equals_kernel_convolution():
     S = build_galerkin(MONO1, 16, order=1)
     t = np.linspace(0, 6, 601)

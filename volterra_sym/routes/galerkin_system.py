@@ -62,6 +62,7 @@ __all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_err
 
 _CHUNK_BYTES = 64 * 2**20
 _EIG_MAX, _EIG_COND = 300, 1e4
+_STEP_CLASSES = 16  # distinct step lengths of a predict grid handled by augmented expms
 
 
 # --------------------------------------------------------------------------- sizes
@@ -384,7 +385,8 @@ class GalerkinSystem:
         r_0(t) = l e^{tM};  d/dt r_n = r_n M + sum_k u_k(t) r_{n-1}(t) Gamma_k, r_n(0) = 0;  term n = r_n . c_f.
         Exponential integrator (ETD2): on each step the source is linear between its end values, so
         order 1 from a stationary start is exact; otherwise second order in the step.  One augmented
-        expm (3N x 3N) per distinct step length, O(N^2 len(t)) per order.
+        expm (3N x 3N) per distinct step length (at most 16; grids with more distinct steps use the
+        eigenbasis of M when it is well conditioned), O(N^2 len(t)) per order.
 
         U : (L, m) samples (or (L,) when m = 1).  t : (L,) strictly increasing, t[0] = 0.
         Returns (L,) [or (L, p_out) for a vector readout]; by_order=True stacks orders 0..order first.
@@ -411,6 +413,15 @@ class GalerkinSystem:
         steps = np.diff(tt)
         classes = np.round(steps / tt[-1], 12) if L > 1 else np.zeros(0)
         keys, cls = np.unique(classes, return_inverse=True)
+        if keys.size > _STEP_CLASSES:
+            if self._eig() is not None:
+                out = self._predict_eig(u, steps, order)
+                return self._finish(out, e, by_order, order)
+            raise InputError(
+                f"t: the grid has {keys.size} distinct step lengths; with N = {self.N} basis functions each needs "
+                f"a {3 * self.N} x {3 * self.N} matrix exponential: use a grid with at most {_STEP_CLASSES} "
+                "distinct steps (e.g. uniform, np.linspace)"
+            )
         mats = [self._phi_mats(float(steps[np.nonzero(cls == i)[0][0]])) for i in range(keys.size)]
         R = np.empty((order + 1, L, N))
         R[0, 0] = self.functional
@@ -428,12 +439,40 @@ class GalerkinSystem:
                 F[idx] = S[idx] @ (P1 - P2) + S[idx + 1] @ P2
             R[j, 0] = 0.0
             self._scan(R[j], F, cls, mats)
-        out = R @ self.c_f.T  # (order+1, L, p_out)
+        return self._finish(R @ self.c_f.T, e, by_order, order)
+
+    def _finish(self, out: np.ndarray, eps: float, by_order: bool, order: int) -> np.ndarray:
+        """(order+1, L, p_out) -> the documented shapes."""
         if self.c_f.shape[0] == 1 and not self.model.vector_readout:
             out = out[..., 0]
         if by_order:
             return out
-        return np.tensordot(e ** np.arange(order + 1), out, axes=1)
+        return np.tensordot(eps ** np.arange(order + 1), out, axes=1)
+
+    def _predict_eig(self, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
+        """The same ETD2 scheme in the eigenbasis (y = r V): per-step scalars, any number of distinct steps."""
+        lam, V, Vi = self._eig()  # type: ignore[misc]
+        L = steps.size + 1
+        z = steps[:, None] * lam[None, :]
+        small = np.abs(z) < 1e-3
+        zs = np.where(small, 1.0, z)
+        E = np.exp(z)
+        p1 = np.where(small, 1 + z / 2 + z**2 / 6 + z**3 / 24, (E - 1) / zs)
+        p2 = np.where(small, 0.5 + z / 6 + z**2 / 24 + z**3 / 120, (E - 1 - z) / zs**2)
+        P1, P2 = steps[:, None] * p1, steps[:, None] * p2
+        Gt = [Vi @ G @ V for G in self.Gammas]
+        cf = Vi @ self.c_f.T  # (N, p_out)
+        Y = np.empty((order + 1, L, self.N), dtype=complex)
+        Y[0, 0] = self.functional @ V
+        for i in range(L - 1):
+            Y[0, i + 1] = Y[0, 0] if self.stationary else Y[0, i] * E[i]
+        for j in range(1, order + 1):
+            S = sum(u[:, k : k + 1] * (Y[j - 1] @ Gt[k]) for k in range(len(Gt)))
+            F = S[:-1] * (P1 - P2) + S[1:] * P2
+            Y[j, 0] = 0.0
+            for i in range(L - 1):
+                Y[j, i + 1] = Y[j, i] * E[i] + F[i]
+        return (Y @ cf).real
 
     def _phi_mats(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(e^{hM}, h phi_1(hM), h phi_2(hM)) from one expm of [[M, I, 0], [0, 0, I], [0, 0, 0]] h."""
