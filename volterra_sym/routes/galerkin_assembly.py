@@ -141,8 +141,15 @@ def _rotation(basis: HermiteBasis, u_x: np.ndarray) -> tuple[np.ndarray, np.ndar
     R = Q[:, :n].T
     if R[0] @ v < 0:
         R = -R
-    zq, wq = hermite_rule(n, basis.degree + 1)
-    T = (basis.values(zq) * wq[:, None]).T @ basis.values(zq @ R.T)
+    q = basis.degree + 1
+    z1, w1 = np.polynomial.hermite_e.hermegauss(q)
+    w1 = w1 / w1.sum()
+    T = np.zeros((basis.N, basis.N))
+    chunk = max(1, _CHUNK_BYTES // (8 * basis.N * 4))
+    for a in range(0, q**n, chunk):  # tensor rule in chunks: memory O(chunk N)
+        idx = np.stack(np.unravel_index(np.arange(a, min(a + chunk, q**n)), (q,) * n), axis=1)
+        zq, wq = z1[idx], np.prod(w1[idx], axis=1)
+        T += (basis.values(zq) * wq[:, None]).T @ basis.values(zq @ R.T)
     return R, T, scale
 
 
