@@ -29,7 +29,15 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ModelError, NotAnalyticError, NotNormalisableError, UnstableError, VolterraError, describe
+from ..errors import (
+    GridError,
+    ModelError,
+    NotAnalyticError,
+    NotNormalisableError,
+    UnstableError,
+    VolterraError,
+    describe,
+)
 from ..model import Diffusion, Gaussian, PointMass
 
 # --------------------------------------------------------------------------- numeric model functions
@@ -297,7 +305,7 @@ def stationary_weight_1d(
     """The 1-D stationary density rho ∝ D^-1 exp(int 2 phi / D) on a composite Gauss-Legendre rule.
 
     The domain is where log rho is within ``drop`` (default 200) of its maximum; 2 phi / D is
-    integrated through a Chebyshev interpolant of degree 400 (spectral accuracy for analytic drifts).
+    integrated through a Chebyshev interpolant of degree 400 (1600 if needed; its coefficient tail is checked).
     """
     (h,) = model.state
     phi = lambdify_matrix(model.drift, model.state, "drift")
@@ -323,8 +331,6 @@ def stationary_weight_1d(
         lo, hi = (lo if ok_lo else lo - width), (hi if ok_hi else hi + width)
         if width > 1e7:
             break
-    else:  # pragma: no cover
-        pass
     if not (lr[0] < top - drop and lr[-1] < top - drop):
         raise NotNormalisableError(
             f"weight='stationary-1d': the stationary density D^-1 exp(int 2 phi/D) of drift {model.drift[0]} does "
@@ -334,7 +340,16 @@ def stationary_weight_1d(
         )
     keep = np.nonzero(lr >= top - drop)[0]
     lo, hi = x[max(keep[0] - 1, 0)], x[min(keep[-1] + 1, x.size - 1)]
-    cheb = np.polynomial.chebyshev.Chebyshev.interpolate(g, 400, domain=[lo, hi])
+    for deg in (400, 1600):
+        cheb = np.polynomial.chebyshev.Chebyshev.interpolate(g, deg, domain=[lo, hi])
+        tail = np.abs(cheb.coef[-20:]).max() / max(np.abs(cheb.coef).max(), 1e-300)
+        if tail < 1e-13:
+            break
+    else:
+        raise GridError(
+            f"weight='stationary-1d': 2 phi / D is not resolved by a Chebyshev interpolant of degree 1600 on "
+            f"[{lo:.4g}, {hi:.4g}] (relative tail {tail:.1e}); use weight='pilot' or a Gaussian weight"
+        )
     prim = cheb.integ()
     t, w = np.polynomial.legendre.leggauss(per_panel)
     edges = np.linspace(lo, hi, panels + 1)
