@@ -399,6 +399,29 @@ def test_bad_input_is_refused_clearly():
         S.kernel_values(1, 0, [0.1], s=[1.0])
 
 
+def test_weights_from_the_model():
+    # linearisation of an OU model: its exact stationary law (numpy Lyapunov solve, independent)
+    A = np.array([[1.0, 2.0], [0.0, 1.5]])
+    sig = np.array([[0.5, 0.1], [0.0, 0.4]])
+    m = np.linalg.solve(A, [0.2, -0.1])
+    K = np.kron(np.eye(2), A) + np.kron(A, np.eye(2))
+    S = np.linalg.solve(K, (sig @ sig.T).reshape(-1, order="F")).reshape(2, 2, order="F")
+    w = choose_weight(OU2)
+    assert w.source == "linearisation" and np.allclose(w.mean, m, atol=1e-12) and np.allclose(w.cov, S, atol=1e-12)
+    # pilot: seeded, reproducible, and the stationary moments up to sampling error (2000 paths; 5 standard errors)
+    p1, p2 = choose_weight(OU2, "pilot"), choose_weight(OU2, "pilot")
+    assert np.array_equal(p1.mean, p2.mean) and np.array_equal(p1.cov, p2.cov)
+    sd = np.sqrt(np.diag(S))
+    assert np.all(np.abs(p1.mean - m) <= 5 * sd / np.sqrt(2000))
+    assert np.all(np.abs(np.diag(p1.cov) / np.diag(S) - 1) <= 5 * np.sqrt(2 / 2000) + 0.02)  # + Euler bias O(dt)
+    assert choose_weight(TANH1).kind == "density-1d" and choose_weight(ROT2).source.startswith("pilot")
+    for bad in ("gauss", ("gaussian", [0.0], [[1.0]]), ("gaussian", [0, 0], [[1, 0], [0, -1]])):
+        with pytest.raises(ModelError, match="weight"):
+            choose_weight(ROT2, bad)
+    with pytest.raises(ModelError, match="stationary-1d"):
+        choose_weight(ROT2, "stationary-1d")
+
+
 def test_missing_scipy_is_reported(monkeypatch):
     import sys
 
