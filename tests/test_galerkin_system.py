@@ -422,6 +422,34 @@ def test_weights_from_the_model():
         choose_weight(ROT2, "stationary-1d")
 
 
+def test_every_method_on_a_3d_model_with_two_inputs_and_a_vector_readout():
+    model = vs.SRNN(
+        1,
+        [[0.5, -1.0, 0.3], [1.0, 0.2, -0.4], [-0.3, 0.5, 0.1]],
+        [0.2, -0.1, 0.1],
+        C=[[1, 0], [0.5, 1], [-0.3, 0.2]],
+        sigma=0.6,
+        activation="tanh",
+        readout=["h1", "h2*h3"],
+        initial=vs.Gaussian([0.1, 0, 0], [[0.1, 0, 0], [0, 0.1, 0], [0, 0, 0.1]]),
+    )
+    est = galerkin_error(model, 6, order=3, weight=("gaussian", [0.2, 0.07, 0.08], 0.25 * np.eye(3)))
+    S = est.coarse
+    assert S.l is None and S.l0.shape == (S.N,) and S.Gammas.shape == (2, S.N, S.N) and S.c_f.shape == (2, S.N)
+    for n in (1, 2, 3):
+        lags = RNG.uniform(0, 2, (4, 5, n))
+        k, err = est.kernel_values(n, (1,) * n, lags, component=1, s=0.3)
+        assert k.shape == err.shape == (4, 5) and np.all(np.isfinite(k)) and err.max() < 1e-2
+    t = np.linspace(0, 2, 41)
+    assert S.mean0(t, component=1).shape == (41,)
+    U = np.stack([np.sin(t), np.cos(t)], axis=1)
+    P = S.predict(U, t, 0.5, by_order=True)
+    assert P.shape == (4, 41, 2) and np.allclose(S.predict(U, t, 0.5), np.tensordot(0.5 ** np.arange(4), P, axes=1))
+    assert np.allclose(P[0], np.stack([S.mean0(t, 0), S.mean0(t, 1)], axis=1), atol=1e-10)
+    assert np.isfinite(S.taylor_coefficient(2, (0, 1), (1, 0), component=1))
+    assert np.isfinite(S.expectation(sp.Symbol("h1") ** 2, s=1.0)) and S.rates(3).shape == (3,)
+
+
 def test_missing_scipy_is_reported(monkeypatch):
     import sys
 
