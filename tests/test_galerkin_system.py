@@ -123,6 +123,8 @@ def test_linear_predict_equals_gaussian_oracle(initial):
         c1 = o2 - o0 - c2
         P = S.predict(U, t, by_order=True)
         errors.append([np.abs(P[n] - c).max() for n, c in enumerate((o0, c1, c2))])
+        step = S.predict_step_error(U, t, by_order=True)  # the estimate bounds the error (factor 2 for its own)
+        assert all(np.all(np.abs(P[n] - c) <= 2 * step[n] + 1e-10) for n, c in enumerate((o0, c1, c2)))
         assert np.allclose(S.predict(U, t, 0.7), P[0] + 0.7 * P[1] + 0.49 * P[2], atol=1e-14)
     for n in range(3):
         exact = n == 0 or (n == 1 and initial == "stationary")  # constant r_0: the source is piecewise linear

@@ -22,6 +22,7 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.mean0(t (...), component=0) -> (...)
     S.taylor_coefficient(n, ks, p (n ints), component=0, s=0.0) -> float
     S.predict(U (L, m), t (L,), eps=1.0, by_order=False, order=None) -> (L,) | (L, p_out) | (order+1, L[, p_out])
+    S.predict_step_error(U, t, eps=1.0, by_order=False, order=None) -> like predict: 4/3 |P(h) - P(h/2)|
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
     E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
@@ -448,6 +449,25 @@ class GalerkinSystem:
             self._scan(R[j], F, cls, mats)
         return self._finish(R @ self.c_f.T, e, by_order, order)
 
+    def predict_step_error(
+        self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
+    ) -> np.ndarray:
+        """Estimate of the time-stepping error of :meth:`predict`: 4/3 |P(t) - P(t refined)| (ETD2 is second
+        order); the refined grid halves every step and interpolates the input linearly (the same input)."""
+        tt = _finite_array(t, "t")
+        u = _finite_array(U, "U")
+        if u.ndim == 1:
+            u = u[:, None]
+        if tt.ndim != 1 or tt.size < 2 or u.shape[0] != tt.size:  # predict raises the right error or is exact
+            return 0.0 * self.predict(U, t, eps, by_order, order)
+        tf = np.empty(2 * tt.size - 1)
+        tf[0::2], tf[1::2] = tt, 0.5 * (tt[:-1] + tt[1:])
+        uf = np.empty((tf.size, u.shape[1]))
+        uf[0::2], uf[1::2] = u, 0.5 * (u[:-1] + u[1:])
+        coarse = self.predict(u, tt, eps, by_order, order)
+        fine = self.predict(uf, tf, eps, by_order, order)
+        return 4.0 / 3.0 * np.abs(coarse - np.take(fine, np.arange(0, tf.size, 2), axis=1 if by_order else 0))
+
     def _finish(self, out: np.ndarray, eps: float, by_order: bool, order: int) -> np.ndarray:
         """(order+1, L, p_out) -> the documented shapes."""
         if self.c_f.shape[0] == 1 and not self.model.vector_readout:
@@ -621,7 +641,8 @@ def build_galerkin(
 class GalerkinEstimate:
     """A degree-p system and its degree-(p + step) refinement on the same weight: values with |v_p - v_{p+step}|.
 
-    Every method returns ``(values at degree p, error estimate)`` with equal shapes.
+    Every method returns ``(values at degree p, error estimate)`` with equal shapes; for ``predict`` the
+    estimate also includes the time-stepping error (:meth:`GalerkinSystem.predict_step_error`).
     """
 
     coarse: GalerkinSystem
@@ -641,7 +662,8 @@ class GalerkinEstimate:
         self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         a = self.coarse.predict(U, t, eps, by_order, order)
-        return a, np.abs(a - self.fine.predict(U, t, eps, by_order, order))
+        err = np.abs(a - self.fine.predict(U, t, eps, by_order, order))
+        return a, err + self.coarse.predict_step_error(U, t, eps, by_order, order)
 
     def expectation(self, g: Any, s: float = 0.0) -> tuple[float, float]:
         a = self.coarse.expectation(g, s)
