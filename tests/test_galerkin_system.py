@@ -338,6 +338,7 @@ def test_predict_is_second_order_in_the_step():
 
 
 def test_predict_eigenbasis_path_equals_augmented_expm(monkeypatch):
+    import volterra_sym.routes.galerkin_predict as gp
     import volterra_sym.routes.galerkin_system as gs
 
     for initial in ("stationary", vs.PointMass([0.2])):
@@ -345,9 +346,9 @@ def test_predict_eigenbasis_path_equals_augmented_expm(monkeypatch):
         t = np.linspace(0, 3, 301)
         u = np.sin(2 * t)
         a = S.predict(u, t, by_order=True)
-        monkeypatch.setattr(gs, "_STEP_CLASSES", 0)
+        monkeypatch.setattr(gp, "_STEP_CLASSES", 0)
         b = S.predict(u, t, by_order=True)
-        monkeypatch.setattr(gs, "_STEP_CLASSES", 16)
+        monkeypatch.setattr(gp, "_STEP_CLASSES", 16)
         assert np.abs(a - b).max() < 1e-11
     tr = np.concatenate([[0.0], np.cumsum(RNG.uniform(0.005, 0.015, 300))])  # 300 distinct steps
     assert S.predict(np.sin(2 * tr), tr, by_order=True).shape == (3, tr.size)

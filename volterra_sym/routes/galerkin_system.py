@@ -58,13 +58,13 @@ from .galerkin_basis import (
     make_basis,
     polynomial_degree,
 )
+from .galerkin_predict import forward_hierarchy
 
 __all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_error", "memory_needed"]
 
 _CHUNK_BYTES = 64 * 2**20
 _EIG_MAX, _EIG_COND = 300, 1e4
 _CACHE_BYTES = 2**28  # dense exponentials kept for reuse
-_STEP_CLASSES = 16  # distinct step lengths of a predict grid handled by augmented expms
 
 
 # --------------------------------------------------------------------------- sizes
@@ -417,37 +417,7 @@ class GalerkinSystem:
         e = float(eps)
         if not math.isfinite(e):
             raise InputError(f"eps: expected a finite number, received {eps!r}")
-        L, N = tt.size, self.N
-        steps = np.diff(tt)
-        classes = np.round(steps / tt[-1], 12) if L > 1 else np.zeros(0)
-        keys, cls = np.unique(classes, return_inverse=True)
-        if keys.size > _STEP_CLASSES:
-            if self._eig() is not None:
-                out = self._predict_eig(u, steps, order)
-                return self._finish(out, e, by_order, order)
-            raise InputError(
-                f"t: the grid has {keys.size} distinct step lengths; with N = {self.N} basis functions each needs "
-                f"a {3 * self.N} x {3 * self.N} matrix exponential: use a grid with at most {_STEP_CLASSES} "
-                "distinct steps (e.g. uniform, np.linspace)"
-            )
-        mats = [self._phi_mats(float(steps[np.nonzero(cls == i)[0][0]])) for i in range(keys.size)]
-        R = np.empty((order + 1, L, N))
-        R[0, 0] = self.functional
-        if self.stationary:
-            R[0] = self.l
-        else:
-            self._scan(R[0], np.zeros((L - 1, N)), cls, mats)
-        for j in range(1, order + 1):
-            S = np.zeros((L, N))
-            for k in range(m):
-                S += u[:, k : k + 1] * (R[j - 1] @ self.Gammas[k])
-            F = np.empty((L - 1, N))
-            for i, (_, P1, P2) in enumerate(mats):
-                idx = np.nonzero(cls == i)[0]
-                F[idx] = S[idx] @ (P1 - P2) + S[idx + 1] @ P2
-            R[j, 0] = 0.0
-            self._scan(R[j], F, cls, mats)
-        return self._finish(R @ self.c_f.T, e, by_order, order)
+        return self._finish(forward_hierarchy(self, u, tt, order), e, by_order, order)
 
     def predict_step_error(
         self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
@@ -475,48 +445,6 @@ class GalerkinSystem:
         if by_order:
             return out
         return np.tensordot(eps ** np.arange(order + 1), out, axes=1)
-
-    def _predict_eig(self, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
-        """The same ETD2 scheme in the eigenbasis (y = r V): per-step scalars, any number of distinct steps."""
-        lam, V, Vi = self._eig()  # type: ignore[misc]
-        L = steps.size + 1
-        z = steps[:, None] * lam[None, :]
-        small = np.abs(z) < 1e-3
-        zs = np.where(small, 1.0, z)
-        E = np.exp(z)
-        p1 = np.where(small, 1 + z / 2 + z**2 / 6 + z**3 / 24, (E - 1) / zs)
-        p2 = np.where(small, 0.5 + z / 6 + z**2 / 24 + z**3 / 120, (E - 1 - z) / zs**2)
-        P1, P2 = steps[:, None] * p1, steps[:, None] * p2
-        Gt = [Vi @ G @ V for G in self.Gammas]
-        cf = Vi @ self.c_f.T  # (N, p_out)
-        Y = np.empty((order + 1, L, self.N), dtype=complex)
-        Y[0, 0] = self.functional @ V
-        for i in range(L - 1):
-            Y[0, i + 1] = Y[0, 0] if self.stationary else Y[0, i] * E[i]
-        for j in range(1, order + 1):
-            S = sum(u[:, k : k + 1] * (Y[j - 1] @ Gt[k]) for k in range(len(Gt)))
-            F = S[:-1] * (P1 - P2) + S[1:] * P2
-            Y[j, 0] = 0.0
-            for i in range(L - 1):
-                Y[j, i + 1] = Y[j, i] * E[i] + F[i]
-        return (Y @ cf).real
-
-    def _phi_mats(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(e^{hM}, h phi_1(hM), h phi_2(hM)) from one expm of [[M, I, 0], [0, 0, I], [0, 0, 0]] h."""
-        N = self.N
-        Z = np.zeros((3 * N, 3 * N))
-        Z[:N, :N] = self.M * h
-        Z[:N, N : 2 * N] = np.eye(N) * h
-        Z[N : 2 * N, 2 * N :] = np.eye(N) * h
-        E = _scipy().linalg.expm(Z)
-        return E[:N, :N], E[:N, N : 2 * N], E[:N, 2 * N :] / h
-
-    @staticmethod
-    def _scan(R: np.ndarray, F: np.ndarray, cls: np.ndarray, mats: list[tuple[np.ndarray, ...]]) -> None:
-        """r_{i+1} = r_i E_i + F_i in place (row vectors)."""
-        Es = [mt[0] for mt in mats]
-        for i in range(F.shape[0]):
-            R[i + 1] = R[i] @ Es[cls[i]] + F[i]
 
     # ---- checks ----------------------------------------------------------------------
     def _check_component(self, component: int) -> None:
