@@ -95,8 +95,11 @@ def test_stationary_expectation_of_a_nonpolynomial_observable():
     K = np.kron(np.eye(2), A) + np.kron(A, np.eye(2))
     S = np.linalg.solve(K, (sig @ sig.T).reshape(-1, order="F")).reshape(2, 2, order="F")
     est = galerkin_error(OU2, 6)
-    value, err = est.expectation(sp.cos(sp.Symbol("h1")))
+    h1, h2 = sp.symbols("h1 h2")
+    value, err = est.expectation(sp.cos(h1))
     assert abs(value - np.cos(m[0]) * np.exp(-S[0, 0] / 2)) <= 2 * err + 1e-12
+    values, errs = est.expectation([h1 * h2, sp.cos(h1), h2**3])  # several at once: polynomial ones exact
+    assert np.allclose(values, [S[0, 1] + m[0] * m[1], value, m[1] ** 3 + 3 * m[1] * S[1, 1]], atol=1e-12, rtol=0)
 
 
 def test_linear_taylor_coefficients_equal_exact_route():

@@ -326,7 +326,8 @@ class GalerkinSystem:
         return (self.l0 @ V)[inv.reshape(-1)].reshape(tt.shape)  # type: ignore[operator]
 
     def project(self, g: Any) -> np.ndarray:
-        """Coefficients c_g = G^-1 <psi, g> of a sympy expression g in the state (parameters substituted).
+        """Coefficients c_g = G^-1 <psi, g> of a sympy expression g in the state (parameters substituted):
+        shape (N,), or (K, N) for a sequence of K expressions (one quadrature pass for all).
 
         Exact for polynomials of degree <= p (Gauss-Hermite with enough nodes); other functions use
         galerkin_assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
@@ -335,13 +336,14 @@ class GalerkinSystem:
 
         from .galerkin_basis import HermiteBasis, lambdify_matrix
 
-        expr = sp.sympify(g).xreplace(self.model.params) if not isinstance(g, sp.Expr) else g
-        fn = lambdify_matrix(sp.Matrix([expr]), self.model.state, "g")
+        many = isinstance(g, (list, tuple))
+        exprs = [sp.sympify(e).xreplace(self.model.params) for e in (g if many else [g])]
+        fn = lambdify_matrix(sp.Matrix(exprs), self.model.state, "g")
         b = self.basis
-        c = np.zeros(self.N)
+        c = np.zeros((len(exprs), self.N))
         chunk = max(1, _CHUNK_BYTES // (8 * self.N * 4))
         if isinstance(b, HermiteBasis):
-            d = polynomial_degree(sp.Matrix([expr]), self.model.state)
+            d = polynomial_degree(sp.Matrix(exprs), self.model.state)
             q = (self.degree + d) // 2 + 1 if d is not None else nonpolynomial_points(b.n, self.degree)
             z, w = np.polynomial.hermite_e.hermegauss(q)
             w = w / w.sum()
@@ -349,22 +351,27 @@ class GalerkinSystem:
             for a in range(0, total, chunk):
                 idx = np.stack(np.unravel_index(np.arange(a, min(a + chunk, total)), (q,) * b.n), axis=1)
                 Z, wq = z[idx], np.prod(w[idx], axis=1)
-                c += b.values(Z).T @ (wq * fn(b.to_x(Z))[:, 0, 0])
-            return c  # the Hermite basis is orthonormal: G = I
-        G = np.zeros((self.N, self.N))
-        for Z, wq in b.quadrature(chunk):
-            Psi = b.values(Z)
-            G += (Psi * wq[:, None]).T @ Psi
-            c += Psi.T @ (wq * fn(b.to_x(Z))[:, 0, 0])
-        return np.linalg.solve(G, c)
+                c += (b.values(Z).T @ (wq[:, None] * fn(b.to_x(Z))[:, :, 0])).T
+        else:
+            G = np.zeros((self.N, self.N))
+            for Z, wq in b.quadrature(chunk):
+                Psi = b.values(Z)
+                G += (Psi * wq[:, None]).T @ Psi
+                c += (Psi.T @ (wq[:, None] * fn(b.to_x(Z))[:, :, 0])).T
+            c = np.linalg.solve(G, c.T).T
+        return c if many else c[0]  # (the Hermite basis is orthonormal: G = I)
 
-    def expectation(self, g: Any, s: float = 0.0) -> float:
-        """E[g(h^0_s)]: the stationary expectation l . c_g, or l0 e^{sM} c_g from a point / Gaussian start."""
+    def expectation(self, g: Any, s: float = 0.0) -> Any:
+        """E[g(h^0_s)]: the stationary expectation l . c_g, or l0 e^{sM} c_g from a point / Gaussian start.
+
+        g : a sympy expression in the state (-> float) or a sequence of them (-> array (K,)).
+        """
         c = self.project(g)
-        if self.stationary:
-            return float(self.l @ c)  # type: ignore[operator]
-        left = self.l0 if not s else self._times_single(self.l0, np.array([float(s)]), transpose=True)[:, 0]
-        return float(left @ c)  # type: ignore[operator]
+        left = self.functional
+        if not self.stationary and s:
+            left = self._times_single(left, np.array([float(s)]), transpose=True)[:, 0]
+        out = c @ left
+        return out if isinstance(g, (list, tuple)) else float(out)
 
     def taylor_coefficient(
         self, n: int, ks: Sequence[int] | int | None, p: Sequence[int], component: int = 0, s: float = 0.0
@@ -593,9 +600,9 @@ class GalerkinEstimate:
         err = np.abs(a - self.fine.predict(U, t, eps, by_order, order))
         return a, err + self.coarse.predict_step_error(U, t, eps, by_order, order)
 
-    def expectation(self, g: Any, s: float = 0.0) -> tuple[float, float]:
+    def expectation(self, g: Any, s: float = 0.0) -> tuple[Any, Any]:
         a = self.coarse.expectation(g, s)
-        return a, abs(a - self.fine.expectation(g, s))
+        return a, np.abs(a - self.fine.expectation(g, s))
 
     def taylor_coefficient(self, n: int, ks: Any, p: Sequence[int], component: int = 0) -> tuple[float, float]:
         a = self.coarse.taylor_coefficient(n, ks, p, component)
