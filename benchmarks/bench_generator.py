@@ -1,4 +1,4 @@
-"""Benchmark of the numerical-generator route (volterra_sym.generator) on a 400-cell grid.
+"""Benchmark of the numerical-generator route (volterra_sym.routes.generator) on a 400-cell grid.
 
 Case: 1-D tanh SRNN dh = (-h + tanh(1.5 h + 0.2) + eps u) dt + 0.8 dW, f = h, stationary start.
 Prints the median time of: building the response (grid, one eigh, coupling matrices) for order 3;
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 import volterra_sym as vs
-from volterra_sym.generator import derive_generator
+from volterra_sym.routes.generator import derive_generator
 
 CELLS, LAGS, REPEATS = 400, 1000, 5
 

@@ -1,4 +1,4 @@
-"""Timings of volterra_sym.signature and volterra_sym.features, against iisignature in the same run.
+"""Timings of volterra_sym.features.signature and volterra_sym.features, against iisignature in the same run.
 
 Run:  python benchmarks/bench_signature.py
 Prints medians (ms) and ratios ours / iisignature (< 1 means we are faster).
@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from volterra_sym.features import feature_coefficients, response_feature
-from volterra_sym.signature import signature
+from volterra_sym.features.signature import signature
 
 try:
     import iisignature

@@ -1,4 +1,4 @@
-"""Benchmark of volterra_sym.simulate against a plain vectorised NumPy Euler-Maruyama loop.
+"""Benchmark of volterra_sym.checks.simulate against a plain vectorised NumPy Euler-Maruyama loop.
 
 Case (MEASURED.md): 2-D OU, 2000 paths, dt = 1e-3, T = 5 (1e7 path-steps), readout h1,
 stationary start.  Prints path-steps / s for both, their ratio (goal >= 1.0), the exact
@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import volterra_sym as vs
-from volterra_sym.simulate import simulate, simulate_response
+from volterra_sym.checks.simulate import simulate, simulate_response
 
 A = np.array([[1.0, 0.5], [-0.3, 0.8]])
 SIGMA = np.array([[0.6, 0.0], [0.2, 0.5]])

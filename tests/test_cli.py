@@ -174,12 +174,6 @@ def test_demo_with_verification(tmp_path, capsys):
     assert "PASSED" in capsys.readouterr().out
 
 
-def test_unavailable_verification_is_a_one_line_error(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "volterra_sym.verify", None)  # importing it now raises ImportError
-    assert main(["verify", str(EXAMPLES / "ou1d_cubic.toml")]) == 2
-    assert_one_line_error(capsys.readouterr().err, "verification is not available")
-
-
 def test_output_folders_are_created_and_a_folder_target_is_a_one_line_error(tmp_path, capsys):
     target = tmp_path / "new" / "dir" / "k.tex"
     assert main(["derive", str(EXAMPLES / "ou1d_cubic.toml"), "--quiet", "--latex", str(target)]) == 0

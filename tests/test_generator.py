@@ -1,4 +1,4 @@
-"""Tests of volterra_sym.generator (numerical kernels of 1-D models by a discretised generator).
+"""Tests of volterra_sym.routes.generator (numerical kernels of 1-D models by a discretised generator).
 
 Trusted references, none of them sharing code with the module under test (beyond the model type):
 - OU closed forms of MATH.md section 5, typed in by hand below (``_ou_kernel``);
@@ -19,7 +19,7 @@ from scipy.integrate import solve_ivp
 
 import volterra_sym as vs
 from volterra_sym.errors import ModelError, VolterraError
-from volterra_sym.generator import GridError, InputError, NotNormalisableError, derive_generator
+from volterra_sym.routes.generator import GridError, InputError, NotNormalisableError, derive_generator
 
 # --------------------------------------------------------------------------- OU closed forms
 
@@ -67,6 +67,7 @@ def test_ou_kernels_match_closed_forms_at_second_order():
         assert e2 < 1e-3 * scale
 
 
+@pytest.mark.slow
 def test_measured_convergence_order_is_two():
     """Slope of log(error) against log(cells) for cells = 100, 200, 400, 800 (all kernels, orders 1-3)."""
     rng = np.random.default_rng(2)
@@ -109,7 +110,10 @@ def test_vector_readout_and_two_channels():
 
 @pytest.mark.parametrize(
     "initial, m0, v0",
-    [("stationary", C0 / A, S**2 / (2 * A)), (vs.Gaussian([-0.5], [[0.2]]), -0.5, 0.2)],
+    [
+        ("stationary", C0 / A, S**2 / (2 * A)),
+        pytest.param(vs.Gaussian([-0.5], [[0.2]]), -0.5, 0.2, marks=pytest.mark.slow),
+    ],
 )
 def test_predict_matches_exact_gaussian_law(initial, m0, v0):
     """Order by order, errors fall by ~4 as cells double (time step fine enough not to matter)."""
@@ -132,6 +136,7 @@ def test_predict_matches_exact_gaussian_law(initial, m0, v0):
     assert np.max(np.abs(total - exact.T @ 0.5 ** np.arange(4))) < 2 * np.max(errs[1])
 
 
+@pytest.mark.slow
 def test_predict_point_mass_start():
     """From a point mass the error is O(h^2), its coefficient depending on where x0 falls between two
     cell centres; x0 = 1.5 is a cell edge of every grid here (domain width 10, cells 200 * 2^j), so the
@@ -397,9 +402,9 @@ def test_input_errors():
         r.kernel_values(2, 0, np.ones((3, 3)))
     with pytest.raises(InputError, match="lags"):
         r.kernel_values(1, 0, [[-1.0]])
-    with pytest.raises(InputError, match="n:"):
+    with pytest.raises(vs.ArgumentError, match="n:"):
         r.kernel_values(3, 0, np.ones((3, 3)))
-    with pytest.raises(InputError, match="k:"):
+    with pytest.raises(vs.ArgumentError, match="k:"):
         r.kernel_values(2, (0, 1), np.ones((3, 2)))
     rp = derive_generator(_ou(vs.PointMass([0.0])), 1, cells=100)
     with pytest.raises(InputError, match="s_n"):

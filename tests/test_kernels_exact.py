@@ -2,7 +2,7 @@
 
 Trusts: tests/oracles.py (scipy expm/Lyapunov + Gauss-Hermite quadrature of the
 pathwise identity K^(n) = E[D^n f(h^0_t)][v_1..v_n]) and the hand-written
-MATH.md section 5 example.  Shares no code with volterra_sym.kernels.
+MATH.md section 5 example.  Shares no code with volterra_sym.routes.exact.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from volterra_sym.errors import ExpressionError
-from volterra_sym.parsing import MAX_LENGTH, check_name, parse_expr
+from volterra_sym.model.parsing import MAX_LENGTH, check_name, parse_expr
 
 h1, h2, a, w, t = sp.symbols("h1 h2 a w t")
 KNOWN = {"h1": h1, "h2": h2, "a": a, "w": w}
@@ -236,6 +236,7 @@ def _parses_or_rejects(text: str) -> None:
         assert isinstance(got, sp.Expr)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40))
 def test_fuzz_text(text):

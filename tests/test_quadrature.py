@@ -1,6 +1,6 @@
 """Simplex quadrature of arbitrary kernels: against the exact route, measured order 2, and its guards.
 
-Trusts: the Gaussian oracle (volterra_sym.oracle) for the reference response; the kernels enter only
+Trusts: the Gaussian oracle (volterra_sym.checks.oracle) for the reference response; the kernels enter only
 as lowered NumPy callables, so the cascade code of series.py is not involved.
 """
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import volterra_sym as vs
-from volterra_sym.quadrature import QuadratureCostWarning, volterra_quadrature
+from volterra_sym.numerics.simplex_quadrature import QuadratureCostWarning, volterra_quadrature
 
 
 def _setup(start="stationary"):
@@ -47,7 +47,7 @@ def test_by_order_and_errors(monkeypatch):
         volterra_quadrature(kernels, np.ones(30000), np.linspace(0, 1, 30000))
     with pytest.raises(vs.VolterraError, match="GB of weights"):
         volterra_quadrature({(1, (0,)): kernels[(1, (0,))]}, np.ones(25000), np.linspace(0, 1, 25000))
-    monkeypatch.setattr("volterra_sym.quadrature.WARN_EVALUATIONS", 100.0)
+    monkeypatch.setattr("volterra_sym.numerics.simplex_quadrature.WARN_EVALUATIONS", 100.0)
     with pytest.warns(QuadratureCostWarning):
         volterra_quadrature({(1, (0,)): kernels[(1, (0,))]}, np.ones(31), t)
     with pytest.raises(vs.VolterraError, match="input indices"):

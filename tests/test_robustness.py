@@ -1,7 +1,7 @@
 """Hard cases found by review: ill-conditioned spectra, stiff or irregular grids, mixed symbolic/numeric models.
 
 Trusts: tests/oracles.py (scipy expm + Gauss-Hermite pathwise identity), the Gaussian oracle
-(volterra_sym.oracle, shares no code with kernels/series), mpmath at 80 digits.
+(volterra_sym.checks.oracle, shares no code with kernels/series), mpmath at 80 digits.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_stiff_rates_on_coarse_and_irregular_grids():
 
 
 def test_review_small_cases():
-    from volterra_sym.quadrature import volterra_quadrature
+    from volterra_sym.numerics.simplex_quadrature import volterra_quadrature
 
     # stiff kernel: the simplex quadrature never evaluates outside the simplex (no inf * 0)
     m = vs.OU(200.0, 1.0, 0.5, readout="h1**2")

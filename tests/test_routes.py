@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.taylor_response import TruncationWarning
+from volterra_sym.routes.taylor import TruncationWarning
 
 a, c, c0, s = sp.symbols("a c c0 s")
 
@@ -43,6 +43,7 @@ def test_taylor_and_exact_give_the_same_feature_coefficients():
     assert np.allclose(ce, ct, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_tanh_taylor_truncation_order_against_generator_and_horizon_warning():
     """First-order response: Taylor kernels of lag degree P err by O(T^(P+2)) over a horizon T (the kernel
     error is O(tau^(P+1)), integrated once).  Reference: the numerical-generator route (its own error,
@@ -91,11 +92,14 @@ def test_route_errors():
         vs.derive(vs.OU(1, 1, 1, readout="Abs(h1)"), order=1, method="taylor", lag_degree=2)
 
 
-def test_generator_route_reports_and_refuses_documents():
+def test_generator_route_documents_its_computation_and_refuses_modules(tmp_path):
     model = vs.SRNN(1, 1.5, 0.2, 1, 0.8, activation="tanh", readout="h1", initial=vs.PointMass([0.1]))
     gen = vs.derive(model, order=2, method="generator", cells=200)
     assert "K^(2)_[1,1]" in gen.summary()
     js = gen.to_json()
     assert js["method"] == "generator" and len(js["kernels"]) == 2
-    with pytest.raises(vs.VolterraError, match="numerically"):
-        gen.to_latex()
+    tex = gen.to_latex()
+    assert "Discretised generator" in tex and "N_{\\mathrm{cells}}" in tex
+    assert "Discretised generator" in gen.to_markdown()
+    with pytest.raises(vs.ArgumentError, match="numerically"):
+        gen.write_module(tmp_path / "k.py")

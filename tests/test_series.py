@@ -32,7 +32,9 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "2d-complex-point-mass" else n for n in sorted(MODELS)]
+)
 def test_predict_matches_gaussian_law(name):
     model = MODELS[name]()
     t = np.linspace(0, 4, 801)
@@ -141,7 +143,7 @@ def test_symbolic_parameters_need_values():
 
 
 def test_piecewise_linear_samples_fourth_order_and_first_order_exact():
-    """Sampled inputs are piecewise linear: compare with the Gaussian oracle (volterra_sym.oracle shares no code
+    """Sampled inputs are piecewise linear: compare with the Gaussian oracle (volterra_sym.checks.oracle shares no code
     with kernels/series and integrates piecewise-linear inputs exactly)."""
     model = MODELS["2d-nonnormal-two-inputs"]()
     resp = vs.derive(model)

@@ -1,4 +1,4 @@
-"""Tests of volterra_sym.signature (truncated signatures of piecewise-linear paths).
+"""Tests of volterra_sym.features.signature (truncated signatures of piecewise-linear paths).
 
 Which code each test trusts:
 - test_matches_iisignature*: iisignature (optional locally, skipped when absent; required on CI).
@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.polynomial import Polynomial
 
-import volterra_sym.signature as sigmod
+import volterra_sym as vs
+import volterra_sym.features.signature as sigmod
 from volterra_sym.errors import VolterraError
-from volterra_sym.signature import FeatureError, sig_size, sig_words, signature
+from volterra_sym.features.signature import FeatureError, sig_size, sig_words, signature
 
 # --------------------------------------------------------------------------- references
 
@@ -224,6 +225,7 @@ def test_chunked_paths_agree(monkeypatch):
     ],
 )
 def test_bad_input(path, level, fragment):
-    with pytest.raises(FeatureError, match=re.escape(fragment)) as info:
+    cls = vs.ArgumentError if fragment == "level" else FeatureError  # settings vs. bad paths
+    with pytest.raises(cls, match=re.escape(fragment)) as info:
         signature(path, level)
     assert isinstance(info.value, VolterraError)

@@ -1,6 +1,6 @@
-"""Tests of volterra_sym.simulate (Monte Carlo ensembles).
+"""Tests of volterra_sym.checks.simulate (Monte Carlo ensembles).
 
-Trusted references: volterra_sym.oracle (itself checked against scipy, RK4 and closed forms in
+Trusted references: volterra_sym.checks.oracle (itself checked against scipy, RK4 and closed forms in
 tests/test_oracle.py), the exact discrete-time moment recursion of Euler-Maruyama for OU
 written in this file, and closed forms.  Tolerances are z standard errors (Z below) plus
 known biases; seeds are fixed, so every run is reproducible.
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import volterra_sym as vs
-from volterra_sym.errors import InputError, SimulationError, UnstableError, VolterraError
-from volterra_sym.oracle import gaussian_oracle
-from volterra_sym.simulate import BLOCK, simulate, simulate_response
+from volterra_sym.checks.oracle import gaussian_oracle
+from volterra_sym.checks.simulate import BLOCK, simulate, simulate_response
+from volterra_sym.errors import ArgumentError, InputError, SimulationError, UnstableError, VolterraError
 
 Z = 5.0  # z-score bound: a false failure has probability < 1e-5 per compared value
 
@@ -221,9 +221,9 @@ T5 = np.linspace(0, 1, 5)
 @pytest.mark.parametrize(
     "kwargs, match, error",
     [
-        (dict(paths=0), "paths", SimulationError),
-        (dict(paths=2.5), "paths", SimulationError),
-        (dict(paths=True), "paths", SimulationError),
+        (dict(paths=0), "paths", ArgumentError),
+        (dict(paths=2.5), "paths", ArgumentError),
+        (dict(paths=True), "paths", ArgumentError),
         (dict(t=np.ones((2, 3))), "t:", InputError),
         (dict(t=[0.0, 0.5, 0.5]), "t:.*increasing", InputError),
         (dict(t=[0.1, 0.5]), "t:.*start at 0", InputError),
@@ -231,15 +231,15 @@ T5 = np.linspace(0, 1, 5)
         (dict(u=np.array([0.0, 1.0, np.inf, 0.0, 0.0])), "u:", InputError),
         (dict(u=np.ones(4)), "u:.*shape", InputError),
         (dict(u=lambda s: [1.0, 2.0]), "u:", InputError),
-        (dict(seed=-1), "seed", SimulationError),
-        (dict(seed="abc"), "seed", SimulationError),
-        (dict(seed=1.5), "seed", SimulationError),
-        (dict(scheme="rk4"), "scheme", SimulationError),
+        (dict(seed=-1), "seed", ArgumentError),
+        (dict(seed="abc"), "seed", ArgumentError),
+        (dict(seed=1.5), "seed", ArgumentError),
+        (dict(scheme="rk4"), "scheme", ArgumentError),
         (dict(max_memory=100), "max_memory", SimulationError),
-        (dict(chunk=0), "chunk", SimulationError),
+        (dict(chunk=0), "chunk", ArgumentError),
         (dict(eps=float("nan")), "eps", InputError),
-        (dict(progress="yes"), "progress", SimulationError),
-        (dict(scheme="exact", substeps=2), "substeps", SimulationError),
+        (dict(progress="yes"), "progress", ArgumentError),
+        (dict(scheme="exact", substeps=2), "substeps", ArgumentError),
         (dict(return_samples=True, max_memory=100_000, paths=10_000), "return_samples", SimulationError),
     ],
 )
@@ -256,7 +256,7 @@ def test_model_level_errors() -> None:
         simulate(tanh.replace(initial=vs.PointMass([0.0])), None, T5, 10, scheme="exact")
     with pytest.raises(SimulationError, match="burn_in"):
         simulate(tanh, None, T5, 10)  # stationary law of a nonlinear model is unknown
-    with pytest.raises(SimulationError, match="burn_in"):
+    with pytest.raises(ArgumentError, match="burn_in"):
         simulate(OU1.replace(initial=vs.PointMass([0.0])), None, T5, 10, burn_in=1.0)
     with pytest.raises(UnstableError):
         simulate(vs.OU(A=-1.0, C=1.0, sigma=0.5, readout="h1"), None, T5, 10)

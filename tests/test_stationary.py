@@ -1,4 +1,4 @@
-"""Expectations over the initial law, volterra_sym.stationary (MATH.md sections 1, 5, 6).
+"""Expectations over the initial law, volterra_sym.algebra.expectations (MATH.md sections 1, 5, 6).
 
 Which code each test trusts (besides the model type):
 - Gaussian / OU tests: Gaussian moments written by hand, and the defining
@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.stationary import ExpectationError, InitialExpectation, StationaryLawError, expectation
+from volterra_sym.algebra.expectations import ExpectationError, InitialExpectation, StationaryLawError, expectation
 
 R = sp.Rational
 h = sp.Symbol("h")
@@ -95,6 +95,7 @@ def test_heavy_tail_is_explained() -> None:
         expectation(model, h**2)
 
 
+@pytest.mark.slow
 def test_radial_double_well_two_d() -> None:
     r2 = h1**2 + h2**2
     U = r2**2 / 4 - r2 / 2

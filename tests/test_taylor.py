@@ -1,4 +1,4 @@
-"""Taylor (short-lag) kernels, volterra_sym.taylor (MATH.md sections 4-6).
+"""Taylor (short-lag) kernels, volterra_sym.routes.taylor_coefficients (MATH.md sections 4-6).
 
 Which code each test trusts (besides the model type):
 - OU tests: hand-written closed-form kernels of MATH.md section 5 (no library code).
@@ -6,7 +6,7 @@ Which code each test trusts (besides the model type):
   plain mpmath.quad of a density written in the test (no code shared with taylor.py
   or stationary.py).
 - point-mass tests: a brute-force SymPy Expr implementation of L0 / L1 in the test.
-- generator cross-check: volterra_sym.generator (an independent numerical route).
+- generator cross-check: volterra_sym.routes.generator (an independent numerical route).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.stationary import StationaryLawError
-from volterra_sym.taylor import NotAnalyticError, TaylorKernels, taylor_kernels
+from volterra_sym.algebra.expectations import StationaryLawError
+from volterra_sym.routes.taylor_coefficients import NotAnalyticError, TaylorKernels, taylor_kernels
 
 R = sp.Rational
 
@@ -179,6 +179,7 @@ def _check_point_mass(model: vs.Diffusion, indices, digits: float = 1e-25) -> Ta
     return tk
 
 
+@pytest.mark.slow
 def test_two_d_tanh_srnn_point_mass_matches_brute_force() -> None:
     model = vs.SRNN(
         1,
@@ -199,6 +200,7 @@ def test_two_d_tanh_srnn_point_mass_matches_brute_force() -> None:
         assert abs(got - ref) < 1e-25 * max(1, abs(ref)), (k, p)
 
 
+@pytest.mark.slow
 def test_sigmoid_sin_exp_generators_match_brute_force() -> None:
     h = sp.Symbol("h")
     model = vs.Diffusion(
@@ -213,6 +215,7 @@ def test_sigmoid_sin_exp_generators_match_brute_force() -> None:
     assert tk.representation == "ring"
 
 
+@pytest.mark.slow
 def test_fraction_field_for_log_atan_roots() -> None:
     h = sp.Symbol("h")
     model = vs.Diffusion(
@@ -238,8 +241,9 @@ def test_expr_fallback_for_other_analytic_functions() -> None:
 # --------------------------------------------------------------------------- cross-check with the generator route
 
 
+@pytest.mark.slow
 def test_taylor_matches_numerical_generator_at_short_lags() -> None:
-    from volterra_sym import generator
+    from volterra_sym.routes import generator
 
     model, _ = _tanh_srnn()
     lags = np.array([0.05, 0.1, 0.2])

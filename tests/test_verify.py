@@ -1,7 +1,7 @@
-"""Tests of volterra_sym.verify (reports comparing predictions with MC and the oracle).
+"""Tests of volterra_sym.checks.verify (reports comparing predictions with MC and the oracle).
 
-Trusted: volterra_sym.simulate and volterra_sym.oracle (tested in test_simulate.py and
-test_oracle.py).  The kernels (volterra_sym.kernels.derive) are the code being checked by
+Trusted: volterra_sym.checks.simulate and volterra_sym.checks.oracle (tested in test_simulate.py and
+test_oracle.py).  The kernels (volterra_sym.routes.exact.derive) are the code being checked by
 verify; here we only check that verify reports them correctly, plus fault injection with a
 deliberately wrong predictor (a stub whose error is known).
 """
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 import volterra_sym as vs
-from volterra_sym.errors import SimulationError
-from volterra_sym.oracle import gaussian_oracle
-from volterra_sym.simulate import simulate
-from volterra_sym.verify import VerifyReport, verify
+from volterra_sym import verify
+from volterra_sym.checks.oracle import gaussian_oracle
+from volterra_sym.checks.simulate import simulate
+from volterra_sym.checks.verify import VerifyReport
 
 OU2 = vs.OU(A=[[1.0, 2.0], [0.0, 1.5]], C=[[1.0], [0.5]], sigma=0.7, c=[0.3, -0.2], readout="h1**2 + h1*h2")
 T = np.linspace(0, 2, 41)
@@ -94,11 +94,11 @@ def test_plot_writes_a_png(tmp_path) -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(SimulationError, match="z:"):
+    with pytest.raises(vs.ArgumentError, match="z:"):
         verify(OU2, U, T, z=0)
-    with pytest.raises(SimulationError, match="bias"):
+    with pytest.raises(vs.ArgumentError, match="bias"):
         verify(OU2, U, T, bias=-1.0)
-    with pytest.raises(SimulationError, match="model"):
+    with pytest.raises(vs.ModelError, match="model"):
         verify("OU", U, T)
-    with pytest.raises(SimulationError, match="paths"):
+    with pytest.raises(vs.ArgumentError, match="paths"):
         verify(OU2, U, T, paths=0, response=_Shifted(OU2, 0.0))

@@ -7,7 +7,11 @@ lower them to NumPy, predict E f(h_t) for an input, export LaTeX/Markdown
 derivations, and verify everything against independent oracles.
 """
 
+from .checks.simulate import SimulationResult, simulate, simulate_response
+from .checks.verify import VerifyReport
+from .derive import derive
 from .errors import (
+    ArgumentError,
     ExpectationError,
     ExpressionError,
     FeatureError,
@@ -25,33 +29,32 @@ from .errors import (
     VolterraError,
     VolterraWarning,
 )
-from .kernels import derive
-from .model import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
-from .parsing import parse_expr
+from .model.diffusion import OU, SRNN, Diffusion, Gaussian, PointMass, Stationary
+from .model.parsing import parse_expr
 from .response import Response
-from .simulate import SimulationResult, simulate, simulate_response
-from .verify import VerifyReport, verify
+from .workflows import verify
 
 #: names loaded on first use (heavier subsystems), name -> module
 _LAZY = {
-    "gaussian_oracle": "oracle",
-    "gaussian_law": "oracle",
-    "response_feature": "features",
-    "response_kernel": "features",
-    "feature_words": "features",
-    "feature_coefficients": "features",
-    "predict_features": "features",
-    "sig_words": "signature",
-    "sig_size": "signature",
+    "gaussian_oracle": "checks.oracle",
+    "gaussian_law": "checks.oracle",
+    "response_feature": "features.response_feature",
+    "response_kernel": "features.response_feature",
+    "feature_words": "features.response_feature",
+    "feature_coefficients": "features.response_feature",
+    "predict_features": "features.response_feature",
+    "sig_words": "features.signature",
+    "sig_size": "features.signature",
     "loads_run": "modelfile",
     "RunSpec": "modelfile",
     "load_model": "modelfile",
     "loads_model": "modelfile",
     "load_run": "modelfile",
-    "taylor_kernels": "taylor",
-    "expectation": "stationary",
-    "derive_generator": "generator",
-    "volterra_quadrature": "quadrature",
+    "taylor_kernels": "routes.taylor_coefficients",
+    "routes": "routes",
+    "expectation": "algebra.expectations",
+    "derive_generator": "routes.generator",
+    "volterra_quadrature": "numerics.simplex_quadrature",
 }
 
 
@@ -61,7 +64,8 @@ def __getattr__(name: str):
 
     where = _LAZY
     if name in where:
-        return getattr(importlib.import_module(f".{where[name]}", __name__), name)
+        module = importlib.import_module(f".{where[name]}", __name__)
+        return module if name == where[name] else getattr(module, name)
     raise AttributeError(f"module 'volterra_sym' has no attribute {name!r}")
 
 
@@ -69,9 +73,10 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
+    "ArgumentError",
     "ExpectationError",
     "FeatureError",
     "GridError",

@@ -11,22 +11,23 @@ Errors are one line on stderr: ``volterra-sym: error: ...``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
-import sympy as sp
-
+from .checks.verify import VerifyReport
 from .errors import VolterraError
+from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
+from .response import Response
+from .routes import ROUTES
 
 PROG = "volterra-sym"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: [derive])")
     parser.add_argument(
-        "--method", choices=("exact", "taylor", "generator"), help="derivation route (default: [derive] or exact)"
+        "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
     )
     parser.add_argument(
         "--lag-degree", type=_nonnegative_int, metavar="P", help="Taylor degree in the lags (method taylor)"
@@ -172,7 +173,7 @@ def _positive_float(text: str) -> float:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
@@ -310,14 +311,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(report)
     if args.plot:
         os.environ.setdefault("MPLBACKEND", "Agg")
-        if not hasattr(report, "plot"):
-            raise CLIError("plotting is not available in this version of volterra_sym")
         try:
             report.plot(args.plot)
         except ImportError:
             raise CLIError("--plot needs matplotlib; install it with: pip install 'volterra_sym[plot]'") from None
         print(f"wrote {args.plot}")
-    passed = bool(getattr(report, "passed", True))
+    passed = report.passed
     if not passed:
         _error("verification failed: the kernels' prediction disagrees with the reference (see the table above)")
         return EXIT_FAILED
@@ -327,58 +326,42 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- library calls
 
 
-def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: int | None) -> Any:
-    try:
-        from .kernels import derive
-    except ImportError as exc:
-        raise CLIError(f"deriving kernels is not available in this version of volterra_sym ({exc})") from None
+def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: int | None) -> Response:
+    from .derive import derive
+    from .routes import get_route
+
     method = method or spec.method or "exact"
-    order = order or spec.order or (None if method == "exact" else DEFAULT_ORDER)
+    route = get_route(method)
+    order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
     lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
-    options: dict[str, Any] = {"method": method}
-    if lag_degree is not None and method == "taylor":  # a file's lag_degree is moot for other methods
+    options: dict[str, Any] = {}
+    if lag_degree is not None and route.accepts("lag_degree"):  # a file's lag_degree is moot for other routes
         options["lag_degree"] = lag_degree
-    try:
-        return derive(spec.model, order, **options)
-    except ImportError as exc:
-        raise CLIError(f"method {method!r} is not available in this version of volterra_sym ({exc})") from None
+    return derive(spec.model, order, method=method, **options)
 
 
-def _verify(spec: RunSpec, resp: Any, **options: Any) -> Any:
-    try:
-        from .verify import verify
-    except ImportError:
-        raise CLIError("verification is not available in this version of volterra_sym") from None
+def _verify(
+    spec: RunSpec,
+    resp: Response | None,
+    *,
+    order: int | None = None,
+    method: str | None = None,
+    lag_degree: int | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+) -> VerifyReport:
+    from .workflows import verify
+
     model = spec.model if spec.model.is_numeric() else spec.model.with_values()
     t = spec.time_grid()
     u = spec.input_values(t)
-    if options.get("order") is None:
-        options["order"] = getattr(resp, "order", None) or spec.order
-    method = options.pop("method", None) or spec.method
-    lag_degree = options.pop("lag_degree", None)
-    lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
-    if method != "taylor":
-        lag_degree = None  # a file's lag_degree is moot for other methods
-    derive_options = {k: v for k, v in (("method", method), ("lag_degree", lag_degree)) if v is not None}
-    if derive_options:
-        options["derive_options"] = derive_options
-    if resp is not None and spec.model.is_numeric():
-        options["response"] = resp
-    return verify(model, u, t, **_accepted(verify, {k: v for k, v in options.items() if v is not None}))
+    if resp is None or not spec.model.is_numeric():
+        resp = _derive(replace(spec, model=model), order, method, lag_degree)
+    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    return verify(model, u, t, response=resp, **run)
 
 
-def _accepted(fn: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The keyword options ``fn`` accepts (all of them if it takes ``**kwargs``)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return options
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return options
-    return {k: v for k, v in options.items() if k in params}
-
-
-def _write(resp: Any, method: str, target: Path) -> None:
+def _write(resp: Response, method: str, target: Path) -> None:
     writer = getattr(resp, method, None)
     what = {"write_latex": "LaTeX export", "write_markdown": "Markdown export", "write_module": "module export"}[method]
     if writer is None:
@@ -391,23 +374,15 @@ def _write(resp: Any, method: str, target: Path) -> None:
         raise CLIError(f"{what} is not available in this version of volterra_sym ({exc})") from None
 
 
-def _to_json(resp: Any) -> dict[str, Any]:
-    if hasattr(resp, "to_json"):
-        return resp.to_json()
-    kernels = [{"n": n, "k": list(k), "latex": sp.latex(expr), "sympy": str(expr)} for n, k, expr in resp.kernels()]
-    return {"model": repr(resp.model), "order": resp.order, "kernels": kernels}
+def _to_json(resp: Response) -> dict[str, Any]:
+    return resp.to_json()
 
 
-def _print_kernels(resp: Any) -> None:
-    if hasattr(resp, "summary"):
-        print(resp.summary())
-        return
-    print(f"  E f(h^0_t) = {resp.mean0}")
-    for n, k, expr in resp.kernels():
-        print(f"  K^({n})_{list(k)} = {expr}")
+def _print_kernels(resp: Response) -> None:
+    print(resp.summary())
 
 
-def describe_model(model: Any) -> str:
+def describe_model(model: Diffusion) -> str:
     """A one-paragraph description of a model: its SDE, readout and initial law."""
     state = ", ".join(map(str, model.state))
     drift = ", ".join(map(str, model.drift))

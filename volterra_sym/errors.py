@@ -15,6 +15,11 @@ class ModelError(VolterraError):
     """A model was specified inconsistently (shapes, symbols, values)."""
 
 
+class ArgumentError(VolterraError):
+    """A setting was invalid: an order, index, count, option name or value, method or backend
+    (anything other than the model, an expression, a time grid or an input signal)."""
+
+
 class ExpressionError(VolterraError):
     """An expression string was malformed or unsafe."""
 

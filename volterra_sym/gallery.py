@@ -18,12 +18,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
-from .export import to_latex, to_markdown
+from .documents.export import to_latex, to_markdown
+from .model.diffusion import Diffusion
+from .modelfile import RunSpec
+from .response import Response
 
 __all__ = ["GalleryEntry", "builtin_entries", "example_entries", "main", "regenerate", "render"]
 
@@ -40,22 +44,20 @@ class GalleryEntry:
 
     name: str
     description: str
-    derive: Callable[[], Any]
+    derive: Callable[[], Response]
     source: str = ""
 
 
-def _derive_run(run: Any) -> Any:
-    from .kernels import derive
+def _derive_run(run: RunSpec) -> Response:
+    from .derive import derive
+    from .routes import get_route
 
-    options: dict[str, Any] = {"method": run.method or "exact"}
-    if run.order is not None:
-        options["order"] = run.order
-    if run.lag_degree is not None:
-        options["lag_degree"] = run.lag_degree
-    if options["method"] == "taylor":
-        options.setdefault("order", 2)
-        options.setdefault("lag_degree", 4)
-    return derive(run.model, **options)
+    route = get_route(run.method or "exact")
+    order = run.order if run.order is not None else (None if route.default_order else 2)
+    options: dict[str, Any] = {}
+    if route.accepts("lag_degree"):
+        options["lag_degree"] = run.lag_degree if run.lag_degree is not None else 4
+    return derive(run.model, order, method=route.name, **options)
 
 
 def _description(path: Path) -> str:
@@ -79,9 +81,7 @@ def example_entries(examples: str | Path = EXAMPLES) -> list[GalleryEntry]:
     entries = []
     for path in sorted(Path(examples).glob("*.toml")):
         run = load_run(path)
-        entries.append(
-            GalleryEntry(path.stem, _description(path), lambda run=run: _derive_run(run), f"examples/{path.name}")
-        )
+        entries.append(GalleryEntry(path.stem, _description(path), partial(_derive_run, run), f"examples/{path.name}"))
     return entries
 
 
@@ -89,7 +89,7 @@ def builtin_entries() -> list[GalleryEntry]:
     """Models built in code, used when there is no ``examples/`` directory."""
     import volterra_sym as vs
 
-    from .kernels import derive
+    from .derive import derive
 
     a, c, c0, s = sp.symbols("a c c0 s", positive=True)
     half, tenth = sp.Rational(1, 2), sp.Rational(1, 10)
@@ -123,7 +123,7 @@ def builtin_entries() -> list[GalleryEntry]:
     ]
 
 
-def _deriver(derive: Callable[..., Any], model: Any) -> Callable[[], Any]:
+def _deriver(derive: Callable[..., Response], model: Diffusion) -> Callable[[], Response]:
     return lambda: derive(model)
 
 
@@ -138,7 +138,8 @@ def entries(examples: str | Path | None = None) -> list[GalleryEntry]:
 def render(items: Sequence[GalleryEntry]) -> dict[str, str]:
     """File name -> content for every document of the gallery plus its ``README.md``."""
     files: dict[str, str] = {}
-    rows, skipped = [], []
+    rows: list[tuple[GalleryEntry, Response]] = []
+    skipped: list[tuple[GalleryEntry, str]] = []
     for entry in items:
         try:
             resp = entry.derive()
@@ -152,8 +153,8 @@ def render(items: Sequence[GalleryEntry]) -> dict[str, str]:
     return files
 
 
-def _index(rows: list[tuple[GalleryEntry, Any]], skipped: list[tuple[GalleryEntry, str]]) -> str:
-    from . import __version__
+def _index(rows: list[tuple[GalleryEntry, Response]], skipped: list[tuple[GalleryEntry, str]]) -> str:
+    from ._version import __version__
 
     lines = [
         "# Derivations gallery",
@@ -206,7 +207,7 @@ def regenerate(
                 if path.suffix in (".tex", ".md") and path.name not in files:
                     differ.append(str(path))
         return differ
-    from .export import write_text
+    from .documents.export import write_text
 
     written = [write_text(out / name, text) for name, text in sorted(files.items())]
     for path in sorted(out.iterdir()):

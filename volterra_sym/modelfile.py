@@ -33,9 +33,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import model as vs
 from .errors import ExpressionError, ModelError, VolterraError
-from .parsing import check_name, parse_expr
+from .model import diffusion as vs
+from .model.parsing import check_name, parse_expr
+from .routes import ROUTES
+from .validate import MAX_ORDER
 
 __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
 
@@ -64,7 +66,6 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "diffusion": ("state", "drift", "diffusion", "coupling", "readout"),
 }
 _ACTIVATIONS = ("identity", "tanh", "sigmoid")
-_METHODS = ("exact", "taylor", "generator")
 
 
 # --------------------------------------------------------------------------- result type
@@ -438,7 +439,7 @@ class _Loader:
             raw = [raw]
         if not isinstance(raw, list) or not raw:
             raise self.error("model", "state", f'expected an array of names like ["h1", "h2"], received {raw!r}')
-        out = []
+        out: list[sp.Symbol] = []
         for i, name in enumerate(raw):
             problem = check_name(name) if isinstance(name, str) else f"{name!r} is not a string"
             if problem is None and name == "t":
@@ -476,7 +477,9 @@ class _Loader:
         initial = self.read_initial()
         readout = self.readout(table)
         declared = {sym: None for sym in self.params.values() if sym not in self.values}
-        common = dict(readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name)
+        common: dict[str, Any] = dict(
+            readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name
+        )
         if kind == "ou":
             return vs.OU(mats["A"], mats["C"], mats["sigma"], mats.get("c"), **common)
         activation = table.get("activation", "identity")
@@ -572,11 +575,11 @@ class _Loader:
     def read_derive(self) -> tuple[int | None, str | None, int | None]:
         table = self.doc["derive"]
         order = table.get("order")
-        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 20):
-            raise self.error("derive", "order", f"expected an integer between 1 and 20, received {order!r}")
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER):
+            raise self.error("derive", "order", f"expected an integer between 1 and {MAX_ORDER}, received {order!r}")
         method = table.get("method")
-        if method is not None and (not isinstance(method, str) or method not in _METHODS):
-            raise self.error("derive", "method", f"expected one of {', '.join(_METHODS)}, received {method!r}")
+        if method is not None and (not isinstance(method, str) or method not in ROUTES):
+            raise self.error("derive", "method", f"expected one of {', '.join(ROUTES)}, received {method!r}")
         lag = table.get("lag_degree")
         if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50):
             raise self.error("derive", "lag_degree", f"expected an integer between 0 and 50, received {lag!r}")

@@ -1,80 +1,104 @@
-"""The result of a derivation: kernels, the zeroth-order term, and the derivation record.
+"""The result of a derivation, shared by every route: the :class:`Response` contract.
 
 Conventions (MATH.md section 4): the triangular kernel K^(n)_{k_1..k_n} is a
 function of the lags tau_1 = t - s_1 (most recent input), tau_j = s_{j-1} - s_j,
 and, for non-stationary starts, of s_n (time from the start to the oldest
 input).  Input indices k are 0-based here (channel ``u[:, k]``); documents
 print them 1-based as in MATH.md.
+
+Every route returns a subclass of :class:`Response`; the CLI, ``verify``,
+documents and features use only what is declared here:
+
+==========================  =====================================================
+member                      meaning
+==========================  =====================================================
+``model, order, method``    the model, the highest kernel order, the route's name
+``stationary``              whether the start is the stationary law
+``lags(n)``                 the argument symbols of K^(n)
+``kernel(n, k, component)`` K^(n)_k: a SymPy expression (closed-form routes) or a
+                            vectorised callable of the lags (numerical routes)
+``kernel_values(n, k, L)``  K^(n)_k at an array of lags L of shape (..., n[+1])
+``mean0``                   E f(h^0_t): a number/expression (stationary) or of t
+``predict(u, t, eps)``      E f(h_t) on a grid (``by_order=True``: each order)
+``lower(backend)``          :class:`~volterra_sym.numerics.codegen.Lowered` callables
+``derivation``              the derivation record; ``to_latex``/``to_markdown``
+``kernel_taylor(n, k, p)``  derivatives at zero lag (routes that have them)
+``feature_coefficients``    response-feature coefficients (from ``kernel_taylor``)
+``summary()``, ``to_json()`` readable and machine-readable listings
+==========================  =====================================================
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import VolterraError
-from .expopoly import ExpPoly
-from .kernels import all_index_tuples, normalise_k
-from .model import Diffusion, Stationary
+from .errors import ArgumentError, InputError
+from .model.diffusion import Diffusion, Stationary
+from .validate import check_index_tuple, check_lag_array
+
+if TYPE_CHECKING:
+    from .documents.derivation import Derivation
+    from .numerics.codegen import Lowered
+
+#: Taylor coefficients a(n, k, p) of the kernels at zero lag (what the response features consume)
+TaylorFunction = Callable[[int, tuple[int, ...], tuple[int, ...]], Any]
 
 
-class Response:
-    """Response kernels of a model up to ``order`` (exponential-polynomial normal form).
+def lag_symbols(model: Diffusion, order: int) -> tuple[tuple[sp.Symbol, ...], sp.Symbol, sp.Symbol]:
+    """Lag symbols tau1..tau_order, the start lag s_n and the time t, avoiding the model's names."""
+    taken = {s.name for s in model.state} | {s.name for s in model.parameters}
 
-    Attributes
-    ----------
-    model, order, method
-    taus : lag symbols tau1..tauN;  s_sym : s_n;  t_sym : time t
-    readout_degree : degree of each readout component (exact method)
-    """
+    def fresh(name: str) -> sp.Symbol:
+        while name in taken:
+            name += "_"
+        return sp.Symbol(name)
 
-    def __init__(
-        self,
-        *,
-        model: Diffusion,
-        order: int,
-        method: str,
-        taus: tuple[sp.Symbol, ...],
-        s_sym: sp.Symbol,
-        t_sym: sp.Symbol,
-        kernel_forms: dict[tuple[int, int, tuple[int, ...]], ExpPoly],
-        mean0_forms: list[ExpPoly],
-        readout_degree: list[int] | None = None,
-        linear: Any = None,
-        recursion: list | None = None,
-        law: dict | None = None,
-        dps: int = 30,
-        simplify: bool = True,
-        taylor: Any = None,
-        lag_degree: int | None = None,
-    ):
+    taus = tuple(fresh(f"tau{i + 1}") for i in range(order))
+    return taus, fresh("s_n"), fresh("t")
+
+
+def check_finite_prediction(out: np.ndarray, tt: np.ndarray) -> None:
+    """Refuse a prediction that left the floating-point range (parts (orders, len(t), ...))."""
+    bad = ~np.isfinite(out.reshape(out.shape[0], tt.size, -1))
+    if np.any(bad):
+        j = int(np.argmax(np.any(bad, axis=(0, 2))))
+        raise InputError(
+            f"t: the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes, extreme "
+            "time scales or a huge eps); use a shorter horizon or a smaller eps, or check the model's stability"
+        )
+
+
+class Response(ABC):
+    """Response kernels of a model up to ``order``, from one route (module docstring: the contract)."""
+
+    #: the route's name (``method=`` of :func:`volterra_sym.derive`)
+    method: ClassVar[str]
+    #: whether the kernels are formulas (documents show them; ``write_module`` writes them)
+    closed_form: ClassVar[bool] = False
+
+    model: Diffusion
+    order: int
+    taus: tuple[sp.Symbol, ...]
+    s_sym: sp.Symbol
+    t_sym: sp.Symbol
+
+    def __init__(self, model: Diffusion, order: int) -> None:
         self.model = model
         self.order = order
-        self.method = method
-        self.taus = taus
-        self.s_sym = s_sym
-        self.t_sym = t_sym
-        self._forms = kernel_forms
-        self._mean0_forms = mean0_forms
-        self.readout_degree = readout_degree
-        self.linear = linear
-        self.recursion = recursion or []
-        self.law = law or {}
-        self.dps = dps
-        self.simplify = simplify
-        self.taylor = taylor
-        self.lag_degree = lag_degree
-        self._expr_cache: dict = {}
-        self._derivation = None
+        self.taus, self.s_sym, self.t_sym = lag_symbols(model, order)
+        self._derivation: Derivation | None = None
+        self._lowered: dict[tuple[str, Any], Lowered] = {}
 
     # ---- basic facts ---------------------------------------------------------------
     @property
     def stationary(self) -> bool:
+        """True for the stationary start (kernels depend on the lags only)."""
         return isinstance(self.model.initial, Stationary)
 
     def lags(self, n: int) -> tuple[sp.Symbol, ...]:
@@ -82,89 +106,78 @@ class Response:
         self._check_n(n)
         return self.taus[:n] if self.stationary else (*self.taus[:n], self.s_sym)
 
-    def _check_n(self, n: int) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > self.order:
-            raise VolterraError(f"n: expected a kernel order in 1..{self.order} (derived order), received {n!r}")
+    def _check_n(self, n: Any) -> int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
+            raise ArgumentError(f"n: expected a kernel order in 1..{self.order} (the derived order), received {n!r}")
+        return int(n)
 
     def _component(self, component: int | None) -> list[int]:
         if component is None:
             return list(range(self.model.p))
-        if not isinstance(component, int) or not 0 <= component < self.model.p:
-            raise VolterraError(f"component: expected 0..{self.model.p - 1}, received {component!r}")
-        return [component]
+        if isinstance(component, bool) or not isinstance(component, (int, np.integer)):
+            raise ArgumentError(f"component: expected a readout index in 0..{self.model.p - 1}, received {component!r}")
+        if not 0 <= component < self.model.p:
+            raise ArgumentError(f"component: expected a readout index in 0..{self.model.p - 1}, received {component}")
+        return [int(component)]
 
-    def vanishes(self, n: int, component: int = 0) -> bool:
-        """True when K^(n) is identically zero because n exceeds the readout's degree."""
-        return self.readout_degree is not None and n > self.readout_degree[component]
+    def _k(self, n: int, k: Sequence[int] | int | None) -> tuple[int, ...]:
+        return check_index_tuple(k, n, self.model.m)
+
+    def index_tuples(self, n: int) -> list[tuple[int, ...]]:
+        """All input-index tuples (k_1..k_n) of order n, 0-based."""
+        import itertools
+
+        return list(itertools.product(range(self.model.m), repeat=n))
 
     @property
     def zero_orders(self) -> dict[int, str]:
-        """Orders <= ``order`` whose kernels vanish identically, with the reason."""
-        out = {}
-        if self.readout_degree is None:
-            return out
-        deg = max(self.readout_degree)
-        for n in range(1, self.order + 1):
-            if n > deg:
-                out[n] = (
-                    f"K^({n}) = 0: the readout has degree {deg}, P_tau preserves polynomial degree and each "
-                    "L1 lowers it by one (docs/MATH.md section 5)"
-                )
-        return out
+        """Orders <= ``order`` whose kernels vanish identically, with the reason (none by default)."""
+        return {}
 
     # ---- kernels -------------------------------------------------------------------
-    def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly:
-        """The exponential-polynomial normal form of K^(n)_k over ``self.taus + (s_n,)``."""
-        self._check_n(n)
-        key = (component, n, normalise_k(self.model, n, k))
-        return self._forms[key]
+    @abstractmethod
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
+        """K^(n)_{k_1..k_n}: a SymPy expression in ``lags(n)`` or a vectorised callable of the lags."""
 
-    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> sp.Expr:
-        """K^(n)_{k_1..k_n} as a SymPy expression in ``self.lags(n)``.
+    @abstractmethod
+    def _kernel_values(self, n: int, ks: tuple[int, ...], lags: np.ndarray, component: int) -> np.ndarray:
+        """Values at validated lags (flat array (L, n[+1])) -> (L,)."""
 
-        For a vector readout without ``component`` a column Matrix (one entry per component).
-        """
-        self._check_n(n)
-        ks = normalise_k(self.model, n, k)
+    def kernel_values(
+        self, n: int, k: Sequence[int] | int | None, lags: Any, component: int | None = None
+    ) -> np.ndarray:
+        """K^(n)_k at ``lags``: an array of shape (..., n) of (tau_1..tau_n), or (..., n+1) with s_n last
+        for a non-stationary start; all finite and >= 0.  Returns shape (...), or (..., p) for a vector
+        readout without ``component``."""
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        width = n if self.stationary else n + 1
+        L = check_lag_array(lags, width, stationary=self.stationary)
+        flat = L.reshape(-1, width)
         comps = self._component(component)
-        exprs = []
-        for c in comps:
-            key = (c, n, ks)
-            if key not in self._expr_cache:
-                with mpmath.workdps(self.dps):
-                    self._expr_cache[key] = self._forms[key].as_expr(self.simplify)
-            exprs.append(self._expr_cache[key])
-        if component is None and self.model.vector_readout:
-            return sp.Matrix(exprs)
-        return exprs[0]
+        vals = np.stack([self._kernel_values(n, ks, flat, c) for c in comps], axis=-1)
+        out = vals.reshape(L.shape[:-1] + (len(comps),))
+        return out if (component is None and self.model.vector_readout) else out[..., 0]
 
-    def kernels(self, component: int | None = None) -> Iterator[tuple[int, tuple[int, ...], sp.Expr]]:
+    def kernels(self, component: int | None = None) -> Iterator[tuple[int, tuple[int, ...], Any]]:
         """Iterate (n, k, K^(n)_k) over all orders and input-index tuples."""
         for n in range(1, self.order + 1):
-            for ks in all_index_tuples(self.model.m, n):
+            for ks in self.index_tuples(n):
                 yield n, ks, self.kernel(n, ks, component)
 
     @property
-    def mean0(self) -> sp.Expr:
-        """E f(h^0_t): a constant for the stationary start, a function of ``t_sym`` otherwise."""
-        with mpmath.workdps(self.dps):
-            exprs = [F.as_expr(self.simplify) for F in self._mean0_forms]
-        return sp.Matrix(exprs) if self.model.vector_readout else exprs[0]
+    @abstractmethod
+    def mean0(self) -> Any:
+        """E f(h^0_t): a constant for the stationary start, a function of t otherwise."""
 
-    def mean0_form(self, component: int = 0) -> ExpPoly:
-        return self._mean0_forms[self._component(component)[0]]
+    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
+        """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (stationary start)."""
+        raise ArgumentError(
+            f"kernel_taylor: method={self.method!r} does not provide derivatives of the kernels at zero lag; "
+            "use method='exact' (linear SRNNs), 'taylor' or 'galerkin'"
+        )
 
-    def fdt_kernel(self, k: int = 0, component: int = 0) -> sp.Expr:
-        """K^(1)_k in fluctuation-dissipation form E_inf[f(h_tau) A_k(h_0)] (stationary start)."""
-        from .kernels import fdt_kernel
-
-        k = normalise_k(self.model, 1, k)[0]
-        component = self._component(component)[0]
-        F = fdt_kernel(self, k, component)
-        with mpmath.workdps(self.dps):
-            return F.as_expr(self.simplify)
-
-    def symmetric_kernel(self, n: int, k: Sequence[int] | int | None = None, component: int = 0):
+    def symmetric_kernel(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> Callable:
         """The symmetric kernel H^(n)_k as a vectorised function of theta_1..theta_n (MATH.md section 4).
 
         theta_j = t - s_j is the time since the j-th input, and
@@ -175,19 +188,21 @@ class Response:
         (joint symmetrisation over (index, time) pairs for several inputs).  Stationary start only.
         """
         if not self.stationary:
-            raise VolterraError(
+            raise ArgumentError(
                 "symmetric_kernel: for a non-stationary start the kernels also depend on the absolute time "
                 "(s_n), so there is no time-invariant symmetric kernel; use kernel(n, k) (triangular form)"
             )
-        self._check_n(n)
-        ks = normalise_k(self.model, n, k)
-        lowered = self.lower("numpy")
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        comp = self._component(component)[0]
         fact = float(math.factorial(n))
 
-        def H(*thetas):
+        def H(*thetas: Any) -> np.ndarray:
+            if len(thetas) != n:
+                raise ArgumentError(
+                    f"symmetric_kernel: expected {n} arguments theta_1..theta_{n}, received {len(thetas)}"
+                )
             th = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in thetas])
-            if len(th) != n:
-                raise VolterraError(f"symmetric_kernel: expected {n} arguments theta_1..theta_{n}, received {len(th)}")
             stack = np.stack(th, axis=-1)
             order = np.argsort(stack, axis=-1, kind="stable")
             srt = np.take_along_axis(stack, order, axis=-1)
@@ -196,169 +211,170 @@ class Response:
             perms = order.reshape(-1, n)
             flat_taus = taus.reshape(-1, n)
             flat_out = out.reshape(-1)
-            for perm in {tuple(p) for p in perms.tolist()}:
+            for perm in {tuple(q) for q in perms.tolist()}:
                 sel = np.all(perms == np.array(perm), axis=1)
                 kk = tuple(ks[i] for i in perm)
-                flat_out[sel] = lowered.kernel(n, kk, component)(*flat_taus[sel].T) / fact
+                flat_out[sel] = self.kernel_values(n, kk, flat_taus[sel], comp) / fact
             return flat_out.reshape(out.shape)
 
         return H
 
-    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> sp.Expr:
-        """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (exact; stationary start)."""
-        if not self.stationary:
-            raise VolterraError("kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)")
-        F = self.kernel_form(n, k, self._component(component)[0])
-        p = tuple(p)
-        if len(p) != n or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in p):
-            raise VolterraError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
-        if self.method == "taylor" and sum(p) > self.lag_degree:
-            raise VolterraError(
-                f"p: total degree {sum(p)} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "
-                "truncated kernels would give 0); derive with a larger lag_degree"
+    # ---- numbers -------------------------------------------------------------------
+    @abstractmethod
+    def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any) -> Any:
+        """E f(h_t) on the grid ``t`` for the input ``u``.
+
+        Returns (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of
+        length order + 1 (order 0 first).
+        """
+
+    def lower(self, backend: str = "numpy", **options: Any) -> Lowered:
+        """Numeric callables for every kernel: ``lower().kernel(n, k)(tau_1, ..., tau_n[, s_n])``.
+
+        Numerical routes evaluate through :meth:`kernel_values` (``backend="numpy"`` only);
+        closed-form routes override this with generated code.
+        """
+        from .numerics.codegen import Lowered
+
+        if backend != "numpy" or options:
+            raise ArgumentError(
+                f"backend: method={self.method!r} evaluates its kernels numerically; only lower('numpy') without "
+                f"options is available, received backend={backend!r}, options={sorted(options)}"
             )
-        with mpmath.workdps(self.dps):
-            val = F.derivative_at_zero((*p, 0))
-            from .expopoly import to_sympy
+        funcs: dict[tuple[int, int, tuple[int, ...]], Callable[..., Any]] = {}
+        for c in range(self.model.p):
+            funcs[(c, 0, ())] = self._mean0_callable(c)
+            for n in range(1, self.order + 1):
+                for ks in self.index_tuples(n):
+                    funcs[(c, n, ks)] = self._lag_callable(n, ks, c)
+        return Lowered("numpy", funcs, None, None, self.model.vector_readout, self.model.m)
 
-            return sp.sympify(to_sympy(val, self.dps)) if not isinstance(val, sp.Basic) else sp.expand(val)
+    def _lag_callable(self, n: int, ks: tuple[int, ...], c: int | None) -> Callable[..., np.ndarray]:
+        """K^(n)_ks as a callable of the lag arrays (broadcast together), through :meth:`kernel_values`."""
+        width = n if self.stationary else n + 1
+        if c is not None:
+            self._component(c)
 
-    # ---- response features (MATH.md section 7) ---------------------------------------
-    def _taylor_callable(self, level: int, component: int = 0):
+        def K(*lags: Any) -> np.ndarray:
+            if len(lags) != width:
+                names = ", ".join(str(s) for s in self.lags(n))
+                raise ArgumentError(f"kernel: expected {width} lag arguments ({names}), received {len(lags)}")
+            arrs = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in lags])
+            return self.kernel_values(n, ks, np.stack(arrs, axis=-1), c)
+
+        return K
+
+    def _mean0_callable(self, c: int) -> Callable[[Any], np.ndarray]:
+        def mean0(t: Any) -> np.ndarray:
+            tt = np.asarray(t, dtype=float)
+            if np.any(~np.isfinite(tt)) or np.any(tt < 0):
+                raise InputError("t: expected finite times >= 0")
+            return self._mean0_values(tt, c)
+
+        return mean0
+
+    def _mean0_values(self, t: np.ndarray, component: int) -> np.ndarray:
+        """E f_c(h^0_t) on an array of times (numerical routes override)."""
+        raise NotImplementedError
+
+    def write_module(self, path: Any, max_lag: float = 100.0) -> str:
+        """Write a standalone NumPy module of the kernels (closed-form routes only)."""
+        raise ArgumentError(
+            f"write_module: method={self.method!r} computes its kernels numerically, so there are no formulas to "
+            "write as a module; use lower('numpy') for callables, or method='exact'/'taylor' for formulas"
+        )
+
+    # ---- response features (MATH.md section 7) -------------------------------------
+    def _taylor_function(self, level: int, component: int) -> TaylorFunction:
+        """a(n, k, p) for the response features, checked against what the route can give."""
         if level > self.order:
-            raise VolterraError(
+            raise ArgumentError(
                 f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
                 f"was derived to order {self.order}; derive with order >= {level}"
             )
         if not self.stationary:
-            raise VolterraError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")
-        if self.method == "taylor":
-            tk = self.taylor[component]
-
-            def taylor(n, k, p):
-                if sum(p) > self.lag_degree:
-                    raise VolterraError(
-                        f"degree: the features need Taylor coefficients of total degree {sum(p)}, but the kernels "
-                        f"were derived with lag_degree={self.lag_degree}; derive with a larger lag_degree"
-                    )
-                return tk.coefficient(n, k, p)
-
-            return taylor
-        if self.method != "exact":
-            raise VolterraError(f"feature coefficients need exact or Taylor kernels, not method={self.method!r}")
+            raise ArgumentError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")
         return lambda n, k, p: self.kernel_taylor(n, k, p, component)
 
-    def feature_coefficients(self, degree: int, level: int, *, component: int = 0, **options: Any):
+    #: defaults for the feature functions (the Taylor route truncates by total degree)
+    _feature_defaults: ClassVar[dict[str, Any]] = {}
+
+    def feature_coefficients(self, degree: int, level: int, *, component: int = 0, **options: Any) -> np.ndarray:
         """Coefficients c_w of E f(h_t) - E_inf f = <c, Phi_t(u)>.
 
         See :func:`volterra_sym.features.feature_coefficients`.
         """
-        from .features import feature_coefficients
+        from .features.response_feature import feature_coefficients
 
-        if self.method == "taylor":
-            options.setdefault("truncation", "total")
         comp = self._component(component)[0]
-        return feature_coefficients(self._taylor_callable(level, comp), degree, level, inputs=self.model.m, **options)
+        opts = {**self._feature_defaults, **options}
+        return feature_coefficients(self._taylor_function(level, comp), degree, level, inputs=self.model.m, **opts)
 
-    def predict_features(self, u: Any, t: Any, degree: int, level: int, *, component: int = 0, **options: Any):
+    def predict_features(
+        self, u: Any, t: Any, degree: int, level: int, *, component: int = 0, **options: Any
+    ) -> np.ndarray:
         """E f(h_t) ~ E_inf f + <c, Phi_t(u)> (see :func:`volterra_sym.features.predict_features`)."""
-        from .features import predict_features
+        from .features.response_feature import predict_features
 
         comp = self._component(component)[0]
-        m0 = self.mean0[comp] if self.model.vector_readout else self.mean0
-        mean0 = float(sp.N(sp.sympify(m0).xreplace(self.model.params)))
-        if self.method == "taylor":
-            options.setdefault("truncation", "total")
-        return predict_features(self._taylor_callable(level, comp), mean0, u, t, degree, level, **options)
+        opts = {**self._feature_defaults, **options}
+        return predict_features(
+            self._taylor_function(level, comp), self._mean0_number(comp), u, t, degree, level, **opts
+        )
 
-    # ---- numbers -------------------------------------------------------------------
-    def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any):
-        """E f(h_t) on the grid ``t`` for input ``u`` (see :func:`volterra_sym.series.predict`)."""
-        from .series import predict
-
-        return predict(self, u, t, eps=eps, by_order=by_order, **options)
-
-    def lower(self, backend: str = "numpy", **options: Any):
-        """Lower every kernel to numeric callables (see :func:`volterra_sym.codegen.lower`)."""
-        from .codegen import lower
-
-        return lower(self, backend=backend, **options)
-
-    def write_module(self, path: Any, max_lag: float = 100.0) -> str:
-        """Write a standalone NumPy module holding every kernel (see :mod:`volterra_sym.codegen`)."""
-        from .codegen import write_module
-
-        return write_module(self, path, max_lag)
+    def _mean0_number(self, component: int) -> float:
+        """E_inf f_c as a float (stationary start)."""
+        m0 = self.mean0
+        val = m0[component] if self.model.vector_readout else m0
+        return float(sp.N(sp.sympify(val).xreplace(self.model.params))) if isinstance(val, sp.Basic) else float(val)
 
     # ---- documents -----------------------------------------------------------------
     @property
-    def derivation(self):
+    def derivation(self) -> Derivation:
         """The derivation record (ordered steps with the real intermediate results)."""
         if self._derivation is None:
-            from .derivation import build_derivation
-
-            self._derivation = build_derivation(self)
+            self._derivation = self._build_derivation()
         return self._derivation
 
+    @abstractmethod
+    def _build_derivation(self) -> Derivation:
+        """Assemble the derivation record of this route."""
+
     def to_latex(self, *, body_only: bool = False) -> str:
-        from .export import to_latex
+        """The derivation as a standalone LaTeX document (or its body)."""
+        from .documents.export import to_latex
 
         return to_latex(self, body_only=body_only)
 
     def to_markdown(self, *, body_only: bool = False) -> str:
-        from .export import to_markdown
+        """The derivation as Markdown (formulas in $...$)."""
+        from .documents.export import to_markdown
 
         return to_markdown(self, body_only=body_only)
 
     def write_latex(self, path: Any) -> str:
-        from .export import write_text
+        """Write :meth:`to_latex` to ``path``; returns the path."""
+        from .documents.export import write_text
 
         return write_text(path, self.to_latex())
 
     def write_markdown(self, path: Any) -> str:
-        from .export import write_text
+        """Write :meth:`to_markdown` to ``path``; returns the path."""
+        from .documents.export import write_text
 
         return write_text(path, self.to_markdown())
 
+    # ---- listings ------------------------------------------------------------------
+    @abstractmethod
+    def summary(self) -> str:
+        """Human-readable listing of the kernels."""
+
+    @abstractmethod
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable summary: model, order, every kernel as LaTeX and SymPy text."""
-        items = []
-        for c in range(self.model.p):
-            for n, ks, expr in self.kernels(component=c):
-                items.append(
-                    {
-                        "n": n,
-                        "k": list(ks),
-                        "component": c,
-                        "lags": [str(s) for s in self.lags(n)],
-                        "sympy": sp.srepr(expr) if False else str(expr),
-                        "latex": sp.latex(expr),
-                        "zero": expr == 0,
-                    }
-                )
-        mean0 = self.mean0
-        return {
-            "model": repr(self.model),
-            "method": self.method,
-            "order": self.order,
-            "initial": repr(self.model.initial),
-            "mean0": str(mean0),
-            "kernels": items,
-            "zero_orders": {str(k): v for k, v in self.zero_orders.items()},
-        }
+        """A JSON-serialisable summary of the kernels."""
 
     def __repr__(self) -> str:
         return (
-            f"Response(model={self.model.name!r}, method={self.method!r}, order={self.order}, "
+            f"{type(self).__name__}(model={self.model.name!r}, method={self.method!r}, order={self.order}, "
             f"initial={self.model.initial!r})"
         )
-
-    def summary(self) -> str:
-        """Human-readable listing of the kernels."""
-        lines = [repr(self), f"  E f(h^0_t) = {self.mean0}"]
-        for n, ks, expr in self.kernels():
-            label = ",".join(str(k + 1) for k in ks)
-            lines.append(f"  K^({n})_[{label}]({', '.join(map(str, self.lags(n)))}) = {expr}")
-        for _n, why in self.zero_orders.items():
-            lines.append(f"  {why}")
-        return "\n".join(lines)

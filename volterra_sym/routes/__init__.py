@@ -1,1 +1,27 @@
-"""Kernel routes: each turns a model into response kernels by its own method."""
+"""Derivation routes: one module per route, registered here by name.
+
+:func:`get_route` is the only place a ``method`` name is resolved; see
+:mod:`volterra_sym.routes.base` for the interface and docs/architecture.md for
+how to add a route.
+"""
+
+from __future__ import annotations
+
+from ..errors import ArgumentError, describe
+from .base import Route
+from .exact import ExactRoute
+from .generator import GeneratorRoute
+from .taylor import TaylorRoute
+
+#: every route, by its ``method=`` name (adding a route: one line here)
+ROUTES: dict[str, Route] = {route.name: route for route in (ExactRoute(), TaylorRoute(), GeneratorRoute())}
+
+
+def get_route(method: object) -> Route:
+    """The route registered as ``method`` (clear error listing the names otherwise)."""
+    if isinstance(method, str) and method in ROUTES:
+        return ROUTES[method]
+    raise ArgumentError(f"method: expected one of {tuple(ROUTES)}, received {describe(method)}")
+
+
+__all__ = ["ROUTES", "Route", "get_route"]

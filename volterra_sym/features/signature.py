@@ -35,7 +35,7 @@ from itertools import product
 
 import numpy as np
 
-from .errors import FeatureError, describe
+from ..errors import ArgumentError, FeatureError, describe
 
 __all__ = ["FeatureError", "sig_size", "sig_words", "signature"]
 
@@ -61,8 +61,8 @@ def sig_words(d: int, level: int, include_level0: bool = False) -> list[tuple[in
 
     With ``include_level0`` the empty word ``()`` comes first.
     """
-    _check_int("level", level, 1)
-    _check_int("d", d, 1)
+    check_feature_int("level", level, 1)
+    check_feature_int("d", d, 1)
     words: list[tuple[int, ...]] = [()] if include_level0 else []
     for n in range(1, level + 1):
         words.extend(product(range(d), repeat=n))
@@ -89,7 +89,7 @@ def _mul(a: Levels, b: Levels) -> Levels:
     return out
 
 
-def _exp_mul(delta: np.ndarray, s: Levels) -> Levels:
+def exp_mul(delta: np.ndarray, s: Levels) -> Levels:
     """exp(D) (x) S, Horner form: level n is S_n + D (S_{n-1} + D/2 (S_{n-2} + ... + D/n))."""
     out = []
     for n in range(1, len(s) + 1):
@@ -208,7 +208,7 @@ def _blocks(batch: int, m: int, per_point: int) -> tuple[int, int]:
     return 1, max(1, _CHUNK_FLOATS // per_point)
 
 
-def _signature_final(increments: np.ndarray, level: int) -> Levels:
+def signature_levels(increments: np.ndarray, level: int) -> Levels:
     """Signature of each path from its increments (B, M, d); levels of shape (B, d^n).
 
     Batches and long paths are cut into blocks that fit the working-memory
@@ -263,7 +263,7 @@ def _level_views(flat: np.ndarray, d: int, level: int, include_level0: bool) -> 
     return views
 
 
-def _flat(levels: Levels, include_level0: bool) -> np.ndarray:
+def flatten_levels(levels: Levels, include_level0: bool) -> np.ndarray:
     parts = list(levels)
     if include_level0:
         parts.insert(0, np.ones((*levels[0].shape[:-1], 1)))
@@ -294,7 +294,7 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
     one more column with ``include_level0``.  Layout: see the module docstring
     and :func:`sig_words`.
     """
-    _check_int("level", level, 1)
+    check_feature_int("level", level, 1)
     x = np.asarray(path, dtype=float)
     if x.ndim < 2 or x.shape[-2] < 1 or x.shape[-1] < 1:
         raise FeatureError(
@@ -306,24 +306,24 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
     *lead, length, d = x.shape
     batch = math.prod(lead)
     size = sig_size(d, level, include_level0)
-    _check_memory("signature", batch * size * (length if stream else 1), f"batch {batch}, level {level}, d {d}")
+    check_feature_memory("signature", batch * size * (length if stream else 1), f"batch {batch}, level {level}, d {d}")
     inc = np.diff(x.reshape(batch, length, d), axis=-2)
     if stream:
         result = np.empty((batch, length, size))
         _signature_stream(inc, level, _level_views(result, d, level, include_level0))
         return result.reshape(*lead, length, size)
-    return _flat(_signature_final(inc, level), include_level0).reshape(*lead, size)
+    return flatten_levels(signature_levels(inc, level), include_level0).reshape(*lead, size)
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+def check_feature_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FeatureError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
 
 
-def _check_memory(where: str, floats: int, what: str) -> None:
+def check_feature_memory(where: str, floats: int, what: str) -> None:
     if floats > MAX_FLOATS:
         raise FeatureError(
             f"{where}: the result would hold {floats:.3g} float64 values ({floats * 8 / 1e9:.3g} GB) for {what}; "

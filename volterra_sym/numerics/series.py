@@ -37,25 +37,28 @@ Input conventions and quadrature orders (h = largest step):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import InputError, VolterraError
-from .expopoly import ExpPoly, numeric_value, stable_numeric_terms
-from .inputs import check_eps, check_grid, input_samples
+from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
+from ..errors import ArgumentError
+from ..model.diffusion import Diffusion
 
 BLOCK_EXPONENT = 30.0
 
-
-def phi(k: int, z: np.ndarray) -> np.ndarray:
-    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds (see :func:`phi_all`)."""
-    return phi_all(k, z)[k - 1]
+#: (bounds, grow, decay, step_decay) of the blocked recurrence (see :func:`_blocks`)
+Blocks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
+def etd_phi(k: int, z: np.ndarray) -> np.ndarray:
+    """phi_k(z) = int_0^1 e^{(1-s) z} s^{k-1}/(k-1)! ds (see :func:`etd_phi_all`)."""
+    return etd_phi_all(k, z)[k - 1]
+
+
+def etd_phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
     """[phi_1(z), ..., phi_kmax(z)] together: series for phi_kmax and the downward recurrence
     phi_k = z phi_{k+1} + 1/k! for |z| < 4; phi_1 = (e^z - 1)/z and the upward recurrence
     phi_{k+1} = (phi_k - 1/k!)/z otherwise (both stable in their range)."""
@@ -102,7 +105,7 @@ class _Grid:
             start = np.clip(np.arange(L - 1) - 1, 0, L - 4)
             self.nodes = start[:, None] + np.arange(4)[None, :]
         else:
-            raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
+            raise ArgumentError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
         # monomial coefficients a_q (in theta = r/h) of the interpolant: a = Vinv @ w_nodes
         theta = (t[self.nodes] - t[:-1, None]) / self.h[:, None]  # (L-1, deg+1)
         # rows sharing a step length and a node pattern (to 1e-9 relative, i.e. up to the rounding noise
@@ -116,14 +119,14 @@ class _Grid:
         V = theta[rep][:, :, None] ** np.arange(self.deg + 1)[None, None, :]  # (classes, nodes, q)
         self.Vinv = np.linalg.inv(V)  # (classes, q, nodes)
         self.class_h = self.h[rep]
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[np.ndarray, Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[np.ndarray, Blocks]:
         """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
-        ph = np.stack([math.factorial(q) * f for q, f in enumerate(phi_all(self.deg + 1, z))], axis=-1)
+        ph = np.stack([math.factorial(q) * f for q, f in enumerate(etd_phi_all(self.deg + 1, z))], axis=-1)
         Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
         G = (self.class_h[:, None] * Gc)[self.cidx]
         res = (G, _blocks(self.t, mu))
@@ -161,7 +164,7 @@ def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h[first], idx.reshape(-1)
 
 
-def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _blocks(t: np.ndarray, mu: complex) -> Blocks:
     """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
 
     Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
@@ -217,13 +220,13 @@ class _HermiteGrid:
         self.t = t
         self.h = np.diff(t)
         self.class_h, self.cidx = _step_classes(self.h)
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[list[np.ndarray], Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[list[np.ndarray], Blocks]:
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
-        W = [math.factorial(q) * f for q, f in enumerate(phi_all(4, z))]
+        W = [math.factorial(q) * f for q, f in enumerate(etd_phi_all(4, z))]
         if mu.imag == 0:
             W = [w.real for w in W]
         h = self.class_h
@@ -298,17 +301,6 @@ def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tup
         return [(tuple(_to_complex(m, subs) for m in mu), p, _to_complex(c, subs)) for mu, p, c in F]
 
 
-def _cached_terms(resp: Any, key: tuple, subs: dict, horizon: float) -> list:
-    """Float terms of a kernel valid for lags <= horizon (near-coincident rates merged, see
-    :func:`volterra_sym.expopoly.stable_numeric_terms`), cached on the Response."""
-    cache = resp.__dict__.setdefault("_numeric_terms", {})
-    ckey = (*key, horizon)
-    if ckey not in cache:
-        c, n, ks = key
-        cache[ckey] = stable_numeric_terms(resp.kernel_form(n, ks, c), subs, horizon, dps=max(50, resp.dps))
-    return cache[ckey]
-
-
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
     """sum c t^p e^{-mu t} on an array of times (near-coincident rates merged up to max t)."""
     out = np.zeros(t.shape, dtype=complex)
@@ -376,98 +368,69 @@ def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select:
     return total
 
 
-def predict(
-    resp: Any,
-    u: Any,
-    t: Any,
-    eps: float = 1.0,
+class ExpPolyKernels(Protocol):
+    """What the series evaluation needs of a closed-form Response (structural type)."""
+
+    model: Diffusion
+    order: int
+    taus: tuple[sp.Symbol, ...]
+    t_sym: sp.Symbol
+
+    @property
+    def stationary(self) -> bool: ...
+
+    def mean0_form(self, component: int = 0) -> ExpPoly: ...
+
+    def numeric_terms(self, key: tuple[int, int, tuple[int, ...]], horizon: float) -> list[Any]: ...
+
+
+INTERPOLATIONS = ("pwlinear", "cubic", "linear")
+
+
+def evaluate_series(
+    forms: ExpPolyKernels,
+    U: np.ndarray,
+    tt: np.ndarray,
+    eps: float,
     *,
-    by_order: bool = False,
-    interp: str | None = None,
-    return_error: bool = False,
-) -> np.ndarray:
-    """E f(h_t) on the grid ``t`` for the input ``u`` (module docstring: method and error order).
+    interp: str,
+    top_degree: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``.
 
-    Parameters
-    ----------
-    u : callable u(t) -> (m,), or samples of shape (len(t), m) ((len(t),) for m = 1).
-    t : 1-D strictly increasing grid starting at 0.
-    eps : the input amplitude (the series is in powers of eps).
-    by_order : return each order's contribution separately, order 0 first.
-    interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (module docstring); default
-        ``"pwlinear"`` for samples and ``"cubic"`` for callables.
-    return_error : also return a truncation-error estimate (Taylor kernels: the
-        contribution of the top-degree Taylor shell; exact kernels: zeros).
-        Taylor predictions warn (TruncationWarning) where that estimate exceeds
-        1% of the response.
+    U : validated input samples (len(t), m); interp : one of INTERPOLATIONS (module docstring).
+    top_degree : when given, also the contribution of the terms of that total lag degree
+        (the top Taylor shell: an error estimate of truncated kernels).
 
-    Returns
-    -------
-    (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
+    Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
     """
-    model = resp.model
-    for name, flag in (("by_order", by_order), ("return_error", return_error)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise InputError(f"{name}: expected True or False, received {flag!r}")
-    missing = [str(x) for x in model.parameters if x not in model.params]
-    if missing:
-        raise VolterraError(
-            f"params: the kernels contain symbolic parameter(s) {missing} without numeric values; give them as "
-            "params={'name': value} when building the model (or use model.with_values(...))"
-        )
-    tt = check_grid(t)
-    e = check_eps(eps)
-    U = input_samples(u, tt, model.m)
-    if interp is None:
-        interp = "cubic" if callable(u) else "pwlinear"
-    if interp == "cubic" and tt.size < 4:
-        interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
-    if interp not in ("pwlinear", "cubic", "linear"):
-        raise VolterraError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
+    model = forms.model
     subs = dict(model.params)
     P = model.p
-    out = np.zeros((resp.order + 1, tt.size, P))
+    out = np.zeros((forms.order + 1, tt.size, P))
     ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
-    N = len(resp.taus)
-    taylor = resp.method == "taylor"
+    N = len(forms.taus)
     top = np.zeros((tt.size, P))
-    if taylor:
-        from .taylor_response import top_degree_part
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported below
+    horizon = float(tt[-1])
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
-            F0 = resp.mean0_form(c)
+            F0 = forms.mean0_form(c)
             out[0, :, c] = (
                 eval_univariate(F0, tt, subs)
-                if not resp.stationary
-                else eval_univariate(_as_univariate(F0, resp.t_sym), tt, subs)
+                if not forms.stationary
+                else eval_univariate(_as_univariate(F0, forms.t_sym), tt, subs)
             )
-            for n in range(1, resp.order + 1):
+            for n in range(1, forms.order + 1):
                 acc = np.zeros(tt.size, dtype=complex)
                 acc_top = np.zeros(tt.size, dtype=complex)
                 for ks in _tuples(model.m, n):
-                    terms = _cached_terms(resp, (c, n, ks), subs, float(tt[-1]))
+                    terms = forms.numeric_terms((c, n, ks), horizon)
                     acc += ordered_integrals(ev, ks, terms, N)
-                    if taylor:
-                        acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == resp.lag_degree)
-                out[n, :, c] = acc.real * e**n
-                top[:, c] += acc_top.real * e**n
-    if taylor:
-        from .taylor_response import check_horizon
-
-        resp._last_t = tt
-        check_horizon(resp, out, top)
-        del top_degree_part
-    if not model.vector_readout:
-        out = out[..., 0]
-        top = top[:, 0]
-    if not np.all(np.isfinite(out)):
-        j = int(np.argmax(~np.all(np.isfinite(out.reshape(out.shape[0], tt.size, -1)), axis=(0, 2))))
-        raise VolterraError(
-            f"t: the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes or extreme "
-            "time scales); use a shorter horizon, or check the model's stability"
-        )
-    res = out if by_order else out.sum(axis=0)
-    return (res, np.abs(top)) if return_error else res
+                    if top_degree is not None:
+                        acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
+                out[n, :, c] = acc.real * eps**n
+                top[:, c] += acc_top.real * eps**n
+    return out, top
 
 
 def _as_univariate(F: ExpPoly, t_sym: sp.Symbol) -> ExpPoly:

@@ -45,9 +45,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import GridError, InputError, ModelError, NotNormalisableError, VolterraError, describe
-from .inputs import check_grid, input_samples
-from .model import Diffusion, Gaussian, PointMass, Stationary
+from ..documents.derivation import Derivation, generator_steps, numerical_derivation
+from ..errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..response import Response
+from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples
+from .base import Route
 
 __all__ = [
     "GeneratorResponse",
@@ -372,19 +375,19 @@ def _phis(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p1, p2
 
 
-class GeneratorResponse:
+class GeneratorResponse(Response):
     """Response kernels and predictions of a 1-D model from its discretised generator.
 
     Attributes: ``model`` (the numeric model), ``order``, ``grid`` (:class:`Grid`),
     ``eigenvalues`` (N,) of the discrete generator (<= 0), ``mean0``.
-    Input channels k are 0-based.
+    Input channels k are 0-based.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
+    method = "generator"
+
     def __init__(self, model: Diffusion, order: int, grid: Grid, fns: _Functions):
-        self.model = model
-        self.order = order
+        super().__init__(model, order)
         self.grid = grid
-        self.stationary = isinstance(model.initial, Stationary)
         x = grid.x
         mu0 = _initial_masses(grid, model.initial)
         on = mu0 > 0
@@ -433,49 +436,32 @@ class GeneratorResponse:
         return mean0
 
     # ---- kernels -------------------------------------------------------------------
-    def kernel_values(self, n: int, k: int | Sequence[int] | None, lags: Any) -> np.ndarray:
-        """K^(n)_{k_1..k_n} at lags (MATH.md section 4).
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
+        """K^(n)_k as a vectorised callable of (tau_1..tau_n[, s_n]) (arrays broadcast together)."""
+        n = self._check_n(n)
+        return self._lag_callable(n, self._k(n, k), component)
 
-        n : kernel order, 1..order.  k : channels (k_1..k_n), 0-based; an int (or None for m = 1)
-        means that channel at every position.  lags : array (..., n) of (tau_1..tau_n) for a
-        stationary start, (..., n+1) of (tau_1..tau_n, s_n) otherwise; all >= 0.
-        Returns shape (...) (scalar readout) or (..., p).
-        """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
-            raise InputError(f"n: expected an integer kernel order in 1..{self.order}, received {describe(n)}")
-        m = self.model.m
-        if k is None:
-            if m != 1:
-                raise InputError(f"k: the model has {m} input channels; give the channels (k_1..k_n), 0-based")
-            k = 0
-        ks = [k] * n if isinstance(k, (int, np.integer)) else list(k)
-        if len(ks) != n or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in ks):
-            raise InputError(f"k: expected {n} channel indices (k_1..k_n), received {describe(k)}")
-        if any(not 0 <= c < m for c in ks):
-            raise InputError(f"k: channel indices are 0-based and below m = {m}, received {describe(k)}")
-        width = n if self.stationary else n + 1
-        L = np.asarray(lags, dtype=float)
-        if L.ndim == 0 or L.shape[-1] != width:
-            what = "(tau_1..tau_n)" if self.stationary else "(tau_1..tau_n, s_n) for a non-stationary start"
-            raise InputError(f"lags: expected an array of shape (..., {width}) {what}, received shape {L.shape}")
-        if np.any(~np.isfinite(L)) or np.any(L < 0):
-            raise InputError("lags: expected finite lags >= 0 (found NaN, inf or negative entries)")
-        flat = L.reshape(-1, width)
-        out = np.empty((flat.shape[0], self._c0.shape[1]))
+    def _mean0_values(self, t: np.ndarray, component: int) -> np.ndarray:
+        if self.stationary:
+            return np.full(t.shape, float((self._a @ self._c0)[component]))
+        e = np.exp(t[..., None] * self.eigenvalues) * self._a
+        return (e @ self._c0)[..., component]
+
+    def _kernel_values(self, n: int, ks: tuple[int, ...], flat: np.ndarray, component: int) -> np.ndarray:
+        """K^(n)_{k_1..k_n} at validated lags (L, n[+1]) for readout ``component`` -> (L,)."""
+        out = np.empty((flat.shape[0], 1))
         lam = self.eigenvalues
         for start in range(0, flat.shape[0], _LAG_BLOCK):
             blk = flat[start : start + _LAG_BLOCK]
-            c = np.broadcast_to(self._c0[:, None, :], (lam.size, blk.shape[0], self._c0.shape[1]))
+            c = np.broadcast_to(self._c0[:, None, component : component + 1], (lam.size, blk.shape[0], 1))
             for j in range(n):
                 c = np.exp(np.outer(lam, blk[:, j]))[:, :, None] * c
                 c = np.tensordot(self._M[ks[j]], c, axes=(1, 0))
             a = self._a[:, None] if self.stationary else self._a[:, None] * np.exp(np.outer(lam, blk[:, n]))
             out[start : start + blk.shape[0]] = np.einsum("nl,nlp->lp", a, c)
-        return self._out(out.reshape(L.shape[:-1] + (out.shape[1],)))
+        return out[:, 0]
 
-    # ---- prediction ----------------------------------------------------------------
     # ---- reports -------------------------------------------------------------------
-    method = "generator"
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
         """A readable listing: the discretisation and each kernel at a few equal lags."""
@@ -508,16 +494,10 @@ class GeneratorResponse:
                 )
         return out
 
-    def _no_document(self, *_: Any, **__: Any) -> Any:
-        raise VolterraError(
-            "method='generator' computes kernels numerically on a grid, so there are no closed forms to write as "
-            "LaTeX, Markdown or a module; use method='exact' (linear SRNNs) or method='taylor' for documents, "
-            "or to_json() for kernel values"
-        )
+    def _build_derivation(self) -> Derivation:
+        return numerical_derivation(self, generator_steps(self))
 
-    to_latex = to_markdown = write_latex = write_markdown = write_module = _no_document
-
-    def predict(self, u: Any, t: Any, eps: float = 1.0, by_order: bool = False) -> np.ndarray:
+    def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any) -> np.ndarray:
         """E f(h_t) = sum_{n=0..order} eps^n y^(n)(t) on the time grid t.
 
         The forward hierarchy d/dt rho^(n) = L0*_h rho^(n) + sum_k u^k(t) L1^k*_h rho^(n-1),
@@ -532,12 +512,10 @@ class GeneratorResponse:
         (order+1, len(t), p), order 0 first.
         """
         tt, U_in = self._check_inputs(u, t)
-        try:
-            eps = float(eps)
-        except (TypeError, ValueError):
-            raise InputError(f"eps: expected a real number, received {describe(eps)}") from None
-        if not np.isfinite(eps):
-            raise InputError(f"eps: expected a finite number, received {eps}")
+        if options:
+            raise ArgumentError(f"{sorted(options)[0]}: method='generator' predictions take no options")
+        check_flag(by_order, "by_order")
+        eps = check_eps(eps)
         lam, T = self.eigenvalues, tt.size
         Y = np.empty((self.order + 1, T, self._c0.shape[1]))
         state = np.zeros((self.order + 1, lam.size))  # q^(n) at the start of the current chunk
@@ -588,17 +566,33 @@ def derive_generator(
     domain : (x_lo, x_hi); default: the stationary bulk up to tail mass 1e-13 on each side,
         joined with the initial law.  Cost: one eigh of an N x N matrix and m N x N products.
     """
-    if not isinstance(model, Diffusion):
-        raise ModelError(f"model: expected a volterra_sym Diffusion (e.g. vs.SRNN(...)), received {describe(model)}")
+    check_model(model)
     if model.n != 1:
         raise ModelError(
             f"model: the numerical generator is 1-D only, received a model with state dimension {model.n}; "
             "use method='taylor' or Monte Carlo"
         )
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise InputError(f"order: expected an integer >= 1, received {describe(order)}")
+    order = check_order(order)
     if values or not model.is_numeric():
         model = model.with_values(values)
     fns = _functions(model)
     grid = _make_grid(fns, model.initial, cells, domain)
     return GeneratorResponse(model, int(order), grid, fns)
+
+
+class GeneratorRoute(Route):
+    """Numerical kernels of 1-D models at any lag from a discretised generator (docs/generator.md)."""
+
+    name = "generator"
+    summary = "numerical kernels at any lag from a discretised 1-D generator"
+    options = {
+        "cells": "number of finite-volume cells (>= 20, default 400)",
+        "domain": "(x_lo, x_hi) of the grid (default: the stationary bulk)",
+        "values": "numeric values for symbolic parameters",
+    }
+
+    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GeneratorResponse:
+        self.check_options(options)
+        if order is None:
+            raise ArgumentError("order: method='generator' needs an explicit order, e.g. order=2")
+        return derive_generator(model, check_order(order), **options)

@@ -20,16 +20,15 @@ Hence K^(n) = 0 for n > deg f, and every kernel is an exponential polynomial.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import sympy as sp
 
-from .errors import ModelError, VolterraError, describe
-from .expopoly import ExpPoly
-from .linear import (
+from ..algebra.exp_polynomial import ExpPoly
+from ..algebra.linear_gaussian import (
     LinearData,
     check_linear,
     check_stationary,
@@ -37,101 +36,14 @@ from .linear import (
     linear_data,
     readout_polynomials,
 )
-from .model import Diffusion, Stationary
-from .polyexp import PolyEP, linear_substitution
-
-METHODS = ("exact", "taylor", "generator")
-
-
-def lag_symbols(model: Diffusion, order: int) -> tuple[tuple[sp.Symbol, ...], sp.Symbol, sp.Symbol]:
-    """Lag symbols tau1..tau_order, the start lag s_n and the time t, avoiding the model's names."""
-    taken = {s.name for s in model.state} | {s.name for s in model.parameters}
-
-    def fresh(name: str) -> sp.Symbol:
-        while name in taken:
-            name += "_"
-        return sp.Symbol(name)
-
-    taus = tuple(fresh(f"tau{i + 1}") for i in range(order))
-    return taus, fresh("s_n"), fresh("t")
-
-
-def _check_order(order: object) -> int:
-    if isinstance(order, bool) or not isinstance(order, int):
-        try:
-            import numpy as np
-
-            if isinstance(order, np.integer):
-                order = int(order)
-            else:
-                raise TypeError
-        except TypeError:
-            raise VolterraError(f"order: expected a positive integer, received {describe(order)}") from None
-    if order < 1:
-        raise VolterraError(f"order: expected a positive integer (the highest kernel order), received {order}")
-    if order > 12:
-        raise VolterraError(f"order: {order} is beyond what symbolic kernels can reach here; use order <= 12")
-    return order
-
-
-def derive(
-    model: Diffusion,
-    order: int | None = None,
-    *,
-    method: str = "exact",
-    lag_degree: int | None = None,
-    dps: int = 30,
-    simplify: bool = True,
-    **options: object,
-):
-    """Derive the response kernels of ``model`` up to ``order``.
-
-    Parameters
-    ----------
-    model : Diffusion
-    order : highest kernel order N (default for ``method="exact"``: the readout's degree,
-        beyond which all kernels vanish).
-    method : ``"exact"`` (closed forms, linear SRNNs), ``"taylor"`` (short-lag Taylor
-        kernels, any analytic model; needs ``lag_degree``) or ``"generator"``
-        (numerical kernels at any lag, 1-D models).
-    dps : working precision (digits) where numbers cannot be kept exact.
-    simplify : factor symbolic coefficients.
-
-    Returns
-    -------
-    Response
-    """
-    if not isinstance(model, Diffusion):
-        raise VolterraError(
-            f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...)), received {describe(model)}"
-        )
-    if method not in METHODS:
-        raise VolterraError(f"method: expected one of {METHODS}, received {method!r}")
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
-        raise VolterraError(f"dps: expected an integer >= 15, received {describe(dps)}")
-    if method == "exact":
-        if options:
-            raise VolterraError(f"unexpected options for method='exact': {sorted(options)}")
-        if lag_degree is not None:
-            raise VolterraError(
-                "lag_degree: applies to method='taylor' (the exact kernels are not truncated); drop it or use "
-                "method='taylor'"
-            )
-        return derive_exact(model, order, dps=dps, simplify=simplify)
-    if order is None:
-        raise VolterraError(f"order: method={method!r} needs an explicit order, e.g. order=2")
-    order = _check_order(order)
-    if method == "taylor":
-        from .taylor_response import derive_taylor
-
-        return derive_taylor(model, order, lag_degree=lag_degree, dps=dps, **options)
-    from .generator import derive_generator
-
-    allowed = {"cells", "domain", "values"}
-    if set(options) - allowed or lag_degree is not None:
-        bad = sorted(set(options) - allowed) + (["lag_degree"] if lag_degree is not None else [])
-        raise VolterraError(f"unexpected options for method='generator': {bad} (it takes {sorted(allowed)})")
-    return derive_generator(model, order, **options)
+from ..algebra.state_polynomial import StatePolynomial, linear_substitution
+from ..documents.derivation import Derivation, exact_derivation
+from ..errors import ArgumentError
+from ..model.diffusion import Diffusion, Stationary
+from ..response import lag_symbols
+from ..validate import check_flag, check_int, check_order
+from .base import Route
+from .closed_form import ClosedFormResponse
 
 
 @dataclass
@@ -140,7 +52,7 @@ class RecursionStep:
 
     component: int
     k: tuple[int, ...]
-    g: PolyEP
+    g: StatePolynomial
 
     def __repr__(self) -> str:
         return (
@@ -149,16 +61,32 @@ class RecursionStep:
         )
 
 
-def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True):
-    """Exact kernels of a linear SRNN with polynomial readout (see module docstring)."""
-    from .response import Response
+class ExactRoute(Route):
+    """Closed forms of linear SRNNs / OU models with polynomial readouts (MATH.md section 5)."""
 
+    name = "exact"
+    summary = "exact closed forms (linear SRNNs / OU, polynomial readout)"
+    options = {
+        "dps": "working precision (digits) where numbers cannot be kept exact (>= 15)",
+        "simplify": "factor symbolic coefficients (default True)",
+    }
+    default_order = True
+
+    def derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
+        self.check_options(options)
+        dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
+        simplify = check_flag(options.get("simplify", True), "simplify")
+        return derive_exact(model, order, dps=dps, simplify=simplify)
+
+
+def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True) -> ExactResponse:
+    """Exact kernels of a linear SRNN with polynomial readout (see module docstring)."""
     check_linear(model)
     polys = readout_polynomials(model)
     degree = max(p.total_degree() for p in polys)
     if order is None:
         order = max(degree, 1)
-    order = _check_order(order)
+    order = check_order(order)
     with mpmath.workdps(dps):
         data = linear_data(model, dps=dps)
     dps = data.dps  # raised automatically for clustered eigenvalues
@@ -166,7 +94,7 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         stationary = isinstance(model.initial, Stationary)
         if stationary:
             check_stationary(data, model)
-        taus, s_sym, t_sym = lag_symbols(model, order)
+        taus, s_sym, t_sym = lag_symbols(model, order)  # the Response derives the same symbols
         V = (*taus, s_sym)
         m = model.m
 
@@ -185,9 +113,9 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         steps: list[RecursionStep] = []
         mean0: list[ExpPoly] = []
         for comp, poly in enumerate(polys):
-            g0 = PolyEP.from_poly(poly, V, data.num)
+            g0 = StatePolynomial.from_poly(poly, V, data.num)
             mean0.append(law.expectation_t(g0))
-            frontier = [((), g0)]
+            frontier: list[tuple[tuple[int, ...], StatePolynomial]] = [((), g0)]
             for j in range(order):
                 nxt = []
                 for ks, g in frontier:
@@ -201,13 +129,9 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         kernels = {key: F.simplified(simplify) for key, F in kernels.items()}
         mean0 = [F.simplified(simplify) for F in mean0]
         law_info = law.describe()
-    return Response(
+    return ExactResponse(
         model=model,
         order=order,
-        method="exact",
-        taus=taus,
-        s_sym=s_sym,
-        t_sym=t_sym,
         kernel_forms=kernels,
         mean0_forms=mean0,
         readout_degree=[p.total_degree() for p in polys],
@@ -224,6 +148,8 @@ class _Law:
 
     def __init__(self, data: LinearData, model: Diffusion, t_sym: sp.Symbol, stationary: bool):
         self.data, self.model, self.t, self.stationary = data, model, t_sym, stationary
+        self.mean: Sequence[object]  # numbers (stationary start) or ExpPolys in t
+        self.cov: Sequence[Sequence[object]]
         n = data.n
         if stationary:
             self.mean, self.cov = data.stationary()
@@ -254,18 +180,18 @@ class _Law:
         self.mean, self.cov = mean, cov
         self._moment_cache: dict = {}
 
-    def expectation_t(self, g: PolyEP) -> ExpPoly:
+    def expectation_t(self, g: StatePolynomial) -> ExpPoly:
         """E f(h^0_t) as an ExpPoly in t (a constant for the stationary start)."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
-        uni = PolyEP(g.n, (self.t,), {a: _const_to(F, (self.t,)) for a, F in g.coeffs.items()})
+        uni = StatePolynomial(g.n, (self.t,), {a: _const_to(F, (self.t,)) for a, F in g.coeffs.items()})
         return uni.gaussian_expectation(self.mean, self.cov)
 
-    def expectation_lags(self, g: PolyEP, n_order: int, V: tuple[sp.Symbol, ...]) -> ExpPoly:
+    def expectation_lags(self, g: StatePolynomial, n_order: int, V: tuple[sp.Symbol, ...]) -> ExpPoly:
         """E_mu0[P_{T_n + s_n} g] over the lag variables V."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
-        from .polyexp import GaussianMoments
+        from ..algebra.state_polynomial import GaussianMoments
 
         parts = (*range(n_order), len(V) - 1)
         key = n_order
@@ -288,7 +214,7 @@ def _const_to(F: ExpPoly, vars: tuple[sp.Symbol, ...]) -> ExpPoly:
     return ExpPoly.constant(vars, total)
 
 
-def fdt_kernel(resp, k: int = 0, component: int = 0) -> ExpPoly:
+def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
     """First-order kernel in fluctuation-dissipation form (MATH.md section 4), stationary start:
 
         K^(1)_k(tau) = E_inf[ (P_tau f)(h_0) A_k(h_0) ],   A_k(x) = C_k^T S_inf^{-1} (x - m_inf),
@@ -297,17 +223,17 @@ def fdt_kernel(resp, k: int = 0, component: int = 0) -> ExpPoly:
     """
     data: LinearData = resp.linear
     if not isinstance(resp.model.initial, Stationary):
-        raise VolterraError("fdt_kernel: the fluctuation-dissipation form needs the stationary start")
+        raise ArgumentError("fdt_kernel: the fluctuation-dissipation form needs the stationary start")
     tau = resp.taus[0]
     V = (tau,)
     with mpmath.workdps(resp.dps):
         polys = readout_polynomials(resp.model)
-        f = PolyEP.from_poly(polys[component], V, data.num)
+        f = StatePolynomial.from_poly(polys[component], V, data.num)
         E = data.expm_neg(tau)
         Pf = linear_substitution(f, E, data.mean_drift(tau), data.cov_drift(tau))
         m_inf, S_inf = data.stationary()
         n = data.n
-        singular = VolterraError(
+        singular = ArgumentError(
             "fdt_kernel: the stationary covariance S_inf is singular (the noise does not reach every direction), "
             "so rho_inf has no density and the fluctuation-dissipation form A_k = -div(gamma_k rho)/rho is "
             "undefined; the kernels of the recursion, resp.kernel(1, k), are unaffected"
@@ -327,7 +253,7 @@ def fdt_kernel(resp, k: int = 0, component: int = 0) -> ExpPoly:
                 Cn = data.mat(data.C)
                 w = [sum(Cn[j][k] * Sinv[j, i] for j in range(n)) for i in range(n)]
         # A_k(x) = sum_i w_i (x_i - m_i)
-        Ak = PolyEP(n, V)
+        Ak = StatePolynomial(n, V)
         const = -sum(w[i] * m_inf[i] for i in range(n))
         Ak.coeffs[(0,) * n] = ExpPoly.constant(V, const)
         for i in range(n):
@@ -337,23 +263,54 @@ def fdt_kernel(resp, k: int = 0, component: int = 0) -> ExpPoly:
         return (Pf * Ak).gaussian_expectation(m_inf, S_inf).simplified(resp.simplify)
 
 
-def all_index_tuples(m: int, n: int) -> list[tuple[int, ...]]:
-    """All input-index tuples (k_1..k_n), 0-based."""
-    return list(itertools.product(range(m), repeat=n))
+class ExactResponse(ClosedFormResponse):
+    """Exact kernels of a linear SRNN (exponential polynomials; see :class:`ClosedFormResponse`).
 
+    Extra attributes: ``readout_degree`` (degree of each readout component), ``linear`` (the
+    :class:`~volterra_sym.algebra.linear_gaussian.LinearData` of the model), ``recursion``
+    (the steps G_j = P_{T_j}[g_j]), ``law`` (moments of the unperturbed law).
+    """
 
-def normalise_k(model: Diffusion, n: int, k: Sequence[int] | int | None) -> tuple[int, ...]:
-    """Validate the input indices of a kernel request."""
-    if k is None:
-        if model.m != 1:
-            raise ModelError(f"k: the model has {model.m} inputs; give the input indices k=(k1, ..., k{n}) (0-based)")
-        return (0,) * n
-    import operator
+    method = "exact"
 
-    try:
-        k = (operator.index(k),) if not isinstance(k, (tuple, list)) else tuple(operator.index(x) for x in k)
-    except TypeError:
-        raise ModelError(f"k: expected a tuple of {n} integer input indices, received {k!r}") from None
-    if len(k) != n or any(x < 0 or x >= model.m for x in k):
-        raise ModelError(f"k: expected {n} input indices in 0..{model.m - 1} for a kernel of order {n}, received {k!r}")
-    return k
+    def __init__(
+        self,
+        *,
+        readout_degree: list[int],
+        linear: LinearData,
+        recursion: list[RecursionStep],
+        law: dict[str, object],
+        **forms: Any,
+    ) -> None:
+        super().__init__(**forms)
+        self.readout_degree = readout_degree
+        self.linear = linear
+        self.recursion = recursion
+        self.law = law
+
+    def vanishes(self, n: int, component: int = 0) -> bool:
+        """True when K^(n) is identically zero because n exceeds the readout's degree."""
+        return n > self.readout_degree[component]
+
+    @property
+    def zero_orders(self) -> dict[int, str]:
+        """Orders <= ``order`` whose kernels vanish identically, with the reason."""
+        deg = max(self.readout_degree)
+        return {
+            n: (
+                f"K^({n}) = 0: the readout has degree {deg}, P_tau preserves polynomial degree and each "
+                "L1 lowers it by one (docs/MATH.md section 5)"
+            )
+            for n in range(deg + 1, self.order + 1)
+        }
+
+    def fdt_kernel(self, k: int = 0, component: int = 0) -> sp.Expr:
+        """K^(1)_k in fluctuation-dissipation form E_inf[f(h_tau) A_k(h_0)] (stationary start)."""
+        kk = self._k(1, k)[0]
+        comp = self._component(component)[0]
+        F = fdt_kernel(self, kk, comp)
+        with mpmath.workdps(self.dps):
+            return F.as_expr(self.simplify)
+
+    def _build_derivation(self) -> Derivation:
+        return exact_derivation(self)

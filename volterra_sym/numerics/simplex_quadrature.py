@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import QuadratureCostWarning, VolterraError
-from .inputs import check_eps, check_grid, input_samples
+from ..errors import QuadratureCostWarning, VolterraError
+from ..validate import check_eps, check_grid, input_samples
 
 #: Kernel evaluations above which a warning about cost is issued, and the hard limit.
 WARN_EVALUATIONS = 2e7

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from math import comb, factorial
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -92,7 +93,7 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
     if expr.free_symbols:
         expr = expr.xreplace(subs)
         if expr.free_symbols:
-            from .errors import VolterraError
+            from ..errors import VolterraError
 
             raise VolterraError(
                 f"params: the kernels contain symbolic parameter(s) {sorted(map(str, expr.free_symbols))} without "
@@ -100,7 +101,7 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
             )
     value = sp.N(expr, dps + 5)
     if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan) or not value.is_finite:
-        from .errors import VolterraError
+        from ..errors import VolterraError
 
         raise VolterraError(
             f"params: the symbolic kernels are singular at the given parameter values {dict(subs)} (a coefficient "
@@ -461,7 +462,7 @@ def stable_numeric_terms(
         for i in range(d):
             reps: list = []
 
-            def close(r: object, x: object) -> bool:
+            def close(r: Any, x: Any) -> bool:
                 return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
 
             for mu, _, _ in terms:

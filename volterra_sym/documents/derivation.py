@@ -10,15 +10,19 @@ renders the record as LaTeX or Markdown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
+import numpy as np
 import sympy as sp
 
-from .expopoly import to_sympy
-from .model import Gaussian, PointMass, Stationary
-from .operators import L0, L1, L0_adjoint, L1_adjoint
+from ..algebra.exp_polynomial import to_sympy
+from ..algebra.linear_gaussian import LinearData
+from ..algebra.state_polynomial import StatePolynomial
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..model.operators import L0, L1, L0_adjoint, L1_adjoint
 
 
 @dataclass
@@ -46,27 +50,142 @@ class Derivation:
     symbols: dict[str, str] = field(default_factory=dict)
 
 
+# ---- what the steps read of a Response: structural types, since the documents sit below the routes
+
+
+class DerivationSubject(Protocol):
+    """What the steps every route shares read of a Response."""
+
+    model: Diffusion
+    order: int
+
+    @property
+    def stationary(self) -> bool: ...
+
+
+class ClosedFormSubject(DerivationSubject, Protocol):
+    """A Response whose kernels are formulas (exact and Taylor routes)."""
+
+    def lags(self, n: int) -> tuple[sp.Symbol, ...]: ...
+
+    def kernels(self, component: int | None = None) -> Iterator[tuple[int, tuple[int, ...], Any]]: ...
+
+
+class RecursionRecord(Protocol):
+    """One step G_j = P_{T_j}[g_j] of the exact recursion (input indices ``k``, readout ``component``)."""
+
+    @property
+    def component(self) -> int: ...
+
+    @property
+    def k(self) -> tuple[int, ...]: ...
+
+    @property
+    def g(self) -> StatePolynomial: ...
+
+
+class ExactSubject(ClosedFormSubject, Protocol):
+    """An exact (linear-SRNN) Response: the semigroup data, the recursion and the law it used."""
+
+    taus: tuple[sp.Symbol, ...]
+    dps: int
+    simplify: bool
+    linear: LinearData
+    readout_degree: list[int]
+
+    @property
+    def recursion(self) -> Sequence[RecursionRecord]: ...
+
+    @property
+    def law(self) -> Mapping[str, Any]: ...
+
+    @property
+    def mean0(self) -> Any: ...
+
+    @property
+    def zero_orders(self) -> dict[int, str]: ...
+
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any: ...
+
+    def fdt_kernel(self, k: int = 0, component: int = 0) -> Any: ...
+
+
+class TaylorObservables(Protocol):
+    """The observables L1^{k_n} L0^{p_n} ... L1^{k_1} L0^{p_1} f of the Taylor route (one readout component)."""
+
+    def observable(self, n: int, k: Any, p: Any) -> Any: ...
+
+
+class TaylorSubject(ClosedFormSubject, Protocol):
+    """A Taylor (short-lag) Response: its truncation degree and observables."""
+
+    lag_degree: int
+
+    @property
+    def taylor(self) -> Sequence[TaylorObservables]: ...
+
+
+class GridFacts(Protocol):
+    """The discretisation grid of the generator route."""
+
+    @property
+    def edges(self) -> np.ndarray: ...
+
+    @property
+    def cells(self) -> int: ...
+
+
+class GeneratorSubject(DerivationSubject, Protocol):
+    """A discretised-generator Response: its grid, spectrum and kernel values."""
+
+    @property
+    def grid(self) -> GridFacts: ...
+
+    @property
+    def eigenvalues(self) -> np.ndarray: ...
+
+    def index_tuples(self, n: int) -> list[tuple[int, ...]]: ...
+
+    def kernel_values(
+        self, n: int, k: Sequence[int] | int | None, lags: Any, component: int | None = None
+    ) -> np.ndarray: ...
+
+
 def _idx(k: int) -> int:
     return k + 1
 
 
-def build_derivation(resp) -> Derivation:
-    """Assemble the derivation record of an exact (or Taylor) Response."""
-    model = resp.model
-    steps = [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
-    if resp.method == "exact":
-        steps += [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
-        if resp.stationary:
-            steps.append(_fdt_step(resp))
-    elif resp.method == "taylor":
-        steps += [_taylor_step(resp)]
-    return Derivation(title=f"Response kernels of the model '{model.name}'", steps=steps)
+def common_steps(resp: DerivationSubject) -> list[Step]:
+    """The steps every route shares: the model, its generators, the hierarchy, the Volterra series."""
+    return [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
+
+
+def _title(resp: DerivationSubject) -> str:
+    return f"Response kernels of the model '{resp.model.name}'"
+
+
+def exact_derivation(resp: ExactSubject) -> Derivation:
+    """The derivation record of an exact (linear-SRNN) Response."""
+    steps = common_steps(resp) + [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
+    if resp.stationary:
+        steps.append(_fdt_step(resp))
+    return Derivation(title=_title(resp), steps=steps)
+
+
+def taylor_derivation(resp: TaylorSubject) -> Derivation:
+    """The derivation record of a Taylor (short-lag) Response."""
+    return Derivation(title=_title(resp), steps=common_steps(resp) + [_taylor_step(resp)])
+
+
+def numerical_derivation(resp: DerivationSubject, route_steps: list[Step]) -> Derivation:
+    """The derivation record of a numerical route: the shared steps, then what the route computed."""
+    return Derivation(title=_title(resp), steps=common_steps(resp) + route_steps)
 
 
 # --------------------------------------------------------------------------- steps
 
 
-def _model_step(resp) -> Step:
+def _model_step(resp: DerivationSubject) -> Step:
     m = resp.model
     eqs = [
         Equation(sp.Symbol(r"\phi(h)"), m.drift, note="drift"),
@@ -103,7 +222,7 @@ def _model_step(resp) -> Step:
     )
 
 
-def _generator_step(resp) -> Step:
+def _generator_step(resp: DerivationSubject) -> Step:
     m = resp.model
     g = sp.Function("g")(*m.state)
     p = sp.Function("p")(*m.state)
@@ -122,7 +241,7 @@ def _generator_step(resp) -> Step:
     )
 
 
-def _hierarchy_step(resp) -> Step:
+def _hierarchy_step(resp: DerivationSubject) -> Step:
     m = resp.model
     t = sp.Symbol("t")
     eqs = []
@@ -156,7 +275,7 @@ def _hierarchy_step(resp) -> Step:
     )
 
 
-def _volterra_step(resp) -> Step:
+def _volterra_step(resp: DerivationSubject) -> Step:
     n = resp.order
     lag = r"\tau_1 = t - s_1,\ \tau_j = s_{j-1} - s_j"
     series = (
@@ -184,7 +303,7 @@ def _volterra_step(resp) -> Step:
     )
 
 
-def _semigroup_step(resp) -> Step:
+def _semigroup_step(resp: ExactSubject) -> Step:
     d = resp.linear
     tau = sp.Symbol("tau")
     with mpmath.workdps(resp.dps):
@@ -238,7 +357,7 @@ def _semigroup_step(resp) -> Step:
     )
 
 
-def _recursion_step(resp) -> Step:
+def _recursion_step(resp: ExactSubject) -> Step:
     m = resp.model
     x = m.state
     eqs = []
@@ -262,7 +381,7 @@ def _recursion_step(resp) -> Step:
     )
 
 
-def _kernel_step(resp) -> Step:
+def _kernel_step(resp: ExactSubject) -> Step:
     eqs = []
     vanish = resp.zero_orders
     for c in range(resp.model.p):
@@ -285,7 +404,7 @@ def _kernel_step(resp) -> Step:
     )
 
 
-def _vanishing_text(resp) -> str:
+def _vanishing_text(resp: ExactSubject) -> str:
     """Which orders vanish and why (MATH.md section 5), as prose with inline math."""
     degrees = resp.readout_degree
     if not degrees:
@@ -309,7 +428,7 @@ def _coeffs(expr: sp.Expr) -> list[sp.Expr]:
     return [term.as_coeff_Mul()[0] for term in sp.Add.make_args(sp.expand(expr))]
 
 
-def _fdt_step(resp) -> Step:
+def _fdt_step(resp: ExactSubject) -> Step:
     eqs = []
     for k in range(resp.model.m):
         fdt = resp.fdt_kernel(k)
@@ -332,7 +451,7 @@ def _fdt_step(resp) -> Step:
     )
 
 
-def _taylor_step(resp) -> Step:
+def _taylor_step(resp: TaylorSubject) -> Step:
     tk = resp.taylor[0]
     extra = () if resp.stationary else (0,)
     obs = []
@@ -358,3 +477,48 @@ def _taylor_step(resp) -> Step:
         f"degree {resp.lag_degree} in the lags{start}, and are accurate only for short lags.",
         obs + eqs,
     )
+
+
+def generator_steps(resp: GeneratorSubject) -> list[Step]:
+    """What the 1-D discretised-generator route computed: the grid, its spectrum, kernel values."""
+    g = resp.grid
+    lam = resp.eigenvalues
+    slow = [-float(x) for x in lam[::-1][1:4]]
+    eqs = [
+        Equation(sp.Symbol(r"N_{\mathrm{cells}}"), sp.Integer(g.cells)),
+        Equation(
+            sp.Symbol(r"[x_{\mathrm{lo}}, x_{\mathrm{hi}}]"),
+            sp.Interval(*(sp.Float(float(v), 6) for v in (g.edges[0], g.edges[-1]))),
+        ),
+        Equation(
+            sp.Symbol(r"\text{slowest rates } -\lambda_{2,3,4}"),
+            sp.Matrix([[sp.Float(v, 6) for v in slow]]),
+        ),
+    ]
+    lags = (0.0, 0.5, 1.0, 2.0)
+    for n in range(1, resp.order + 1):
+        for ks in resp.index_tuples(n):
+            width = n if resp.stationary else n + 1
+            pts = np.repeat(np.asarray(lags)[:, None], width, axis=1)
+            vals = np.atleast_1d(resp.kernel_values(n, ks, pts, 0))
+            label = ",".join(str(_idx(k)) for k in ks)
+            eqs.append(
+                Equation(
+                    sp.Symbol(f"K^{{({n})}}_{{{label}}}(\\tau,\\dots,\\tau)\\big|_{{\\tau = 0, 0.5, 1, 2}}"),
+                    sp.Matrix([[sp.Float(float(v), 8) for v in vals]]),
+                    rel=r"\approx",
+                )
+            )
+    return [
+        Step(
+            "discretisation",
+            "Discretised generator (numerical route)",
+            r"The generator $\mathcal{L}_0$ of the 1-D model is discretised by finite volumes on a grid that "
+            r"covers the stationary bulk; its symmetrised form is diagonalised once, "
+            r"$P_\tau = e^{\tau \mathcal{L}_{0,h}}$, and the kernels are "
+            r"$K^{(n)} = \mu_0 \cdot \mathcal{L}_1^{k_n} P_{\tau_n} \cdots \mathcal{L}_1^{k_1} P_{\tau_1} f$ "
+            "evaluated in that eigenbasis (docs/generator.md). The kernels are numbers, not formulas: "
+            "values at equal lags are listed.",
+            eqs,
+        )
+    ]

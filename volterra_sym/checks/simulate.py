@@ -36,24 +36,24 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import sympy as sp
 
-from .errors import NotLinearError, SimulationError, describe
-from .model import Diffusion, Gaussian, PointMass, Stationary
-from .oracle import (
+from ..checks.oracle import (
     InputLike,
     LinearParts,
-    _check_eps,
     check_grid,
-    initial_moments,
+    initial_arrays,
     input_on_grid,
-    linear_parts,
+    linear_arrays,
     numeric_model,
     transition,
 )
+from ..errors import ArgumentError, NotLinearError, SimulationError, describe
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..validate import check_eps
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
@@ -137,7 +137,7 @@ def _compile(model: Diffusion) -> _Compiled:
     num = numeric_model(model)
     st = num.state
     try:
-        parts: LinearParts | None = linear_parts(num)
+        parts: LinearParts | None = linear_arrays(num)
     except NotLinearError:
         parts = None
     sigma, gamma = _constant(num.diffusion, st), _constant(num.coupling, st)
@@ -237,7 +237,7 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
         assert parts is not None
         trs = [transition(parts.A, parts.D, float(d)) for d in reps]
         M = np.array([tr.Phi for tr in trs])
-        Lq = np.array([_sqrtm_psd(tr.Q) for tr in trs])
+        Lq: np.ndarray | None = np.array([_sqrtm_psd(tr.Q) for tr in trs])
         g = parts.c[None, None, :] + eps[None, :, None] * (U @ parts.C.T)[:, None, :]  # (nt, E, n)
         G0 = np.array([tr.G0 for tr in trs])[kinds]
         G1 = np.array([tr.G1 for tr in trs])[kinds]
@@ -335,7 +335,7 @@ def _advance(
                     _general_step(cm, plan, j0 + j, Hs[j], Hs[j + 1], Z[j], None if noise is None else noise[j])
         finite = np.ones(L, dtype=bool)
         if not np.isfinite(np.sum(Hs[1:])):  # one cheap pass; locate the first bad step only on failure
-            finite = np.isfinite(Hs[1:]).reshape(L, -1).all(axis=1)
+            finite = np.asarray(np.isfinite(Hs[1:]).reshape(L, -1).all(axis=1))
         if not finite.all():
             bad = int(np.argmin(finite))
             raise SimulationError(
@@ -434,15 +434,15 @@ class _Stats:
 
 def _check_int(value: Any, name: str, minimum: int, hint: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
     if value < minimum:
-        raise SimulationError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
     return int(value)
 
 
 def _check_scheme(scheme: Any, cm: _Compiled) -> str:
     if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
-        raise SimulationError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
+        raise ArgumentError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
     scheme = scheme.lower()
     if scheme == "exact" and (cm.parts is None or cm.sigma is None or cm.gamma is None):
         raise SimulationError(
@@ -452,13 +452,17 @@ def _check_scheme(scheme: Any, cm: _Compiled) -> str:
     return scheme
 
 
+@overload
+def _check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
+@overload
+def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
 def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise SimulationError(f"{name}: expected a positive number, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected a positive number, received {describe(value)}")
     if not math.isfinite(float(value)) or value <= 0:
-        raise SimulationError(f"{name}: expected a positive finite number, received {value}")
+        raise ArgumentError(f"{name}: expected a positive finite number, received {value}")
     return float(value)
 
 
@@ -473,7 +477,7 @@ def _initial_sampler(
     init = model.initial
     if burn_in is not None:
         if not isinstance(init, Stationary):
-            raise SimulationError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+            raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
         dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
         steps = max(1, math.ceil(burn_in / dt))
         tb = np.linspace(0.0, burn_in, steps + 1)
@@ -487,7 +491,7 @@ def _initial_sampler(
             "model.replace(initial=vs.PointMass(x0)) or vs.Gaussian(mean, cov)"
         )
     if isinstance(init, (PointMass, Gaussian, Stationary)):
-        m0, S0 = initial_moments(model, cm.parts)
+        m0, S0 = initial_arrays(model, cm.parts)
         return m0, _sqrtm_psd(S0), None
     raise SimulationError(f"initial: unsupported initial law {describe(init)}")
 
@@ -528,13 +532,13 @@ def _run(
     burn = _check_positive(burn_in, "burn_in")
     burn_dt = _check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
-        raise SimulationError(f"progress: expected True, False or None (auto), received {describe(progress)}")
+        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
     if not isinstance(return_samples, bool):
-        raise SimulationError(f"return_samples: expected True or False, received {describe(return_samples)}")
+        raise ArgumentError(f"return_samples: expected True or False, received {describe(return_samples)}")
     cm = _compile(model)
     scheme = _check_scheme(scheme, cm)
     if scheme == "exact" and substeps != 1:
-        raise SimulationError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
+        raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_grid(t)
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
@@ -582,8 +586,6 @@ def _run(
             )
         stats.add(rows, X)
 
-        return on_record
-
     try:
         for b0 in range(0, nblocks, per_chunk):
             blocks = range(b0, min(nblocks, b0 + per_chunk))
@@ -615,14 +617,14 @@ def simulate(
     u: InputLike,
     t: Any,
     paths: int,
+    *,
     seed: int = 0,
-    scheme: str = "euler",
     eps: float = 1.0,
+    scheme: str = "euler",
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
     return_samples: bool = False,
-    *,
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
@@ -653,7 +655,7 @@ def simulate(
     SimulationResult with ``mean`` and ``stderr`` of shape (len(t),) or (len(t), p).
     """
     return _run(
-        model, u, t, paths, seed, scheme, [_check_eps(eps)], "expectation",
+        model, u, t, paths, seed, scheme, [check_eps(eps)], "expectation",
         chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
     )  # fmt: skip
 
@@ -663,6 +665,7 @@ def simulate_response(
     u: InputLike,
     t: Any,
     paths: int,
+    *,
     seed: int = 0,
     eps: float = 1.0,
     scheme: str = "euler",
@@ -670,7 +673,6 @@ def simulate_response(
     max_memory: int = 2**28,
     progress: bool | None = None,
     return_samples: bool = False,
-    *,
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
@@ -682,6 +684,6 @@ def simulate_response(
     ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
     """
     return _run(
-        model, u, t, paths, seed, scheme, [0.0, _check_eps(eps)], "response",
+        model, u, t, paths, seed, scheme, [0.0, check_eps(eps)], "response",
         chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
     )  # fmt: skip

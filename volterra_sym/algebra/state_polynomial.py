@@ -1,6 +1,6 @@
 """Polynomials in the state whose coefficients are exponential polynomials in the lags.
 
-A :class:`PolyEP` is ``{alpha: F_alpha}`` meaning sum_alpha F_alpha(v) x^alpha, with
+A :class:`StatePolynomial` is ``{alpha: F_alpha}`` meaning sum_alpha F_alpha(v) x^alpha, with
 ``alpha`` an n-tuple of exponents and ``F_alpha`` an :class:`ExpPoly` over the
 lag variables v.  These are the intermediate results g_j of the generator
 recursion for linear SRNNs (MATH.md section 5) and the objects the Gaussian
@@ -14,12 +14,12 @@ from math import comb
 
 import sympy as sp
 
-from .expopoly import ExpPoly, to_sympy
+from ..algebra.exp_polynomial import ExpPoly, to_sympy
 
 Monomial = tuple[int, ...]
 
 
-class PolyEP:
+class StatePolynomial:
     """sum_alpha F_alpha(v) x^alpha over n state variables; F_alpha are ExpPolys over ``vars``."""
 
     __slots__ = ("n", "vars", "coeffs")
@@ -30,7 +30,7 @@ class PolyEP:
         self.coeffs: dict[Monomial, ExpPoly] = dict(coeffs or {})
 
     @classmethod
-    def from_poly(cls, poly: sp.Poly, vars: Sequence[sp.Symbol], convert=lambda c: c) -> PolyEP:
+    def from_poly(cls, poly: sp.Poly, vars: Sequence[sp.Symbol], convert=lambda c: c) -> StatePolynomial:
         """From a SymPy Poly in the state; ``convert`` maps coefficients into the working domain."""
         out = cls(len(poly.gens), vars)
         for alpha, c in poly.terms():
@@ -40,9 +40,9 @@ class PolyEP:
     def degree(self) -> int:
         return max((sum(a) for a in self.coeffs), default=-1)
 
-    def derivative(self, i: int) -> PolyEP:
+    def derivative(self, i: int) -> StatePolynomial:
         """d/dx_i."""
-        out = PolyEP(self.n, self.vars)
+        out = StatePolynomial(self.n, self.vars)
         for alpha, F in self.coeffs.items():
             if alpha[i] == 0:
                 continue
@@ -51,9 +51,9 @@ class PolyEP:
             out._add(tuple(beta), F.scale(alpha[i]))
         return out
 
-    def directional(self, v: Sequence[ExpPoly]) -> PolyEP:
+    def directional(self, v: Sequence[ExpPoly]) -> StatePolynomial:
         """v . grad (with ExpPoly components v_i): the action of L1 after intertwining."""
-        out = PolyEP(self.n, self.vars)
+        out = StatePolynomial(self.n, self.vars)
         for i, vi in enumerate(v):
             if not vi.terms:
                 continue
@@ -68,21 +68,21 @@ class PolyEP:
         else:
             self.coeffs[alpha] = F
 
-    def __add__(self, other: PolyEP) -> PolyEP:
-        out = PolyEP(self.n, self.vars, self.coeffs)
+    def __add__(self, other: StatePolynomial) -> StatePolynomial:
+        out = StatePolynomial(self.n, self.vars, self.coeffs)
         for alpha, F in other.coeffs.items():
             out._add(alpha, F)
         return out
 
-    def __mul__(self, other: PolyEP) -> PolyEP:
-        out = PolyEP(self.n, self.vars)
+    def __mul__(self, other: StatePolynomial) -> StatePolynomial:
+        out = StatePolynomial(self.n, self.vars)
         for a1, F1 in self.coeffs.items():
             for a2, F2 in other.coeffs.items():
                 out._add(tuple(x + y for x, y in zip(a1, a2)), F1 * F2)
         return out
 
-    def simplified(self, simplify: bool = True) -> PolyEP:
-        out = PolyEP(self.n, self.vars)
+    def simplified(self, simplify: bool = True) -> StatePolynomial:
+        out = StatePolynomial(self.n, self.vars)
         for alpha, F in self.coeffs.items():
             G = F.simplified(simplify)
             if G.terms:
@@ -192,46 +192,49 @@ def _below(alpha: Monomial):
 
 
 def linear_substitution(
-    poly: PolyEP, E: Sequence[Sequence[ExpPoly]], shift: Sequence[ExpPoly], noise_cov: Sequence[Sequence[ExpPoly]]
-) -> PolyEP:
+    poly: StatePolynomial,
+    E: Sequence[Sequence[ExpPoly]],
+    shift: Sequence[ExpPoly],
+    noise_cov: Sequence[Sequence[ExpPoly]],
+) -> StatePolynomial:
     """(P g)(x) = E_xi[ g(E x + shift + xi) ],  xi ~ N(0, noise_cov): the Gaussian action of the OU semigroup.
 
     Expands y_i = sum_j E_ij x_j + shift_i + xi_i in every monomial of ``poly``
-    and integrates xi out with Isserlis' theorem.  Returns a PolyEP in x.
+    and integrates xi out with Isserlis' theorem.  Returns a StatePolynomial in x.
     """
     n, vars = poly.n, poly.vars
-    # represent y_i as PolyEP over 2n variables (x, xi)
+    # represent y_i as StatePolynomial over 2n variables (x, xi)
     ys = []
     for i in range(n):
-        lin = PolyEP(2 * n, vars)
+        lin = StatePolynomial(2 * n, vars)
         for j in range(n):
             if E[i][j].terms:
-                alpha = [0] * (2 * n)
-                alpha[j] = 1
-                lin._add(tuple(alpha), E[i][j])
+                unit = [0] * (2 * n)
+                unit[j] = 1
+                lin._add(tuple(unit), E[i][j])
         if shift[i].terms:
             lin._add((0,) * (2 * n), shift[i])
-        alpha = [0] * (2 * n)
-        alpha[n + i] = 1
-        lin._add(tuple(alpha), ExpPoly.constant(vars, 1))
+        unit = [0] * (2 * n)
+        unit[n + i] = 1
+        lin._add(tuple(unit), ExpPoly.constant(vars, 1))
         ys.append(lin)
-    one = PolyEP(2 * n, vars, {(0,) * (2 * n): ExpPoly.constant(vars, 1)})
-    pw_cache: dict[tuple[int, int], PolyEP] = {}
+    one = StatePolynomial(2 * n, vars, {(0,) * (2 * n): ExpPoly.constant(vars, 1)})
+    pw_cache: dict[tuple[int, int], StatePolynomial] = {}
 
-    def ypow(i: int, k: int) -> PolyEP:
+    def ypow(i: int, k: int) -> StatePolynomial:
         if (i, k) not in pw_cache:
             pw_cache[(i, k)] = one if k == 0 else ypow(i, k - 1) * ys[i]
         return pw_cache[(i, k)]
 
-    expanded = PolyEP(2 * n, vars)
+    expanded = StatePolynomial(2 * n, vars)
     for alpha, F in poly.coeffs.items():
-        term = PolyEP(2 * n, vars, {(0,) * (2 * n): F})
+        term = StatePolynomial(2 * n, vars, {(0,) * (2 * n): F})
         for i, a in enumerate(alpha):
             if a:
                 term = term * ypow(i, a)
         expanded = expanded + term
     mom = GaussianMoments(n, vars, [0] * n, noise_cov)
-    out = PolyEP(n, vars)
+    out = StatePolynomial(n, vars)
     for alpha, F in expanded.coeffs.items():
         xa, xia = alpha[:n], alpha[n:]
         m = mom.central(xia) if any(xia) else ExpPoly.constant(vars, 1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .model import Diffusion
+from .diffusion import Diffusion
 
 
 def L0(model: Diffusion, g: sp.Expr) -> sp.Expr:

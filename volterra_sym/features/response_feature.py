@@ -42,16 +42,16 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import describe
-from .signature import (
+from ..errors import ArgumentError, InputError, describe
+from ..features.signature import (
     FeatureError,
     Levels,
-    _check_int,
-    _check_memory,
-    _exp_mul,
-    _flat,
-    _signature_final,
+    check_feature_int,
+    check_feature_memory,
+    exp_mul,
+    flatten_levels,
     sig_size,
+    signature_levels,
 )
 
 __all__ = [
@@ -71,9 +71,9 @@ Taylor = Callable[[int, tuple[int, ...], tuple[int, ...]], Any]
 
 def feature_words(inputs: int, degree: int, level: int, include_level0: bool = False) -> list[tuple[Letter, ...]]:
     """Word labels of the response feature: tuples of letters (q, k), in the flat layout."""
-    _check_int("inputs", inputs, 1)
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
+    check_feature_int("inputs", inputs, 1)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
     letters = [(q, k) for q in range(degree + 1) for k in range(inputs)]
     words: list[tuple[Letter, ...]] = [()] if include_level0 else []
     for n in range(1, level + 1):
@@ -88,22 +88,22 @@ def _as_grid(t: Any) -> np.ndarray:
     try:
         grid = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
-        raise FeatureError(f"t: expected a 1-D array of times, received {describe(t)}") from None
+        raise InputError(f"t: expected a 1-D array of times, received {describe(t)}") from None
     if grid.ndim != 1 or grid.size < 2:
-        raise FeatureError(
+        raise InputError(
             f"t: expected a 1-D time grid with at least 2 points, received shape {grid.shape}; "
             "pass e.g. np.linspace(0, T, L)"
         )
     if not np.all(np.isfinite(grid)):
-        raise FeatureError("t: the time grid contains NaN or infinite values; pass finite times")
+        raise InputError("t: the time grid contains NaN or infinite values; pass finite times")
     if grid[0] != 0.0:
-        raise FeatureError(
+        raise InputError(
             f"t: the grid must start at 0 (the time the input is switched on), received t[0] = {float(grid[0])!r}; "
             "shift the grid, e.g. t - t[0]"
         )
     if np.any(np.diff(grid) <= 0):
         i = int(np.argmax(np.diff(grid) <= 0))
-        raise FeatureError(
+        raise InputError(
             f"t: the grid must be strictly increasing, received t[{i}] = {float(grid[i])!r} "
             f">= t[{i + 1}] = {float(grid[i + 1])!r}; sort the grid and drop repeated times"
         )
@@ -117,26 +117,26 @@ def _as_input(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
             rows = [np.atleast_1d(np.asarray(u(float(s)), dtype=float)) for s in grid]
             values = np.stack(rows)
         except (TypeError, ValueError) as exc:
-            raise FeatureError(
+            raise InputError(
                 f"u: the callable must return a number or an array of shape (m,) for a time t, "
                 f"calling it failed with {exc!r}"
             ) from None
         if values.ndim != 2:
-            raise FeatureError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
+            raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
     else:
         try:
             values = np.asarray(u, dtype=float)
         except (TypeError, ValueError):
-            raise FeatureError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
+            raise InputError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
         if values.ndim == 1:
             values = values[:, None]
     if values.ndim < 2 or values.shape[-2] != grid.size or values.shape[-1] < 1:
-        raise FeatureError(
+        raise InputError(
             f"u: expected samples of shape (L,), (L, m) or (..., L, m) with L = len(t) = {grid.size}, "
             f"received shape {values.shape}; a batch of scalar inputs has shape (B, L, 1)"
         )
     if not np.all(np.isfinite(values)):
-        raise FeatureError("u: the input contains NaN or infinite values; clean or interpolate it first")
+        raise InputError("u: the input contains NaN or infinite values; clean or interpolate it first")
     lead = values.shape[:-2]
     return values.reshape(-1, grid.size, values.shape[-1]), lead
 
@@ -244,15 +244,15 @@ def response_feature(
 
     which involves only positive weights (no cancellation at long horizons).
     """
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
-    _check_int("refine", refine, 1)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
+    check_feature_int("refine", refine, 1)
     grid = _as_grid(t)
     values, lead = _as_input(u, grid)
     batch, length, m = values.shape
     dim = (degree + 1) * m
     size = sig_size(dim, level, include_level0)
-    _check_memory(
+    check_feature_memory(
         "response_feature",
         batch * size * (length if running else 1),
         f"batch {batch}, D = (degree + 1) * m = {dim} channels, level {level}"
@@ -266,8 +266,8 @@ def response_feature(
     else:
         shift = _shift_matrix(fine[-1] - fine[1:], degree)  # (M, P+1, P+1)
         inc = np.einsum("iql,bilk->biqk", shift, moments).reshape(batch, -1, dim)
-        levels = _signature_final(inc[:, ::-1], level)  # reversed time: latest step first
-        result = _flat(levels, include_level0).reshape(*lead, size)
+        levels = signature_levels(inc[:, ::-1], level)  # reversed time: latest step first
+        result = flatten_levels(levels, include_level0).reshape(*lead, size)
     if labels:
         return result, feature_words(m, degree, level, include_level0)
     return result
@@ -293,7 +293,7 @@ def _running(
             if key not in cache:
                 cache[key] = np.kron(_shift_matrix(key, npow - 1), eye).astype(float)
             state = _apply_linear(state, cache[key])
-        state = _exp_mul(moments[:, j].reshape(batch, dim), state)
+        state = exp_mul(moments[:, j].reshape(batch, dim), state)
         if (j + 1) % refine == 0:
             out[:, (j + 1) // refine, offset:] = np.concatenate(state, axis=-1)
     return out
@@ -418,16 +418,16 @@ def feature_coefficients(
     or (array, words) with ``labels``.  Rounded to float64 only at the end: the
     alternating binomial sums cancel heavily at large P.
     """
-    _check_int("degree", degree, 1)
-    _check_int("level", level, 1)
-    _check_int("inputs", inputs, 1)
-    _check_int("dps", dps, 15)
+    check_feature_int("degree", degree, 1)
+    check_feature_int("level", level, 1)
+    check_feature_int("inputs", inputs, 1)
+    check_feature_int("dps", dps, 15)
     if truncation not in ("box", "total"):
-        raise FeatureError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
+        raise ArgumentError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
     if not callable(taylor):
         raise FeatureError(f"taylor: expected a callable taylor(n, k, p) -> number, received {describe(taylor)}")
     dim = (degree + 1) * inputs
-    _check_memory("feature_coefficients", sig_size(dim, level), f"D = {dim} channels, level {level}")
+    check_feature_memory("feature_coefficients", sig_size(dim, level), f"D = {dim} channels, level {level}")
     parts = []
     with mpmath.workdps(dps):
         for n in range(1, level + 1):

@@ -19,20 +19,32 @@ The oracle column (linear SRNNs with polynomial readout) is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import SimulationError, VolterraError, describe
-from .model import Diffusion
-from .oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_parts
-from .simulate import SimulationResult, simulate
+from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
+from ..checks.simulate import SimulationResult, simulate
+from ..errors import ArgumentError, VolterraError, describe
+from ..model.diffusion import Diffusion
+from ..validate import check_model
 
 __all__ = ["VerifyReport", "verify"]
 
 _ROUNDING = 1e-10
+
+
+class PredictingResponse(Protocol):
+    """What :func:`verify` needs of a Response (structural type: the checks never import the kernel code)."""
+
+    @property
+    def model(self) -> Diffusion: ...
+
+    @property
+    def order(self) -> int: ...
+
+    def predict(self, u: Any, t: Any, eps: float = 1.0) -> Any: ...
 
 
 @dataclass
@@ -173,7 +185,7 @@ def _refined(t: np.ndarray, u: InputLike, m: int, factor: int) -> tuple[np.ndarr
 
 def _is_linear(model: Diffusion) -> bool:
     try:
-        linear_parts(model)
+        linear_arrays(model)
     except VolterraError:
         return False
     return True
@@ -183,29 +195,29 @@ def verify(
     model: Diffusion,
     u: InputLike,
     t: Any,
-    order: int | None = None,
+    *,
+    response: PredictingResponse,
     paths: int = 20000,
     seed: int = 0,
     scheme: str | None = None,
     z: float = 5.0,
-    *,
     eps: float = 1.0,
     substeps: int = 4,
     bias: float | None = None,
     burn_in: float | None = None,
-    derive_options: Mapping[str, Any] | None = None,
-    response: Any = None,
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
 ) -> VerifyReport:
-    """Compare the Volterra prediction of E f(h_t) with Monte Carlo (and the exact oracle).
+    """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
+
+    (:func:`volterra_sym.verify` derives the Response first when none is given.)
 
     Parameters
     ----------
     model, u, t : as in :func:`volterra_sym.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
         route (prediction, oracle, Monte Carlo) sees the same piecewise-linear input.
-    order : kernel order for ``derive`` (None: the readout's degree for linear models).
+    response : the Response whose ``predict(u, t, eps=)`` is checked (any route).
     paths, seed : Monte Carlo size and seed.
     scheme : ``"exact"`` (default for linear SRNNs) or ``"euler"`` (default otherwise).
     z : number of standard errors allowed.
@@ -213,25 +225,18 @@ def verify(
     substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
-    derive_options : extra keyword arguments for ``derive`` (e.g. method='taylor', lag_degree=6).
-    response : an already derived Response (anything with ``predict(u, t, eps=)``): skips ``derive``.
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise SimulationError(f"z: expected a positive number of standard errors, received {describe(z)}")
+        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise SimulationError(f"bias: expected a non-negative number or None, received {describe(bias)}")
-    if not isinstance(model, Diffusion):
-        raise SimulationError(f"model: expected a volterra_sym Diffusion, received {describe(model)}")
+        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+    check_model(model)
     tt = check_grid(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
     u = input_on_grid(u, tt, model.m)
     linear = _is_linear(model)
     if scheme is None:
         scheme = "exact" if linear else "euler"
-    if response is None:
-        from .kernels import derive
-
-        response = derive(model, order=order, **dict(derive_options or {}))
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None
     if linear:
@@ -239,7 +244,9 @@ def verify(
             oracle = _as_2d(gaussian_oracle(model, u, tt, eps))
         except VolterraError:
             oracle = None
-    run = dict(seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in)
+    run: dict[str, Any] = dict(
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in
+    )
     meta: dict[str, Any] = {}
     if scheme == "exact":
         mc = simulate(model, u, tt, paths, scheme="exact", **run)
@@ -278,7 +285,7 @@ def verify(
         paths=mc.paths,
         seed=mc.seed,
         model_name=model.name,
-        order=order if order is not None else getattr(response, "order", None),
+        order=response.order,
         rule=rule,
         meta=meta,
     )

@@ -18,7 +18,7 @@ from typing import Any, Union
 
 import sympy as sp
 
-from .errors import ModelError, describe
+from ..errors import ModelError, describe
 from .parsing import parse_expr
 
 # --------------------------------------------------------------------------- initial laws

@@ -1,0 +1,188 @@
+"""The house rules, read off the source (docs/architecture.md, "Layers").
+
+* no import cycle between the package's modules (lazy imports inside functions count, and so do
+  imports under ``if TYPE_CHECKING:``);
+* a module imports only modules of its own layer or of lower layers;
+* the independent checks (volterra_sym/checks) import nothing from the kernel code;
+* no module imports another module's private (underscore) names;
+* ``method`` names are resolved in one place (routes/__init__.py), never compared as strings.
+
+Trusts: Python's ``ast`` module only.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "volterra_sym"
+
+#: layer of each module or subpackage, low to high; a module may import its own layer and below
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "_version"),
+    ("model",),
+    ("validate",),
+    ("algebra",),
+    ("numerics", "features"),
+    ("documents",),
+    ("response",),
+    ("routes",),
+    ("derive",),
+    ("workflows", "modelfile", "gallery", "learn", "cli", "__main__", "__init__"),
+]
+#: what the independent checks may import (besides each other)
+CHECKS_MAY_IMPORT = {"errors", "_version", "model", "validate", "checks"}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """Dotted names (relative to the package) that ``node`` in ``module`` imports."""
+    path = MODULES[module]
+    base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    if module == "__init__":
+        base = []
+    if node.level == 0:
+        if not (node.module or "").startswith("volterra_sym"):
+            return []
+        target = (node.module or "").split(".")[1:]
+    else:
+        up = node.level - 1
+        target = (base[: len(base) - up] if up else base) + (node.module.split(".") if node.module else [])
+    found = []
+    for alias in node.names:
+        candidate = ".".join([*target, alias.name])
+        found.append(candidate if candidate in MODULES else ".".join(target) or "__init__")
+    return found
+
+
+def _imports(module: str) -> list[tuple[str, int, list[str]]]:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            out.append((module, node.lineno, _resolve(module, node)))
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__") and node.level + bool(
+                    (node.module or "").startswith("volterra_sym")
+                ):
+                    out.append((module, node.lineno, [f"PRIVATE:{alias.name}"]))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("volterra_sym."):
+                    out.append((module, node.lineno, [".".join(alias.name.split(".")[1:])]))
+    return out
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _layer(name: str) -> int:
+    for i, names in enumerate(LAYERS):
+        if _top(name) in names:
+            return i
+    raise AssertionError(f"module {name!r} has no layer in tests/test_architecture.py: add it to LAYERS")
+
+
+EDGES = [(src, line, dst) for m in MODULES for src, line, dsts in _imports(m) for dst in dsts]
+
+
+def test_every_module_has_a_layer():
+    for m in MODULES:
+        if m != "checks" and not m.startswith("checks."):
+            _layer(m)
+
+
+def test_no_private_names_cross_modules():
+    bad = [f"{src}:{line} imports {dst[8:]}" for src, line, dst in EDGES if dst.startswith("PRIVATE:")]
+    assert not bad, "private names imported across modules:\n" + "\n".join(bad)
+
+
+def test_lower_layers_never_import_higher_ones():
+    bad = []
+    for src, line, dst in EDGES:
+        if dst.startswith("PRIVATE:") or _top(src) == "checks":
+            continue
+        if _top(dst) == "checks":
+            if _layer(src) < _layer("workflows"):
+                bad.append(f"{src}:{line} -> {dst} (only the top layer uses the checks)")
+            continue
+        if _layer(dst) > _layer(src):
+            bad.append(f"{src}:{line} -> {dst}")
+    assert not bad, "upward imports:\n" + "\n".join(bad)
+
+
+def test_checks_import_nothing_from_the_kernel_code():
+    bad = [
+        f"{src}:{line} -> {dst}"
+        for src, line, dst in EDGES
+        if _top(src) == "checks" and not dst.startswith("PRIVATE:") and _top(dst) not in CHECKS_MAY_IMPORT
+    ]
+    assert not bad, "the independent checks import kernel code:\n" + "\n".join(bad)
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for src, _line, dst in EDGES:
+        if dst in MODULES and dst != src:
+            graph[src].add(dst)
+    # a package's __init__ re-exports its modules; an import of the package means the __init__ file
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                cycle = stack[stack.index(d) :] + [d]
+                # a subpackage's __init__ importing its own modules is not a cycle of the code
+                if not all(c.startswith(cycle[0].split(".")[0]) and c.count(".") <= 1 for c in cycle) or len(
+                    {_top(c) for c in cycle}
+                ) > 1:
+                    pytest.fail("import cycle: " + " -> ".join(cycle))
+            elif d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_method_names_are_resolved_only_by_the_route_registry():
+    """No comparison of a ``method`` variable or attribute with a string outside routes/__init__.py."""
+    bad = []
+    for m, path in MODULES.items():
+        if m == "routes":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                names = [node.left, *node.comparators]
+                has_method = any(
+                    (isinstance(x, ast.Name) and x.id == "method")
+                    or (isinstance(x, ast.Attribute) and x.attr == "method")
+                    for x in names
+                )
+                has_str = any(isinstance(x, ast.Constant) and isinstance(x.value, str) for x in names) or any(
+                    isinstance(x, (ast.Tuple, ast.List, ast.Set)) for x in names
+                )
+                if has_method and has_str:
+                    bad.append(f"{m}:{node.lineno}")
+    assert not bad, "method strings compared outside the route registry: " + ", ".join(bad)

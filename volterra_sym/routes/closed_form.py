@@ -1,0 +1,245 @@
+"""Responses whose kernels are formulas: exponential polynomials in the lags.
+
+The exact route (linear SRNNs) and the Taylor route (short-lag kernels, zero
+rates) both produce kernels of the normal form
+sum c prod_j tau_j^{p_j} e^{-mu_j tau_j} (:class:`~volterra_sym.algebra.exp_polynomial.ExpPoly`),
+so they share prediction by filter cascades (:mod:`volterra_sym.numerics.series`),
+code generation (:mod:`volterra_sym.numerics.codegen`), exact derivatives at zero
+lag (the response features) and printable formulas.  The route-specific parts
+(derivation steps, error estimates) are hooks of the subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..algebra.exp_polynomial import ExpPoly, to_sympy
+from ..errors import ArgumentError
+from ..model.diffusion import Diffusion
+from ..numerics.codegen import Lowered
+from ..response import Response, check_finite_prediction
+
+KernelKey = tuple[int, int, tuple[int, ...]]  # (component, n, (k_1..k_n))
+
+
+class ClosedFormResponse(Response):
+    """Kernels in exponential-polynomial normal form (see module docstring).
+
+    Attributes
+    ----------
+    model, order, method
+    taus : lag symbols tau1..tauN;  s_sym : s_n;  t_sym : time t
+    dps : working precision of the derivation (digits)
+    """
+
+    closed_form: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        model: Diffusion,
+        order: int,
+        kernel_forms: dict[KernelKey, ExpPoly],
+        mean0_forms: list[ExpPoly],
+        dps: int = 30,
+        simplify: bool = True,
+    ) -> None:
+        super().__init__(model, order)
+        self._forms = kernel_forms
+        self._mean0_forms = mean0_forms
+        self.dps = dps
+        self.simplify = simplify
+        self._expr_cache: dict[KernelKey, sp.Expr] = {}
+        self._terms_cache: dict[tuple[Any, ...], list[Any]] = {}
+
+    # ---- kernels -------------------------------------------------------------------
+    def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly:
+        """The exponential-polynomial normal form of K^(n)_k over ``self.taus + (s_n,)``."""
+        n = self._check_n(n)
+        return self._forms[(self._component(component)[0], n, self._k(n, k))]
+
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
+        """K^(n)_{k_1..k_n} as a SymPy expression in ``self.lags(n)``.
+
+        For a vector readout without ``component`` a column Matrix (one entry per component).
+        """
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        exprs = []
+        for c in self._component(component):
+            key = (c, n, ks)
+            if key not in self._expr_cache:
+                with mpmath.workdps(self.dps):
+                    self._expr_cache[key] = self._forms[key].as_expr(self.simplify)
+            exprs.append(self._expr_cache[key])
+        if component is None and self.model.vector_readout:
+            return sp.Matrix(exprs)
+        return exprs[0]
+
+    def _kernel_values(self, n: int, ks: tuple[int, ...], lags: np.ndarray, component: int) -> np.ndarray:
+        K = self.lower("numpy").kernel(n, ks, component)
+        return np.asarray(K(*lags.T), dtype=float)
+
+    @property
+    def mean0(self) -> Any:
+        """E f(h^0_t): a constant for the stationary start, a function of ``t_sym`` otherwise."""
+        with mpmath.workdps(self.dps):
+            exprs = [F.as_expr(self.simplify) for F in self._mean0_forms]
+        return sp.Matrix(exprs) if self.model.vector_readout else exprs[0]
+
+    def mean0_form(self, component: int = 0) -> ExpPoly:
+        """E f_c(h^0_t) as an exponential polynomial in t (constant for the stationary start)."""
+        return self._mean0_forms[self._component(component)[0]]
+
+    def numeric_terms(self, key: KernelKey, horizon: float) -> list[Any]:
+        """Float terms of a kernel valid for lags <= horizon (near-coincident rates merged, see
+        :func:`volterra_sym.algebra.exp_polynomial.stable_numeric_terms`), cached here."""
+        from ..algebra.exp_polynomial import stable_numeric_terms
+
+        ckey = (*key, horizon)
+        if ckey not in self._terms_cache:
+            c, n, ks = key
+            self._terms_cache[ckey] = stable_numeric_terms(
+                self.kernel_form(n, ks, c), dict(self.model.params), horizon, dps=max(50, self.dps)
+            )
+        return self._terms_cache[ckey]
+
+    # ---- Taylor coefficients at zero lag -------------------------------------------
+    #: the largest total derivative order available (None: unlimited)
+    _taylor_limit: ClassVar[int | None] = None
+
+    def _check_taylor_degree(self, total: int, what: str) -> None:
+        """Hook: refuse derivative orders the kernels do not carry (Taylor route)."""
+
+    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
+        """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (exact; stationary start)."""
+        if not self.stationary:
+            raise ArgumentError("kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)")
+        F = self.kernel_form(n, k, self._component(component)[0])
+        p = tuple(p)
+        if len(p) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in p):
+            raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        self._check_taylor_degree(sum(p), "p")
+        with mpmath.workdps(self.dps):
+            val = F.derivative_at_zero((*p, 0))
+            return sp.sympify(to_sympy(val, self.dps)) if not isinstance(val, sp.Basic) else sp.expand(val)
+
+    # ---- numbers -------------------------------------------------------------------
+    def _top_shell_degree(self) -> int | None:
+        """Hook: the total lag degree of the top Taylor shell (None: the kernels are not truncated)."""
+        return None
+
+    def _after_prediction(self, tt: np.ndarray, parts: np.ndarray, top: np.ndarray) -> None:
+        """Hook called with each order's contribution and the top-shell estimate (Taylor: warnings)."""
+
+    def predict(
+        self,
+        u: Any,
+        t: Any,
+        eps: float = 1.0,
+        *,
+        by_order: bool = False,
+        interp: str | None = None,
+        return_error: bool = False,
+        **options: Any,
+    ) -> Any:
+        """E f(h_t) on the grid ``t`` for the input ``u`` by filter cascades (:mod:`volterra_sym.numerics.series`).
+
+        Parameters
+        ----------
+        u : callable u(t) -> (m,), or samples of shape (len(t), m) ((len(t),) for m = 1).
+        t : 1-D strictly increasing grid starting at 0.
+        eps : the input amplitude (the series is in powers of eps).
+        by_order : return each order's contribution separately, order 0 first.
+        interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (see the series module); default
+            ``"pwlinear"`` for samples and ``"cubic"`` for callables.
+        return_error : also return a truncation-error estimate (Taylor kernels: the
+            contribution of the top-degree Taylor shell; exact kernels: zeros).
+
+        Returns
+        -------
+        (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
+        """
+        from ..numerics.series import INTERPOLATIONS, evaluate_series
+        from ..validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
+
+        if options:  # the contract (Response.predict) lets routes take options; these take only the two above
+            raise ArgumentError(
+                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp= and return_error="
+            )
+        check_flag(by_order, "by_order")
+        check_flag(return_error, "return_error")
+        check_numeric_model(self.model)
+        tt = check_grid(t)
+        e = check_eps(eps)
+        U = input_samples(u, tt, self.model.m)
+        if interp is None:
+            interp = "cubic" if callable(u) else "pwlinear"
+        if interp not in INTERPOLATIONS:
+            raise ArgumentError(f"interp: expected one of {INTERPOLATIONS}, received {interp!r}")
+        if interp == "cubic" and tt.size < 4:
+            interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
+        out, top = evaluate_series(self, U, tt, e, interp=interp, top_degree=self._top_shell_degree())
+        self._after_prediction(tt, out, top)
+        if not self.model.vector_readout:
+            out, top = out[..., 0], top[:, 0]
+        check_finite_prediction(out, tt)
+        res = out if by_order else out.sum(axis=0)
+        return (res, np.abs(top)) if return_error else res
+
+    def lower(self, backend: str = "numpy", **options: Any) -> Lowered:
+        """Lower every kernel to numeric callables (see :func:`volterra_sym.numerics.codegen.lower`)."""
+        from ..numerics.codegen import lower
+
+        key = (backend, tuple(sorted(options.items())))
+        if key not in self._lowered:
+            self._lowered[key] = lower(self, backend=backend, **options)
+        return self._lowered[key]
+
+    def write_module(self, path: Any, max_lag: float = 100.0) -> str:
+        """Write a standalone NumPy module holding every kernel (see :mod:`volterra_sym.numerics.codegen`)."""
+        from ..numerics.codegen import write_module
+
+        return write_module(self, path, max_lag)
+
+    # ---- listings ------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable summary: model, order, every kernel as LaTeX and SymPy text."""
+        items = []
+        for c in range(self.model.p):
+            for n, ks, expr in self.kernels(component=c):
+                items.append(
+                    {
+                        "n": n,
+                        "k": list(ks),
+                        "component": c,
+                        "lags": [str(s) for s in self.lags(n)],
+                        "sympy": str(expr),
+                        "latex": sp.latex(expr),
+                        "zero": expr == 0,
+                    }
+                )
+        return {
+            "model": repr(self.model),
+            "method": self.method,
+            "order": self.order,
+            "initial": repr(self.model.initial),
+            "mean0": str(self.mean0),
+            "kernels": items,
+            "zero_orders": {str(k): v for k, v in self.zero_orders.items()},
+        }
+
+    def summary(self) -> str:
+        """Human-readable listing of the kernels."""
+        lines = [repr(self), f"  E f(h^0_t) = {self.mean0}"]
+        for n, ks, expr in self.kernels():
+            label = ",".join(str(k + 1) for k in ks)
+            lines.append(f"  K^({n})_[{label}]({', '.join(map(str, self.lags(n)))}) = {expr}")
+        for _n, why in self.zero_orders.items():
+            lines.append(f"  {why}")
+        return "\n".join(lines)

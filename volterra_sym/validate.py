@@ -1,0 +1,198 @@
+"""The one validation module: every entry point checks its arguments here.
+
+Each kind of mistake raises one error class with one message pattern
+(argument, what was received, what to do), whatever the entry point:
+
+=========================================  ===========================================
+mistake                                    class
+=========================================  ===========================================
+time grid, input signal, eps, lag arrays   :class:`~volterra_sym.errors.InputError`
+order, index k, count, option, method      :class:`~volterra_sym.errors.ArgumentError`
+not a model / inconsistent model           :class:`~volterra_sym.errors.ModelError`
+=========================================  ===========================================
+
+This module only validates; it computes nothing the checks could share, so the
+independent checks (oracle, simulator) may use it too.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import ArgumentError, InputError, ModelError, VolterraError, describe
+from .model.diffusion import Diffusion
+
+#: the highest kernel order any route derives (API, CLI and model files share it)
+MAX_ORDER = 12
+
+
+def check_grid(t: Any, *, min_points: int = 2) -> np.ndarray:
+    """A time grid as float64: 1-D, finite, strictly increasing, starting at 0."""
+    try:
+        arr = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"t: expected a 1-D increasing array of times starting at 0, received {describe(t)}") from None
+    if arr.ndim != 1:
+        raise InputError(f"t: expected a 1-D array of times (e.g. np.linspace(0, T, 101)), received shape {arr.shape}")
+    if arr.size < min_points:
+        raise InputError(f"t: need at least {min_points} grid point(s), received {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise InputError(f"t: non-finite value {arr[bad]} (NaN or inf) at index {bad}; give finite times")
+    if arr[0] != 0:
+        raise InputError(f"t: the grid must start at 0 (the time the input starts), received t[0] = {arr[0]}")
+    d = np.diff(arr)
+    if np.any(d <= 0):
+        bad = int(np.flatnonzero(d <= 0)[0])
+        raise InputError(
+            f"t: the grid must be strictly increasing, but t[{bad + 1}] = {arr[bad + 1]} <= t[{bad}] = {arr[bad]}"
+        )
+    return arr
+
+
+def input_samples(u: Any, t: np.ndarray, m: int, *, allow_none: bool = False) -> np.ndarray:
+    """The input on the grid, shape (len(t), m).
+
+    ``u`` is a callable u(t) -> (m,) (a scalar is accepted for m = 1) evaluated at each grid
+    time, samples of shape (len(t), m) ((len(t),) for m = 1), or, with ``allow_none``, None
+    for no input.
+    """
+    L = t.size
+    if u is None:
+        if allow_none:
+            return np.zeros((L, m))
+        raise InputError(f"u: expected samples of shape ({L}, {m}) or a callable u(t) -> ({m},), received None")
+    if np.iscomplexobj(u) and not callable(u):
+        raise InputError("u: received complex samples; the input signal must be real")
+    if callable(u):
+        rows = []
+        for tj in t:
+            try:
+                raw = u(float(tj))
+                if np.iscomplexobj(raw):
+                    raise InputError(f"u: u({tj}) returned a complex value; the input signal must be real")
+                val = np.asarray(raw, dtype=float)
+            except VolterraError:
+                raise
+            except Exception as exc:  # the user's callable failed
+                raise InputError(f"u: calling u({tj}) raised {type(exc).__name__}: {exc}") from exc
+            if val.size != m or val.ndim > 1:
+                raise InputError(
+                    f"u: the callable must return an array of shape ({m},) (one value per input channel), "
+                    f"u({tj}) returned shape {val.shape}"
+                )
+            rows.append(val.reshape(m))
+        U = np.array(rows)
+    else:
+        try:
+            U = np.asarray(u, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"u: expected samples of shape ({L}, {m}) or a callable u(t) -> ({m},), received {describe(u)}"
+            ) from None
+        if U.ndim == 1 and m == 1:
+            U = U[:, None]
+        if U.ndim != 2 or U.shape[1] != m:
+            raise InputError(
+                f"u: expected samples of shape (len(t), m) = ({L}, {m}) (the model has {m} input channel(s)), "
+                f"received shape {U.shape}"
+            )
+        if U.shape[0] != L:
+            raise InputError(
+                f"u: expected samples of shape ({L}, {m}) (one per grid time), received shape {np.shape(u)}: "
+                f"{U.shape[0]} samples for {L} grid points"
+            )
+    if not np.all(np.isfinite(U)):
+        j, k = np.argwhere(~np.isfinite(U))[0]
+        raise InputError(
+            f"u: non-finite value {U[j, k]} (NaN or inf) at time t[{j}] = {t[j]}, channel {k}; clean the input"
+        )
+    return U
+
+
+def check_eps(eps: Any) -> float:
+    """The input amplitude: a finite real number."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise InputError(f"eps: expected a finite real number, received {describe(eps)}")
+    if not math.isfinite(float(eps)):
+        raise InputError(f"eps: expected a finite real number, received {eps}")
+    return float(eps)
+
+
+def check_model(model: Any, where: str = "model") -> Any:
+    """``model`` must be a :class:`~volterra_sym.model.Diffusion` (one message for every entry point)."""
+    if not isinstance(model, Diffusion):
+        raise ModelError(
+            f"{where}: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...), vs.load_model(path)), "
+            f"received {describe(model)}"
+        )
+    return model
+
+
+def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None, hint: str = "") -> int:
+    """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}{hint}, received {describe(value)}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ArgumentError(f"{name}: expected an integer {rng}{hint}, received {value}")
+    return value
+
+
+def check_order(order: Any) -> int:
+    """A kernel order in 1..MAX_ORDER."""
+    return check_int(order, "order", minimum=1, maximum=MAX_ORDER, hint=" (the highest kernel order)")
+
+
+def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
+    """Input indices (k_1..k_n), 0-based, each in 0..m-1; None means (0,)*n when m == 1, and a
+    single integer means that channel at every position."""
+    if k is None:
+        if m != 1:
+            raise ArgumentError(f"k: the model has {m} inputs; give the input indices k=(k1, ..., k{n}) (0-based)")
+        return (0,) * n
+    items = list(k) if isinstance(k, (tuple, list, np.ndarray)) else [k] * n
+    if len(items) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in items):
+        raise ArgumentError(f"k: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
+    if any(not 0 <= int(x) < m for x in items):
+        raise ArgumentError(f"k: input indices are 0-based and below m = {m} (the number of inputs), received {k!r}")
+    return tuple(int(x) for x in items)
+
+
+def check_lag_array(lags: Any, width: int, *, stationary: bool = True) -> np.ndarray:
+    """Lags as a float array of shape (..., width), finite and >= 0."""
+    try:
+        L = np.asarray(lags, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"lags: expected an array of lags of shape (..., {width}), received {describe(lags)}"
+        ) from None
+    if width == 1 and L.ndim >= 1 and L.shape[-1] != 1:
+        L = L[..., None]
+    if L.ndim == 0 or L.shape[-1] != width:
+        what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) for a non-stationary start"
+        raise InputError(f"lags: expected an array of shape (..., {width}) {what}, received shape {L.shape}")
+    if not np.all(np.isfinite(L)) or np.any(L < 0):
+        raise InputError("lags: expected finite lags >= 0 (found NaN, inf or negative entries)")
+    return L
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A True/False switch (numpy bools accepted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(f"{name}: expected True or False, received {describe(value)}")
+    return bool(value)
+
+
+def check_numeric_model(model: Any) -> None:
+    """Every symbolic parameter of the model has a numeric value (needed for numbers)."""
+    missing = [str(x) for x in model.parameters if x not in model.params]
+    if missing:
+        raise ModelError(
+            f"params: the model has symbolic parameter(s) {missing} without numeric values; give them as "
+            "params={'name': value} when building the model (or use model.with_values(...))"
+        )

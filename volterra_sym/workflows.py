@@ -1,0 +1,45 @@
+"""Workflows that join a route and a check: :func:`verify` (derive, then compare with the references).
+
+The checks themselves (:mod:`volterra_sym.checks`) never import the kernel code;
+this module sits above both and is where the two meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .checks.verify import VerifyReport
+from .checks.verify import verify as verify_response
+from .derive import derive
+from .model.diffusion import Diffusion
+from .response import Response
+from .validate import check_model
+
+
+def verify(
+    model: Diffusion,
+    u: Any,
+    t: Any,
+    *,
+    order: int | None = None,
+    response: Response | None = None,
+    derive_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> VerifyReport:
+    """Compare the Volterra prediction of E f(h_t) with Monte Carlo (and the exact Gaussian oracle).
+
+    Parameters
+    ----------
+    model, u, t : the model, its input (callable or samples on ``t``) and the time grid.
+    order : kernel order for :func:`~volterra_sym.derive` (None: the readout's degree for linear models).
+    response : an already derived Response (skips ``derive``).
+    derive_options : keyword arguments for ``derive`` (e.g. ``method="taylor", lag_degree=6``).
+    options : the Monte Carlo settings of :func:`volterra_sym.checks.verify.verify`
+        (``paths``, ``seed``, ``scheme``, ``z``, ``eps``, ``substeps``, ``bias``, ``burn_in``,
+        ``chunk``, ``max_memory``, ``progress``).
+    """
+    check_model(model)
+    if response is None:
+        response = derive(model, order, **dict(derive_options or {}))
+    return verify_response(model, u, t, response=response, **options)
