@@ -11,7 +11,14 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.errors import GridError, InputError, ModelError, NotAnalyticError, StationaryLawError, UnstableError
+from volterra_sym.errors import (
+    ArgumentError,
+    GridError,
+    InputError,
+    NotAnalyticError,
+    StationaryLawError,
+    UnstableError,
+)
 from volterra_sym.routes.galerkin_basis import choose_weight
 from volterra_sym.routes.galerkin_system import build_galerkin, galerkin_error
 
@@ -380,7 +387,7 @@ def test_predict_order_one_stationary_equals_kernel_convolution():
 
 
 def test_bad_input_is_refused_clearly():
-    with pytest.raises(ModelError, match="degree"):
+    with pytest.raises(ArgumentError, match="degree"):
         build_galerkin(OU1, 0)
     with pytest.raises(NotAnalyticError, match="Abs"):
         build_galerkin(vs.Diffusion([h], [-h + sp.Abs(h)], 0.5, [1], h), 6)
@@ -395,7 +402,7 @@ def test_bad_input_is_refused_clearly():
     S = build_galerkin(OU1, 4, order=2)
     with pytest.raises(InputError, match="lags"):
         S.kernel_values(1, 0, [0.1, np.nan])
-    with pytest.raises(InputError, match="n: "):
+    with pytest.raises(ArgumentError, match="n: "):
         S.kernel_values(3, (0, 0, 0), [[0.1, 0.1, 0.1]])
     with pytest.raises(InputError, match="t: "):
         S.predict(np.zeros(3), [0.0, np.nan, 1.0])
@@ -403,6 +410,12 @@ def test_bad_input_is_refused_clearly():
         S.predict(np.zeros(4), [0.0, 0.5, 1.0])
     with pytest.raises(InputError, match="s: "):
         S.kernel_values(1, 0, [0.1], s=[1.0])
+    with pytest.raises(ArgumentError, match="ks: "):
+        S.kernel_values(2, (0, 3), [[0.1, 0.2]])
+    with pytest.raises(ArgumentError, match="component: "):
+        S.mean0([0.0], component=1)
+    with pytest.raises(ArgumentError, match="points: "):
+        build_galerkin(OU1, 4, points=0)
 
 
 def test_weights_from_the_model():
@@ -422,9 +435,9 @@ def test_weights_from_the_model():
     assert np.all(np.abs(np.diag(p1.cov) / np.diag(S) - 1) <= 5 * np.sqrt(2 / 2000) + 0.02)  # + Euler bias O(dt)
     assert choose_weight(TANH1).kind == "density-1d" and choose_weight(ROT2).source.startswith("pilot")
     for bad in ("gauss", ("gaussian", [0.0], [[1.0]]), ("gaussian", [0, 0], [[1, 0], [0, -1]])):
-        with pytest.raises(ModelError, match="weight"):
+        with pytest.raises(ArgumentError, match="weight"):
             choose_weight(ROT2, bad)
-    with pytest.raises(ModelError, match="stationary-1d"):
+    with pytest.raises(ArgumentError, match="stationary-1d"):
         choose_weight(ROT2, "stationary-1d")
 
 

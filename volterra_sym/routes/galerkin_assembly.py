@@ -164,7 +164,7 @@ def _ridge_1d(basis: HermiteBasis, R: np.ndarray, fn, name: str) -> np.ndarray:
     t = (edges[:-1, None] + half[:, None] * (x[None, :] + 1)).reshape(-1)
     wt = (half[:, None] * w[None, :]).reshape(-1) * np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi)
     g = _finite(fn(basis.to_x(t[:, None] * R[0][None, :]))[:, 0, 0], name)
-    H = basis._h(t)
+    H = basis.univariate(t)
     return (H * (wt * g)[:, None]).T @ H
 
 

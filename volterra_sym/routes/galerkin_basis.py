@@ -30,6 +30,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import (
+    ArgumentError,
     GridError,
     ModelError,
     NotAnalyticError,
@@ -123,7 +124,8 @@ def polynomial_degree(mat: sp.Matrix, state: tuple[sp.Symbol, ...]) -> int | Non
     return deg
 
 
-def _scipy() -> Any:
+def require_scipy() -> Any:
+    """The scipy package, or a VolterraError saying how to install the optional extra."""
     try:
         import scipy.linalg  # noqa: F401
         import scipy.sparse.linalg  # noqa: F401
@@ -168,15 +170,15 @@ def gaussian_weight(mean: Any, cov: Any, n: int, source: str = "user") -> Weight
     if S.ndim == 0 or S.size == 1:
         S = np.eye(n) * float(S.reshape(-1)[0]) if n > 1 else S.reshape(1, 1)
     if m.shape != (n,) or S.shape != (n, n):
-        raise ModelError(
+        raise ArgumentError(
             f"weight: a Gaussian weight needs mean of shape ({n},) and cov ({n}, {n}), received {m.shape}, {S.shape}"
         )
     if not (np.all(np.isfinite(m)) and np.all(np.isfinite(S))):
-        raise ModelError(f"weight: mean and cov must be finite, received mean {m.tolist()}, cov {S.tolist()}")
+        raise ArgumentError(f"weight: mean and cov must be finite, received mean {m.tolist()}, cov {S.tolist()}")
     S = 0.5 * (S + S.T)
     ev = np.linalg.eigvalsh(S)
     if ev.min() <= 1e-12 * max(1.0, ev.max()):
-        raise ModelError(
+        raise ArgumentError(
             f"weight: the Gaussian weight covariance must be positive definite, received eigenvalues {ev.tolist()}; "
             "give a covariance of full rank (e.g. the stationary covariance of a pilot simulation)"
         )
@@ -198,7 +200,7 @@ def choose_weight(model: Diffusion, weight: Any = None, *, seed: int = 0) -> Wei
     n = model.n
     if isinstance(weight, Weight):
         if weight.mean.shape != (n,):
-            raise ModelError(f"weight: a Weight of dimension {weight.mean.shape[0]} for a model of dimension {n}")
+            raise ArgumentError(f"weight: a Weight of dimension {weight.mean.shape[0]} for a model of dimension {n}")
         return weight
     if weight is None:
         if n == 1:
@@ -211,13 +213,13 @@ def choose_weight(model: Diffusion, weight: Any = None, *, seed: int = 0) -> Wei
         return gaussian_weight(weight[1], weight[2], n)
     if weight == "stationary-1d":
         if n != 1:
-            raise ModelError(f"weight: 'stationary-1d' needs a 1-D model, this one has dimension {n}; use 'pilot'")
+            raise ArgumentError(f"weight: 'stationary-1d' needs a 1-D model, this one has dimension {n}; use 'pilot'")
         return stationary_weight_1d(model)
     if weight == "linearisation":
         return linearisation_weight(model)
     if weight == "pilot":
         return pilot_weight(model, seed=seed)
-    raise ModelError(
+    raise ArgumentError(
         f"weight: expected None, 'stationary-1d', 'linearisation', 'pilot', ('gaussian', mean, cov) or a Weight, "
         f"received {describe(weight)}"
     )
@@ -288,7 +290,7 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
     X = np.tile(x0, (paths, 1))
     snaps = []
     snap_every = max(1, steps // 60)
-    s0 = sig(X[:1])[0] if sig_const else None
+    s0 = sig(X[:1])[0]  # used when the noise is constant
     with np.errstate(all="ignore"):
         for i in range(steps):
             dW = rng.standard_normal((paths, model.r)) * math.sqrt(dt)
@@ -465,7 +467,7 @@ class HermiteBasis(Basis):
             self.deriv.append(Da)
         z, w = np.polynomial.hermite_e.hermegauss(points)
         w = w / w.sum()
-        bound = (self._h(z) ** 2).max(axis=1)  # max_k h_k(z)^2 per node
+        bound = (self.univariate(z) ** 2).max(axis=1)  # max_k h_k(z)^2 per node
         logs = np.log(w) + np.log(bound)
         grids = np.meshgrid(*([np.arange(points)] * self.n), indexing="ij")
         idx = np.stack([g.reshape(-1) for g in grids], axis=1)
@@ -475,7 +477,7 @@ class HermiteBasis(Basis):
         self.n_nodes = int(self._idx.shape[0])
         self.points = points
 
-    def _h(self, z: np.ndarray) -> np.ndarray:
+    def univariate(self, z: np.ndarray) -> np.ndarray:
         """h_k(z) for k = 0..degree: shape z.shape + (degree + 1,)."""
         z = np.asarray(z, dtype=float)
         H = np.empty(z.shape + (self.degree + 1,))
@@ -490,7 +492,7 @@ class HermiteBasis(Basis):
         Z = np.asarray(Z, dtype=float).reshape(-1, self.n)
         out = np.ones((Z.shape[0], self.N))
         for a in range(self.n):
-            out *= self._h(Z[:, a])[:, self.alphas[:, a]]
+            out *= self.univariate(Z[:, a])[:, self.alphas[:, a]]
         return out
 
     def quadrature(self, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -508,7 +510,7 @@ class DensityBasis1D(Basis):
 
     def __init__(self, weight: Weight, degree: int):
         if weight.nodes is None or weight.probs is None:
-            raise ModelError("weight: a 'density-1d' weight needs nodes and probabilities")
+            raise ArgumentError("weight: a 'density-1d' weight needs nodes and probabilities")
         self.n = 1
         self.degree = degree
         self.alphas = np.arange(degree + 1).reshape(-1, 1)
@@ -517,7 +519,7 @@ class DensityBasis1D(Basis):
         z = (weight.nodes - self.mean[0]) * self.Linv[0, 0]
         q = weight.probs
         if np.count_nonzero(q > 1e-300) <= degree + 1:
-            raise ModelError(f"degree: {degree} needs more quadrature nodes than the weight has ({q.size})")
+            raise ArgumentError(f"degree: {degree} needs more quadrature nodes than the weight has ({q.size})")
         N = degree + 1
         V = np.zeros((z.size, N))
         H = np.zeros((N, N))

@@ -14,27 +14,28 @@ the same scheme is a per-step scalar recursion.  Cost O(N^2 len(t)) per order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
-from .galerkin_basis import _scipy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .galerkin_system import GalerkinSystem
+from .galerkin_basis import require_scipy
 
 _STEP_CLASSES = 16  # distinct step lengths of a grid handled by augmented exponentials
 
 
-def forward_hierarchy(S: GalerkinSystem, u: np.ndarray, tt: np.ndarray, order: int) -> np.ndarray:
-    """Orders 0..order of E f(h_t) on the grid tt (validated: t[0] = 0, increasing), u (L, m): (order+1, L, p_out)."""
+def forward_hierarchy(S: Any, u: np.ndarray, tt: np.ndarray, order: int) -> np.ndarray:
+    """Orders 0..order of E f(h_t) on the grid tt (validated: t[0] = 0, increasing), u (L, m): (order+1, L, p_out).
+
+    S is a GalerkinSystem (typed Any: this module must not import galerkin_system, which imports it).
+    """
     L, N = tt.size, S.N
     steps = np.diff(tt)
     classes = np.round(steps / tt[-1], 12) if L > 1 else np.zeros(0)
     keys, cls = np.unique(classes, return_inverse=True)
     if keys.size > _STEP_CLASSES:
-        if S._eig() is not None:
+        if S.eigendecomposition() is not None:
             return _hierarchy_eig(S, u, steps, order)
         raise InputError(
             f"t: the grid has {keys.size} distinct step lengths; with N = {N} basis functions each needs "
@@ -50,11 +51,14 @@ def forward_hierarchy(S: GalerkinSystem, u: np.ndarray, tt: np.ndarray, order: i
         _scan(R[0], np.zeros((L - 1, N)), cls, mats)
     # the source enters as s_i (P1 - P2) + s_{i+1} P2 = sum_k u_k r_{n-1} [Gamma_k (P1 - P2)] + ...: fold Gamma in
     folded = [[(G @ (P1 - P2), G @ P2) for G in S.Gammas] for _, P1, P2 in mats]
-    groups = [slice(0, L - 1)] if len(mats) == 1 else [np.nonzero(cls == i)[0] for i in range(len(mats))]
+    groups: list[tuple[Any, Any]] = (
+        [(slice(0, L - 1), slice(1, L))]
+        if len(mats) == 1
+        else [(idx, idx + 1) for idx in (np.nonzero(cls == i)[0] for i in range(len(mats)))]
+    )
     for j in range(1, order + 1):
         F = np.zeros((L - 1, N))
-        for i, idx in enumerate(groups):
-            nxt = slice(1, L) if isinstance(idx, slice) else idx + 1
+        for i, (idx, nxt) in enumerate(groups):
             r0, r1 = R[j - 1][idx], R[j - 1][nxt]
             for k, (A1, A2) in enumerate(folded[i]):
                 F[idx] += u[idx, k : k + 1] * (r0 @ A1) + u[nxt, k : k + 1] * (r1 @ A2)
@@ -63,9 +67,9 @@ def forward_hierarchy(S: GalerkinSystem, u: np.ndarray, tt: np.ndarray, order: i
     return R @ S.c_f.T
 
 
-def _hierarchy_eig(S: GalerkinSystem, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
+def _hierarchy_eig(S: Any, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
     """The same ETD2 scheme in the eigenbasis (y = r V): per-step scalars, any number of distinct steps."""
-    lam, V, Vi = S._eig()  # type: ignore[misc]
+    lam, V, Vi = S.eigendecomposition()
     L = steps.size + 1
     z = steps[:, None] * lam[None, :]
     small = np.abs(z) < 1e-3
@@ -96,11 +100,11 @@ def _phi_mats(M: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Z[:N, :N] = M * h
     Z[:N, N : 2 * N] = np.eye(N) * h
     Z[N : 2 * N, 2 * N :] = np.eye(N) * h
-    E = _scipy().linalg.expm(Z)
+    E = require_scipy().linalg.expm(Z)
     return E[:N, :N], E[:N, N : 2 * N], E[:N, 2 * N :] / h
 
 
-def _scan(R: np.ndarray, F: np.ndarray, cls: np.ndarray, mats: list[tuple[np.ndarray, ...]]) -> None:
+def _scan(R: np.ndarray, F: np.ndarray, cls: np.ndarray, mats: Sequence[tuple[np.ndarray, ...]]) -> None:
     """r_{i+1} = r_i E_i + F_i in place (row vectors).
 
     (A blocked variant with 3 sqrt(len) matrix-matrix products was measured slower on the shared 2-core machine:

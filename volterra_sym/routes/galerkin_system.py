@@ -29,10 +29,11 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
-Errors: ModelError (degree, weight, non-finite coefficients), NotAnalyticError, GridError (basis too large for
-max_memory), UnstableError (spurious or genuine eigenvalues with Re > 0; no fixed point / diverging pilot),
-NotNormalisableError / StationaryLawError (no stationary law; implied law not positive), InputError (n, ks,
-component, lags, s, t, U, eps, order).  scipy is imported lazily (expm, expm_multiply).
+Errors: ArgumentError (settings: degree, order, weight, points, n, ks, component, p), ModelError (parameters
+without values, non-finite coefficients, D <= 0), NotAnalyticError, GridError (basis too large for max_memory),
+UnstableError (spurious or genuine eigenvalues with Re > 0; no fixed point / diverging pilot),
+NotNormalisableError / StationaryLawError (no stationary law; implied law not positive), InputError (lags, s,
+t, U, eps).  scipy is imported lazily (expm, expm_multiply).
 """
 
 from __future__ import annotations
@@ -44,19 +45,19 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import GridError, InputError, ModelError, describe
+from ..errors import ArgumentError, GridError, InputError, describe
 from ..model import Diffusion
 from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
 from .galerkin_basis import (
     Basis,
     Weight,
-    _scipy,
     basis_size,
     check_analytic,
     choose_weight,
     is_constant,
     make_basis,
     polynomial_degree,
+    require_scipy,
 )
 from .galerkin_predict import forward_hierarchy
 
@@ -73,8 +74,9 @@ _CACHE_BYTES = 2**28  # dense exponentials kept for reuse
 def _points(model: Diffusion, degree: int) -> int:
     """Gauss-Hermite nodes per axis: exact for polynomial coefficients, generous otherwise."""
     degs = [polynomial_degree(m, model.state) for m in (model.drift, model.D, model.coupling, model.readout)]
-    if all(d is not None for d in degs):
-        return degree + 1 + (max(degs) + 2) // 2  # 2 Q - 1 >= 2 p + deg
+    known = [d for d in degs if d is not None]
+    if len(known) == len(degs):
+        return degree + 1 + (max(known) + 2) // 2  # 2 Q - 1 >= 2 p + deg
     return nonpolynomial_points(model.n, degree)
 
 
@@ -96,7 +98,7 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
 
 def _check_degree(degree: Any) -> int:
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ModelError(
+        raise ArgumentError(
             f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
         )
     return int(degree)
@@ -163,7 +165,7 @@ class GalerkinSystem:
     # e^{tau M} acts through (a) an eigendecomposition M = V diag(lam) V^-1 when N <= _EIG_MAX and V is
     # well conditioned (cond <= _EIG_COND: rounding error ~ cond * 1e-16), else (b) dense expm per step
     # (cached) or expm_multiply, whichever is cheaper.  No dense eig for big M.
-    def _eig(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def eigendecomposition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if "_eig_cache" not in self.__dict__:
             res = None
             if self.N <= _EIG_MAX:
@@ -179,7 +181,7 @@ class GalerkinSystem:
         if key not in cache:
             if len(cache) >= max(4, _CACHE_BYTES // (8 * self.N * self.N)):
                 cache.clear()
-            E = _scipy().linalg.expm(tau * self.M)
+            E = require_scipy().linalg.expm(tau * self.M)
             cache[key] = E.T if transpose else E
         return cache[key]
 
@@ -187,7 +189,7 @@ class GalerkinSystem:
         """e^{tau M} X (or e^{tau M^T} X), X (N, c)."""
         if tau == 0.0:
             return X.copy()
-        eig = self._eig()
+        eig = self.eigendecomposition()
         if eig is not None:
             lam, V, Vi = eig
             if transpose:
@@ -199,11 +201,11 @@ class GalerkinSystem:
         if (float(tau), transpose) in self.__dict__.get("_expm_cache", {}) or 30 * N**3 < cost_mult:
             return self._expm(tau, transpose) @ X
         A = self.M.T if transpose else self.M
-        return _scipy().sparse.linalg.expm_multiply(tau * A, X)
+        return require_scipy().sparse.linalg.expm_multiply(tau * A, X)
 
     def _times_single(self, v: np.ndarray, times: np.ndarray, transpose: bool) -> np.ndarray:
         """Columns e^{t_i M} v for sorted unique t_i >= 0: (N, U), by stepping (repeated steps reuse one expm)."""
-        eig = self._eig()
+        eig = self.eigendecomposition()
         if eig is not None:
             lam, V, Vi = eig
             w = (V.T @ v) if transpose else (Vi @ v)
@@ -318,12 +320,12 @@ class GalerkinSystem:
         if np.any(tt < 0):
             raise InputError(f"t: times must be >= 0, received min {tt.min():.6g}")
         if self.stationary:
-            return np.full(tt.shape, float(self.l @ self.c_f[component]))  # type: ignore[operator]
+            return np.full(tt.shape, float(self.functional @ self.c_f[component]))
         u, inv = np.unique(tt.reshape(-1), return_inverse=True)
         if u.size == 0:
             return np.zeros(tt.shape)
         V = self._times_single(self.c_f[component], u, transpose=False)
-        return (self.l0 @ V)[inv.reshape(-1)].reshape(tt.shape)  # type: ignore[operator]
+        return (self.functional @ V)[inv.reshape(-1)].reshape(tt.shape)
 
     def project(self, g: Any) -> np.ndarray:
         """Coefficients c_g = G^-1 <psi, g> of a sympy expression g in the state (parameters substituted):
@@ -340,7 +342,7 @@ class GalerkinSystem:
         exprs = [sp.sympify(e).xreplace(self.model.params) for e in (g if many else [g])]
         fn = lambdify_matrix(sp.Matrix(exprs), self.model.state, "g")
         b = self.basis
-        c = np.zeros((len(exprs), self.N))
+        c: np.ndarray = np.zeros((len(exprs), self.N))
         chunk = max(1, _CHUNK_BYTES // (8 * self.N * 4))
         if isinstance(b, HermiteBasis):
             d = polynomial_degree(sp.Matrix(exprs), self.model.state)
@@ -382,7 +384,7 @@ class GalerkinSystem:
         """
         ks = self._check_order(n, ks, component)
         if len(p) != n or any(isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 0 for q in p):
-            raise InputError(f"p: expected {n} non-negative integers (one derivative order per lag), received {p!r}")
+            raise ArgumentError(f"p: expected {n} non-negative integers (one derivative order per lag), received {p!r}")
         v = self.c_f[component].copy()
         for j in range(n):
             for _ in range(int(p[j])):
@@ -408,7 +410,7 @@ class GalerkinSystem:
         """
         order = self.order if order is None else order
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= self.order:
-            raise InputError(
+            raise ArgumentError(
                 f"order: expected an integer in 0..{self.order} (built for order {self.order}), "
                 f"received {describe(order)}"
             )
@@ -460,31 +462,31 @@ class GalerkinSystem:
             or not isinstance(component, (int, np.integer))
             or not (0 <= component < self.c_f.shape[0])
         ):
-            raise InputError(
+            raise ArgumentError(
                 f"component: expected an integer in 0..{self.c_f.shape[0] - 1}, received {describe(component)}"
             )
 
     def _check_order(self, n: int, ks: Any, component: int) -> tuple[int, ...]:
         self._check_component(component)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
-            raise InputError(
+            raise ArgumentError(
                 f"n: expected a kernel order in 1..{self.order} (the system was built with order="
                 f"{self.order}; rebuild with a higher order), received {describe(n)}"
             )
         m = self.Gammas.shape[0]
         if ks is None:
             if m != 1:
-                raise InputError(f"ks: the model has {m} inputs; give n = {n} input indices (0-based)")
+                raise ArgumentError(f"ks: the model has {m} inputs; give n = {n} input indices (0-based)")
             ks = (0,) * n
         elif isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
             ks = (int(ks),) * n if n == 1 or m == 1 else None
             if ks is None:
-                raise InputError(f"ks: give a tuple of {n} input indices for order {n}")
+                raise ArgumentError(f"ks: give a tuple of {n} input indices for order {n}")
         ks = tuple(ks)
         if len(ks) != n or any(
             isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < m for k in ks
         ):
-            raise InputError(f"ks: expected {n} input indices in 0..{m - 1}, received {ks!r}")
+            raise ArgumentError(f"ks: expected {n} input indices in 0..{m - 1}, received {ks!r}")
         return tuple(int(k) for k in ks)
 
 
@@ -522,11 +524,18 @@ def build_galerkin(
     max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
-    Raises NotAnalyticError, ModelError (degree), GridError (memory), UnstableError / StationaryLawError (guards).
+    Raises NotAnalyticError, ArgumentError (settings), GridError (memory), UnstableError / StationaryLawError (guards).
     """
     degree = _check_degree(degree)
+    for name, value, low in (("points", points, 1), ("max_memory", max_memory, 1), ("seed", seed, 0)):
+        if value is None and name == "points":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ArgumentError(f"{name}: expected an integer >= {low}, received {describe(value)}")
+    if isinstance(spectrum_tol, bool) or not isinstance(spectrum_tol, (int, float)) or not spectrum_tol > 0:
+        raise ArgumentError(f"spectrum_tol: expected a positive number, received {describe(spectrum_tol)}")
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-        raise ModelError(f"order: expected an integer >= 0, received {describe(order)}")
+        raise ArgumentError(f"order: expected an integer >= 0, received {describe(order)}")
     num = model.with_values() if model.parameters else model
     check_analytic(num)
     n, m = num.n, num.m
@@ -626,6 +635,8 @@ def galerkin_error(
 ) -> GalerkinEstimate:
     """Build degree p and p + step (default 2) on one weight; use the pair for values with error estimates."""
     degree = _check_degree(degree)
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise ArgumentError(f"step: expected an integer >= 1 (degree increment of the estimate), received {step!r}")
     num = model.with_values() if model.parameters else model
     check_analytic(num)
     w = choose_weight(num, weight, seed=build.get("seed", 0))
