@@ -271,7 +271,7 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
     ``paths`` paths start at the initial law's mean (0 for a stationary start), run for ``time`` with a
     step from the drift's Jacobian there, and are pooled over 20 snapshots of the last third.
     """
-    # Duplicated on purpose (not volterra_sym.simulate): the route stays independent of the checks.
+    # Duplicated on purpose (not volterra_sym.checks.simulate): the route stays independent of the checks.
     n = model.n
     phi = lambdify_matrix(model.drift, model.state, "drift")
     sig = lambdify_matrix(model.diffusion, model.state, "diffusion")
