@@ -23,6 +23,7 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.taylor_coefficient(n, ks, p (n ints), component=0, s=0.0) -> float
     S.predict(U (L, m), t (L,), eps=1.0, by_order=False, order=None) -> (L,) | (L, p_out) | (order+1, L[, p_out])
     S.predict_step_error(U, t, eps=1.0, by_order=False, order=None) -> like predict: 4/3 |P(h) - P(h/2)|
+    S.info(rates=4) -> dict (basis, degree, N, weight, nodes, rates) for documents / JSON
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
     E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
@@ -160,6 +161,26 @@ class GalerkinSystem:
         ev = self.eigenvalues if self.eigenvalues is not None else np.linalg.eigvals(self.M)
         order = np.argsort(-ev.real)
         return -ev[order[1 : k + 1]]
+
+    def info(self, rates: int = 4) -> dict[str, Any]:
+        """What was computed, for derivation documents and JSON: basis, degree, N, weight, quadrature nodes,
+        max |G - I|, start, and the leading relaxation rates (-lambda, as [re, im] pairs)."""
+        kind = (
+            "orthonormal polynomials for the stationary density"
+            if self.basis.n == 1 and not hasattr(self.basis, "points")
+            else "products of normalised Hermite polynomials in whitened coordinates"
+        )
+        return {
+            "basis": f"{kind}, total degree <= {self.degree}",
+            "degree": self.degree,
+            "N": self.N,
+            "weight": self.weight.describe(),
+            "weight_source": self.weight.source,
+            "quadrature_nodes": self.n_nodes,
+            "gram_error": self.gram_error,
+            "start": "stationary" if self.stationary else type(self.model.initial).__name__,
+            "rates": [[float(r.real), float(r.imag)] for r in self.rates(rates)],
+        }
 
     # ---- exponential actions ---------------------------------------------------------
     # e^{tau M} acts through (a) an eigendecomposition M = V diag(lam) V^-1 when N <= _EIG_MAX and V is
