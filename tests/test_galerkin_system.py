@@ -467,6 +467,8 @@ def test_every_method_on_a_3d_model_with_two_inputs_and_a_vector_readout():
     assert np.allclose(P[0], np.stack([S.mean0(t, 0), S.mean0(t, 1)], axis=1), atol=1e-10)
     assert np.isfinite(S.taylor_coefficient(2, (0, 1), (1, 0), component=1))
     assert np.isfinite(S.expectation(sp.Symbol("h1") ** 2, s=1.0)) and S.rates(3).shape == (3,)
+    info = S.info()
+    assert info["N"] == S.N and info["start"] == "Gaussian" and len(info["rates"]) == 4
 
 
 def test_missing_scipy_is_reported(monkeypatch):

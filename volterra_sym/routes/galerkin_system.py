@@ -51,6 +51,7 @@ from ..model import Diffusion
 from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
 from .galerkin_basis import (
     Basis,
+    DensityBasis1D,
     Weight,
     basis_size,
     check_analytic,
@@ -167,7 +168,7 @@ class GalerkinSystem:
         max |G - I|, start, and the leading relaxation rates (-lambda, as [re, im] pairs)."""
         kind = (
             "orthonormal polynomials for the stationary density"
-            if self.basis.n == 1 and not hasattr(self.basis, "points")
+            if isinstance(self.basis, DensityBasis1D)
             else "products of normalised Hermite polynomials in whitened coordinates"
         )
         return {
