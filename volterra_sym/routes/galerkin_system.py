@@ -87,8 +87,8 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
 
     O(N^2) matrices: the B[g] (n_b of them), Gamma_k, M and work arrays, the 3N x 3N exponential of predict
     (about 54 N^2 numbers with scipy's work arrays); a chunk of basis values; the quadrature nodes; the
-    cache of dense exponentials (_CACHE_BYTES).  The measured peak of the 4-D, N = 495 benchmark row is
-    ~0.6 GB including the interpreter, against an estimate of ~0.5 GB.
+    cache of dense exponentials (_CACHE_BYTES).  Measured: the 4-D, N = 495 benchmark row peaks at 0.28 GB
+    resident (interpreter included) against an estimate of 0.36 GB.
     """
     N = basis_size(n, degree)
     if n_nodes is None:
