@@ -20,7 +20,8 @@ from volterra_sym.errors import (
     UnstableError,
 )
 from volterra_sym.routes.galerkin_basis import choose_weight
-from volterra_sym.routes.galerkin_system import build_galerkin, galerkin_error
+from volterra_sym.routes.galerkin_estimate import galerkin_error
+from volterra_sym.routes.galerkin_system import build_galerkin
 
 h = sp.Symbol("h1")
 RNG = np.random.default_rng(20261130)

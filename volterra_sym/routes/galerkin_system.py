@@ -26,7 +26,8 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.info(rates=4) -> dict (basis, degree, N, weight, nodes, rates) for documents / JSON
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
-    E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
+    E = galerkin_error(model, degree, *, step=2, levels=2, weight=None, **build) -> GalerkinEstimate
+        (in galerkin_estimate)
     E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
@@ -63,7 +64,7 @@ from .galerkin_basis import (
 )
 from .galerkin_predict import forward_hierarchy
 
-__all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_error", "memory_needed"]
+__all__ = ["GalerkinSystem", "build_galerkin", "check_degree", "memory_needed"]
 
 _CHUNK_BYTES = 64 * 2**20
 _EIG_MAX, _EIG_COND = 300, 1e4
@@ -98,7 +99,8 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
     return 8 * (N * N * (n_b + m + 74) + 4 * chunk * N + 4 * n_nodes * n) + min(_CACHE_BYTES, 64 * 8 * N * N)
 
 
-def _check_degree(degree: Any) -> int:
+def check_degree(degree: Any) -> int:
+    """The basis degree as an int >= 1 (ArgumentError otherwise)."""
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
         raise ArgumentError(
             f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
@@ -555,7 +557,7 @@ def build_galerkin(
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
     Raises NotAnalyticError, ArgumentError (settings), GridError (memory), UnstableError / StationaryLawError (guards).
     """
-    degree = _check_degree(degree)
+    degree = check_degree(degree)
     for name, value, low in (("points", points, 1), ("max_memory", max_memory, 1), ("seed", seed, 0)):
         if value is None and name == "points":
             continue
@@ -605,89 +607,3 @@ def build_galerkin(
         spectrum_guard(ev, spectrum_tol, degree, w)
     l, l0 = initial_functionals(num, M, G, basis, w, degree)
     return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error, n_nodes)
-
-
-# --------------------------------------------------------------------------- error estimate
-
-
-@dataclass(eq=False)
-class GalerkinEstimate:
-    """A degree-p system and its refinements on the same weight: values at degree p with an error estimate.
-
-    Two levels (default): error = |v_p - v_{p+step}|.  Three levels (``finer`` at p + 2 step): the observed
-    contraction rho = max|v_{p+step} - v_{p+2 step}| / max|v_p - v_{p+step}| (capped at 0.9) turns the
-    differences into the tail of a geometric series, error = (|v_p - v_{p+step}| + |v_{p+step} - v_{p+2 step}|)
-    / (1 - rho) (the second difference guards points that converge later than the maximum); unlike the
-    two-level difference it does not underestimate a slowly converging case.
-    Every method returns ``(values at degree p, error estimate)`` with equal shapes; for ``predict`` the
-    estimate also includes the time-stepping error (:meth:`GalerkinSystem.predict_step_error`).
-    """
-
-    coarse: GalerkinSystem
-    fine: GalerkinSystem
-    finer: GalerkinSystem | None = None
-
-    def _estimate(self, name: str, *args: Any) -> tuple[Any, Any]:
-        a = getattr(self.coarse, name)(*args)
-        b = getattr(self.fine, name)(*args)
-        d1 = np.abs(np.asarray(a) - np.asarray(b))
-        if self.finer is None:
-            return a, d1
-        d2 = np.abs(np.asarray(b) - np.asarray(getattr(self.finer, name)(*args)))
-        m1, m2 = float(np.max(d1, initial=0.0)), float(np.max(d2, initial=0.0))
-        rho = 0.0 if m1 == 0.0 and m2 == 0.0 else min(m2 / m1, 0.9) if m1 > 0 else 0.9
-        return a, (d1 + d2) / (1.0 - rho) if rho > 0 else d1
-
-    def kernel_values(
-        self, n: int, ks: Any, lags: Any, component: int = 0, s: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self._estimate("kernel_values", n, ks, lags, component, s)
-
-    def mean0(self, t: Any, component: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        return self._estimate("mean0", t, component)
-
-    def predict(
-        self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        a, err = self._estimate("predict", U, t, eps, by_order, order)
-        return a, err + self.coarse.predict_step_error(U, t, eps, by_order, order)
-
-    def expectation(self, g: Any, s: float = 0.0) -> tuple[Any, Any]:
-        return self._estimate("expectation", g, s)
-
-    def taylor_coefficient(self, n: int, ks: Any, p: Sequence[int], component: int = 0) -> tuple[float, float]:
-        a, err = self._estimate("taylor_coefficient", n, ks, p, component)
-        return a, float(err)
-
-    def warning(self, error: Any, tol: float, what: str = "kernel") -> str | None:
-        """None if max(error) <= tol, else a message the caller can issue as a warning."""
-        e = float(np.max(error)) if np.size(error) else 0.0
-        if e <= tol:
-            return None
-        p, q = self.coarse.degree, (self.finer or self.fine).degree
-        return (
-            f"galerkin: the {what} error estimate (degrees {p} to {q}) = {e:.3g} exceeds tol = {tol:.3g}; "
-            f"raise the degree (degree={q} or more), change the weight (now {self.coarse.weight.describe()}; "
-            "try weight='pilot' or a Gaussian of the stationary law), or check with Monte Carlo (vs.simulate_response)"
-        )
-
-
-def galerkin_error(
-    model: Diffusion, degree: int, *, step: int = 2, levels: int = 2, weight: Any = None, **build: Any
-) -> GalerkinEstimate:
-    """Build degrees p, p + step (and p + 2 step when ``levels=3``) on one weight; see :class:`GalerkinEstimate`."""
-    degree = _check_degree(degree)
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ArgumentError(f"step: expected an integer >= 1 (degree increment of the estimate), received {step!r}")
-    if levels not in (2, 3) or isinstance(levels, bool):
-        raise ArgumentError(f"levels: expected 2 (p vs p + step) or 3 (with p + 2 step), received {levels!r}")
-    num = model.with_values() if model.parameters else model
-    check_analytic(num)
-    w = choose_weight(num, weight, seed=build.get("seed", 0))
-    systems = []
-    for j in range(levels):
-        opts = dict(build)
-        if opts.get("points") is not None:
-            opts["points"] = opts["points"] + j * step
-        systems.append(build_galerkin(num, degree + j * step, weight=w, **opts))
-    return GalerkinEstimate(*systems)
