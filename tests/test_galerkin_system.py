@@ -20,7 +20,8 @@ from volterra_sym.errors import (
     UnstableError,
 )
 from volterra_sym.routes.galerkin_basis import choose_weight
-from volterra_sym.routes.galerkin_system import build_galerkin, galerkin_error
+from volterra_sym.routes.galerkin_estimate import galerkin_error
+from volterra_sym.routes.galerkin_system import build_galerkin
 
 h = sp.Symbol("h1")
 RNG = np.random.default_rng(20261130)
@@ -204,6 +205,25 @@ def test_1d_state_dependent_noise_and_coupling_against_generator_route(initial):
     )
     # 1e-10: accuracy of the quadratures of the stationary density (Chebyshev interpolant, Gauss-Legendre)
     assert np.all(np.abs(m0 - b) <= 2 * (err + np.abs(a - b) / 3) + 1e-10)
+
+
+def test_2d_state_dependent_noise_and_coupling_against_the_1d_generator_route():
+    # h1 is autonomous (h2 is driven by h1 but not read out), so K^(n) of f(h1) is that of the 1-D model; the 2-D
+    # route integrates the state-dependent D and gamma by quadrature (no ridge structure), the 1-D one on a grid
+    h1, h2 = sp.symbols("h1 h2")
+    sig1 = 0.5 + 0.2 * sp.exp(-(h1**2))
+    drift1, gam1, f = -h1 + 0.8 * sp.tanh(h1) + 0.2, 1 + 0.3 * sp.tanh(h1), h1**2 - h1
+    model2 = vs.Diffusion([h1, h2], [drift1, -h2 + 0.3 * h1], [[sig1, 0], [0, 0.5]], [[gam1], [0]], f)
+    model1 = vs.Diffusion([h1], [drift1], sig1, [gam1], f)
+    est = galerkin_error(model2, 10, order=2, levels=3)  # slow convergence (Gaussian weight): 3-level estimate
+    g1 = vs.derive(model1, 2, method="generator", cells=200)
+    g2 = vs.derive(model1, 2, method="generator", cells=400)
+    lags1 = np.linspace(0.0, 4.0, 9)[:, None]
+    lags2 = np.stack(np.meshgrid(np.linspace(0, 2, 4), np.linspace(0, 2, 4)), -1).reshape(-1, 2)
+    for n, lags in ((1, lags1), (2, lags2)):
+        k, err = est.kernel_values(n, (0,) * n, lags)
+        a, b = g1.kernel_values(n, 0, lags), g2.kernel_values(n, 0, lags)
+        assert np.all(np.abs(k - b) <= 2 * (err + np.abs(a - b) / 3) + 1e-12), (n, np.abs(k - b).max(), err.max())
 
 
 def test_first_kernel_at_zero_lag_is_stationary_expectation():
@@ -479,6 +499,16 @@ def test_missing_scipy_is_reported(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(vs.VolterraError, match=r"pip install 'volterra_sym\[galerkin\]'"):
         S.predict(np.zeros(5), np.linspace(0, 1, 5))
+
+
+def test_three_level_estimate_bounds_the_error_where_two_levels_underestimate():
+    # slow convergence: 1-D bimodal model with a Gaussian weight; reference: the stationary-density weight at p = 40
+    w = choose_weight(TANH1)
+    lags = np.linspace(0.5, 5.0, 10)
+    ref = build_galerkin(TANH1, 40).kernel_values(1, 0, lags)
+    est = galerkin_error(TANH1, 16, weight=("gaussian", w.mean, w.cov), levels=3)
+    k, err = est.kernel_values(1, 0, lags)
+    assert np.all(np.abs(k - ref) <= err)
 
 
 def test_error_estimate_warning_message():

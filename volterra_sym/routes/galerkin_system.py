@@ -26,7 +26,8 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.info(rates=4) -> dict (basis, degree, N, weight, nodes, rates) for documents / JSON
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
-    E = galerkin_error(model, degree, *, step=2, weight=None, **build) -> GalerkinEstimate
+    E = galerkin_error(model, degree, *, step=2, levels=2, weight=None, **build) -> GalerkinEstimate
+        (in galerkin_estimate)
     E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
@@ -63,7 +64,7 @@ from .galerkin_basis import (
 )
 from .galerkin_predict import forward_hierarchy
 
-__all__ = ["GalerkinSystem", "GalerkinEstimate", "build_galerkin", "galerkin_error", "memory_needed"]
+__all__ = ["GalerkinSystem", "build_galerkin", "check_degree", "memory_needed"]
 
 _CHUNK_BYTES = 64 * 2**20
 _EIG_MAX, _EIG_COND = 300, 1e4
@@ -87,8 +88,8 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
 
     O(N^2) matrices: the B[g] (n_b of them), Gamma_k, M and work arrays, the 3N x 3N exponential of predict
     (about 54 N^2 numbers with scipy's work arrays); a chunk of basis values; the quadrature nodes; the
-    cache of dense exponentials (_CACHE_BYTES).  The measured peak of the 4-D, N = 495 benchmark row is
-    ~0.6 GB including the interpreter, against an estimate of ~0.5 GB.
+    cache of dense exponentials (_CACHE_BYTES).  Measured: the 4-D, N = 495 benchmark row peaks at 0.28 GB
+    resident (interpreter included) against an estimate of 0.36 GB.
     """
     N = basis_size(n, degree)
     if n_nodes is None:
@@ -98,7 +99,8 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
     return 8 * (N * N * (n_b + m + 74) + 4 * chunk * N + 4 * n_nodes * n) + min(_CACHE_BYTES, 64 * 8 * N * N)
 
 
-def _check_degree(degree: Any) -> int:
+def check_degree(degree: Any) -> int:
+    """The basis degree as an int >= 1 (ArgumentError otherwise)."""
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
         raise ArgumentError(
             f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
@@ -188,12 +190,19 @@ class GalerkinSystem:
     # well conditioned (cond <= _EIG_COND: rounding error ~ cond * 1e-16), else (b) dense expm per step
     # (cached) or expm_multiply, whichever is cheaper.  No dense eig for big M.
     def eigendecomposition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(lambda, V, V^-1) with M = V diag(lambda) V^-1 when N <= 300 and the 1-norm condition number of V is
+        <= 1e4 (then e^{tau M} costs O(N^2) per lag, rounding ~ cond * 1e-16); None otherwise."""
         if "_eig_cache" not in self.__dict__:
             res = None
             if self.N <= _EIG_MAX:
                 lam, V = np.linalg.eig(self.M)
-                if np.all(np.isfinite(V)) and np.linalg.cond(V) <= _EIG_COND:
-                    res = (lam, V, np.linalg.inv(V))
+                if np.all(np.isfinite(V)):
+                    try:
+                        Vi = np.linalg.inv(V)
+                    except np.linalg.LinAlgError:
+                        Vi = None
+                    if Vi is not None and np.abs(V).sum(0).max() * np.abs(Vi).sum(0).max() <= _EIG_COND:
+                        res = (lam, V, Vi)
             self.__dict__["_eig_cache"] = res
         return self.__dict__["_eig_cache"]
 
@@ -548,7 +557,7 @@ def build_galerkin(
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
     Raises NotAnalyticError, ArgumentError (settings), GridError (memory), UnstableError / StationaryLawError (guards).
     """
-    degree = _check_degree(degree)
+    degree = check_degree(degree)
     for name, value, low in (("points", points, 1), ("max_memory", max_memory, 1), ("seed", seed, 0)):
         if value is None and name == "points":
             continue
@@ -598,72 +607,3 @@ def build_galerkin(
         spectrum_guard(ev, spectrum_tol, degree, w)
     l, l0 = initial_functionals(num, M, G, basis, w, degree)
     return GalerkinSystem(num, degree, int(order), w, basis, M, Gam, c_f, l, l0, ev, gram_error, n_nodes)
-
-
-# --------------------------------------------------------------------------- error estimate
-
-
-@dataclass(eq=False)
-class GalerkinEstimate:
-    """A degree-p system and its degree-(p + step) refinement on the same weight: values with |v_p - v_{p+step}|.
-
-    Every method returns ``(values at degree p, error estimate)`` with equal shapes; for ``predict`` the
-    estimate also includes the time-stepping error (:meth:`GalerkinSystem.predict_step_error`).
-    """
-
-    coarse: GalerkinSystem
-    fine: GalerkinSystem
-
-    def kernel_values(
-        self, n: int, ks: Any, lags: Any, component: int = 0, s: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        a = self.coarse.kernel_values(n, ks, lags, component, s)
-        return a, np.abs(a - self.fine.kernel_values(n, ks, lags, component, s))
-
-    def mean0(self, t: Any, component: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        a = self.coarse.mean0(t, component)
-        return a, np.abs(a - self.fine.mean0(t, component))
-
-    def predict(
-        self, U: Any, t: Any, eps: float = 1.0, by_order: bool = False, order: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        a = self.coarse.predict(U, t, eps, by_order, order)
-        err = np.abs(a - self.fine.predict(U, t, eps, by_order, order))
-        return a, err + self.coarse.predict_step_error(U, t, eps, by_order, order)
-
-    def expectation(self, g: Any, s: float = 0.0) -> tuple[Any, Any]:
-        a = self.coarse.expectation(g, s)
-        return a, np.abs(a - self.fine.expectation(g, s))
-
-    def taylor_coefficient(self, n: int, ks: Any, p: Sequence[int], component: int = 0) -> tuple[float, float]:
-        a = self.coarse.taylor_coefficient(n, ks, p, component)
-        return a, abs(a - self.fine.taylor_coefficient(n, ks, p, component))
-
-    def warning(self, error: Any, tol: float, what: str = "kernel") -> str | None:
-        """None if max(error) <= tol, else a message the caller can issue as a warning."""
-        e = float(np.max(error)) if np.size(error) else 0.0
-        if e <= tol:
-            return None
-        p, q = self.coarse.degree, self.fine.degree
-        return (
-            f"galerkin: the {what} error estimate |degree {p} - degree {q}| = {e:.3g} exceeds tol = {tol:.3g}; "
-            f"raise the degree (degree={q} or more), change the weight (now {self.coarse.weight.describe()}; "
-            "try weight='pilot' or a Gaussian of the stationary law), or check with Monte Carlo (vs.simulate_response)"
-        )
-
-
-def galerkin_error(
-    model: Diffusion, degree: int, *, step: int = 2, weight: Any = None, **build: Any
-) -> GalerkinEstimate:
-    """Build degree p and p + step (default 2) on one weight; use the pair for values with error estimates."""
-    degree = _check_degree(degree)
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ArgumentError(f"step: expected an integer >= 1 (degree increment of the estimate), received {step!r}")
-    num = model.with_values() if model.parameters else model
-    check_analytic(num)
-    w = choose_weight(num, weight, seed=build.get("seed", 0))
-    coarse = build_galerkin(num, degree, weight=w, **build)
-    if "points" in build and build["points"] is not None:
-        build = {**build, "points": build["points"] + step}
-    fine = build_galerkin(num, degree + step, weight=w, **build)
-    return GalerkinEstimate(coarse, fine)
