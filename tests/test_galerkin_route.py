@@ -29,7 +29,11 @@ ROT2 = vs.SRNN(
 )
 
 
-@pytest.mark.parametrize("initial", [vs.Stationary(), vs.PointMass([0.3, -0.2])], ids=["stationary", "point"])
+@pytest.mark.parametrize(
+    "initial",
+    [vs.Stationary(), pytest.param(vs.PointMass([0.3, -0.2]), marks=pytest.mark.slow)],  # point: ~10 s exact route
+    ids=["stationary", "point"],
+)
 def test_linear_models_equal_the_exact_route(initial):
     model = OU2.replace(initial=initial)
     exact = vs.derive(model, 3)

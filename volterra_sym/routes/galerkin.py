@@ -29,7 +29,7 @@ from ..model.diffusion import Diffusion
 from ..response import Response, check_finite_prediction
 from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
 from .base import Route
-from .galerkin_system import GalerkinEstimate, galerkin_error
+from .galerkin_estimate import GalerkinEstimate, galerkin_error
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
