@@ -144,6 +144,8 @@ class ResponseFeatures(TransformerMixin, BaseEstimator):
                 for name in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(name, None)
             return as_series(X, self.t)
+        if len(getattr(X, "shape", ())) == 1 or (isinstance(X, (list, tuple)) and len(X) > 0):
+            return as_series(X, self.t)  # 1-D: refused with the remedy (one series is reshape(1, -1))
         try:
             arr = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
         except ValueError as exc:
@@ -271,8 +273,11 @@ class ResponseKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         make_pipeline(ResponseKernel(...), SVC(kernel="precomputed"))
 
     trains an SVM on the response-feature RKHS and predicts on new series.  Parameters as
-    :class:`ResponseFeatures` (the defaults here include level 0, the constant 1, which acts as
-    an unpenalised-like intercept), and
+    :class:`ResponseFeatures`, with different defaults: ``feature_scaling="standard"`` (every
+    coordinate z-scored on the training series, so no word dominates by its scale: the kernel of
+    a diagonally reweighted response feature) and ``include_level0=True`` (the constant 1, which
+    acts as an intercept).  ``feature_scaling="none", include_level0=False`` gives the raw
+    response kernel <Phi_t(u), Phi_t(v)> of :func:`volterra_sym.features.response_kernel`.
 
     normalize : bool
         Cosine normalisation k(u, v) / sqrt(k(u, u) k(v, v)) (a kernel with unit diagonal).
@@ -290,7 +295,7 @@ class ResponseKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         time_scale: float | str = "auto",
         t: Any = None,
         input_scaling: str = "none",
-        feature_scaling: str = "none",
+        feature_scaling: str = "standard",
         include_level0: bool = True,
         refine: int = 1,
         normalize: bool = False,

@@ -105,8 +105,7 @@ def _grid(t: Any, name: str, length: int | None = None) -> np.ndarray:
         raise InputError(f"{name}: expected a 1-D array of times, received shape {grid.shape}")
     if length is not None and grid.size != length:
         raise InputError(
-            f"{name}: the grid has {grid.size} times but the series have {length} samples; "
-            "pass one time per sample"
+            f"{name}: the grid has {grid.size} times but the series have {length} samples; pass one time per sample"
         )
     if not np.all(np.isfinite(grid)):
         raise InputError(f"{name}: the time grid contains NaN or inf values; pass finite times")
@@ -175,7 +174,7 @@ def as_series(X: Any, t: Any = None, *, name: str = "X", array: np.ndarray | Non
         raise InputError(
             f"{name}: expected an array (n_series, n_times) or (n_series, n_times, n_channels), a list of "
             f"series, or a list of pairs (t_i, u_i); received an array of shape {array.shape}"
-            + ("; reshape(1, -1) for a single series" if array.ndim == 1 else "")
+            + ("; Reshape your data: a single series u is X = u.reshape(1, -1)" if array.ndim == 1 else "")
         )
     _finite(array, name)
     L = array.shape[1]

@@ -372,8 +372,15 @@ def compare_with_simulation(
     Gb = np.empty((batches, G.shape[0], G.shape[1]))
     for i, (grid, u) in enumerate(series):
         sim = simulate(
-            network, u, grid, batches * paths, seed=seed + i, scheme=scheme, eps=float(fitted.eps),
-            return_samples=True, **simulate_options,
+            network,
+            u,
+            grid,
+            batches * paths,
+            seed=seed + i,
+            scheme=scheme,
+            eps=float(fitted.eps),
+            return_samples=True,
+            **simulate_options,
         )
         final = np.asarray(sim.samples)[:, -1, :].reshape(batches, paths, -1)
         Gb[:, i, :] = final.mean(axis=1)
