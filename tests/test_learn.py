@@ -206,6 +206,8 @@ def test_readout_kernel_machine_view(readout_fit):
     np.testing.assert_allclose(beta, coefs @ est.coef_, rtol=1e-12)
     # E y = intercept + <beta, Phi_T(u)>: the fitted readout is one linear functional of the feature
     np.testing.assert_allclose(est.predict_features(U, degree=12), est.predict(U), atol=1e-4)
+    fast = ReadoutRegression(_network(), DICTIONARY, order=2, alpha=1e-3, t=np.linspace(0, 2, 41), feature_degree=12)
+    np.testing.assert_allclose(fast.fit(U, est.predict(U)).expected_outputs(U), est.expected_outputs(U), atol=1e-5)
 
 
 def test_readout_without_simulation_equals_simulated_readout(readout_fit):

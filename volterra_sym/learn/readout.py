@@ -98,6 +98,12 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         lists of pairs (t_i, u_i) carry their own grids.
     derive_options : dict or None
         Passed to ``vs.derive`` (e.g. ``{"method": "taylor", "lag_degree": 10}``).
+    feature_degree : int or None
+        None (default): G from ``Response.predict`` (the Volterra series by nested filters, one
+        series at a time).  An integer P: G[i, j] = E_inf f_j + <c^(j), Phi_T(u_i)> with the
+        response feature at degree P and level ``order`` (one batched signature computation;
+        the same numbers up to the degree truncation, about (rate T)^(P+1) / (P+1)!).  Needs the
+        stationary start and exact or Taylor kernels.
 
     Attributes
     ----------
@@ -119,6 +125,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         fit_intercept: bool = True,
         t: Any = None,
         derive_options: dict[str, Any] | None = None,
+        feature_degree: int | None = None,
     ) -> None:
         self.model = model
         self.readouts = readouts
@@ -128,6 +135,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.t = t
         self.derive_options = derive_options
+        self.feature_degree = feature_degree
 
     # ---- the dictionary ------------------------------------------------------------
     def _responses(self) -> list[Any]:
@@ -206,6 +214,18 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
 
     def _design(self, series: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         G = np.empty((len(series), len(self.responses_)))
+        if self.feature_degree is not None:
+            means, C = self._coefficient_matrix(int(self.feature_degree), self.order)
+            groups: dict[tuple[int, bytes], list[int]] = {}
+            for i, (grid, _) in enumerate(series):
+                if grid.size < 2:
+                    raise InputError(f"X: series {i} has a single sample; the network needs a grid of >= 2 times")
+                groups.setdefault((grid.size, grid.tobytes()), []).append(i)
+            for idx in groups.values():
+                grid = series[idx[0]][0]
+                values = np.stack([series[i][1] for i in idx])
+                G[idx] = means + response_feature(values, grid, int(self.feature_degree), self.order) @ C
+            return G
         for i, (grid, u) in enumerate(series):
             if grid.size < 2:
                 raise InputError(f"X: series {i} has a single sample; the network needs a grid of >= 2 times")
@@ -218,6 +238,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         """Derive the dictionary's kernels, compute G for X, and ridge-regress y on G."""
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or self.alpha < 0:
             raise ReadoutError(f"alpha: expected a number >= 0, received {describe(self.alpha)}")
+        self.__dict__.pop("_coefficient_cache", None)
         self.responses_ = self._responses()
         self.n_readouts_ = len(self.responses_)
         G = self.expected_outputs(X)
@@ -244,6 +265,15 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         level = self.order if level is None else level
+        means, C = self._coefficient_matrix(degree, level, **options)
+        return self.intercept_ + means @ self.coef_, C @ self.coef_
+
+    def _coefficient_matrix(self, degree: int, level: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(E_inf f_j (J,), C (size, J)) with column j = eps^|word| c^(j); cached per (degree, level)."""
+        key = (degree, level, tuple(sorted(options.items())))
+        cache = self.__dict__.setdefault("_coefficient_cache", {})
+        if key in cache:
+            return cache[key]
         m = self.responses_[0].model.m
         check_feature_size(degree, level, m, 1)
         coefs = []
@@ -259,10 +289,8 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
                 ) from exc
         dim = (degree + 1) * m
         scale = np.concatenate([np.full(dim**n, float(self.eps) ** n) for n in range(1, level + 1)])
-        C = np.array(coefs).T * scale[:, None]  # (size, J)
-        beta = C @ self.coef_
-        intercept = self.intercept_ + np.asarray(means) @ self.coef_
-        return intercept, beta
+        cache[key] = (np.asarray(means), np.array(coefs).T * scale[:, None])
+        return cache[key]
 
     def predict_features(self, X: Any, degree: int, level: int | None = None, **options: Any) -> np.ndarray:
         """The fitted readout's prediction as intercept + <beta, Phi_T(u)> (:meth:`kernel_machine`), (n,)."""
