@@ -325,8 +325,9 @@ def test_learn_is_lazy_and_missing_sklearn_is_a_clear_error():
 # --------------------------------------------------------------------------- the benchmark
 
 
+@pytest.mark.slow
 def test_benchmark_smallest_runs_end_to_end(tmp_path):
-    """benchmarks/bench_learn.py --smallest: UnitTest (bundled with aeon), every method, a few seconds."""
+    """benchmarks/bench_learn.py --smallest: UnitTest (bundled with aeon), every method (~7 s with imports)."""
     try:
         import aeon  # noqa: F401
         import reservoirpy  # noqa: F401

@@ -234,13 +234,21 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
                 G[i, j] = float(np.sum(parts[: self.order + 1, -1]))
         return G
 
+    def prepare(self) -> ReadoutRegression:
+        """Derive the dictionary's kernels (the first step of :meth:`fit`); then :meth:`expected_outputs` works.
+
+        Use it to build the design matrix G for another learner (e.g. a classifier on G).
+        """
+        self.__dict__.pop("_coefficient_cache", None)
+        self.responses_ = self._responses()
+        self.n_readouts_ = len(self.responses_)
+        return self
+
     def fit(self, X: Any, y: Any) -> ReadoutRegression:
         """Derive the dictionary's kernels, compute G for X, and ridge-regress y on G."""
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or self.alpha < 0:
             raise ReadoutError(f"alpha: expected a number >= 0, received {describe(self.alpha)}")
-        self.__dict__.pop("_coefficient_cache", None)
-        self.responses_ = self._responses()
-        self.n_readouts_ = len(self.responses_)
+        self.prepare()
         G = self.expected_outputs(X)
         y_arr = np.asarray(y, dtype=float)
         if y_arr.shape[0] != G.shape[0] or y_arr.ndim > 2:
