@@ -40,21 +40,17 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TQDM_DISABLE", "1")
-
-try:
-    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
-    from sklearn.model_selection import GridSearchCV, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import SVC
-    from sklearn.kernel_ridge import KernelRidge
-except ImportError:  # pragma: no cover
-    sys.exit("bench_learn needs scikit-learn: pip install 'volterra_sym[learn,bench]'")
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
 
 import volterra_sym as vs
 from volterra_sym.learn import ReadoutRegression, ResponseFeatures, ResponseKernel
+
+warnings.filterwarnings("ignore")  # aeon / reservoirpy deprecation chatter
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 ALPHAS = np.logspace(-3, 4, 15)
 R = sp.Rational
@@ -177,9 +173,7 @@ def response_kernel(data: Data) -> Result:
     P, N = _levels(data)
     kern = ResponseKernel(degree=P, level=N, input_scaling="standard")
     if data.task == "classification":
-        model = GridSearchCV(
-            make_pipeline(kern, SVC(kernel="precomputed")), {"svc__C": [0.1, 1.0, 10.0, 100.0]}, cv=3
-        )
+        model = GridSearchCV(make_pipeline(kern, SVC(kernel="precomputed")), {"svc__C": [0.1, 1.0, 10.0, 100.0]}, cv=3)
         label = "response kernel + SVC"
     else:
         model = GridSearchCV(
@@ -240,8 +234,14 @@ def own_signature(data: Data) -> Result:
     )
     train, test = _standardise(data.train, data.test)
     pred, fit_s, pred_s = _timed(lambda: model.fit(augment(train), data.y_train), lambda: model.predict(augment(test)))
-    return Result(f"signature (t, int u), own code (level {level})", _score(data, pred), None, fit_s, pred_s,
-                  model[0].n_features_out_)
+    return Result(
+        f"signature (t, int u), own code (level {level})",
+        _score(data, pred),
+        None,
+        fit_s,
+        pred_s,
+        model[0].n_features_out_,
+    )
 
 
 def _aeon_input(X: Any) -> Any:
@@ -277,7 +277,8 @@ def esn(data: Data, units: int, seeds: int) -> Result:
     tr_list, te_list = _as_list(train), _as_list(test)
     scores, fits, preds = [], [], []
     for seed in range(seeds):
-        def states(X: list[np.ndarray], lr: float) -> np.ndarray:
+
+        def states(X: list[np.ndarray], lr: float, seed: int = seed) -> np.ndarray:
             res = Reservoir(units=units, sr=0.9, lr=lr, input_scaling=1.0, seed=seed)
             out = res.run(X if len({len(x) for x in X}) > 1 else np.stack(X))
             return np.stack([s[-1] for s in out])
@@ -298,9 +299,55 @@ def esn(data: Data, units: int, seeds: int) -> Result:
         scores.append(_score(data, pred))
     sd = statistics.stdev(scores) if len(scores) > 1 else None
     return Result(
-        f"ESN (reservoirpy), {units} units", statistics.mean(scores), sd, statistics.mean(fits),
-        statistics.mean(preds), units,
+        f"ESN (reservoirpy), {units} units",
+        statistics.mean(scores),
+        sd,
+        statistics.mean(fits),
+        statistics.mean(preds),
+        units,
     )
+
+
+# --------------------------------------------------------------------------- readout vs Monte Carlo
+
+
+def readout_convergence(paths_list: list[int], batches: int = 10) -> str:
+    """The readout trained without simulation vs the same readout trained on simulated means.
+
+    The 2-unit linear SRNN of docs/kernel_machine.md, dictionary (h1, h2, h1^2, h1 h2), 12 random
+    inputs on [0, 2], ridge alpha = 1e-3; Monte Carlo with exact Gaussian transitions, so the gap is
+    Monte Carlo error only and must shrink like 1/sqrt(paths).
+    """
+    from volterra_sym.learn import compare_with_simulation
+
+    t = np.linspace(0, 2, 41)
+    rng = np.random.default_rng(5)
+    freq, phase, amp = rng.uniform(0.5, 4, (12, 3)), rng.uniform(0, 2 * np.pi, (12, 3)), rng.normal(0, 0.5, (12, 3))
+    U = np.einsum("bj,bjt->bt", amp, np.sin(freq[:, :, None] * t + phase[:, :, None]))[:, :, None]
+    y = np.sin(2 * U[:, -1, 0]) + 0.3 * U[:, :, 0].mean(axis=1)
+    W = [[0, R(-1, 2)], [R(1, 2), 0]]
+    net = vs.SRNN(Gamma=1, W=W, b=[R(1, 5), 0], C=[[1], [R(1, 2)]], sigma=R(1, 2), readout="h1")
+    t0 = time.perf_counter()
+    est = ReadoutRegression(net, ["h1", "h2", "h1**2", "h1*h2"], order=2, alpha=1e-3, t=t).fit(U, y)
+    fit_s = time.perf_counter() - t0
+    lines = [
+        f"Readout trained without simulation: w = {np.round(est.coef_, 4).tolist()} (fit {fit_s:.2f} s)\n",
+        "| paths (total) | max abs gap w | its SE | max abs z (w) | max abs gap E y | its SE (median) "
+        "| max abs z (E y) | simulate (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for paths in paths_list:
+        t0 = time.perf_counter()
+        gap = compare_with_simulation(est, U, y, paths=paths, batches=batches, seed=paths)
+        sim_s = time.perf_counter() - t0
+        dw = np.abs(gap.coef_simulated - gap.coef_series)
+        dy = np.abs(gap.output_simulated - gap.output_series)
+        lines.append(
+            f"| {paths * batches} | {dw.max():.3g} | {gap.coef_stderr[np.argmax(dw)]:.2g} | {np.abs(gap.z).max():.2f} "
+            f"| {dy.max():.3g} | {np.median(gap.output_stderr):.2g} | {np.abs(gap.output_z).max():.2f} | {sim_s:.1f} |"
+        )
+        print(lines[-1], file=sys.stderr)
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- report
@@ -314,13 +361,22 @@ def run(names: list[str], seeds: int) -> str:
         n_te = len(data.y_test)
         metric = "accuracy" if data.task == "classification" else "RMSE (lower is better)"
         classes = f", {len(set(data.y_train))} classes" if data.task == "classification" else ""
-        print(f"{name}: {n_tr} train / {n_te} test, {data.channels} channel(s), length {data.length}{classes}",
-              file=sys.stderr)
-        results = [response_features(data), response_kernel(data), srnn_readout(data), own_signature(data),
-                   aeon_signature(data)]
+        print(
+            f"{name}: {n_tr} train / {n_te} test, {data.channels} channel(s), length {data.length}{classes}",
+            file=sys.stderr,
+        )
+        results = [
+            response_features(data),
+            response_kernel(data),
+            srnn_readout(data),
+            own_signature(data),
+            aeon_signature(data),
+        ]
         results.append(esn(data, int(results[0].features), seeds))
-        lines.append(f"\n### {name} ({data.task}; {n_tr} train / {n_te} test; m = {data.channels}; "
-                     f"length {data.length}{classes})\n")
+        lines.append(
+            f"\n### {name} ({data.task}; {n_tr} train / {n_te} test; m = {data.channels}; "
+            f"length {data.length}{classes})\n"
+        )
         lines.append(f"| method | {metric} | fit (s) | predict (s) | features |")
         lines.append("| --- | --- | --- | --- | --- |")
         for r in results:
@@ -337,16 +393,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="*", default=None, help="names (default: all bundled sets used here)")
     parser.add_argument("--seeds", type=int, default=3, help="ESN reservoirs per data set")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown table here")
+    parser.add_argument(
+        "--readout", action="store_true", help="only the readout-vs-Monte-Carlo convergence table (no aeon needed)"
+    )
     args = parser.parse_args(argv)
+    if args.readout:
+        table = readout_convergence([25, 100, 400, 1600] if not args.smallest else [25, 100])
+        print(table)
+        if args.out:
+            args.out.write_text(table)
+        return 0
     try:
         import aeon  # noqa: F401
         import reservoirpy  # noqa: F401
     except ImportError as exc:
-        print(f"bench_learn needs aeon and reservoirpy ({exc}): pip install 'volterra_sym[learn,bench]'",
-              file=sys.stderr)
+        print(
+            f"bench_learn needs aeon and reservoirpy ({exc}): pip install 'volterra_sym[learn,bench]'", file=sys.stderr
+        )
         return 2
-    everything = ["UnitTest", "ItalyPowerDemand", "GunPoint", "ArrowHead", "BasicMotions", "JapaneseVowels",
-                  "Covid3Month"]
+    everything = [
+        "UnitTest",
+        "ItalyPowerDemand",
+        "GunPoint",
+        "ArrowHead",
+        "BasicMotions",
+        "JapaneseVowels",
+        "Covid3Month",
+    ]
     names = ["UnitTest"] if args.smallest else (args.datasets or everything)
     seeds = 1 if args.smallest else args.seeds
     start = time.perf_counter()
