@@ -44,6 +44,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import RidgeClassifierCV, RidgeCV
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 import volterra_sym as vs
@@ -159,6 +160,16 @@ def _levels(data: Data) -> tuple[int, int]:
     return 3, (3 if data.channels == 1 else 2)
 
 
+def baseline(data: Data) -> Result:
+    """Majority class (classification) or the training mean (regression): what no feature beats."""
+    if data.task == "classification":
+        values, counts = np.unique(data.y_train, return_counts=True)
+        pred = np.full(len(data.y_test), values[np.argmax(counts)])
+        return Result("baseline: majority class", _score(data, pred), None, 0.0, 0.0, 0)
+    pred = np.full(len(data.y_test), float(np.mean(data.y_train)))
+    return Result("baseline: training mean", _score(data, pred), None, 0.0, 0.0, 0)
+
+
 def response_features(data: Data) -> Result:
     P, N = _levels(data)
     model = make_pipeline(
@@ -167,6 +178,18 @@ def response_features(data: Data) -> Result:
     pred, fit_s, pred_s = _timed(lambda: model.fit(data.train, data.y_train), lambda: model.predict(data.test))
     size = model[0].n_features_out_
     return Result(f"response features + ridge (P={P}, N={N})", _score(data, pred), None, fit_s, pred_s, size)
+
+
+def response_features_cv(data: Data) -> Result:
+    grid = {"responsefeatures__degree": [1, 3, 6], "responsefeatures__level": [2, 3]}
+    if data.channels > 1:
+        grid = {"responsefeatures__degree": [1, 3], "responsefeatures__level": [2]}
+    pipe = make_pipeline(ResponseFeatures(input_scaling="standard", feature_scaling="standard"), _linear(data.task))
+    model = GridSearchCV(pipe, grid, cv=3)
+    pred, fit_s, pred_s = _timed(lambda: model.fit(data.train, data.y_train), lambda: model.predict(data.test))
+    best = model.best_estimator_[0]
+    label = f"response features + ridge, (P, N) by CV -> ({best.degree}, {best.level})"
+    return Result(label, _score(data, pred), None, fit_s, pred_s, best.n_features_out_)
 
 
 def response_kernel(data: Data) -> Result:
@@ -198,8 +221,7 @@ SRNN_DICTIONARY = [f"h{i}" for i in range(1, 5)] + [f"h{i}*h{j}" for i in range(
 
 
 def srnn_readout(data: Data) -> Result:
-    if data.channels > 1:
-        return Result("SRNN readout (no simulation), J=14", float("nan"), None, 0.0, 0.0, 14, "n/a: m > 1 (see docs)")
+    degree = 12 if data.channels == 1 else 8  # coefficient cost grows like m^2 (level 2)
     train, test = _standardise(data.train, data.test)
     longest = max(len(g) for g, _ in train) if isinstance(train, list) else train.shape[1]
     scale = 1.0 / (longest - 1)  # the longest series spans [0, 1] in the network's time (rates 1/2..3)
@@ -208,7 +230,7 @@ def srnn_readout(data: Data) -> Result:
     def rescale(X: Any) -> Any:
         return X if not isinstance(X, list) else [((g - g[0]) * scale, u) for g, u in X]
 
-    reg = ReadoutRegression(srnn_network(data.channels), SRNN_DICTIONARY, order=2, t=t, feature_degree=12)
+    reg = ReadoutRegression(srnn_network(data.channels), SRNN_DICTIONARY, order=2, t=t, feature_degree=degree)
     head = _linear(data.task)
     holder: dict[str, np.ndarray] = {}
 
@@ -218,7 +240,7 @@ def srnn_readout(data: Data) -> Result:
         head.fit(holder["G"], data.y_train)
 
     pred, fit_s, pred_s = _timed(fit, lambda: head.predict(reg.expected_outputs(rescale(test))))
-    return Result("SRNN readout (no simulation), J=14", _score(data, pred), None, fit_s, pred_s, 14)
+    return Result(f"SRNN readout (no simulation), J=14, via P={degree}", _score(data, pred), None, fit_s, pred_s, 14)
 
 
 def own_signature(data: Data) -> Result:
@@ -244,10 +266,11 @@ def own_signature(data: Data) -> Result:
     )
 
 
-def _aeon_input(X: Any) -> Any:
+def _aeon_input(X: Any, length: int) -> np.ndarray:
+    """(n, m, L) for aeon; unequal-length series are padded with their last value to ``length``."""
     if isinstance(X, np.ndarray):
         return np.ascontiguousarray(X.transpose(0, 2, 1))
-    return [np.ascontiguousarray(u.T) for _, u in X]
+    return np.stack([np.pad(u, ((0, length - len(u)), (0, 0)), mode="edge").T for _, u in X])
 
 
 def aeon_signature(data: Data) -> Result:
@@ -260,9 +283,12 @@ def aeon_signature(data: Data) -> Result:
         else:
             from aeon.transformations.collection.signature_based import SignatureTransformer
 
-            model = make_pipeline(SignatureTransformer(), RidgeCV(alphas=ALPHAS))
-            label = "aeon SignatureTransformer + RidgeCV"
-        Xtr, Xte = _aeon_input(data.train), _aeon_input(data.test)
+            model = make_pipeline(SignatureTransformer(), StandardScaler(), RidgeCV(alphas=ALPHAS))
+            label = "aeon SignatureTransformer + scaler + RidgeCV"
+        longest = 0 if isinstance(data.train, np.ndarray) else max(len(g) for g, _ in data.train + data.test)
+        Xtr, Xte = _aeon_input(data.train, longest), _aeon_input(data.test, longest)
+        if longest:
+            label += " (series padded with their last value)"
         pred, fit_s, pred_s = _timed(lambda: model.fit(Xtr, data.y_train), lambda: model.predict(Xte))
     except Exception as exc:  # an aeon limitation is a result too
         return Result("aeon signature", float("nan"), None, 0.0, 0.0, "-", f"failed: {type(exc).__name__}: {exc}"[:90])
@@ -367,12 +393,14 @@ def run(names: list[str], seeds: int) -> str:
         )
         results = [
             response_features(data),
+            response_features_cv(data),
             response_kernel(data),
             srnn_readout(data),
             own_signature(data),
             aeon_signature(data),
         ]
         results.append(esn(data, int(results[0].features), seeds))
+        results.append(baseline(data))
         lines.append(
             f"\n### {name} ({data.task}; {n_tr} train / {n_te} test; m = {data.channels}; "
             f"length {data.length}{classes})\n"
@@ -380,8 +408,8 @@ def run(names: list[str], seeds: int) -> str:
         lines.append(f"| method | {metric} | fit (s) | predict (s) | features |")
         lines.append("| --- | --- | --- | --- | --- |")
         for r in results:
-            score = "n/a" if np.isnan(r.score) else f"{r.score:.3f}" + (f" ± {r.score_sd:.3f}" if r.score_sd else "")
-            note = f" {r.note}" if r.note else ""
+            score = "" if np.isnan(r.score) else f"{r.score:.3f}" + (f" ± {r.score_sd:.3f}" if r.score_sd else "")
+            note = (" " if score else "") + r.note if r.note else ""
             lines.append(f"| {r.method} | {score}{note} | {r.fit_s:.2f} | {r.predict_s:.2f} | {r.features} |")
         print("\n".join(lines[-len(results) - 3 :]), file=sys.stderr)
     return "\n".join(lines) + "\n"
