@@ -96,6 +96,9 @@ def test_degree_zero_is_the_signature_of_the_integral():
     full = ResponseFeatures(degree=1, level=3, time_scale=1.0, t=T).fit(U)
     keep = [i for i, name in enumerate(full.get_feature_names_out()) if "q1" not in name]
     np.testing.assert_allclose(F, full.transform(U)[:, keep], atol=1e-14)
+    fine = ResponseFeatures(degree=0, level=3, time_scale=1.0, t=T, refine=3).fit_transform(U)
+    full3 = ResponseFeatures(degree=1, level=3, time_scale=1.0, t=T, refine=3).fit_transform(U)
+    np.testing.assert_allclose(fine, full3[:, keep], atol=1e-14)
 
 
 def test_ragged_pairs_and_scalings():
@@ -162,6 +165,8 @@ def test_precomputed_kernel_in_svc_kernel_ridge_pipeline_and_grid_search():
     grid = GridSearchCV(svc, {"responsekernel__degree": [1, 2], "svc__C": [0.1, 10.0]}, cv=3)
     grid.fit(U[:30], labels[:30])
     assert set(grid.best_params_) == {"responsekernel__degree", "svc__C"}
+    callable_kernel = SVC(kernel=ResponseKernel(degree=2, level=2, t=T, normalize=True).fit(U[:30]))
+    assert callable_kernel.fit(U[:30, :, 0], labels[:30]).predict(U[30:, :, 0]).shape == (10,)  # 2-D: one channel
     lin = make_pipeline(ResponseFeatures(degree=2, level=2, feature_scaling="standard"), RidgeClassifierCV())
     assert clone(lin).fit(list(U[:30]), labels[:30]).predict(list(U[30:])).shape == (10,)
     params = clone(svc).get_params()

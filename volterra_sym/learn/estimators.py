@@ -61,7 +61,7 @@ def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int) -> np.ndarr
     X is exact at the grid points for piecewise-linear u (trapezoid increments), and the
     signature is that of its piecewise-linear interpolant, as in ``response_feature``.
     """
-    h = np.diff(grid)[None, :, None]
+    h = np.diff(grid)[None, :, None]  # (1, L-1, 1)
     steps = 0.5 * h * (values[:, 1:] + values[:, :-1])  # int over [t_i, t_{i+1}]
     path = np.concatenate([np.zeros_like(steps[:, :1]), np.cumsum(steps[:, ::-1], axis=1)], axis=1)
     return signature(path, level)
@@ -235,6 +235,11 @@ class ResponseFeatures(TransformerMixin, BaseEstimator):
                 continue
             scaled = (values - self.input_mean_) / self.input_scale_
             if self.degree == 0:
+                if self.refine > 1:  # cut every step into `refine` pieces, u linear in between
+                    w = np.arange(self.refine) / self.refine
+                    fine = np.append((grid[:-1, None] + np.diff(grid)[:, None] * w).ravel(), grid[-1])
+                    scaled = np.stack([[np.interp(fine, grid, x[:, k]) for k in range(x.shape[1])] for x in scaled])
+                    scaled, grid = scaled.transpose(0, 2, 1), fine
                 out[idx, offset:] = _plain_feature(scaled, grid, self.level)
             else:
                 out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
@@ -369,6 +374,10 @@ class ResponseKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if self.normalize:
             gram = gram / np.outer(self._norms(fa), norms_b)
         return gram
+
+    def __call__(self, X: Any, Y: Any = None) -> np.ndarray:
+        """The fitted kernel as a callable, e.g. ``SVC(kernel=ResponseKernel(...).fit(X_train))`` (same as gram)."""
+        return self.gram(X, Y)
 
     def gram(self, X: Any, Y: Any = None) -> np.ndarray:
         """k(X[i], Y[j]) for any two collections (Y default X), with the fitted scalings: (n_X, n_Y)."""
