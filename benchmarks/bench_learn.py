@@ -209,19 +209,39 @@ def response_kernel(data: Data) -> Result:
     return Result(f"{label} (P={P}, N={N})", _score(data, pred), None, fit_s, pred_s, "Gram")
 
 
-def srnn_network(m: int) -> vs.Diffusion:
-    """A fixed 4-unit linear SRNN: rates 1/2, 1, 2, 3, a feed-forward chain, m inputs (exact kernels)."""
-    W = [[0, 0, 0, 0], [R(1, 2), 0, 0, 0], [0, R(-1, 2), 0, 0], [R(1, 4), 0, R(1, 2), 0]]
+RATES = {
+    2: [R(1, 2), 2],
+    4: [R(1, 2), 1, 2, 3],
+    8: [R(1, 2), R(3, 4), 1, R(3, 2), 2, R(5, 2), 3, R(7, 2)],
+    16: [R(k, 4) for k in range(2, 18)],
+}
+
+
+def srnn_network(m: int, units: int = 4) -> vs.Diffusion:
+    """A fixed linear SRNN: distinct rates in [1/2, 7/2], a feed-forward chain, m inputs (exact kernels)."""
+    W = [[0] * units for _ in range(units)]
+    for i in range(1, units):
+        W[i][i - 1] = R(1, 2) if i % 2 else R(-1, 2)
+    if units >= 4:
+        W[3][0] = R(1, 4)
     rng = np.random.default_rng(7)
-    C = [[R(int(x), 2) for x in row] for row in rng.choice([-2, -1, 1, 2], size=(4, m))]
-    return vs.SRNN(Gamma=np.diag([R(1, 2), 1, 2, 3]).tolist(), W=W, C=C, sigma=R(1, 2), readout="h1")
+    C = [[R(int(x), 2) for x in row] for row in rng.choice([-2, -1, 1, 2], size=(units, m))]
+    return vs.SRNN(Gamma=np.diag(RATES[units]).tolist(), W=W, C=C, sigma=R(1, 2), readout="h1")
 
 
-SRNN_DICTIONARY = [f"h{i}" for i in range(1, 5)] + [f"h{i}*h{j}" for i in range(1, 5) for j in range(i, 5)]
+def srnn_dictionary(units: int) -> list[str]:
+    """{h_i} and {h_i h_j, i <= j}: J = n + n (n + 1) / 2 readout functions."""
+    return [f"h{i}" for i in range(1, units + 1)] + [
+        f"h{i}*h{j}" for i in range(1, units + 1) for j in range(i, units + 1)
+    ]
 
 
-def srnn_readout(data: Data) -> Result:
+SRNN_DICTIONARY = srnn_dictionary(4)
+
+
+def srnn_readout(data: Data, units: int = 4) -> Result:
     degree = 12 if data.channels == 1 else 8  # coefficient cost grows like m^2 (level 2)
+    dictionary = srnn_dictionary(units)
     train, test = _standardise(data.train, data.test)
     longest = max(len(g) for g, _ in train) if isinstance(train, list) else train.shape[1]
     scale = 1.0 / (longest - 1)  # the longest series spans [0, 1] in the network's time (rates 1/2..3)
@@ -230,8 +250,8 @@ def srnn_readout(data: Data) -> Result:
     def rescale(X: Any) -> Any:
         return X if not isinstance(X, list) else [((g - g[0]) * scale, u) for g, u in X]
 
-    reg = ReadoutRegression(srnn_network(data.channels), SRNN_DICTIONARY, order=2, t=t, feature_degree=degree)
-    head = _linear(data.task)
+    reg = ReadoutRegression(srnn_network(data.channels, units), dictionary, order=2, t=t, feature_degree=degree)
+    head = make_pipeline(StandardScaler(), _linear(data.task))  # z-scored G, as the response features are
     holder: dict[str, np.ndarray] = {}
 
     def fit() -> None:
@@ -240,7 +260,9 @@ def srnn_readout(data: Data) -> Result:
         head.fit(holder["G"], data.y_train)
 
     pred, fit_s, pred_s = _timed(fit, lambda: head.predict(reg.expected_outputs(rescale(test))))
-    return Result(f"SRNN readout (no simulation), J=14, via P={degree}", _score(data, pred), None, fit_s, pred_s, 14)
+    J = len(dictionary)
+    label = f"SRNN readout (no simulation), {units} units, J={J}, via P={degree}"
+    return Result(label, _score(data, pred), None, fit_s, pred_s, J)
 
 
 def own_signature(data: Data) -> Result:
@@ -415,6 +437,22 @@ def run(names: list[str], seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def srnn_sizes(names: list[str]) -> str:
+    """Readout of SRNNs of 2, 4, 8, 16 units (J = 5, 14, 44, 152) against the response kernel machine."""
+    lines = [
+        "| data set | SRNN 2 units (J=5) | 4 units (J=14) | 8 units (J=44) | 16 units (J=152) "
+        "| response features + ridge (P=3, N=3) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        data = load(name)
+        cells = [f"{srnn_readout(data, units).score:.3f}" for units in (2, 4, 8, 16)]
+        cells.append(f"{response_features(data).score:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        print(lines[-1], file=sys.stderr)
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smallest", action="store_true", help="UnitTest only, one ESN seed (a few seconds)")
@@ -424,7 +462,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readout", action="store_true", help="only the readout-vs-Monte-Carlo convergence table (no aeon needed)"
     )
+    parser.add_argument("--srnn-sizes", action="store_true", help="SRNN readouts of 2 to 16 units (one channel)")
     args = parser.parse_args(argv)
+    if args.srnn_sizes:
+        table = srnn_sizes(args.datasets or ["UnitTest", "ItalyPowerDemand", "GunPoint", "ArrowHead", "Covid3Month"])
+        print(table)
+        if args.out:
+            args.out.write_text(table)
+        return 0
     if args.readout:
         table = readout_convergence([25, 100, 400, 1600] if not args.smallest else [25, 100])
         print(table)
