@@ -213,7 +213,6 @@ RATES = {
     2: [R(1, 2), 2],
     4: [R(1, 2), 1, 2, 3],
     8: [R(1, 2), R(3, 4), 1, R(3, 2), 2, R(5, 2), 3, R(7, 2)],
-    16: [R(k, 4) for k in range(2, 18)],
 }
 
 
@@ -438,15 +437,17 @@ def run(names: list[str], seeds: int) -> str:
 
 
 def srnn_sizes(names: list[str]) -> str:
-    """Readout of SRNNs of 2, 4, 8, 16 units (J = 5, 14, 44, 152) against the response kernel machine."""
+    """Readout of SRNNs of 2, 4, 8 units (J = 5, 14, 44) against the response kernel machine.
+
+    (16 units, J = 152, is beyond the exact derivation's budget here: > 10 min of SymPy per data set.)
+    """
     lines = [
-        "| data set | SRNN 2 units (J=5) | 4 units (J=14) | 8 units (J=44) | 16 units (J=152) "
-        "| response features + ridge (P=3, N=3) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| data set | SRNN 2 units (J=5) | 4 units (J=14) | 8 units (J=44) | response features + ridge (P=3, N=3) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name in names:
         data = load(name)
-        cells = [f"{srnn_readout(data, units).score:.3f}" for units in (2, 4, 8, 16)]
+        cells = [f"{srnn_readout(data, units).score:.3f}" for units in (2, 4, 8)]
         cells.append(f"{response_features(data).score:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
         print(lines[-1], file=sys.stderr)
@@ -462,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readout", action="store_true", help="only the readout-vs-Monte-Carlo convergence table (no aeon needed)"
     )
-    parser.add_argument("--srnn-sizes", action="store_true", help="SRNN readouts of 2 to 16 units (one channel)")
+    parser.add_argument("--srnn-sizes", action="store_true", help="SRNN readouts of 2, 4, 8 units")
     args = parser.parse_args(argv)
     if args.srnn_sizes:
         table = srnn_sizes(args.datasets or ["UnitTest", "ItalyPowerDemand", "GunPoint", "ArrowHead", "Covid3Month"])
