@@ -26,7 +26,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import FeatureError, InputError, describe
 from ..features import feature_words, response_feature
-from ..signature import signature
+
+try:  # flat layout (volterra_sym/signature.py) or the features subpackage of issue 10
+    from ..signature import signature
+except ImportError:  # pragma: no cover - depends on the package layout
+    from ..features import signature  # type: ignore[no-redef]
 from .inputs import MAX_FEATURE_BYTES, SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ResponseFeatures", "ResponseKernel", "EXPECTED_FAILED_CHECKS"]

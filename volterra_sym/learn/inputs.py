@@ -22,7 +22,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import FeatureError, InputError, describe
-from ..signature import sig_size
+
+try:  # flat layout (volterra_sym/signature.py) or the features subpackage of issue 10
+    from ..signature import sig_size
+except ImportError:  # pragma: no cover - depends on the package layout
+    from ..features import sig_size  # type: ignore[no-redef]
 
 __all__ = [
     "MAX_FEATURE_BYTES",

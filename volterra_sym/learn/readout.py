@@ -139,8 +139,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
 
     # ---- the dictionary ------------------------------------------------------------
     def _responses(self) -> list[Any]:
-        from ..kernels import derive
-        from ..response import Response
+        from .. import Response, derive
 
         if isinstance(self.order, bool) or not isinstance(self.order, (int, np.integer)) or self.order < 1:
             raise ReadoutError(f"order: expected an integer >= 1, received {describe(self.order)}")
@@ -389,7 +388,7 @@ def compare_with_simulation(
     series' truncation and the scheme's discretisation bias.  ``simulate_options`` go to
     :func:`volterra_sym.simulate` (e.g. ``substeps``, ``burn_in``).
     """
-    from ..simulate import simulate
+    from .. import simulate
 
     check_is_fitted(fitted, "coef_")
     if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 2:
