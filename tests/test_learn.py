@@ -40,10 +40,10 @@ from volterra_sym.learn import (  # noqa: E402
     compare_with_simulation,
 )
 
-try:  # flat layout or the features subpackage of issue 10
+try:  # flat layout, or the features subpackage of issue 10
     from volterra_sym.signature import signature
 except ImportError:  # pragma: no cover
-    from volterra_sym.features import signature  # type: ignore[no-redef]
+    from volterra_sym.features.signature import signature
 
 ROOT = Path(__file__).resolve().parents[1]
 R = sp.Rational

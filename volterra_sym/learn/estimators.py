@@ -26,11 +26,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import FeatureError, InputError, describe
 from ..features import feature_words, response_feature
-
-try:  # flat layout (volterra_sym/signature.py) or the features subpackage of issue 10
-    from ..signature import signature
-except ImportError:  # pragma: no cover - depends on the package layout
-    from ..features import signature  # type: ignore[no-redef]
 from .inputs import MAX_FEATURE_BYTES, SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ResponseFeatures", "ResponseKernel", "EXPECTED_FAILED_CHECKS"]
@@ -59,16 +54,16 @@ def _is_collection(X: Any) -> bool:
     return isinstance(X, (list, tuple)) and len(X) > 0 and not np.isscalar(X[0])
 
 
-def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int) -> np.ndarray:
-    """Degree-0 response feature: signature of X(r) = int_0^r u~ (reversed time), (k, L, m) -> (k, size).
+def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int, refine: int) -> np.ndarray:
+    """Degree-0 response feature: the signature of X(r) = int_0^r u~ (reversed time), (k, L, m) -> (k, m + ... + m^N).
 
-    X is exact at the grid points for piecewise-linear u (trapezoid increments), and the
-    signature is that of its piecewise-linear interpolant, as in ``response_feature``.
+    The signature of a path restricted to words over a subset of its channels is the signature
+    of the projected path, so this is the q = 0 block of the degree-1 response feature.
     """
-    h = np.diff(grid)[None, :, None]  # (1, L-1, 1)
-    steps = 0.5 * h * (values[:, 1:] + values[:, :-1])  # int over [t_i, t_{i+1}]
-    path = np.concatenate([np.zeros_like(steps[:, :1]), np.cumsum(steps[:, ::-1], axis=1)], axis=1)
-    return signature(path, level)
+    m = values.shape[-1]
+    full = response_feature(values, grid, 1, level, refine=refine)  # channels (q, k) -> q * m + k
+    keep = [i for i, w in enumerate(feature_words(m, 1, level)) if all(q == 0 for q, _ in w)]
+    return full[:, keep]
 
 
 class ResponseFeatures(TransformerMixin, BaseEstimator):
@@ -239,12 +234,7 @@ class ResponseFeatures(TransformerMixin, BaseEstimator):
                 continue
             scaled = (values - self.input_mean_) / self.input_scale_
             if self.degree == 0:
-                if self.refine > 1:  # cut every step into `refine` pieces, u linear in between
-                    w = np.arange(self.refine) / self.refine
-                    fine = np.append((grid[:-1, None] + np.diff(grid)[:, None] * w).ravel(), grid[-1])
-                    scaled = np.stack([[np.interp(fine, grid, x[:, k]) for k in range(x.shape[1])] for x in scaled])
-                    scaled, grid = scaled.transpose(0, 2, 1), fine
-                out[idx, offset:] = _plain_feature(scaled, grid, self.level)
+                out[idx, offset:] = _plain_feature(scaled, grid, self.level, self.refine)
             else:
                 out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
         return out

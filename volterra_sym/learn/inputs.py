@@ -22,11 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FeatureError, InputError, describe
-
-try:  # flat layout (volterra_sym/signature.py) or the features subpackage of issue 10
-    from ..signature import sig_size
-except ImportError:  # pragma: no cover - depends on the package layout
-    from ..features import sig_size  # type: ignore[no-redef]
+from ..features import sig_size
 
 __all__ = [
     "MAX_FEATURE_BYTES",
