@@ -182,6 +182,26 @@ def test_precomputed_kernel_in_svc_kernel_ridge_pipeline_and_grid_search():
     assert params["responsekernel__normalize"] is True and np.array_equal(params["responsekernel__t"], T)
 
 
+def test_ragged_pairs_through_grid_search():
+    """Lists of (t_i, u_i) of different lengths go through GridSearchCV's splits and a precomputed-kernel SVC."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(6)
+    pairs, labels = [], []
+    for i in range(24):
+        grid = np.cumsum(rng.uniform(0.05, 0.15, 15 + i % 7))
+        sign = 1 if i % 2 else -1
+        pairs.append((grid, sign * np.sin(3 * grid) + 0.2 * rng.normal(size=grid.size)))
+        labels.append(i % 2)
+    pipe = make_pipeline(ResponseKernel(degree=2, level=2), SVC(kernel="precomputed"))
+    search = GridSearchCV(pipe, {"svc__C": [1.0, 10.0], "responsekernel__level": [1, 2]}, cv=3).fit(pairs, labels)
+    assert search.best_score_ > 0.8
+    assert search.predict(pairs[:5]).shape == (5,)
+    assert not hasattr(search.best_estimator_[0], "n_features_in_")  # no fixed length for pairs
+
+
 @pytest.mark.parametrize("make", [lambda: ResponseFeatures(degree=2, level=2), lambda: ResponseKernel(degree=1)])
 def test_check_estimator(make):
     from sklearn.utils.estimator_checks import check_estimator
