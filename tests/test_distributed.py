@@ -83,11 +83,11 @@ def test_worker_failures_are_clear_errors(client) -> None:
 def test_bad_clients(monkeypatch) -> None:
     model = vs.OU(A=1.0, C=0.5, sigma=0.5, readout="h1")
     t = np.linspace(0, 1, 3)
-    with pytest.raises(SimulationError, match="expected a dask.distributed Client"):
+    with pytest.raises(vs.ArgumentError, match="expected a dask.distributed Client"):
         vs.simulate(model, None, t, 64, client=42)
     monkeypatch.setattr(vd, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(SimulationError, match="could not reach a dask scheduler at 'tcp://127.0.0.1:9'"):
         vs.simulate(model, None, t, 64, client="tcp://127.0.0.1:9")
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
-    with pytest.raises(SimulationError, match=r"pip install 'volterra_sym\[dask\]'"):
+    with pytest.raises(vs.MissingDependencyError, match=r"pip install 'volterra_sym\[dask\]'"):
         vs.simulate(model, None, t, 64, client="tcp://127.0.0.1:9")

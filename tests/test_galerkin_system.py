@@ -497,7 +497,7 @@ def test_missing_scipy_is_reported(monkeypatch):
     S = build_galerkin(TANH1.replace(initial=vs.PointMass([0.5])), 6, order=1)
     for name in ("scipy", "scipy.linalg", "scipy.sparse", "scipy.sparse.linalg"):
         monkeypatch.setitem(sys.modules, name, None)
-    with pytest.raises(vs.VolterraError, match=r"pip install 'volterra_sym\[galerkin\]'"):
+    with pytest.raises(vs.MissingDependencyError, match=r"pip install 'volterra_sym\[galerkin\]'"):
         S.predict(np.zeros(5), np.linspace(0, 1, 5))
 
 

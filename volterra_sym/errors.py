@@ -64,6 +64,17 @@ class FeatureError(VolterraError):
     """Bad input to the signature / response-feature functions."""
 
 
+class MissingDependencyError(VolterraError, ImportError):
+    """An optional dependency is not installed (the message names the extra: pip install 'volterra_sym[...]').
+
+    Both a :class:`VolterraError` and an :class:`ImportError`, so ``except ImportError`` catches it.
+    """
+
+
+class ReadoutError(ModelError):
+    """A readout dictionary cannot be used: an entry is malformed or its kernels are missing to the needed order."""
+
+
 class VolterraWarning(UserWarning):
     """Base class of volterra_sym's warnings."""
 

@@ -18,7 +18,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import SimulationError, describe
+from ..errors import ArgumentError, MissingDependencyError, SimulationError, describe
 
 __all__ = ["run_blocks", "TASKS_PER_WORKER"]
 
@@ -31,7 +31,7 @@ def _distributed() -> Any:
     try:
         import distributed
     except ImportError as exc:
-        raise SimulationError(
+        raise MissingDependencyError(
             "client: running on a dask cluster needs dask.distributed, which is not installed; "
             "pip install 'volterra_sym[dask]' (or run locally with client=None)"
         ) from exc
@@ -57,7 +57,7 @@ def connect(client: Any) -> Iterator[Any]:
             c.close()
         return
     if not isinstance(client, dist.Client):
-        raise SimulationError(
+        raise ArgumentError(
             "client: expected a dask.distributed Client or a scheduler address such as 'tcp://host:8786', "
             f"received {describe(client)}"
         )

@@ -19,7 +19,7 @@ this subpackage is.
 
 from __future__ import annotations
 
-from .errors import MissingDependencyError, ReadoutError
+from ..errors import MissingDependencyError, ReadoutError
 
 try:
     import sklearn  # noqa: F401

@@ -38,9 +38,8 @@ import sympy as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import InputError, VolterraError, describe
+from ..errors import InputError, ReadoutError, VolterraError, describe
 from ..features import response_feature
-from .errors import ReadoutError
 from .inputs import SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ReadoutRegression", "SimulationGap", "compare_with_simulation", "ridge_readout"]

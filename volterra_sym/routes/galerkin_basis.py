@@ -32,11 +32,11 @@ import sympy as sp
 from ..errors import (
     ArgumentError,
     GridError,
+    MissingDependencyError,
     ModelError,
     NotAnalyticError,
     NotNormalisableError,
     UnstableError,
-    VolterraError,
     describe,
 )
 from ..model import Diffusion, Gaussian, PointMass
@@ -130,7 +130,7 @@ def require_scipy() -> Any:
         import scipy.linalg  # noqa: F401
         import scipy.sparse.linalg  # noqa: F401
     except ImportError:
-        raise VolterraError("method='galerkin' needs scipy: pip install 'volterra_sym[galerkin]'") from None
+        raise MissingDependencyError("method='galerkin' needs scipy: pip install 'volterra_sym[galerkin]'") from None
     import scipy
 
     return scipy
