@@ -166,3 +166,21 @@ def test_cli_and_model_file(tmp_path, capsys):
     assert "GalerkinResponse(order=1, degree=6, N=28" in out
     spec = vs.load_run(example)
     assert spec.method == "galerkin" and spec.degree == 10
+
+
+def test_response_features_from_galerkin_taylor_coefficients_match_the_exact_route():
+    """feature_coefficients use kernel_taylor (l Gamma M^p c_f): on a linear model they equal the exact route's."""
+    model = vs.OU(1.0, 0.5, 0.7, c=0.3, readout="h1**2")
+    exact = vs.derive(model, 2)
+    gal = vs.derive(model, 2, method="galerkin", degree=2)
+    np.testing.assert_allclose(gal.feature_coefficients(3, 2), exact.feature_coefficients(3, 2), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_verify_accepts_a_galerkin_response():
+    t = np.linspace(0, 2, 21)
+    u = 0.5 * np.sin(2 * t)
+    report = vs.verify(
+        ROT2, u, t, derive_options={"method": "galerkin", "degree": 8}, order=2, paths=4000, seed=2, burn_in=10.0
+    )
+    assert report.passed, str(report)
