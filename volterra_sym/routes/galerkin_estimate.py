@@ -79,7 +79,8 @@ class GalerkinEstimate:
         return (
             f"galerkin: the {what} error estimate (degrees {p} to {q}) = {e:.3g} exceeds tol = {tol:.3g}; "
             f"raise the degree (degree={q} or more), change the weight (now {self.coarse.weight.describe()}; "
-            "try weight='pilot' or a Gaussian of the stationary law), or check with Monte Carlo (vs.simulate_response)"
+            "e.g. weight='pilot', 'linearisation' or ('gaussian', mean, cov) close to the law), or check with Monte "
+            "Carlo (vs.estimate_kernels)"
         )
 
 
