@@ -84,6 +84,7 @@ def test_taylor_route_uses_the_galerkin_stationary_law_for_non_gradient_models()
         assert abs(a - b) <= 1e-6 * (1 + abs(b)) + 10 * report["error estimate"]
 
 
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low degrees on purpose
 def test_two_d_taylor_coefficients_converge_to_the_taylor_route_from_a_point_start():
     model = ROT2.replace(initial=vs.PointMass([0.2, -0.1]))
     tay = vs.derive(model, 1, method="taylor", lag_degree=3)
@@ -111,6 +112,7 @@ def test_two_d_non_gradient_kernels_agree_with_pathwise_monte_carlo():
         assert np.all(np.abs(est.mean(n) - val) <= tol), (n, est.mean(n), val, tol)
 
 
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low degrees on purpose
 def test_contract_members_documents_and_warning(tmp_path):
     gal = vs.derive(ROT2, 2, method="galerkin", degree=8)
     assert isinstance(gal, vs.Response) and gal.method == "galerkin" and gal.N == 45
@@ -157,6 +159,7 @@ def test_non_analytic_and_unstable_models_are_refused():
         vs.derive(vs.OU(-1.0, 1.0, 0.5, readout="h1"), 1, method="galerkin", degree=4)
 
 
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low degrees on purpose
 def test_cli_and_model_file(tmp_path, capsys):
     from pathlib import Path
 
@@ -177,6 +180,7 @@ def test_response_features_from_galerkin_taylor_coefficients_match_the_exact_rou
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low degrees on purpose
 def test_verify_accepts_a_galerkin_response():
     t = np.linspace(0, 2, 21)
     u = 0.5 * np.sin(2 * t)
