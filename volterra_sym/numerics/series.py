@@ -83,7 +83,7 @@ def etd_phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-class _Grid:
+class NodeGrid:
     """Interpolation weights of a grid (independent of the rates) and per-rate recurrence factors.
 
     ``interp``: ``"cubic"`` (cubics through 4 neighbouring nodes) or ``"linear"`` (chords).
@@ -118,14 +118,14 @@ class _Grid:
         self._cache: dict[complex, tuple] = {}
 
     def weights(self, mu: complex) -> tuple:
-        """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`_blocks`."""
+        """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`recurrence_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
         ph = np.stack([math.factorial(q) * f for q, f in enumerate(etd_phi_all(self.deg + 1, z))], axis=-1)
         Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
         G = (self.class_h[:, None] * Gc)[self.cidx]
-        res = (G, _blocks(self.t, mu))
+        res = (G, recurrence_blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
@@ -133,7 +133,7 @@ class _Grid:
         """z = F_mu[w] on the grid: z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j, via blocked cumulative sums."""
         G, blocks = self.weights(mu)
         b = np.einsum("ji,ji->j", G, w[self.nodes])
-        return _recurrence(*blocks, b)
+        return solve_recurrence(*blocks, b)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -154,13 +154,27 @@ def _step_keys(h: np.ndarray) -> np.ndarray:
     return np.round(np.log(h) / STEP_CLASS_TOL).astype(np.int64)
 
 
-def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Representative step of each class of equal steps and the class of every step."""
-    _, first, idx = np.unique(_step_keys(h), return_index=True, return_inverse=True)
+def step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representative step of each class of equal steps and the class of every step.
+
+    O(len(h)) when the keys span a short range (every grid whose steps differ by rounding only, and
+    most others); a sort otherwise."""
+    keys = _step_keys(h)
+    lo = int(keys.min())
+    span = int(keys.max()) - lo
+    if span <= 4 * h.size + 1024:
+        present = np.zeros(span + 1, dtype=bool)
+        present[keys - lo] = True
+        rank = np.cumsum(present) - 1
+        idx = rank[keys - lo]
+        first = np.empty(int(rank[-1]) + 1, dtype=np.int64)
+        first[idx[::-1]] = np.arange(h.size - 1, -1, -1)  # the last write is the first occurrence
+        return h[first], idx
+    _, first, idx = np.unique(keys, return_index=True, return_inverse=True)
     return h[first], idx.reshape(-1)
 
 
-def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def recurrence_blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
 
     Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
@@ -190,10 +204,10 @@ def _blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndar
     return bounds, grow, 1.0 / grow, step_decay
 
 
-def _recurrence(
+def solve_recurrence(
     bounds: np.ndarray, grow: np.ndarray, decay: np.ndarray, step_decay: np.ndarray, b: np.ndarray
 ) -> np.ndarray:
-    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j on the blocks of :func:`_blocks`."""
+    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j on the blocks of :func:`recurrence_blocks`."""
     z = np.zeros(b.size + 1, dtype=np.result_type(b, grow))
     for a, bnd in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         if bnd == a + 1:
@@ -215,7 +229,7 @@ class _HermiteGrid:
     def __init__(self, t: np.ndarray):
         self.t = t
         self.h = np.diff(t)
-        self.class_h, self.cidx = _step_classes(self.h)
+        self.class_h, self.cidx = step_classes(self.h)
         self._cache: dict[complex, tuple] = {}
 
     def weights(self, mu: complex) -> tuple:
@@ -229,7 +243,7 @@ class _HermiteGrid:
         coef = [h * (W[0] - 3 * W[2] + 2 * W[3]), h * (3 * W[2] - 2 * W[3]), h * h * (W[1] - 2 * W[2] + W[3])]
         coef.append(h * h * (W[3] - W[2]))
         coef = [c[self.cidx] for c in coef]
-        res = (coef, _blocks(self.t, mu))
+        res = (coef, recurrence_blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
@@ -237,7 +251,7 @@ class _HermiteGrid:
         """(z, z') with z = F_mu[w] at the nodes and z' = -mu z + w (continuous)."""
         (c0, c1, c2, c3), blocks = self.weights(mu)
         b = c0 * w[:-1] + c1 * w[1:] + c2 * d0 + c3 * d1
-        z = _recurrence(*blocks, b)
+        z = solve_recurrence(*blocks, b)
         zr = mu.real if mu.imag == 0 else mu
         return z, w - zr * z
 
@@ -299,18 +313,46 @@ def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tup
 
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
     """sum c t^p e^{-mu t} on an array of times (near-coincident rates merged up to max t)."""
-    out = np.zeros(t.shape, dtype=complex)
     horizon = float(np.max(t)) if t.size else 1.0
-    for (mu,), (p,), c in stable_numeric_terms(F, subs, max(horizon, 1e-300)):
-        out += c * t**p * np.exp(-mu * t)
-    return out.real
+    return univariate_values(stable_numeric_terms(F, subs, max(horizon, 1e-300)), t)
+
+
+def mean0_numeric_terms(forms: Any, component: int, horizon: float) -> list[tuple]:
+    """Float terms (mu,), (p,), c of E f_c(h^0_t) in t (a constant for the stationary start)."""
+    F0 = forms.mean0_form(component)
+    if forms.stationary:
+        F0 = _as_univariate(F0, forms.t_sym)
+    return stable_numeric_terms(F0, dict(forms.model.params), max(horizon, 1e-300))
+
+
+def univariate_values(terms: list[tuple], t: np.ndarray, exps: dict | None = None) -> np.ndarray:
+    """sum c t^p e^{-mu t} over float terms ((mu,), (p,), c), one exponential per distinct rate
+    (``exps``: e^{-mu t} on ``t`` by rate, shared with other evaluations on the same grid)."""
+    exps = {} if exps is None else exps
+    by_rate: dict[complex, dict[int, complex]] = {}
+    for (mu,), (p,), c in terms:
+        by_rate.setdefault(mu, {})
+        by_rate[mu][p] = by_rate[mu].get(p, 0) + c
+    out = np.zeros(t.shape)
+    for mu, polys in by_rate.items():  # one exponential per distinct rate
+        poly = sum(c * t**p if p else c for p, c in polys.items())
+        if mu == 0:
+            out += np.real(poly)
+            continue
+        if mu not in exps:
+            exps[mu] = np.exp(-(mu.real if mu.imag == 0 else mu) * t)
+        if mu.imag == 0:
+            out += np.real(poly) * exps[mu]
+        else:
+            out += (poly * exps[mu]).real
+    return out
 
 
 class SeriesEvaluator:
     """Evaluates ordered Volterra integrals of exponential-polynomial kernels on one grid and input."""
 
     def __init__(self, t: np.ndarray, U: np.ndarray, interp: str = "cubic"):
-        self.grid = _Grid(t, interp)
+        self.grid = NodeGrid(t, interp)
         self.t = t
         self.U = U.astype(complex)
         self._cache: dict[tuple, np.ndarray] = {}
@@ -377,6 +419,8 @@ class ExpPolyKernels(Protocol):
 
     def mean0_form(self, component: int = 0) -> ExpPoly: ...
 
+    def mean0_terms(self, component: int, horizon: float) -> list[Any]: ...
+
     def numeric_terms(self, key: tuple[int, int, tuple[int, ...]], horizon: float) -> list[Any]: ...
 
 
@@ -391,12 +435,17 @@ def evaluate_series(
     *,
     interp: str,
     top_degree: int | None = None,
+    only: set[tuple[int, int, bool]] | None = None,
+    exps: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``.
+    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``, by filter cascades.
 
     U : validated input samples (len(t), m); interp : one of INTERPOLATIONS (module docstring).
     top_degree : when given, also the contribution of the terms of that total lag degree
         (the top Taylor shell: an error estimate of truncated kernels).
+    only : when given, the (component, order, top shell?) parts computed here (the others are left at
+        zero for the cube form of :mod:`volterra_sym.numerics.separable`); order 0 is always computed.
+    exps : e^{-mu t} on ``tt`` by rate, shared with the cube form (filled here).
 
     Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
     """
@@ -404,25 +453,25 @@ def evaluate_series(
     subs = dict(model.params)
     P = model.p
     out = np.zeros((forms.order + 1, tt.size, P))
-    ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
+    ev: Any = None
     N = len(forms.taus)
     top = np.zeros((tt.size, P))
     horizon = float(tt[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
-            F0 = forms.mean0_form(c)
-            out[0, :, c] = (
-                eval_univariate(F0, tt, subs)
-                if not forms.stationary
-                else eval_univariate(_as_univariate(F0, forms.t_sym), tt, subs)
-            )
+            out[0, :, c] = univariate_values(forms.mean0_terms(c, horizon), tt, exps)
             for n in range(1, forms.order + 1):
                 acc = np.zeros(tt.size, dtype=complex)
                 acc_top = np.zeros(tt.size, dtype=complex)
-                for ks in _tuples(model.m, n):
+                main = only is None or (c, n, False) in only
+                shell = top_degree is not None and (only is None or (c, n, True) in only)
+                if (main or shell) and ev is None:
+                    ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
+                for ks in _tuples(model.m, n) if main or shell else ():
                     terms = forms.numeric_terms((c, n, ks), horizon)
-                    acc += ordered_integrals(ev, ks, terms, N)
-                    if top_degree is not None:
+                    if main:
+                        acc += ordered_integrals(ev, ks, terms, N)
+                    if shell:
                         acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
                 out[n, :, c] = acc.real * eps**n
                 top[:, c] += acc_top.real * eps**n
