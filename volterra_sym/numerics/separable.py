@@ -74,17 +74,19 @@ def psi_all(mmax: int, w: np.ndarray) -> np.ndarray:
     small = np.abs(w) < max(PSI_SERIES_RADIUS, mmax)
     if np.any(small):
         ws = w[small]
+        R = float(np.max(np.abs(ws)))
+        K, size = 1, 1.0  # terms until R^K / K! < 1e-18
+        while size >= 1e-18 or K < 4:
+            K += 1
+            size *= R / K
+        powers = np.empty((K, ws.size), dtype=complex)  # (-w)^k / k!
+        powers[0] = 1.0
+        for k in range(1, K):
+            powers[k] = powers[k - 1] * (-ws) / k
+        ks = np.arange(K)
         for m in range(mmax + 1):
-            acc = np.zeros_like(ws)
-            term = np.ones_like(ws)
-            k = 0
-            while True:
-                acc += term / (m + k + 1)
-                k += 1
-                term = term * (-ws) / k
-                if k > 8 and np.max(np.abs(term)) < 1e-18:
-                    break
-            out[m][small] = acc / math.factorial(m)
+            weights = 1.0 / ((m + ks + 1) * math.factorial(m))
+            out[m][small] = np.einsum("k,kn->n", weights, powers)
     if not np.all(small):
         wb = w[~small]
         e = np.exp(-wb)
@@ -108,10 +110,9 @@ class FilterBank:
     on the grid, y_q solves a scalar recurrence (blocked cumulative sums, no loop over time).
     """
 
-    def __init__(self, t: np.ndarray, U: np.ndarray, interp: str) -> None:
+    def __init__(self, t: np.ndarray, interp: str) -> None:
         self.t = t
         self.h = np.diff(t)
-        self.U = U
         L = t.size
         if interp == "cubic" and L >= 4:
             grid = NodeGrid(t, "cubic")
@@ -126,25 +127,20 @@ class FilterBank:
             self.Vinv = np.broadcast_to(np.array([[1.0, 0.0], [-1.0, 1.0]]), (self.class_h.size, 2, 2))
             self.deg = 1
         self.single = self.class_h.size == 1
-        self._node_values: dict[int, list[np.ndarray]] = {}
         self._blocks: dict[complex, tuple] = {}
 
-    def node_values(self, k: int) -> list[np.ndarray]:
+    def node_values(self, u: np.ndarray) -> list[np.ndarray]:
         """The samples entering each interval's interpolant (one array per node position)."""
-        if k not in self._node_values:
-            u = self.U[:, k]
-            if self.nodes is None:
-                self._node_values[k] = [u[:-1], u[1:]]
-            else:
-                self._node_values[k] = [u[self.nodes[:, i]] for i in range(self.nodes.shape[1])]
-        return self._node_values[k]
+        if self.nodes is None:
+            return [u[:-1], u[1:]]
+        return [u[self.nodes[:, i]] for i in range(self.nodes.shape[1])]
 
     def per_step(self, x: np.ndarray) -> Any:
         """A per-class quantity on every step (a scalar when the grid has one class of steps)."""
         return x[0] if self.single else x[self.cidx]
 
-    def chain(self, k: int, lam: complex, amax: int) -> list[np.ndarray]:
-        """[y_0, ..., y_amax] on the grid (real arrays for real lambda)."""
+    def chain(self, u: np.ndarray, lam: complex, amax: int) -> list[np.ndarray]:
+        """[y_0, ..., y_amax] for the input samples ``u`` (real arrays for real lambda and real u)."""
         real = lam.imag == 0
         lam_ = lam.real if real else lam
         hc = self.class_h
@@ -155,7 +151,7 @@ class FilterBank:
         if lam_ not in self._blocks:
             self._blocks[lam_] = recurrence_blocks(self.t, lam)
         blocks = self._blocks[lam_]
-        uvals = self.node_values(k)
+        uvals = self.node_values(u)
         decay = self.per_step(np.exp(-lam_ * hc)) if amax else None
         ys: list[np.ndarray] = []
         for q in range(amax + 1):
@@ -229,6 +225,17 @@ def _expansion(p: tuple[int, ...], q: int) -> list[tuple[tuple[int, ...], int, i
 
 
 @dataclass
+class Source:
+    """One filter chain y_a = F_lambda^{a+1}[v] (a <= amax) of the combined input v = sum_k weights[k] u^k;
+    it adds Re(mix[a, :] y_a) to the coordinates w."""
+
+    lam: complex
+    amax: int
+    weights: np.ndarray  # (m,)
+    mix: np.ndarray  # (amax + 1, r)
+
+
+@dataclass
 class CubeEntry:
     """One order of one readout component (or its top Taylor shell) in cube form.
 
@@ -239,15 +246,28 @@ class CubeEntry:
     n: int
     basis: list[tuple[complex, int]]
     coef: np.ndarray  # (len(basis), number of monomials of degree n)
+    blocks: list = field(default_factory=list)  # per basis: per last variable v, (Re, Im) of its coefficients
+
+    def split(self, levels: list) -> None:
+        """Contiguous coefficient blocks by last variable (see :func:`monomial_levels`)."""
+        ends = levels[self.n - 1][1]
+        starts = np.concatenate([[0], np.cumsum(ends)]).astype(int)
+        self.blocks = [
+            [
+                (np.ascontiguousarray(cb[starts[v] : starts[v + 1]].real), np.ascontiguousarray(cb[starts[v] : starts[v + 1]].imag))
+                for v in range(len(ends))
+            ]
+            for cb in self.coef
+        ]
 
 
 @dataclass
 class CubePlan:
     """Everything a cube-form prediction needs, built once per response and horizon (:func:`build_cube_plan`)."""
 
-    chains: list[tuple[int, complex, int]] = field(default_factory=list)  # (k, lambda, amax)
-    coords: list[tuple[int, int, str]] = field(default_factory=list)  # xi_i = Re/Im of a! y_a of a chain
-    V: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (len(coords), r): w = V^T xi
+    sources: list[Source] = field(default_factory=list)  # w = sum over sources and a of Re(mix[a] y_a)
+    V: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (len(xi), r): w = V^T xi
+    levels: list = field(default_factory=list)  # monomial_levels(r, highest order)
     entries: dict[tuple[int, int, bool], CubeEntry] = field(default_factory=dict)
     cascade: dict[tuple[int, int, bool], str] = field(default_factory=dict)  # not separable: why
     zero: set[tuple[int, int, bool]] = field(default_factory=set)  # no terms at all
@@ -262,7 +282,8 @@ class CubePlan:
         return "cube" if key in self.entries else "zero" if key in self.zero else "cascade"
 
     def monomials(self, degree: int) -> list[tuple[int, ...]]:
-        return list(itertools.combinations_with_replacement(range(self.rank), degree))
+        """The monomials of ``degree`` in the r coordinates, in the order of ``CubeEntry.coef``."""
+        return list(self.levels[degree][0])
 
 
 def _mode_product(C: np.ndarray, B: np.ndarray, n: int) -> np.ndarray:
@@ -331,7 +352,6 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
     d = len(filters)
     # real coordinates: one family per (k, a, {lambda, conj lambda}), rep with Im >= 0
     fam: dict[tuple[int, int, int], int] = {}  # (k, a, rep rate id) -> first coordinate
-    chains: dict[tuple[int, int], int] = {}  # (k, rep rate id) -> amax
     B = np.zeros((d, 2 * d + 1), dtype=complex)
     ncoord = 0
     coords: list[tuple[tuple[int, int], int, str]] = []
@@ -347,7 +367,6 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
             if cplx:
                 coords.append(((k, rep), a, "im"))
             ncoord += 2 if cplx else 1
-            chains[(k, rep)] = max(chains.get((k, rep), 0), a)
         j = fam[fkey]
         B[i, j] = 1.0
         if cplx:
@@ -389,24 +408,60 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
     V = left[:, sv > RANK_TOL * sv[0]].copy()
     r = V.shape[1]
     plan.V = V
-    chain_list = sorted(chains.items())
-    chain_index = {ck: j for j, (ck, _) in enumerate(chain_list)}
-    plan.chains = []
-    for (k, rep), amax in chain_list:
+    # w = V^T xi as filters of combined inputs: for each rate family, w_a = Re sum_{k, a'} c[(a', a), k] z_{k,a'}
+    # with c = V[re] - i V[im] (complex families); c = F E (rank rho <= min(r (amax+1), m)) means rho chains
+    # on the inputs v_j = sum_k E[j, k] u^k instead of one per input
+    by_family: dict[int, dict[tuple[int, int], np.ndarray]] = {}
+    for xi_index, ((k, rep), a, part) in enumerate(coords):
+        rows = by_family.setdefault(rep, {})
+        row = rows.setdefault((a, k), np.zeros(r, dtype=complex))
+        row += V[xi_index] if part == "re" else -1j * V[xi_index]
+    for rep, rows in sorted(by_family.items()):
         lam = rates.values[rep]
-        plan.chains.append((k, lam if abs(lam.imag) > tol else complex(lam.real, 0.0), amax))
-    plan.coords = [(chain_index[ck], a, part) for ck, a, part in coords]
+        real = abs(lam.imag) <= tol
+        lam = complex(lam.real, 0.0) if real else lam
+        amax = max(a for a, _ in rows)
+        Cmat = np.zeros(((amax + 1) * r, m), dtype=complex)
+        for (a, k), row in rows.items():
+            Cmat[a * r : (a + 1) * r, k] += row * math.factorial(a)
+        if real:
+            Cmat = Cmat.real
+        left, sv, right = np.linalg.svd(Cmat, full_matrices=False)
+        rho = int(np.sum(sv > RANK_TOL * sv[0])) if sv.size and sv[0] > 0 else 0
+        for j in range(rho):
+            F = (left[:, j] * sv[j]).reshape(amax + 1, r)
+            plan.sources.append(Source(lam=lam, amax=amax, weights=right[j].copy(), mix=F))
+    plan.levels = monomial_levels(r, max(key[1] for key in xi_tensors))
     for key, (basis, X) in xi_tensors.items():
         n = key[1]
         G = _mode_product(X, V.astype(complex), n)  # (nb, r, ..., r)
-        mono = list(itertools.combinations_with_replacement(range(r), n))
-        pos = {mm: j for j, mm in enumerate(mono)}
-        coef = np.zeros((len(basis), len(mono)), dtype=complex)
+        pos = {mm: j for j, mm in enumerate(plan.levels[n][0])}
+        coef = np.zeros((len(basis), len(pos)), dtype=complex)
         for idx in itertools.product(range(r), repeat=n):
             coef[:, pos[tuple(sorted(idx))]] += G[(slice(None), *idx)]
         coef /= math.factorial(n)
         plan.entries[key] = CubeEntry(n=n, basis=basis, coef=coef)
+        plan.entries[key].split(plan.levels)
     return plan
+
+
+def monomial_levels(r: int, maxdeg: int) -> list[tuple[list[tuple[int, ...]], list[int]]]:
+    """Monomials of each degree d in r variables, ordered in blocks by their last (largest) variable.
+
+    levels[d] = (multisets, ends) with ends[v] = the number of multisets whose last variable is <= v, so
+    block v of degree d is (the first ends_{d-1}[v] monomials of degree d-1) times w_v: every level is
+    built from slices of the previous one, without gathers.
+    """
+    levels: list[tuple[list[tuple[int, ...]], list[int]]] = [([()], [1] * r)]
+    for _d in range(1, maxdeg + 1):
+        prev, prev_ends = levels[-1]
+        cur: list[tuple[int, ...]] = []
+        ends = []
+        for v in range(r):
+            cur += [(*mm, v) for mm in prev[: prev_ends[v]]]
+            ends.append(len(cur))
+        levels.append((cur, ends))
+    return levels
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -438,61 +493,54 @@ def evaluate_cube(
 
     exps : e^{-nu t} on ``t`` by rate nu, shared with other evaluations on the same grid (filled here)."""
     exps = {} if exps is None else exps
-    bank = FilterBank(t, U, interp)
-    xi: list[np.ndarray] = []
-    chain_out: dict[int, list[np.ndarray]] = {}
-    for ci, (k, lam, amax) in enumerate(plan.chains):
-        chain_out[ci] = bank.chain(k, lam, amax)
-    for ci, a, part in plan.coords:
-        y = chain_out[ci][a] * math.factorial(a)
-        xi.append(y.real if part == "re" else y.imag)
-    V = plan.V
-    r = V.shape[1]
-    w = []
-    for col in range(r):
-        acc = np.zeros(t.size)
-        for i in range(V.shape[0]):
-            if V[i, col] != 0.0:
-                acc += V[i, col] * xi[i]
-        w.append(acc)
-    W = np.array(w) if r else np.zeros((0, t.size))
+    bank = FilterBank(t, interp)
+    r = plan.rank
+    W = np.zeros((r, t.size))
+    for src in plan.sources:
+        v = sum(U[:, k] * wk for k, wk in enumerate(src.weights) if wk != 0)
+        ys = bank.chain(np.asarray(v), src.lam, src.amax)
+        for a, y in enumerate(ys):
+            for col in range(r):
+                c = src.mix[a, col]
+                if c == 0:
+                    continue
+                if np.iscomplexobj(y):
+                    W[col] += c.real * y.real - c.imag * y.imag
+                else:
+                    W[col] += c.real * y
     results = {key: np.zeros(t.size) for key in keys}
     maxdeg = max((plan.entries[key].n for key in keys), default=0)
-    # monomial tree: level d = level d-1 (parent) times one variable (>= the parent's last)
-    levels: list[tuple[np.ndarray, np.ndarray]] = []
-    prev = [()]
-    for _deg in range(1, maxdeg + 1):
-        parents, vars_, cur = [], [], []
-        for pi, mm in enumerate(prev):
-            for v in range(mm[-1] if mm else 0, r):
-                parents.append(pi)
-                vars_.append(v)
-                cur.append((*mm, v))
-        levels.append((np.array(parents, dtype=np.intp), np.array(vars_, dtype=np.intp)))
-        prev = cur
+    levels = plan.levels
     factors = {key: outer_factors(plan.entries[key].basis, t, exps) for key in keys}
     for lo in range(0, t.size, CHUNK):
         hi = min(lo + CHUNK, t.size)
         Wc = W[:, lo:hi]
-        monos = []
-        mono = np.ones((1, hi - lo))
-        for parents, vars_ in levels:
-            mono = mono[parents] * Wc[vars_]
-            monos.append(mono)
+        # monomials of degree < maxdeg, each level from slices of the previous one
+        monos = [np.ones((1, hi - lo))]
+        for d in range(1, maxdeg):
+            prev, ends = monos[-1], levels[d - 1][1]
+            monos.append(np.concatenate([prev[: ends[v]] * Wc[v] for v in range(r)]))
         for key in keys:
             entry = plan.entries[key]
-            Md = monos[entry.n - 1]
+            n = entry.n
+            prev, ends = monos[n - 1], levels[n - 1][1]
             total = None
             for b, f in enumerate(factors[key]):
-                cb = entry.coef[b]
-                re_part = np.einsum("m,ml->l", np.ascontiguousarray(cb.real), Md)
+                sums = []
+                for part_index in (0, 1) if np.iscomplexobj(f) else (0,):
+                    acc = None
+                    for v, block in enumerate(entry.blocks[b]):  # monomials with last variable v: w_v (c . prefix)
+                        term = np.einsum("m,ml->l", block[part_index], prev[: ends[v]])
+                        term *= Wc[v]
+                        acc = term if acc is None else acc + term
+                    sums.append(acc)
                 if isinstance(f, float):
-                    part = re_part * f
-                elif not np.iscomplexobj(f):
-                    part = re_part * f[lo:hi]
+                    part = sums[0] * f
+                elif len(sums) == 1:
+                    part = sums[0] * f[lo:hi]
                 else:  # Re(c M f) = Re(c M) Re f - Im(c M) Im f
                     fc = f[lo:hi]
-                    part = re_part * fc.real - np.einsum("m,ml->l", np.ascontiguousarray(cb.imag), Md) * fc.imag
+                    part = sums[0] * fc.real - sums[1] * fc.imag
                 total = part if total is None else total + part
             results[key][lo:hi] = total
     return results

@@ -461,13 +461,15 @@ def evaluate_series(
         for c in range(P):
             out[0, :, c] = univariate_values(forms.mean0_terms(c, horizon), tt, exps)
             for n in range(1, forms.order + 1):
-                acc = np.zeros(tt.size, dtype=complex)
-                acc_top = np.zeros(tt.size, dtype=complex)
                 main = only is None or (c, n, False) in only
                 shell = top_degree is not None and (only is None or (c, n, True) in only)
-                if (main or shell) and ev is None:
+                if not (main or shell):
+                    continue
+                acc = np.zeros(tt.size, dtype=complex)
+                acc_top = np.zeros(tt.size, dtype=complex)
+                if ev is None:
                     ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
-                for ks in _tuples(model.m, n) if main or shell else ():
+                for ks in _tuples(model.m, n):
                     terms = forms.numeric_terms((c, n, ks), horizon)
                     if main:
                         acc += ordered_integrals(ev, ks, terms, N)

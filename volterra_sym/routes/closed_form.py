@@ -57,6 +57,7 @@ class ClosedFormResponse(Response):
         self._expr_cache: dict[KernelKey, sp.Expr] = {}
         self._terms_cache: dict[tuple[Any, ...], list[Any]] = {}
         self._plan_cache: dict[tuple[float, int | None], Any] = {}
+        self._numeric_checked = False
 
     # ---- kernels -------------------------------------------------------------------
     def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly:
@@ -204,7 +205,9 @@ class ClosedFormResponse(Response):
 
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
-        check_numeric_model(self.model)
+        if not self._numeric_checked:  # the model does not change: checked once
+            check_numeric_model(self.model)
+            self._numeric_checked = True
         tt = check_grid(t)
         e = check_eps(eps)
         U = input_samples(u, tt, self.model.m)
