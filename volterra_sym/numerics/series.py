@@ -200,7 +200,8 @@ def recurrence_blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarra
     rate = mu.real if mu.imag == 0 else mu
     grow = np.exp(rate * rel)
     step_decay = np.zeros(L - 1, dtype=grow.dtype)
-    step_decay[big] = np.exp(-rate * h[big])
+    single = bounds[:-1][np.diff(bounds) == 1]  # one-step blocks (every big step, and steps between two of them)
+    step_decay[single] = np.exp(-rate * h[single])
     return bounds, grow, 1.0 / grow, step_decay
 
 
