@@ -75,7 +75,9 @@ def test_piecewise_linear_inputs_exact_at_every_order(name, start):
 
 
 def test_irregular_grid_and_stiff_rates():
-    model = vs.OU([[200.0, 0, 0], [0.0, 0.5, 1.0], [0, -1.0, 0.5]], [[1], [1], [0.3]], 1.0, readout="h1**2*h2 + h2**2 + h3")
+    model = vs.OU(
+        [[200.0, 0, 0], [0.0, 0.5, 1.0], [0, -1.0, 0.5]], [[1], [1], [0.3]], 1.0, readout="h1**2*h2 + h2**2 + h3"
+    )
     resp = vs.derive(model)
     rng = np.random.default_rng(3)
     t = np.concatenate([[0.0], np.cumsum(rng.uniform(0.001, 0.2, size=600))])
@@ -214,7 +216,9 @@ def symmetric_random_kernels(seed, m, order, stationary):
     for n in range(1, order + 1):
         for _ in range(3):
             c = complex(rng.normal(), rng.normal())
-            facs = [(int(rng.integers(m)), int(rng.integers(3)), rates[int(rng.integers(len(rates)))]) for _ in range(n)]
+            facs = [
+                (int(rng.integers(m)), int(rng.integers(3)), rates[int(rng.integers(len(rates)))]) for _ in range(n)
+            ]
             nu, beta = (0.0, 0) if stationary else (complex(rng.choice([0.5, 1.0 + 1.0j])), int(rng.integers(2)))
             for conj in (False, True):
                 cc = c.conjugate() if conj else c

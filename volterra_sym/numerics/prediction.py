@@ -59,9 +59,7 @@ def predict_series(
             f"({plan.cascade[(c, n, top)]}); use engine='auto'"
         )
     exps: dict = {}  # e^{-nu t} on the grid, shared by order 0 and the outer factors of the cube form
-    out, top_part = evaluate_series(
-        forms, U, tt, eps, interp=interp, top_degree=top_degree, only=cascade, exps=exps
-    )
+    out, top_part = evaluate_series(forms, U, tt, eps, interp=interp, top_degree=top_degree, only=cascade, exps=exps)
     cube = [key for key in keys if key in plan.entries]
     if cube:
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller

@@ -99,7 +99,7 @@ def psi_all(mmax: int, w: np.ndarray) -> np.ndarray:
 
 
 class FilterBank:
-    """Exact filter chains y_a = F_lambda^{a+1}[u^k] (a = 0..amax) for the interpolant of the input samples.
+    """Exact filter chains y_a = F_lambda^{a+1}[u] (a = 0..amax) for the interpolant of input samples u.
 
     F_lambda[w](t) = int_0^t e^{-lambda (t - s)} w(s) ds, so a! y_a(t) = int_0^t T^a e^{-lambda T} u(t - T) dT.
     Over a step of length h, with the interpolant written around the right end,
@@ -254,7 +254,10 @@ class CubeEntry:
         starts = np.concatenate([[0], np.cumsum(ends)]).astype(int)
         self.blocks = [
             [
-                (np.ascontiguousarray(cb[starts[v] : starts[v + 1]].real), np.ascontiguousarray(cb[starts[v] : starts[v + 1]].imag))
+                (
+                    np.ascontiguousarray(cb[starts[v] : starts[v + 1]].real),
+                    np.ascontiguousarray(cb[starts[v] : starts[v + 1]].imag),
+                )
                 for v in range(len(ends))
             ]
             for cb in self.coef

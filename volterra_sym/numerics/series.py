@@ -1,4 +1,8 @@
-"""Evaluating the truncated Volterra series for a sampled input (MATH.md section 4).
+"""Evaluating the truncated Volterra series for a sampled input by filter cascades (MATH.md section 4).
+
+:mod:`volterra_sym.numerics.prediction` uses this module for the orders whose kernels have no cube
+form (:mod:`volterra_sym.numerics.separable`), for order 0, and for ``engine="cascade"`` (the
+previous predictor, kept as a cross-check).
 
     E f(h_t) = E f(h^0_t)
              + sum_{n=1}^N eps^n sum_k int_{0<s_n<..<s_1<t} K^(n)_k(tau; s_n) u^{k_1}_{s_1}..u^{k_n}_{s_n} ds
@@ -451,7 +455,6 @@ def evaluate_series(
     Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
     """
     model = forms.model
-    subs = dict(model.params)
     P = model.p
     out = np.zeros((forms.order + 1, tt.size, P))
     ev: Any = None

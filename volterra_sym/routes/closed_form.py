@@ -187,8 +187,10 @@ class ClosedFormResponse(Response):
         t : 1-D strictly increasing grid starting at 0.
         eps : the input amplitude (the series is in powers of eps).
         by_order : return each order's contribution separately, order 0 first.
-        interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (see the series module); default
-            ``"pwlinear"`` for samples and ``"cubic"`` for callables.
+        interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"``; default ``"pwlinear"`` for samples and
+            ``"cubic"`` for callables.  Cube-form orders are exact for the piecewise-linear interpolant
+            (``"pwlinear"`` and ``"linear"`` alike) and O(h^4) with ``"cubic"``; cascade orders as in
+            :mod:`volterra_sym.numerics.series`.
         return_error : also return a truncation-error estimate (Taylor kernels: the
             contribution of the top-degree Taylor shell; exact kernels: zeros).
         engine : ``"auto"`` (cube form where it applies, cascades elsewhere), ``"cascade"`` (filter
