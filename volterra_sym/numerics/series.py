@@ -270,6 +270,7 @@ class HermiteEvaluator:
         self.U = U
         self.slope = np.diff(U, axis=0) / np.diff(t)[:, None]
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._powers: dict[tuple, list] = {}
 
     def stage(self, chain: tuple) -> tuple[np.ndarray, np.ndarray]:
         """(y_j, y_j') on the grid for chain = ((q, nu), (k_n, mu_n, p_n), ..., (k_j, mu_j, p_j))."""
@@ -284,21 +285,42 @@ class HermiteEvaluator:
             dg = (q * t ** max(q - 1, 0) * e if q else 0.0) - nu_ * g
             res = (g, dg + 0 * g)
         else:
-            res = self.apply(self.stage(chain[:-1]), *chain[-1])
+            k, mu, p = chain[-1]
+            z, dz = self.powers(chain[:-1], k, mu, p)[p]
+            res = (z * math.factorial(p), dz * math.factorial(p))
         self._cache[chain] = res
         return res
 
-    def apply(self, inner: tuple[np.ndarray, np.ndarray], k: int, mu: complex, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """One stage: y = H_{mu,p}[u^k * inner] with its derivative."""
-        y, dy = inner
+    def powers(self, inner: tuple, k: int, mu: complex, p: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[F_mu^1, ..., F_mu^{p+1}] of u^k * stage(inner), shared by every power of the lag (H_{mu,p} = p! F^{p+1})."""
+        key = (inner, k, mu)
+        out = self._powers.setdefault(key, [])
+        if not out:
+            out.append(self.grid.filter(mu, *self.source(self.stage(inner), k, 1.0)))
+        while len(out) <= p:
+            z, dz = out[-1]
+            out.append(self.grid.filter(mu, z, dz[:-1], dz[1:]))
+        return out
+
+    def source(self, sig: tuple[np.ndarray, np.ndarray], k: int, scale: float) -> tuple:
+        """scale * u^k * signal as (values, right derivatives at the left ends, left derivatives at the right ends)."""
+        y, dy = sig
         u, sl = self.U[:, k], self.slope[:, k]
-        w = u * y
-        d0 = sl * y[:-1] + u[:-1] * dy[:-1]
-        d1 = sl * y[1:] + u[1:] * dy[1:]
-        z, dz = self.grid.filter(mu, w, d0, d1)
-        for _ in range(p):
-            z, dz = self.grid.filter(mu, z, dz[:-1], dz[1:])
-        return z * math.factorial(p), dz * math.factorial(p)
+        return scale * (u * y), scale * (sl * y[:-1] + u[:-1] * dy[:-1]), scale * (sl * y[1:] + u[1:] * dy[1:])
+
+    def horner(
+        self, inner: dict[int, tuple[np.ndarray, np.ndarray]], k: int, mu: complex
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """sum_p H_{mu,p}[u^k * inner[p]] = F[0! w_0 + F[1! w_1 + ... F[pmax! w_pmax]]]: pmax + 1 filters in all."""
+        pmax = max(inner)
+        w, d0, d1 = self.source(inner[pmax], k, math.factorial(pmax))
+        for p in range(pmax - 1, -1, -1):
+            z, dz = self.grid.filter(mu, w, d0, d1)
+            w, d0, d1 = z, dz[:-1], dz[1:]
+            if p in inner:
+                a, b, c = self.source(inner[p], k, math.factorial(p))
+                w, d0, d1 = w + a, d0 + b, d1 + c
+        return self.grid.filter(mu, w, d0, d1)
 
     @staticmethod
     def combine(items: list) -> tuple[np.ndarray, np.ndarray]:
@@ -361,6 +383,7 @@ class SeriesEvaluator:
         self.t = t
         self.U = U.astype(complex)
         self._cache: dict[tuple, np.ndarray] = {}
+        self._powers: dict[tuple, list] = {}
 
     def stage(self, chain: tuple) -> np.ndarray:
         """chain = ((q, nu), (k_n, mu_n, p_n), ..., (k_j, mu_j, p_j)): y_j on the grid."""
@@ -370,16 +393,30 @@ class SeriesEvaluator:
             q, nu = chain[0]
             res = (self.t**q) * np.exp(-nu * self.t) if (q or nu) else np.ones_like(self.t, dtype=complex)
         else:
-            res = self.apply(self.stage(chain[:-1]), *chain[-1])
+            k, mu, p = chain[-1]
+            res = self.powers(chain[:-1], k, mu, p)[p] * math.factorial(p)
         self._cache[chain] = res
         return res
 
-    def apply(self, inner: np.ndarray, k: int, mu: complex, p: int) -> np.ndarray:
-        """One stage: y = H_{mu,p}[u^k * inner]."""
-        y = self.U[:, k] * inner
-        for _ in range(p + 1):
-            y = self.grid.filter(mu, y)
-        return y * math.factorial(p)
+    def powers(self, inner: tuple, k: int, mu: complex, p: int) -> list[np.ndarray]:
+        """[F_mu^1, ..., F_mu^{p+1}] of u^k * stage(inner) (H_{mu,p} = p! F^{p+1})."""
+        out = self._powers.setdefault((inner, k, mu), [])
+        if not out:
+            out.append(self.grid.filter(mu, self.U[:, k] * self.stage(inner)))
+        while len(out) <= p:
+            out.append(self.grid.filter(mu, out[-1]))
+        return out
+
+    def horner(self, inner: dict[int, np.ndarray], k: int, mu: complex) -> np.ndarray:
+        """sum_p H_{mu,p}[u^k * inner[p]] = F[0! w_0 + F[1! w_1 + ... F[pmax! w_pmax]]]."""
+        pmax = max(inner)
+        u = self.U[:, k]
+        w = u * inner[pmax] * math.factorial(pmax)
+        for p in range(pmax - 1, -1, -1):
+            w = self.grid.filter(mu, w)
+            if p in inner:
+                w = w + u * inner[p] * math.factorial(p)
+        return self.grid.filter(mu, w)
 
     @staticmethod
     def combine(items: list) -> np.ndarray:
@@ -393,21 +430,22 @@ class SeriesEvaluator:
 def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select: Any = None) -> np.ndarray:
     """sum over terms of c * (ordered integral of the term), grouping terms by their outermost stage.
 
-    The outermost filter is linear, so terms sharing (k_1, mu_1, p_1) sum their inner signals first
-    and are filtered once.  ``select(p)`` restricts to some terms (e.g. the top Taylor shell).
+    The outermost filter is linear, so terms sharing (k_1, mu_1) sum their inner signals per lag power
+    p_1 first and go through one Horner chain of filters (:meth:`horner`); inner stages share their
+    filter powers (:meth:`powers`).  ``select(p)`` restricts to some terms (e.g. the top Taylor shell).
     """
     n = len(ks)
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple, dict[int, list]] = {}
     for mu, p, coef in terms:
         if select is not None and not select(p):
             continue
         chain: tuple = ((p[N], mu[N]),)
         for j in reversed(range(1, n)):
             chain = (*chain, (ks[j], mu[j], p[j]))
-        groups.setdefault((ks[0], mu[0], p[0]), []).append((coef, ev.stage(chain)))
+        groups.setdefault((ks[0], mu[0]), {}).setdefault(p[0], []).append((coef, ev.stage(chain)))
     total = np.zeros(ev.t.size, dtype=complex)
-    for (k, mu, p), items in groups.items():
-        total += ev.value(ev.apply(ev.combine(items), k, mu, p))
+    for (k, mu), by_power in groups.items():
+        total += ev.value(ev.horner({p: ev.combine(items) for p, items in by_power.items()}, k, mu))
     return total
 
 
