@@ -443,6 +443,15 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
         for idx in itertools.product(range(r), repeat=n):
             coef[:, pos[tuple(sorted(idx))]] += G[(slice(None), *idx)]
         coef /= math.factorial(n)
+        # the result is Re(sum_b f_b(t) coef[b] w^M) with w real: an outer factor e^{-nu t} with Im nu < 0 is
+        # the conjugate one with conjugate coefficients, so conjugate pairs share one exponential
+        merged: dict[tuple[complex, int], np.ndarray] = {}
+        for (nu, beta), row in zip(basis, coef):
+            if nu.imag < 0:
+                partner = outer.values[outer.index(nu.conjugate())]
+                nu, row = partner, row.conjugate()
+            merged[(nu, beta)] = merged.get((nu, beta), 0) + row
+        basis, coef = list(merged), np.array(list(merged.values()))
         plan.entries[key] = CubeEntry(n=n, basis=basis, coef=coef)
         plan.entries[key].split(plan.levels)
     return plan

@@ -358,6 +358,8 @@ def univariate_values(terms: list[tuple], t: np.ndarray, exps: dict | None = Non
     exps = {} if exps is None else exps
     by_rate: dict[complex, dict[int, complex]] = {}
     for (mu,), (p,), c in terms:
+        if mu.imag < 0:  # Re(c e^{-mu t}) = Re(conj(c) e^{-conj(mu) t}): conjugate rates share one exponential
+            mu, c = mu.conjugate(), c.conjugate()
         by_rate.setdefault(mu, {})
         by_rate[mu][p] = by_rate[mu].get(p, 0) + c
     out = np.zeros(t.shape)
