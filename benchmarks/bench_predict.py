@@ -150,7 +150,7 @@ def main() -> None:
     ref = floor(U, t, eps)
     pred = resp.predict(U, t, eps=eps)
     err = np.max(np.abs(pred - ref)) / np.max(np.abs(ref))
-    tp, tf = best_pair(lambda: resp.predict(U, t, eps=eps), lambda: floor(U, t, eps), 15)
+    tp, tf = best_pair(lambda: resp.predict(U, t, eps=eps), lambda: floor(U, t, eps), 31)
     tc = best_of(lambda: resp.predict(U, t, eps=eps, engine="cascade"), 2)
     old = resp.predict(U, t, eps=eps, engine="cascade")
     print(f"predict (cube form)  1e4 points: {tp * 1e3:7.2f} ms")
