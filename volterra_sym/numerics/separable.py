@@ -145,6 +145,10 @@ class FilterBank:
         lam_ = lam.real if real else lam
         hc = self.class_h
         deg = self.deg
+        finite = np.isfinite(lam_ * hc)
+        if not np.all(finite):  # lambda h overflows: from that step on the prediction leaves the float range
+            bad = int(np.flatnonzero(~finite[self.cidx])[0]) + 1
+            hc = np.where(finite, hc, 0.0)
         psi = psi_all(amax + deg, lam_ * hc)  # (m, classes)
         if real:
             psi = psi.real
@@ -169,6 +173,9 @@ class FilterBank:
                 src = sum(h ** (q - r) / math.factorial(q - r) * ys[r][:-1] for r in range(q))
                 b = b + decay * src
             ys.append(solve_recurrence(*blocks, np.asarray(b)))
+        if not np.all(finite):
+            for y in ys:
+                y[bad:] = np.nan
         return ys
 
 
