@@ -266,3 +266,61 @@ def test_math_width_estimates():
     assert math_width(r"\left( x \right)") == pytest.approx(3.0)  # the delimiters count
     assert math_width(r"\text{hello world}") > 10
     assert math_width("x + y") > math_width("x y")
+
+
+# --------------------------------------------------------------------------- the printer
+
+
+def test_printer_is_a_latex_printer_subclass_that_prints_like_sympy_latex(responses):
+    from sympy.printing.latex import LatexPrinter
+
+    from volterra_sym.documents.export import PRINTER, DerivationLatexPrinter, latex
+
+    assert issubclass(DerivationLatexPrinter, LatexPrinter) and isinstance(PRINTER, DerivationLatexPrinter)
+    assert "_print_Add" in vars(DerivationLatexPrinter)  # sums are printed by the subclass, not by SymPy's helpers
+    x, y, z = sp.symbols("x y z")
+    exprs = [
+        x - y + 3 * z**2 - sp.Rational(1, 2),
+        -x - y,
+        sp.exp(-x - 2 * y) * (x - 1) ** 2 - sp.sqrt(z) + sp.I * y,
+        sp.Mod(x, 3) + y,
+        sp.Eq(x, y - z),
+        sp.Matrix([[x - y, 1], [0, -z + x**2]]),
+        sp.Poly(x**2 - 3 * x * y + 1, x, y),
+        sp.Integral(sp.exp(-x) * (x - y), (x, 0, sp.oo)) - z,
+    ]
+    for resp in responses.values():
+        exprs += [expr for _, _, expr in all_kernels(resp)] + [resp.mean0]
+    for expr in exprs:
+        assert latex(expr) == sp.latex(expr), expr
+    # an explicit order setting keeps SymPy's own rule
+    assert DerivationLatexPrinter({"order": "lex"}).doprint(x**2 + y + x) == sp.latex(x**2 + y + x, order="lex")
+
+
+def test_export_uses_no_private_sympy_name_outside_the_printer_subclass():
+    """SymPy's underscore names are not API (they may change in a minor release): export.py may use them only
+    inside the methods of its LatexPrinter subclass, and there only ``_print`` and the ``_print_<Class>`` hooks."""
+    import ast
+
+    import volterra_sym.documents.export as export
+
+    tree = ast.parse(Path(export.__file__).read_text(encoding="utf-8"))
+    (printer,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DerivationLatexPrinter"]
+    inside = {id(node) for node in ast.walk(printer)}
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    outside, hooks = [], []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sympy"):
+            names = [alias.name for alias in node.names]
+        for name in filter(private, names):
+            (hooks if id(node) in inside else outside).append((name, node.lineno))
+    assert not outside, f"private names used outside DerivationLatexPrinter: {outside}"
+    assert all(name == "_print" or name.startswith("_print_") for name, _ in hooks), hooks
+    methods = [n.name for n in printer.body if isinstance(n, ast.FunctionDef)]
+    assert methods and all(name.startswith("_print_") or not private(name) for name in methods), methods

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+import volterra_sym as vs
 from volterra_sym.errors import VolterraError
 from volterra_sym.features import (
     feature_coefficients,
@@ -341,22 +342,26 @@ def test_gram_symmetric_psd_and_level0():
 
 
 @pytest.mark.parametrize(
-    ("call", "fragment"),
+    ("call", "fragment", "cls"),
     [
-        (lambda: response_feature(U, GRID, 0, 2), "degree"),
-        (lambda: response_feature(U, GRID, 2, 0), "level"),
-        (lambda: response_feature(np.where(GRID > 1, np.nan, U), GRID, 2, 2), "u: the input contains NaN"),
-        (lambda: response_feature(U, GRID + 0.1, 2, 2), "t: the grid must start at 0"),
-        (lambda: response_feature(U, -GRID, 2, 2), "strictly increasing"),
-        (lambda: response_feature(U, np.r_[0.0, 0.5, 0.5, GRID[3:]], 2, 2), "strictly increasing"),
-        (lambda: response_feature(U[:-1], GRID, 2, 2), "L = len(t) = 21"),
-        (lambda: response_feature(U, GRID, 200, 4), "float64 values"),
-        (lambda: feature_coefficients(lambda n, k, p: sp.Symbol("a"), 2, 1), "free symbols ['a']"),
-        (lambda: feature_coefficients(cubic_taylor, 2, 1, truncation="diagonal"), "truncation"),
-        (lambda: response_kernel(np.zeros(5), t=GRID, degree=1, level=1), "U: expected a batch"),
+        (lambda: response_feature(U, GRID, 0, 2), "degree", vs.ArgumentError),
+        (lambda: response_feature(U, GRID, 2, 0), "level", vs.ArgumentError),
+        (
+            lambda: response_feature(np.where(GRID > 1, np.nan, U), GRID, 2, 2),
+            "u: the input contains NaN",
+            vs.InputError,
+        ),
+        (lambda: response_feature(U, GRID + 0.1, 2, 2), "t: the grid must start at 0", vs.InputError),
+        (lambda: response_feature(U, -GRID, 2, 2), "strictly increasing", vs.InputError),
+        (lambda: response_feature(U, np.r_[0.0, 0.5, 0.5, GRID[3:]], 2, 2), "strictly increasing", vs.InputError),
+        (lambda: response_feature(U[:-1], GRID, 2, 2), "L = len(t) = 21", vs.InputError),
+        (lambda: response_feature(U, GRID, 200, 4), "float64 values", FeatureError),
+        (lambda: feature_coefficients(lambda n, k, p: sp.Symbol("a"), 2, 1), "free symbols ['a']", FeatureError),
+        (lambda: feature_coefficients(cubic_taylor, 2, 1, truncation="diagonal"), "truncation", vs.ArgumentError),
+        (lambda: response_kernel(np.zeros(5), t=GRID, degree=1, level=1), "U: expected a batch", FeatureError),
     ],
 )
-def test_bad_input(call, fragment):
-    with pytest.raises(FeatureError, match=re.escape(fragment)) as info:
+def test_bad_input(call, fragment, cls):
+    with pytest.raises(cls, match=re.escape(fragment)) as info:
         call()
-    assert isinstance(info.value, VolterraError)
+    assert type(info.value) is cls and isinstance(info.value, VolterraError)

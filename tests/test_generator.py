@@ -67,6 +67,7 @@ def test_ou_kernels_match_closed_forms_at_second_order():
         assert e2 < 1e-3 * scale
 
 
+@pytest.mark.slow
 def test_measured_convergence_order_is_two():
     """Slope of log(error) against log(cells) for cells = 100, 200, 400, 800 (all kernels, orders 1-3)."""
     rng = np.random.default_rng(2)
@@ -83,7 +84,8 @@ def test_stationary_mean_and_kernel_shapes():
     m_inf, v_inf = C0 / A, S**2 / (2 * A)
     assert r.mean0 == pytest.approx(m_inf**3 + 3 * m_inf * v_inf, abs=1e-10)
     assert r.kernel_values(2, (0, 0), np.zeros((4, 5, 2))).shape == (4, 5)
-    assert r.kernel_values(1, None, [0.3]).shape == ()
+    assert r.kernel_values(1, None, [0.3]).shape == (1,)  # a 1-D array lists first-order lags
+    assert r.kernel_values(1, None, [[0.3]]).shape == (1,) and r.kernel_values(1, None, np.array([0.3])[0]).shape == ()
     assert np.all(r.eigenvalues <= 0)
     assert r.grid.pi.sum() == pytest.approx(1.0)
 
@@ -109,7 +111,10 @@ def test_vector_readout_and_two_channels():
 
 @pytest.mark.parametrize(
     "initial, m0, v0",
-    [("stationary", C0 / A, S**2 / (2 * A)), (vs.Gaussian([-0.5], [[0.2]]), -0.5, 0.2)],
+    [
+        ("stationary", C0 / A, S**2 / (2 * A)),
+        pytest.param(vs.Gaussian([-0.5], [[0.2]]), -0.5, 0.2, marks=pytest.mark.slow),
+    ],
 )
 def test_predict_matches_exact_gaussian_law(initial, m0, v0):
     """Order by order, errors fall by ~4 as cells double (time step fine enough not to matter)."""
@@ -132,6 +137,7 @@ def test_predict_matches_exact_gaussian_law(initial, m0, v0):
     assert np.max(np.abs(total - exact.T @ 0.5 ** np.arange(4))) < 2 * np.max(errs[1])
 
 
+@pytest.mark.slow
 def test_predict_point_mass_start():
     """From a point mass the error is O(h^2), its coefficient depending on where x0 falls between two
     cell centres; x0 = 1.5 is a cell edge of every grid here (domain width 10, cells 200 * 2^j), so the

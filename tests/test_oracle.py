@@ -23,7 +23,7 @@ from volterra_sym.checks.oracle import (
     gaussian_law,
     gaussian_moments,
     gaussian_oracle,
-    linear_parts,
+    linear_arrays,
     lyapunov,
     stationary_law,
     transition,
@@ -214,7 +214,7 @@ def test_moment_recursion_matches_gauss_hermite() -> None:
 
 def test_stationary_law_and_parts() -> None:
     model = vs.OU(A=[[2.0, 1.0], [0.0, 1.0]], C=[[1.0], [0.0]], sigma=0.5, c=[1.0, 2.0], readout="h1")
-    parts = linear_parts(model)
+    parts = linear_arrays(model)
     m, S = stationary_law(parts)
     assert np.allclose(np.array([[2.0, 1.0], [0.0, 1.0]]) @ m, [1.0, 2.0], rtol=1e-15)
     assert np.allclose(S, sl.solve_continuous_lyapunov(parts.A, parts.D), rtol=1e-13)

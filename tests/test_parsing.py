@@ -236,6 +236,7 @@ def _parses_or_rejects(text: str) -> None:
         assert isinstance(got, sp.Expr)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40))
 def test_fuzz_text(text):

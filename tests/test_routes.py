@@ -43,6 +43,7 @@ def test_taylor_and_exact_give_the_same_feature_coefficients():
     assert np.allclose(ce, ct, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_tanh_taylor_truncation_order_against_generator_and_horizon_warning():
     """First-order response: Taylor kernels of lag degree P err by O(T^(P+2)) over a horizon T (the kernel
     error is O(tau^(P+1)), integrated once).  Reference: the numerical-generator route (its own error,

@@ -32,7 +32,9 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "2d-complex-point-mass" else n for n in sorted(MODELS)]
+)
 def test_predict_matches_gaussian_law(name):
     model = MODELS[name]()
     t = np.linspace(0, 4, 801)

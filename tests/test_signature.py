@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.polynomial import Polynomial
 
+import volterra_sym as vs
 import volterra_sym.features.signature as sigmod
 from volterra_sym.errors import VolterraError
 from volterra_sym.features.signature import FeatureError, sig_size, sig_words, signature
@@ -224,6 +225,7 @@ def test_chunked_paths_agree(monkeypatch):
     ],
 )
 def test_bad_input(path, level, fragment):
-    with pytest.raises(FeatureError, match=re.escape(fragment)) as info:
+    cls = vs.ArgumentError if fragment == "level" else FeatureError  # settings vs. bad paths
+    with pytest.raises(cls, match=re.escape(fragment)) as info:
         signature(path, level)
     assert isinstance(info.value, VolterraError)

@@ -14,7 +14,7 @@ import pytest
 import volterra_sym as vs
 from volterra_sym.checks.oracle import gaussian_oracle
 from volterra_sym.checks.simulate import BLOCK, simulate, simulate_response
-from volterra_sym.errors import InputError, SimulationError, UnstableError, VolterraError
+from volterra_sym.errors import ArgumentError, InputError, SimulationError, UnstableError, VolterraError
 
 Z = 5.0  # z-score bound: a false failure has probability < 1e-5 per compared value
 
@@ -75,12 +75,14 @@ def test_gaussian_start_complex_spectrum_nonuniform_grid() -> None:
 
 
 def _euler_moments_1d(a, c0, c, s, eps, U, dt, steps_per, m0, v0):
-    """Exact mean/variance of the Euler-Maruyama chain for 1-D OU (input held at left values)."""
+    """Exact mean/variance of the Euler-Maruyama chain for 1-D OU (input: average of the linear interpolant
+    over each sub-step)."""
     m, v = [m0], [v0]
     for k in range(U.size - 1):
         mk, vk = m[-1], v[-1]
-        for _ in range(steps_per):
-            mk = mk + (-a * mk + c0 + eps * c * U[k]) * dt
+        for i in range(steps_per):
+            ubar = U[k] + (i + 0.5) / steps_per * (U[k + 1] - U[k])
+            mk = mk + (-a * mk + c0 + eps * c * ubar) * dt
             vk = (1 - a * dt) ** 2 * vk + s**2 * dt
         m.append(mk)
         v.append(vk)
@@ -203,10 +205,12 @@ def test_crn_response_matches_oracle_and_scales_with_eps() -> None:
 
 
 def test_progress_switch(capsys) -> None:
+    pytest.importorskip("tqdm")  # the optional extra 'progress'
     model = vs.OU(A=1.0, C=1.0, sigma=0.5, readout="h1")
     t = np.linspace(0, 1, 5)
-    simulate(model, None, t, 10, progress=True)
-    assert "100.0%" in capsys.readouterr().err
+    simulate(model, None, t, 10, progress=True)  # a tqdm bar on stderr: paths done, rate, time left
+    err = capsys.readouterr().err
+    assert "volterra_sym.checks.simulate" in err and "/10 paths" in err
     simulate(model, None, t, 10, progress=False)
     assert capsys.readouterr().err == ""
 
@@ -221,9 +225,9 @@ T5 = np.linspace(0, 1, 5)
 @pytest.mark.parametrize(
     "kwargs, match, error",
     [
-        (dict(paths=0), "paths", SimulationError),
-        (dict(paths=2.5), "paths", SimulationError),
-        (dict(paths=True), "paths", SimulationError),
+        (dict(paths=0), "paths", ArgumentError),
+        (dict(paths=2.5), "paths", ArgumentError),
+        (dict(paths=True), "paths", ArgumentError),
         (dict(t=np.ones((2, 3))), "t:", InputError),
         (dict(t=[0.0, 0.5, 0.5]), "t:.*increasing", InputError),
         (dict(t=[0.1, 0.5]), "t:.*start at 0", InputError),
@@ -231,15 +235,15 @@ T5 = np.linspace(0, 1, 5)
         (dict(u=np.array([0.0, 1.0, np.inf, 0.0, 0.0])), "u:", InputError),
         (dict(u=np.ones(4)), "u:.*shape", InputError),
         (dict(u=lambda s: [1.0, 2.0]), "u:", InputError),
-        (dict(seed=-1), "seed", SimulationError),
-        (dict(seed="abc"), "seed", SimulationError),
-        (dict(seed=1.5), "seed", SimulationError),
-        (dict(scheme="rk4"), "scheme", SimulationError),
+        (dict(seed=-1), "seed", ArgumentError),
+        (dict(seed="abc"), "seed", ArgumentError),
+        (dict(seed=1.5), "seed", ArgumentError),
+        (dict(scheme="rk4"), "scheme", ArgumentError),
         (dict(max_memory=100), "max_memory", SimulationError),
-        (dict(chunk=0), "chunk", SimulationError),
+        (dict(chunk=0), "chunk", ArgumentError),
         (dict(eps=float("nan")), "eps", InputError),
-        (dict(progress="yes"), "progress", SimulationError),
-        (dict(scheme="exact", substeps=2), "substeps", SimulationError),
+        (dict(progress="yes"), "progress", ArgumentError),
+        (dict(scheme="exact", substeps=2), "substeps", ArgumentError),
         (dict(return_samples=True, max_memory=100_000, paths=10_000), "return_samples", SimulationError),
     ],
 )
@@ -256,7 +260,7 @@ def test_model_level_errors() -> None:
         simulate(tanh.replace(initial=vs.PointMass([0.0])), None, T5, 10, scheme="exact")
     with pytest.raises(SimulationError, match="burn_in"):
         simulate(tanh, None, T5, 10)  # stationary law of a nonlinear model is unknown
-    with pytest.raises(SimulationError, match="burn_in"):
+    with pytest.raises(ArgumentError, match="burn_in"):
         simulate(OU1.replace(initial=vs.PointMass([0.0])), None, T5, 10, burn_in=1.0)
     with pytest.raises(UnstableError):
         simulate(vs.OU(A=-1.0, C=1.0, sigma=0.5, readout="h1"), None, T5, 10)
@@ -303,8 +307,8 @@ def test_euler_two_dimensional_nonsymmetric_noise_exact_recursion() -> None:
     P = np.eye(2) - A * dt
     ref = [m[0] ** 2 + m[0] * m[1]]
     for j in range(5):
-        for _ in range(10):  # Euler holds the left value of u on each grid interval
-            m = P @ m + (c + C @ U[j]) * dt
+        for i in range(10):  # Euler uses the average of the linear interpolant of u over each sub-step
+            m = P @ m + (c + C @ (U[j] + (i + 0.5) / 10 * (U[j + 1] - U[j]))) * dt
             S = P @ S @ P.T + sig @ sig.T * dt
         ref.append(m[0] ** 2 + S[0, 0] + m[0] * m[1] + S[0, 1])
     assert np.all(np.abs(res.mean - np.array(ref))[1:] <= Z * res.stderr[1:])

@@ -95,6 +95,7 @@ def test_heavy_tail_is_explained() -> None:
         expectation(model, h**2)
 
 
+@pytest.mark.slow
 def test_radial_double_well_two_d() -> None:
     r2 = h1**2 + h2**2
     U = r2**2 / 4 - r2 / 2

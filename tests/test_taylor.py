@@ -179,6 +179,7 @@ def _check_point_mass(model: vs.Diffusion, indices, digits: float = 1e-25) -> Ta
     return tk
 
 
+@pytest.mark.slow
 def test_two_d_tanh_srnn_point_mass_matches_brute_force() -> None:
     model = vs.SRNN(
         1,
@@ -199,6 +200,7 @@ def test_two_d_tanh_srnn_point_mass_matches_brute_force() -> None:
         assert abs(got - ref) < 1e-25 * max(1, abs(ref)), (k, p)
 
 
+@pytest.mark.slow
 def test_sigmoid_sin_exp_generators_match_brute_force() -> None:
     h = sp.Symbol("h")
     model = vs.Diffusion(
@@ -213,6 +215,7 @@ def test_sigmoid_sin_exp_generators_match_brute_force() -> None:
     assert tk.representation == "ring"
 
 
+@pytest.mark.slow
 def test_fraction_field_for_log_atan_roots() -> None:
     h = sp.Symbol("h")
     model = vs.Diffusion(
@@ -238,6 +241,7 @@ def test_expr_fallback_for_other_analytic_functions() -> None:
 # --------------------------------------------------------------------------- cross-check with the generator route
 
 
+@pytest.mark.slow
 def test_taylor_matches_numerical_generator_at_short_lags() -> None:
     from volterra_sym.routes import generator
 

@@ -18,7 +18,6 @@ from volterra_sym import verify
 from volterra_sym.checks.oracle import gaussian_oracle
 from volterra_sym.checks.simulate import simulate
 from volterra_sym.checks.verify import VerifyReport
-from volterra_sym.errors import SimulationError
 
 OU2 = vs.OU(A=[[1.0, 2.0], [0.0, 1.5]], C=[[1.0], [0.5]], sigma=0.7, c=[0.3, -0.2], readout="h1**2 + h1*h2")
 T = np.linspace(0, 2, 41)
@@ -95,11 +94,11 @@ def test_plot_writes_a_png(tmp_path) -> None:
 
 
 def test_bad_input() -> None:
-    with pytest.raises(SimulationError, match="z:"):
+    with pytest.raises(vs.ArgumentError, match="z:"):
         verify(OU2, U, T, z=0)
-    with pytest.raises(SimulationError, match="bias"):
+    with pytest.raises(vs.ArgumentError, match="bias"):
         verify(OU2, U, T, bias=-1.0)
     with pytest.raises(vs.ModelError, match="model"):
         verify("OU", U, T)
-    with pytest.raises(SimulationError, match="paths"):
+    with pytest.raises(vs.ArgumentError, match="paths"):
         verify(OU2, U, T, paths=0, response=_Shifted(OU2, 0.0))

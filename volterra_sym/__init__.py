@@ -12,11 +12,13 @@ from .checks.verify import VerifyReport
 from .derive import derive
 from .errors import (
     ArgumentError,
+    ConvergenceWarning,
     ExpectationError,
     ExpressionError,
     FeatureError,
     GridError,
     InputError,
+    MissingDependencyError,
     ModelError,
     NotAnalyticError,
     NotLinearError,
@@ -55,6 +57,7 @@ _LAZY = {
     "expectation": "algebra.expectations",
     "derive_generator": "routes.generator",
     "volterra_quadrature": "numerics.simplex_quadrature",
+    "estimate_kernels": "checks.kernel_estimates",
 }
 
 
@@ -77,10 +80,12 @@ from ._version import __version__  # noqa: E402
 
 __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
     "ArgumentError",
+    "ConvergenceWarning",
     "ExpectationError",
     "FeatureError",
     "GridError",
     "InputError",
+    "MissingDependencyError",
     "NotAnalyticError",
     "NotNormalisableError",
     "QuadratureCostWarning",

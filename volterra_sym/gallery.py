@@ -18,12 +18,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
 from .documents.export import to_latex, to_markdown
+from .model.diffusion import Diffusion
+from .modelfile import RunSpec
+from .response import Response
 
 __all__ = ["GalleryEntry", "builtin_entries", "example_entries", "main", "regenerate", "render"]
 
@@ -40,11 +44,11 @@ class GalleryEntry:
 
     name: str
     description: str
-    derive: Callable[[], Any]
+    derive: Callable[[], Response]
     source: str = ""
 
 
-def _derive_run(run: Any) -> Any:
+def _derive_run(run: RunSpec) -> Response:
     from .derive import derive
     from .routes import get_route
 
@@ -53,6 +57,8 @@ def _derive_run(run: Any) -> Any:
     options: dict[str, Any] = {}
     if route.accepts("lag_degree"):
         options["lag_degree"] = run.lag_degree if run.lag_degree is not None else 4
+    if route.accepts("degree"):
+        options["degree"] = run.degree if run.degree is not None else 10
     return derive(run.model, order, method=route.name, **options)
 
 
@@ -77,9 +83,7 @@ def example_entries(examples: str | Path = EXAMPLES) -> list[GalleryEntry]:
     entries = []
     for path in sorted(Path(examples).glob("*.toml")):
         run = load_run(path)
-        entries.append(
-            GalleryEntry(path.stem, _description(path), lambda run=run: _derive_run(run), f"examples/{path.name}")
-        )
+        entries.append(GalleryEntry(path.stem, _description(path), partial(_derive_run, run), f"examples/{path.name}"))
     return entries
 
 
@@ -121,7 +125,7 @@ def builtin_entries() -> list[GalleryEntry]:
     ]
 
 
-def _deriver(derive: Callable[..., Any], model: Any) -> Callable[[], Any]:
+def _deriver(derive: Callable[..., Response], model: Diffusion) -> Callable[[], Response]:
     return lambda: derive(model)
 
 
@@ -136,7 +140,8 @@ def entries(examples: str | Path | None = None) -> list[GalleryEntry]:
 def render(items: Sequence[GalleryEntry]) -> dict[str, str]:
     """File name -> content for every document of the gallery plus its ``README.md``."""
     files: dict[str, str] = {}
-    rows, skipped = [], []
+    rows: list[tuple[GalleryEntry, Response]] = []
+    skipped: list[tuple[GalleryEntry, str]] = []
     for entry in items:
         try:
             resp = entry.derive()
@@ -150,7 +155,7 @@ def render(items: Sequence[GalleryEntry]) -> dict[str, str]:
     return files
 
 
-def _index(rows: list[tuple[GalleryEntry, Any]], skipped: list[tuple[GalleryEntry, str]]) -> str:
+def _index(rows: list[tuple[GalleryEntry, Response]], skipped: list[tuple[GalleryEntry, str]]) -> str:
     from ._version import __version__
 
     lines = [

@@ -52,7 +52,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "initial": ("kind", "x0", "mean", "cov"),
     "input": ("expr",),
     "grid": ("t_end", "points"),
-    "derive": ("order", "method", "lag_degree"),
+    "derive": ("order", "method", "lag_degree", "degree"),
 }
 _COMMON_KEYS = ("kind", "name", "state", "readout")
 _MODEL_KEYS: dict[str, tuple[str, ...]] = {
@@ -80,7 +80,8 @@ class RunSpec:
     model : the :class:`~volterra_sym.model.Diffusion`.
     inputs : one SymPy expression in ``t`` (:data:`TIME`) per input channel, or ``None``.
     t_end, points : the time grid ``linspace(0, t_end, points)``, or ``None``.
-    order, method, lag_degree : settings from ``[derive]`` (``None`` when absent).
+    order, method, lag_degree, degree : settings from ``[derive]`` (``None`` when absent; ``lag_degree``
+        is read by the Taylor route, ``degree`` by the Galerkin route).
     source : the file name (or ``"<string>"``).
     """
 
@@ -92,6 +93,7 @@ class RunSpec:
     method: str | None = None
     lag_degree: int | None = None
     source: str = "<string>"
+    degree: int | None = None
 
     @property
     def has_verification(self) -> bool:
@@ -291,8 +293,8 @@ class _Loader:
         model = self.build_model(self.doc["model"])
         inputs = self.read_inputs(model) if "input" in self.doc else None
         t_end, points = self.read_grid() if "grid" in self.doc else (None, None)
-        order, method, lag = self.read_derive() if "derive" in self.doc else (None, None, None)
-        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source)
+        order, method, lag, degree = self.read_derive() if "derive" in self.doc else (None, None, None, None)
+        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree)
 
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
@@ -439,7 +441,7 @@ class _Loader:
             raw = [raw]
         if not isinstance(raw, list) or not raw:
             raise self.error("model", "state", f'expected an array of names like ["h1", "h2"], received {raw!r}')
-        out = []
+        out: list[sp.Symbol] = []
         for i, name in enumerate(raw):
             problem = check_name(name) if isinstance(name, str) else f"{name!r} is not a string"
             if problem is None and name == "t":
@@ -477,7 +479,9 @@ class _Loader:
         initial = self.read_initial()
         readout = self.readout(table)
         declared = {sym: None for sym in self.params.values() if sym not in self.values}
-        common = dict(readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name)
+        common: dict[str, Any] = dict(
+            readout=readout, initial=initial, params={**declared, **self.values}, state=self.state, name=name
+        )
         if kind == "ou":
             return vs.OU(mats["A"], mats["C"], mats["sigma"], mats.get("c"), **common)
         activation = table.get("activation", "identity")
@@ -570,7 +574,7 @@ class _Loader:
             raise self.error("grid", "points", f"expected an integer between 2 and 10000000, received {points!r}")
         return float(t_end), points
 
-    def read_derive(self) -> tuple[int | None, str | None, int | None]:
+    def read_derive(self) -> tuple[int | None, str | None, int | None, int | None]:
         table = self.doc["derive"]
         order = table.get("order")
         if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER):
@@ -581,4 +585,7 @@ class _Loader:
         lag = table.get("lag_degree")
         if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50):
             raise self.error("derive", "lag_degree", f"expected an integer between 0 and 50, received {lag!r}")
-        return order, method, lag
+        degree = table.get("degree")
+        if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 60):
+            raise self.error("derive", "degree", f"expected an integer between 1 and 60, received {degree!r}")
+        return order, method, lag, degree

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from math import comb, factorial
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -461,7 +462,7 @@ def stable_numeric_terms(
         for i in range(d):
             reps: list = []
 
-            def close(r: object, x: object) -> bool:
+            def close(r: Any, x: Any) -> bool:
                 return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
 
             for mu, _, _ in terms:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import factorial
+from typing import Any
 
 import mpmath
 import numpy as np
 import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly
-from ..errors import ModelError, NotLinearError, UnstableError
+from ..errors import ArgumentError, ModelError, NotLinearError, UnstableError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
 from .quadrature_rules import OTHER_STARTS
 
@@ -322,7 +323,7 @@ def linear_data(model: Diffusion, *, dps: int = 30, domain: str | None = None) -
     charpoly = (Z * sp.eye(n) - A).det(method="berkowitz")
     charpoly = sp.expand(charpoly)
     symbolic = bool(A.free_symbols)
-    factors = sp.factor_list(charpoly, Z)[1] if not symbolic else None
+    factors: list[tuple[Any, int]] = sp.factor_list(charpoly, Z)[1] if not symbolic else []
     if domain is None:
         if symbolic:
             domain = "exact"
@@ -330,6 +331,8 @@ def linear_data(model: Diffusion, *, dps: int = 30, domain: str | None = None) -
             degs = [sp.degree(f, Z) for f, _ in factors]
             domain = "exact" if all(d == 1 for d in degs) or (max(degs) <= 2 and n <= 3) else "numeric"
     if domain == "numeric":
+        if symbolic:  # the numeric spectrum needs the factors of a numeric characteristic polynomial
+            raise ArgumentError("domain: 'numeric' needs a numeric drift matrix A; use domain='exact' (or None)")
         extra = sorted((c.free_symbols | C.free_symbols | D.free_symbols | _initial_symbols(model)), key=str)
         if extra:
             missing = [x for x in extra if x not in model.params]
@@ -347,9 +350,9 @@ def linear_data(model: Diffusion, *, dps: int = 30, domain: str | None = None) -
         spectrum = _exact_spectrum(charpoly, n, symbolic)
     else:
         spectrum = _numeric_spectrum(factors, dps)
-        extra = _cluster_digits(spectrum, n)
-        if extra:  # clustered eigenvalues: coefficients ~ gap^-(n-1) cancel, so work with more digits
-            data.dps = dps + extra
+        extra_digits = _cluster_digits(spectrum, n)
+        if extra_digits:  # clustered eigenvalues: coefficients ~ gap^-(n-1) cancel, so work with more digits
+            data.dps = dps + extra_digits
             with mpmath.workdps(data.dps):
                 spectrum = _numeric_spectrum(factors, data.dps)
     data.spectrum = spectrum
@@ -410,7 +413,7 @@ def _cluster_digits(spectrum: list[tuple[object, int]], n: int) -> int:
     return min(400, int(2 * (n - 1) * float(-mpmath.log10(gap))) + 1)
 
 
-def _blocks(data: LinearData, spectrum: list[tuple[object, int]]) -> list[tuple[object, int, list[list[object]]]]:
+def _blocks(data: LinearData, spectrum: list[tuple[Any, int]]) -> list[tuple[object, int, list[list[object]]]]:
     """(lambda, p, M_{lambda,p}) with e^{-A tau} = sum e^{-lambda tau} tau^p M_{lambda,p}."""
     n = data.n
     exact = data.domain == "exact"

@@ -209,14 +209,14 @@ def linear_substitution(
         lin = StatePolynomial(2 * n, vars)
         for j in range(n):
             if E[i][j].terms:
-                alpha = [0] * (2 * n)
-                alpha[j] = 1
-                lin._add(tuple(alpha), E[i][j])
+                unit = [0] * (2 * n)
+                unit[j] = 1
+                lin._add(tuple(unit), E[i][j])
         if shift[i].terms:
             lin._add((0,) * (2 * n), shift[i])
-        alpha = [0] * (2 * n)
-        alpha[n + i] = 1
-        lin._add(tuple(alpha), ExpPoly.constant(vars, 1))
+        unit = [0] * (2 * n)
+        unit[n + i] = 1
+        lin._add(tuple(unit), ExpPoly.constant(vars, 1))
         ys.append(lin)
     one = StatePolynomial(2 * n, vars, {(0,) * (2 * n): ExpPoly.constant(vars, 1)})
     pw_cache: dict[tuple[int, int], StatePolynomial] = {}

@@ -41,7 +41,7 @@ __all__ = [
     "expm",
     "gaussian_law",
     "gaussian_oracle",
-    "linear_parts",
+    "linear_arrays",
     "lyapunov",
     "stationary_law",
     "transition",
@@ -95,7 +95,8 @@ def numeric_model(model: Diffusion) -> Diffusion:
     return model if model.is_numeric() else model.with_values()
 
 
-def linear_parts(model: Diffusion) -> LinearParts:  # duplicated on purpose: the oracle shares no code with the kernels
+# duplicated on purpose (algebra/linear_gaussian.affine_parts): the oracle shares no code with the kernels
+def linear_arrays(model: Diffusion) -> LinearParts:
     """A = -d phi/dh, c = phi(0), C, sigma as float arrays; NotLinearError if not a linear SRNN.
 
     Extracted directly from the model's expressions (jacobian of the drift), not from any
@@ -252,6 +253,7 @@ def transitions_on_grid(A: np.ndarray, D: np.ndarray, t: np.ndarray) -> list[Tra
     return out
 
 
+# duplicated on purpose (algebra/linear_gaussian.lyapunov_exact, exact arithmetic): independent float route
 def lyapunov(A: np.ndarray, D: np.ndarray) -> np.ndarray:
     """Solve A S + S A^T = D by a Kronecker linear solve: (I (x) A + A (x) I) vec S = vec D."""
     n = A.shape[0]
@@ -274,7 +276,8 @@ def stationary_law(parts: LinearParts) -> tuple[np.ndarray, np.ndarray]:
     return m_inf, lyapunov(parts.A, parts.D)
 
 
-def initial_moments(model: Diffusion, parts: LinearParts | None) -> tuple[np.ndarray, np.ndarray]:
+# duplicated on purpose (algebra/linear_gaussian.initial_moments, exact): independent float route
+def initial_arrays(model: Diffusion, parts: LinearParts | None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of the initial law (Stationary needs the linear parts)."""
     init = model.initial
     n = model.n
@@ -298,11 +301,11 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     u is piecewise linear between the grid samples (a callable is sampled on the grid).
     """
     num = numeric_model(model)
-    parts = linear_parts(num)
+    parts = linear_arrays(num)
     tt = check_grid(t)
     eps = check_eps(eps)
     U = input_on_grid(u, tt, num.m)
-    m0, S0 = initial_moments(num, parts)
+    m0, S0 = initial_arrays(num, parts)
     stationary = isinstance(num.initial, Stationary)
     n = num.n
     means = np.empty((tt.size, n))
@@ -336,6 +339,7 @@ def polynomial_terms(model: Diffusion) -> list[list[tuple[tuple[int, ...], float
     return out
 
 
+# duplicated on purpose (algebra/expectations.gaussian_moment, exact): independent float route
 def gaussian_moments(means: np.ndarray, covs: np.ndarray, exponents: list[tuple[int, ...]]) -> dict:
     """E[h^alpha] for each exponent tuple, vectorised over the leading (time) axis.
 

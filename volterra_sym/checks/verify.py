@@ -20,19 +20,31 @@ The oracle column (linear SRNNs with polynomial readout) is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_parts
+from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
-from ..errors import SimulationError, VolterraError, describe
+from ..errors import ArgumentError, VolterraError, describe
 from ..model.diffusion import Diffusion
 from ..validate import check_model
 
 __all__ = ["VerifyReport", "verify"]
 
 _ROUNDING = 1e-10
+
+
+class PredictingResponse(Protocol):
+    """What :func:`verify` needs of a Response (structural type: the checks never import the kernel code)."""
+
+    @property
+    def model(self) -> Diffusion: ...
+
+    @property
+    def order(self) -> int: ...
+
+    def predict(self, u: Any, t: Any, eps: float = 1.0) -> Any: ...
 
 
 @dataclass
@@ -173,7 +185,7 @@ def _refined(t: np.ndarray, u: InputLike, m: int, factor: int) -> tuple[np.ndarr
 
 def _is_linear(model: Diffusion) -> bool:
     try:
-        linear_parts(model)
+        linear_arrays(model)
     except VolterraError:
         return False
     return True
@@ -184,7 +196,7 @@ def verify(
     u: InputLike,
     t: Any,
     *,
-    response: Any,
+    response: PredictingResponse,
     paths: int = 20000,
     seed: int = 0,
     scheme: str | None = None,
@@ -196,6 +208,7 @@ def verify(
     chunk: int | None = None,
     max_memory: int = 2**28,
     progress: bool | None = None,
+    client: Any = None,
 ) -> VerifyReport:
     """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
 
@@ -213,11 +226,13 @@ def verify(
     substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
+    client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
+        (bit-identical to the local run; docs/distributed.md).
     """
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise SimulationError(f"z: expected a positive number of standard errors, received {describe(z)}")
+        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise SimulationError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
     check_model(model)
     tt = check_grid(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
@@ -232,7 +247,9 @@ def verify(
             oracle = _as_2d(gaussian_oracle(model, u, tt, eps))
         except VolterraError:
             oracle = None
-    run = dict(seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in)
+    run: dict[str, Any] = dict(
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in, client=client
+    )
     meta: dict[str, Any] = {}
     if scheme == "exact":
         mc = simulate(model, u, tt, paths, scheme="exact", **run)

@@ -10,15 +10,18 @@ renders the record as LaTeX or Markdown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import numpy as np
 import sympy as sp
 
 from ..algebra.exp_polynomial import to_sympy
-from ..model.diffusion import Gaussian, PointMass, Stationary
+from ..algebra.linear_gaussian import LinearData
+from ..algebra.state_polynomial import StatePolynomial
+from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..model.operators import L0, L1, L0_adjoint, L1_adjoint
 
 
@@ -47,20 +50,121 @@ class Derivation:
     symbols: dict[str, str] = field(default_factory=dict)
 
 
+# ---- what the steps read of a Response: structural types, since the documents sit below the routes
+
+
+class DerivationSubject(Protocol):
+    """What the steps every route shares read of a Response."""
+
+    model: Diffusion
+    order: int
+
+    @property
+    def stationary(self) -> bool: ...
+
+
+class ClosedFormSubject(DerivationSubject, Protocol):
+    """A Response whose kernels are formulas (exact and Taylor routes)."""
+
+    def lags(self, n: int) -> tuple[sp.Symbol, ...]: ...
+
+    def kernels(self, component: int | None = None) -> Iterator[tuple[int, tuple[int, ...], Any]]: ...
+
+
+class RecursionRecord(Protocol):
+    """One step G_j = P_{T_j}[g_j] of the exact recursion (input indices ``k``, readout ``component``)."""
+
+    @property
+    def component(self) -> int: ...
+
+    @property
+    def k(self) -> tuple[int, ...]: ...
+
+    @property
+    def g(self) -> StatePolynomial: ...
+
+
+class ExactSubject(ClosedFormSubject, Protocol):
+    """An exact (linear-SRNN) Response: the semigroup data, the recursion and the law it used."""
+
+    taus: tuple[sp.Symbol, ...]
+    dps: int
+    simplify: bool
+    linear: LinearData
+    readout_degree: list[int]
+
+    @property
+    def recursion(self) -> Sequence[RecursionRecord]: ...
+
+    @property
+    def law(self) -> Mapping[str, Any]: ...
+
+    @property
+    def mean0(self) -> Any: ...
+
+    @property
+    def zero_orders(self) -> dict[int, str]: ...
+
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any: ...
+
+    def fdt_kernel(self, k: int = 0, component: int = 0) -> Any: ...
+
+
+class TaylorObservables(Protocol):
+    """The observables L1^{k_n} L0^{p_n} ... L1^{k_1} L0^{p_1} f of the Taylor route (one readout component)."""
+
+    def observable(self, n: int, k: Any, p: Any) -> Any: ...
+
+
+class TaylorSubject(ClosedFormSubject, Protocol):
+    """A Taylor (short-lag) Response: its truncation degree and observables."""
+
+    lag_degree: int
+
+    @property
+    def taylor(self) -> Sequence[TaylorObservables]: ...
+
+
+class GridFacts(Protocol):
+    """The discretisation grid of the generator route."""
+
+    @property
+    def edges(self) -> np.ndarray: ...
+
+    @property
+    def cells(self) -> int: ...
+
+
+class GeneratorSubject(DerivationSubject, Protocol):
+    """A discretised-generator Response: its grid, spectrum and kernel values."""
+
+    @property
+    def grid(self) -> GridFacts: ...
+
+    @property
+    def eigenvalues(self) -> np.ndarray: ...
+
+    def index_tuples(self, n: int) -> list[tuple[int, ...]]: ...
+
+    def kernel_values(
+        self, n: int, k: Sequence[int] | int | None, lags: Any, component: int | None = None
+    ) -> np.ndarray: ...
+
+
 def _idx(k: int) -> int:
     return k + 1
 
 
-def common_steps(resp: Any) -> list[Step]:
+def common_steps(resp: DerivationSubject) -> list[Step]:
     """The steps every route shares: the model, its generators, the hierarchy, the Volterra series."""
     return [_model_step(resp), _generator_step(resp), _hierarchy_step(resp), _volterra_step(resp)]
 
 
-def _title(resp: Any) -> str:
+def _title(resp: DerivationSubject) -> str:
     return f"Response kernels of the model '{resp.model.name}'"
 
 
-def exact_derivation(resp: Any) -> Derivation:
+def exact_derivation(resp: ExactSubject) -> Derivation:
     """The derivation record of an exact (linear-SRNN) Response."""
     steps = common_steps(resp) + [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
     if resp.stationary:
@@ -68,12 +172,12 @@ def exact_derivation(resp: Any) -> Derivation:
     return Derivation(title=_title(resp), steps=steps)
 
 
-def taylor_derivation(resp: Any) -> Derivation:
+def taylor_derivation(resp: TaylorSubject) -> Derivation:
     """The derivation record of a Taylor (short-lag) Response."""
     return Derivation(title=_title(resp), steps=common_steps(resp) + [_taylor_step(resp)])
 
 
-def numerical_derivation(resp: Any, route_steps: list[Step]) -> Derivation:
+def numerical_derivation(resp: DerivationSubject, route_steps: list[Step]) -> Derivation:
     """The derivation record of a numerical route: the shared steps, then what the route computed."""
     return Derivation(title=_title(resp), steps=common_steps(resp) + route_steps)
 
@@ -81,7 +185,7 @@ def numerical_derivation(resp: Any, route_steps: list[Step]) -> Derivation:
 # --------------------------------------------------------------------------- steps
 
 
-def _model_step(resp) -> Step:
+def _model_step(resp: DerivationSubject) -> Step:
     m = resp.model
     eqs = [
         Equation(sp.Symbol(r"\phi(h)"), m.drift, note="drift"),
@@ -118,7 +222,7 @@ def _model_step(resp) -> Step:
     )
 
 
-def _generator_step(resp) -> Step:
+def _generator_step(resp: DerivationSubject) -> Step:
     m = resp.model
     g = sp.Function("g")(*m.state)
     p = sp.Function("p")(*m.state)
@@ -137,7 +241,7 @@ def _generator_step(resp) -> Step:
     )
 
 
-def _hierarchy_step(resp) -> Step:
+def _hierarchy_step(resp: DerivationSubject) -> Step:
     m = resp.model
     t = sp.Symbol("t")
     eqs = []
@@ -171,7 +275,7 @@ def _hierarchy_step(resp) -> Step:
     )
 
 
-def _volterra_step(resp) -> Step:
+def _volterra_step(resp: DerivationSubject) -> Step:
     n = resp.order
     lag = r"\tau_1 = t - s_1,\ \tau_j = s_{j-1} - s_j"
     series = (
@@ -199,7 +303,7 @@ def _volterra_step(resp) -> Step:
     )
 
 
-def _semigroup_step(resp) -> Step:
+def _semigroup_step(resp: ExactSubject) -> Step:
     d = resp.linear
     tau = sp.Symbol("tau")
     with mpmath.workdps(resp.dps):
@@ -253,7 +357,7 @@ def _semigroup_step(resp) -> Step:
     )
 
 
-def _recursion_step(resp) -> Step:
+def _recursion_step(resp: ExactSubject) -> Step:
     m = resp.model
     x = m.state
     eqs = []
@@ -277,7 +381,7 @@ def _recursion_step(resp) -> Step:
     )
 
 
-def _kernel_step(resp) -> Step:
+def _kernel_step(resp: ExactSubject) -> Step:
     eqs = []
     vanish = resp.zero_orders
     for c in range(resp.model.p):
@@ -300,7 +404,7 @@ def _kernel_step(resp) -> Step:
     )
 
 
-def _vanishing_text(resp) -> str:
+def _vanishing_text(resp: ExactSubject) -> str:
     """Which orders vanish and why (MATH.md section 5), as prose with inline math."""
     degrees = resp.readout_degree
     if not degrees:
@@ -324,7 +428,7 @@ def _coeffs(expr: sp.Expr) -> list[sp.Expr]:
     return [term.as_coeff_Mul()[0] for term in sp.Add.make_args(sp.expand(expr))]
 
 
-def _fdt_step(resp) -> Step:
+def _fdt_step(resp: ExactSubject) -> Step:
     eqs = []
     for k in range(resp.model.m):
         fdt = resp.fdt_kernel(k)
@@ -347,7 +451,7 @@ def _fdt_step(resp) -> Step:
     )
 
 
-def _taylor_step(resp) -> Step:
+def _taylor_step(resp: TaylorSubject) -> Step:
     tk = resp.taylor[0]
     extra = () if resp.stationary else (0,)
     obs = []
@@ -375,7 +479,91 @@ def _taylor_step(resp) -> Step:
     )
 
 
-def generator_steps(resp: Any) -> list[Step]:
+class GalerkinSubject(DerivationSubject, Protocol):
+    """A Galerkin Response: its basis, weight, rates, error estimates and convergence table."""
+
+    degree: int
+    N: int
+    weight: str
+    tol: float
+
+    def index_tuples(self, n: int) -> list[tuple[int, ...]]: ...
+
+    def leading_rates(self, k: int = 4) -> np.ndarray: ...
+
+    def kernel_error(
+        self, n: int, k: Sequence[int] | int | None, lags: Any, component: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = ...) -> Any: ...
+
+
+def galerkin_steps(resp: GalerkinSubject) -> list[Step]:
+    """What the Galerkin route computed: basis, weight, the matrices, rates, error estimates, convergence in p."""
+    n_state = resp.model.n
+    lhs = r"K^{(n)}_{k_1\dots k_n}(\tau_1,\dots,\tau_n" + ("" if resp.stationary else "; s") + ")"
+    rhs = (r"l\, " if resp.stationary else r"l\, e^{s M}") + (
+        r"\Gamma_{k_n} e^{\tau_n M} \cdots \Gamma_{k_1} e^{\tau_1 M} c_f"
+    )
+    rates = np.asarray(resp.leading_rates(4))
+    eqs = [
+        Equation(sp.Symbol(r"p"), sp.Integer(resp.degree), note="total degree of the basis"),
+        Equation(sp.Symbol(r"N"), sp.Integer(resp.N), note=f"basis functions, C({n_state} + p, p)"),
+        Equation(lhs, rhs, rel=r"\approx"),
+        Equation(
+            sp.Symbol(r"\text{slowest rates } -\lambda"),
+            sp.Matrix([[sp.Float(complex(r).real, 5) + sp.I * sp.Float(complex(r).imag, 5) for r in rates]]),
+        ),
+    ]
+    lags = (0.5, 1.0, 2.0)
+    for n in range(1, resp.order + 1):
+        for ks in resp.index_tuples(n):
+            width = n if resp.stationary else n + 1
+            pts = np.repeat(np.asarray(lags)[:, None], width, axis=1)
+            vals, errs = resp.kernel_error(n, ks, pts, 0)
+            label = ",".join(str(_idx(k)) for k in ks)
+            for lag, v, e in zip(lags, np.atleast_1d(vals), np.atleast_1d(errs)):
+                args = ", ".join([f"{lag:g}"] * width)
+                eqs.append(
+                    Equation(
+                        sp.Symbol(f"K^{{({n})}}_{{{label}}}({args})"),
+                        sp.Float(float(v), 8),
+                        rel=r"\approx",
+                        note=f"error estimate {float(e):.1e}",
+                    )
+                )
+    table = []
+    for d, vals in resp.convergence_table(lags=lags):
+        row = ", ".join(f"{float(v):.10f}" for v in np.atleast_1d(vals))
+        table.append(Equation(f"p = {d}", rf"K^{{(1)}}_1({', '.join(f'{x:g}' for x in lags)}) = ({row})", rel=r"\;"))
+    return [
+        Step(
+            "galerkin",
+            "Galerkin approximation of the generator (numerical route)",
+            r"The generator is approximated on the polynomials of total degree $\le p$, orthonormal for the "
+            f"reference weight {_prose_weight(resp.weight)}: "
+            r"$G_{ij} = \langle\psi_i, \psi_j\rangle$, $A_{ij} = \langle\psi_i, \mathcal{L}_0\psi_j\rangle$, "
+            r"$M = G^{-1}A$, $\Gamma_k = G^{-1}\langle\psi_i, \mathcal{L}_1^k\psi_j\rangle$, "
+            r"$c_f = G^{-1}\langle\psi, f\rangle$; "
+            + (
+                r"the stationary law is the left null vector $l$ of $M$ with $l \cdot c_1 = 1$. "
+                if resp.stationary
+                else r"the initial law enters through the exact expectations $l$ of the basis functions. "
+            )
+            + "Error estimates compare degree $p$ with $p + 2$ on the same weight "
+            f"(tolerance {resp.tol:g} relative); for linear SRNNs the route is exact. The kernels are numbers, "
+            "not formulas: values at equal lags are listed, then the first-order kernel for several degrees.",
+            eqs + table,
+        )
+    ]
+
+
+def _prose_weight(text: str) -> str:
+    """A weight description for LaTeX prose (no raw underscores or carets)."""
+    return "``" + text.replace("_", " ").replace("^", " ").replace("$", "").replace("\\", " ") + "''"
+
+
+def generator_steps(resp: GeneratorSubject) -> list[Step]:
     """What the 1-D discretised-generator route computed: the grid, its spectrum, kernel values."""
     g = resp.grid
     lam = resp.eigenvalues

@@ -6,7 +6,9 @@ becomes a section with its prose and one display of its equations.  Both
 formats share one layout pass, :func:`display_rows`, which turns equations
 into rows of an ``align*`` (LaTeX) or ``aligned`` (Markdown) block:
 
-* SymPy sides are printed with :func:`sympy.latex`; string sides are LaTeX as is;
+* SymPy sides are printed by :class:`DerivationLatexPrinter` (a subclass of
+  SymPy's ``LatexPrinter``, the documented extension point; its output equals
+  :func:`sympy.latex`'s); string sides are LaTeX as is;
 * a right-hand side wider than the line is broken between the terms of a sum
   (recursively inside a product's widest factor or an exponential's argument),
   each continuation row starting with its ``+``/``-``;
@@ -23,12 +25,28 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["LINE_WIDTH", "display_rows", "math_width", "split_expr", "to_latex", "to_markdown", "write_text"]
+from ..model.diffusion import Diffusion
+from .derivation import Derivation
+
+__all__ = [
+    "LINE_WIDTH",
+    "PRINTER",
+    "DerivationLatexPrinter",
+    "display_rows",
+    "latex",
+    "math_width",
+    "ordered_terms",
+    "signed_terms",
+    "split_expr",
+    "to_latex",
+    "to_markdown",
+    "write_text",
+]
 
 #: Usable width of one display line, in :func:`math_width` units.
 LINE_WIDTH = 68
@@ -125,20 +143,68 @@ def math_width(tex: str) -> float:
     return total
 
 
-# --------------------------------------------------------------------------- breaking expressions
-
-_PRINTER = LatexPrinter()
+# --------------------------------------------------------------------------- the printer
 
 
-def _signed_terms(expr: sp.Add) -> list[tuple[str, sp.Expr]]:
-    """The terms of a sum in :func:`sympy.latex`'s order, each with the sign printed before it."""
+def ordered_terms(expr: sp.Expr) -> list[sp.Expr]:
+    """The terms of a sum in printing order: SymPy's default (``Expr.as_ordered_terms``).
+
+    :class:`DerivationLatexPrinter` prints sums in this order and :func:`split_expr`
+    breaks them in this order, so a broken sum reads exactly like the unbroken one.
+    """
+    return list(expr.as_ordered_terms())
+
+
+def signed_terms(expr: sp.Expr) -> list[tuple[str, sp.Expr]]:
+    """The terms of a sum in printing order, each with the sign printed before it (the first always ``+``)."""
     out = []
-    for i, term in enumerate(_PRINTER._as_ordered_terms(expr)):
+    for i, term in enumerate(ordered_terms(expr)):
         if i > 0 and term.could_extract_minus_sign():
             out.append(("-", -term))
         else:
             out.append(("+", term))
     return out
+
+
+def needs_brackets_in_sum(term: sp.Expr) -> bool:
+    """Whether a term of a sum is printed inside ``\\left( ... \\right)``: relations, sums and anything with ``Mod``."""
+    return bool(term.is_Relational or term.is_Add or term.has(sp.Mod))
+
+
+class DerivationLatexPrinter(LatexPrinter):
+    """The LaTeX printer of the derivation documents: SymPy's :class:`~sympy.printing.latex.LatexPrinter`
+    with the printing of sums owned here.
+
+    Extended the documented way (a subclass overriding ``_print_<Class>``
+    methods, used through :meth:`doprint`), so the documents depend on no
+    private SymPy helper.  Sums print term by term in :func:`signed_terms`
+    order, which is what lets :func:`split_expr` break a long sum between its
+    terms and still produce exactly this printer's text.  With default
+    settings the output equals :func:`sympy.latex`'s.
+    """
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        if order is not None or self.order is not None:  # an explicit order setting: SymPy's own rule
+            return super()._print_Add(expr, order=order)
+        pieces = []
+        for i, (sign, term) in enumerate(signed_terms(expr)):
+            tex = self._print(term)
+            if needs_brackets_in_sum(term):
+                tex = r"\left(" + tex + r"\right)"
+            pieces.append(tex if i == 0 else f"{sign} {tex}")
+        return " ".join(pieces)
+
+
+#: The one printer instance of the documents.
+PRINTER = DerivationLatexPrinter()
+
+
+def latex(expr: Any) -> str:
+    """LaTeX of a SymPy object as the documents print it (:class:`DerivationLatexPrinter`)."""
+    return PRINTER.doprint(expr)
+
+
+# --------------------------------------------------------------------------- breaking expressions
 
 
 def _wrap(pieces: list[str], left: str, right: str) -> list[str]:
@@ -156,14 +222,14 @@ def split_expr(expr: Any, width: float = LINE_WIDTH) -> list[str]:
     when that factor is a sum, a power of a sum or ``exp`` of a sum, shown
     between ``\\Bigl(`` and ``\\Bigr)``.  Anything else is one piece.
     """
-    tex = sp.latex(expr)
+    tex = latex(expr)
     if not isinstance(expr, sp.Basic) or math_width(tex) <= width:
         return [tex]
     if isinstance(expr, sp.Add):
         out: list[str] = []
-        for i, (sign, term) in enumerate(_signed_terms(expr)):
+        for i, (sign, term) in enumerate(signed_terms(expr)):
             sub = split_expr(term, width - 3)
-            if _PRINTER._needs_add_brackets(term) and len(sub) == 1:
+            if needs_brackets_in_sum(term) and len(sub) == 1:
                 sub = [r"\left(" + sub[0] + r"\right)"]
             if i > 0:
                 sub[0] = f"{sign} {sub[0]}"
@@ -172,7 +238,7 @@ def split_expr(expr: Any, width: float = LINE_WIDTH) -> list[str]:
     if isinstance(expr, sp.exp) and isinstance(expr.args[0], sp.Add):
         return _wrap(split_expr(expr.args[0], width - 4), r"\exp\Bigl(", r"\Bigr)")
     if isinstance(expr, sp.Pow) and isinstance(expr.base, sp.Add) and expr.exp.is_Integer and expr.exp > 0:
-        return _wrap(split_expr(expr.base, width - 4), r"\Bigl(", r"\Bigr)^{" + sp.latex(expr.exp) + "}")
+        return _wrap(split_expr(expr.base, width - 4), r"\Bigl(", r"\Bigr)^{" + latex(expr.exp) + "}")
     if isinstance(expr, sp.Mul):
         return _split_mul(expr, width, tex)
     return [tex]
@@ -190,9 +256,9 @@ def _split_mul(expr: sp.Mul, width: float, tex: str) -> list[str]:
     ]
     if not breakable:
         return [tex]
-    big = max(breakable, key=lambda f: math_width(sp.latex(f)))
+    big = max(breakable, key=lambda f: math_width(latex(f)))
     rest = sp.Mul(*[f for f in factors if f is not big]) / den
-    prefix = "" if rest == 1 else "-" if rest == -1 else sp.latex(rest) + " "
+    prefix = "" if rest == 1 else "-" if rest == -1 else latex(rest) + " "
     room = width - math_width(prefix) - 4
     if isinstance(big, sp.Add):
         return _wrap(split_expr(big, room), prefix + r"\Bigl(", r"\Bigr)")
@@ -237,12 +303,12 @@ def _split_raw(tex: str, width: float) -> list[str]:
 
 
 def _side(value: Any) -> str:
-    """LaTeX of one side of an Equation: strings and label symbols as written, the rest via sympy.latex."""
+    """LaTeX of one side of an Equation: strings and label symbols as written, the rest via :func:`latex`."""
     if isinstance(value, str):
         return value
     if isinstance(value, sp.Symbol):
         return value.name
-    return sp.latex(value)
+    return latex(value)
 
 
 def _note_tex(note: str) -> str:
@@ -264,12 +330,12 @@ def _entry_label(lhs: str, i: int, j: int | None) -> str:
 
 
 def _matrix_tex(M: sp.MatrixBase) -> str:
-    rows = [" & ".join(sp.latex(x) for x in M.row(i)) for i in range(M.rows)]
+    rows = [" & ".join(latex(x) for x in M.row(i)) for i in range(M.rows)]
     return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
 
 
 def _matrix_width(M: sp.MatrixBase) -> float:
-    cols = [max(math_width(sp.latex(M[i, j])) for i in range(M.rows)) for j in range(M.cols)]
+    cols = [max(math_width(latex(M[i, j])) for i in range(M.rows)) for j in range(M.cols)]
     return sum(cols) + 2.0 * (len(cols) - 1) + 2.0
 
 
@@ -286,7 +352,7 @@ def _rows_for(lhs: str, rel: str, rhs: Any, note: str, width: float, lhs_col: fl
     if isinstance(rhs, sp.MatrixBase):
         if _matrix_width(rhs) <= budget:
             return _append_note([(lhs, f"{rel} {_matrix_tex(rhs)}")], note_tex, width - lhs_col)
-        rows: list[tuple[str, str]] = []
+        rows = []
         column = rhs.cols == 1
         for i in range(rhs.rows):
             for j in range(rhs.cols):
@@ -367,10 +433,23 @@ def _align(rows: list[tuple[str, str]], env: str) -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
+class Documented(Protocol):
+    """What the documents need of a Response (structural type: the documents sit below the routes)."""
+
+    model: Diffusion
+    order: int
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def derivation(self) -> Derivation: ...
+
+
 _STARTS = {"Stationary": "stationary start", "PointMass": "point-mass start", "Gaussian": "Gaussian start"}
 
 
-def _header_facts(resp: Any) -> list[str]:
+def _header_facts(resp: Documented) -> list[str]:
     """One line about the document: generator version, method, order, start (no dates: reproducible)."""
     from .._version import __version__
 
@@ -383,12 +462,12 @@ def _header_facts(resp: Any) -> list[str]:
     ]
 
 
-def _sections(resp: Any) -> Iterable[tuple[str, str, list[list[tuple[str, str]]]]]:
+def _sections(resp: Documented) -> Iterable[tuple[str, str, list[list[tuple[str, str]]]]]:
     for step in resp.derivation.steps:
         yield step.title, step.text, display_rows(step.equations)
 
 
-def to_latex(resp: Any, body_only: bool = False) -> str:
+def to_latex(resp: Documented, body_only: bool = False) -> str:
     """The derivation of ``resp`` as a standalone LaTeX document (pdflatex; article, amsmath, amssymb, geometry).
 
     With ``body_only=True`` only the ``align*`` environments, each preceded by
@@ -431,7 +510,7 @@ def _md_display(rows: list[tuple[str, str]]) -> str:
     return "$$\n" + _align(rows, "aligned") + "\n$$"
 
 
-def to_markdown(resp: Any, body_only: bool = False) -> str:
+def to_markdown(resp: Documented, body_only: bool = False) -> str:
     """The derivation of ``resp`` as GitHub Markdown: ``$$`` display math (``aligned`` for several rows).
 
     With ``body_only=True`` only the ``$$`` blocks.

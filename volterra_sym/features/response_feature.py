@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import describe
+from ..errors import ArgumentError, InputError, describe
 from ..features.signature import (
     FeatureError,
     Levels,
@@ -88,22 +88,22 @@ def _as_grid(t: Any) -> np.ndarray:
     try:
         grid = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
-        raise FeatureError(f"t: expected a 1-D array of times, received {describe(t)}") from None
+        raise InputError(f"t: expected a 1-D array of times, received {describe(t)}") from None
     if grid.ndim != 1 or grid.size < 2:
-        raise FeatureError(
+        raise InputError(
             f"t: expected a 1-D time grid with at least 2 points, received shape {grid.shape}; "
             "pass e.g. np.linspace(0, T, L)"
         )
     if not np.all(np.isfinite(grid)):
-        raise FeatureError("t: the time grid contains NaN or infinite values; pass finite times")
+        raise InputError("t: the time grid contains NaN or infinite values; pass finite times")
     if grid[0] != 0.0:
-        raise FeatureError(
+        raise InputError(
             f"t: the grid must start at 0 (the time the input is switched on), received t[0] = {float(grid[0])!r}; "
             "shift the grid, e.g. t - t[0]"
         )
     if np.any(np.diff(grid) <= 0):
         i = int(np.argmax(np.diff(grid) <= 0))
-        raise FeatureError(
+        raise InputError(
             f"t: the grid must be strictly increasing, received t[{i}] = {float(grid[i])!r} "
             f">= t[{i + 1}] = {float(grid[i + 1])!r}; sort the grid and drop repeated times"
         )
@@ -117,26 +117,26 @@ def _as_input(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
             rows = [np.atleast_1d(np.asarray(u(float(s)), dtype=float)) for s in grid]
             values = np.stack(rows)
         except (TypeError, ValueError) as exc:
-            raise FeatureError(
+            raise InputError(
                 f"u: the callable must return a number or an array of shape (m,) for a time t, "
                 f"calling it failed with {exc!r}"
             ) from None
         if values.ndim != 2:
-            raise FeatureError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
+            raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
     else:
         try:
             values = np.asarray(u, dtype=float)
         except (TypeError, ValueError):
-            raise FeatureError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
+            raise InputError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
         if values.ndim == 1:
             values = values[:, None]
     if values.ndim < 2 or values.shape[-2] != grid.size or values.shape[-1] < 1:
-        raise FeatureError(
+        raise InputError(
             f"u: expected samples of shape (L,), (L, m) or (..., L, m) with L = len(t) = {grid.size}, "
             f"received shape {values.shape}; a batch of scalar inputs has shape (B, L, 1)"
         )
     if not np.all(np.isfinite(values)):
-        raise FeatureError("u: the input contains NaN or infinite values; clean or interpolate it first")
+        raise InputError("u: the input contains NaN or infinite values; clean or interpolate it first")
     lead = values.shape[:-2]
     return values.reshape(-1, grid.size, values.shape[-1]), lead
 
@@ -423,7 +423,7 @@ def feature_coefficients(
     check_feature_int("inputs", inputs, 1)
     check_feature_int("dps", dps, 15)
     if truncation not in ("box", "total"):
-        raise FeatureError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
+        raise ArgumentError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
     if not callable(taylor):
         raise FeatureError(f"taylor: expected a callable taylor(n, k, p) -> number, received {describe(taylor)}")
     dim = (degree + 1) * inputs

@@ -35,7 +35,7 @@ from itertools import product
 
 import numpy as np
 
-from ..errors import FeatureError, describe
+from ..errors import ArgumentError, FeatureError, describe
 
 __all__ = ["FeatureError", "sig_size", "sig_words", "signature"]
 
@@ -320,7 +320,7 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
 
 def check_feature_int(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FeatureError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
 
 
 def check_feature_memory(where: str, floats: int, what: str) -> None:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sympy as sp
 
 from ..errors import ExpressionError
 
 #: Functions an expression may call, by name.
-FUNCTIONS: dict[str, object] = {
+FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "exp": sp.exp,
     "log": sp.log,
     "sqrt": sp.sqrt,
@@ -352,7 +352,7 @@ class _Translator:
             raise self.fail(node, "starred arguments are not allowed")
         if len(node.args) != 1:
             raise self.fail(node, f"{func.id} takes exactly one argument, received {len(node.args)}")
-        return FUNCTIONS[func.id](self.visit(node.args[0]))  # type: ignore[operator]
+        return FUNCTIONS[func.id](self.visit(node.args[0]))
 
 
 def _is_plain_decimal(segment: str) -> bool:

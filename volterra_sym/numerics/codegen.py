@@ -18,17 +18,43 @@ from __future__ import annotations
 
 import itertools
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import VolterraError, describe
+from ..errors import ArgumentError, describe
+from ..model.diffusion import Diffusion
+from ..validate import check_index_tuple
 
 BACKENDS = ("numpy", "mpmath")
+
+
+class ClosedFormKernels(Protocol):
+    """What lowering needs of a closed-form Response (structural type: the numerics sit below the routes)."""
+
+    model: Diffusion
+    order: int
+    taus: tuple[sp.Symbol, ...]
+    t_sym: sp.Symbol
+
+    @property
+    def stationary(self) -> bool: ...
+
+    @property
+    def mean0(self) -> Any: ...
+
+    def lags(self, n: int) -> tuple[sp.Symbol, ...]: ...
+
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any: ...
+
+    def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly: ...
+
+    def mean0_form(self, component: int = 0) -> ExpPoly: ...
 
 
 def _label(n: int, ks: tuple[int, ...], component: int, vector: bool) -> str:
@@ -108,7 +134,7 @@ def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
     return "\n".join(lines)
 
 
-def module_source(resp, max_lag: float = 100.0) -> str:
+def module_source(resp: ClosedFormKernels, max_lag: float = 100.0) -> str:
     """Source text of a standalone NumPy module holding every kernel and the zeroth-order term."""
     model = resp.model
     subs = dict(model.params)
@@ -156,7 +182,7 @@ import numpy as np
     return header + "\n\n" + "\n\n\n".join(funcs) + "\n\n\nKERNELS = {\n" + "\n".join(registry) + "\n}\n"
 
 
-def _restrict(values: tuple, resp, n: int) -> tuple:
+def _restrict(values: tuple, resp: ClosedFormKernels, n: int) -> tuple:
     N = len(resp.taus)
     return tuple(values[:n]) + (() if resp.stationary else (values[N],))
 
@@ -182,13 +208,13 @@ class Lowered:
         self.backend, self.funcs, self.source, self.dps, self.vector, self.m = backend, funcs, source, dps, vector, m
 
     def kernel(self, n: int, k: Any = None, component: int = 0) -> Callable[..., Any]:
-        if k is None:
-            if self.m != 1:
-                raise VolterraError(f"k: the model has {self.m} inputs; give k=(k1, ..., k{n})")
-            k = (0,) * n
-        key = (component, n, tuple(int(x) for x in (k if isinstance(k, (tuple, list)) else (k,))))
+        """K^(n)_k as a vectorised callable of the lags (``resp.lags(n)``)."""
+        orders = sorted({key[1] for key in self.funcs if key[1] > 0})
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in orders:
+            raise ArgumentError(f"n: expected a kernel order in {orders}, received {n!r}")
+        key = (component, int(n), check_index_tuple(k, int(n), self.m))
         if key not in self.funcs:
-            raise VolterraError(f"kernel: no kernel for order n={n}, k={k}, component={component}")
+            raise ArgumentError(f"component: no readout component {component!r} (0-based)")
         return self.funcs[key]
 
     def mean0(self, t: Any, component: int = 0) -> Any:
@@ -198,18 +224,20 @@ class Lowered:
         return f"Lowered(backend={self.backend!r}, {len(self.funcs)} functions)"
 
 
-def lower(resp, backend: str = "numpy", *, dps: int | None = None, max_lag: float = 100.0) -> Lowered:
+def lower(
+    resp: ClosedFormKernels, backend: str = "numpy", *, dps: int | None = None, max_lag: float = 100.0
+) -> Lowered:
     """Lower every kernel of ``resp`` (see module docstring); ``dps`` for the mpmath backend.
 
     ``max_lag``: the NumPy code is accurate for lags up to this value even when A is nearly
     defective (near-coincident rates are expanded to that horizon); irrelevant otherwise.
     """
     if backend not in BACKENDS:
-        raise VolterraError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+        raise ArgumentError(f"backend: expected one of {BACKENDS}, received {backend!r}")
     _check_max_lag(max_lag)
     if backend == "numpy":
         if dps is not None:
-            raise VolterraError("dps: only the 'mpmath' backend takes a precision")
+            raise ArgumentError("dps: only the 'mpmath' backend takes a precision")
         src = module_source(resp, max_lag)
         ns: dict[str, Any] = {}
         exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
@@ -217,7 +245,7 @@ def lower(resp, backend: str = "numpy", *, dps: int | None = None, max_lag: floa
     if dps is None:
         dps = 30
     if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1:
-        raise VolterraError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
+        raise ArgumentError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
     dps = int(dps)
     subs = dict(resp.model.params)
     funcs: dict = {}
@@ -255,7 +283,7 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
 
     def func(*lags: Any) -> Any:
         if len(lags) != len(idx):
-            raise VolterraError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
+            raise ArgumentError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
         if all(np.ndim(x) == 0 for x in lags):
             return scalar(*lags)
         arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])
@@ -273,15 +301,15 @@ def _check_max_lag(max_lag: Any) -> None:
         or not isinstance(max_lag, (int, float, np.integer, np.floating))
         or not (0 < float(max_lag) < float("inf"))
     ):
-        raise VolterraError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
+        raise ArgumentError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
 
 
-def write_module(resp, path: Any, max_lag: float = 100.0) -> str:
+def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> str:
     """Write :func:`module_source` to ``path`` (``.py``); returns the path as a string."""
     _check_max_lag(max_lag)
     p = Path(path)
     if p.suffix != ".py":
-        raise VolterraError(f"path: a Python module needs a .py file name, received {str(path)!r}")
+        raise ArgumentError(f"path: a Python module needs a .py file name, received {str(path)!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(module_source(resp, max_lag))
     return str(p)

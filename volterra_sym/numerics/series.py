@@ -49,8 +49,12 @@ import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import ArgumentError
+from ..model.diffusion import Diffusion
 
 BLOCK_EXPONENT = 30.0
+
+#: (bounds, grow, decay, step_decay) of the blocked recurrence (see :func:`recurrence_blocks`)
+Blocks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def etd_phi(k: int, z: np.ndarray) -> np.ndarray:
@@ -119,9 +123,9 @@ class NodeGrid:
         V = theta[rep][:, :, None] ** np.arange(self.deg + 1)[None, None, :]  # (classes, nodes, q)
         self.Vinv = np.linalg.inv(V)  # (classes, q, nodes)
         self.class_h = self.h[rep]
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[np.ndarray, Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[np.ndarray, Blocks]:
         """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`recurrence_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
@@ -178,7 +182,7 @@ def step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return h[first], idx.reshape(-1)
 
 
-def recurrence_blocks(t: np.ndarray, mu: complex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def recurrence_blocks(t: np.ndarray, mu: complex) -> Blocks:
     """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
 
     Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
@@ -235,9 +239,9 @@ class _HermiteGrid:
         self.t = t
         self.h = np.diff(t)
         self.class_h, self.cidx = step_classes(self.h)
-        self._cache: dict[complex, tuple] = {}
+        self._cache: dict[complex, tuple[list[np.ndarray], Blocks]] = {}
 
-    def weights(self, mu: complex) -> tuple:
+    def weights(self, mu: complex) -> tuple[list[np.ndarray], Blocks]:
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
@@ -454,7 +458,7 @@ def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select:
 class ExpPolyKernels(Protocol):
     """What the series evaluation needs of a closed-form Response (structural type)."""
 
-    model: Any
+    model: Diffusion
     order: int
     taus: tuple[sp.Symbol, ...]
     t_sym: sp.Symbol

@@ -3,7 +3,7 @@
 The exact route (linear SRNNs) and the Taylor route (short-lag kernels, zero
 rates) both produce kernels of the normal form
 sum c prod_j tau_j^{p_j} e^{-mu_j tau_j} (:class:`~volterra_sym.algebra.exp_polynomial.ExpPoly`),
-so they share prediction by filter cascades (:mod:`volterra_sym.numerics.series`),
+so they share prediction (:mod:`volterra_sym.numerics.prediction`: cube form or filter cascades),
 code generation (:mod:`volterra_sym.numerics.codegen`), exact derivatives at zero
 lag (the response features) and printable formulas.  The route-specific parts
 (derivation steps, error estimates) are hooks of the subclasses.
@@ -173,6 +173,7 @@ class ClosedFormResponse(Response):
         interp: str | None = None,
         return_error: bool = False,
         engine: str = "auto",
+        **options: Any,
     ) -> Any:
         """E f(h_t) on the grid ``t`` for the input ``u`` (:mod:`volterra_sym.numerics.prediction`).
 
@@ -205,6 +206,10 @@ class ClosedFormResponse(Response):
         from ..numerics.series import INTERPOLATIONS
         from ..validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
 
+        if options:  # the contract (Response.predict) lets routes take options; these take only the three above
+            raise ArgumentError(
+                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp=, return_error= and engine="
+            )
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
         if not self._numeric_checked:  # the model does not change: checked once

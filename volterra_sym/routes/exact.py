@@ -20,6 +20,7 @@ Hence K^(n) = 0 for n > deg f, and every kernel is an exponential polynomial.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
         for comp, poly in enumerate(polys):
             g0 = StatePolynomial.from_poly(poly, V, data.num)
             mean0.append(law.expectation_t(g0))
-            frontier = [((), g0)]
+            frontier: list[tuple[tuple[int, ...], StatePolynomial]] = [((), g0)]
             for j in range(order):
                 nxt = []
                 for ks, g in frontier:
@@ -147,6 +148,8 @@ class _Law:
 
     def __init__(self, data: LinearData, model: Diffusion, t_sym: sp.Symbol, stationary: bool):
         self.data, self.model, self.t, self.stationary = data, model, t_sym, stationary
+        self.mean: Sequence[object]  # numbers (stationary start) or ExpPolys in t
+        self.cov: Sequence[Sequence[object]]
         n = data.n
         if stationary:
             self.mean, self.cov = data.stationary()

@@ -572,8 +572,7 @@ def derive_generator(
             f"model: the numerical generator is 1-D only, received a model with state dimension {model.n}; "
             "use method='taylor' or Monte Carlo"
         )
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise InputError(f"order: expected an integer >= 1, received {describe(order)}")
+    order = check_order(order)
     if values or not model.is_numeric():
         model = model.with_values(values)
     fns = _functions(model)

@@ -40,9 +40,9 @@ from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
 from ..algebra.expectations import InitialExpectation
-from ..errors import ModelError, NotAnalyticError, describe
+from ..errors import ArgumentError, NotAnalyticError, describe
 from ..model.diffusion import Diffusion, Stationary
-from ..validate import check_model
+from ..validate import check_int, check_model, check_order
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -400,7 +400,9 @@ class TaylorKernels:
     expectation_report : how the expectations over mu_0 were computed.
     """
 
-    def __init__(self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int):
+    def __init__(
+        self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int, engine: Any = None
+    ):
         self.model = model
         self.order = order
         self.lag_degree = lag_degree
@@ -410,7 +412,9 @@ class TaylorKernels:
         self._ops = _Generators(model, component)
         self.representation = self._ops.alg.name
         self.generators: tuple[sp.Expr, ...] = self._ops.alg.gens
-        self._engine = InitialExpectation(model, dps=dps)
+        # E_mu0 of the observables: quadrature/exact by default; a route may supply another engine
+        # (an object with ``of_terms(terms, gens)`` and ``report``, e.g. the Galerkin stationary law)
+        self._engine = InitialExpectation(model, dps=dps) if engine is None else engine
         self._coef: dict[tuple[int, tuple[int, ...], tuple[int, ...]], sp.Expr] = {}
         alg = self._ops.alg
         for n in range(1, order + 1):
@@ -426,19 +430,19 @@ class TaylorKernels:
     # ---- indexing -------------------------------------------------------------------
     def _key(self, n: int, k: Any, p: Any) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.order:
-            raise ModelError(f"n: expected an order 1..{self.order}, received {describe(n)}")
+            raise ArgumentError(f"n: expected an order 1..{self.order}, received {describe(n)}")
         kk = (k,) if isinstance(k, int) else tuple(k)
         pp = (p,) if isinstance(p, int) else tuple(p)
         if len(kk) != n or any(not isinstance(x, int) or not 0 <= x < self.model.m for x in kk):
-            raise ModelError(
+            raise ArgumentError(
                 f"k: expected {n} input indices in 0..{self.model.m - 1} for order {n}, received {describe(k)}"
             )
         want = n if self.stationary else n + 1
         if len(pp) != want or any(not isinstance(x, int) or x < 0 for x in pp):
             extra = "" if self.stationary else " (lag powers p_1..p_n, then the power of s_n)"
-            raise ModelError(f"p: expected {want} non-negative integers{extra}, received {describe(p)}")
+            raise ArgumentError(f"p: expected {want} non-negative integers{extra}, received {describe(p)}")
         if sum(pp) > self.lag_degree:
-            raise ModelError(
+            raise ArgumentError(
                 f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; derive with a larger lag_degree"
             )
         return n, kk, pp
@@ -483,7 +487,7 @@ class TaylorKernels:
 
 
 def taylor_kernels(
-    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0
+    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0, engine: Any = None
 ) -> TaylorKernels:
     """Taylor coefficients of every kernel K^(n)_k, n = 1..order, |p| <= lag_degree.
 
@@ -499,16 +503,10 @@ def taylor_kernels(
     :class:`~volterra_sym.stationary.StationaryLawError` when rho_inf is unknown.
     """
     check_model(model)
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ModelError(f"order: expected an integer >= 1, received {describe(order)}")
-    if isinstance(lag_degree, bool) or not isinstance(lag_degree, int) or lag_degree < 0:
-        raise ModelError(
-            f"lag_degree: expected a non-negative integer (the highest Taylor degree in the lags), "
-            f"received {describe(lag_degree)}"
-        )
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 10:
-        raise ModelError(f"dps: expected an integer >= 10, received {describe(dps)}")
+    order = check_order(order)
+    lag_degree = check_int(lag_degree, "lag_degree", minimum=0, hint=" (the highest Taylor degree in the lags)")
+    dps = check_int(dps, "dps", minimum=10, hint=" (digits)")
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
-        raise ModelError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
+        raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
-    return TaylorKernels(model, order, lag_degree, dps, component)
+    return TaylorKernels(model, order, lag_degree, dps, component, engine)

@@ -1,0 +1,149 @@
+"""One kind of mistake, one error class, from every entry point (volterra_sym/validate.py).
+
+Each row: (mistake, entry point, call, expected class, words the message must contain).
+Trusts: nothing but the public API (the classes are the contract in docs/api.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import volterra_sym as vs
+from volterra_sym.algebra.expectations import expectation
+from volterra_sym.checks.oracle import gaussian_law
+from volterra_sym.routes.generator import derive_generator
+from volterra_sym.routes.taylor_coefficients import taylor_kernels
+
+OU = vs.OU(1.0, 1.0, 0.5, readout="h1**2")
+OU2 = vs.OU([[1.0, 0.3], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.5, readout="h1*h2")
+TANH = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+T = np.linspace(0, 1, 11)
+U = np.sin(T)
+BAD_T = np.array([0.0, 0.5, 0.4, 1.0])
+NAN_U = U.copy()
+NAN_U[3] = np.nan
+
+
+def _exact():
+    return vs.derive(OU)
+
+
+def _exact2():
+    return vs.derive(OU2)
+
+
+def _taylor():
+    return vs.derive(TANH, 1, method="taylor", lag_degree=2)
+
+
+def _generator():
+    return vs.derive(TANH, 1, method="generator", cells=200)
+
+
+NOT_A_MODEL = [
+    ("derive", lambda: vs.derive("OU")),
+    ("simulate", lambda: vs.simulate("OU", U, T, 10)),
+    ("simulate_response", lambda: vs.simulate_response("OU", U, T, 10)),
+    ("verify", lambda: vs.verify("OU", U, T)),
+    ("gaussian_oracle", lambda: vs.gaussian_oracle("OU", U, T)),
+    ("gaussian_law", lambda: gaussian_law("OU", U, T)),
+    ("taylor_kernels", lambda: taylor_kernels("OU", 1, 2)),
+    ("derive_generator", lambda: derive_generator("OU", 1)),
+    ("expectation", lambda: expectation("OU", 1)),
+]
+
+BAD_GRID = [
+    ("predict exact", lambda: _exact().predict(np.ones(4), BAD_T)),
+    ("predict taylor", lambda: _taylor().predict(np.ones(4), BAD_T)),
+    ("predict generator", lambda: _generator().predict(np.ones(4), BAD_T)),
+    ("simulate", lambda: vs.simulate(OU, np.ones(4), BAD_T, 10)),
+    ("simulate_response", lambda: vs.simulate_response(OU, np.ones(4), BAD_T, 10)),
+    ("gaussian_oracle", lambda: vs.gaussian_oracle(OU, np.ones(4), BAD_T)),
+    ("verify", lambda: vs.verify(OU, np.ones(4), BAD_T, paths=10)),
+    ("volterra_quadrature", lambda: vs.volterra_quadrature({(1, (0,)): lambda a: a}, np.ones(4), BAD_T)),
+    ("response_feature", lambda: vs.response_feature(np.ones(4), BAD_T, 1, 1)),
+    ("predict_features", lambda: _exact().predict_features(np.ones(4), BAD_T, 1, 1)),
+]
+
+NAN_INPUT = [
+    ("predict exact", lambda: _exact().predict(NAN_U, T)),
+    ("predict taylor", lambda: _taylor().predict(NAN_U, T)),
+    ("predict generator", lambda: _generator().predict(NAN_U, T)),
+    ("simulate", lambda: vs.simulate(OU, NAN_U, T, 10)),
+    ("simulate_response", lambda: vs.simulate_response(OU, NAN_U, T, 10)),
+    ("gaussian_oracle", lambda: vs.gaussian_oracle(OU, NAN_U, T)),
+    ("verify", lambda: vs.verify(OU, NAN_U, T, paths=10)),
+    ("volterra_quadrature", lambda: vs.volterra_quadrature({(1, (0,)): lambda a: a}, NAN_U, T)),
+    ("response_feature", lambda: vs.response_feature(NAN_U, T, 1, 1)),
+]
+
+EPS_AS_TEXT = [
+    ("predict exact", lambda: _exact().predict(U, T, eps="0.5")),
+    ("predict taylor", lambda: _taylor().predict(U, T, eps="0.5")),
+    ("predict generator", lambda: _generator().predict(U, T, eps="0.5")),
+    ("simulate", lambda: vs.simulate(OU, U, T, 10, eps="0.5")),
+    ("simulate_response", lambda: vs.simulate_response(OU, U, T, 10, eps="0.5")),
+    ("gaussian_oracle", lambda: vs.gaussian_oracle(OU, U, T, eps="0.5")),
+    ("verify", lambda: vs.verify(OU, U, T, paths=10, eps="0.5")),
+    ("volterra_quadrature", lambda: vs.volterra_quadrature({(1, (0,)): lambda a: a}, U, T, eps="0.5")),
+]
+
+BAD_INDEX_K = [
+    ("kernel", lambda: _exact2().kernel(1, (5,))),
+    ("kernel_values", lambda: _exact2().kernel_values(1, (5,), [0.1])),
+    ("kernel_form", lambda: _exact2().kernel_form(1, (5,))),
+    ("lower().kernel", lambda: _exact2().lower().kernel(1, (5,))),
+    ("symmetric_kernel", lambda: _exact2().symmetric_kernel(1, (5,))),
+    ("fdt_kernel", lambda: _exact2().fdt_kernel(5)),
+    ("kernel_taylor", lambda: _exact2().kernel_taylor(1, (5,), (0,))),
+    ("missing k, two inputs", lambda: _exact2().kernel(1)),
+    ("generator kernel_values", lambda: _generator().kernel_values(1, (3,), [0.1])),
+]
+
+BAD_ORDER = [
+    ("derive exact 0", lambda: vs.derive(OU, 0)),
+    ("derive exact 13", lambda: vs.derive(OU, 13)),
+    ("derive text", lambda: vs.derive(OU, "2")),
+    ("derive taylor 13", lambda: vs.derive(TANH, 13, method="taylor", lag_degree=1)),
+    ("derive generator 0", lambda: vs.derive(TANH, 0, method="generator")),
+    ("derive_generator 0", lambda: derive_generator(TANH, 0)),
+    ("taylor_kernels 0", lambda: taylor_kernels(TANH, 0, 2)),
+    ("kernel n too large", lambda: _exact().kernel(3)),
+    ("kernel_values n", lambda: _generator().kernel_values(2, 0, [[0.1, 0.2]])),
+    ("lags n", lambda: _exact().lags(0)),
+]
+
+BAD_SETTING = [
+    ("method", lambda: vs.derive(OU, method="exakt")),
+    ("unknown option", lambda: vs.derive(OU, lag_degree=3)),
+    ("simulate paths", lambda: vs.simulate(OU, U, T, 0)),
+    ("simulate_response paths", lambda: vs.simulate_response(OU, U, T, -1)),
+    ("verify paths", lambda: vs.verify(OU, U, T, paths=0)),
+    ("simulate seed", lambda: vs.simulate(OU, U, T, 10, seed=-1)),
+    ("component", lambda: _exact().kernel(1, component=3)),
+    ("lower backend", lambda: _exact().lower("fortran")),
+    ("by_order", lambda: _exact().predict(U, T, by_order="yes")),
+    ("response_feature degree", lambda: vs.response_feature(U, T, -1, 1)),
+    ("response_feature level", lambda: vs.response_feature(U, T, 1, 0)),
+]
+
+CASES = (
+    [(f"not a model: {n}", f, vs.ModelError, "model") for n, f in NOT_A_MODEL]
+    + [(f"bad grid: {n}", f, vs.InputError, "t") for n, f in BAD_GRID]
+    + [(f"NaN input: {n}", f, vs.InputError, "u") for n, f in NAN_INPUT]
+    + [(f"eps as text: {n}", f, vs.InputError, "eps") for n, f in EPS_AS_TEXT]
+    + [(f"bad k: {n}", f, vs.ArgumentError, "k") for n, f in BAD_INDEX_K]
+    + [(f"bad order: {n}", f, vs.ArgumentError, "") for n, f in BAD_ORDER]
+    + [(f"bad setting: {n}", f, vs.ArgumentError, "") for n, f in BAD_SETTING]
+)
+
+
+@pytest.mark.parametrize("name, call, cls, word", CASES, ids=[c[0] for c in CASES])
+def test_each_mistake_raises_its_class(name, call, cls, word):
+    with pytest.raises(vs.VolterraError) as info:
+        call()
+    assert type(info.value) is cls, f"{name}: {type(info.value).__name__} instead of {cls.__name__}: {info.value}"
+    message = str(info.value)
+    assert word in message.split(":")[0] or word in message[:40], f"{name}: the message must name {word!r}: {message}"
+    assert len(message) < 2000
