@@ -1,4 +1,8 @@
-"""Evaluating the truncated Volterra series for a sampled input (MATH.md section 4).
+"""Evaluating the truncated Volterra series for a sampled input by filter cascades (MATH.md section 4).
+
+:mod:`volterra_sym.numerics.prediction` uses this module for the orders whose kernels have no cube
+form (:mod:`volterra_sym.numerics.separable`), for order 0, and for ``engine="cascade"`` (the
+previous predictor, kept as a cross-check).
 
     E f(h_t) = E f(h^0_t)
              + sum_{n=1}^N eps^n sum_k int_{0<s_n<..<s_1<t} K^(n)_k(tau; s_n) u^{k_1}_{s_1}..u^{k_n}_{s_n} ds
@@ -49,7 +53,7 @@ from ..model.diffusion import Diffusion
 
 BLOCK_EXPONENT = 30.0
 
-#: (bounds, grow, decay, step_decay) of the blocked recurrence (see :func:`_blocks`)
+#: (bounds, grow, decay, step_decay) of the blocked recurrence (see :func:`recurrence_blocks`)
 Blocks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -87,7 +91,7 @@ def etd_phi_all(kmax: int, z: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-class _Grid:
+class NodeGrid:
     """Interpolation weights of a grid (independent of the rates) and per-rate recurrence factors.
 
     ``interp``: ``"cubic"`` (cubics through 4 neighbouring nodes) or ``"linear"`` (chords).
@@ -122,14 +126,14 @@ class _Grid:
         self._cache: dict[complex, tuple[np.ndarray, Blocks]] = {}
 
     def weights(self, mu: complex) -> tuple[np.ndarray, Blocks]:
-        """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`_blocks`."""
+        """(G, blocks): b_j = sum_i G[j, i] w[nodes[j, i]], and the recurrence blocks of :func:`recurrence_blocks`."""
         if mu in self._cache:
             return self._cache[mu]
         z = -mu * self.class_h
         ph = np.stack([math.factorial(q) * f for q, f in enumerate(etd_phi_all(self.deg + 1, z))], axis=-1)
         Gc = np.einsum("cq,cqi->ci", ph, self.Vinv)  # per class, per unit step
         G = (self.class_h[:, None] * Gc)[self.cidx]
-        res = (G, _blocks(self.t, mu))
+        res = (G, recurrence_blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
@@ -137,7 +141,7 @@ class _Grid:
         """z = F_mu[w] on the grid: z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j, via blocked cumulative sums."""
         G, blocks = self.weights(mu)
         b = np.einsum("ji,ji->j", G, w[self.nodes])
-        return _recurrence(*blocks, b)
+        return solve_recurrence(*blocks, b)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -158,13 +162,27 @@ def _step_keys(h: np.ndarray) -> np.ndarray:
     return np.round(np.log(h) / STEP_CLASS_TOL).astype(np.int64)
 
 
-def _step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Representative step of each class of equal steps and the class of every step."""
-    _, first, idx = np.unique(_step_keys(h), return_index=True, return_inverse=True)
+def step_classes(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representative step of each class of equal steps and the class of every step.
+
+    O(len(h)) when the keys span a short range (every grid whose steps differ by rounding only, and
+    most others); a sort otherwise."""
+    keys = _step_keys(h)
+    lo = int(keys.min())
+    span = int(keys.max()) - lo
+    if span <= 4 * h.size + 1024:
+        present = np.zeros(span + 1, dtype=bool)
+        present[keys - lo] = True
+        rank = np.cumsum(present) - 1
+        idx = rank[keys - lo]
+        first = np.empty(int(rank[-1]) + 1, dtype=np.int64)
+        first[idx[::-1]] = np.arange(h.size - 1, -1, -1)  # the last write is the first occurrence
+        return h[first], idx
+    _, first, idx = np.unique(keys, return_index=True, return_inverse=True)
     return h[first], idx.reshape(-1)
 
 
-def _blocks(t: np.ndarray, mu: complex) -> Blocks:
+def recurrence_blocks(t: np.ndarray, mu: complex) -> Blocks:
     """Blocks of the recurrence z_{j+1} = e^{-mu h_j} z_j + b_j, solved by cumulative sums inside each block.
 
     Inside a block of several steps |Re mu| (t_j - t_block start) <= 2 BLOCK_EXPONENT, so the factors
@@ -190,14 +208,15 @@ def _blocks(t: np.ndarray, mu: complex) -> Blocks:
     rate = mu.real if mu.imag == 0 else mu
     grow = np.exp(rate * rel)
     step_decay = np.zeros(L - 1, dtype=grow.dtype)
-    step_decay[big] = np.exp(-rate * h[big])
+    single = bounds[:-1][np.diff(bounds) == 1]  # one-step blocks (every big step, and steps between two of them)
+    step_decay[single] = np.exp(-rate * h[single])
     return bounds, grow, 1.0 / grow, step_decay
 
 
-def _recurrence(
+def solve_recurrence(
     bounds: np.ndarray, grow: np.ndarray, decay: np.ndarray, step_decay: np.ndarray, b: np.ndarray
 ) -> np.ndarray:
-    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j on the blocks of :func:`_blocks`."""
+    """z_0 = 0, z_{j+1} = e^{-mu h_j} z_j + b_j on the blocks of :func:`recurrence_blocks`."""
     z = np.zeros(b.size + 1, dtype=np.result_type(b, grow))
     for a, bnd in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
         if bnd == a + 1:
@@ -219,7 +238,7 @@ class _HermiteGrid:
     def __init__(self, t: np.ndarray):
         self.t = t
         self.h = np.diff(t)
-        self.class_h, self.cidx = _step_classes(self.h)
+        self.class_h, self.cidx = step_classes(self.h)
         self._cache: dict[complex, tuple[list[np.ndarray], Blocks]] = {}
 
     def weights(self, mu: complex) -> tuple[list[np.ndarray], Blocks]:
@@ -233,7 +252,7 @@ class _HermiteGrid:
         coef = [h * (W[0] - 3 * W[2] + 2 * W[3]), h * (3 * W[2] - 2 * W[3]), h * h * (W[1] - 2 * W[2] + W[3])]
         coef.append(h * h * (W[3] - W[2]))
         coef = [c[self.cidx] for c in coef]
-        res = (coef, _blocks(self.t, mu))
+        res = (coef, recurrence_blocks(self.t, mu))
         self._cache[mu] = res
         return res
 
@@ -241,7 +260,7 @@ class _HermiteGrid:
         """(z, z') with z = F_mu[w] at the nodes and z' = -mu z + w (continuous)."""
         (c0, c1, c2, c3), blocks = self.weights(mu)
         b = c0 * w[:-1] + c1 * w[1:] + c2 * d0 + c3 * d1
-        z = _recurrence(*blocks, b)
+        z = solve_recurrence(*blocks, b)
         zr = mu.real if mu.imag == 0 else mu
         return z, w - zr * z
 
@@ -255,6 +274,7 @@ class HermiteEvaluator:
         self.U = U
         self.slope = np.diff(U, axis=0) / np.diff(t)[:, None]
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._powers: dict[tuple, list] = {}
 
     def stage(self, chain: tuple) -> tuple[np.ndarray, np.ndarray]:
         """(y_j, y_j') on the grid for chain = ((q, nu), (k_n, mu_n, p_n), ..., (k_j, mu_j, p_j))."""
@@ -269,21 +289,42 @@ class HermiteEvaluator:
             dg = (q * t ** max(q - 1, 0) * e if q else 0.0) - nu_ * g
             res = (g, dg + 0 * g)
         else:
-            res = self.apply(self.stage(chain[:-1]), *chain[-1])
+            k, mu, p = chain[-1]
+            z, dz = self.powers(chain[:-1], k, mu, p)[p]
+            res = (z * math.factorial(p), dz * math.factorial(p))
         self._cache[chain] = res
         return res
 
-    def apply(self, inner: tuple[np.ndarray, np.ndarray], k: int, mu: complex, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """One stage: y = H_{mu,p}[u^k * inner] with its derivative."""
-        y, dy = inner
+    def powers(self, inner: tuple, k: int, mu: complex, p: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """[F_mu^1, ..., F_mu^{p+1}] of u^k * stage(inner), shared by every power of the lag (H_{mu,p} = p! F^{p+1})."""
+        key = (inner, k, mu)
+        out = self._powers.setdefault(key, [])
+        if not out:
+            out.append(self.grid.filter(mu, *self.source(self.stage(inner), k, 1.0)))
+        while len(out) <= p:
+            z, dz = out[-1]
+            out.append(self.grid.filter(mu, z, dz[:-1], dz[1:]))
+        return out
+
+    def source(self, sig: tuple[np.ndarray, np.ndarray], k: int, scale: float) -> tuple:
+        """scale * u^k * signal as (values, right derivatives at the left ends, left derivatives at the right ends)."""
+        y, dy = sig
         u, sl = self.U[:, k], self.slope[:, k]
-        w = u * y
-        d0 = sl * y[:-1] + u[:-1] * dy[:-1]
-        d1 = sl * y[1:] + u[1:] * dy[1:]
-        z, dz = self.grid.filter(mu, w, d0, d1)
-        for _ in range(p):
-            z, dz = self.grid.filter(mu, z, dz[:-1], dz[1:])
-        return z * math.factorial(p), dz * math.factorial(p)
+        return scale * (u * y), scale * (sl * y[:-1] + u[:-1] * dy[:-1]), scale * (sl * y[1:] + u[1:] * dy[1:])
+
+    def horner(
+        self, inner: dict[int, tuple[np.ndarray, np.ndarray]], k: int, mu: complex
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """sum_p H_{mu,p}[u^k * inner[p]] = F[0! w_0 + F[1! w_1 + ... F[pmax! w_pmax]]]: pmax + 1 filters in all."""
+        pmax = max(inner)
+        w, d0, d1 = self.source(inner[pmax], k, math.factorial(pmax))
+        for p in range(pmax - 1, -1, -1):
+            z, dz = self.grid.filter(mu, w, d0, d1)
+            w, d0, d1 = z, dz[:-1], dz[1:]
+            if p in inner:
+                a, b, c = self.source(inner[p], k, math.factorial(p))
+                w, d0, d1 = w + a, d0 + b, d1 + c
+        return self.grid.filter(mu, w, d0, d1)
 
     @staticmethod
     def combine(items: list) -> tuple[np.ndarray, np.ndarray]:
@@ -303,21 +344,52 @@ def numeric_terms(F: ExpPoly, subs: dict) -> list[tuple[tuple[complex, ...], tup
 
 def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
     """sum c t^p e^{-mu t} on an array of times (near-coincident rates merged up to max t)."""
-    out = np.zeros(t.shape, dtype=complex)
     horizon = float(np.max(t)) if t.size else 1.0
-    for (mu,), (p,), c in stable_numeric_terms(F, subs, max(horizon, 1e-300)):
-        out += c * t**p * np.exp(-mu * t)
-    return out.real
+    return univariate_values(stable_numeric_terms(F, subs, max(horizon, 1e-300)), t)
+
+
+def mean0_numeric_terms(forms: Any, component: int, horizon: float) -> list[tuple]:
+    """Float terms (mu,), (p,), c of E f_c(h^0_t) in t (a constant for the stationary start)."""
+    F0 = forms.mean0_form(component)
+    if forms.stationary:
+        F0 = _as_univariate(F0, forms.t_sym)
+    return stable_numeric_terms(F0, dict(forms.model.params), max(horizon, 1e-300))
+
+
+def univariate_values(terms: list[tuple], t: np.ndarray, exps: dict | None = None) -> np.ndarray:
+    """sum c t^p e^{-mu t} over float terms ((mu,), (p,), c), one exponential per distinct rate
+    (``exps``: e^{-mu t} on ``t`` by rate, shared with other evaluations on the same grid)."""
+    exps = {} if exps is None else exps
+    by_rate: dict[complex, dict[int, complex]] = {}
+    for (mu,), (p,), c in terms:
+        if mu.imag < 0:  # Re(c e^{-mu t}) = Re(conj(c) e^{-conj(mu) t}): conjugate rates share one exponential
+            mu, c = mu.conjugate(), c.conjugate()
+        by_rate.setdefault(mu, {})
+        by_rate[mu][p] = by_rate[mu].get(p, 0) + c
+    out = np.zeros(t.shape)
+    for mu, polys in by_rate.items():  # one exponential per distinct rate
+        poly = sum(c * t**p if p else c for p, c in polys.items())
+        if mu == 0:
+            out += np.real(poly)
+            continue
+        if mu not in exps:
+            exps[mu] = np.exp(-(mu.real if mu.imag == 0 else mu) * t)
+        if mu.imag == 0:
+            out += np.real(poly) * exps[mu]
+        else:
+            out += (poly * exps[mu]).real
+    return out
 
 
 class SeriesEvaluator:
     """Evaluates ordered Volterra integrals of exponential-polynomial kernels on one grid and input."""
 
     def __init__(self, t: np.ndarray, U: np.ndarray, interp: str = "cubic"):
-        self.grid = _Grid(t, interp)
+        self.grid = NodeGrid(t, interp)
         self.t = t
         self.U = U.astype(complex)
         self._cache: dict[tuple, np.ndarray] = {}
+        self._powers: dict[tuple, list] = {}
 
     def stage(self, chain: tuple) -> np.ndarray:
         """chain = ((q, nu), (k_n, mu_n, p_n), ..., (k_j, mu_j, p_j)): y_j on the grid."""
@@ -327,16 +399,30 @@ class SeriesEvaluator:
             q, nu = chain[0]
             res = (self.t**q) * np.exp(-nu * self.t) if (q or nu) else np.ones_like(self.t, dtype=complex)
         else:
-            res = self.apply(self.stage(chain[:-1]), *chain[-1])
+            k, mu, p = chain[-1]
+            res = self.powers(chain[:-1], k, mu, p)[p] * math.factorial(p)
         self._cache[chain] = res
         return res
 
-    def apply(self, inner: np.ndarray, k: int, mu: complex, p: int) -> np.ndarray:
-        """One stage: y = H_{mu,p}[u^k * inner]."""
-        y = self.U[:, k] * inner
-        for _ in range(p + 1):
-            y = self.grid.filter(mu, y)
-        return y * math.factorial(p)
+    def powers(self, inner: tuple, k: int, mu: complex, p: int) -> list[np.ndarray]:
+        """[F_mu^1, ..., F_mu^{p+1}] of u^k * stage(inner) (H_{mu,p} = p! F^{p+1})."""
+        out = self._powers.setdefault((inner, k, mu), [])
+        if not out:
+            out.append(self.grid.filter(mu, self.U[:, k] * self.stage(inner)))
+        while len(out) <= p:
+            out.append(self.grid.filter(mu, out[-1]))
+        return out
+
+    def horner(self, inner: dict[int, np.ndarray], k: int, mu: complex) -> np.ndarray:
+        """sum_p H_{mu,p}[u^k * inner[p]] = F[0! w_0 + F[1! w_1 + ... F[pmax! w_pmax]]]."""
+        pmax = max(inner)
+        u = self.U[:, k]
+        w = u * inner[pmax] * math.factorial(pmax)
+        for p in range(pmax - 1, -1, -1):
+            w = self.grid.filter(mu, w)
+            if p in inner:
+                w = w + u * inner[p] * math.factorial(p)
+        return self.grid.filter(mu, w)
 
     @staticmethod
     def combine(items: list) -> np.ndarray:
@@ -350,21 +436,22 @@ class SeriesEvaluator:
 def ordered_integrals(ev: Any, ks: tuple[int, ...], terms: list, N: int, select: Any = None) -> np.ndarray:
     """sum over terms of c * (ordered integral of the term), grouping terms by their outermost stage.
 
-    The outermost filter is linear, so terms sharing (k_1, mu_1, p_1) sum their inner signals first
-    and are filtered once.  ``select(p)`` restricts to some terms (e.g. the top Taylor shell).
+    The outermost filter is linear, so terms sharing (k_1, mu_1) sum their inner signals per lag power
+    p_1 first and go through one Horner chain of filters (:meth:`horner`); inner stages share their
+    filter powers (:meth:`powers`).  ``select(p)`` restricts to some terms (e.g. the top Taylor shell).
     """
     n = len(ks)
-    groups: dict[tuple, list] = {}
+    groups: dict[tuple, dict[int, list]] = {}
     for mu, p, coef in terms:
         if select is not None and not select(p):
             continue
         chain: tuple = ((p[N], mu[N]),)
         for j in reversed(range(1, n)):
             chain = (*chain, (ks[j], mu[j], p[j]))
-        groups.setdefault((ks[0], mu[0], p[0]), []).append((coef, ev.stage(chain)))
+        groups.setdefault((ks[0], mu[0]), {}).setdefault(p[0], []).append((coef, ev.stage(chain)))
     total = np.zeros(ev.t.size, dtype=complex)
-    for (k, mu, p), items in groups.items():
-        total += ev.value(ev.apply(ev.combine(items), k, mu, p))
+    for (k, mu), by_power in groups.items():
+        total += ev.value(ev.horner({p: ev.combine(items) for p, items in by_power.items()}, k, mu))
     return total
 
 
@@ -381,6 +468,8 @@ class ExpPolyKernels(Protocol):
 
     def mean0_form(self, component: int = 0) -> ExpPoly: ...
 
+    def mean0_terms(self, component: int, horizon: float) -> list[Any]: ...
+
     def numeric_terms(self, key: tuple[int, int, tuple[int, ...]], horizon: float) -> list[Any]: ...
 
 
@@ -395,38 +484,44 @@ def evaluate_series(
     *,
     interp: str,
     top_degree: int | None = None,
+    only: set[tuple[int, int, bool]] | None = None,
+    exps: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``.
+    """Each order's contribution eps^n y^(n)(t) of the Volterra series on the grid ``tt``, by filter cascades.
 
     U : validated input samples (len(t), m); interp : one of INTERPOLATIONS (module docstring).
     top_degree : when given, also the contribution of the terms of that total lag degree
         (the top Taylor shell: an error estimate of truncated kernels).
+    only : when given, the (component, order, top shell?) parts computed here (the others are left at
+        zero for the cube form of :mod:`volterra_sym.numerics.separable`); order 0 is always computed.
+    exps : e^{-mu t} on ``tt`` by rate, shared with the cube form (filled here).
 
     Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
     """
     model = forms.model
-    subs = dict(model.params)
     P = model.p
     out = np.zeros((forms.order + 1, tt.size, P))
-    ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
+    ev: Any = None
     N = len(forms.taus)
     top = np.zeros((tt.size, P))
     horizon = float(tt[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
-            F0 = forms.mean0_form(c)
-            out[0, :, c] = (
-                eval_univariate(F0, tt, subs)
-                if not forms.stationary
-                else eval_univariate(_as_univariate(F0, forms.t_sym), tt, subs)
-            )
+            out[0, :, c] = univariate_values(forms.mean0_terms(c, horizon), tt, exps)
             for n in range(1, forms.order + 1):
+                main = only is None or (c, n, False) in only
+                shell = top_degree is not None and (only is None or (c, n, True) in only)
+                if not (main or shell):
+                    continue
                 acc = np.zeros(tt.size, dtype=complex)
                 acc_top = np.zeros(tt.size, dtype=complex)
+                if ev is None:
+                    ev = HermiteEvaluator(tt, U) if interp == "pwlinear" else SeriesEvaluator(tt, U, interp)
                 for ks in _tuples(model.m, n):
                     terms = forms.numeric_terms((c, n, ks), horizon)
-                    acc += ordered_integrals(ev, ks, terms, N)
-                    if top_degree is not None:
+                    if main:
+                        acc += ordered_integrals(ev, ks, terms, N)
+                    if shell:
                         acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
                 out[n, :, c] = acc.real * eps**n
                 top[:, c] += acc_top.real * eps**n

@@ -3,7 +3,7 @@
 The exact route (linear SRNNs) and the Taylor route (short-lag kernels, zero
 rates) both produce kernels of the normal form
 sum c prod_j tau_j^{p_j} e^{-mu_j tau_j} (:class:`~volterra_sym.algebra.exp_polynomial.ExpPoly`),
-so they share prediction by filter cascades (:mod:`volterra_sym.numerics.series`),
+so they share prediction (:mod:`volterra_sym.numerics.prediction`: cube form or filter cascades),
 code generation (:mod:`volterra_sym.numerics.codegen`), exact derivatives at zero
 lag (the response features) and printable formulas.  The route-specific parts
 (derivation steps, error estimates) are hooks of the subclasses.
@@ -56,6 +56,8 @@ class ClosedFormResponse(Response):
         self.simplify = simplify
         self._expr_cache: dict[KernelKey, sp.Expr] = {}
         self._terms_cache: dict[tuple[Any, ...], list[Any]] = {}
+        self._plan_cache: dict[tuple[float, int | None], Any] = {}
+        self._numeric_checked = False
 
     # ---- kernels -------------------------------------------------------------------
     def kernel_form(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> ExpPoly:
@@ -109,6 +111,30 @@ class ClosedFormResponse(Response):
             )
         return self._terms_cache[ckey]
 
+    def mean0_terms(self, component: int, horizon: float) -> list[Any]:
+        """Float terms of E f_c(h^0_t) for t <= horizon (see :meth:`numeric_terms`), cached here."""
+        from ..numerics.series import mean0_numeric_terms
+
+        ckey = ("mean0", component, horizon)
+        if ckey not in self._terms_cache:
+            self._terms_cache[ckey] = mean0_numeric_terms(self, component, horizon)
+        return self._terms_cache[ckey]
+
+    #: cube-form plans kept per response (one per horizon and top shell; the oldest is dropped)
+    _plan_cache_size: ClassVar[int] = 8
+
+    def cube_plan(self, horizon: float, top_degree: int | None = None) -> Any:
+        """The cube-form plan of the kernels for lags <= horizon (see :mod:`volterra_sym.numerics.separable`),
+        cached here: which orders are separable, their filters and polynomial coefficients."""
+        from ..numerics.separable import build_cube_plan
+
+        key = (horizon, top_degree)
+        if key not in self._plan_cache:
+            if len(self._plan_cache) >= self._plan_cache_size:
+                self._plan_cache.pop(next(iter(self._plan_cache)))
+            self._plan_cache[key] = build_cube_plan(self, horizon, top_degree)
+        return self._plan_cache[key]
+
     # ---- Taylor coefficients at zero lag -------------------------------------------
     #: the largest total derivative order available (None: unlimited)
     _taylor_limit: ClassVar[int | None] = None
@@ -146,9 +172,15 @@ class ClosedFormResponse(Response):
         by_order: bool = False,
         interp: str | None = None,
         return_error: bool = False,
+        engine: str = "auto",
         **options: Any,
     ) -> Any:
-        """E f(h_t) on the grid ``t`` for the input ``u`` by filter cascades (:mod:`volterra_sym.numerics.series`).
+        """E f(h_t) on the grid ``t`` for the input ``u`` (:mod:`volterra_sym.numerics.prediction`).
+
+        Orders whose kernels are symmetric products of one-lag factors (every exact kernel of a linear
+        SRNN, Taylor kernels of linear models) take the cube form: one exact 1-D filter chain per
+        distinct input and rate, then a polynomial per time point; other orders go through filter
+        cascades per kernel term.
 
         Parameters
         ----------
@@ -156,25 +188,33 @@ class ClosedFormResponse(Response):
         t : 1-D strictly increasing grid starting at 0.
         eps : the input amplitude (the series is in powers of eps).
         by_order : return each order's contribution separately, order 0 first.
-        interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"`` (see the series module); default
-            ``"pwlinear"`` for samples and ``"cubic"`` for callables.
+        interp : ``"pwlinear"``, ``"cubic"`` or ``"linear"``; default ``"pwlinear"`` for samples and
+            ``"cubic"`` for callables.  Cube-form orders are exact for the piecewise-linear interpolant
+            (``"pwlinear"`` and ``"linear"`` alike) and O(h^4) with ``"cubic"``; cascade orders as in
+            :mod:`volterra_sym.numerics.series`.
         return_error : also return a truncation-error estimate (Taylor kernels: the
             contribution of the top-degree Taylor shell; exact kernels: zeros).
+        engine : ``"auto"`` (cube form where it applies, cascades elsewhere), ``"cascade"`` (filter
+            cascades for every order: the previous predictor, a cross-check), ``"cube"`` (error
+            where the cube form does not apply).
 
         Returns
         -------
         (len(t),) or (len(t), p) for vector readouts; with ``by_order`` a leading axis of length order+1.
         """
-        from ..numerics.series import INTERPOLATIONS, evaluate_series
+        from ..numerics.prediction import ENGINES, predict_series
+        from ..numerics.series import INTERPOLATIONS
         from ..validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
 
-        if options:  # the contract (Response.predict) lets routes take options; these take only the two above
+        if options:  # the contract (Response.predict) lets routes take options; these take only the three above
             raise ArgumentError(
-                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp= and return_error="
+                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp=, return_error= and engine="
             )
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
-        check_numeric_model(self.model)
+        if not self._numeric_checked:  # the model does not change: checked once
+            check_numeric_model(self.model)
+            self._numeric_checked = True
         tt = check_grid(t)
         e = check_eps(eps)
         U = input_samples(u, tt, self.model.m)
@@ -184,7 +224,9 @@ class ClosedFormResponse(Response):
             raise ArgumentError(f"interp: expected one of {INTERPOLATIONS}, received {interp!r}")
         if interp == "cubic" and tt.size < 4:
             interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
-        out, top = evaluate_series(self, U, tt, e, interp=interp, top_degree=self._top_shell_degree())
+        if engine not in ENGINES:
+            raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
+        out, top = predict_series(self, U, tt, e, interp=interp, top_degree=self._top_shell_degree(), engine=engine)
         self._after_prediction(tt, out, top)
         if not self.model.vector_readout:
             out, top = out[..., 0], top[:, 0]
