@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .series import ExpPolyKernels, NodeGrid, recurrence_blocks, solve_recurrence, step_classes
+from .series import Blocks, ExpPolyKernels, NodeGrid, recurrence_blocks, solve_recurrence, step_classes
 
 #: |w| below this: psi_m(w) by its Taylor series
 PSI_SERIES_RADIUS = 8.0
@@ -116,18 +116,18 @@ class FilterBank:
         L = t.size
         if interp == "cubic" and L >= 4:
             grid = NodeGrid(t, "cubic")
-            self.nodes = grid.nodes
+            self.nodes: np.ndarray | None = grid.nodes
             self.Vinv = grid.Vinv
             self.cidx = grid.cidx
             self.class_h = grid.class_h
             self.deg = 3
         else:
             self.class_h, self.cidx = step_classes(self.h)
-            self.nodes = None
+            self.nodes = None  # piecewise-linear interpolant: no node stencil
             self.Vinv = np.broadcast_to(np.array([[1.0, 0.0], [-1.0, 1.0]]), (self.class_h.size, 2, 2))
             self.deg = 1
         self.single = self.class_h.size == 1
-        self._blocks: dict[complex, tuple] = {}
+        self._blocks: dict[complex, Blocks] = {}
 
     def node_values(self, u: np.ndarray) -> list[np.ndarray]:
         """The samples entering each interval's interpolant (one array per node position)."""
@@ -448,7 +448,7 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
         pos = {mm: j for j, mm in enumerate(plan.levels[n][0])}
         coef = np.zeros((len(basis), len(pos)), dtype=complex)
         for idx in itertools.product(range(r), repeat=n):
-            coef[:, pos[tuple(sorted(idx))]] += G[(slice(None), *idx)]
+            coef[:, pos[tuple(sorted(idx))]] += G[(slice(None), *idx)]  # type: ignore[arg-type]  # numpy stubs: mixed index tuple
         coef /= math.factorial(n)
         # the result is Re(sum_b f_b(t) coef[b] w^M) with w real: an outer factor e^{-nu t} with Im nu < 0 is
         # the conjugate one with conjugate coefficients, so conjugate pairs share one exponential
@@ -547,11 +547,12 @@ def evaluate_cube(
             for b, f in enumerate(factors[key]):
                 sums = []
                 for part_index in (0, 1) if np.iscomplexobj(f) else (0,):
-                    acc = None
+                    acc: np.ndarray | None = None
                     for v, block in enumerate(entry.blocks[b]):  # monomials with last variable v: w_v (c . prefix)
                         term = np.einsum("m,ml->l", block[part_index], prev[: ends[v]])
                         term *= Wc[v]
                         acc = term if acc is None else acc + term
+                    assert acc is not None  # every basis function has at least one block
                     sums.append(acc)
                 if isinstance(f, float):
                     part = sums[0] * f

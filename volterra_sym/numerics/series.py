@@ -368,7 +368,9 @@ def univariate_values(terms: list[tuple], t: np.ndarray, exps: dict | None = Non
         by_rate[mu][p] = by_rate[mu].get(p, 0) + c
     out = np.zeros(t.shape)
     for mu, polys in by_rate.items():  # one exponential per distinct rate
-        poly = sum(c * t**p if p else c for p, c in polys.items())
+        poly: np.ndarray = np.zeros(t.shape, dtype=complex)
+        for p, c in polys.items():
+            poly = poly + (c * t**p if p else c)
         if mu == 0:
             out += np.real(poly)
             continue
