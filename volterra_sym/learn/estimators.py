@@ -66,7 +66,20 @@ def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int, refine: int
     return full[:, keep]
 
 
-class ResponseFeatures(TransformerMixin, BaseEstimator):
+class _SeriesInputTags:
+    """scikit-learn tags shared by the estimators here: 3-D arrays (n_series, n_times, n_channels), no NaN."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"_xfail_checks": EXPECTED_FAILED_CHECKS, "X_types": ["2darray", "3darray"]}
+
+
+class ResponseFeatures(_SeriesInputTags, TransformerMixin, BaseEstimator):
     """Response feature Phi_t(u) of each series (MATH.md section 7) as a scikit-learn transformer.
 
     Parameters
@@ -127,14 +140,6 @@ class ResponseFeatures(TransformerMixin, BaseEstimator):
         self.refine = refine
 
     # ---- scikit-learn plumbing -------------------------------------------------------
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
-        return tags
-
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"_xfail_checks": EXPECTED_FAILED_CHECKS, "X_types": ["2darray", "3darray"]}
 
     def _series(self, X: Any, reset: bool) -> SeriesBatch:
         """Parse X; arrays go through scikit-learn's validation (n_features_in_ = number of time points)."""
@@ -263,7 +268,7 @@ class ResponseFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
 
-class ResponseKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class ResponseKernel(_SeriesInputTags, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """The response kernel k(u, v) = <Phi(u), Phi(v)> as a precomputed-kernel transformer.
 
     ``fit(X)`` stores the training features Phi(X_train) (n_train, size); ``transform(X)``
@@ -309,14 +314,6 @@ class ResponseKernel(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.refine = refine
         self.normalize = normalize
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.input_tags.allow_nan = False
-        return tags
-
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"_xfail_checks": EXPECTED_FAILED_CHECKS, "X_types": ["2darray", "3darray"]}
 
     def _feature_params(self) -> dict[str, Any]:
         return {
