@@ -9,6 +9,7 @@ derivations, and verify everything against independent oracles.
 
 from .checks.simulate import SimulationResult, simulate, simulate_response
 from .checks.verify import VerifyReport
+from . import limits
 from .derive import derive
 from .errors import (
     ArgumentError,
@@ -21,6 +22,7 @@ from .errors import (
     NotAnalyticError,
     NotLinearError,
     NotNormalisableError,
+    OutputError,
     QuadratureCostWarning,
     SimulationError,
     StationaryLawError,
@@ -76,6 +78,8 @@ def __dir__() -> list[str]:
 from ._version import __version__  # noqa: E402
 
 __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
+    "limits",
+    "OutputError",
     "ArgumentError",
     "ExpectationError",
     "FeatureError",

@@ -28,6 +28,7 @@ from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
+from .validate import output_path, write_text_file
 
 PROG = "volterra-sym"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -214,7 +215,8 @@ def _error(message: str) -> None:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
+        other = f" ({exc.filename2})" if getattr(exc, "filename2", None) else ""
+        return f"{where}{exc.strerror}{other}"
     text = " ".join(str(exc).split())
     return (text + _cli_hint(exc, text)) if text else type(exc).__name__
 
@@ -255,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             print(report)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    output_path(out / "derivation.tex", "demo output")  # the folder can be created, or say why not
     written = []
     for suffix, method in ((".tex", "write_latex"), (".md", "write_markdown")):
         target = out / f"derivation{suffix}"
@@ -266,7 +268,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             written.append(target)
     target = out / "kernels.json"
-    target.write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_file(target, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
     written.append(target)
     print(f"wrote {len(written)} file(s) to {out}/:")
     for path in written:
@@ -292,7 +294,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
             _write(resp, method, Path(target))
             print(f"wrote {target}")
     if args.json:
-        Path(args.json).write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+        write_text_file(args.json, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
         print(f"wrote {args.json}")
     return EXIT_OK
 

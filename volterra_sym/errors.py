@@ -40,6 +40,10 @@ class InputError(VolterraError):
     """A time grid, input signal or lag array was malformed."""
 
 
+class OutputError(VolterraError):
+    """A file could not be written: the message names the path and what is wrong with it."""
+
+
 class GridError(VolterraError):
     """A discretisation grid cannot represent the problem to the requested accuracy."""
 

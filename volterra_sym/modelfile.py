@@ -37,7 +37,7 @@ from .errors import ExpressionError, ModelError, VolterraError
 from .model import diffusion as vs
 from .model.parsing import check_name, parse_expr
 from .routes import ROUTES
-from .validate import MAX_ORDER
+from . import limits
 
 __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
 
@@ -120,6 +120,7 @@ class RunSpec:
         """The grid ``linspace(0, t_end, points)`` of ``[grid]``."""
         if self.t_end is None or self.points is None:
             raise ModelError(f"{self.source}: no [grid] table; add one with t_end = 10.0 and points = 201")
+        limits.check_grid_points(self.points, "points")  # before allocating the grid
         return np.linspace(0.0, self.t_end, self.points)
 
     def input_values(self, t: np.ndarray | None = None) -> np.ndarray:
@@ -568,19 +569,30 @@ class _Loader:
         if isinstance(t_end, bool) or not isinstance(t_end, (int, float)) or not (0 < t_end < math.inf):
             raise self.error("grid", "t_end", f"expected a positive number, received {t_end!r}")
         points = table["points"]
-        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 10_000_000:
-            raise self.error("grid", "points", f"expected an integer between 2 and 10000000, received {points!r}")
+        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= limits.MAX_GRID_POINTS:
+            raise self.error(
+                "grid",
+                "points",
+                f"expected an integer between 2 and {limits.MAX_GRID_POINTS} (the limit MAX_GRID_POINTS, see "
+                f"docs/api.md#limits), received {points!r}",
+            )
         return float(t_end), points
 
     def read_derive(self) -> tuple[int | None, str | None, int | None]:
         table = self.doc["derive"]
         order = table.get("order")
-        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER):
-            raise self.error("derive", "order", f"expected an integer between 1 and {MAX_ORDER}, received {order!r}")
+        top = limits.MAX_ORDER
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= top):
+            raise self.error("derive", "order", f"expected an integer between 1 and {top}, received {order!r}")
         method = table.get("method")
         if method is not None and (not isinstance(method, str) or method not in ROUTES):
             raise self.error("derive", "method", f"expected one of {', '.join(ROUTES)}, received {method!r}")
         lag = table.get("lag_degree")
-        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50):
-            raise self.error("derive", "lag_degree", f"expected an integer between 0 and 50, received {lag!r}")
+        top = limits.MAX_LAG_DEGREE
+        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= top):
+            raise self.error(
+                "derive",
+                "lag_degree",
+                f"expected an integer between 0 and {top} (the limit MAX_LAG_DEGREE), received {lag!r}",
+            )
         return order, method, lag

@@ -51,6 +51,7 @@ from ..checks.oracle import (
     numeric_model,
     transition,
 )
+from .. import limits
 from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps
@@ -540,24 +541,27 @@ def _run(
     if scheme == "exact" and substeps != 1:
         raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_grid(t)
+    limits.check_grid_points((tt.size - 1) * substeps + 1, "t refined by substeps")  # before the step plan
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
     plan = _plan(cm, scheme, tt, U, eps_arr, substeps)
     m0, L0, bplan = _initial_sampler(cm, plan, burn, burn_dt)
 
     E, n, p, nt = eps_arr.size, cm.n, cm.p, tt.size
+    limits.check_mc_work(paths, plan.dts.size + (0 if bplan is None else bplan.dts.size), n * E)
     dims = (plan.w, n, p, E, cm.r, cm.m)
     width = max(n, plan.w) * E * min(paths, BLOCK * (-(-(chunk or paths) // BLOCK)))
     slab = min(max(plan.dts.size, 1), int(np.clip(_SLAB_ELEMENTS // width, 16, 256)))
-    blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+    stats_per_block = 16 * nt * p  # per-block mean and M2 on the whole grid (_Stats), kept per chunk
+    blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK + stats_per_block))
     while blocks_fit < 1 and slab > 1:
         slab = max(1, slab // 8)
-        blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+        blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK + stats_per_block))
     if blocks_fit < 1:
-        need = _bytes_per_path(1, *dims)
+        need = _bytes_per_path(1, *dims) * BLOCK + stats_per_block
         raise SimulationError(
-            f"max_memory: {int(mem)} bytes is too small (one path needs ~{need} bytes and paths run in blocks of "
-            f"{BLOCK}); give max_memory >= {need * BLOCK}"
+            f"max_memory: {int(mem)} bytes is too small (a block of {BLOCK} paths on {nt} grid times needs ~{need} "
+            f"bytes); give max_memory >= {need}, or use a coarser grid"
         )
     nblocks = -(-paths // BLOCK)
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))

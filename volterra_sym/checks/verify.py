@@ -26,9 +26,17 @@ import numpy as np
 
 from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
-from ..errors import ArgumentError, VolterraError, describe
+from .. import limits
+from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
-from ..validate import check_model
+from ..validate import (
+    check_eps,
+    check_int,
+    check_model,
+    check_response_model,
+    check_verify_paths,
+    output_path,
+)
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -161,8 +169,12 @@ class VerifyReport:
             ax.legend(fontsize=7)
         fig.suptitle(f"{self.model_name}: {'PASSED' if self.passed else 'FAILED'} (max |z| = {self.max_abs_z:.2f})")
         fig.tight_layout()
-        fig.savefig(str(path), format="png", dpi=100)
-        return str(path)
+        target = output_path(path, "plot")
+        try:
+            fig.savefig(str(target), format="png", dpi=100)
+        except OSError as exc:
+            raise OutputError(f"{str(target)!r}: cannot write the plot: {exc.strerror or exc}") from None
+        return str(target)
 
 
 def _as_2d(x: np.ndarray) -> np.ndarray:
@@ -234,9 +246,20 @@ def verify(
     tt = check_grid(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
     u = input_on_grid(u, tt, model.m)
+    check_eps(eps)
+    paths = check_verify_paths(paths)  # a verdict needs a meaningful standard error
+    check_response_model(model, response)
     linear = _is_linear(model)
     if scheme is None:
         scheme = "exact" if linear else "euler"
+    # the whole Monte Carlo work, before predicting or simulating anything
+    if scheme != "exact":
+        substeps = check_int(substeps, "substeps", minimum=1, hint=" (Euler steps per grid interval)")
+        factors = (substeps, 2 * substeps) if bias is None else (substeps,)
+        limits.check_grid_points((tt.size - 1) * factors[-1] + 1, "t (refined for the Euler bias estimate)")
+        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n)
+    else:
+        limits.check_mc_work(paths, tt.size - 1, model.n)
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None
     if linear:

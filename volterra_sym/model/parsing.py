@@ -61,7 +61,11 @@ RESERVED: frozenset[str] = frozenset(n for n in dir(builtins) if n not in FUNCTI
 }
 
 MAX_LENGTH = 10_000
-MAX_POWER = 1000
+#: the deepest nesting of parentheses / runs of consecutive signs an expression may have
+MAX_DEPTH = 100
+#: exponents beyond this are refused; the same value is volterra_sym.limits.MAX_DEGREE (the highest
+#: polynomial degree a derivation accepts), changed together by vs.limits.configure(max_degree=...)
+MAX_POWER = 100
 MAX_BITS = 20_000
 MAX_DECIMAL_EXPONENT = 400
 
@@ -176,23 +180,89 @@ def parse_expr(
     source = text.replace("^", "**").strip()
     if not source:
         raise ExpressionError(f"{where}: empty expression; give e.g. 'h1' or '2*a'")
+    depth = _nesting(source)
+    if depth > MAX_DEPTH:
+        raise ExpressionError(
+            f"{where}: expression {_short(text, 20)} is nested {depth} levels deep (parentheses or consecutive "
+            f"signs; the limit is {MAX_DEPTH}); simplify it or split it into named parameters"
+        )
+    too_deep = (
+        f"{where}: expression {_short(text, 20)} is too deeply nested or too long a chain of operations to parse "
+        f"({len(text)} characters; nesting is limited to {MAX_DEPTH} levels, length to {MAX_LENGTH} characters, "
+        "and long chains like a+b+c+... to a few hundred terms); split it into named parameters"
+    )
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{where}: cannot parse {_short(text)}: {_syntax_detail(source, exc)}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {detail}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(too_deep) from None
+    except ValueError as exc:  # e.g. integer literals too long to convert
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {detail[:120]}") from None
     known = dict(symbols or {})
     try:
         result = _Translator(source, where, known, allow_new_symbols, real).visit(tree.body)
-    except RecursionError:
-        raise ExpressionError(f"{where}: expression {_short(text, 20)} is nested too deeply") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(too_deep) from None
     if not isinstance(result, sp.Expr):  # pragma: no cover - every branch returns an Expr
         raise ExpressionError(f"{where}: {_short(text)} is not an arithmetic expression")
-    if result.has(sp.I):
-        raise ExpressionError(f"{where}: {_short(text)} evaluates to a complex number; only real values are allowed")
+    problem = constant_problem(result)
+    if problem:
+        raise ExpressionError(f"{where}: {_short(text)}: {problem}")
     return result
+
+
+#: the largest magnitude of a float64 (constants beyond it would overflow every numeric route)
+FLOAT_MAX = 1.7976931348623157e308
+
+
+def constant_problem(expr: sp.Expr) -> str | None:
+    """Why a constant inside ``expr`` is not a usable real number (complex, or too large for
+    float64), or ``None``.  Deterministic: constants are evaluated in the canonical argument order."""
+    if expr.has(sp.I):
+        return "contains the imaginary unit I (a complex number); only real values are allowed"
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Rational or node.is_Symbol or node in (sp.pi, sp.E):
+            continue
+        if node.is_number:
+            text = str(node)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            try:
+                value = node.evalf(20)
+                re_part, im_part = value.as_real_imag()
+                re_f, im_f = float(re_part), float(im_part)
+            except (OverflowError, ValueError, TypeError, ArithmeticError):
+                return f"the constant {text} is too large to evaluate (beyond the float64 range, |x| <= 1.8e308)"
+            if im_f != 0:
+                return (
+                    f"the constant {text} is the complex number {complex(re_f, im_f)}; only real values are allowed "
+                    "(for a real root of a negative number write e.g. -(8**(1/3)))"
+                )
+            if not abs(re_f) <= FLOAT_MAX:
+                return f"the constant {text} is beyond the float64 range (|x| <= 1.8e308)"
+            continue
+        stack.extend(reversed([a for a in node.args if isinstance(a, sp.Expr)]))
+    return None
+
+
+def _nesting(source: str) -> int:
+    """The deepest nesting of brackets, or the longest run of consecutive unary signs, in ``source``."""
+    depth = deepest = run = 0
+    for ch in source:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+        if ch in "+-~":
+            run += 1
+            deepest = max(deepest, run)
+        elif not ch.isspace():
+            run = 0
+    return deepest
 
 
 def _syntax_detail(source: str, exc: SyntaxError) -> str:
@@ -230,6 +300,11 @@ class _Translator:
             raise self.fail(node, "the expression is undefined or infinite here (division by zero?)")
         if value.is_number and _bits(value) > MAX_BITS:
             raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
+        for factor in (value, *value.args) if isinstance(value, (sp.Mul, sp.Pow)) else ():
+            if isinstance(factor, sp.Pow) and factor.exp.is_Integer and abs(int(factor.exp)) > MAX_POWER:
+                raise self.fail(
+                    node, f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_POWER} in absolute value"
+                )
         return value
 
     def visit(self, node: ast.AST) -> sp.Expr:

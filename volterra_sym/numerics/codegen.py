@@ -29,7 +29,7 @@ import sympy as sp
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import ArgumentError, describe
 from ..model.diffusion import Diffusion
-from ..validate import check_index_tuple
+from ..validate import check_index_tuple, output_path, write_text_file
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -310,6 +310,5 @@ def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> 
     p = Path(path)
     if p.suffix != ".py":
         raise ArgumentError(f"path: a Python module needs a .py file name, received {str(path)!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(module_source(resp, max_lag))
-    return str(p)
+    output_path(p, "module")  # before generating the source: say what is wrong with the path first
+    return write_text_file(p, module_source(resp, max_lag), "module")

@@ -176,7 +176,7 @@ class ClosedFormResponse(Response):
         check_flag(return_error, "return_error")
         check_numeric_model(self.model)
         tt = check_grid(t)
-        e = check_eps(eps)
+        e = check_eps(eps, self.order)
         U = input_samples(u, tt, self.model.m)
         if interp is None:
             interp = "cubic" if callable(u) else "pwlinear"

@@ -515,7 +515,7 @@ class GeneratorResponse(Response):
         if options:
             raise ArgumentError(f"{sorted(options)[0]}: method='generator' predictions take no options")
         check_flag(by_order, "by_order")
-        eps = check_eps(eps)
+        eps = check_eps(eps, self.order)
         lam, T = self.eigenvalues, tt.size
         Y = np.empty((self.order + 1, T, self._c0.shape[1]))
         state = np.zeros((self.order + 1, lam.size))  # q^(n) at the start of the current chunk

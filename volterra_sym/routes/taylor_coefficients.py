@@ -42,7 +42,8 @@ from sympy.polys.rings import PolyElement, ring
 from ..algebra.expectations import InitialExpectation
 from ..errors import ArgumentError, NotAnalyticError, describe
 from ..model.diffusion import Diffusion, Stationary
-from ..validate import check_int, check_model, check_order
+from .. import limits
+from ..validate import check_int, check_lag_degree, check_model, check_order
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -408,6 +409,8 @@ class TaylorKernels:
         self.component = component
         self.stationary = isinstance(model.initial, Stationary)
         self._ops = _Generators(model, component)
+        # the cost, up front (before any operator word is applied)
+        limits.check_taylor_cost(order, lag_degree, model.m, len(self._ops.alg.gens), self.stationary, model.p)
         self.representation = self._ops.alg.name
         self.generators: tuple[sp.Expr, ...] = self._ops.alg.gens
         self._engine = InitialExpectation(model, dps=dps)
@@ -500,9 +503,10 @@ def taylor_kernels(
     """
     check_model(model)
     order = check_order(order)
-    lag_degree = check_int(lag_degree, "lag_degree", minimum=0, hint=" (the highest Taylor degree in the lags)")
+    lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, hint=" (digits)")
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
         raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
+    limits.check_model_size(model)
     return TaylorKernels(model, order, lag_degree, dps, component)
