@@ -45,7 +45,8 @@ def test_by_order_and_errors(monkeypatch):
         volterra_quadrature({(3, (0, 0, 0)): lambda a, b, c: a}, np.ones(31), t)
     with pytest.raises(vs.VolterraError, match="kernel evaluations"):
         volterra_quadrature(kernels, np.ones(30000), np.linspace(0, 1, 30000))
-    with vs.limits.overridden(max_quadrature_memory=10_000), pytest.raises(vs.InputError, match="MAX_QUADRATURE_MEMORY"):
+    too_little = vs.limits.overridden(max_quadrature_memory=10_000)
+    with too_little, pytest.raises(vs.InputError, match="MAX_QUADRATURE_MEMORY"):
         volterra_quadrature(kernels, np.ones(31), t)
     monkeypatch.setattr("volterra_sym.limits.WARN_QUADRATURE_EVALS", 100.0)
     with pytest.warns(QuadratureCostWarning):

@@ -7,9 +7,9 @@ lower them to NumPy, predict E f(h_t) for an input, export LaTeX/Markdown
 derivations, and verify everything against independent oracles.
 """
 
+from . import limits
 from .checks.simulate import SimulationResult, simulate, simulate_response
 from .checks.verify import VerifyReport
-from . import limits
 from .derive import derive
 from .errors import (
     ArgumentError,

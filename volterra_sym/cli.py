@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import limits
 from .checks.verify import VerifyReport
 from .errors import VolterraError
 from .model.diffusion import Diffusion
@@ -88,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Monte Carlo verification and write the derivation as LaTeX and Markdown.",
     )
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT}/)")
-    demo.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: from the model)")
-    demo.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
+    demo.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: from the model)")
+    demo.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     demo.add_argument("--no-verify", action="store_true", help="skip the Monte Carlo verification")
     demo.set_defaults(func=cmd_demo)
@@ -124,43 +125,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("model", metavar="MODEL", help="model file (TOML)")
     _derive_options(verify)
-    verify.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (2000)")
+    verify.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (2000)")
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     verify.add_argument("--plot", metavar="F", help="save a plot of the comparison (needs matplotlib)")
     verify.add_argument(
         "--input", action="append", metavar="EXPR", help="input u(t) for a channel, overriding [input] (repeatable)"
     )
     verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
-    verify.add_argument("--points", type=_positive_int, metavar="K", help="grid points, overriding [grid]")
+    verify.add_argument("--points", type=_points, metavar="K", help="grid points, overriding [grid]")
     verify.set_defaults(func=cmd_verify)
     return parser
 
 
 def _derive_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: [derive])")
+    parser.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: [derive])")
     parser.add_argument(
         "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
     )
     parser.add_argument(
-        "--lag-degree", type=_nonnegative_int, metavar="P", help="Taylor degree in the lags (method taylor)"
+        "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
     )
 
 
-def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
+def _integer(text: str, low: int, high: int | None, what: str) -> int:
+    """One rule, one message per option: an integer in low..high (or >= low)."""
+    rule = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {rule} ({what}), received {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {rule} ({what}), received {text!r}")
     return value
+
+
+def _order(text: str) -> int:
+    return _integer(text, 1, limits.MAX_ORDER, "the highest kernel order, limit MAX_ORDER")
+
+
+def _lag_degree(text: str) -> int:
+    return _integer(text, 0, limits.MAX_LAG_DEGREE, "the Taylor degree in the lags, limit MAX_LAG_DEGREE")
+
+
+def _points(text: str) -> int:
+    return _integer(text, 2, limits.MAX_GRID_POINTS, "grid points, limit MAX_GRID_POINTS")
+
+
+def _paths(text: str) -> int:
+    return _integer(text, limits.MIN_VERIFY_PATHS, None, "Monte Carlo paths for a verdict, MIN_VERIFY_PATHS")
 
 
 def _positive_float(text: str) -> float:

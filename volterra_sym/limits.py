@@ -240,7 +240,9 @@ def taylor_estimate(order: int, lag_degree: int, inputs: int, generators: int, s
     return work, work * TAYLOR_SECONDS_PER_UNIT
 
 
-def check_taylor_cost(order: int, lag_degree: int, inputs: int, generators: int, stationary: bool, components: int) -> None:
+def check_taylor_cost(
+    order: int, lag_degree: int, inputs: int, generators: int, stationary: bool, components: int
+) -> None:
     """Refuse a Taylor derivation estimated to take longer than MAX_TAYLOR_SECONDS."""
     if lag_degree > MAX_LAG_DEGREE:
         raise ArgumentError(
@@ -287,7 +289,7 @@ def check_grid_points(points: int, what: str = "t") -> None:
     """Refuse a time grid of more than MAX_GRID_POINTS points."""
     if points > MAX_GRID_POINTS:
         raise InputError(
-        f"{what}: {points} grid points exceed the limit MAX_GRID_POINTS = {MAX_GRID_POINTS} (the arrays of a "
-        f"prediction or simulation grow with the grid: ~{human_bytes(8.0 * points)} per stored value); use a "
-        f"coarser grid, or raise the limit with {_remedy('MAX_GRID_POINTS')}"
-    )
+            f"{what}: {points} grid points exceed the limit MAX_GRID_POINTS = {MAX_GRID_POINTS} (the arrays of a "
+            f"prediction or simulation grow with the grid: ~{human_bytes(8.0 * points)} per stored value); use a "
+            f"coarser grid, or raise the limit with {_remedy('MAX_GRID_POINTS')}"
+        )

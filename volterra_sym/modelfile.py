@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from . import limits
 from .errors import ExpressionError, ModelError, VolterraError
 from .model import diffusion as vs
 from .model.parsing import check_name, parse_expr
 from .routes import ROUTES
-from . import limits
 
 __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
 

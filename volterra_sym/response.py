@@ -40,7 +40,7 @@ import sympy as sp
 
 from .errors import ArgumentError, InputError
 from .model.diffusion import Diffusion, Stationary
-from .validate import check_index_tuple, check_lag_array
+from .validate import check_index_tuple, check_lag_array, derive_advice
 
 if TYPE_CHECKING:
     from .documents.derivation import Derivation
@@ -290,7 +290,7 @@ class Response(ABC):
         if level > self.order:
             raise ArgumentError(
                 f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
-                f"was derived to order {self.order}; derive with order >= {level}"
+                f"was derived to order {self.order}; {derive_advice('order', level)}"
             )
         if not self.stationary:
             raise ArgumentError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")

@@ -168,6 +168,22 @@ def check_lag_degree(lag_degree: Any) -> int:
     )
 
 
+def derive_advice(name: str, needed: int) -> str:
+    """The remedy "derive with <name> >= <needed>", or, when ``needed`` is beyond the limit of
+    ``name`` (``order``: limits.MAX_ORDER, ``lag_degree``: limits.MAX_LAG_DEGREE), why no
+    derivation can give it (advice that cannot be followed is never given)."""
+    limit, constant = {
+        "order": (limits.MAX_ORDER, "MAX_ORDER"),
+        "lag_degree": (limits.MAX_LAG_DEGREE, "MAX_LAG_DEGREE"),
+    }[name]
+    if needed <= limit:
+        return f"derive with {name} >= {needed}"
+    return (
+        f"{name} {needed} is beyond the highest {name} any derivation gives ({constant} = {limit}, see "
+        f"vs.limits); ask for at most {limit}"
+    )
+
+
 def check_verify_paths(paths: Any) -> int:
     """Monte Carlo paths of a verification: at least limits.MIN_VERIFY_PATHS (a meaningful standard error)."""
     paths = check_int(paths, "paths", minimum=1, hint=" (the number of Monte Carlo paths)")

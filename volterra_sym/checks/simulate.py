@@ -41,6 +41,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..checks.oracle import (
     InputLike,
     LinearParts,
@@ -51,7 +52,6 @@ from ..checks.oracle import (
     numeric_model,
     transition,
 )
-from .. import limits
 from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import limits
 from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
-from .. import limits
 from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
 from ..validate import (

@@ -18,8 +18,8 @@ from typing import Any, Union
 
 import sympy as sp
 
-from ..errors import ModelError, describe
-from .parsing import constant_problem, parse_expr
+from ..errors import ModelError, clip, describe
+from .parsing import constant_problem, lookalike_note, parse_expr
 
 # --------------------------------------------------------------------------- initial laws
 
@@ -186,7 +186,7 @@ def _as_state(state: Any) -> tuple[sp.Symbol, ...]:
     for i, s in enumerate(items):
         if isinstance(s, str):
             if not s.isidentifier():
-                raise ModelError(f"state[{i}]: {s!r} is not a valid symbol name")
+                raise ModelError(f"state[{i}]: {clip(s)} is not a valid symbol name")
             s = sp.Symbol(s)
         if not isinstance(s, sp.Symbol):
             raise ModelError(f"state[{i}]: expected a sympy Symbol or name, received {describe(s)}")
@@ -282,10 +282,12 @@ class Diffusion:
         for i, fi in enumerate(f):
             stray = fi.free_symbols - known
             if stray:
+                stray_names = sorted(map(str, stray))
+                note = "".join(lookalike_note(x, names_of(known)) for x in stray_names)
                 raise ModelError(
-                    f"readout: symbol(s) {sorted(map(str, stray))} in component {i} ({fi}) are neither state "
-                    f"variables {list(st)} nor parameters of the model; use the state symbols or declare "
-                    "them via params="
+                    f"readout: symbol(s) {_names(stray_names)} in component {i} ({clip(fi)}) are neither state "
+                    f"variables {_names(map(str, st))} nor parameters of the model; use the state symbols or declare "
+                    f"them via params={note}"
                 )
         init = as_initial(initial)
         if isinstance(init, (PointMass, Gaussian)):
@@ -304,9 +306,11 @@ class Diffusion:
         object.__setattr__(self, "meta", dict(meta or {}))
         unused = sorted(str(sym) for sym in par if sym not in set(self.parameters))
         if unused:
+            own = [str(x) for x in self.parameters]
+            note = "".join(lookalike_note(x, own) for x in unused)
             raise ModelError(
-                f"params: {unused} are not symbols of the model (its parameters: "
-                f"{[str(x) for x in self.parameters]}); check the spelling"
+                f"params: {_names(unused)} are not symbols of the model (its parameters: "
+                f"{_names(own)}); check the spelling{note}"
             )
 
     # ---- shapes ---------------------------------------------------------------------
@@ -417,6 +421,18 @@ class Diffusion:
             f"diffusion={self.diffusion.tolist()}, coupling={self.coupling.tolist()}, readout={f}, "
             f"initial={self.initial!r})"
         )
+
+
+def names_of(symbols: Any) -> list[str]:
+    """The names of symbols (for messages)."""
+    return [str(s) for s in symbols]
+
+
+def _names(names: Iterable[str], limit: int = 10) -> str:
+    """A short printable list of names (each clipped, at most ``limit`` of them)."""
+    items = list(names)
+    text = ", ".join(clip(x, 30) for x in items[:limit])
+    return f"[{text}{', ...' if len(items) > limit else ''}]"
 
 
 def _register(names: dict[str, sp.Symbol], mat: sp.Matrix) -> None:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from ..errors import ExpressionError
+from ..errors import ExpressionError, clip
 
 #: Functions an expression may call, by name.
 FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
@@ -116,6 +117,40 @@ def _fail(text: str, where: str, node: ast.AST | None, why: str, hint: str = "")
     return ExpressionError(f"{where}: {why}{loc}{tok} in {_short(text)}{tail}")
 
 
+#: letters of other scripts that look like Latin ones (Cyrillic, Greek), mapped to the Latin letter
+_HOMOGLYPHS = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u04bb\u0501"
+    "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0406"
+    "\u03bf\u03bd\u03b9\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+    "aeopcyxijshd" "ABEKMHOPCTXI" "ovi" "ABEZHIKMNOPTYX",
+)
+
+
+def _skeleton(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).translate(_HOMOGLYPHS).casefold()
+
+
+def _code_points(name: str) -> str:
+    return " ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, '?')}" for ch in name if ord(ch) > 127) or "ASCII only"
+
+
+def _char(ch: str) -> str:
+    return f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, '?')})"
+
+
+def lookalike_note(name: str, known: Iterable[str]) -> str:
+    """For an unknown ``name`` that looks like a known one but differs in its characters (Latin 'a'
+    vs Cyrillic 'а', full-width letters, ...): a sentence naming both and their code points; else ''."""
+    notes = []
+    for other in known:
+        if other != name and _skeleton(other) == _skeleton(name):
+            diff = [f"{_char(a)} vs {_char(b)}" for a, b in zip(name, other) if a != b]
+            same_length = len(name) == len(other)
+            detail = "; ".join(diff[:3]) if same_length else f"{_code_points(name)} vs {_code_points(other)}"
+            notes.append(f"{clip(name, 30)} looks like the known name {clip(other, 30)} but differs: {detail}")
+    return ("; note: " + "; ".join(notes[:2]) + "; retype the name") if notes else ""
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be a symbol name, or ``None`` if it can.
 
@@ -123,9 +158,9 @@ def check_name(name: str) -> str | None:
     underscore and is neither a function, a constant nor a reserved word.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        return f"{name!r} is not a valid name (use letters, digits and underscores, starting with a letter)"
+        return f"{clip(name)} is not a valid name (use letters, digits and underscores, starting with a letter)"
     if name.startswith("_"):
-        return f"names starting with an underscore are not allowed ({name!r})"
+        return f"names starting with an underscore are not allowed ({clip(name)})"
     if name in FUNCTIONS:
         return f"{name!r} is the name of a function"
     if name in CONSTANTS:
@@ -303,7 +338,8 @@ class _Translator:
         for factor in (value, *value.args) if isinstance(value, (sp.Mul, sp.Pow)) else ():
             if isinstance(factor, sp.Pow) and factor.exp.is_Integer and abs(int(factor.exp)) > MAX_POWER:
                 raise self.fail(
-                    node, f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_POWER} in absolute value"
+                    node,
+                    f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_POWER} in absolute value",
                 )
         return value
 
@@ -364,9 +400,14 @@ class _Translator:
         if problem:
             raise self.fail(node, problem)
         if not self.allow_new:
-            known = ", ".join(sorted(self.known)) or "none"
+            names = sorted(self.known)
+            known = ", ".join(k if len(k) <= 30 else k[:27] + "..." for k in names[:20])
+            if len(names) > 20:
+                known += f", ... ({len(names)} names)"
             raise self.fail(
-                node, f"unknown name {name!r}: declare it as a parameter or state symbol (known names: {known})"
+                node,
+                f"unknown name {clip(name)}: declare it as a parameter or state symbol (known names: "
+                f"{known or 'none'}){lookalike_note(name, names)}",
             )
         sym = sp.Symbol(name, real=True) if self.real else sp.Symbol(name)
         self.known[name] = sym

@@ -155,15 +155,17 @@ def volterra_quadrature(
     if cost > limits.MAX_QUADRATURE_EVALS:
         raise InputError(
             f"t: simplex quadrature on {tt.size} points would need ~{cost:.2g} kernel evaluations, beyond the limit "
-            f"MAX_QUADRATURE_EVALS = {limits.MAX_QUADRATURE_EVALS:.2g}; use a coarser grid, or exponential-polynomial "
-            "kernels (Response.predict, O(len(t))), or raise the limit with vs.limits.configure(max_quadrature_evals=...)"
+            f"MAX_QUADRATURE_EVALS = {limits.MAX_QUADRATURE_EVALS:.2g}; use a coarser grid, or exponential-"
+            "polynomial kernels (Response.predict, O(len(t))), or raise the limit with "
+            "vs.limits.configure(max_quadrature_evals=...)"
         )
     memory = (BYTES_PER_ENTRY_2 * tt.size**2) if order >= 2 else 64.0 * tt.size
     if memory > limits.MAX_QUADRATURE_MEMORY:
         raise InputError(
             f"t: simplex quadrature of order {order} on {tt.size} points needs ~{limits.human_bytes(memory)} of "
-            f"working arrays, beyond the limit MAX_QUADRATURE_MEMORY = {limits.human_bytes(limits.MAX_QUADRATURE_MEMORY)}"
-            "; use a coarser grid, or raise the limit with vs.limits.configure(max_quadrature_memory=...)"
+            "working arrays, beyond the limit MAX_QUADRATURE_MEMORY = "
+            f"{limits.human_bytes(limits.MAX_QUADRATURE_MEMORY)}; use a coarser grid, or raise the limit with "
+            "vs.limits.configure(max_quadrature_memory=...)"
         )
     if cost > limits.WARN_QUADRATURE_EVALS:
         warnings.warn(

@@ -27,7 +27,7 @@ from ..documents.derivation import Derivation, taylor_derivation
 from ..errors import ArgumentError, TruncationWarning
 from ..model.diffusion import Diffusion, Stationary
 from ..response import TaylorFunction, lag_symbols
-from ..validate import check_int, check_lag_degree, check_order
+from ..validate import check_int, check_lag_degree, check_order, derive_advice
 from .base import Route
 from .closed_form import ClosedFormResponse, KernelKey
 from .taylor_coefficients import TaylorKernels, taylor_kernels
@@ -110,7 +110,7 @@ class TaylorResponse(ClosedFormResponse):
         if total > self.lag_degree:
             raise ArgumentError(
                 f"{what}: total degree {total} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "
-                "truncated kernels would give 0); derive with a larger lag_degree"
+                f"truncated kernels would give 0); {derive_advice('lag_degree', total)}"
             )
 
     def _taylor_function(self, level: int, component: int) -> TaylorFunction:
@@ -165,7 +165,7 @@ def warn_horizon(lag_degree: int, tt: np.ndarray, parts: np.ndarray, top: np.nda
         warnings.warn(
             f"Taylor kernels of lag degree {lag_degree} are inaccurate beyond t ~ {tt[j]:.3g}: there the "
             f"degree-{lag_degree} terms reach {HORIZON_TOLERANCE:.0%} of the response so far (the error grows "
-            "after that). Use a shorter horizon, a larger lag_degree, or method='galerkin' / 'generator' (1-D).",
+            "after that). Use a shorter horizon, a larger lag_degree, or method='generator' (1-D models).",
             TruncationWarning,
             stacklevel=4,
         )

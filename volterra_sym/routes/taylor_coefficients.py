@@ -39,11 +39,11 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
+from .. import limits
 from ..algebra.expectations import InitialExpectation
 from ..errors import ArgumentError, NotAnalyticError, describe
 from ..model.diffusion import Diffusion, Stationary
-from .. import limits
-from ..validate import check_int, check_lag_degree, check_model, check_order
+from ..validate import check_int, check_lag_degree, check_model, check_order, derive_advice
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -442,7 +442,8 @@ class TaylorKernels:
             raise ArgumentError(f"p: expected {want} non-negative integers{extra}, received {describe(p)}")
         if sum(pp) > self.lag_degree:
             raise ArgumentError(
-                f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; derive with a larger lag_degree"
+                f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; "
+                f"{derive_advice('lag_degree', sum(pp))}"
             )
         return n, kk, pp
 
