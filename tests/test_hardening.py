@@ -59,7 +59,8 @@ COMPLEX_ENTRIES = [
     ("A", lambda: vs.OU(np.complex128(2.0), 1, 1, readout="h1")),  # complex dtype, zero imaginary part
     ("c", lambda: vs.OU(1, 1, 1, c=[0.5j], readout="h1")),
     ("C", lambda: vs.OU(1, np.array([1j]), 1, readout="h1")),
-    ("diffusion", lambda: vs.OU(1, 1, 1 + 2j, readout="h1")),
+    ("sigma", lambda: vs.OU(1, 1, 1 + 2j, readout="h1")),
+    ("diffusion", lambda: vs.Diffusion(["h"], "-h", [[2j]], 1, "h")),
     ("readout", lambda: vs.OU(1, 1, 1, readout=sp.sqrt(-2) * H1)),
     ("readout", lambda: vs.OU(1, 1, 1, readout=[H1, sp.I * H1])),
     ("Gamma", lambda: vs.SRNN(np.eye(2) * (1 + 1j), np.eye(2), C=[1, 1], sigma=1, readout="h1")),
@@ -547,3 +548,83 @@ def test_configure_validates_and_restores():
         with pytest.raises(vs.ArgumentError, match="1..3"):
             vs.derive(OU, 4)
     assert limits.current() == before
+
+
+# --------------------------------------------------------------------------- members found while fixing
+
+
+def test_generator_cells_beyond_the_limit_are_refused_before_allocating():
+    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    message = _fast(lambda: vs.derive(tanh, 1, method="generator", cells=10**7), vs.GridError)
+    assert message.startswith("cells") and "MAX_GENERATOR_CELLS" in message
+
+
+def test_kernel_count_is_refused_up_front_with_a_followable_remedy():
+    model = vs.OU(1, [[1, 1, 1, 1]], 1, readout="h1")
+    message = _fast(lambda: vs.derive(model, 12), vs.ArgumentError)
+    assert message.startswith("order") and "MAX_KERNELS" in message and "vanishes" in message
+    fit = int(re.search(r"order <= (\d+)", message).group(1))
+    assert 1 <= fit <= limits.MAX_ORDER
+    assert vs.derive(model, fit).order == fit
+
+
+def test_expectation_of_a_huge_polynomial_is_refused_not_a_recursion_error():
+    message = _fast(lambda: vs.expectation(vs.OU(1, 1, 1, readout="h1"), H1**1000), vs.ArgumentError)
+    assert message.startswith("g") and "MAX_DEGREE" in message
+
+
+def test_burn_in_steps_are_checked_before_allocating():
+    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    message = _fast(lambda: vs.simulate(tanh, None, T, 100, burn_in=1e12), vs.InputError)
+    assert message.startswith("burn_in") and "burn_in_dt" in message
+    message = _fast(lambda: vs.simulate(OU, None, T, 100, substeps=10**9), vs.InputError)
+    assert "substeps" in message
+
+
+def test_monte_carlo_advice_respects_the_minimum_paths_of_a_verdict():
+    t = np.linspace(0, 1, 20_001)
+    model = vs.OU(1, 1, 1, readout="h1")
+    with limits.overridden(max_mc_work=10**6):  # 100 paths x 20 000 steps > 1e6 and even 50 paths would not fit
+        message = _fast(lambda: vs.verify(model, None, t, paths=100, scheme="exact"), vs.ArgumentError)
+        assert "paths <=" not in message and "coarser grid" in message
+        message = _fast(lambda: vs.simulate(model, None, t, 100, scheme="exact"), vs.ArgumentError)
+        assert "paths <= 50" in message
+
+
+def test_overlong_number_literals_speak_about_the_input():
+    message = _fast(lambda: vs.parse_expr("1" * 5000), vs.ExpressionError)
+    assert "5000 digits" in message and "set_int_max_str_digits" not in message
+
+
+def test_method_and_option_lookalikes_are_explained():
+    message = _fast(lambda: vs.derive(OU, method="\u0435xact"), vs.ArgumentError)
+    assert "U+0435" in message and "U+0065" in message
+    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    message = _fast(lambda: vs.derive(tanh, 1, method="taylor", **{"l\u0430g_degree": 2}), vs.ArgumentError)
+    assert "U+0430" in message
+
+
+def test_sigma_errors_name_sigma():
+    assert _fast(lambda: vs.OU(1, 1, [[None]], readout="h1"), vs.ModelError).startswith("sigma")
+    assert _fast(lambda: vs.SRNN(1, 0.5, C=1, sigma=1j, readout="h1"), vs.ModelError).startswith("sigma")
+
+
+@pytest.mark.parametrize(
+    "kernel, words",
+    [
+        (lambda tau: 1 / 0, "ZeroDivisionError"),
+        (lambda tau: tau * 1j, "complex"),
+        (lambda tau: tau * np.nan, "non-finite"),
+        (lambda tau: "x", "real numbers"),
+    ],
+)
+def test_quadrature_kernel_failures_are_named(kernel, words):
+    message = _fast(lambda: vs.volterra_quadrature({(1, (0,)): kernel}, np.ones(11), T), vs.ArgumentError)
+    assert message.startswith("kernels[(1, (0,))]") and words in message
+
+
+def test_cli_truncates_echoed_arguments(capsys):
+    code, _, err = _cli(capsys, "derive", str(ROOT / "examples/ou1d_cubic.toml"), "--order", "9" * 100_000)
+    assert code == 2 and len(err) < 1100
+    code, _, err = _cli(capsys, "derive", "x" * 100_000 + ".toml")
+    assert code == 2 and len(err) < 1100

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from . import limits
 from .checks.verify import VerifyReport
-from .errors import VolterraError
+from .errors import MAX_MESSAGE, VolterraError
 from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
@@ -228,9 +228,17 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         other = f" ({exc.filename2})" if getattr(exc, "filename2", None) else ""
-        return f"{where}{exc.strerror}{other}"
+        return _shorten(f"{where}{exc.strerror}{other}")
     text = " ".join(str(exc).split())
-    return (text + _cli_hint(exc, text)) if text else type(exc).__name__
+    return _shorten(text + _cli_hint(exc, text)) if text else type(exc).__name__
+
+
+def _shorten(text: str) -> str:
+    """At most MAX_MESSAGE characters: echoed arguments (argparse, file names) are cut in the middle."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    half = MAX_MESSAGE // 2 - 20
+    return f"{text[:half]} ...[{len(text) - 2 * half} characters omitted]... {text[-half:]}"
 
 
 def _cli_hint(exc: BaseException, text: str) -> str:

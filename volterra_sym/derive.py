@@ -34,4 +34,6 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     if order is not None:
         order = check_order(order)
     limits.check_model_size(model)  # degree and number of terms, before any expansion
+    if order is not None:
+        limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
     return route.derive(model, order, **options)

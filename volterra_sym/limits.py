@@ -16,6 +16,8 @@ MAX_DEGREE               highest polynomial degree / exponent in a model; also t
                          parser's exponent limit (stated in :mod:`volterra_sym.model.parsing`,
                          which sits below this module)
 MAX_TERMS                most monomials of an (expanded) polynomial readout or drift entry
+MAX_KERNELS              most kernels of a derivation: p * sum_{n<=order} m^n index tuples
+MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
 MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
 MIN_VERIFY_PATHS         fewest Monte Carlo paths for a ``verify`` verdict (a standard error)
 MAX_GRID_POINTS          most points of a time grid (predict, simulate, verify, quadrature)
@@ -50,6 +52,10 @@ TAYLOR_SECONDS_PER_UNIT = 1.5e-5
 MAX_DEGREE: int = parsing.MAX_POWER
 #: the most monomials of one expanded polynomial entry (readout, drift) in a derivation
 MAX_TERMS = 5000
+#: the most kernels (index tuples k over the orders 1..N, times readout components): p * sum_n m^n
+MAX_KERNELS = 20_000
+#: the most finite-volume cells of ``method="generator"`` (dense cells x cells matrices)
+MAX_GENERATOR_CELLS = 4000
 #: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 8 minutes)
 MAX_MC_WORK = 5e9
 #: Monte Carlo work units per second on the reference machine (for the time estimate)
@@ -70,6 +76,8 @@ _NAMES = (
     "MAX_TAYLOR_SECONDS",
     "MAX_DEGREE",
     "MAX_TERMS",
+    "MAX_KERNELS",
+    "MAX_GENERATOR_CELLS",
     "MAX_MC_WORK",
     "MIN_VERIFY_PATHS",
     "MAX_GRID_POINTS",
@@ -196,26 +204,65 @@ def _comb(a: int, b: int) -> int:
     return min(math.comb(a, b), 10**30)
 
 
+def readout_degree(model: Any) -> int | None:
+    """The readout's polynomial degree bound in the state, or None when a component is not polynomial."""
+    states = set(model.state)
+    degrees = []
+    for e in model.readout:
+        if any(f.free_symbols & states for f in e.atoms(sp.Function)):
+            return None
+        for power in e.atoms(sp.Pow):
+            if power.base.free_symbols & states and not (power.exp.is_Integer and power.exp >= 0):
+                return None
+        degrees.append(polynomial_size(e, model.state)[0])
+    return max(degrees) if degrees else None
+
+
+def check_size(expr: sp.Expr, state: Sequence[sp.Symbol], label: str, cls: type[Exception] = ModelError) -> None:
+    """Refuse ``expr`` when its degree in ``state`` exceeds MAX_DEGREE or it expands to more than MAX_TERMS
+    monomials (bounded from the tree: nothing is expanded)."""
+    degree, terms = polynomial_size(expr, state)
+    if degree > MAX_DEGREE:
+        raise cls(
+            f"{label}: polynomial degree {degree} in the state exceeds the limit MAX_DEGREE = {MAX_DEGREE} "
+            f"({_clip(expr)}); use a lower degree (e.g. a truncated expansion), or raise the limit with "
+            f"{_remedy('MAX_DEGREE')}"
+        )
+    if terms > MAX_TERMS:
+        size = f"~{terms:.2g}" if terms >= 10**6 else str(terms)
+        raise cls(
+            f"{label}: expands to {size} monomials in the state, beyond the limit MAX_TERMS = {MAX_TERMS} "
+            f"({_clip(expr)}); use a lower degree or fewer state variables, or raise the limit with "
+            f"{_remedy('MAX_TERMS')}"
+        )
+
+
 def check_model_size(model: Any) -> None:
     """Refuse a model whose polynomial pieces exceed MAX_DEGREE / MAX_TERMS (before any expansion)."""
     parts = {"drift": model.drift, "diffusion": model.diffusion, "coupling": model.coupling, "readout": model.readout}
     for where, mat in parts.items():
         for i, e in enumerate(mat):
-            degree, terms = polynomial_size(e, model.state)
-            label = where if len(mat) == 1 else f"{where}[{i}]"
-            if degree > MAX_DEGREE:
-                raise ModelError(
-                    f"{label}: polynomial degree {degree} in the state exceeds the limit MAX_DEGREE = {MAX_DEGREE} "
-                    f"({_clip(e)}); use a lower degree (e.g. a truncated expansion), or raise the "
-                    f"limit with {_remedy('MAX_DEGREE')}"
-                )
-            if terms > MAX_TERMS:
-                size = f"~{terms:.2g}" if terms >= 10**6 else str(terms)
-                raise ModelError(
-                    f"{label}: expands to {size} monomials in the state, beyond the limit MAX_TERMS = {MAX_TERMS} "
-                    f"({_clip(e)}); use a lower degree or fewer state variables, or raise the "
-                    f"limit with {_remedy('MAX_TERMS')}"
-                )
+            check_size(e, model.state, where if len(mat) == 1 else f"{where}[{i}]")
+
+
+def check_kernel_count(order: int, inputs: int, components: int, degree: int | None = None) -> None:
+    """Refuse a derivation with more than MAX_KERNELS kernels (p * sum_{n<=order} m^n index tuples)."""
+    count = components * sum(inputs**n for n in range(1, order + 1))
+    if count > MAX_KERNELS:
+        fit = 0
+        while fit < order and components * sum(inputs**n for n in range(1, fit + 2)) <= MAX_KERNELS:
+            fit += 1
+        vanish = (
+            f"; the readout has degree {degree}, so every kernel above order {degree} vanishes"
+            if degree is not None and degree < order
+            else ""
+        )
+        raise ArgumentError(
+            f"order: order {order} with {inputs} inputs and {components} readout component(s) means {count:.3g} "
+            f"kernels (sum of m^n index tuples), beyond the limit MAX_KERNELS = {MAX_KERNELS}{vanish}; use "
+            + (f"order <= {fit}" if fit >= 1 else "fewer inputs or readout components")
+            + f", or raise the limit with {_remedy('MAX_KERNELS')}"
+        )
 
 
 # --------------------------------------------------------------------------- Taylor route cost
@@ -269,27 +316,35 @@ def check_taylor_cost(
 # --------------------------------------------------------------------------- Monte Carlo
 
 
-def check_mc_work(paths: int, steps: int, width: int, runs: int = 1) -> None:
-    """Refuse Monte Carlo work paths x steps x width x runs beyond MAX_MC_WORK (before allocating)."""
-    work = float(paths) * max(steps, 1) * max(width, 1) * max(runs, 1)
+def check_mc_work(paths: int, steps: int, width: int, runs: int = 1, min_paths: int = 1) -> None:
+    """Refuse Monte Carlo work paths x steps x width x runs beyond MAX_MC_WORK (before allocating).
+
+    ``min_paths``: the fewest paths the caller accepts (``verify``: MIN_VERIFY_PATHS), so the advice
+    "use paths <= N" is only given when it can be followed."""
+    per_path = max(steps, 1) * max(width, 1) * max(runs, 1)
+    work = float(paths) * per_path
     if work > MAX_MC_WORK:
-        fit = max(1, int(MAX_MC_WORK // (max(steps, 1) * max(width, 1) * max(runs, 1))))
+        fit = int(MAX_MC_WORK // per_path)
+        fewer = (
+            f"use paths <= {fit} (the standard error shrinks like 1/sqrt(paths)) or a coarser grid"
+            if fit >= min_paths
+            else f"use a coarser grid or fewer substeps ({min_paths} path(s) would need {min_paths * per_path:.2g})"
+        )
         raise ArgumentError(
             f"paths: {paths} paths x {steps} time steps x {width} state values"
             + (f" x {runs} runs" if runs > 1 else "")
             + f" = {work:.2g} units of Monte Carlo work, estimated {human_seconds(work / MC_UNITS_PER_SECOND)} "
             f"(holding all paths at once would need {human_bytes(8.0 * paths * width * 2)}; they are streamed in "
-            f"chunks of max_memory), beyond the limit MAX_MC_WORK = {MAX_MC_WORK:.2g}; use paths <= {fit} "
-            f"(the standard error shrinks like 1/sqrt(paths)) or a coarser grid, or raise the limit with "
-            f"{_remedy('MAX_MC_WORK')}"
+            f"chunks of max_memory), beyond the limit MAX_MC_WORK = {MAX_MC_WORK:.2g}; {fewer}, or raise the "
+            f"limit with {_remedy('MAX_MC_WORK')}"
         )
 
 
-def check_grid_points(points: int, what: str = "t") -> None:
-    """Refuse a time grid of more than MAX_GRID_POINTS points."""
+def check_grid_points(points: int, what: str = "t", remedy: str = "use a coarser grid") -> None:
+    """Refuse a time grid (or a number of time steps) of more than MAX_GRID_POINTS points."""
     if points > MAX_GRID_POINTS:
         raise InputError(
             f"{what}: {points} grid points exceed the limit MAX_GRID_POINTS = {MAX_GRID_POINTS} (the arrays of a "
-            f"prediction or simulation grow with the grid: ~{human_bytes(8.0 * points)} per stored value); use a "
-            f"coarser grid, or raise the limit with {_remedy('MAX_GRID_POINTS')}"
+            f"prediction or simulation grow with the grid: ~{human_bytes(8.0 * points)} per stored value); "
+            f"{remedy}, or raise the limit with {_remedy('MAX_GRID_POINTS')}"
         )

@@ -44,7 +44,8 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from ..errors import ExpectationError, StationaryLawError
+from .. import limits
+from ..errors import ArgumentError, ExpectationError, StationaryLawError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
 from ..validate import check_model
 from .linear_gaussian import affine_parts, stationary_gaussian
@@ -77,6 +78,8 @@ def expectation(model: Diffusion, g: Any, *, dps: int = 30) -> sp.Expr:
     ``Float`` with ``dps`` digits.
     """
     check_model(model)
+    if isinstance(g, sp.Basic):
+        limits.check_size(g, model.state, "g", ArgumentError)  # the moment recursion is as deep as the degree
     return InitialExpectation(model, dps=dps)(g)
 
 

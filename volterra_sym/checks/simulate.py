@@ -481,6 +481,9 @@ def _initial_sampler(
             raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
         dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
         steps = max(1, math.ceil(burn_in / dt))
+        limits.check_grid_points(  # before allocating them
+            steps + 1, "burn_in", f"use a shorter burn_in or a larger burn_in_dt (now {dt:.3g})"
+        )
         tb = np.linspace(0.0, burn_in, steps + 1)
         scheme = "exact" if plan.scheme == "exact" else "euler"
         bplan = _plan(cm, scheme, tb, np.zeros((tb.size, cm.m)), np.zeros(1), 1)
@@ -541,7 +544,9 @@ def _run(
     if scheme == "exact" and substeps != 1:
         raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_grid(t)
-    limits.check_grid_points((tt.size - 1) * substeps + 1, "t refined by substeps")  # before the step plan
+    limits.check_grid_points(  # before the step plan
+        (tt.size - 1) * substeps + 1, "t refined by substeps", f"use fewer points or substeps (now {substeps})"
+    )
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
     plan = _plan(cm, scheme, tt, U, eps_arr, substeps)

@@ -256,10 +256,14 @@ def verify(
     if scheme != "exact":
         substeps = check_int(substeps, "substeps", minimum=1, hint=" (Euler steps per grid interval)")
         factors = (substeps, 2 * substeps) if bias is None else (substeps,)
-        limits.check_grid_points((tt.size - 1) * factors[-1] + 1, "t (refined for the Euler bias estimate)")
-        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n)
+        limits.check_grid_points(
+            (tt.size - 1) * factors[-1] + 1,
+            "t (refined for the Euler bias estimate)",
+            f"use fewer points, or substeps < {substeps}, or scheme='exact' for linear models",
+        )
+        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n, min_paths=limits.MIN_VERIFY_PATHS)
     else:
-        limits.check_mc_work(paths, tt.size - 1, model.n)
+        limits.check_mc_work(paths, tt.size - 1, model.n, min_paths=limits.MIN_VERIFY_PATHS)
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None
     if linear:

@@ -567,6 +567,7 @@ def SRNN(
     if bm.rows != n:
         raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     a = _activation(activation)
     h = sp.Matrix(st)
     pre = Wm * h + bm
@@ -603,6 +604,7 @@ def OU(
     if cm.rows != n:
         raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     h = sp.Matrix(st)
     drift = -Am * h + cm
     return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta={"kind": "OU", "A": Am, "c": cm})

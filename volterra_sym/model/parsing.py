@@ -62,6 +62,8 @@ RESERVED: frozenset[str] = frozenset(n for n in dir(builtins) if n not in FUNCTI
 }
 
 MAX_LENGTH = 10_000
+#: the longest number literal (digits), below Python's own int conversion limit
+MAX_DIGITS = 4000
 #: the deepest nesting of parentheses / runs of consecutive signs an expression may have
 MAX_DEPTH = 100
 #: exponents beyond this are refused; the same value is volterra_sym.limits.MAX_DEGREE (the highest
@@ -215,6 +217,12 @@ def parse_expr(
     source = text.replace("^", "**").strip()
     if not source:
         raise ExpressionError(f"{where}: empty expression; give e.g. 'h1' or '2*a'")
+    digits = max((len(d) for d in re.findall(r"\d+", source)), default=0)
+    if digits > MAX_DIGITS:
+        raise ExpressionError(
+            f"{where}: expression {_short(text, 20)} has a number literal of {digits} digits (the limit is "
+            f"{MAX_DIGITS} digits); write large numbers with an exponent, e.g. 1.5e300"
+        )
     depth = _nesting(source)
     if depth > MAX_DEPTH:
         raise ExpressionError(

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import limits
-from ..errors import ArgumentError, InputError, QuadratureCostWarning, VolterraError
+from ..errors import ArgumentError, InputError, QuadratureCostWarning, VolterraError, describe
 from ..validate import check_eps, check_grid, input_samples
 
 #: bytes per lag-grid entry of the order-2 working arrays (lags, masks, kernel values, products)
@@ -37,7 +37,25 @@ def _trapezoid_row(h: np.ndarray, i: int) -> np.ndarray:
 
 def _kernel_values(kernel: Callable[..., Any], args: list[np.ndarray], key: Any) -> np.ndarray:
     """The kernel on the lag arrays ``args``, checked to be one real value per lag (a scalar is broadcast)."""
-    vals = np.asarray(kernel(*args), dtype=float)
+    try:
+        raw = kernel(*args)
+    except TypeError:
+        raise  # a wrong number of lags: volterra_quadrature explains the calling convention
+    except Exception as exc:  # the user's kernel failed
+        raise ArgumentError(f"kernels[{key!r}]: calling the kernel raised {type(exc).__name__}: {exc}") from exc
+    if np.iscomplexobj(raw):
+        raise ArgumentError(f"kernels[{key!r}]: the kernel returned complex values; kernels must be real")
+    try:
+        vals = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"kernels[{key!r}]: the kernel returned {describe(raw)}, not an array of real numbers"
+        ) from None
+    if not np.all(np.isfinite(vals)):
+        raise ArgumentError(
+            f"kernels[{key!r}]: the kernel returned non-finite values (NaN or inf) on lags in "
+            f"[0, {float(np.max(args[0])):.4g}]; kernels must be finite at every lag of the grid"
+        )
     shape = np.shape(args[0])
     if vals.shape != shape:
         if vals.ndim == 0:
