@@ -8,6 +8,7 @@ Taylor horizon the generator route (which shares no code with the Taylor kernels
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -628,3 +629,34 @@ def test_cli_truncates_echoed_arguments(capsys):
     assert code == 2 and len(err) < 1100
     code, _, err = _cli(capsys, "derive", "x" * 100_000 + ".toml")
     assert code == 2 and len(err) < 1100
+
+
+def test_verify_cannot_pass_where_the_standard_error_is_undefined():
+    """The root of the verdict: a report whose Monte Carlo standard error is not finite (one path,
+    overflowing statistics) does not pass there, whoever built it."""
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    report = vs.verify(model, U, T, paths=200, seed=3)
+    assert report.passed
+    broken = dataclasses.replace(report, mc_stderr=np.full_like(report.mc_stderr, np.inf))
+    assert not broken.passed and "inconclusive" in str(broken)
+    with pytest.raises(vs.SimulationError, match="overflows"):
+        vs.verify(model, np.ones(11), T, paths=200, eps=1e300)
+    with pytest.raises(vs.SimulationError, match="overflows"):
+        vs.simulate(model, np.ones(11), T, 200, eps=1e300)
+
+
+def test_oracle_overflow_is_an_error_not_inf():
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1**2")
+    assert _fast(lambda: vs.gaussian_oracle(model, np.ones(11), T, eps=1e300), vs.InputError).startswith("t")
+
+
+def test_complex_inputs_to_features_and_expectations_are_refused():
+    assert _fast(lambda: vs.response_feature(np.sin(T) * 1j, T, 1, 2), vs.InputError).startswith("u")
+    assert _fast(lambda: vs.response_feature(lambda s: 1j * s, T, 1, 2), vs.InputError).startswith("u")
+    assert _fast(lambda: vs.expectation(vs.OU(1, 1, 1, readout="h1"), sp.I * H1), vs.ArgumentError).startswith("g")
+
+
+def test_deeply_nested_toml_speaks_about_the_file():
+    text = '[model]\nkind="OU"\nA=' + "[" * 500 + "1" + "]" * 500 + '\nC=1\nsigma=1\nreadout="h1"\n'
+    message = _fast(lambda: loads_model(text, "m.toml"), vs.ModelError)
+    assert "nested too deeply" in message and "recursion" not in message

@@ -181,9 +181,14 @@ def loads_run(text: str, source: str = "<string>") -> RunSpec:
         line = m.group(1) if m else "?"
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", f" at column {m.group(2)}" if m else "", msg)
         raise ModelError(f"{source}:{line}: invalid TOML: {msg}; see docs/model_files.md for the format") from None
-    except (ValueError, RecursionError) as exc:  # e.g. huge integers, absurdly deep arrays
-        detail = " ".join(str(exc).split()[:12]) or type(exc).__name__
-        raise ModelError(f"{source}: cannot read this TOML ({detail}); simplify the file") from None
+    except (RecursionError, MemoryError):  # absurdly deep arrays or inline tables
+        raise ModelError(
+            f"{source}: arrays or inline tables are nested too deeply to read (a matrix is an array of rows: "
+            "two levels); simplify the file"
+        ) from None
+    except ValueError as exc:  # e.g. integers too long to convert
+        detail = " ".join(str(exc).split()[:8]) or type(exc).__name__
+        raise ModelError(f"{source}: cannot read a value of this TOML ({detail}); simplify the file") from None
     try:
         return _Loader(text, source, doc).run()
     except RecursionError:

@@ -613,6 +613,11 @@ def _run(
 
     mean = stats.mean
     stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
+    if not (np.all(np.isfinite(mean)) and (paths == 1 or np.all(np.isfinite(stderr)))):
+        raise SimulationError(
+            "readout: the Monte Carlo mean or its standard error overflows the floating-point range (values of "
+            "f(h) near 1e154 or beyond; a huge eps or input?); use a smaller eps or rescale the model"
+        )
     if not cm.vector:
         mean, stderr = mean[:, 0], stderr[:, 0]
         if samples is not None:

@@ -93,10 +93,17 @@ class VerifyReport:
         return float(np.max(self.z))
 
     @property
+    def defined(self) -> np.ndarray:
+        """Where a verdict is possible: finite prediction, Monte Carlo mean and standard error (with one
+        path, or overflowing statistics, the standard error is undefined and nothing can pass)."""
+        return np.isfinite(self.prediction) & np.isfinite(self.mc_mean) & np.isfinite(self.mc_stderr)
+
+    @property
     def ok(self) -> np.ndarray:
-        """Per-time, per-component verdict of the rule."""
+        """Per-time, per-component verdict of the rule (False where no verdict is possible)."""
         diff = np.abs(self.prediction - self.mc_mean)
-        return diff <= self.z_bound * self.mc_stderr + self.bias + self._rounding()
+        with np.errstate(invalid="ignore"):
+            return self.defined & (diff <= self.z_bound * self.mc_stderr + self.bias + self._rounding())
 
     @property
     def passed(self) -> bool:
@@ -135,6 +142,9 @@ class VerifyReport:
         if self.oracle is not None:
             lines.append(f"max |prediction - oracle| = {self.oracle_error:.3g}")
         verdict = "PASSED" if self.passed else f"FAILED at {int(np.sum(~self.ok))} of {self.ok.size} values"
+        undefined = int(np.sum(~self.defined))
+        if undefined:
+            verdict += f" ({undefined} without a finite standard error: inconclusive there)"
         lines.append(f"max |z| = {self.max_abs_z:.3g}: {verdict}")
         return "\n".join(lines)
 

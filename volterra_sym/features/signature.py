@@ -295,6 +295,8 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
     and :func:`sig_words`.
     """
     check_feature_int("level", level, 1)
+    if np.iscomplexobj(path):
+        raise FeatureError("path: received a complex path; signatures here are of real paths")
     x = np.asarray(path, dtype=float)
     if x.ndim < 2 or x.shape[-2] < 1 or x.shape[-1] < 1:
         raise FeatureError(
