@@ -385,8 +385,9 @@ def gaussian_oracle(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) ->
                 out[:, i] += coef * mom[alpha]
     if not np.all(np.isfinite(out)):
         j = int(np.argmin(np.all(np.isfinite(out), axis=1)))
+        when = float(np.ravel(np.asarray(t, dtype=float))[j])
         raise InputError(
-            f"t: the exact E f(h_t) leaves the floating-point range at t = {float(np.ravel(np.asarray(t, dtype=float))[j]):.6g} (a huge eps "
+            f"t: the exact E f(h_t) leaves the floating-point range at t = {when:.6g} (a huge eps "
             "or input, growing modes or extreme time scales); use a smaller eps or a shorter horizon"
         )
     return out if num.vector_readout else out[:, 0]
