@@ -660,3 +660,22 @@ def test_deeply_nested_toml_speaks_about_the_file():
     text = '[model]\nkind="OU"\nA=' + "[" * 500 + "1" + "]" * 500 + '\nC=1\nsigma=1\nreadout="h1"\n'
     message = _fast(lambda: loads_model(text, "m.toml"), vs.ModelError)
     assert "nested too deeply" in message and "recursion" not in message
+
+
+def test_model_file_lookalike_keys_and_tables_are_explained():
+    for text, point in (
+        ('[model]\nkind="OU"\n\u0410=1\n', "U+0410"),  # a bare key in Cyrillic: not even valid TOML
+        ('["m\u043edel"]\nkind="OU"\n', "U+043E"),
+        ('[model]\nkind="OU"\n"\u0410" = 1\nC=1\nsigma=1\nreadout="h1"\n', "U+0410"),
+    ):
+        with pytest.raises(vs.ModelError) as info:
+            loads_model(text, "m.toml")
+        assert point in str(info.value), str(info.value)
+
+
+def test_max_order_is_read_through_from_validate():
+    from volterra_sym import validate
+
+    with limits.overridden(max_order=5):
+        assert validate.MAX_ORDER == 5
+    assert validate.MAX_ORDER == limits.MAX_ORDER

@@ -21,6 +21,7 @@ MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
 MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
 MIN_VERIFY_PATHS         fewest Monte Carlo paths for a ``verify`` verdict (a standard error)
 MAX_GRID_POINTS          most points of a time grid (predict, simulate, verify, quadrature)
+MAX_FEATURE_VALUES       most float64 values a signature / response feature returns
 MAX_QUADRATURE_EVALS     most kernel evaluations of ``volterra_quadrature`` (O(len(t)^(n+1)))
 WARN_QUADRATURE_EVALS    ``volterra_quadrature`` warns (QuadratureCostWarning) above this
 MAX_QUADRATURE_MEMORY    most bytes of ``volterra_quadrature``'s working arrays
@@ -64,6 +65,8 @@ MC_UNITS_PER_SECOND = 1e7
 MIN_VERIFY_PATHS = 100
 #: the most points of a time grid
 MAX_GRID_POINTS = 1_000_000
+#: the most float64 values a signature / response-feature function returns
+MAX_FEATURE_VALUES = 200_000_000
 #: the most kernel evaluations of ``volterra_quadrature`` and the count above which it warns
 MAX_QUADRATURE_EVALS = 5e8
 WARN_QUADRATURE_EVALS = 2e7
@@ -81,6 +84,7 @@ _NAMES = (
     "MAX_MC_WORK",
     "MIN_VERIFY_PATHS",
     "MAX_GRID_POINTS",
+    "MAX_FEATURE_VALUES",
     "MAX_QUADRATURE_EVALS",
     "WARN_QUADRATURE_EVALS",
     "MAX_QUADRATURE_MEMORY",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,9 +35,9 @@ import numpy as np
 import sympy as sp
 
 from . import limits
-from .errors import ExpressionError, ModelError, VolterraError
+from .errors import ExpressionError, ModelError, VolterraError, clip
 from .model import diffusion as vs
-from .model.parsing import check_name, parse_expr
+from .model.parsing import check_name, lookalike_note, parse_expr
 from .routes import ROUTES
 
 __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
@@ -180,6 +181,7 @@ def loads_run(text: str, source: str = "<string>") -> RunSpec:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = m.group(1) if m else "?"
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", f" at column {m.group(2)}" if m else "", msg)
+        msg += _non_ascii_hint(text, int(line) if line != "?" else None)
         raise ModelError(f"{source}:{line}: invalid TOML: {msg}; see docs/model_files.md for the format") from None
     except (RecursionError, MemoryError):  # absurdly deep arrays or inline tables
         raise ModelError(
@@ -193,6 +195,23 @@ def loads_run(text: str, source: str = "<string>") -> RunSpec:
         return _Loader(text, source, doc).run()
     except RecursionError:
         raise ModelError(f"{source}: arrays nested too deeply; a matrix is an array of rows") from None
+
+
+def _non_ascii_hint(text: str, line: int | None) -> str:
+    """Why a line with non-ASCII characters may not parse (a Cyrillic 'а' looks like a Latin 'a')."""
+    if line is None:
+        return ""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return ""
+    odd = [ch for ch in lines[line - 1].split("=", 1)[0] if ord(ch) > 127 and not ch.isspace()]
+    if not odd:
+        return ""
+    names = ", ".join(f"{ch!r} U+{ord(ch):04X} {unicodedata.name(ch, '?')}" for ch in dict.fromkeys(odd))
+    return (
+        f" (the line has non-ASCII character(s) {names}: TOML bare keys are ASCII letters, digits, _ and -; "
+        "a lookalike letter from another script, e.g. Cyrillic, is not the Latin one)"
+    )
 
 
 # --------------------------------------------------------------------------- line lookup
@@ -280,8 +299,8 @@ class _Loader:
             if name not in _TABLES:
                 line = self.lines.table(name) or self.lines.key("", name) or "?"
                 raise ModelError(
-                    f"{self.source}:{line}: unknown table or key {name!r}; "
-                    f"allowed tables: {', '.join('[' + t + ']' for t in _TABLES)}"
+                    f"{self.source}:{line}: unknown table or key {clip(name)}; "
+                    f"allowed tables: {', '.join('[' + t + ']' for t in _TABLES)}{lookalike_note(name, _TABLES)}"
                 )
             if not isinstance(value, dict):
                 raise ModelError(
@@ -303,7 +322,12 @@ class _Loader:
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
             if key not in allowed:
-                raise self.error(table, key, f"unknown key {key!r}; allowed keys in [{table}]: {', '.join(allowed)}")
+                raise self.error(
+                    table,
+                    key,
+                    f"unknown key {clip(key)}; allowed keys in [{table}]: {', '.join(allowed)}"
+                    + lookalike_note(key, allowed),
+                )
 
     # ---- [parameters] ---------------------------------------------------------------
     def declare_parameters(self, table: Mapping[str, Any]) -> None:

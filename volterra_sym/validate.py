@@ -29,6 +29,13 @@ from .errors import ArgumentError, InputError, ModelError, OutputError, Volterra
 from .model.diffusion import Diffusion, same_model
 
 
+def __getattr__(name: str) -> Any:
+    """``MAX_ORDER`` moved to :mod:`volterra_sym.limits`; read through to it (always the current value)."""
+    if name == "MAX_ORDER":
+        return limits.MAX_ORDER
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def check_grid(t: Any, *, min_points: int = 2) -> np.ndarray:
     """A time grid as float64: 1-D, finite, strictly increasing, starting at 0, at most
     ``limits.MAX_GRID_POINTS`` points."""
