@@ -679,3 +679,22 @@ def test_max_order_is_read_through_from_validate():
     with limits.overridden(max_order=5):
         assert validate.MAX_ORDER == 5
     assert validate.MAX_ORDER == limits.MAX_ORDER
+
+
+def test_complex_times_and_lags_are_refused_not_truncated():
+    """NumPy's float conversion drops imaginary parts of complex arrays silently: every entry refuses them."""
+    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"))
+    z = np.array([0.0, 0.5 + 0.1j, 1.0])
+    for call, word in (
+        (lambda: resp.predict(np.ones(3), z), "t"),
+        (lambda: vs.simulate(OU, None, z, 10), "t"),
+        (lambda: resp.kernel_values(1, 0, [0.5j]), "lags"),
+        (lambda: resp.symmetric_kernel(2)(z, z), "theta"),
+        (lambda: resp.lower("mpmath").kernel(1, (0,))(0.5j), "lags"),
+        (lambda: vs.response_feature(np.ones(3), z, 1, 2), "t"),
+    ):
+        with pytest.raises(ValueError) as info:  # VolterraError is a ValueError (the generated module's too)
+            call()
+        assert "complex" in str(info.value) and str(info.value).startswith(word)
+    with pytest.raises(ValueError, match="complex"):
+        resp.lower().kernel(1, (0,))(np.array([0.5j]))

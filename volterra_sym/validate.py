@@ -36,11 +36,23 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array; complex values are an InputError (NumPy would drop the imaginary parts)."""
+    if np.iscomplexobj(x):
+        raise InputError(f"{name}: received complex values; {name} must be real")
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected real numbers, received {describe(x)}") from None
+
+
 def check_grid(t: Any, *, min_points: int = 2) -> np.ndarray:
     """A time grid as float64: 1-D, finite, strictly increasing, starting at 0, at most
     ``limits.MAX_GRID_POINTS`` points."""
     if np.ndim(t) == 1:
         limits.check_grid_points(len(t))
+    if np.iscomplexobj(t):  # NumPy would drop the imaginary parts silently
+        raise InputError("t: received complex times; a time grid must be real")
     try:
         arr = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
@@ -235,6 +247,8 @@ def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
 
 def check_lag_array(lags: Any, width: int, *, stationary: bool = True) -> np.ndarray:
     """Lags as a float array of shape (..., width), finite and >= 0."""
+    if np.iscomplexobj(lags):  # NumPy would drop the imaginary parts silently
+        raise InputError("lags: received complex lags; lags must be real and >= 0")
     try:
         L = np.asarray(lags, dtype=float)
     except (TypeError, ValueError):

@@ -85,6 +85,8 @@ def feature_words(inputs: int, degree: int, level: int, include_level0: bool = F
 
 
 def _as_grid(t: Any) -> np.ndarray:
+    if np.iscomplexobj(t):  # NumPy would drop the imaginary parts silently
+        raise InputError("t: received complex times; a time grid must be real")
     try:
         grid = np.asarray(t, dtype=float)
     except (TypeError, ValueError):

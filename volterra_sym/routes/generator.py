@@ -50,7 +50,7 @@ from ..documents.derivation import Derivation, generator_steps, numerical_deriva
 from ..errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..response import Response
-from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples
+from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
 from .base import Route
 
 __all__ = [
@@ -441,7 +441,7 @@ class GeneratorResponse(Response):
             return float(val) if np.ndim(val) == 0 else val
 
         def mean0(t: Any) -> np.ndarray:
-            tt = np.asarray(t, dtype=float)
+            tt = real_array(t, "t")
             if np.any(~np.isfinite(tt)) or np.any(tt < 0):
                 raise InputError(f"t: expected finite times >= 0, received {describe(t)}")
             e = np.exp(tt[..., None] * self.eigenvalues) * self._a  # (..., N)
