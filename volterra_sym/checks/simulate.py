@@ -593,7 +593,8 @@ def _run(
                 f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
                 "blows up, or the readout is undefined on part of the state space"
             )
-        stats.add(rows, X)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
+            stats.add(rows, X)
 
     try:
         for b0 in range(0, nblocks, per_chunk):
@@ -607,7 +608,8 @@ def _run(
             stats.start_chunk(sizes)
             on_record(np.array([0]), H[None])
             _advance(cm, plan, H, streams, slab, on_record, prog)
-            stats.end_chunk()
+            with np.errstate(over="ignore", invalid="ignore"):
+                stats.end_chunk()
     finally:
         prog.close()
 
