@@ -146,7 +146,6 @@ def test_verify_minimum_paths_is_shared_with_the_cli(capsys, tmp_path):
 # --------------------------------------------------------------------------- wrong verdicts: Taylor horizon
 
 
-@pytest.mark.slow
 def test_taylor_horizon_warning_is_not_later_than_the_true_horizon():
     """Issue example: double well, f = h, lag_degree 10, t in [0, 6]; the warning said 3.95, the true 1%
     horizon was 0.51.  The truth here: the generator route (no code shared with the Taylor kernels)."""
@@ -401,12 +400,12 @@ for value in ("{HUGE}",):
 
 def test_overflowing_numbers_fail_the_same_way_at_every_hash_seed():
     outputs = []
-    for seed in ("0", "1", "12345"):
+    for seed in ("0", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
         run = subprocess.run([sys.executable, "-c", SEED_SCRIPT], capture_output=True, text=True, env=env, timeout=120)
         assert run.returncode == 0, run.stderr
         outputs.append(run.stdout)
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == outputs[1]
     assert outputs[0].startswith("ExpressionError") and "float64" in outputs[0]
     assert "Overflow" not in outputs[0]
 
