@@ -350,7 +350,19 @@ def test_writers_name_the_path_and_the_problem(writer, tmp_path):
     assert str(folder) in message and "folder" in message
     impossible = "/proc/forbidden/x" + suffix
     message = _fast(lambda: getattr(resp, writer)(impossible), vs.OutputError)
-    assert impossible in message
+    assert impossible in message and message.count("cannot write") == 1
+    message = _fast(lambda: getattr(resp, writer)(str(tmp_path / f"a\x00b{suffix}")), vs.OutputError)
+    assert "null" in message
+
+
+def test_cli_demo_and_plot_name_the_path_they_cannot_write(capsys, tmp_path):
+    blocker = tmp_path / "hostname"
+    blocker.write_text("x")
+    code, _, err = _cli(capsys, "demo", "--out", str(blocker / "out"), "--no-verify")
+    assert code == 2 and str(blocker) in err
+    code, _, err = _cli(capsys, "verify", str(ROOT / "examples/ou1d_cubic.toml"), "--paths", "200", "--plot",
+                        str(blocker / "x.png"))  # fmt: skip
+    assert code == 2 and str(blocker / "x.png") in err
 
 
 def test_cli_names_the_path_it_cannot_write(capsys, tmp_path):

@@ -297,9 +297,17 @@ def output_path(path: Any, what: str = "file") -> Path:
                 if not parent.is_dir():
                     raise OutputError(f"{name}: cannot write the {what}: {str(parent)!r} is a file, not a folder")
                 break
+    except OutputError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: e.g. an embedded NUL character
+        raise OutputError(f"{name}: cannot write the {what}: {_os_reason(exc, p)}") from None
+    try:
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{name}: cannot write the {what}: {_os_reason(exc, p)}") from None
+        folder = describe(str(p.parent), 120).rsplit(" (type", 1)[0]
+        raise OutputError(
+            f"{name}: cannot write the {what}: its folder {folder} cannot be created ({_os_reason(exc, p.parent)})"
+        ) from None
     return p
 
 
@@ -310,15 +318,15 @@ def write_text_file(path: Any, text: str, what: str = "file") -> str:
     try:
         with open(p, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         name = describe(str(p), 120).rsplit(" (type", 1)[0]
         raise OutputError(f"{name}: cannot write the {what}: {_os_reason(exc, p)}") from None
     return str(p)
 
 
-def _os_reason(exc: OSError, target: Path) -> str:
-    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
-    other = exc.filename if exc.filename is not None else None
+def _os_reason(exc: Exception, target: Path) -> str:
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    other = getattr(exc, "filename", None)
     if other is not None and str(other) != str(target):
         reason += f" ({describe(str(other), 80).rsplit(' (type', 1)[0]})"
     return reason
