@@ -19,6 +19,8 @@ MAX_TERMS                most monomials of an (expanded) polynomial readout or d
 MAX_KERNELS              most kernels of a derivation: p * sum_{n<=order} m^n index tuples
 MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
 MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
+MC_MEMORY                default bound on Monte Carlo working memory (``max_memory=None``)
+MAX_MODEL_FILE_BYTES     largest model file read
 MIN_VERIFY_PATHS         fewest Monte Carlo paths for a ``verify`` verdict (a standard error)
 MAX_GRID_POINTS          most points of a time grid (predict, simulate, verify, quadrature)
 MAX_FEATURE_VALUES       most float64 values a signature / response feature returns
@@ -61,6 +63,10 @@ MAX_GENERATOR_CELLS = 4000
 MAX_MC_WORK = 5e9
 #: Monte Carlo work units per second on the reference machine (for the time estimate)
 MC_UNITS_PER_SECOND = 1e7
+#: the default bound in bytes on Monte Carlo working memory (``max_memory=`` of simulate / verify)
+MC_MEMORY = 2**28
+#: the largest model file read (bytes)
+MAX_MODEL_FILE_BYTES = 1_000_000
 #: the fewest paths for a ``verify`` verdict: below it the standard error is not meaningful
 MIN_VERIFY_PATHS = 100
 #: the most points of a time grid
@@ -82,6 +88,8 @@ _NAMES = (
     "MAX_KERNELS",
     "MAX_GENERATOR_CELLS",
     "MAX_MC_WORK",
+    "MC_MEMORY",
+    "MAX_MODEL_FILE_BYTES",
     "MIN_VERIFY_PATHS",
     "MAX_GRID_POINTS",
     "MAX_FEATURE_VALUES",

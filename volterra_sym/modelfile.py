@@ -45,7 +45,6 @@ __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
 #: The symbol standing for time in ``[input]`` expressions.
 TIME = sp.Symbol("t", real=True)
 
-MAX_FILE_BYTES = 1_000_000
 
 _TABLES: dict[str, tuple[str, ...]] = {
     "model": (),  # keys depend on the kind, see _MODEL_KEYS
@@ -154,8 +153,11 @@ def load_run(path: str | Path) -> RunSpec:
     p = Path(path)
     try:
         size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"{p}: model file is {size} bytes (limit {MAX_FILE_BYTES}); is this the right file?")
+        if size > limits.MAX_MODEL_FILE_BYTES:
+            raise ModelError(
+                f"{p}: model file is {size} bytes (limit MAX_MODEL_FILE_BYTES = {limits.MAX_MODEL_FILE_BYTES}); is "
+                "this the right file?"
+            )
         data = p.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{p}: no such model file; check the path") from None

@@ -532,7 +532,7 @@ def _run(
     substeps = _check_int(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
     if chunk is not None:
         chunk = _check_int(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = _check_positive(max_memory, "max_memory", allow_none=False)
+    mem = _check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
     burn = _check_positive(burn_in, "burn_in")
     burn_dt = _check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
@@ -638,7 +638,7 @@ def simulate(
     eps: float = 1.0,
     scheme: str = "euler",
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,
@@ -660,7 +660,8 @@ def simulate(
         (linear SRNNs; exact Gaussian transitions, no discretisation bias).
     eps : input amplitude.
     chunk : paths per chunk (rounded up to a multiple of 64), default: as many as ``max_memory`` allows.
-    max_memory : bound in bytes on the working arrays (and on ``samples`` when requested).
+    max_memory : bound in bytes on the working arrays, per-grid statistics included (and on ``samples``
+        when requested); None: ``vs.limits.MC_MEMORY`` (256 MiB).
     progress : True / False, or None to report on stderr only for runs > 2 s on a terminal.
     return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
     burn_in : for a Stationary() start of a nonlinear model: simulate the unperturbed dynamics for
@@ -686,7 +687,7 @@ def simulate_response(
     eps: float = 1.0,
     scheme: str = "euler",
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,

@@ -228,7 +228,7 @@ def verify(
     bias: float | None = None,
     burn_in: float | None = None,
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
 ) -> VerifyReport:
     """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
