@@ -234,6 +234,10 @@ def test_taylor_order_12_lag_degree_50_is_refused_up_front():
 def test_taylor_cost_estimate_refuses_with_the_estimate_and_a_remedy():
     message = _fast(lambda: vs.derive(TANH2, 12, method="taylor", lag_degree=20), vs.ArgumentError)
     assert "estimated" in message and "MAX_TAYLOR_SECONDS" in message and "vs.limits.configure" in message
+    smaller = int(re.search(r"lag_degree <= (\d+)", message).group(1))
+    limits.check_taylor_cost(12, smaller, 1, 4, False, 1)  # the remedy it names is accepted
+    with pytest.raises(vs.ArgumentError):
+        limits.check_taylor_cost(12, smaller + 1, 1, 4, False, 1)
     # the remedy it gives is one that works (for the brief's 2-D tanh SRNN: lag_degree 10 at order 2 took 93 s)
     work, seconds = limits.taylor_estimate(2, 10, 1, 4, False)
     assert 10 < seconds < limits.MAX_TAYLOR_SECONDS
