@@ -11,7 +11,8 @@ limit                    meaning
 =======================  ====================================================================
 MAX_ORDER                highest kernel order any route derives (12)
 MAX_LAG_DEGREE           highest Taylor degree in the lags (``lag_degree``) (30)
-MAX_TAYLOR_SECONDS       refuse Taylor derivations estimated to take longer (``taylor_estimate``)
+MAX_DERIVE_SECONDS       refuse derivations estimated to take longer (``taylor_estimate``,
+                         ``exact_estimate``)
 MAX_DEGREE               highest polynomial degree / exponent in a model; also the expression
                          parser's exponent limit (stated in :mod:`volterra_sym.model.parsing`,
                          which sits below this module)
@@ -47,8 +48,8 @@ from .model import parsing
 MAX_ORDER = 12
 #: the highest Taylor degree in the lags of ``method="taylor"``
 MAX_LAG_DEGREE = 30
-#: Taylor derivations estimated (``taylor_estimate``) to take longer than this many seconds are refused
-MAX_TAYLOR_SECONDS = 120.0
+#: derivations estimated (``taylor_estimate``, ``exact_estimate``) to take longer than this many seconds are refused
+MAX_DERIVE_SECONDS = 120.0
 #: seconds per unit of Taylor work on the reference machine (2 cores; fitted to measured derivations)
 TAYLOR_SECONDS_PER_UNIT = 1.5e-5
 #: the highest polynomial degree / exponent in a model (the parser's exponent limit, same value)
@@ -82,7 +83,7 @@ MAX_QUADRATURE_MEMORY = 2**30
 _NAMES = (
     "MAX_ORDER",
     "MAX_LAG_DEGREE",
-    "MAX_TAYLOR_SECONDS",
+    "MAX_DERIVE_SECONDS",
     "MAX_DEGREE",
     "MAX_TERMS",
     "MAX_KERNELS",
@@ -302,7 +303,7 @@ def taylor_estimate(order: int, lag_degree: int, inputs: int, generators: int, s
 def check_taylor_cost(
     order: int, lag_degree: int, inputs: int, generators: int, stationary: bool, components: int
 ) -> None:
-    """Refuse a Taylor derivation estimated to take longer than MAX_TAYLOR_SECONDS."""
+    """Refuse a Taylor derivation estimated to take longer than MAX_DERIVE_SECONDS."""
     if lag_degree > MAX_LAG_DEGREE:
         raise ArgumentError(
             f"lag_degree: expected an integer in 0..{MAX_LAG_DEGREE} (the limit MAX_LAG_DEGREE), received "
@@ -310,18 +311,48 @@ def check_taylor_cost(
         )
     work, seconds = taylor_estimate(order, lag_degree, inputs, generators, stationary)
     seconds *= components
-    if seconds > MAX_TAYLOR_SECONDS:
+    if seconds > MAX_DERIVE_SECONDS:
         smaller = lag_degree
         while smaller > 0 and components * taylor_estimate(order, smaller, inputs, generators, stationary)[1] > (
-            MAX_TAYLOR_SECONDS
+            MAX_DERIVE_SECONDS
         ):
             smaller -= 1
         hint = f"lag_degree <= {smaller}" if smaller > 0 or order == 1 else "a lower order"
         raise ArgumentError(
             f"lag_degree: the Taylor route at order {order}, lag_degree {lag_degree} ({inputs} input(s), "
             f"{generators} ring variables) needs ~{work * components:.2g} work units, estimated "
-            f"{human_seconds(seconds)}, beyond the limit MAX_TAYLOR_SECONDS = {MAX_TAYLOR_SECONDS:g} s; use "
-            f"{hint} (or a lower order), or raise the limit with {_remedy('MAX_TAYLOR_SECONDS')}"
+            f"{human_seconds(seconds)}, beyond the limit MAX_DERIVE_SECONDS = {MAX_DERIVE_SECONDS:g} s; use "
+            f"{hint} (or a lower order), or raise the limit with {_remedy('MAX_DERIVE_SECONDS')}"
+        )
+
+
+# --------------------------------------------------------------------------- exact route cost
+
+
+def exact_estimate(n: int, dense: bool) -> float:
+    """Estimated seconds of ``method="exact"`` for an n-dimensional numeric model.
+
+    A dense (not triangular) numeric A has in general an irrational spectrum: the characteristic
+    polynomial is factored exactly and the Lyapunov equation solved in high precision on n^2
+    unknowns.  Measured (reference machine, dense random A, order 1): 0.18/0.42/0.94/2.2/6.3 s for
+    n = 5..9 and ~20-90 s for n = 10, i.e. ~2.7x per dimension.  Triangular A (rational spectrum,
+    exact arithmetic) stays below a second at n = 12."""
+    if not dense or n <= 5:
+        return 0.2
+    return 0.18 * 2.7 ** (n - 5)
+
+
+def check_exact_cost(n: int, dense: bool) -> None:
+    """Refuse an exact derivation estimated to take longer than MAX_DERIVE_SECONDS."""
+    seconds = exact_estimate(n, dense)
+    if seconds > MAX_DERIVE_SECONDS:
+        fit = max(k for k in range(1, n + 1) if exact_estimate(k, dense) <= MAX_DERIVE_SECONDS)
+        raise ModelError(
+            f"A: the exact route for a dense {n} x {n} numeric linear part (irrational spectrum: exact factoring "
+            f"and a high-precision Lyapunov solve on {n * n} unknowns) is estimated at {human_seconds(seconds)}, "
+            f"beyond the limit MAX_DERIVE_SECONDS = {MAX_DERIVE_SECONDS:g} s (dense models up to n = {fit} fit); "
+            "use Monte Carlo (vs.simulate) or method='taylor', or raise the limit with "
+            f"{_remedy('MAX_DERIVE_SECONDS')}"
         )
 
 
