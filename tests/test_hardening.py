@@ -721,3 +721,8 @@ def test_exact_route_on_a_large_dense_model_is_refused_with_an_estimate():
     assert message.startswith("A") and "estimated" in message and "MAX_DERIVE_SECONDS" in message
     # a triangular (here diagonal) model of the same size has a rational spectrum and stays fast
     assert vs.derive(vs.OU(np.diag(np.arange(1.0, 26.0)), np.ones(25), 1, readout="h1"), 1).order == 1
+
+
+def test_kernel_count_is_checked_when_the_order_comes_from_the_readout():
+    model = vs.OU(1, [[1, 1, 1, 1]], 1, readout="h1**12")
+    assert "MAX_KERNELS" in _fast(lambda: vs.derive(model), vs.ArgumentError)

@@ -91,6 +91,7 @@ def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, s
     if order is None:
         order = max(degree, 1)
     order = check_order(order)
+    limits.check_kernel_count(order, model.m, model.p, degree)  # also when the order comes from the readout
     with mpmath.workdps(dps):
         data = linear_data(model, dps=dps)
     dps = data.dps  # raised automatically for clustered eigenvalues
