@@ -726,3 +726,10 @@ def test_exact_route_on_a_large_dense_model_is_refused_with_an_estimate():
 def test_kernel_count_is_checked_when_the_order_comes_from_the_readout():
     model = vs.OU(1, [[1, 1, 1, 1]], 1, readout="h1**12")
     assert "MAX_KERNELS" in _fast(lambda: vs.derive(model), vs.ArgumentError)
+
+
+def test_verify_refuses_impossible_requests_before_deriving():
+    # the derive options are bad too: the refusal about paths comes first, so nothing was derived
+    for paths in (1, 10**12):
+        message = _fast(lambda n=paths: vs.verify(OU, U, T, paths=n, derive_options={"method": "exakt"}))
+        assert message.startswith("paths")

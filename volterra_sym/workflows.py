@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .checks.verify import VerifyReport
+from .checks.verify import VerifyReport, check_request
 from .checks.verify import verify as verify_response
 from .derive import derive
 from .model.diffusion import Diffusion
@@ -40,6 +40,7 @@ def verify(
         ``chunk``, ``max_memory``, ``progress``).
     """
     check_model(model)
+    check_request(model, u, t, **options)  # paths, grid and Monte Carlo work: refused before deriving
     if response is None:
         response = derive(model, order, **dict(derive_options or {}))
     return verify_response(model, u, t, response=response, **options)

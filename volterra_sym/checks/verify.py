@@ -38,9 +38,11 @@ from ..validate import (
     output_path,
 )
 
-__all__ = ["VerifyReport", "verify"]
+__all__ = ["VerifyReport", "check_request", "verify"]
 
 _ROUNDING = 1e-10
+#: defaults of :func:`verify` (shared with :func:`check_request`)
+DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
 
 
 class PredictingResponse(Protocol):
@@ -213,18 +215,61 @@ def _is_linear(model: Diffusion) -> bool:
     return True
 
 
+def check_request(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    *,
+    paths: Any = DEFAULT_PATHS,
+    scheme: Any = None,
+    z: Any = DEFAULT_Z,
+    eps: Any = 1.0,
+    substeps: Any = DEFAULT_SUBSTEPS,
+    bias: Any = None,
+    **_: Any,
+) -> tuple[np.ndarray, np.ndarray, int, str, int]:
+    """Everything :func:`verify` can check before any work: settings, grid, input, the number of paths
+    (at least MIN_VERIFY_PATHS) and the whole Monte Carlo work and refined grid against vs.limits.
+    Returns (grid, input samples, paths, scheme, substeps).  ``volterra_sym.verify`` calls it before deriving."""
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
+        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
+    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
+        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+    check_model(model)
+    tt = check_grid(t)
+    # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
+    samples = input_on_grid(u, tt, model.m)
+    check_eps(eps)
+    paths = check_verify_paths(paths)  # a verdict needs a meaningful standard error
+    if scheme is None:
+        scheme = "exact" if _is_linear(model) else "euler"
+    # the whole Monte Carlo work, before predicting or simulating anything
+    if scheme != "exact":
+        substeps = check_int(substeps, "substeps", minimum=1, hint=" (Euler steps per grid interval)")
+        factors = (substeps, 2 * substeps) if bias is None else (substeps,)
+        limits.check_grid_points(
+            (tt.size - 1) * factors[-1] + 1,
+            "t (refined for the Euler bias estimate)",
+            f"use fewer points, or substeps < {substeps}, or scheme='exact' for linear models",
+        )
+        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n, min_paths=limits.MIN_VERIFY_PATHS)
+    else:
+        limits.check_mc_work(paths, tt.size - 1, model.n, min_paths=limits.MIN_VERIFY_PATHS)
+    return tt, samples, paths, scheme, substeps
+
+
 def verify(
     model: Diffusion,
     u: InputLike,
     t: Any,
     *,
     response: PredictingResponse,
-    paths: int = 20000,
+    paths: int = DEFAULT_PATHS,
     seed: int = 0,
     scheme: str | None = None,
-    z: float = 5.0,
+    z: float = DEFAULT_Z,
     eps: float = 1.0,
-    substeps: int = 4,
+    substeps: int = DEFAULT_SUBSTEPS,
     bias: float | None = None,
     burn_in: float | None = None,
     chunk: int | None = None,
@@ -248,32 +293,11 @@ def verify(
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
     """
-    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
-    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
-    check_model(model)
-    tt = check_grid(t)
-    # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
-    u = input_on_grid(u, tt, model.m)
-    check_eps(eps)
-    paths = check_verify_paths(paths)  # a verdict needs a meaningful standard error
+    tt, u, paths, scheme, substeps = check_request(
+        model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias
+    )
     check_response_model(model, response)
     linear = _is_linear(model)
-    if scheme is None:
-        scheme = "exact" if linear else "euler"
-    # the whole Monte Carlo work, before predicting or simulating anything
-    if scheme != "exact":
-        substeps = check_int(substeps, "substeps", minimum=1, hint=" (Euler steps per grid interval)")
-        factors = (substeps, 2 * substeps) if bias is None else (substeps,)
-        limits.check_grid_points(
-            (tt.size - 1) * factors[-1] + 1,
-            "t (refined for the Euler bias estimate)",
-            f"use fewer points, or substeps < {substeps}, or scheme='exact' for linear models",
-        )
-        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n, min_paths=limits.MIN_VERIFY_PATHS)
-    else:
-        limits.check_mc_work(paths, tt.size - 1, model.n, min_paths=limits.MIN_VERIFY_PATHS)
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None
     if linear:
