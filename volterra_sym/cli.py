@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import limits
-from .checks.verify import VerifyReport
+from .checks.verify import VerifyReport, check_request
 from .errors import MAX_MESSAGE, VolterraError
 from .model.diffusion import Diffusion
 from .modelfile import RunSpec, load_run, loads_run
@@ -377,9 +377,10 @@ def _verify(
     model = spec.model if spec.model.is_numeric() else spec.model.with_values()
     t = spec.time_grid()
     u = spec.input_values(t)
+    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
         resp = _derive(replace(spec, model=model), order, method, lag_degree)
-    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     return verify(model, u, t, response=resp, **run)
 
 
