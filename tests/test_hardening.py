@@ -733,3 +733,8 @@ def test_verify_refuses_impossible_requests_before_deriving():
     for paths in (1, 10**12):
         message = _fast(lambda n=paths: vs.verify(OU, U, T, paths=n, derive_options={"method": "exakt"}))
         assert message.startswith("paths")
+
+
+def test_verify_unknown_option_is_an_argument_error_not_a_type_error():
+    message = _fast(lambda: vs.verify(OU, U, T, pathz=200), vs.ArgumentError)
+    assert message.startswith("pathz") and "'paths'" in message
