@@ -165,7 +165,7 @@ def warn_horizon(lag_degree: int, tt: np.ndarray, parts: np.ndarray, top: np.nda
         warnings.warn(
             f"Taylor kernels of lag degree {lag_degree} are inaccurate beyond t ~ {tt[j]:.3g}: there the "
             f"degree-{lag_degree} terms reach {HORIZON_TOLERANCE:.0%} of the response so far (the error grows "
-            "after that). Use a shorter horizon, a larger lag_degree, or method='generator' (1-D models).",
+            "after that). Use a shorter horizon, a larger lag_degree, or method='galerkin' / 'generator' (1-D).",
             TruncationWarning,
             stacklevel=4,
         )
