@@ -189,3 +189,27 @@ def test_method_override_drops_the_files_lag_degree(tmp_path, capsys):
     assert main(["derive", path, "--order", "2", "--method", "exact"]) == 2
     err = capsys.readouterr().err
     assert_one_line_error(err, "--method taylor")
+
+
+def test_estimate_prints_kernel_estimates_that_agree_with_the_exact_kernels(tmp_path, capsys):
+    """K^(1)(0) = 3c(a s^2 + 2 c0^2)/(2 a^2) = 0.5025 and K^(2)(0, 0) = 6 c^2 c0 / a = 0.45 (MATH.md section 5)
+    for ou1d_cubic.toml (a = 1, c = 1/2, c0 = 3/10, s = 7/10), within 4.5 standard errors plus the dt bias."""
+    import json
+
+    out = tmp_path / "est.json"
+    argv = ["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--order", "2", "--lags", "0,0.5", "--paths", "2000"]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert "K^(2)_[1,1]" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["paths"] == 2000
+    import volterra_sym as vs
+
+    est = vs.estimate_kernels(vs.load_model(EXAMPLES / "ou1d_cubic.toml"), order=2, lags={1: [0.0], 2: [[0.0, 0.0]]},
+                              paths=2000, seed=0)
+    for n, exact in ((1, 0.5025), (2, 0.45)):
+        assert abs(est.mean(n)[0] - exact) <= 4.5 * est.stderr(n)[0] + abs(est.bias(n)[0]) + 4.5 * est.bias_stderr(n)[0]
+
+
+def test_estimate_bad_lags_is_a_one_line_error(capsys):
+    assert main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", "0:a:1"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "--lags")

@@ -84,7 +84,8 @@ def test_stationary_mean_and_kernel_shapes():
     m_inf, v_inf = C0 / A, S**2 / (2 * A)
     assert r.mean0 == pytest.approx(m_inf**3 + 3 * m_inf * v_inf, abs=1e-10)
     assert r.kernel_values(2, (0, 0), np.zeros((4, 5, 2))).shape == (4, 5)
-    assert r.kernel_values(1, None, [0.3]).shape == ()
+    assert r.kernel_values(1, None, [0.3]).shape == (1,)  # a 1-D array lists first-order lags
+    assert r.kernel_values(1, None, [[0.3]]).shape == (1,) and r.kernel_values(1, None, np.array([0.3])[0]).shape == ()
     assert np.all(r.eigenvalues <= 0)
     assert r.grid.pi.sum() == pytest.approx(1.0)
 

@@ -75,12 +75,14 @@ def test_gaussian_start_complex_spectrum_nonuniform_grid() -> None:
 
 
 def _euler_moments_1d(a, c0, c, s, eps, U, dt, steps_per, m0, v0):
-    """Exact mean/variance of the Euler-Maruyama chain for 1-D OU (input held at left values)."""
+    """Exact mean/variance of the Euler-Maruyama chain for 1-D OU (input: average of the linear interpolant
+    over each sub-step)."""
     m, v = [m0], [v0]
     for k in range(U.size - 1):
         mk, vk = m[-1], v[-1]
-        for _ in range(steps_per):
-            mk = mk + (-a * mk + c0 + eps * c * U[k]) * dt
+        for i in range(steps_per):
+            ubar = U[k] + (i + 0.5) / steps_per * (U[k + 1] - U[k])
+            mk = mk + (-a * mk + c0 + eps * c * ubar) * dt
             vk = (1 - a * dt) ** 2 * vk + s**2 * dt
         m.append(mk)
         v.append(vk)
@@ -203,10 +205,12 @@ def test_crn_response_matches_oracle_and_scales_with_eps() -> None:
 
 
 def test_progress_switch(capsys) -> None:
+    pytest.importorskip("tqdm")  # the optional extra 'progress'
     model = vs.OU(A=1.0, C=1.0, sigma=0.5, readout="h1")
     t = np.linspace(0, 1, 5)
-    simulate(model, None, t, 10, progress=True)
-    assert "100.0%" in capsys.readouterr().err
+    simulate(model, None, t, 10, progress=True)  # a tqdm bar on stderr: paths done, rate, time left
+    err = capsys.readouterr().err
+    assert "volterra_sym.checks.simulate" in err and "/10 paths" in err
     simulate(model, None, t, 10, progress=False)
     assert capsys.readouterr().err == ""
 
@@ -303,8 +307,8 @@ def test_euler_two_dimensional_nonsymmetric_noise_exact_recursion() -> None:
     P = np.eye(2) - A * dt
     ref = [m[0] ** 2 + m[0] * m[1]]
     for j in range(5):
-        for _ in range(10):  # Euler holds the left value of u on each grid interval
-            m = P @ m + (c + C @ U[j]) * dt
+        for i in range(10):  # Euler uses the average of the linear interpolant of u over each sub-step
+            m = P @ m + (c + C @ (U[j] + (i + 0.5) / 10 * (U[j + 1] - U[j]))) * dt
             S = P @ S @ P.T + sig @ sig.T * dt
         ref.append(m[0] ** 2 + S[0, 0] + m[0] * m[1] + S[0, 1])
     assert np.all(np.abs(res.mean - np.array(ref))[1:] <= Z * res.stderr[1:])

@@ -13,11 +13,13 @@ from .checks.verify import VerifyReport
 from .derive import derive
 from .errors import (
     ArgumentError,
+    ConvergenceWarning,
     ExpectationError,
     ExpressionError,
     FeatureError,
     GridError,
     InputError,
+    MissingDependencyError,
     ModelError,
     NotAnalyticError,
     NotLinearError,
@@ -57,6 +59,7 @@ _LAZY = {
     "expectation": "algebra.expectations",
     "derive_generator": "routes.generator",
     "volterra_quadrature": "numerics.simplex_quadrature",
+    "estimate_kernels": "checks.kernel_estimates",
 }
 
 
@@ -81,10 +84,12 @@ __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
     "limits",
     "OutputError",
     "ArgumentError",
+    "ConvergenceWarning",
     "ExpectationError",
     "FeatureError",
     "GridError",
     "InputError",
+    "MissingDependencyError",
     "NotAnalyticError",
     "NotNormalisableError",
     "QuadratureCostWarning",

@@ -11,6 +11,7 @@ Errors are one line on stderr: ``volterra-sym: error: ...``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -25,7 +26,7 @@ from typing import Any, NoReturn
 from . import limits
 from .checks.verify import VerifyReport, check_request
 from .errors import MAX_MESSAGE, VolterraError
-from .model.diffusion import Diffusion
+from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
@@ -46,6 +47,7 @@ examples:
   volterra-sym derive examples/ou1d_symbolic.toml --numeric      (parameter values substituted first)
   volterra-sym verify examples/srnn2d_quadratic_two_inputs.toml --paths 4000 --seed 1
   volterra-sym verify examples/ou1d_cubic.toml --input "sin(t)" --t-end 5 --plot check.png
+  volterra-sym estimate examples/srnn_tanh.toml --order 2 --lags 0:2:0.25 --paths 20000 --json est.json
 
 Model files are TOML; see docs/model_files.md and the examples/ folder.
 """
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify,estimate}")
 
     demo = sub.add_parser(
         "demo",
@@ -134,6 +136,30 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
     verify.add_argument("--points", type=_points, metavar="K", help="grid points, overriding [grid]")
     verify.set_defaults(func=cmd_verify)
+
+    estimate = sub.add_parser(
+        "estimate",
+        parents=[common],
+        help="Monte Carlo estimates of the kernels (correlation functions) with standard errors",
+        description="Estimate K^(1) (and K^(2) on all pairs of the given lags) of MODEL by the pathwise (tangent) "
+        "Monte Carlo estimator, from unperturbed simulations, with standard errors and the time-step bias "
+        "(docs/MATH.md section 9). With --scheduler the paths run on a dask cluster (docs/distributed.md).",
+        epilog="example: volterra-sym estimate examples/srnn_tanh.toml --order 1 --lags 0:2:0.25 --paths 20000",
+    )
+    estimate.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    estimate.add_argument("--order", type=_positive_int, default=1, metavar="N", help="1 or 2 (default 1)")
+    estimate.add_argument(
+        "--lags",
+        required=True,
+        metavar="L",
+        help="lags: START:STOP:STEP (STOP included) or a comma list, multiples of --dt; order 2 uses every pair",
+    )
+    estimate.add_argument("--paths", type=_positive_int, default=10000, metavar="N", help="paths (default 10000)")
+    estimate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    estimate.add_argument("--dt", type=_positive_float, default=0.01, metavar="DT", help="time step (default 0.01)")
+    estimate.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
+    estimate.add_argument("--json", metavar="F", help="write the estimates as JSON")
+    estimate.set_defaults(func=cmd_estimate)
     return parser
 
 
@@ -144,6 +170,9 @@ def _derive_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
+    )
+    parser.add_argument(
+        "--degree", type=_galerkin_degree, metavar="P", help="polynomial degree of the basis (method galerkin)"
     )
 
 
@@ -157,6 +186,14 @@ def _integer(text: str, low: int, high: int | None, what: str) -> int:
     if value < low or (high is not None and value > high):
         raise argparse.ArgumentTypeError(f"expected {rule} ({what}), received {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, None, "a positive count")
+
+
+def _galerkin_degree(text: str) -> int:
+    return _integer(text, 1, limits.MAX_GALERKIN_DEGREE, "the Galerkin basis degree, limit MAX_GALERKIN_DEGREE")
 
 
 def _order(text: str) -> int:
@@ -265,7 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     spec = loads_run(text, "<built-in default model>")
     model = spec.model
     print(f"volterra-sym demo: {describe_model(model)}")
-    resp = _derive(spec, args.order, None, None)
+    resp = _derive(spec, args.order, None)
     _print_kernels(resp)
     if args.no_verify:
         print("verification: skipped (--no-verify)")
@@ -301,7 +338,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
-    resp = _derive(spec, args.order, args.method, args.lag_degree)
+    resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
@@ -328,7 +365,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
             "or pass --input EXPR --t-end T --points K"
         )
     report = _verify(
-        spec, None, order=args.order, method=args.method, lag_degree=args.lag_degree, paths=args.paths, seed=args.seed
+        spec,
+        None,
+        order=args.order,
+        method=args.method,
+        lag_degree=args.lag_degree,
+        degree=args.degree,
+        paths=args.paths,
+        seed=args.seed,
     )
     print(report)
     if args.plot:
@@ -345,20 +389,79 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lag_list(text: str) -> list[float]:
+    """``START:STOP:STEP`` (STOP included) or ``a,b,c``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int(round((stop - start) / step)) + 1
+            return [start + i * step for i in range(count)]
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise CLIError(
+            f"--lags: expected START:STOP:STEP (e.g. 0:2:0.25) or a comma list (e.g. 0.1,0.5,1), received {text!r}"
+        ) from None
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Monte Carlo kernel estimates of a model file, printed as a table (and JSON)."""
+    from .checks.kernel_estimates import estimate_kernels
+
+    spec = load_run(args.model)
+    model = spec.model if spec.model.is_numeric() else spec.model.with_values()
+    taus = _lag_list(args.lags)
+    if not taus:
+        raise CLIError("--lags: give at least one lag")
+    if args.order not in (1, 2):
+        raise CLIError(f"--order: the Monte Carlo estimator gives orders 1 and 2, received {args.order}")
+    lags: dict[int, Any] = {1: taus}
+    if args.order == 2:
+        lags[2] = [[a, b] for a in taus for b in taus]
+    if not isinstance(model.initial, Stationary):  # non-stationary starts: the kernels also take s_n
+        raise CLIError(
+            f"{spec.source}: the command line estimates kernels for the stationary start; use "
+            "vs.estimate_kernels in Python for point or Gaussian starts (lags with s_n)"
+        )
+    est = estimate_kernels(
+        model, order=args.order, lags=lags, paths=args.paths, seed=args.seed, dt=args.dt, client=args.scheduler
+    )
+    print(describe_model(model))
+    print(f"Monte Carlo kernel estimates: {args.paths} paths, seed {args.seed}, dt {args.dt:g}")
+    for n in range(1, args.order + 1):
+        for ks in itertools.product(range(model.m), repeat=n):
+            k = ks if model.m > 1 else None
+            mean, se, bias = est.mean(n, k), est.stderr(n, k), est.bias(n, k)
+            label = ",".join(str(i + 1) for i in ks)
+            print(f"  K^({n})_[{label}]     lags          estimate        SE      dt bias")
+            for row, m_, s_, b_ in zip(lags[n], mean, se, bias):
+                where = f"{row:g}" if n == 1 else ", ".join(f"{x:g}" for x in row)
+                print(f"  {where:>22}  {float(m_):>14.6g}  {float(s_):>8.2g}  {float(b_):>9.2g}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(est.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- library calls
 
 
-def _derive(spec: RunSpec, order: int | None, method: str | None, lag_degree: int | None) -> Response:
+def _derive(
+    spec: RunSpec, order: int | None, method: str | None, *, lag_degree: int | None = None, degree: int | None = None
+) -> Response:
     from .derive import derive
     from .routes import get_route
 
     method = method or spec.method or "exact"
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
-    lag_degree = lag_degree if lag_degree is not None else spec.lag_degree
-    options: dict[str, Any] = {}
-    if lag_degree is not None and route.accepts("lag_degree"):  # a file's lag_degree is moot for other routes
-        options["lag_degree"] = lag_degree
+    settings = {
+        "lag_degree": lag_degree if lag_degree is not None else spec.lag_degree,
+        "degree": degree if degree is not None else spec.degree,
+    }
+    # a file's lag_degree / degree is moot for routes that do not take it
+    options = {k: v for k, v in settings.items() if v is not None and route.accepts(k)}
     return derive(spec.model, order, method=method, **options)
 
 
@@ -369,6 +472,7 @@ def _verify(
     order: int | None = None,
     method: str | None = None,
     lag_degree: int | None = None,
+    degree: int | None = None,
     paths: int | None = None,
     seed: int | None = None,
 ) -> VerifyReport:
@@ -380,7 +484,7 @@ def _verify(
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
-        resp = _derive(replace(spec, model=model), order, method, lag_degree)
+        resp = _derive(replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree)
     return verify(model, u, t, response=resp, **run)
 
 

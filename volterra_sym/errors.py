@@ -82,6 +82,17 @@ class FeatureError(VolterraError):
     """Bad input to the signature / response-feature functions."""
 
 
+class MissingDependencyError(VolterraError, ImportError):
+    """An optional dependency is not installed (the message names the extra: pip install 'volterra_sym[...]').
+
+    Both a :class:`VolterraError` and an :class:`ImportError`, so ``except ImportError`` catches it.
+    """
+
+
+class ReadoutError(ModelError):
+    """A readout dictionary cannot be used: an entry is malformed or its kernels are missing to the needed order."""
+
+
 class VolterraWarning(UserWarning):
     """Base class of volterra_sym's warnings."""
 
@@ -90,8 +101,16 @@ class TruncationWarning(VolterraWarning):
     """A Taylor-kernel prediction runs past the horizon where its lag degree is accurate."""
 
 
+class ConvergenceWarning(VolterraWarning):
+    """A numerical route's error estimate (e.g. Galerkin degree p against p + 2) exceeds its tolerance."""
+
+
 class QuadratureCostWarning(VolterraWarning):
     """Simplex quadrature will take long (O(len(t)^(n+1)) kernel evaluations)."""
+
+
+class TimeStepBiasWarning(VolterraWarning):
+    """A Monte Carlo estimate's time-step (Euler) bias is not small against its standard error."""
 
 
 def clip(value: object, limit: int = 60) -> str:

@@ -57,6 +57,8 @@ def _derive_run(run: RunSpec) -> Response:
     options: dict[str, Any] = {}
     if route.accepts("lag_degree"):
         options["lag_degree"] = run.lag_degree if run.lag_degree is not None else 4
+    if route.accepts("degree"):
+        options["degree"] = run.degree if run.degree is not None else 10
     return derive(run.model, order, method=route.name, **options)
 
 

@@ -19,6 +19,7 @@ MAX_DEGREE               highest polynomial degree / exponent in a model; also t
 MAX_TERMS                most monomials of an (expanded) polynomial readout or drift entry
 MAX_KERNELS              most kernels of a derivation: p * sum_{n<=order} m^n index tuples
 MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
+MAX_GALERKIN_DEGREE      highest polynomial degree of the Galerkin basis
 MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
 MC_MEMORY                default bound on Monte Carlo working memory (``max_memory=None``)
 MAX_MODEL_FILE_BYTES     largest model file read
@@ -60,6 +61,8 @@ MAX_TERMS = 5000
 MAX_KERNELS = 20_000
 #: the most finite-volume cells of ``method="generator"`` (dense cells x cells matrices)
 MAX_GENERATOR_CELLS = 4000
+#: the highest polynomial degree of the Galerkin basis (``method="galerkin"``, ``degree=``)
+MAX_GALERKIN_DEGREE = 60
 #: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 8 minutes)
 MAX_MC_WORK = 5e9
 #: Monte Carlo work units per second on the reference machine (for the time estimate)
@@ -88,6 +91,7 @@ _NAMES = (
     "MAX_TERMS",
     "MAX_KERNELS",
     "MAX_GENERATOR_CELLS",
+    "MAX_GALERKIN_DEGREE",
     "MAX_MC_WORK",
     "MC_MEMORY",
     "MAX_MODEL_FILE_BYTES",

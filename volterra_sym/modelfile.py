@@ -52,7 +52,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "initial": ("kind", "x0", "mean", "cov"),
     "input": ("expr",),
     "grid": ("t_end", "points"),
-    "derive": ("order", "method", "lag_degree"),
+    "derive": ("order", "method", "lag_degree", "degree"),
 }
 _COMMON_KEYS = ("kind", "name", "state", "readout")
 _MODEL_KEYS: dict[str, tuple[str, ...]] = {
@@ -80,7 +80,8 @@ class RunSpec:
     model : the :class:`~volterra_sym.model.Diffusion`.
     inputs : one SymPy expression in ``t`` (:data:`TIME`) per input channel, or ``None``.
     t_end, points : the time grid ``linspace(0, t_end, points)``, or ``None``.
-    order, method, lag_degree : settings from ``[derive]`` (``None`` when absent).
+    order, method, lag_degree, degree : settings from ``[derive]`` (``None`` when absent; ``lag_degree``
+        is read by the Taylor route, ``degree`` by the Galerkin route).
     source : the file name (or ``"<string>"``).
     """
 
@@ -92,6 +93,7 @@ class RunSpec:
     method: str | None = None
     lag_degree: int | None = None
     source: str = "<string>"
+    degree: int | None = None
 
     @property
     def has_verification(self) -> bool:
@@ -318,8 +320,8 @@ class _Loader:
         model = self.build_model(self.doc["model"])
         inputs = self.read_inputs(model) if "input" in self.doc else None
         t_end, points = self.read_grid() if "grid" in self.doc else (None, None)
-        order, method, lag = self.read_derive() if "derive" in self.doc else (None, None, None)
-        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source)
+        order, method, lag, degree = self.read_derive() if "derive" in self.doc else (None, None, None, None)
+        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree)
 
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
@@ -609,7 +611,7 @@ class _Loader:
             )
         return float(t_end), points
 
-    def read_derive(self) -> tuple[int | None, str | None, int | None]:
+    def read_derive(self) -> tuple[int | None, str | None, int | None, int | None]:
         table = self.doc["derive"]
         order = table.get("order")
         top = limits.MAX_ORDER
@@ -626,4 +628,12 @@ class _Loader:
                 "lag_degree",
                 f"expected an integer between 0 and {top} (the limit MAX_LAG_DEGREE), received {lag!r}",
             )
-        return order, method, lag
+        degree = table.get("degree")
+        top = limits.MAX_GALERKIN_DEGREE
+        if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= top):
+            raise self.error(
+                "derive",
+                "degree",
+                f"expected an integer between 1 and {top} (the limit MAX_GALERKIN_DEGREE), received {degree!r}",
+            )
+        return order, method, lag, degree

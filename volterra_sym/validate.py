@@ -255,8 +255,8 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True) -> np.nda
         raise InputError(
             f"lags: expected an array of lags of shape (..., {width}), received {describe(lags)}"
         ) from None
-    if width == 1 and L.ndim >= 1 and L.shape[-1] != 1:
-        L = L[..., None]
+    if width == 1 and L.ndim <= 1:  # a scalar lag (-> shape ()), or a 1-D array of first-order lags (-> (L,))
+        L = L.reshape(L.shape + (1,))
     if L.ndim == 0 or L.shape[-1] != width:
         what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) for a non-stationary start"
         raise InputError(f"lags: expected an array of shape (..., {width}) {what}, received shape {L.shape}")

@@ -10,14 +10,18 @@ O(eps^2) instead of O(1).
 Schemes
 -------
 ``"euler"``  Euler-Maruyama on ``substeps`` equal sub-steps of every grid interval; any
-             Diffusion. Weak order 1 (bias of E f is O(dt)). The input is taken
-             piecewise **constant**: u_{t_k} on [t_k, t_{k+1}) (left value).
+             Diffusion. Weak order 1 (bias of E f is O(dt)). The input is the
+             piecewise-**linear** interpolant of its grid samples (a callable is sampled
+             at the grid times, as for the exact scheme and the oracle); each sub-step
+             uses the exact average of that interpolant over the sub-step (the value at
+             its midpoint), so the input adds no O(dt) error of its own: the bias comes
+             from discretising the drift and the noise alone.
 ``"exact"``  exact Gaussian transition of a linear SRNN (affine drift -A h + c, constant
              sigma and coupling C): h_{k+1} = Phi h_k + G0 g_k + G1 (g_{k+1} - g_k)/dt + xi,
-             xi ~ N(0, Q), g = c + eps C u (see :class:`volterra_sym.oracle.Transition`).
+             xi ~ N(0, Q), g = c + eps C u (see :class:`volterra_sym.checks.oracle.Transition`).
              The input is taken piecewise **linear** between grid samples and integrated
              exactly, so there is no discretisation bias at any dt (same convention as
-             :func:`volterra_sym.oracle.gaussian_oracle`).
+             :func:`volterra_sym.checks.oracle.gaussian_oracle`).
 
 Reproducibility
 ---------------
@@ -26,14 +30,16 @@ normals (initial law, burn-in, then the increments, step by step) from its own s
 ``SFC64(SeedSequence(seed, spawn_key=(b,)))``.  Chunks are whole numbers of blocks,
 every path-wise operation is element-wise (no BLAS), per-block statistics are computed
 on contiguous copies and merged in block order (Chan's formula).  So the same seed gives
-bit-identical results whatever ``chunk`` or ``max_memory`` is.
+bit-identical results whatever ``chunk`` or ``max_memory`` is, and with ``client=`` (a
+dask.distributed Client) the chunks run as dask tasks with the same numbers
+(:mod:`volterra_sym.checks.distributed`, docs/distributed.md).  Long runs show a tqdm progress bar on
+a terminal (``progress=``; no bar when tqdm is not installed).
 """
 
 from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -176,7 +182,7 @@ def _lmul(M: np.ndarray, X: np.ndarray, out: np.ndarray | None = None, tmp: np.n
     return out
 
 
-def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
+def sqrtm_psd(S: np.ndarray) -> np.ndarray:
     """L with L L^T = S for a symmetric positive semi-definite S (eigen-decomposition)."""
     w, V = np.linalg.eigh(0.5 * (S + S.T))
     scale = max(float(np.max(np.abs(w))), 1e-300)
@@ -202,7 +208,7 @@ class _Plan:
     M: np.ndarray | None  # (K, n, n) one-step matrix of the affine schemes: h' = M h + a + Lq z
     Lq: np.ndarray | None  # (K, n, w) noise factor, None if sigma depends on h
     a: np.ndarray  # (Nf, E, n) deterministic increment (affine) or eps*C u (general)
-    U: np.ndarray  # (Nf, m) input per fine step (left value)
+    U: np.ndarray  # (Nf, m) input per fine step (average of the piecewise-linear input over it)
     eps: np.ndarray  # (E,)
 
 
@@ -231,14 +237,16 @@ def _kinds(dts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndarray, substeps: int) -> _Plan:
     dts, interval, times, record = _fine_grid(t, substeps)
     kinds, reps = _kinds(dts)
-    Uf = U[interval]
+    # input per fine step: the exact average of the piecewise-linear input over the step
+    frac = (np.tile(np.arange(substeps), t.size - 1) + 0.5) / substeps
+    Uf = U[interval] + frac[:, None] * (U[interval + 1] - U[interval])
     n = cm.n
     if scheme == "exact":
         parts = cm.parts
         assert parts is not None
         trs = [transition(parts.A, parts.D, float(d)) for d in reps]
         M = np.array([tr.Phi for tr in trs])
-        Lq: np.ndarray | None = np.array([_sqrtm_psd(tr.Q) for tr in trs])
+        Lq: np.ndarray | None = np.array([sqrtm_psd(tr.Q) for tr in trs])
         g = parts.c[None, None, :] + eps[None, :, None] * (U @ parts.C.T)[:, None, :]  # (nt, E, n)
         G0 = np.array([tr.G0 for tr in trs])[kinds]
         G1 = np.array([tr.G1 for tr in trs])[kinds]
@@ -259,37 +267,46 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
 # --------------------------------------------------------------------------- the stepping loop
 
 
-class _Progress:
-    """Progress on stderr: forced on (True), off (False), or auto (None: tty and run > 2 s)."""
+class ProgressBar:
+    """Progress bar on stderr via tqdm (optional: no bar without it): paths done, rate, time left.
 
-    def __init__(self, mode: bool | None, total: int):
-        self.mode, self.total, self.done = mode, max(total, 1), 0
-        self.start = self.last = time.monotonic()
-        self.shown = False
+    mode True shows it, False silences it, None (auto) shows it only on a terminal and only once
+    the run has taken 2 s.  ``update`` counts path-steps; ``per_path`` steps make one path.
+    """
+
+    def __init__(self, mode: bool | None, total: int, per_path: int = 1, desc: str = "volterra_sym"):
+        self.per_path = max(int(per_path), 1)
+        self.bar: Any = None
+        if mode is False:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # the optional extra 'progress' is not installed: no bar
+            return
+        self.bar = tqdm(
+            total=max(total, 1) / self.per_path,
+            desc=desc,
+            unit="paths",
+            disable=None if mode is None else False,  # None: only on a TTY
+            delay=2.0 if mode is None else 0.0,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} paths "
+            "[{elapsed}<{remaining}, {rate_fmt}]",
+        )
 
     def update(self, steps: int) -> None:
-        self.done += steps
-        if self.mode is False:
-            return
-        now = time.monotonic()
-        if self.mode is None and (now - self.start < 2.0 or not sys.stderr.isatty()):
-            return
-        if now - self.last < 0.5 and self.done < self.total:
-            return
-        self.last = now
-        frac = self.done / self.total
-        left = (now - self.start) * (1 - frac) / max(frac, 1e-9)
-        sys.stderr.write(f"\rvolterra_sym.simulate: {100 * frac:5.1f}% ({now - self.start:.1f} s, ~{left:.0f} s left)")
-        sys.stderr.flush()
-        self.shown = True
+        if self.bar is not None:
+            self.bar.update(steps / self.per_path)
 
     def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
-def _normals(streams: list[tuple[np.random.Generator, int]], shape: tuple[int, ...]) -> np.ndarray:
+def block_normals(streams: list[tuple[np.random.Generator, int]], shape: tuple[int, ...]) -> np.ndarray:
     """Standard normals of shape (*shape, P): block by block along the path axis."""
     return np.concatenate([g.standard_normal(shape + (b,)) for g, b in streams], axis=-1)
 
@@ -301,7 +318,7 @@ def _advance(
     streams: list[tuple[np.random.Generator, int]],
     slab: int,
     on_record: Callable[[np.ndarray, np.ndarray], None] | None,
-    progress: _Progress,
+    progress: ProgressBar,
 ) -> np.ndarray:
     """Step the ensemble H (E, n, P) through the plan; call on_record(grid_idx, states (R, E, n, P))."""
     Nf = plan.dts.size
@@ -311,7 +328,7 @@ def _advance(
     for j0 in range(0, Nf, slab):
         j1 = min(Nf, j0 + slab)
         L = j1 - j0
-        Z = _normals(streams, (L, plan.w))  # (L, w, P)
+        Z = block_normals(streams, (L, plan.w))  # (L, w, P)
         kinds = plan.kinds[j0:j1]
         noise = None if plan.Lq is None else _lmul(plan.Lq[kinds], Z)  # (L, n, P)
         Hs = np.empty((L + 1, E, n, P))
@@ -380,7 +397,7 @@ def _general_step(
 # --------------------------------------------------------------------------- statistics
 
 
-class _Stats:
+class BlockStats:
     """Running mean and M2 per grid time, merged block by block in path order (Chan et al. 1979).
 
     Per-block means and M2 are sums over contiguous rows of ``BLOCK`` values (identical for
@@ -433,7 +450,7 @@ class _Stats:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_int(value: Any, name: str, minimum: int, hint: str) -> int:
+def check_count(value: Any, name: str, minimum: int, hint: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
     if value < minimum:
@@ -454,10 +471,10 @@ def _check_scheme(scheme: Any, cm: _Compiled) -> str:
 
 
 @overload
-def _check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
+def check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
 @overload
-def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
-def _check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
+def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
+def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -496,11 +513,11 @@ def _initial_sampler(
         )
     if isinstance(init, (PointMass, Gaussian, Stationary)):
         m0, S0 = initial_arrays(model, cm.parts)
-        return m0, _sqrtm_psd(S0), None
+        return m0, sqrtm_psd(S0), None
     raise SimulationError(f"initial: unsupported initial law {describe(init)}")
 
 
-def _stream(seed: int, block: int) -> np.random.Generator:
+def block_stream(seed: int, block: int) -> np.random.Generator:
     """The random stream of one block of paths: SFC64 seeded by SeedSequence(seed, spawn_key=(block,))."""
     return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(block,))))
 
@@ -508,6 +525,69 @@ def _stream(seed: int, block: int) -> np.random.Generator:
 def _bytes_per_path(L: int, w: int, n: int, p: int, E: int, r: int, m: int) -> int:
     """Working memory per path for a slab of L steps (states, normals, increments, readouts)."""
     return 8 * (L * (w + n + 3 * E * n + E * p + 3 * p) + E * (4 * n + n * r + n * m + p))
+
+
+@dataclass
+class _ChunkJob:
+    """What one chunk of seed blocks needs (picklable: shipped to dask workers as is)."""
+
+    cm: _Compiled
+    plan: _Plan
+    bplan: _Plan | None
+    m0: np.ndarray
+    L0: np.ndarray
+    seed: int
+    paths: int
+    slab: int
+    kind: str
+    t: np.ndarray
+    return_samples: bool
+
+
+def _simulate_chunk(
+    job: _ChunkJob, blocks: Sequence[int], progress: ProgressBar | None = None
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray | None]:
+    """Run the paths of ``blocks``: (block sizes, per-block means, per-block M2, samples or None)."""
+    cm, plan, bplan, tt = job.cm, job.plan, job.bplan, job.t
+    prog = progress if progress is not None else ProgressBar(False, 1)
+    sizes = [min(BLOCK, job.paths - b * BLOCK) for b in blocks]
+    P = sum(sizes)
+    E, n, p = plan.eps.size, cm.n, cm.p
+    samples = np.empty((P, tt.size, p)) if job.return_samples else None
+    stats = BlockStats(tt.size, p, samples)
+    streams = [(block_stream(job.seed, b), size) for b, size in zip(blocks, sizes)]
+
+    def on_record(rows: np.ndarray, states: np.ndarray) -> None:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            F = cm.readout(states)  # (R, E, p, P)
+        X = F[:, 0] if job.kind == "expectation" else F[:, 1] - F[:, 0]
+        if not np.all(np.isfinite(X)):
+            bad = int(np.argmin(np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)))
+            raise SimulationError(
+                f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
+                "blows up, or the readout is undefined on part of the state space"
+            )
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
+            stats.add(rows, X)
+
+    H0 = job.m0[:, None] + _lmul(job.L0, block_normals(streams, (n,)))  # (n, P)
+    if bplan is not None:
+        H0 = _advance(cm, bplan, H0[None], streams, job.slab, None, prog)[0]
+    H = np.ascontiguousarray(np.broadcast_to(H0, (E,) + H0.shape))
+    stats.start_chunk(sizes)
+    on_record(np.array([0]), H[None])
+    _advance(cm, plan, H, streams, job.slab, on_record, prog)
+    return sizes, stats.bmean, stats.bM2, samples
+
+
+def _merge_chunk(stats: BlockStats, result: tuple) -> None:
+    """Merge one chunk's per-block statistics (and samples) into the totals, in block order."""
+    sizes, bmean, bM2, samples = result
+    if stats.samples is not None and samples is not None:
+        stats.samples[stats.count : stats.count + samples.shape[0]] = samples
+    stats.sizes, stats.bmean, stats.bM2 = sizes, bmean, bM2
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
+        stats.end_chunk()
 
 
 def _run(
@@ -526,15 +606,16 @@ def _run(
     substeps: Any,
     burn_in: Any,
     burn_in_dt: Any,
+    client: Any = None,
 ) -> SimulationResult:
-    paths = _check_int(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
-    seed = _check_int(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
-    substeps = _check_int(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
+    paths = check_count(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
+    seed = check_count(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
+    substeps = check_count(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
     if chunk is not None:
-        chunk = _check_int(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = _check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
-    burn = _check_positive(burn_in, "burn_in")
-    burn_dt = _check_positive(burn_in_dt, "burn_in_dt")
+        chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
+    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
+    burn = check_positive(burn_in, "burn_in")
+    burn_dt = check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
     if not isinstance(return_samples, bool):
@@ -579,39 +660,24 @@ def _run(
                 "raise max_memory or use fewer paths / a coarser grid"
             )
         samples = np.empty((paths, nt, p))
-    stats = _Stats(nt, p, samples)
+    stats = BlockStats(nt, p, samples)
     burn_steps = 0 if bplan is None else bplan.dts.size
-    prog = _Progress(progress, paths * (plan.dts.size + burn_steps))
+    job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, return_samples)
+    steps = plan.dts.size + burn_steps
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+        from .distributed import run_blocks
 
-    def on_record(rows: np.ndarray, states: np.ndarray) -> None:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            F = cm.readout(states)  # (R, E, p, P)
-        X = F[:, 0] if kind == "expectation" else F[:, 1] - F[:, 0]
-        if not np.all(np.isfinite(X)):
-            bad = int(np.argmin(np.isfinite(X).reshape(X.shape[0], -1).all(axis=1)))
-            raise SimulationError(
-                f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
-                "blows up, or the readout is undefined on part of the state space"
-            )
-        with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
-            stats.add(rows, X)
-
-    try:
-        for b0 in range(0, nblocks, per_chunk):
-            blocks = range(b0, min(nblocks, b0 + per_chunk))
-            sizes = [min(BLOCK, paths - b * BLOCK) for b in blocks]
-            streams = [(_stream(seed, b), size) for b, size in zip(blocks, sizes)]
-            H0 = m0[:, None] + _lmul(L0, _normals(streams, (n,)))  # (n, P)
-            if bplan is not None:
-                H0 = _advance(cm, bplan, H0[None], streams, slab, None, prog)[0]
-            H = np.ascontiguousarray(np.broadcast_to(H0, (E,) + H0.shape))
-            stats.start_chunk(sizes)
-            on_record(np.array([0]), H[None])
-            _advance(cm, plan, H, streams, slab, on_record, prog)
-            with np.errstate(over="ignore", invalid="ignore"):
-                stats.end_chunk()
-    finally:
-        prog.close()
+        desc = "volterra_sym.checks.simulate"
+        results = run_blocks(client, _simulate_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
+        for res in results:
+            _merge_chunk(stats, res)
+    else:
+        prog = ProgressBar(progress, paths * steps, steps, "volterra_sym.checks.simulate")
+        try:
+            for b0 in range(0, nblocks, per_chunk):
+                _merge_chunk(stats, _simulate_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+        finally:
+            prog.close()
 
     mean = stats.mean
     stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
@@ -644,6 +710,7 @@ def simulate(
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
+    client: Any = None,
 ) -> SimulationResult:
     """Monte Carlo estimate of E f(h_t) on the grid ``t`` for dh = [phi + eps gamma u] dt + sigma dW.
 
@@ -651,7 +718,8 @@ def simulate(
     ----------
     model : any :class:`~volterra_sym.Diffusion` (parameters substituted from ``model.params``).
     u : callable u(t) -> (m,), samples of shape (len(t), m) ((len(t),) when m = 1), or None.
-        Euler holds u_{t_k} on [t_k, t_{k+1}); the exact scheme interpolates linearly.
+        Both schemes read u as the piecewise-linear interpolant of its samples on ``t``
+        (callables are sampled there); Euler uses its exact average over each sub-step.
     t : 1-D strictly increasing grid starting at 0 (steps need not be uniform).
     paths : number of independent paths (>= 1).
     seed : non-negative integer; the result is a deterministic function of the seed, independent
@@ -662,10 +730,13 @@ def simulate(
     chunk : paths per chunk (rounded up to a multiple of 64), default: as many as ``max_memory`` allows.
     max_memory : bound in bytes on the working arrays, per-grid statistics included (and on ``samples``
         when requested); None: ``vs.limits.MC_MEMORY`` (256 MiB).
-    progress : True / False, or None to report on stderr only for runs > 2 s on a terminal.
+    progress : True / False, or None (auto): a progress bar (tqdm, if installed) on stderr only on a
+        terminal and only for runs > 2 s.
     return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
     burn_in : for a Stationary() start of a nonlinear model: simulate the unperturbed dynamics for
         this time from h = 0 first (step ``burn_in_dt``, default the smallest simulation step).
+    client : a dask.distributed Client (or a scheduler address 'tcp://host:8786'): the seed blocks
+        run as dask tasks; the result is bit-identical to the local run (docs/distributed.md).
 
     Returns
     -------
@@ -673,7 +744,7 @@ def simulate(
     """
     return _run(
         model, u, t, paths, seed, scheme, [check_eps(eps)], "expectation",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
     )  # fmt: skip
 
 
@@ -693,14 +764,15 @@ def simulate_response(
     substeps: int = 1,
     burn_in: float | None = None,
     burn_in_dt: float | None = None,
+    client: Any = None,
 ) -> SimulationResult:
     """Common-random-number estimate of the response E f(h^eps_t) - E f(h^0_t).
 
     Both ensembles share the initial draws and every Brownian increment; only the input term
-    differs, so the variance of the difference is O(eps^2).  Arguments as in :func:`simulate`;
+    differs, so the variance of the difference is O(eps^2).  Arguments (``client`` too) as in :func:`simulate`;
     ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
     """
     return _run(
         model, u, t, paths, seed, scheme, [0.0, check_eps(eps)], "response",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt,
+        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
     )  # fmt: skip

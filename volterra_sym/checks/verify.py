@@ -275,6 +275,7 @@ def verify(
     chunk: int | None = None,
     max_memory: int | None = None,
     progress: bool | None = None,
+    client: Any = None,
 ) -> VerifyReport:
     """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
 
@@ -292,6 +293,8 @@ def verify(
     substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
     burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
+    client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
+        (bit-identical to the local run; docs/distributed.md).
     """
     tt, u, paths, scheme, substeps = check_request(
         model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias
@@ -306,7 +309,7 @@ def verify(
         except VolterraError:
             oracle = None
     run: dict[str, Any] = dict(
-        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in
+        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in, client=client
     )
     meta: dict[str, Any] = {}
     if scheme == "exact":

@@ -11,11 +11,14 @@ from ..errors import ArgumentError, describe
 from ..model.parsing import lookalike_note
 from .base import Route
 from .exact import ExactRoute
+from .galerkin import GalerkinRoute
 from .generator import GeneratorRoute
 from .taylor import TaylorRoute
 
 #: every route, by its ``method=`` name (adding a route: one line here)
-ROUTES: dict[str, Route] = {route.name: route for route in (ExactRoute(), TaylorRoute(), GeneratorRoute())}
+ROUTES: dict[str, Route] = {
+    route.name: route for route in (ExactRoute(), TaylorRoute(), GeneratorRoute(), GalerkinRoute())
+}
 
 
 def get_route(method: object) -> Route:

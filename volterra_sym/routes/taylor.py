@@ -24,7 +24,7 @@ import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly
 from ..documents.derivation import Derivation, taylor_derivation
-from ..errors import ArgumentError, TruncationWarning
+from ..errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
 from ..model.diffusion import Diffusion, Stationary
 from ..response import TaylorFunction, lag_symbols
 from ..validate import check_int, check_lag_degree, check_order, derive_advice
@@ -44,6 +44,8 @@ class TaylorRoute(Route):
     options = {
         "lag_degree": "highest total Taylor degree in the lags (required)",
         "dps": "digits for expectations that need quadrature (>= 15)",
+        "stationary_degree": "Galerkin degree for the stationary law when it has no closed form "
+        "(non-gradient models in 2 or more dimensions; default by dimension)",
     }
 
     def derive(self, model: Diffusion, order: int | None, **options: Any) -> TaylorResponse:
@@ -54,11 +56,21 @@ class TaylorRoute(Route):
             raise ArgumentError("lag_degree: method='taylor' needs the Taylor degree in the lags, e.g. lag_degree=6")
         lag_degree = check_lag_degree(options["lag_degree"])
         dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
-        return derive_taylor(model, check_order(order), lag_degree=lag_degree, dps=dps)
+        sdeg = options.get("stationary_degree")
+        if sdeg is not None:
+            sdeg = check_int(sdeg, "stationary_degree", minimum=1, hint=" (Galerkin degree of the stationary law)")
+        return derive_taylor(model, check_order(order), lag_degree=lag_degree, dps=dps, stationary_degree=sdeg)
 
 
-def derive_taylor(model: Diffusion, order: int, *, lag_degree: int, dps: int = 30) -> TaylorResponse:
-    """Truncated Taylor kernels sum_{|p| <= lag_degree} a_{k,p} prod tau^p / p! (module docstring)."""
+def derive_taylor(
+    model: Diffusion, order: int, *, lag_degree: int, dps: int = 30, stationary_degree: int | None = None
+) -> TaylorResponse:
+    """Truncated Taylor kernels sum_{|p| <= lag_degree} a_{k,p} prod tau^p / p! (module docstring).
+
+    When the stationary law has no closed form or quadrature here (non-gradient models in n >= 2),
+    its expectations come from the Galerkin route's stationary law (left null vector of M), with
+    the error estimate of degree p against p + 2 in ``expectation_report``.
+    """
     stationary = isinstance(model.initial, Stationary)
     taus, s_sym, t_sym = lag_symbols(model, order)
     V = (*taus, s_sym)
@@ -67,7 +79,7 @@ def derive_taylor(model: Diffusion, order: int, *, lag_degree: int, dps: int = 3
     mean0: list[ExpPoly] = []
     parts: list[TaylorKernels] = []
     for comp in range(model.p):
-        tk = taylor_kernels(model, order, lag_degree, dps=dps, component=comp)
+        tk = _taylor_kernels(model, order, lag_degree, dps, comp, stationary_degree)
         parts.append(tk)
         for (n, ks, p), coef in tk._coef.items():
             key = (comp, n, ks)
@@ -89,6 +101,28 @@ def derive_taylor(model: Diffusion, order: int, *, lag_degree: int, dps: int = 3
     return TaylorResponse(
         model=model, order=order, kernel_forms=forms, mean0_forms=mean0, dps=dps, taylor=parts, lag_degree=lag_degree
     )
+
+
+def _taylor_kernels(
+    model: Diffusion, order: int, lag_degree: int, dps: int, comp: int, stationary_degree: int | None
+) -> TaylorKernels:
+    """Taylor coefficients; the Galerkin stationary law where rho_inf has no closed form here."""
+    try:
+        return taylor_kernels(model, order, lag_degree, dps=dps, component=comp)
+    except NotNormalisableError:
+        raise
+    except StationaryLawError as exc:
+        if not isinstance(model.initial, Stationary):
+            raise
+        if model.parameters and any(p not in model.params for p in model.parameters):
+            raise StationaryLawError(
+                f"{exc} (the Galerkin stationary law needs numeric values for every parameter: give params=)"
+            ) from None
+        from .galerkin import GalerkinExpectation
+
+        degree = stationary_degree or {2: 12, 3: 8}.get(model.n, 6)
+        engine = GalerkinExpectation(model, degree)
+        return taylor_kernels(model, order, lag_degree, dps=dps, component=comp, engine=engine)
 
 
 class TaylorResponse(ClosedFormResponse):

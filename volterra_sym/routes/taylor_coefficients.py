@@ -401,7 +401,9 @@ class TaylorKernels:
     expectation_report : how the expectations over mu_0 were computed.
     """
 
-    def __init__(self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int):
+    def __init__(
+        self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int, engine: Any = None
+    ):
         self.model = model
         self.order = order
         self.lag_degree = lag_degree
@@ -413,7 +415,9 @@ class TaylorKernels:
         limits.check_taylor_cost(order, lag_degree, model.m, len(self._ops.alg.gens), self.stationary, model.p)
         self.representation = self._ops.alg.name
         self.generators: tuple[sp.Expr, ...] = self._ops.alg.gens
-        self._engine = InitialExpectation(model, dps=dps)
+        # E_mu0 of the observables: quadrature/exact by default; a route may supply another engine
+        # (an object with ``of_terms(terms, gens)`` and ``report``, e.g. the Galerkin stationary law)
+        self._engine = InitialExpectation(model, dps=dps) if engine is None else engine
         self._coef: dict[tuple[int, tuple[int, ...], tuple[int, ...]], sp.Expr] = {}
         alg = self._ops.alg
         for n in range(1, order + 1):
@@ -487,7 +491,7 @@ class TaylorKernels:
 
 
 def taylor_kernels(
-    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0
+    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0, engine: Any = None
 ) -> TaylorKernels:
     """Taylor coefficients of every kernel K^(n)_k, n = 1..order, |p| <= lag_degree.
 
@@ -510,4 +514,4 @@ def taylor_kernels(
         raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
     limits.check_model_size(model)
-    return TaylorKernels(model, order, lag_degree, dps, component)
+    return TaylorKernels(model, order, lag_degree, dps, component, engine)

@@ -1,0 +1,186 @@
+"""The Galerkin route through vs.derive: the shared Response contract, checked against routes that share
+no code with it.
+
+References: the exact route (closed forms, linear SRNNs), the 1-D grid generator route, the Taylor route's
+coefficients at zero lag, the pathwise Monte Carlo estimator (volterra_sym/checks/kernel_estimates.py), and
+the Gaussian oracle.  Tolerances: the routes' own error estimates and z * SE.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+
+import volterra_sym as vs
+from volterra_sym.cli import main
+
+pytest.importorskip("scipy")
+
+OU2 = vs.OU(
+    [[1.0, 0.8], [-0.4, 1.5]], [[1.0, 0.0], [0.5, 1.0]], 0.6, c=[0.2, -0.1], readout="h1**2*h2 + 0.3*h2**3 - h1"
+)
+TANH1 = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+ROT2 = vs.SRNN(
+    [[1, 0], [0, 1]], [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], [1, 0.5], 0.6, activation="tanh", readout="h1"
+)
+
+
+@pytest.mark.parametrize(
+    "initial",
+    [vs.Stationary(), pytest.param(vs.PointMass([0.3, -0.2]), marks=pytest.mark.slow)],  # point: ~10 s exact route
+    ids=["stationary", "point"],
+)
+def test_linear_models_equal_the_exact_route(initial):
+    model = OU2.replace(initial=initial)
+    exact = vs.derive(model, 3)
+    gal = vs.derive(model, 3, method="galerkin", degree=3)
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3):
+        width = n if gal.stationary else n + 1
+        lags = rng.uniform(0, 2, size=(7, width))
+        for ks in gal.index_tuples(n):
+            ref = exact.lower().kernel(n, ks)(*lags.T)
+            got = gal.kernel_values(n, ks, lags)
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * (1 + np.abs(ref).max()))
+            np.testing.assert_allclose(gal.kernel(n, ks)(*lags.T), got, rtol=0, atol=0)
+    # prediction: the forward hierarchy in the basis against the exact Gaussian law (no kernels involved),
+    # within the route's own error estimate (basis p vs p + 2, here 0, plus the time-stepping error)
+    t = np.linspace(0, 3, 61)
+    U = np.stack([np.sin(2 * t), 0.5 * np.cos(t)], axis=1)
+    y, err = gal.predict(U, t, 0.7, return_error=True)
+    oracle = vs.gaussian_oracle(model, U, t, 0.7)
+    # the time-stepping part of the estimate is Richardson's (asymptotically exact for the O(h^2) scheme): 1.5x
+    # allows for the pre-asymptotic regime
+    assert np.all(np.abs(y - oracle) <= 1.5 * err + 1e-9) and err.max() < 1e-3
+
+
+def test_one_d_tanh_agrees_with_the_generator_route_within_their_error_estimates():
+    gal = vs.derive(TANH1, 2, method="galerkin", degree=24)
+    gen = vs.derive(TANH1, 2, method="generator", cells=400)
+    gen_fine = vs.derive(TANH1, 2, method="generator", cells=800)
+    lags = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    val, err = gal.kernel_error(1, 0, lags)
+    g400, g800 = gen.kernel_values(1, 0, lags), gen_fine.kernel_values(1, 0, lags)
+    gen_err = np.abs(g400 - g800)  # second-order grid: the 800-cell error is ~1/4 of this difference
+    assert np.all(np.abs(val - g800) <= 2 * (err + gen_err / 3) + 1e-12)
+    # K^(1)(0) = E_inf[C . grad f] = C = 0.8 for f = h: exact up to the stationary law's error
+    assert abs(gal.kernel_values(1, 0, [0.0])[0] - 0.8) < 1e-9
+
+
+def test_taylor_route_uses_the_galerkin_stationary_law_for_non_gradient_models():
+    """Before: StationaryLawError (rho_inf unknown for a rotational W). Now: the Taylor coefficients at zero lag
+    equal the Galerkin route's l Gamma M^p c_f, both from the same stationary law up to its error estimate."""
+    tay = vs.derive(ROT2, 1, method="taylor", lag_degree=2, stationary_degree=8)
+    report = tay.taylor[0].expectation_report
+    assert "Galerkin" in report["initial law"] and report["error estimate"] < 1e-3
+    gal = vs.derive(ROT2, 1, method="galerkin", degree=8)
+    for p in range(3):
+        a = float(tay.kernel_taylor(1, 0, (p,)))
+        b = gal.kernel_taylor(1, 0, (p,))
+        assert abs(a - b) <= 1e-6 * (1 + abs(b)) + 10 * report["error estimate"]
+
+
+def test_two_d_taylor_coefficients_converge_to_the_taylor_route_from_a_point_start():
+    model = ROT2.replace(initial=vs.PointMass([0.2, -0.1]))
+    tay = vs.derive(model, 1, method="taylor", lag_degree=3)
+    errors = []
+    for degree in (6, 10, 14):
+        gal = vs.derive(model, 1, method="galerkin", degree=degree)
+        # d^p/dtau^p K^(1)(tau; s = 0) at 0: l0 Gamma M^p c_f (p = 0..2) against the exact Taylor coefficients
+        errors.append(
+            max(abs(gal.system.taylor_coefficient(1, (0,), (p,)) - float(tay.taylor[0].coefficient(1, (0,), (p, 0))))
+                for p in range(3))
+        )
+    # measured: 0.072, 0.013, 0.0026 (geometric, about a factor 5 per 4 degrees)
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.2 * errors[0]
+
+
+@pytest.mark.slow
+def test_two_d_non_gradient_kernels_agree_with_pathwise_monte_carlo():
+    gal = vs.derive(ROT2, 2, method="galerkin", degree=12)
+    taus = np.array([0.0, 0.5, 1.0, 2.0])
+    pairs = np.array([[0.5, 0.5], [1.0, 0.5], [0.5, 1.0]])
+    est = vs.estimate_kernels(ROT2, order=2, lags={1: taus, 2: pairs}, paths=40_000, seed=3, dt=0.01)
+    for n, lags in ((1, taus[:, None]), (2, pairs)):
+        val, err = gal.kernel_error(n, 0, lags)
+        tol = 4.5 * est.stderr(n) + np.abs(est.bias(n)) + 4.5 * est.bias_stderr(n) + err
+        assert np.all(np.abs(est.mean(n) - val) <= tol), (n, est.mean(n), val, tol)
+
+
+def test_contract_members_documents_and_warning(tmp_path):
+    gal = vs.derive(ROT2, 2, method="galerkin", degree=8)
+    assert isinstance(gal, vs.Response) and gal.method == "galerkin" and gal.N == 45
+    js = gal.to_json()
+    assert js["basis_size"] == 45 and len(js["kernels"]) == 1 + 1
+    assert "K^(2)_[1,1]" in gal.summary()
+    t = np.linspace(0, 2, 41)
+    y, e = gal.predict(np.sin(t), t, 0.5, return_error=True)
+    assert y.shape == e.shape == t.shape and np.all(e >= 0)
+    tex = gal.to_latex()
+    assert "Galerkin approximation of the generator" in tex and r"\Gamma_{k_n}" in tex
+    if shutil.which("pdflatex"):
+        (tmp_path / "g.tex").write_text(tex)
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "g.tex"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout[-2000:]
+    with pytest.raises(vs.ArgumentError, match="numerically"):
+        gal.write_module(tmp_path / "k.py")
+    with pytest.warns(vs.ConvergenceWarning, match="raise the degree"):
+        vs.derive(ROT2, 1, method="galerkin", degree=2, tol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", vs.ConvergenceWarning)
+        vs.derive(ROT2, 1, method="galerkin", degree=8, tol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({}, "degree: method='galerkin' needs"),
+        ({"degree": 0}, "degree"),
+        ({"degree": 4, "tol": -1}, "tol"),
+        ({"degree": 4, "lag_degree": 2}, "lag_degree"),
+    ],
+)
+def test_bad_options(options, match):
+    with pytest.raises(vs.ArgumentError, match=match):
+        vs.derive(ROT2, 1, method="galerkin", **options)
+
+
+def test_non_analytic_and_unstable_models_are_refused():
+    with pytest.raises(vs.NotAnalyticError):
+        vs.derive(vs.OU(1.0, 1.0, 0.5, readout="Abs(h1)"), 1, method="galerkin", degree=4)
+    with pytest.raises(vs.VolterraError):
+        vs.derive(vs.OU(-1.0, 1.0, 0.5, readout="h1"), 1, method="galerkin", degree=4)
+
+
+def test_cli_and_model_file(tmp_path, capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "srnn2d_tanh_nonequilibrium.toml"
+    assert main(["derive", str(example), "--order", "1", "--degree", "6", "--json", str(tmp_path / "k.json")]) == 0
+    out = capsys.readouterr().out
+    assert "GalerkinResponse(order=1, degree=6, N=28" in out
+    spec = vs.load_run(example)
+    assert spec.method == "galerkin" and spec.degree == 10
+
+
+def test_response_features_from_galerkin_taylor_coefficients_match_the_exact_route():
+    """feature_coefficients use kernel_taylor (l Gamma M^p c_f): on a linear model they equal the exact route's."""
+    model = vs.OU(1.0, 0.5, 0.7, c=0.3, readout="h1**2")
+    exact = vs.derive(model, 2)
+    gal = vs.derive(model, 2, method="galerkin", degree=2)
+    np.testing.assert_allclose(gal.feature_coefficients(3, 2), exact.feature_coefficients(3, 2), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_verify_accepts_a_galerkin_response():
+    t = np.linspace(0, 2, 21)
+    u = 0.5 * np.sin(2 * t)
+    report = vs.verify(
+        ROT2, u, t, derive_options={"method": "galerkin", "degree": 8}, order=2, paths=4000, seed=2, burn_in=10.0
+    )
+    assert report.passed, str(report)

@@ -1,0 +1,289 @@
+"""Tests of vs.estimate_kernels (pathwise / tangent Monte Carlo, MATH.md section 9).
+
+References: the exact kernels of linear SRNNs (``vs.derive(model, n).lower("numpy")``) and, for
+1-D nonlinear models, the grid generator route (``method="generator"``; its own error is taken
+as the change from 400 to 800 cells).  Tolerances are Z standard errors plus the measured
+time-step bias (and its Z standard errors); seeds are fixed.  Entries whose estimator has zero
+variance (linear model, quadratic readout at order 2: Hess f and the tangents are deterministic)
+are checked by the first-order convergence of the Euler tangents instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import volterra_sym as vs
+from volterra_sym.errors import ArgumentError, InputError, NotAnalyticError, SimulationError, TimeStepBiasWarning
+
+Z = 4.5
+ROUND = 1e-11  # relative rounding allowance (a zero-variance entry vs the closed form)
+
+
+def _quiet(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TimeStepBiasWarning)
+        return vs.estimate_kernels(*args, **kwargs)
+
+
+def _check(est, n, k, ref, extra=0.0):
+    mean, se, b, bse = est.mean(n, k), est.stderr(n, k), est.bias(n, k), est.bias_stderr(n, k)
+    tol = Z * se + np.abs(b) + Z * bse + extra + ROUND * np.maximum(1.0, np.abs(ref))
+    bad = np.abs(mean - ref) > tol
+    assert not np.any(bad), (
+        f"K^({n})_{k}: at lags {est.lags[n][bad].tolist()} estimate {mean[bad]} vs reference {ref[bad]} "
+        f"(SE {se[bad]}, bias {b[bad]})"
+    )
+
+
+def _exact(model, order):
+    return vs.derive(model, order).lower("numpy")
+
+
+# --------------------------------------------------------------------------- linear SRNNs vs exact kernels
+
+
+OU1 = vs.OU(A=1.2, C=0.8, sigma=0.7, c=0.3, readout="h1**3")
+TAUS = np.arange(0.0, 3.01, 0.25)
+PAIRS = np.array([[a, b] for a in (0.0, 0.4, 1.2, 2.5) for b in (0.0, 0.3, 1.0, 2.0)])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_1d_stationary_cubic_orders_1_and_2(seed: int) -> None:
+    low = _exact(OU1, 2)
+    est = _quiet(OU1, 2, {1: TAUS, 2: PAIRS}, paths=20000, seed=seed)
+    assert est.mean(1).shape == TAUS.shape and est.mean(2).shape == (len(PAIRS),)
+    _check(est, 1, None, low.kernel(1)(TAUS))
+    _check(est, 2, None, low.kernel(2)(PAIRS[:, 0], PAIRS[:, 1]))
+    assert np.all(est.stderr(2) > 0)
+
+
+A2 = [[1.0, 2.0], [0.0, 1.5]]  # non-normal
+C2 = [[1.0, -0.5], [0.3, 1.0]]
+SIG2 = [[0.6, 0.0], [0.2, 0.4]]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_2d_nonnormal_two_inputs_point_start_cubic(seed: int) -> None:
+    model = vs.OU(A=A2, C=C2, sigma=SIG2, c=[0.2, -0.1], readout="h1**3 + h1*h2**2 - h2",
+                  initial=vs.PointMass([0.8, -0.4]))  # fmt: skip
+    low = _exact(model, 2)
+    lags1 = np.array([[tau, s] for tau in (0.0, 0.3, 1.0, 2.0) for s in (0.0, 0.5)])
+    lags2 = np.array([[0.0, 0.0, 0.0], [0.3, 0.5, 0.0], [1.0, 0.2, 0.5], [0.5, 1.0, 0.5], [1.5, 0.7, 0.0]])
+    est = _quiet(model, 2, {1: lags1, 2: lags2}, paths=6000, seed=seed)
+    for k in (0, 1):
+        _check(est, 1, (k,), low.kernel(1, (k,))(*lags1.T))
+    for ks in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        _check(est, 2, ks, low.kernel(2, ks)(*lags2.T))
+    with pytest.raises(ArgumentError, match="k: the model has 2 input"):
+        est.mean(1)
+
+
+def test_vector_readout_gaussian_noise_components() -> None:
+    model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout=["h1**3", "h1*h2**2 + h2"])
+    low = _exact(model, 2)
+    est = _quiet(model, 2, {1: TAUS[::2], 2: PAIRS[::2]}, paths=6000, seed=8)
+    assert est.mean(1).shape == (len(TAUS[::2]), 2) and est.stderr(2).shape == (len(PAIRS[::2]), 2)
+    for c in (0, 1):
+        for n, lags in ((1, TAUS[::2][:, None]), (2, PAIRS[::2])):
+            ref = low.kernel(n, None, component=c)(*lags.T)
+            mean, se, b, bse = (getattr(est, f)(n)[:, c] for f in ("mean", "stderr", "bias", "bias_stderr"))
+            tol = Z * se + np.abs(b) + Z * bse + ROUND * np.maximum(1.0, np.abs(ref))
+            assert np.all(np.abs(mean - ref) <= tol), (c, n, mean, ref, se)
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_2d_stationary_quadratic(seed: int) -> None:
+    model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout="h1**2 - 2*h1*h2 + 0.5*h2")
+    low = _exact(model, 2)
+    est = _quiet(model, 2, {1: TAUS, 2: PAIRS}, paths=10000, seed=seed)
+    _check(est, 1, None, low.kernel(1)(TAUS))
+    # order 2 with a quadratic readout is deterministic (Hess f and the tangents are constant):
+    # check that the error is the Euler tangent's first-order error, removed by Richardson.
+    ref = low.kernel(2)(PAIRS[:, 0], PAIRS[:, 1])
+    mean, b = est.mean(2), est.bias(2)
+    assert np.all(est.stderr(2) <= ROUND * np.maximum(1.0, np.abs(ref)))
+    err, err_richardson = np.abs(mean - ref), np.abs(mean - b - ref)
+    assert np.all(err <= 2 * np.abs(b) + ROUND)
+    assert np.all(err_richardson <= 0.1 * err + ROUND)
+
+
+def test_gaussian_start_order_1() -> None:
+    model = vs.OU(A=[[1.0, 0.5], [-0.5, 1.0]], C=[[1.0], [0.0]], sigma=0.5, readout="h1*h2 - h2**2",
+                  initial=vs.Gaussian([0.5, -1.0], [[0.3, 0.05], [0.05, 0.2]]))  # fmt: skip
+    low = _exact(model, 1)
+    lags1 = np.array([[tau, s] for tau in (0.0, 0.5, 1.5) for s in (0.0, 0.4)])
+    est = _quiet(model, 1, {1: lags1}, paths=10000, seed=7)
+    _check(est, 1, None, low.kernel(1)(*lags1.T))
+
+
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
+def test_standard_errors_match_batch_spread() -> None:
+    """B independent batches: sum (m_i - mean)^2 / mean(SE_i^2) ~ chi^2(B-1) per entry (Bonferroni)."""
+    from scipy.stats import chi2
+
+    B, paths = 32, 1000
+    lags = {1: TAUS[::3], 2: PAIRS[::3]}
+    runs = [_quiet(OU1, 2, lags, paths=paths, seed=100 + i, bias_check=False) for i in range(B)]
+    for n in (1, 2):
+        M = np.array([r.mean(n) for r in runs])
+        S2 = np.array([r.stderr(n) ** 2 for r in runs]).mean(axis=0)
+        T = ((M - M.mean(axis=0)) ** 2).sum(axis=0) / S2
+        alpha = 1e-4 / (len(lags[1]) + len(lags[2]))
+        lo, hi = chi2.ppf(alpha / 2, B - 1), chi2.ppf(1 - alpha / 2, B - 1)
+        assert np.all((T > lo) & (T < hi)), (n, T, lo, hi)
+
+
+# --------------------------------------------------------------------------- nonlinear 1-D vs the generator route
+
+
+def _generator_reference(model, order, n, lags):
+    fine = vs.derive(model, order, method="generator", cells=800).kernel_values(n, 0, lags)
+    coarse = vs.derive(model, order, method="generator", cells=400).kernel_values(n, 0, lags)
+    return fine, np.abs(fine - coarse)
+
+
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
+@pytest.mark.parametrize("seed", [11, 12])
+def test_tanh_srnn_order_1_vs_generator(seed: int) -> None:
+    model = vs.Diffusion(["h"], ["-h + 1.5*tanh(h) + 0.3"], 0.7, 0.8, "h")
+    taus = np.arange(0.0, 5.01, 0.25)
+    ref, err = _generator_reference(model, 1, 1, taus[:, None])
+    est = _quiet(model, 1, {1: taus}, paths=8000, seed=seed)
+    _check(est, 1, None, ref, extra=err)
+
+
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
+def test_tanh_state_dependent_coupling_order_2_vs_generator() -> None:
+    """D^2 phi and D gamma enter K^(2): a nonlinear drift and coupling and a quadratic readout."""
+    model = vs.Diffusion(["h"], ["-h + 1.5*tanh(h) + 0.3"], 0.7, "0.8 + 0.3*tanh(h)", "h + 0.2*h**2")
+    pairs = np.array([[a, b] for a in (0.0, 0.5, 1.5) for b in (0.0, 0.3, 1.0, 2.0)])
+    taus = np.arange(0.0, 3.01, 0.5)
+    ref1, err1 = _generator_reference(model, 2, 1, taus[:, None])
+    ref2, err2 = _generator_reference(model, 2, 2, pairs)
+    est = _quiet(model, 2, {1: taus, 2: pairs}, paths=8000, seed=13)
+    _check(est, 1, None, ref1, extra=err1)
+    _check(est, 2, None, ref2, extra=err2)
+
+
+@pytest.mark.slow  # ~1-3 s on an idle 2-core machine
+def test_multiplicative_noise_orders_1_and_2_vs_generator() -> None:
+    """Itô tangents with D sigma dW terms (and D^2 sigma at order 2), against the generator route."""
+    model = vs.Diffusion(["h"], ["-h + 0.8*tanh(h) + 0.2"], "0.4*sqrt(1 + h**2)", "0.8 + 0.3*tanh(h)", "h + 0.2*h**2")
+    pairs = np.array([[a, b] for a in (0.0, 0.5, 1.5) for b in (0.0, 1.0)])
+    taus = np.arange(0.0, 3.01, 0.5)
+    ref1, err1 = _generator_reference(model, 2, 1, taus[:, None])
+    ref2, err2 = _generator_reference(model, 2, 2, pairs)
+    est = _quiet(model, 2, {1: taus, 2: pairs}, paths=4000, seed=14, burn_in=20.0)
+    _check(est, 1, None, ref1, extra=err1)
+    _check(est, 2, None, ref2, extra=err2)
+
+
+# --------------------------------------------------------------------------- reproducibility and reporting
+
+
+def test_bit_identical_across_chunks_and_bias_check() -> None:
+    model = vs.SRNN(Gamma=1.0, W=[[0.5, -0.3], [0.8, 0.2]], b=[0.1, 0.0], C=[[1.0], [0.5]], sigma=0.5,
+                    activation="tanh", readout="h1 + h2**2")  # fmt: skip
+    lags = {1: np.array([0.0, 0.3, 1.0]), 2: np.array([[0.2, 0.3], [0.0, 0.5]])}
+    a = vs.estimate_kernels(model, 2, lags, paths=200, seed=9, burn_in=1.0)
+    b = vs.estimate_kernels(model, 2, lags, paths=200, seed=9, burn_in=1.0, chunk=64)
+    c = vs.estimate_kernels(model, 2, lags, paths=200, seed=9, burn_in=1.0, bias_check=False, max_memory=2**20)
+    for n in (1, 2):
+        for f in ("mean", "stderr", "bias", "bias_stderr"):
+            assert np.array_equal(getattr(a, f)(n), getattr(b, f)(n))
+        assert np.array_equal(a.mean(n), c.mean(n)) and np.array_equal(a.stderr(n), c.stderr(n))
+        assert np.all(np.isnan(c.bias(n)))
+    assert a.burn_in == pytest.approx(1.0)
+    assert "KernelEstimate(order=2" in repr(a)
+
+
+def test_bias_warning_at_coarse_dt() -> None:
+    model = vs.OU(A=2.0, C=1.0, sigma=0.3, readout="h1")
+    with pytest.warns(TimeStepBiasWarning, match="halve dt"):
+        vs.estimate_kernels(model, 1, {1: [0.0, 0.5, 1.0]}, paths=256, seed=0, dt=0.1)
+
+
+def test_default_burn_in_rule() -> None:
+    # relaxation rate at the fixed point 0 of -h + 0.5 tanh(h): 1 - 0.5 = 0.5 -> 20 / 0.5 = 40
+    model = vs.Diffusion(["h"], ["-h + 0.5*tanh(h)"], 0.5, 1.0, "h")
+    est = _quiet(model, 1, {1: [0.0, 0.1]}, paths=64, seed=0, dt=0.1)
+    assert est.burn_in == pytest.approx(40.0, rel=1e-6)
+    # symmetric double well: 0 is unstable, the wells at +-1 relax at rate 2 -> 20 / 2 = 10
+    well = vs.Diffusion(["h"], ["h - h**3"], 0.5, 1.0, "h")
+    est = _quiet(well, 1, {1: [0.0, 0.1]}, paths=64, seed=0, dt=0.1)
+    assert est.burn_in == pytest.approx(10.0, abs=0.1 + 1e-9)  # rounded up to whole steps of dt
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _m():
+    return vs.OU(A=1.0, C=1.0, sigma=0.5, readout="h1")
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(paths=0), ArgumentError, "paths"),
+        (dict(paths=2.5), ArgumentError, "paths"),
+        (dict(dt=0.0), ArgumentError, "dt"),
+        (dict(dt=-0.1), ArgumentError, "dt"),
+        (dict(lags={1: [-0.5]}), InputError, "negative"),
+        (dict(lags={1: [np.nan]}), InputError, "finite"),
+        (dict(lags={1: [0.123]}), InputError, "multiple of dt"),
+        (dict(lags={1: [50.0]}, max_steps=1000), InputError, "max_steps"),
+        (dict(lags={3: [[0.1, 0.1, 0.1]]}), InputError, "raise order"),
+        (dict(lags={1: [[0.1, 0.2]]}), InputError, r"shape \(m, 1\)"),
+        (dict(lags=[0.1]), InputError, "dict"),
+        (dict(order=3), ArgumentError, "order 3"),
+        (dict(max_memory=1000), SimulationError, "max_memory"),
+        (dict(burn_in=-1.0), ArgumentError, "burn_in"),
+        (dict(bias_check=1), ArgumentError, "bias_check"),
+        (dict(progress="yes"), ArgumentError, "progress"),
+    ],
+)
+def test_bad_input(kwargs, err, match) -> None:
+    args = dict(order=1, lags={1: [0.0, 0.5]}, paths=64, seed=0)
+    args.update(kwargs)
+    with pytest.raises(err, match=match):
+        vs.estimate_kernels(_m(), **args)
+
+
+def test_bad_models() -> None:
+    lags = {1: [0.0, 0.5]}
+    with pytest.raises(NotAnalyticError, match="Abs"):
+        vs.estimate_kernels(vs.Diffusion(["h"], ["-h + Abs(h)/2"], 0.5, 1.0, "h"), 1, lags, 64)
+    with pytest.raises(NotAnalyticError, match="sign"):
+        h = sp.Symbol("h")
+        vs.estimate_kernels(vs.Diffusion([h], [-h], 0.5, 1.0, sp.sign(h)), 1, lags, 64)
+    with pytest.raises(NotAnalyticError, match="Heaviside"):
+        vs.estimate_kernels(vs.Diffusion([h], [-h + sp.Heaviside(h)], 0.5, 1.0, h), 1, lags, 64)
+    with pytest.raises(NotAnalyticError, match="noise entry"):
+        vs.estimate_kernels(vs.Diffusion(["h"], ["-h"], "0.5 + Abs(h)", 1.0, "h"), 1, lags, 64)
+    with pytest.raises(ArgumentError, match="Stationary"):
+        vs.estimate_kernels(_m().replace(initial=vs.PointMass([0.0])), 1, {1: [[0.1, 0.0]]}, 64, burn_in=1.0)
+    with pytest.raises(InputError, match=r"\(tau_1..tau_n, s_n\)"):
+        vs.estimate_kernels(_m().replace(initial=vs.PointMass([0.0])), 1, {1: [0.1]}, 64)
+    with pytest.raises(SimulationError, match="blows up"):
+        vs.estimate_kernels(vs.Diffusion(["h"], ["h**3"], 0.5, 1.0, "h", initial=vs.PointMass([3.0])),
+                            1, {1: [[5.0, 0.0]]}, 64)  # fmt: skip
+
+
+def test_order_defaults_to_the_largest_lag_order() -> None:
+    est = _quiet(_m(), lags={1: [0.0, 0.5], 2: [[0.1, 0.2]]}, paths=64, seed=0)
+    assert est.order == 2 and est.mean(2).shape == (1,)
+    with pytest.raises(ArgumentError, match="order 3"):
+        vs.estimate_kernels(_m(), lags={3: [[0.1, 0.1, 0.1]]}, paths=64)
+
+
+def test_to_json() -> None:
+    import json
+
+    est = _quiet(_m(), lags={1: [0.0, 0.5]}, paths=64, seed=0)
+    data = json.loads(json.dumps(est.to_json(), allow_nan=True))
+    assert data["paths"] == 64 and data["kernels"][0]["order"] == 1
+    assert data["kernels"][0]["mean"] == est.mean(1).tolist()

@@ -1,0 +1,942 @@
+"""Pathwise (tangent) Monte Carlo estimates of the response kernels (MATH.md section 9).
+
+    est = estimate_kernels(model, order=2, lags={1: taus, 2: pairs}, paths=20000, seed=0)
+    est.mean(1), est.stderr(1), est.bias(1)          # arrays aligned with lags[1]
+    est.mean(2, (0, 1))                              # several inputs: k = (k_1, k_2), 0-based
+
+The kernels are correlation functions of the *unperturbed* dynamics.  Along each simulated
+path (noise held fixed) the tangent flow J_{t,s} = dh_t/dh_s and the second variation of the
+flow are integrated with the state, and
+
+    K^(1)_k(tau ; s)              = E[ grad f(h_t) . w_t ],                 t = s + tau
+    K^(2)_{k1 k2}(tau1, tau2 ; s2) = E[ Hess f(h_t)[w1_t, w2_t] + grad f(h_t) . k_t ]
+
+with w2 the tangent started at s2 with gamma_{k2}(h_{s2}), w1 the tangent started at
+s1 = s2 + tau2 with gamma_{k1}(h_{s1}), and k the second variation started at s1 with
+Dgamma_{k1}(h_{s1}) w2_{s1} and driven by D^2 phi[w1, w2] (docs/MATH.md section 9).
+
+Discretisation: Euler-Maruyama with step ``dt`` for the state; the tangents are the exact
+derivatives of the Euler map (so the estimate is the kernel of the Euler chain, weak order 1).
+Multiplicative noise is allowed: the Itô tangent equations then carry the terms
+sum_r D sigma_r w dW_r (and D^2 sigma_r[w1, w2] dW_r for the second variation).
+Lags must lie on the ``dt`` grid.  With ``bias_check=True`` (default) a companion run at dt/2
+shares every Brownian increment (the two half-step increments are built from the full-step
+one and an independent Brownian-bridge normal), giving the time-step bias of the estimate,
+bias ~ 2 (m_dt - m_{dt/2}), with its own (small, paired) standard error; a
+:class:`~volterra_sym.errors.TimeStepBiasWarning` is issued when the bias is significant and
+larger than the standard error.  The estimate at ``dt`` is the same with or without the check.
+
+Starts: a point mass or a Gaussian start is drawn exactly; the lags are then
+(tau_1..tau_n, s_n) as for the lowered kernels.  For a stationary start of a linear SRNN the
+exact stationary Gaussian is drawn; for a nonlinear model the paths start at h = 0 and run
+the unperturbed dynamics for ``burn_in`` first.  Default burn-in rule: 20 relaxation times
+20 / lambda, lambda = min_i -Re eig(D phi(h*)), at the point h* the deterministic flow reaches
+from h = 0 (from an unstable rest point: the slower of the two attractors reached by nudging it
+along its unstable direction).  That is the local relaxation only: for a multistable law
+(hopping between wells is slower) pass a longer ``burn_in=`` yourself.
+
+Reproducibility: the seeding of :mod:`volterra_sym.checks.simulate` (blocks of 64 paths, each with
+its stream SeedSequence(seed, spawn_key=(block,)); the bridge normals of the dt/2 companion
+from spawn_key=(block, 1)); element-wise arithmetic only, statistics merged block by block in
+order: the same seed gives bit-identical numbers for any ``chunk`` / ``max_memory``.
+
+This module is an independent check: it imports nothing from the kernel derivation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import (
+    ArgumentError,
+    InputError,
+    ModelError,
+    NotAnalyticError,
+    SimulationError,
+    TimeStepBiasWarning,
+    describe,
+)
+from ..model import Diffusion, Stationary
+from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
+from .simulate import (
+    BLOCK,
+    BlockStats,
+    ProgressBar,
+    block_normals,
+    block_stream,
+    check_count,
+    check_positive,
+    sqrtm_psd,
+)
+
+__all__ = ["KernelEstimate", "estimate_kernels", "MAX_ORDER"]
+
+MAX_ORDER = 2  #: highest kernel order estimated (order 3 is refused)
+_SLAB = 64  # coarse steps of normals drawn at once
+_NOT_SMOOTH = (
+    sp.Abs,
+    sp.sign,
+    sp.Heaviside,
+    sp.Piecewise,
+    sp.Max,
+    sp.Min,
+    sp.floor,
+    sp.ceiling,
+    sp.DiracDelta,
+    sp.frac,
+    sp.Mod,
+)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class KernelEstimate:
+    """Pathwise Monte Carlo estimates of the kernels K^(n)_k at the requested lags.
+
+    ``mean(n, k)``, ``stderr(n, k)``, ``bias(n, k)``, ``bias_stderr(n, k)`` return arrays aligned
+    with ``lags[n]`` (shape (len(lags[n]),), plus (p,) for a vector readout).  ``bias`` is the
+    estimated time-step bias of ``mean`` (2 (m_dt - m_{dt/2}); NaN without ``bias_check``).
+    """
+
+    lags: dict[int, np.ndarray]
+    order: int
+    m: int
+    paths: int
+    seed: int
+    dt: float
+    burn_in: float
+    start: str
+    vector: bool
+    _mean: dict = field(repr=False, default_factory=dict)
+    _stderr: dict = field(repr=False, default_factory=dict)
+    _bias: dict = field(repr=False, default_factory=dict)
+    _bias_se: dict = field(repr=False, default_factory=dict)
+
+    def _key(self, n: Any, k: Any) -> tuple[int, tuple[int, ...]]:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in self.lags:
+            raise ArgumentError(f"n: expected one of the estimated orders {sorted(self.lags)}, received {describe(n)}")
+        n = int(n)
+        if k is None:
+            if self.m != 1:
+                raise ArgumentError(
+                    f"k: the model has {self.m} input channels; give the {n} input indices k=(k_1, ..., k_n), 0-based"
+                )
+            ks: tuple[int, ...] = (0,) * n
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            ks = (int(k),) * n
+        else:
+            try:
+                ks = tuple(int(x) for x in k if not isinstance(x, bool) and isinstance(x, (int, np.integer)))
+            except TypeError:
+                raise ArgumentError(f"k: expected {n} input indices (k_1..k_{n}), received {describe(k)}") from None
+            if len(ks) != n or len(ks) != len(list(k)):
+                raise ArgumentError(f"k: expected {n} integer input indices (k_1..k_{n}), received {describe(k)}")
+        if any(not 0 <= x < self.m for x in ks):
+            raise ArgumentError(f"k: input indices are 0-based and below m = {self.m}, received {describe(k)}")
+        return n, ks
+
+    def _get(self, table: dict, n: Any, k: Any) -> np.ndarray:
+        key = self._key(n, k)
+        val = table[key]
+        return val if self.vector else val[:, 0]
+
+    def mean(self, n: int, k: Any = None) -> np.ndarray:
+        """Estimate of K^(n)_k at ``lags[n]`` (the Euler chain at step dt)."""
+        return self._get(self._mean, n, k)
+
+    def stderr(self, n: int, k: Any = None) -> np.ndarray:
+        """Standard error of :meth:`mean` (independent paths: sample std / sqrt(paths))."""
+        return self._get(self._stderr, n, k)
+
+    def bias(self, n: int, k: Any = None) -> np.ndarray:
+        """Estimated time-step bias of :meth:`mean`: 2 (m_dt - m_{dt/2}) (NaN without bias_check)."""
+        return self._get(self._bias, n, k)
+
+    def bias_stderr(self, n: int, k: Any = None) -> np.ndarray:
+        """Standard error of :meth:`bias` (paired: the dt/2 run shares the Brownian increments)."""
+        return self._get(self._bias_se, n, k)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: run settings and, per order and input tuple, lags, mean, stderr, bias."""
+        kernels = []
+        for (n, ks), mean in sorted(self._mean.items()):
+            kernels.append(
+                {
+                    "order": n,
+                    "k": list(ks),
+                    "lags": self.lags[n].tolist(),
+                    "mean": mean.tolist() if self.vector else mean[:, 0].tolist(),
+                    "stderr": self._get(self._stderr, n, ks).tolist(),
+                    "bias": self._get(self._bias, n, ks).tolist(),
+                    "bias_stderr": self._get(self._bias_se, n, ks).tolist(),
+                }
+            )
+        settings = dict(paths=self.paths, seed=self.seed, dt=self.dt, burn_in=self.burn_in, start=self.start)
+        return {"method": "pathwise tangent Monte Carlo", **settings, "kernels": kernels}
+
+    def __repr__(self) -> str:
+        sizes = {n: len(v) for n, v in self.lags.items()}
+        return (
+            f"KernelEstimate(order={self.order}, lags={sizes}, paths={self.paths}, seed={self.seed}, dt={self.dt}, "
+            f"start={self.start}, burn_in={self.burn_in:g})"
+        )
+
+
+# --------------------------------------------------------------------------- compiled derivatives
+
+
+class _Table:
+    """Expressions of the state keyed by name: constants kept as floats, the rest lambdified together."""
+
+    def __init__(self, entries: dict, state: tuple[sp.Symbol, ...]):
+        st = set(state)
+        self.const = {}
+        self.keys = []
+        exprs = []
+        for key, e in entries.items():
+            if e.free_symbols & st:
+                self.keys.append(key)
+                exprs.append(e)
+            elif e != 0:
+                self.const[key] = float(e)
+        self.fn = sp.lambdify(state, exprs, modules="numpy", cse=True) if exprs else None
+
+    def __call__(self, H: np.ndarray) -> dict:
+        out = dict(self.const)
+        if self.fn is not None:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                out.update(zip(self.keys, self.fn(*H)))
+        return out
+
+
+def _not_smooth(expr: sp.Expr) -> list[str]:
+    bad = sorted({type(a).__name__ for a in expr.atoms(sp.Function, sp.Piecewise) if isinstance(a, _NOT_SMOOTH)})
+    if expr.has(sp.Piecewise):
+        bad = sorted(set(bad) | {"Piecewise"})
+    return bad
+
+
+@dataclass
+class _Derivs:
+    n: int
+    m: int
+    r: int
+    p: int
+    vector: bool
+    step: _Table  # ("phi", i), ("sig", i, r), ("J", i, j), ("H", i, j, k), ("S", i, r, j), ("S2", i, r, j, l)
+    state_step: _Table  # ("phi", i), ("sig", i, r) only: the burn-in
+    start: _Table  # ("g", i, k), ("dg", i, k, j)
+    record: _Table  # ("f1", c, i) gradient, ("f2", c, i, j) Hessian of readout component c
+    sigma: np.ndarray  # constant entries of sigma (NaN where it depends on the state)
+    parts: LinearParts | None
+    model: Diffusion
+    hess_keys: list  # (i, j, k): d^2 phi_i / dh_j dh_k not identically zero, j <= k
+    noise_keys: list  # (i, r, j): d sigma_ir / dh_j not identically zero (multiplicative noise)
+    noise_hess: list  # (i, r, j, l): d^2 sigma_ir / dh_j dh_l not identically zero, j <= l
+
+
+def _derivatives(model: Diffusion, order: int) -> _Derivs:
+    num = numeric_model(model)
+    st = num.state
+    n, m, r, p = num.n, num.m, num.r, num.p
+    for what, mat in (("drift", num.drift), ("coupling", num.coupling), ("readout", num.readout)):
+        for e in mat:
+            bad = _not_smooth(e)
+            if bad:
+                raise NotAnalyticError(
+                    f"model: the {what} entry {e} contains {', '.join(bad)}, which is not differentiable; the "
+                    "pathwise estimator differentiates the flow (D phi, D^2 phi, grad f, Hess f). Replace it by a "
+                    "smooth function (e.g. tanh(k x) for sign(x), sqrt(x**2 + d**2) for Abs(x)), or estimate "
+                    "responses with vs.simulate_response"
+                )
+    for e in num.diffusion:
+        bad = _not_smooth(e)
+        if bad:
+            raise NotAnalyticError(
+                f"model: the noise entry {e} contains {', '.join(bad)}, which is not differentiable; the pathwise "
+                "estimator differentiates the flow (D sigma, D^2 sigma). Use a smooth noise, or vs.simulate_response"
+            )
+    sigma = np.array(
+        [[float(e) if not e.free_symbols & set(st) else np.nan for e in row] for row in num.diffusion.tolist()]
+    )
+    step: dict = {}
+    for i in range(n):
+        step[("phi", i)] = num.drift[i]
+        for k in range(r):
+            step[("sig", i, k)] = num.diffusion[i, k]
+    for i in range(n):
+        for j in range(n):
+            step[("J", i, j)] = sp.diff(num.drift[i], st[j])
+    noise_keys = []  # (i, k, j): d sigma_ik / d h_j, not identically zero
+    noise_hess = []  # (i, k, j, l), j <= l
+    for i in range(n):
+        for k in range(r):
+            for j in range(n):
+                e = sp.diff(num.diffusion[i, k], st[j])
+                step[("S", i, k, j)] = e
+                if e != 0:
+                    noise_keys.append((i, k, j))
+                if order >= 2:
+                    for l in range(j, n):
+                        e2 = sp.diff(num.diffusion[i, k], st[j], st[l])
+                        step[("S2", i, k, j, l)] = e2
+                        if e2 != 0:
+                            noise_hess.append((i, k, j, l))
+    hess_keys = []
+    if order >= 2:
+        for i in range(n):
+            for j in range(n):
+                for k in range(j, n):
+                    e = sp.diff(num.drift[i], st[j], st[k])
+                    step[("H", i, j, k)] = e
+                    if e != 0:
+                        hess_keys.append((i, j, k))
+    start: dict = {}
+    for i in range(n):
+        for k in range(m):
+            start[("g", i, k)] = num.coupling[i, k]
+            if order >= 2:
+                for j in range(n):
+                    start[("dg", i, k, j)] = sp.diff(num.coupling[i, k], st[j])
+    record: dict = {}
+    for c in range(p):
+        for i in range(n):
+            record[("f1", c, i)] = sp.diff(num.readout[c], st[i])
+            if order >= 2:
+                for j in range(n):
+                    record[("f2", c, i, j)] = sp.diff(num.readout[c], st[i], st[j])
+    for table in (step, start, record):
+        for key, e in table.items():
+            if e.has(sp.Derivative, sp.Subs):
+                raise NotAnalyticError(
+                    f"model: could not differentiate the model symbolically ({key[0]} entry {e}); "
+                    "use functions SymPy can differentiate"
+                )
+    try:
+        parts: LinearParts | None = linear_arrays(num)
+    except Exception:
+        parts = None
+    return _Derivs(
+        n, m, r, p, num.vector_readout, _Table(step, st),
+        _Table({k: e for k, e in step.items() if k[0] in ("phi", "sig")}, st), _Table(start, st), _Table(record, st),
+        sigma, parts, num, hess_keys, noise_keys, noise_hess,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- lags and schedule
+
+
+def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: int) -> dict[int, np.ndarray]:
+    if not isinstance(lags, Mapping) or not lags:
+        raise InputError(
+            f"lags: expected a dict {{order: array}}, e.g. {{1: taus, 2: pairs}}, received {describe(lags)}"
+        )
+    out: dict[int, np.ndarray] = {}
+    for n, raw in lags.items():
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= order:
+            raise InputError(
+                f"lags: keys are kernel orders 1..order={order}, received key {describe(n)}; raise order= or "
+                "drop the key"
+            )
+        n = int(n)
+        width = n if stationary else n + 1
+        what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) (the start is not stationary)"
+        try:
+            L = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"lags[{n}]: expected an array of shape (m, {width}) {what}, received {describe(raw)}"
+            ) from None
+        if L.ndim == 1 and width == 1:
+            L = L[:, None]
+        if L.ndim != 2 or L.shape[1] != width or L.shape[0] == 0:
+            raise InputError(
+                f"lags[{n}]: expected a non-empty array of shape (m, {width}) {what}, received shape {L.shape}"
+            )
+        if not np.all(np.isfinite(L)):
+            bad = tuple(int(x) for x in np.argwhere(~np.isfinite(L))[0])
+            raise InputError(f"lags[{n}]{list(bad)}: received {L[bad]}; lags must be finite")
+        if np.any(L < 0):
+            bad = tuple(int(x) for x in np.argwhere(L < 0)[0])
+            raise InputError(f"lags[{n}]{list(bad)}: received the negative lag {L[bad]}; lags are >= 0")
+        steps = np.rint(L / dt)
+        off = np.abs(steps * dt - L) > 1e-9 * np.maximum(1.0, np.abs(L))
+        if np.any(off):
+            bad = tuple(int(x) for x in np.argwhere(off)[0])
+            raise InputError(
+                f"lags[{n}]{list(bad)}: {L[bad]!r} is not a multiple of dt = {dt!r}; give lags on the dt grid or "
+                "a dt that divides every lag"
+            )
+        total = int(steps.sum(axis=1).max())
+        if total > max_steps:
+            raise InputError(
+                f"lags[{n}]: the largest total time {total * dt:g} (sum of the lags and s_n) needs {total} steps "
+                f"of dt = {dt:g}, more than max_steps = {max_steps}; use shorter lags, a larger dt, or raise "
+                "max_steps="
+            )
+        out[n] = L
+    return out
+
+
+@dataclass
+class _Schedule:
+    """Integer step plan: tangents, second variations, and what to record when."""
+
+    N: int  # coarse steps after the start
+    t_start: np.ndarray  # (T,) start step of each tangent (sorted)
+    t_input: np.ndarray  # (T,) input index of each tangent
+    q_start: np.ndarray  # (Q2,) start step s1 of each second variation (sorted)
+    q_k1: np.ndarray  # (Q2,) input index k1
+    q_w2: np.ndarray  # (Q2,) tangent index of (s2, k2)
+    q_w1: np.ndarray  # (Q2,) tangent index of (s1, k1)
+    rec1: dict  # step -> (entry idx, tangent idx)
+    rec2: dict  # step -> (entry idx, w1 idx, w2 idx, K idx)
+    index: dict  # (n, ks) -> entry indices aligned with lags[n]
+    entries: int
+
+
+def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
+    tangents: set[tuple[int, int]] = set()
+    seconds: set[tuple[int, int, int, int]] = set()
+    rows1, rows2 = [], []
+    index: dict = {}
+    q = 0
+    for n in sorted(lags):
+        S = np.rint(lags[n] / dt).astype(np.int64)
+        for ks in itertools.product(range(m), repeat=n):
+            idx = np.arange(q, q + S.shape[0])
+            index[(n, ks)] = idx
+            q += S.shape[0]
+            for row, e in zip(S, idx):
+                s = int(row[n]) if S.shape[1] > n else 0
+                if n == 1:
+                    tangents.add((s, ks[0]))
+                    rows1.append((s + int(row[0]), int(e), (s, ks[0])))
+                else:
+                    s2, s1 = s, s + int(row[1])
+                    tangents.add((s2, ks[1]))
+                    tangents.add((s1, ks[0]))
+                    seconds.add((s2, s1, ks[0], ks[1]))
+                    rows2.append((s1 + int(row[0]), int(e), (s1, ks[0]), (s2, ks[1]), (s2, s1, ks[0], ks[1])))
+    tl = sorted(tangents)
+    tpos = {key: i for i, key in enumerate(tl)}
+    ql = sorted(seconds, key=lambda x: (x[1], x[0], x[2], x[3]))
+    qpos = {key: i for i, key in enumerate(ql)}
+    rec1: dict = {}
+    for step, e, tk in rows1:
+        rec1.setdefault(step, []).append((e, tpos[tk]))
+    rec2: dict = {}
+    for step, e, t1, t2, kk in rows2:
+        rec2.setdefault(step, []).append((e, tpos[t1], tpos[t2], qpos[kk]))
+    rec1 = {s: tuple(np.array(c) for c in zip(*v)) for s, v in rec1.items()}
+    rec2 = {s: tuple(np.array(c) for c in zip(*v)) for s, v in rec2.items()}
+    N = max(list(rec1) + list(rec2))
+    return _Schedule(
+        N=N,
+        t_start=np.array([s for s, _ in tl], dtype=np.int64),
+        t_input=np.array([k for _, k in tl], dtype=np.int64),
+        q_start=np.array([x[1] for x in ql], dtype=np.int64),
+        q_k1=np.array([x[2] for x in ql], dtype=np.int64),
+        q_w2=np.array([tpos[(x[0], x[3])] for x in ql], dtype=np.int64),
+        q_w1=np.array([tpos[(x[1], x[2])] for x in ql], dtype=np.int64),
+        rec1=rec1,
+        rec2=rec2,
+        index=index,
+        entries=q,
+    )
+
+
+# --------------------------------------------------------------------------- one ensemble
+
+
+class _Ensemble:
+    """States h (n, P), tangents W (n, T, P) and second variations K (n, Q2, P) of one chain."""
+
+    def __init__(self, d: _Derivs, sc: _Schedule, H0: np.ndarray, dt: float):
+        n, P = H0.shape
+        self.d, self.sc, self.dt = d, sc, dt
+        self.h = H0.copy()
+        self.W = np.zeros((n, sc.t_start.size, P))
+        self.K = np.zeros((n, sc.q_start.size, P))
+        self.aW = 0  # tangents started so far (sorted by start step)
+        self.aK = 0
+
+    def burn(self, dW: np.ndarray) -> None:
+        """One unperturbed Euler step of the state only (dW (r, P) already scaled by sqrt(dt))."""
+        vals = self.d.state_step(self.h)
+        self._move_h(vals, dW)
+
+    def _move_h(self, vals: dict, dW: np.ndarray) -> None:
+        d, h, dt = self.d, self.h, self.dt
+        for i in range(d.n):
+            phi = vals.get(("phi", i))
+            if phi is not None:
+                h[i] += dt * phi
+            for k in range(d.r):
+                s = vals.get(("sig", i, k))
+                if s is not None:
+                    h[i] += s * dW[k]
+
+    def step(self, dW: np.ndarray) -> None:
+        """One Euler step of (h, W, K), the exact derivatives of the Euler map (Itô):
+
+        W' = W + dt Dphi W + sum_r Dsigma_r W dW_r,
+        K' = K + dt (Dphi K + D^2 phi[W1, W2]) + sum_r (Dsigma_r K + D^2 sigma_r[W1, W2]) dW_r.
+        """
+        d, dt, n = self.d, self.dt, self.d.n
+        vals = d.step(self.h)
+        J = [[vals.get(("J", i, j)) for j in range(n)] for i in range(n)]
+        if self.aK:
+            K = self.K[:, : self.aK]
+            A = self.W[:, self.sc.q_w1[: self.aK]]
+            B = self.W[:, self.sc.q_w2[: self.aK]]
+            inc = np.zeros_like(K)
+            for i in range(n):
+                for j in range(n):
+                    if J[i][j] is not None:
+                        inc[i] += J[i][j] * K[j]
+            for i, j, k in d.hess_keys:
+                Hv = vals.get(("H", i, j, k))
+                if Hv is None:
+                    continue
+                if j == k:
+                    inc[i] += Hv * (A[j] * B[j])
+                else:
+                    inc[i] += Hv * (A[j] * B[k] + A[k] * B[j])
+            inc *= dt
+            for i, r, j in d.noise_keys:
+                inc[i] += (vals[("S", i, r, j)] * dW[r]) * K[j]
+            for i, r, j, l in d.noise_hess:
+                Sv = vals[("S2", i, r, j, l)] * dW[r]
+                if j == l:
+                    inc[i] += Sv * (A[j] * B[j])
+                else:
+                    inc[i] += Sv * (A[j] * B[l] + A[l] * B[j])
+            K += inc
+        if self.aW:
+            W = self.W[:, : self.aW]
+            inc = np.zeros_like(W)
+            for i in range(n):
+                for j in range(n):
+                    if J[i][j] is not None:
+                        inc[i] += J[i][j] * W[j]
+            inc *= dt
+            for i, r, j in d.noise_keys:
+                inc[i] += (vals[("S", i, r, j)] * dW[r]) * W[j]
+            W += inc
+        self._move_h(vals, dW)
+
+    def events(self, j: int, V: np.ndarray) -> None:
+        """At coarse step j: start tangents / second variations, then record into V (entries, p, P)."""
+        d, sc = self.d, self.sc
+        b = int(np.searchsorted(sc.t_start, j, side="right"))
+        bK = int(np.searchsorted(sc.q_start, j, side="right"))
+        if b > self.aW or bK > self.aK:
+            g = d.start(self.h)
+            for t in range(self.aW, b):
+                k = sc.t_input[t]
+                for i in range(d.n):
+                    self.W[i, t] = g.get(("g", i, k), 0.0)
+            for q in range(self.aK, bK):
+                k1, w2 = sc.q_k1[q], sc.q_w2[q]
+                for i in range(d.n):
+                    acc: Any = 0.0
+                    for jj in range(d.n):
+                        dg = g.get(("dg", i, k1, jj))
+                        if dg is not None:
+                            acc = acc + dg * self.W[jj, w2]
+                    self.K[i, q] = acc
+            self.aW, self.aK = b, bK
+        r1, r2 = sc.rec1.get(j), sc.rec2.get(j)
+        if r1 is None and r2 is None:
+            return
+        f = d.record(self.h)
+        n = d.n
+        if r1 is not None:
+            e, t = r1
+            Wt = self.W[:, t]  # (n, R, P)
+            for c in range(d.p):
+                acc = np.zeros(Wt.shape[1:])
+                for i in range(n):
+                    gi = f.get(("f1", c, i))
+                    if gi is not None:
+                        acc += gi * Wt[i]
+                V[e, c] = acc
+        if r2 is not None:
+            e, t1, t2, q = r2
+            A, B, Kq = self.W[:, t1], self.W[:, t2], self.K[:, q]
+            for c in range(d.p):
+                acc = np.zeros(A.shape[1:])
+                for i in range(n):
+                    gi = f.get(("f1", c, i))
+                    if gi is not None:
+                        acc += gi * Kq[i]
+                    for jj in range(n):
+                        hij = f.get(("f2", c, i, jj))
+                        if hij is not None:
+                            acc += hij * (A[i] * B[jj])
+                V[e, c] = acc
+
+
+# --------------------------------------------------------------------------- burn-in rule
+
+
+def _settle(d: _Derivs, h0: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the deterministic flow dh = phi(h) dt from h0 until it rests: (h*, D phi(h*))."""
+    n = d.n
+    h = h0.reshape(n, 1).astype(float).copy()
+    for _ in range(int(min(200_000, math.ceil(1000.0 / dt)))):
+        vals = d.step(h)
+        phi = np.array([float(np.asarray(vals.get(("phi", i), 0.0)).reshape(-1)[0]) for i in range(n)])
+        if not np.all(np.isfinite(phi)):
+            break
+        h[:, 0] += dt * phi
+        if float(np.max(np.abs(phi))) < 1e-10:
+            break
+    vals = d.step(h)
+    J = np.array([[float(np.asarray(vals.get(("J", i, j), 0.0)).reshape(-1)[0]) for j in range(n)] for i in range(n)])
+    return h[:, 0], J
+
+
+def _default_burn_in(d: _Derivs, dt: float) -> float:
+    """20 relaxation times 20 / lambda, lambda = min -Re eig D phi at the attractor(s) of the flow from 0.
+
+    If h = 0 flows to an unstable rest point (a symmetric double well), the flow is restarted from
+    that point nudged by +-0.01 along its most unstable eigenvector, and the slower attractor counts.
+    """
+    h, J = _settle(d, np.zeros(d.n), dt)
+    points = [(h, J)]
+    if np.all(np.isfinite(J)) and np.all(np.isfinite(h)):
+        w, V = np.linalg.eig(J)
+        if np.max(w.real) >= 0:
+            v = np.real(V[:, int(np.argmax(w.real))])
+            v = v / max(float(np.linalg.norm(v)), 1e-300)
+            points = [_settle(d, h + sgn * 0.01 * v, dt) for sgn in (1.0, -1.0)]
+    rates = []
+    for h, J in points:
+        if not np.all(np.isfinite(J)) or not np.all(np.isfinite(h)):
+            raise SimulationError(
+                "burn_in: the deterministic flow from h = 0 does not settle, so no default burn-in can be set; the "
+                "stationary law may not exist. Pass burn_in=T explicitly, or use a PointMass / Gaussian start"
+            )
+        rate = float(np.min(-np.linalg.eigvals(J).real))
+        if not rate > 0:
+            raise SimulationError(
+                f"burn_in: the linearisation at h* = {h.round(6).tolist()} (reached from h = 0) is not "
+                f"contracting (slowest rate {rate:.3g}); pass burn_in=T explicitly or use a PointMass / Gaussian "
+                "start"
+            )
+        rates.append(rate)
+    return 20.0 / min(rates)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _bridge_stream(seed: int, block: int) -> np.random.Generator:
+    """Bridge normals of the dt/2 companion run: SFC64(SeedSequence(seed, spawn_key=(block, 1)))."""
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(block, 1))))
+
+
+def _check_order(order: Any) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ArgumentError(f"order: expected a kernel order 1 or 2, received {describe(order)}")
+    if order > MAX_ORDER:
+        raise ArgumentError(
+            f"order: the pathwise estimator supports orders 1..{MAX_ORDER}, received {order}; order 3 needs the "
+            "third variation of the flow, which is not implemented. Estimate K^(3) with a derivation route "
+            "(vs.derive(model, 3)) or the response of vs.simulate_response"
+        )
+    return int(order)
+
+
+def _bytes_per_path(n: int, T: int, Q2: int, entries: int, p: int, r: int, companions: int) -> int:
+    per_chain = n * (1 + 2 * T + 5 * Q2) + entries * p
+    return 8 * (companions * per_chain + _SLAB * r * companions + 2 * entries * p)
+
+
+def estimate_kernels(
+    model: Diffusion,
+    order: int | None = None,
+    lags: Mapping[int, Any] | None = None,
+    paths: int = 10000,
+    seed: int = 0,
+    *,
+    dt: float = 0.01,
+    burn_in: float | None = None,
+    bias_check: bool = True,
+    chunk: int | None = None,
+    max_memory: int = 2**28,
+    max_steps: int = 2_000_000,
+    progress: bool | None = None,
+    client: Any = None,
+) -> KernelEstimate:
+    """Monte Carlo estimates of K^(1) and K^(2) with the pathwise (tangent) estimator.
+
+    Parameters
+    ----------
+    model : any Diffusion whose drift, noise, coupling and readout are twice differentiable.
+    order : highest order estimated (1 or 2; 3 is refused); default: the largest key of ``lags``.
+    lags : {n: array}: for a stationary start ``lags[1]`` is a 1-D array of tau and ``lags[2]`` an
+        (m, 2) array of (tau_1, tau_2) (tau_1 = t - s_1 the most recent lag, MATH.md section 4);
+        for point / Gaussian starts append s_n: (m, 2) rows (tau, s) and (m, 3) rows (tau_1, tau_2, s_2).
+        Every lag must be a multiple of ``dt``.
+    paths, seed : independent paths (each one origin) and the seed (see the module docstring).
+    dt : Euler step (default 0.01).
+    burn_in : stationary start only: time run from h = 0 before the origin (default: 0 for a linear
+        SRNN, whose stationary Gaussian is drawn exactly; the documented rule otherwise).
+    bias_check : also run the dt/2 companion (same increments) and report the time-step bias.
+    chunk, max_memory : paths per chunk (rounded up to multiples of 64) and the working-memory bound
+        in bytes; the result does not depend on them.
+    max_steps : refuse lags (or burn-in) needing more Euler steps than this.
+    progress : True / False / None (auto: a terminal and a long run).
+    client : a dask.distributed Client: the seed blocks run as tasks (same numbers as locally).
+    """
+    if lags is None:
+        raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
+    if order is None and isinstance(lags, Mapping) and lags:
+        keys = [k for k in lags if isinstance(k, (int, np.integer)) and not isinstance(k, bool)]
+        order = max(keys) if keys else 1
+    order = _check_order(order)
+    paths = check_count(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
+    seed = check_count(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
+    dt_ = check_positive(dt, "dt", allow_none=False)
+    assert dt_ is not None
+    max_steps = check_count(max_steps, "max_steps", 1, "give the largest number of Euler steps allowed")
+    if chunk is not None:
+        chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
+    mem = check_positive(max_memory, "max_memory", allow_none=False)
+    assert mem is not None
+    if not isinstance(bias_check, bool):
+        raise ArgumentError(f"bias_check: expected True or False, received {describe(bias_check)}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
+    if not isinstance(model, Diffusion):
+        raise ModelError(
+            f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...), vs.load_model(path)), "
+            f"received {describe(model)}"
+        )
+    init = model.initial
+    stationary = isinstance(init, Stationary)
+    L = _check_lags(lags, order, stationary, dt_, max_steps)
+    d = _derivatives(model, order)
+
+    # ---- the start
+    if burn_in is not None:
+        if not stationary:
+            raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+        b = burn_in
+        if (
+            isinstance(b, bool)
+            or not isinstance(b, (int, float, np.integer, np.floating))
+            or not (math.isfinite(float(b)) and b >= 0)
+        ):
+            raise ArgumentError(f"burn_in: expected a time >= 0, received {describe(burn_in)}")
+        burn = float(b)
+    elif stationary and d.parts is None:
+        burn = _default_burn_in(d, dt_)
+    else:
+        burn = 0.0
+    if stationary and (burn_in is not None or d.parts is None):
+        m0, L0 = np.zeros(d.n), np.zeros((d.n, d.n))
+        start = "stationary (burn-in from h = 0)"
+    else:
+        m0, S0 = initial_arrays(d.model, d.parts)
+        L0 = sqrtm_psd(S0)
+        start = "stationary (exact Gaussian)" if stationary else repr(init)
+    nburn = int(math.ceil(burn / dt_ - 1e-9)) if burn > 0 else 0
+    if nburn > max_steps:
+        raise SimulationError(
+            f"burn_in: {burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}; shorten "
+            "burn_in= or raise max_steps="
+        )
+    sc = _schedule(L, d.m, dt_)
+
+    # ---- memory and chunks
+    comp = 2 if bias_check else 1
+    per_path = _bytes_per_path(d.n, sc.t_start.size, sc.q_start.size, sc.entries, d.p, d.r, comp)
+    need_block = per_path * BLOCK
+    if need_block > mem:
+        raise SimulationError(
+            f"max_memory: one block of {BLOCK} paths needs ~{need_block} bytes ({sc.t_start.size} tangents, "
+            f"{sc.q_start.size} second variations, {sc.entries} estimates per path) > max_memory={int(mem)}; raise "
+            "max_memory=, request fewer lags (for point starts: fewer distinct s values), or bias_check=False"
+        )
+    nblocks = -(-paths // BLOCK)
+    blocks_fit = max(1, int(mem // need_block))
+    per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
+    job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order)
+    steps = (sc.N + nburn) * comp
+    desc = "volterra_sym.estimate_kernels"
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+        from .distributed import run_blocks
+
+        results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
+    else:
+        results = []
+        prog = ProgressBar(progress, paths * steps, steps, desc)
+        try:
+            for b0 in range(0, nblocks, per_chunk):
+                results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+        finally:
+            prog.close()
+    nq = sc.entries * comp
+    stats = BlockStats(nq, d.p, None)
+    for sizes, bmean, bM2 in results:
+        stats.sizes = sizes
+        stats.bmean, stats.bM2 = bmean, bM2
+        stats.end_chunk()
+    mean = stats.mean
+    se = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
+    est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector)
+    E = sc.entries
+    for key, idx in sc.index.items():
+        est._mean[key] = mean[idx]
+        est._stderr[key] = se[idx]
+        if bias_check:
+            est._bias[key] = 2.0 * mean[E + idx]
+            est._bias_se[key] = 2.0 * se[E + idx]
+        else:
+            est._bias[key] = np.full_like(mean[idx], np.nan)
+            est._bias_se[key] = np.full_like(mean[idx], np.nan)
+    if bias_check:
+        _warn_bias(est, sc)
+    return est
+
+
+def _warn_bias(est: KernelEstimate, sc: _Schedule) -> None:
+    worst = None
+    for key in sc.index:
+        b, bse, se = est._bias[key], est._bias_se[key], est._stderr[key]
+        bad = (np.abs(b) > 3.0 * bse) & (np.abs(b) > se)
+        if np.any(bad):
+            ratio = np.where(bad, np.abs(b) / np.maximum(se, 1e-300), 0.0)
+            i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            if worst is None or ratio[i] > worst[0]:
+                worst = (float(ratio[i]), key, i[0], float(b[i]), float(se[i]))
+    if worst is not None:
+        _, (n, ks), row, b, se = worst
+        lag = est.lags[n][row].tolist()
+        warnings.warn(
+            f"estimate_kernels: the time-step bias of K^({n})_{ks} at lags {lag} is about {b:.3g}, larger than its "
+            f"standard error {se:.3g} (dt = {est.dt:g}); halve dt (or more) for an estimate whose error is "
+            "statistical, or add the reported bias to your tolerance",
+            TimeStepBiasWarning,
+            stacklevel=3,
+        )
+
+
+@dataclass
+class _Job:
+    """Everything a chunk needs (picklable: shipped to dask workers)."""
+
+    d: _Derivs
+    sc: _Schedule
+    dt: float
+    nburn: int
+    m0: np.ndarray
+    L0: np.ndarray
+    seed: int
+    paths: int
+    bias_check: bool
+
+    order: int
+
+    def __getstate__(self) -> dict:  # lambdified functions do not pickle: rebuilt on the worker
+        state = dict(self.__dict__)
+        state["d"] = self.d.model
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        model = state.pop("d")
+        self.__dict__.update(state)
+        key = (repr(model), self.order)
+        if key not in _WORKER_CACHE:
+            _WORKER_CACHE.clear()
+            _WORKER_CACHE[key] = _derivatives(model, self.order)
+        self.d = _WORKER_CACHE[key]
+
+
+_WORKER_CACHE: dict = {}
+
+
+def _run_chunk(job: _Job, blocks: Any, progress: ProgressBar | None = None) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Simulate the paths of ``blocks``; return (block sizes, per-block means, per-block M2)."""
+    d, sc, dt = job.d, job.sc, job.dt
+    prog = progress if progress is not None else ProgressBar(False, 1)
+    sizes = [min(BLOCK, job.paths - b * BLOCK) for b in blocks]
+    streams = [(block_stream(job.seed, b), s) for b, s in zip(blocks, sizes)]
+    bridges = [(_bridge_stream(job.seed, b), s) for b, s in zip(blocks, sizes)] if job.bias_check else []
+    P = sum(sizes)
+    Z0 = block_normals(streams, (d.n,))  # (n, P)
+    H0 = job.m0[:, None] + sum(job.L0[:, j, None] * Z0[j] for j in range(d.n))
+    H0 = np.ascontiguousarray(np.broadcast_to(H0, (d.n, P)))
+    coarse = _Ensemble(d, sc, H0, dt)
+    fine = _Ensemble(d, sc, H0, dt / 2) if job.bias_check else None
+    sq, sqh = math.sqrt(dt), 0.5 * math.sqrt(dt)
+    E = sc.entries
+    Vc = np.zeros((E, d.p, P))
+    Vf = np.zeros((E, d.p, P)) if fine is not None else None
+
+    def run(nsteps: int, main: bool) -> None:
+        """Burn-in (state only) or the main run (events at every coarse step 0..nsteps)."""
+        for j0 in range(0, nsteps, _SLAB):
+            j1 = min(nsteps, j0 + _SLAB)
+            Z = block_normals(streams, (j1 - j0, d.r))
+            Y = block_normals(bridges, (j1 - j0, d.r)) if fine is not None else None
+            with np.errstate(over="ignore", invalid="ignore"):
+                for jj in range(j1 - j0):
+                    dW = sq * Z[jj]
+                    if main:
+                        coarse.events(j0 + jj, Vc)
+                        coarse.step(dW)
+                    else:
+                        coarse.burn(dW)
+                    if fine is not None:
+                        assert Y is not None and Vf is not None
+                        a, b = sqh * (Z[jj] + Y[jj]), sqh * (Z[jj] - Y[jj])
+                        if main:
+                            fine.events(j0 + jj, Vf)
+                            fine.step(a)
+                            fine.step(b)
+                        else:
+                            fine.burn(a)
+                            fine.burn(b)
+            prog.update((j1 - j0) * P * (2 if fine is not None else 1))
+            for ens, what in ((coarse, "dt"), (fine, "dt/2")):
+                if ens is not None and not np.isfinite(np.sum(ens.h)):
+                    raise SimulationError(
+                        f"estimate_kernels: non-finite states during {'the run' if main else 'burn-in'} (by step "
+                        f"{j1} of the {what} chain); the model probably blows up (unstable drift, or dt too large "
+                        "for Euler: reduce dt=)"
+                    )
+        if main:
+            with np.errstate(over="ignore", invalid="ignore"):
+                coarse.events(nsteps, Vc)
+                if fine is not None:
+                    assert Vf is not None
+                    fine.events(nsteps, Vf)
+
+    if job.nburn:
+        run(job.nburn, False)
+    run(sc.N, True)
+    X = Vc if Vf is None else np.concatenate([Vc, Vc - Vf], axis=0)
+    if not np.all(np.isfinite(X)):
+        raise SimulationError(
+            "estimate_kernels: non-finite kernel samples (tangent flow overflow); the flow is expanding over the "
+            "requested lags, or dt is too large; use shorter lags or a smaller dt"
+        )
+    stats = BlockStats(X.shape[0], d.p, None)
+    stats.start_chunk(sizes)
+    stats.add(np.arange(X.shape[0]), X)
+    return sizes, stats.bmean, stats.bM2

@@ -1,0 +1,351 @@
+"""The Galerkin (Koopman-generator) route: kernels of any analytic model at any lag (MATH.md section 9).
+
+``vs.derive(model, order, method="galerkin", degree=p)`` approximates the generator on
+polynomials of total degree <= p orthonormal for a weight chosen from the model
+(:mod:`.galerkin_basis`), assembles M, Gamma_k, c_f and the initial functional
+(:mod:`.galerkin_assembly`, :mod:`.galerkin_system`) and gives
+
+    K^(n)_{k_1..k_n}(tau_1..tau_n ; s) = l e^{s M} Gamma_{k_n} e^{tau_n M} ... Gamma_{k_1} e^{tau_1 M} c_f.
+
+Every kernel, zeroth-order term and prediction carries an error estimate
+|value(p) - value(p + 2)| from a second system on the same weight
+(``kernel_error``, ``predict(..., return_error=True)``); ``derive`` warns
+(:class:`~volterra_sym.errors.ConvergenceWarning`) when the estimate of the
+kernels exceeds ``tol`` on a grid of lags spanning the slowest relaxation time.
+For linear SRNNs with polynomial readouts of degree <= p the route is exact.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import limits
+from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
+from ..errors import ArgumentError, ConvergenceWarning
+from ..model.diffusion import Diffusion
+from ..response import Response, check_finite_prediction
+from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
+from .base import Route
+from .galerkin_estimate import GalerkinEstimate, galerkin_error
+
+#: default tolerance of the kernels' error estimate (relative to their largest value)
+DEFAULT_TOL = 1e-4
+
+
+class GalerkinRoute(Route):
+    """Galerkin approximation of the generator on a polynomial basis (any analytic model, any lag)."""
+
+    name = "galerkin"
+    summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
+    options = {
+        "degree": "total polynomial degree p of the basis (required; N = C(n + p, p) functions)",
+        "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
+        "or ('gaussian', mean, cov)",
+        "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
+        "max_memory": "bytes the Galerkin matrices may take (default 2 GiB); a larger basis is refused up front",
+        "seed": "seed of the pilot simulation that chooses the weight (default 0)",
+    }
+
+    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
+        self.check_options(options)
+        if order is None:
+            raise ArgumentError("order: method='galerkin' needs an explicit order, e.g. order=2")
+        order = check_order(order)
+        if options.get("degree") is None:
+            raise ArgumentError(
+                "degree: method='galerkin' needs the polynomial degree of the basis, e.g. degree=10 "
+                "(error falls geometrically with the degree; see docs/galerkin.md)"
+            )
+        degree = check_int(
+            options["degree"],
+            "degree",
+            minimum=1,
+            maximum=limits.MAX_GALERKIN_DEGREE,
+            hint=" (total polynomial degree of the basis, limit MAX_GALERKIN_DEGREE)",
+        )
+        tol = options.get("tol", DEFAULT_TOL)
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
+            raise ArgumentError(f"tol: expected a positive number, received {tol!r}")
+        build = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
+        estimate = galerkin_error(model, degree, order=order, **build)
+        resp = GalerkinResponse(model, order, estimate, tol=float(tol))
+        resp.check_accuracy(stacklevel=4)
+        return resp
+
+
+class GalerkinResponse(Response):
+    """Kernels from the Galerkin generator, with error estimates (module docstring).
+
+    Attributes: ``degree`` (p), ``N`` (basis size), ``weight`` (description), ``system`` (the degree-p
+    :class:`~volterra_sym.routes.galerkin_system.GalerkinSystem`), ``estimate`` (p and p + 2),
+    ``tol``.  ``kernel(n, k)`` is a vectorised callable of the lags.
+    """
+
+    method = "galerkin"
+
+    def __init__(self, model: Diffusion, order: int, estimate: GalerkinEstimate, *, tol: float) -> None:
+        super().__init__(model, order)
+        self.estimate = estimate
+        self.system = estimate.coarse
+        self.degree = self.system.degree
+        self.N = self.system.M.shape[0]
+        self.weight = self.system.weight.describe()
+        self.tol = tol
+
+    # ---- kernels -------------------------------------------------------------------
+    def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
+        """K^(n)_k as a vectorised callable of (tau_1..tau_n[, s_n]) (arrays broadcast together)."""
+        n = self._check_n(n)
+        return self._lag_callable(n, self._k(n, k), component)
+
+    def _split(self, n: int, lags: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return lags[:, :n], (None if self.stationary else lags[:, n])
+
+    def _kernel_values(self, n: int, ks: tuple[int, ...], lags: np.ndarray, component: int) -> np.ndarray:
+        taus, s = self._split(n, lags)
+        return np.asarray(self.system.kernel_values(n, ks, taus, component, s), dtype=float).reshape(-1)
+
+    def kernel_error(
+        self, n: int, k: Sequence[int] | int | None, lags: Any, component: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(K^(n)_k at ``lags``, error estimate |K_p - K_(p+2)|), lags as in :meth:`kernel_values`."""
+        from ..validate import check_lag_array
+
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        comp = self._component(component)[0]
+        width = n if self.stationary else n + 1
+        L = check_lag_array(lags, width, stationary=self.stationary)
+        taus, s = self._split(n, L.reshape(-1, width))
+        val, err = self.estimate.kernel_values(n, ks, taus, comp, s)
+        shape = L.shape[:-1]
+        return np.asarray(val).reshape(shape), np.asarray(err).reshape(shape)
+
+    @property
+    def mean0(self) -> Any:
+        """E f(h^0_t): a number (p-vector for vector readouts) for a stationary start, else a callable of t."""
+        if self.stationary:
+            vals = [float(np.asarray(self.system.mean0(np.zeros(1), c))[0]) for c in range(self.model.p)]
+            return np.array(vals) if self.model.vector_readout else vals[0]
+
+        def mean0(t: Any) -> np.ndarray:
+            tt = np.asarray(t, dtype=float)
+            cols = [self._mean0_values(tt, c) for c in range(self.model.p)]
+            return np.stack(cols, axis=-1) if self.model.vector_readout else cols[0]
+
+        return mean0
+
+    def _mean0_values(self, t: np.ndarray, component: int) -> np.ndarray:
+        return np.asarray(self.system.mean0(t, component), dtype=float)
+
+    def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
+        """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags:
+        l Gamma_{k_n} M^{p_n} ... Gamma_{k_1} M^{p_1} c_f."""
+        if not self.stationary:
+            raise ArgumentError(
+                "kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)"
+            )
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        pp = tuple(p)
+        if len(pp) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in pp):
+            raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        return float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
+
+    # ---- accuracy ------------------------------------------------------------------
+    def probe_lags(self, n: int) -> np.ndarray:
+        """Lags (m, n[+1]) on which the accuracy is checked: 0 to three slowest relaxation times."""
+        horizon = 3.0 / max(self.slowest_rate(), 1e-3)
+        grid = np.linspace(0.0, horizon, 7)
+        width = n if self.stationary else n + 1
+        return np.repeat(grid[:, None], width, axis=1) / (1 if n == 1 else n)
+
+    def slowest_rate(self) -> float:
+        """Re of the slowest relaxation rate (the eigenvalue of M nearest 0 besides the zero mode)."""
+        rates = np.asarray(self.leading_rates(2))
+        return float(abs(rates[0].real)) if rates.size and np.isfinite(rates[0]) else 1.0
+
+    def leading_rates(self, k: int = 4) -> np.ndarray:
+        """The k slowest relaxation rates -lambda (ARPACK for big bases: no dense eig of a large M)."""
+        if k + 2 >= self.N or self.system.eigenvalues is not None or self.N <= 120:
+            return np.asarray(self.system.rates(k=k))
+        from scipy.sparse.linalg import eigs
+
+        try:
+            ev = eigs(self.system.M, k=k + 1, which="LR", return_eigenvectors=False, tol=1e-10)
+        except Exception:  # ARPACK did not converge: the dense route
+            return np.asarray(self.system.rates(k=k))
+        ev = ev[np.argsort(-ev.real)]
+        return -ev[1 : k + 1]
+
+    def accuracy(self) -> dict[int, tuple[float, float]]:
+        """{n: (largest |K^(n)| on the probe lags, largest error estimate there)} over every input tuple."""
+        out = {}
+        for n in range(1, self.order + 1):
+            big, err = 0.0, 0.0
+            for ks in self.index_tuples(n):
+                for c in range(self.model.p):
+                    v, e = self.kernel_error(n, ks, self.probe_lags(n), c)
+                    big, err = max(big, float(np.max(np.abs(v)))), max(err, float(np.max(e)))
+            out[n] = (big, err)
+        return out
+
+    def check_accuracy(self, stacklevel: int = 2) -> None:
+        """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size."""
+        for n, (big, err) in self.accuracy().items():
+            scale = big if big > 0 else 1.0
+            msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
+            if msg:
+                warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
+
+    # ---- prediction ----------------------------------------------------------------
+    def predict(
+        self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, return_error: bool = False, **options: Any
+    ) -> Any:
+        """E f(h_t) on the grid ``t`` by the forward hierarchy in the basis, O(N^2 len(t)) per order.
+
+        ``u`` is read as the piecewise-linear interpolant of its samples on ``t`` (callables are sampled).
+        ``return_error``: also return the error estimate |y_p - y_(p+2)| + the time-stepping error.
+        Returns (len(t),) or (len(t), p); with ``by_order`` a leading axis of length order + 1.
+        """
+        if options:
+            raise ArgumentError(f"{sorted(options)[0]}: method='galerkin' predictions take no such option")
+        check_flag(by_order, "by_order")
+        check_flag(return_error, "return_error")
+        check_numeric_model(self.model)
+        tt = check_grid(t)
+        e = check_eps(eps)
+        U = input_samples(u, tt, self.model.m)
+        # the core returns the orders y^(n) at eps = 1; the contract's parts are eps^n y^(n)
+        scale = (e ** np.arange(self.order + 1)).reshape((-1,) + (1,) * (1 if not self.model.vector_readout else 2))
+        if return_error:
+            val, err = self.estimate.predict(U, tt, 1.0, True, self.order)
+            err = np.abs(np.asarray(err, dtype=float) * scale)
+        else:
+            val, err = self.system.predict(U, tt, 1.0, True, self.order), None
+        parts = np.asarray(val, dtype=float) * scale
+        check_finite_prediction(parts, tt)
+        res = parts if by_order else parts.sum(axis=0)
+        if err is None:
+            return res
+        return res, (err if by_order else err.sum(axis=0))
+
+    # ---- documents and listings ----------------------------------------------------
+    def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = (0.5, 1.0, 2.0)) -> Any:
+        """K^(1) (first input, first component) at ``lags`` for several degrees on this weight: rows (p, values)."""
+        from .galerkin_system import build_galerkin
+
+        if degrees is None:
+            degrees = [d for d in (self.degree - 4, self.degree - 2) if d >= 1] + [self.degree, self.degree + 2]
+        rows = []
+        L = np.asarray(lags, dtype=float)[:, None]
+        s = None if self.stationary else np.zeros(L.shape[0])
+        for d in degrees:
+            if d == self.degree:
+                sys_d = self.system
+            elif d == self.estimate.fine.degree:
+                sys_d = self.estimate.fine
+            else:
+                sys_d = build_galerkin(self.system.model, d, weight=self.system.weight, order=1)
+            rows.append((d, np.asarray(sys_d.kernel_values(1, (0,), L, 0, s), dtype=float)))
+        return rows
+
+    def _build_derivation(self) -> Derivation:
+        return numerical_derivation(self, galerkin_steps(self))
+
+    def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
+        """A readable listing: the basis, the slowest rates, each kernel at a few equal lags with its error."""
+        rates = ", ".join(f"{complex(r).real:.4g}" for r in self.leading_rates(3))
+        lines = [
+            f"GalerkinResponse(order={self.order}, degree={self.degree}, N={self.N}, weight={self.weight}, "
+            f"slowest rates {rates})"
+        ]
+        if self.stationary:
+            lines.append(f"  E f(h^0_t) = {self.mean0}")
+        for n in range(1, self.order + 1):
+            width = n if self.stationary else n + 1
+            pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
+            for ks in self.index_tuples(n):
+                v, e = self.kernel_error(n, ks, pts, 0)
+                label = ",".join(str(k + 1) for k in ks)
+                lines.append(
+                    f"  K^({n})_[{label}] at equal lags {list(lags)}: {np.round(v, 8).tolist()} "
+                    f"(error <= {float(np.max(e)):.2g})"
+                )
+        return "\n".join(lines)
+
+    def to_json(self, lags: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, Any]:
+        """Kernel values and error estimates at equal lags, the basis and the slowest rates."""
+        out: dict[str, Any] = {
+            "model": repr(self.model),
+            "method": self.method,
+            "order": self.order,
+            "degree": self.degree,
+            "basis_size": self.N,
+            "weight": self.weight,
+            "rates": [[complex(r).real, complex(r).imag] for r in self.leading_rates(4)],
+            "kernels": [],
+        }
+        for n in range(1, self.order + 1):
+            width = n if self.stationary else n + 1
+            pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
+            for ks in self.index_tuples(n):
+                v, e = self.kernel_error(n, ks, pts, 0)
+                out["kernels"].append(
+                    {"n": n, "k": list(ks), "equal_lags": list(lags), "values": v.tolist(), "errors": e.tolist()}
+                )
+        return out
+
+
+class GalerkinExpectation:
+    """Stationary expectations E_inf[g] ~ l . c_g from the Galerkin route, for the Taylor route.
+
+    Implements what :class:`~volterra_sym.routes.taylor_coefficients.TaylorKernels` asks of an
+    expectation engine: ``of_terms(terms, gens)`` (E of sum_e c_e prod_j gens_j^{e_j}) and ``report``
+    (method, degree, basis size, weight and the largest error estimate |E_p - E_(p+2)| seen).
+    """
+
+    def __init__(self, model: Diffusion, degree: int) -> None:
+        self.estimate = galerkin_error(model.with_values() if model.parameters else model, degree, order=1)
+        self.degree = degree
+        self.max_error = 0.0
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def of_terms(self, terms: Any, gens: Sequence[Any]) -> Any:
+        """E_inf[sum_e c_e prod_j gens_j^{e_j}] = sum_e c_e E_inf[prod_j gens_j^{e_j}] (monomial moments cached)."""
+        import sympy as sp
+
+        gens = tuple(sp.sympify(g) for g in gens)
+        total = sp.Integer(0)
+        for ex, c in terms.items():
+            total += sp.sympify(c) * self._moment(gens, tuple(int(e) for e in ex))
+        return total
+
+    def _moment(self, gens: tuple[Any, ...], ex: tuple[int, ...]) -> Any:
+        import sympy as sp
+
+        key = (gens, ex)
+        if key not in self._cache:
+            mono = sp.Mul(*[g**e for g, e in zip(gens, ex) if e])
+            if not mono.free_symbols & set(self.estimate.coarse.model.state):
+                self._cache[key] = mono
+            else:
+                value, err = self.estimate.expectation(mono)
+                self.max_error = max(self.max_error, float(err))
+                self._cache[key] = sp.Float(value, 15)
+        return self._cache[key]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        system = self.estimate.coarse
+        return {
+            "initial law": "stationary, Galerkin left null vector of M (no closed form for this model)",
+            "degree": self.degree,
+            "basis size": system.M.shape[0],
+            "weight": system.weight.describe(),
+            "error estimate": self.max_error,
+        }
