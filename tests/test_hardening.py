@@ -738,3 +738,20 @@ def test_verify_refuses_impossible_requests_before_deriving():
 def test_verify_unknown_option_is_an_argument_error_not_a_type_error():
     message = _fast(lambda: vs.verify(OU, U, T, pathz=200), vs.ArgumentError)
     assert message.startswith("pathz") and "'paths'" in message
+
+
+def test_kernel_estimates_refuse_1e12_paths_up_front():
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    message = _fast(lambda: vs.estimate_kernels(model, lags={1: np.linspace(0, 1, 11)}, paths=10**12))
+    assert message.startswith("paths") and "MAX_MC_WORK" in message
+
+
+def test_galerkin_degree_limit_agrees_between_api_model_files_and_cli(capsys):
+    top = limits.MAX_GALERKIN_DEGREE
+    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    assert str(top) in _fast(lambda: vs.derive(tanh, 1, method="galerkin", degree=top + 1), vs.ArgumentError)
+    text = '[model]\nkind="OU"\nA=1\nC=1\nsigma=1\nreadout="h1"\n[derive]\nmethod="galerkin"\ndegree=' + str(top + 1)
+    with pytest.raises(vs.ModelError, match=str(top)):
+        loads_run(text, "m.toml")
+    code, _, err = _cli(capsys, "derive", str(ROOT / "examples/ou1d_cubic.toml"), "--degree", str(top + 1))
+    assert code == 2 and str(top) in err
