@@ -20,6 +20,7 @@ MAX_TERMS                most monomials of an (expanded) polynomial readout or d
 MAX_KERNELS              most kernels of a derivation: p * sum_{n<=order} m^n index tuples
 MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
 MAX_GALERKIN_DEGREE      highest polynomial degree of the Galerkin basis
+GALERKIN_MEMORY          default bound on the Galerkin matrices (``max_memory=None``)
 MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
 MC_MEMORY                default bound on Monte Carlo working memory (``max_memory=None``)
 MAX_MODEL_FILE_BYTES     largest model file read
@@ -63,6 +64,8 @@ MAX_KERNELS = 20_000
 MAX_GENERATOR_CELLS = 4000
 #: the highest polynomial degree of the Galerkin basis (``method="galerkin"``, ``degree=``)
 MAX_GALERKIN_DEGREE = 60
+#: the default bound in bytes on the Galerkin matrices (``max_memory=`` of ``method="galerkin"``)
+GALERKIN_MEMORY = 2**31
 #: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 8 minutes)
 MAX_MC_WORK = 5e9
 #: Monte Carlo work units per second on the reference machine (for the time estimate)
@@ -92,6 +95,7 @@ _NAMES = (
     "MAX_KERNELS",
     "MAX_GENERATOR_CELLS",
     "MAX_GALERKIN_DEGREE",
+    "GALERKIN_MEMORY",
     "MAX_MC_WORK",
     "MC_MEMORY",
     "MAX_MODEL_FILE_BYTES",

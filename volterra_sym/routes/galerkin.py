@@ -46,7 +46,8 @@ class GalerkinRoute(Route):
         "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
         "or ('gaussian', mean, cov)",
         "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
-        "max_memory": "bytes the Galerkin matrices may take (default 2 GiB); a larger basis is refused up front",
+        "max_memory": "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY, 2 GiB); "
+        "a larger basis is refused up front",
         "seed": "seed of the pilot simulation that chooses the weight (default 0)",
     }
 
