@@ -183,7 +183,11 @@ def check_order(order: Any) -> int:
 def check_lag_degree(lag_degree: Any) -> int:
     """A Taylor degree in the lags, 0..limits.MAX_LAG_DEGREE."""
     return check_int(
-        lag_degree, "lag_degree", minimum=0, maximum=limits.MAX_LAG_DEGREE, hint=" (the Taylor degree in the lags)"
+        lag_degree,
+        "lag_degree",
+        minimum=0,
+        maximum=limits.MAX_LAG_DEGREE,
+        hint=" (the Taylor degree in the lags, limit MAX_LAG_DEGREE)",
     )
 
 

@@ -454,7 +454,11 @@ class _Translator:
             except (TypeError, ValueError, OverflowError):
                 size = float("inf")
             if not size <= MAX_POWER:
-                raise self.fail(node, f"exponent larger than {MAX_POWER} in absolute value")
+                raise self.fail(
+                    node,
+                    f"exponent larger than {MAX_POWER} in absolute value (the limit MAX_DEGREE; "
+                    "vs.limits.configure(max_degree=...) raises it)",
+                )
             if base.is_number and _bits(base) * size > MAX_BITS:
                 raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
         elif base.is_number and _bits(base) > 64:
