@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "volterra_sym"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_version"),
     ("model",),
-    ("validate",),
+    ("validate", "limits"),
     ("algebra",),
     ("numerics", "features"),
     ("documents",),
@@ -33,7 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("workflows", "modelfile", "gallery", "learn", "cli", "__main__", "__init__"),
 ]
 #: what the independent checks may import (besides each other)
-CHECKS_MAY_IMPORT = {"errors", "_version", "model", "validate", "checks"}
+CHECKS_MAY_IMPORT = {"errors", "_version", "model", "validate", "limits", "checks"}
 
 
 def _modules() -> dict[str, Path]:

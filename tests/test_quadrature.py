@@ -45,9 +45,10 @@ def test_by_order_and_errors(monkeypatch):
         volterra_quadrature({(3, (0, 0, 0)): lambda a, b, c: a}, np.ones(31), t)
     with pytest.raises(vs.VolterraError, match="kernel evaluations"):
         volterra_quadrature(kernels, np.ones(30000), np.linspace(0, 1, 30000))
-    with pytest.raises(vs.VolterraError, match="GB of weights"):
-        volterra_quadrature({(1, (0,)): kernels[(1, (0,))]}, np.ones(25000), np.linspace(0, 1, 25000))
-    monkeypatch.setattr("volterra_sym.numerics.simplex_quadrature.WARN_EVALUATIONS", 100.0)
+    too_little = vs.limits.overridden(max_quadrature_memory=10_000)
+    with too_little, pytest.raises(vs.InputError, match="MAX_QUADRATURE_MEMORY"):
+        volterra_quadrature(kernels, np.ones(31), t)
+    monkeypatch.setattr("volterra_sym.limits.WARN_QUADRATURE_EVALS", 100.0)
     with pytest.warns(QuadratureCostWarning):
         volterra_quadrature({(1, (0,)): kernels[(1, (0,))]}, np.ones(31), t)
     with pytest.raises(vs.VolterraError, match="input indices"):

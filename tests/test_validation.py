@@ -89,6 +89,36 @@ EPS_AS_TEXT = [
     ("volterra_quadrature", lambda: vs.volterra_quadrature({(1, (0,)): lambda a: a}, U, T, eps="0.5")),
 ]
 
+# issue 14: eps whose powers overflow float64, complex grids (NumPy would drop the imaginary part),
+# grids beyond limits.MAX_GRID_POINTS (checked before anything is allocated)
+Z_T = T + 0.1j * (T > 0.5)
+HUGE_T = np.linspace(0, 1, vs.limits.MAX_GRID_POINTS + 1)
+
+EPS_OVERFLOW = [
+    ("predict exact", lambda: _exact().predict(U, T, eps=1e300)),
+    ("predict taylor", lambda: vs.derive(TANH, 3, method="taylor", lag_degree=1).predict(U, T, eps=1e150)),
+    ("predict generator", lambda: vs.derive(TANH, 3, method="generator", cells=200).predict(U, T, eps=1e150)),
+    ("volterra_quadrature", lambda: vs.volterra_quadrature({(2, (0, 0)): lambda a, b: a}, U, T, eps=1e200)),
+]
+
+COMPLEX_OR_HUGE_GRID = [
+    ("predict complex t", lambda: _exact().predict(np.ones(11), Z_T)),
+    ("simulate complex t", lambda: vs.simulate(OU, None, Z_T, 10)),
+    ("gaussian_oracle complex t", lambda: vs.gaussian_oracle(OU, None, Z_T)),
+    ("response_feature complex t", lambda: vs.response_feature(np.ones(11), Z_T, 1, 1)),
+    ("predict huge grid", lambda: _exact().predict(None, HUGE_T)),
+    ("simulate huge grid", lambda: vs.simulate(OU, None, HUGE_T, 10)),
+]
+
+COMPLEX_MODEL = [
+    ("A", lambda: vs.OU(np.array([[1 + 1j]]), 1, 1, readout="h1")),
+    ("W", lambda: vs.SRNN(1, 1j, C=1, sigma=1, readout="h1")),
+    ("sigma", lambda: vs.OU(1, 1, 1j, readout="h1")),
+    ("params", lambda: vs.OU("a", 1, 1, readout="h1", params={"a": 1j})),
+    ("PointMass", lambda: vs.PointMass([1j])),
+    ("readout", lambda: vs.OU(1, 1, 1, readout=1j)),
+]
+
 BAD_INDEX_K = [
     ("kernel", lambda: _exact2().kernel(1, (5,))),
     ("kernel_values", lambda: _exact2().kernel_values(1, (5,), [0.1])),
@@ -126,6 +156,13 @@ BAD_SETTING = [
     ("by_order", lambda: _exact().predict(U, T, by_order="yes")),
     ("response_feature degree", lambda: vs.response_feature(U, T, -1, 1)),
     ("response_feature level", lambda: vs.response_feature(U, T, 1, 0)),
+    # issue 14: sizes beyond vs.limits, refused before the work
+    ("verify one path", lambda: vs.verify(OU, U, T, paths=1)),
+    ("simulate 1e12 paths", lambda: vs.simulate(OU, U, T, 10**12)),
+    ("lag_degree beyond MAX_LAG_DEGREE", lambda: vs.derive(TANH, 1, method="taylor", lag_degree=51)),
+    ("Taylor cost", lambda: vs.derive(TANH, 12, method="taylor", lag_degree=25)),
+    ("kernel count", lambda: vs.derive(vs.OU(1, [[1, 1, 1, 1]], 1, readout="h1"), 12)),
+    ("quadrature kernel shape", lambda: vs.volterra_quadrature({(1, (0,)): lambda a: np.zeros(3)}, U, T)),
 ]
 
 CASES = (
@@ -133,6 +170,9 @@ CASES = (
     + [(f"bad grid: {n}", f, vs.InputError, "t") for n, f in BAD_GRID]
     + [(f"NaN input: {n}", f, vs.InputError, "u") for n, f in NAN_INPUT]
     + [(f"eps as text: {n}", f, vs.InputError, "eps") for n, f in EPS_AS_TEXT]
+    + [(f"eps overflows: {n}", f, vs.InputError, "eps") for n, f in EPS_OVERFLOW]
+    + [(f"complex or huge grid: {n}", f, vs.InputError, "t") for n, f in COMPLEX_OR_HUGE_GRID]
+    + [(f"complex model: {n}", f, vs.ModelError, n) for n, f in COMPLEX_MODEL]
     + [(f"bad k: {n}", f, vs.ArgumentError, "k") for n, f in BAD_INDEX_K]
     + [(f"bad order: {n}", f, vs.ArgumentError, "") for n, f in BAD_ORDER]
     + [(f"bad setting: {n}", f, vs.ArgumentError, "") for n, f in BAD_SETTING]

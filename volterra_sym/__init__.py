@@ -7,6 +7,7 @@ lower them to NumPy, predict E f(h_t) for an input, export LaTeX/Markdown
 derivations, and verify everything against independent oracles.
 """
 
+from . import limits
 from .checks.simulate import SimulationResult, simulate, simulate_response
 from .checks.verify import VerifyReport
 from .derive import derive
@@ -23,6 +24,7 @@ from .errors import (
     NotAnalyticError,
     NotLinearError,
     NotNormalisableError,
+    OutputError,
     QuadratureCostWarning,
     SimulationError,
     StationaryLawError,
@@ -79,6 +81,8 @@ def __dir__() -> list[str]:
 from ._version import __version__  # noqa: E402
 
 __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
+    "limits",
+    "OutputError",
     "ArgumentError",
     "ConvergenceWarning",
     "ExpectationError",

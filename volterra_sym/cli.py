@@ -23,12 +23,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .checks.verify import VerifyReport
-from .errors import VolterraError
+from . import limits
+from .checks.verify import VerifyReport, check_request
+from .errors import MAX_MESSAGE, VolterraError
 from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
+from .validate import output_path, write_text_file
 
 PROG = "volterra-sym"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -89,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Monte Carlo verification and write the derivation as LaTeX and Markdown.",
     )
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT}/)")
-    demo.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: from the model)")
-    demo.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
+    demo.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: from the model)")
+    demo.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     demo.add_argument("--no-verify", action="store_true", help="skip the Monte Carlo verification")
     demo.set_defaults(func=cmd_demo)
@@ -125,14 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("model", metavar="MODEL", help="model file (TOML)")
     _derive_options(verify)
-    verify.add_argument("--paths", type=_positive_int, default=2000, metavar="N", help="Monte Carlo paths (2000)")
+    verify.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (2000)")
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     verify.add_argument("--plot", metavar="F", help="save a plot of the comparison (needs matplotlib)")
     verify.add_argument(
         "--input", action="append", metavar="EXPR", help="input u(t) for a channel, overriding [input] (repeatable)"
     )
     verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
-    verify.add_argument("--points", type=_positive_int, metavar="K", help="grid points, overriding [grid]")
+    verify.add_argument("--points", type=_points, metavar="K", help="grid points, overriding [grid]")
     verify.set_defaults(func=cmd_verify)
 
     estimate = sub.add_parser(
@@ -162,33 +164,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _derive_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--order", type=_positive_int, metavar="N", help="highest kernel order (default: [derive])")
+    parser.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: [derive])")
     parser.add_argument(
         "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
     )
     parser.add_argument(
-        "--lag-degree", type=_nonnegative_int, metavar="P", help="Taylor degree in the lags (method taylor)"
+        "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
     )
     parser.add_argument(
-        "--degree", type=_positive_int, metavar="P", help="polynomial degree of the basis (method galerkin)"
+        "--degree", type=_galerkin_degree, metavar="P", help="polynomial degree of the basis (method galerkin)"
     )
 
 
-def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
+def _integer(text: str, low: int, high: int | None, what: str) -> int:
+    """One rule, one message per option: an integer in low..high (or >= low)."""
+    rule = f"an integer >= {low}" if high is None else f"an integer in {low}..{high}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {rule} ({what}), received {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {rule} ({what}), received {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, None, "a positive count")
+
+
+def _galerkin_degree(text: str) -> int:
+    return _integer(text, 1, limits.MAX_GALERKIN_DEGREE, "the Galerkin basis degree, limit MAX_GALERKIN_DEGREE")
+
+
+def _order(text: str) -> int:
+    return _integer(text, 1, limits.MAX_ORDER, "the highest kernel order, limit MAX_ORDER")
+
+
+def _lag_degree(text: str) -> int:
+    return _integer(text, 0, limits.MAX_LAG_DEGREE, "the Taylor degree in the lags, limit MAX_LAG_DEGREE")
+
+
+def _points(text: str) -> int:
+    return _integer(text, 2, limits.MAX_GRID_POINTS, "grid points, limit MAX_GRID_POINTS")
+
+
+def _paths(text: str) -> int:
+    return _integer(text, limits.MIN_VERIFY_PATHS, None, "Monte Carlo paths for a verdict, MIN_VERIFY_PATHS")
 
 
 def _positive_float(text: str) -> float:
@@ -243,9 +264,18 @@ def _error(message: str) -> None:
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
+        other = f" ({exc.filename2})" if getattr(exc, "filename2", None) else ""
+        return _shorten(f"{where}{exc.strerror}{other}")
     text = " ".join(str(exc).split())
-    return (text + _cli_hint(exc, text)) if text else type(exc).__name__
+    return _shorten(text + _cli_hint(exc, text)) if text else type(exc).__name__
+
+
+def _shorten(text: str) -> str:
+    """At most MAX_MESSAGE characters: echoed arguments (argparse, file names) are cut in the middle."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    half = MAX_MESSAGE // 2 - 20
+    return f"{text[:half]} ...[{len(text) - 2 * half} characters omitted]... {text[-half:]}"
 
 
 def _cli_hint(exc: BaseException, text: str) -> str:
@@ -284,7 +314,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             print(report)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    output_path(out / "derivation.tex", "demo output")  # the folder can be created, or say why not
     written = []
     for suffix, method in ((".tex", "write_latex"), (".md", "write_markdown")):
         target = out / f"derivation{suffix}"
@@ -295,7 +325,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             written.append(target)
     target = out / "kernels.json"
-    target.write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_file(target, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
     written.append(target)
     print(f"wrote {len(written)} file(s) to {out}/:")
     for path in written:
@@ -321,7 +351,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
             _write(resp, method, Path(target))
             print(f"wrote {target}")
     if args.json:
-        Path(args.json).write_text(json.dumps(_to_json(resp), indent=2, default=str) + "\n", encoding="utf-8")
+        write_text_file(args.json, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
         print(f"wrote {args.json}")
     return EXIT_OK
 
@@ -451,9 +481,10 @@ def _verify(
     model = spec.model if spec.model.is_numeric() else spec.model.with_values()
     t = spec.time_grid()
     u = spec.input_values(t)
+    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
         resp = _derive(replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree)
-    run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     return verify(model, u, t, response=resp, **run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import limits
 from .model.diffusion import Diffusion
 from .response import Response
 from .routes import get_route
@@ -32,4 +33,7 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     route = get_route(method)
     if order is not None:
         order = check_order(order)
+    limits.check_model_size(model)  # degree and number of terms, before any expansion
+    if order is not None:
+        limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
     return route.derive(model, order, **options)

@@ -6,9 +6,23 @@ whose message names the argument, what was received, and what to do.
 
 from __future__ import annotations
 
+#: the longest message an error carries; longer ones (echoing huge input) are cut in the middle
+MAX_MESSAGE = 1000
+
 
 class VolterraError(ValueError):
-    """Base class of every error volterra_sym raises on bad input."""
+    """Base class of every error volterra_sym raises on bad input.
+
+    Messages are one line of at most :data:`MAX_MESSAGE` characters: echoed input longer than that
+    is cut in the middle (call sites truncate what they echo with :func:`clip`/:func:`describe`;
+    this is the backstop)."""
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            text = args[0]
+            half = MAX_MESSAGE // 2 - 20
+            args = (f"{text[:half]} ...[{len(text) - 2 * half} characters omitted]... {text[-half:]}",)
+        super().__init__(*args)
 
 
 class ModelError(VolterraError):
@@ -38,6 +52,10 @@ class SimulationError(VolterraError):
 
 class InputError(VolterraError):
     """A time grid, input signal or lag array was malformed."""
+
+
+class OutputError(VolterraError):
+    """A file could not be written: the message names the path and what is wrong with it."""
 
 
 class GridError(VolterraError):
@@ -93,6 +111,14 @@ class QuadratureCostWarning(VolterraWarning):
 
 class TimeStepBiasWarning(VolterraWarning):
     """A Monte Carlo estimate's time-step (Euler) bias is not small against its standard error."""
+
+
+def clip(value: object, limit: int = 60) -> str:
+    """``repr`` of ``str(value)`` cut to ``limit`` characters, with its length when cut (for echoing names)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit - 3] + "...") + f" ({len(text)} characters)"
 
 
 def describe(value: object, limit: int = 80) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,18 +34,17 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import ExpressionError, ModelError, VolterraError
+from . import limits
+from .errors import ExpressionError, ModelError, VolterraError, clip
 from .model import diffusion as vs
-from .model.parsing import check_name, parse_expr
+from .model.parsing import check_name, lookalike_note, parse_expr
 from .routes import ROUTES
-from .validate import MAX_ORDER
 
 __all__ = ["RunSpec", "load_model", "load_run", "loads_model", "loads_run"]
 
 #: The symbol standing for time in ``[input]`` expressions.
 TIME = sp.Symbol("t", real=True)
 
-MAX_FILE_BYTES = 1_000_000
 
 _TABLES: dict[str, tuple[str, ...]] = {
     "model": (),  # keys depend on the kind, see _MODEL_KEYS
@@ -122,6 +122,7 @@ class RunSpec:
         """The grid ``linspace(0, t_end, points)`` of ``[grid]``."""
         if self.t_end is None or self.points is None:
             raise ModelError(f"{self.source}: no [grid] table; add one with t_end = 10.0 and points = 201")
+        limits.check_grid_points(self.points, "points")  # before allocating the grid
         return np.linspace(0.0, self.t_end, self.points)
 
     def input_values(self, t: np.ndarray | None = None) -> np.ndarray:
@@ -154,8 +155,11 @@ def load_run(path: str | Path) -> RunSpec:
     p = Path(path)
     try:
         size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"{p}: model file is {size} bytes (limit {MAX_FILE_BYTES}); is this the right file?")
+        if size > limits.MAX_MODEL_FILE_BYTES:
+            raise ModelError(
+                f"{p}: model file is {size} bytes (limit MAX_MODEL_FILE_BYTES = {limits.MAX_MODEL_FILE_BYTES}); is "
+                "this the right file?"
+            )
         data = p.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{p}: no such model file; check the path") from None
@@ -181,14 +185,37 @@ def loads_run(text: str, source: str = "<string>") -> RunSpec:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = m.group(1) if m else "?"
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", f" at column {m.group(2)}" if m else "", msg)
+        msg += _non_ascii_hint(text, int(line) if line != "?" else None)
         raise ModelError(f"{source}:{line}: invalid TOML: {msg}; see docs/model_files.md for the format") from None
-    except (ValueError, RecursionError) as exc:  # e.g. huge integers, absurdly deep arrays
-        detail = " ".join(str(exc).split()[:12]) or type(exc).__name__
-        raise ModelError(f"{source}: cannot read this TOML ({detail}); simplify the file") from None
+    except (RecursionError, MemoryError):  # absurdly deep arrays or inline tables
+        raise ModelError(
+            f"{source}: arrays or inline tables are nested too deeply to read (a matrix is an array of rows: "
+            "two levels); simplify the file"
+        ) from None
+    except ValueError as exc:  # e.g. integers too long to convert
+        detail = " ".join(str(exc).split()[:8]) or type(exc).__name__
+        raise ModelError(f"{source}: cannot read a value of this TOML ({detail}); simplify the file") from None
     try:
         return _Loader(text, source, doc).run()
     except RecursionError:
         raise ModelError(f"{source}: arrays nested too deeply; a matrix is an array of rows") from None
+
+
+def _non_ascii_hint(text: str, line: int | None) -> str:
+    """Why a line with non-ASCII characters may not parse (a Cyrillic 'а' looks like a Latin 'a')."""
+    if line is None:
+        return ""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return ""
+    odd = [ch for ch in lines[line - 1].split("=", 1)[0] if ord(ch) > 127 and not ch.isspace()]
+    if not odd:
+        return ""
+    names = ", ".join(f"{ch!r} U+{ord(ch):04X} {unicodedata.name(ch, '?')}" for ch in dict.fromkeys(odd))
+    return (
+        f" (the line has non-ASCII character(s) {names}: TOML bare keys are ASCII letters, digits, _ and -; "
+        "a lookalike letter from another script, e.g. Cyrillic, is not the Latin one)"
+    )
 
 
 # --------------------------------------------------------------------------- line lookup
@@ -276,8 +303,8 @@ class _Loader:
             if name not in _TABLES:
                 line = self.lines.table(name) or self.lines.key("", name) or "?"
                 raise ModelError(
-                    f"{self.source}:{line}: unknown table or key {name!r}; "
-                    f"allowed tables: {', '.join('[' + t + ']' for t in _TABLES)}"
+                    f"{self.source}:{line}: unknown table or key {clip(name)}; "
+                    f"allowed tables: {', '.join('[' + t + ']' for t in _TABLES)}{lookalike_note(name, _TABLES)}"
                 )
             if not isinstance(value, dict):
                 raise ModelError(
@@ -299,7 +326,12 @@ class _Loader:
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
             if key not in allowed:
-                raise self.error(table, key, f"unknown key {key!r}; allowed keys in [{table}]: {', '.join(allowed)}")
+                raise self.error(
+                    table,
+                    key,
+                    f"unknown key {clip(key)}; allowed keys in [{table}]: {', '.join(allowed)}"
+                    + lookalike_note(key, allowed),
+                )
 
     # ---- [parameters] ---------------------------------------------------------------
     def declare_parameters(self, table: Mapping[str, Any]) -> None:
@@ -570,22 +602,38 @@ class _Loader:
         if isinstance(t_end, bool) or not isinstance(t_end, (int, float)) or not (0 < t_end < math.inf):
             raise self.error("grid", "t_end", f"expected a positive number, received {t_end!r}")
         points = table["points"]
-        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 10_000_000:
-            raise self.error("grid", "points", f"expected an integer between 2 and 10000000, received {points!r}")
+        if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= limits.MAX_GRID_POINTS:
+            raise self.error(
+                "grid",
+                "points",
+                f"expected an integer between 2 and {limits.MAX_GRID_POINTS} (the limit MAX_GRID_POINTS, see "
+                f"docs/api.md#limits), received {points!r}",
+            )
         return float(t_end), points
 
     def read_derive(self) -> tuple[int | None, str | None, int | None, int | None]:
         table = self.doc["derive"]
         order = table.get("order")
-        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER):
-            raise self.error("derive", "order", f"expected an integer between 1 and {MAX_ORDER}, received {order!r}")
+        top = limits.MAX_ORDER
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= top):
+            raise self.error("derive", "order", f"expected an integer between 1 and {top}, received {order!r}")
         method = table.get("method")
         if method is not None and (not isinstance(method, str) or method not in ROUTES):
             raise self.error("derive", "method", f"expected one of {', '.join(ROUTES)}, received {method!r}")
         lag = table.get("lag_degree")
-        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50):
-            raise self.error("derive", "lag_degree", f"expected an integer between 0 and 50, received {lag!r}")
+        top = limits.MAX_LAG_DEGREE
+        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= top):
+            raise self.error(
+                "derive",
+                "lag_degree",
+                f"expected an integer between 0 and {top} (the limit MAX_LAG_DEGREE), received {lag!r}",
+            )
         degree = table.get("degree")
-        if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 60):
-            raise self.error("derive", "degree", f"expected an integer between 1 and 60, received {degree!r}")
+        top = limits.MAX_GALERKIN_DEGREE
+        if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= top):
+            raise self.error(
+                "derive",
+                "degree",
+                f"expected an integer between 1 and {top} (the limit MAX_GALERKIN_DEGREE), received {degree!r}",
+            )
         return order, method, lag, degree

@@ -40,7 +40,7 @@ import sympy as sp
 
 from .errors import ArgumentError, InputError
 from .model.diffusion import Diffusion, Stationary
-from .validate import check_index_tuple, check_lag_array
+from .validate import check_index_tuple, check_lag_array, derive_advice, real_array
 
 if TYPE_CHECKING:
     from .documents.derivation import Derivation
@@ -202,7 +202,7 @@ class Response(ABC):
                 raise ArgumentError(
                     f"symmetric_kernel: expected {n} arguments theta_1..theta_{n}, received {len(thetas)}"
                 )
-            th = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in thetas])
+            th = np.broadcast_arrays(*[real_array(x, "theta") for x in thetas])
             stack = np.stack(th, axis=-1)
             order = np.argsort(stack, axis=-1, kind="stable")
             srt = np.take_along_axis(stack, order, axis=-1)
@@ -259,14 +259,14 @@ class Response(ABC):
             if len(lags) != width:
                 names = ", ".join(str(s) for s in self.lags(n))
                 raise ArgumentError(f"kernel: expected {width} lag arguments ({names}), received {len(lags)}")
-            arrs = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in lags])
+            arrs = np.broadcast_arrays(*[real_array(x, "lags") for x in lags])
             return self.kernel_values(n, ks, np.stack(arrs, axis=-1), c)
 
         return K
 
     def _mean0_callable(self, c: int) -> Callable[[Any], np.ndarray]:
         def mean0(t: Any) -> np.ndarray:
-            tt = np.asarray(t, dtype=float)
+            tt = real_array(t, "t")
             if np.any(~np.isfinite(tt)) or np.any(tt < 0):
                 raise InputError("t: expected finite times >= 0")
             return self._mean0_values(tt, c)
@@ -290,7 +290,7 @@ class Response(ABC):
         if level > self.order:
             raise ArgumentError(
                 f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
-                f"was derived to order {self.order}; derive with order >= {level}"
+                f"was derived to order {self.order}; {derive_advice('order', level)}"
             )
         if not self.stationary:
             raise ArgumentError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")

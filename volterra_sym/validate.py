@@ -18,19 +18,41 @@ independent checks (oracle, simulator) may use it too.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, InputError, ModelError, VolterraError, describe
-from .model.diffusion import Diffusion
+from . import limits
+from .errors import ArgumentError, InputError, ModelError, OutputError, VolterraError, describe
+from .model.diffusion import Diffusion, same_model
 
-#: the highest kernel order any route derives (API, CLI and model files share it)
-MAX_ORDER = 12
+
+def __getattr__(name: str) -> Any:
+    """``MAX_ORDER`` moved to :mod:`volterra_sym.limits`; read through to it (always the current value)."""
+    if name == "MAX_ORDER":
+        return limits.MAX_ORDER
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array; complex values are an InputError (NumPy would drop the imaginary parts)."""
+    if np.iscomplexobj(x):
+        raise InputError(f"{name}: received complex values; {name} must be real")
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: expected real numbers, received {describe(x)}") from None
 
 
 def check_grid(t: Any, *, min_points: int = 2) -> np.ndarray:
-    """A time grid as float64: 1-D, finite, strictly increasing, starting at 0."""
+    """A time grid as float64: 1-D, finite, strictly increasing, starting at 0, at most
+    ``limits.MAX_GRID_POINTS`` points."""
+    if np.ndim(t) == 1:
+        limits.check_grid_points(len(t))
+    if np.iscomplexobj(t):  # NumPy would drop the imaginary parts silently
+        raise InputError("t: received complex times; a time grid must be real")
     try:
         arr = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
@@ -113,13 +135,23 @@ def input_samples(u: Any, t: np.ndarray, m: int, *, allow_none: bool = False) ->
     return U
 
 
-def check_eps(eps: Any) -> float:
-    """The input amplitude: a finite real number."""
+def check_eps(eps: Any, order: int = 1) -> float:
+    """The input amplitude: a finite real number whose powers up to ``order`` are finite floats."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
         raise InputError(f"eps: expected a finite real number, received {describe(eps)}")
-    if not math.isfinite(float(eps)):
-        raise InputError(f"eps: expected a finite real number, received {eps}")
-    return float(eps)
+    try:
+        value = float(eps)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise InputError(f"eps: expected a finite real number, received {describe(eps)}")
+    if value != 0 and order > 1 and order * math.log10(abs(value)) > 307:
+        bound = 10 ** (307 / order)
+        raise InputError(
+            f"eps: eps**{order} = ({value:g})**{order} overflows float64 (the series has terms eps**n up to order "
+            f"{order}); give |eps| <= {bound:.3g}, or scale the input u instead"
+        )
+    return value
 
 
 def check_model(model: Any, where: str = "model") -> Any:
@@ -144,8 +176,62 @@ def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None
 
 
 def check_order(order: Any) -> int:
-    """A kernel order in 1..MAX_ORDER."""
-    return check_int(order, "order", minimum=1, maximum=MAX_ORDER, hint=" (the highest kernel order)")
+    """A kernel order in 1..limits.MAX_ORDER."""
+    return check_int(order, "order", minimum=1, maximum=limits.MAX_ORDER, hint=" (the highest kernel order)")
+
+
+def check_lag_degree(lag_degree: Any) -> int:
+    """A Taylor degree in the lags, 0..limits.MAX_LAG_DEGREE."""
+    return check_int(
+        lag_degree,
+        "lag_degree",
+        minimum=0,
+        maximum=limits.MAX_LAG_DEGREE,
+        hint=" (the Taylor degree in the lags, limit MAX_LAG_DEGREE)",
+    )
+
+
+def derive_advice(name: str, needed: int) -> str:
+    """The remedy "derive with <name> >= <needed>", or, when ``needed`` is beyond the limit of
+    ``name`` (``order``: limits.MAX_ORDER, ``lag_degree``: limits.MAX_LAG_DEGREE), why no
+    derivation can give it (advice that cannot be followed is never given)."""
+    limit, constant = {
+        "order": (limits.MAX_ORDER, "MAX_ORDER"),
+        "lag_degree": (limits.MAX_LAG_DEGREE, "MAX_LAG_DEGREE"),
+    }[name]
+    if needed <= limit:
+        return f"derive with {name} >= {needed}"
+    return (
+        f"{name} {needed} is beyond the highest {name} any derivation gives ({constant} = {limit}, see "
+        f"vs.limits); ask for at most {limit}"
+    )
+
+
+def check_verify_paths(paths: Any) -> int:
+    """Monte Carlo paths of a verification: at least limits.MIN_VERIFY_PATHS (a meaningful standard error)."""
+    paths = check_int(paths, "paths", minimum=1, hint=" (the number of Monte Carlo paths)")
+    if paths < limits.MIN_VERIFY_PATHS:
+        raise ArgumentError(
+            f"paths: a verification needs at least {limits.MIN_VERIFY_PATHS} Monte Carlo paths for a meaningful "
+            f"standard error (the verdict compares |prediction - MC mean| with z standard errors), received "
+            f"{paths}; use e.g. paths=2000 (vs.simulate gives the Monte Carlo mean alone for any number of paths)"
+        )
+    return paths
+
+
+def check_response_model(model: Any, response: Any) -> None:
+    """A given ``response`` must have been derived from ``model`` (equal after substituting parameter values)."""
+    other = getattr(response, "model", None)
+    if not isinstance(other, Diffusion):
+        raise ArgumentError(
+            f"response: expected a Response from vs.derive(model, ...), received {describe(response)}"
+        )
+    why = same_model(model, other)
+    if why:
+        raise ModelError(
+            f"response: was derived from a different model than the one being verified ({why}); derive it from "
+            "this model (vs.derive(model, ...)) or omit response= to let verify derive it"
+        )
 
 
 def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
@@ -165,6 +251,8 @@ def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
 
 def check_lag_array(lags: Any, width: int, *, stationary: bool = True) -> np.ndarray:
     """Lags as a float array of shape (..., width), finite and >= 0."""
+    if np.iscomplexobj(lags):  # NumPy would drop the imaginary parts silently
+        raise InputError("lags: received complex lags; lags must be real and >= 0")
     try:
         L = np.asarray(lags, dtype=float)
     except (TypeError, ValueError):
@@ -196,3 +284,53 @@ def check_numeric_model(model: Any) -> None:
             f"params: the model has symbolic parameter(s) {missing} without numeric values; give them as "
             "params={'name': value} when building the model (or use model.with_values(...))"
         )
+
+
+def output_path(path: Any, what: str = "file") -> Path:
+    """A path a file can be written to: not a folder, no file in the way of its folders (which
+    are created).  Raises :class:`~volterra_sym.errors.OutputError` naming the path and the problem."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ArgumentError(f"path: expected a file name for the {what}, received {describe(path)}")
+    p = Path(path)
+    name = describe(str(p), 120).rsplit(" (type", 1)[0]
+    try:
+        if p.is_dir():
+            raise OutputError(f"{name}: is a folder; give a file name for the {what}, e.g. {str(p / 'out')!r}")
+        for parent in p.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputError(f"{name}: cannot write the {what}: {str(parent)!r} is a file, not a folder")
+                break
+    except OutputError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: e.g. an embedded NUL character
+        raise OutputError(f"{name}: cannot write the {what}: {_os_reason(exc, p)}") from None
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        folder = describe(str(p.parent), 120).rsplit(" (type", 1)[0]
+        raise OutputError(
+            f"{name}: cannot write the {what}: its folder {folder} cannot be created ({_os_reason(exc, p.parent)})"
+        ) from None
+    return p
+
+
+def write_text_file(path: Any, text: str, what: str = "file") -> str:
+    """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends), creating parent folders; return the path.
+    Every failure is an :class:`~volterra_sym.errors.OutputError` naming the path and the reason."""
+    p = output_path(path, what)
+    try:
+        with open(p, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+    except (OSError, ValueError) as exc:
+        name = describe(str(p), 120).rsplit(" (type", 1)[0]
+        raise OutputError(f"{name}: cannot write the {what}: {_os_reason(exc, p)}") from None
+    return str(p)
+
+
+def _os_reason(exc: Exception, target: Path) -> str:
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    other = getattr(exc, "filename", None)
+    if other is not None and str(other) != str(target):
+        reason += f" ({describe(str(other), 80).rsplit(' (type', 1)[0]})"
+    return reason

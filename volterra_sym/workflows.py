@@ -6,13 +6,17 @@ this module sits above both and is where the two meet.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from .checks.verify import VerifyReport
+from .checks.verify import VerifyReport, check_request
 from .checks.verify import verify as verify_response
 from .derive import derive
+from .errors import ArgumentError
 from .model.diffusion import Diffusion
+from .model.parsing import lookalike_note
 from .response import Response
 from .validate import check_model
 
@@ -40,6 +44,16 @@ def verify(
         ``chunk``, ``max_memory``, ``progress``).
     """
     check_model(model)
+    allowed = [name for name in inspect.signature(verify_response).parameters if name not in ("model", "u", "t")]
+    unknown = sorted(set(options) - set(allowed) - {"response"})
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ArgumentError(
+            f"{unknown[0][:40]}: not an option of verify (options: {', '.join(allowed)}){hint}"
+            + lookalike_note(unknown[0], allowed)
+        )
+    check_request(model, u, t, **options)  # paths, grid and Monte Carlo work: refused before deriving
     if response is None:
         response = derive(model, order, **dict(derive_options or {}))
     return verify_response(model, u, t, response=response, **options)

@@ -44,8 +44,10 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from ..errors import ExpectationError, StationaryLawError
+from .. import limits
+from ..errors import ArgumentError, ExpectationError, StationaryLawError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
+from ..model.parsing import constant_problem
 from ..validate import check_model
 from .linear_gaussian import affine_parts, stationary_gaussian
 from .quadrature_rules import OTHER_STARTS, BoxRuleFamily, GaussianRuleFamily, OneDRuleFamily, RuleEngine
@@ -77,6 +79,11 @@ def expectation(model: Diffusion, g: Any, *, dps: int = 30) -> sp.Expr:
     ``Float`` with ``dps`` digits.
     """
     check_model(model)
+    if isinstance(g, sp.Basic):
+        limits.check_size(g, model.state, "g", ArgumentError)  # the moment recursion is as deep as the degree
+        problem = constant_problem(g) if isinstance(g, sp.Expr) else None
+        if problem:
+            raise ArgumentError(f"g: {problem}")
     return InitialExpectation(model, dps=dps)(g)
 
 

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..errors import (
     ArgumentError,
     InputError,
@@ -676,7 +677,7 @@ def estimate_kernels(
     burn_in: float | None = None,
     bias_check: bool = True,
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     max_steps: int = 2_000_000,
     progress: bool | None = None,
     client: Any = None,
@@ -715,7 +716,7 @@ def estimate_kernels(
     max_steps = check_count(max_steps, "max_steps", 1, "give the largest number of Euler steps allowed")
     if chunk is not None:
         chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = check_positive(max_memory, "max_memory", allow_none=False)
+    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
     assert mem is not None
     if not isinstance(bias_check, bool):
         raise ArgumentError(f"bias_check: expected True or False, received {describe(bias_check)}")
@@ -772,6 +773,9 @@ def estimate_kernels(
             f"{sc.q_start.size} second variations, {sc.entries} estimates per path) > max_memory={int(mem)}; raise "
             "max_memory=, request fewer lags (for point starts: fewer distinct s values), or bias_check=False"
         )
+    # the whole Monte Carlo work (state, tangents and second variations per path and step), before running
+    width = d.n * (1 + sc.t_start.size + sc.q_start.size)
+    limits.check_mc_work(paths, (sc.N + nburn) * (3 if bias_check else 1), width)
     nblocks = -(-paths // BLOCK)
     blocks_fit = max(1, int(mem // need_block))
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ModelError, NotLinearError, UnstableError, describe
+from ..errors import InputError, ModelError, NotLinearError, UnstableError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps, check_model, input_samples
 from ..validate import check_grid as _check_grid
@@ -375,11 +375,20 @@ def gaussian_oracle(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) ->
     """
     num = numeric_model(model)
     terms = polynomial_terms(num)
-    means, covs = gaussian_law(num, u, t, eps)
-    exps = sorted({alpha for comp in terms for alpha, _ in comp})
-    mom = gaussian_moments(means, covs, exps)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, with its time
+        means, covs = gaussian_law(num, u, t, eps)
+        exps = sorted({alpha for comp in terms for alpha, _ in comp})
+        mom = gaussian_moments(means, covs, exps)
     out = np.zeros((means.shape[0], len(terms)))
-    for i, comp in enumerate(terms):
-        for alpha, coef in comp:
-            out[:, i] += coef * mom[alpha]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, comp in enumerate(terms):
+            for alpha, coef in comp:
+                out[:, i] += coef * mom[alpha]
+    if not np.all(np.isfinite(out)):
+        j = int(np.argmin(np.all(np.isfinite(out), axis=1)))
+        when = float(np.ravel(np.asarray(t, dtype=float))[j])
+        raise InputError(
+            f"t: the exact E f(h_t) leaves the floating-point range at t = {when:.6g} (a huge eps "
+            "or input, growing modes or extreme time scales); use a smaller eps or a shorter horizon"
+        )
     return out if num.vector_readout else out[:, 0]

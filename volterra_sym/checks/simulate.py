@@ -47,6 +47,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..checks.oracle import (
     InputLike,
     LinearParts,
@@ -497,6 +498,9 @@ def _initial_sampler(
             raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
         dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
         steps = max(1, math.ceil(burn_in / dt))
+        limits.check_grid_points(  # before allocating them
+            steps + 1, "burn_in", f"use a shorter burn_in or a larger burn_in_dt (now {dt:.3g})"
+        )
         tb = np.linspace(0.0, burn_in, steps + 1)
         scheme = "exact" if plan.scheme == "exact" else "euler"
         bplan = _plan(cm, scheme, tb, np.zeros((tb.size, cm.m)), np.zeros(1), 1)
@@ -563,7 +567,8 @@ def _simulate_chunk(
                 f"readout: f(h) is not finite at t = {tt[rows[bad]]:.6g} for some path; the model probably "
                 "blows up, or the readout is undefined on part of the state space"
             )
-        stats.add(rows, X)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
+            stats.add(rows, X)
 
     H0 = job.m0[:, None] + _lmul(job.L0, block_normals(streams, (n,)))  # (n, P)
     if bplan is not None:
@@ -581,7 +586,8 @@ def _merge_chunk(stats: BlockStats, result: tuple) -> None:
     if stats.samples is not None and samples is not None:
         stats.samples[stats.count : stats.count + samples.shape[0]] = samples
     stats.sizes, stats.bmean, stats.bM2 = sizes, bmean, bM2
-    stats.end_chunk()
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing statistics are refused at the end
+        stats.end_chunk()
 
 
 def _run(
@@ -607,7 +613,7 @@ def _run(
     substeps = check_count(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
     if chunk is not None:
         chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = check_positive(max_memory, "max_memory", allow_none=False)
+    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
     burn = check_positive(burn_in, "burn_in")
     burn_dt = check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
@@ -619,24 +625,29 @@ def _run(
     if scheme == "exact" and substeps != 1:
         raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_grid(t)
+    limits.check_grid_points(  # before the step plan
+        (tt.size - 1) * substeps + 1, "t refined by substeps", f"use fewer points or substeps (now {substeps})"
+    )
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
     plan = _plan(cm, scheme, tt, U, eps_arr, substeps)
     m0, L0, bplan = _initial_sampler(cm, plan, burn, burn_dt)
 
     E, n, p, nt = eps_arr.size, cm.n, cm.p, tt.size
+    limits.check_mc_work(paths, plan.dts.size + (0 if bplan is None else bplan.dts.size), n * E)
     dims = (plan.w, n, p, E, cm.r, cm.m)
     width = max(n, plan.w) * E * min(paths, BLOCK * (-(-(chunk or paths) // BLOCK)))
     slab = min(max(plan.dts.size, 1), int(np.clip(_SLAB_ELEMENTS // width, 16, 256)))
-    blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+    stats_per_block = 16 * nt * p  # per-block mean and M2 on the whole grid (_Stats), kept per chunk
+    blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK + stats_per_block))
     while blocks_fit < 1 and slab > 1:
         slab = max(1, slab // 8)
-        blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK))
+        blocks_fit = int(mem // (_bytes_per_path(slab, *dims) * BLOCK + stats_per_block))
     if blocks_fit < 1:
-        need = _bytes_per_path(1, *dims)
+        need = _bytes_per_path(1, *dims) * BLOCK + stats_per_block
         raise SimulationError(
-            f"max_memory: {int(mem)} bytes is too small (one path needs ~{need} bytes and paths run in blocks of "
-            f"{BLOCK}); give max_memory >= {need * BLOCK}"
+            f"max_memory: {int(mem)} bytes is too small (a block of {BLOCK} paths on {nt} grid times needs ~{need} "
+            f"bytes); give max_memory >= {need}, or use a coarser grid"
         )
     nblocks = -(-paths // BLOCK)
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
@@ -670,6 +681,11 @@ def _run(
 
     mean = stats.mean
     stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
+    if not (np.all(np.isfinite(mean)) and (paths == 1 or np.all(np.isfinite(stderr)))):
+        raise SimulationError(
+            "readout: the Monte Carlo mean or its standard error overflows the floating-point range (values of "
+            "f(h) near 1e154 or beyond; a huge eps or input?); use a smaller eps or rescale the model"
+        )
     if not cm.vector:
         mean, stderr = mean[:, 0], stderr[:, 0]
         if samples is not None:
@@ -688,7 +704,7 @@ def simulate(
     eps: float = 1.0,
     scheme: str = "euler",
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,
@@ -712,7 +728,8 @@ def simulate(
         (linear SRNNs; exact Gaussian transitions, no discretisation bias).
     eps : input amplitude.
     chunk : paths per chunk (rounded up to a multiple of 64), default: as many as ``max_memory`` allows.
-    max_memory : bound in bytes on the working arrays (and on ``samples`` when requested).
+    max_memory : bound in bytes on the working arrays, per-grid statistics included (and on ``samples``
+        when requested); None: ``vs.limits.MC_MEMORY`` (256 MiB).
     progress : True / False, or None (auto): a progress bar (tqdm, if installed) on stderr only on a
         terminal and only for runs > 2 s.
     return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
@@ -741,7 +758,7 @@ def simulate_response(
     eps: float = 1.0,
     scheme: str = "euler",
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,

@@ -24,15 +24,25 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import limits
 from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
-from ..errors import ArgumentError, VolterraError, describe
+from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
-from ..validate import check_model
+from ..validate import (
+    check_eps,
+    check_int,
+    check_model,
+    check_response_model,
+    check_verify_paths,
+    output_path,
+)
 
-__all__ = ["VerifyReport", "verify"]
+__all__ = ["VerifyReport", "check_request", "verify"]
 
 _ROUNDING = 1e-10
+#: defaults of :func:`verify` (shared with :func:`check_request`)
+DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
 
 
 class PredictingResponse(Protocol):
@@ -85,10 +95,17 @@ class VerifyReport:
         return float(np.max(self.z))
 
     @property
+    def defined(self) -> np.ndarray:
+        """Where a verdict is possible: finite prediction, Monte Carlo mean and standard error (with one
+        path, or overflowing statistics, the standard error is undefined and nothing can pass)."""
+        return np.isfinite(self.prediction) & np.isfinite(self.mc_mean) & np.isfinite(self.mc_stderr)
+
+    @property
     def ok(self) -> np.ndarray:
-        """Per-time, per-component verdict of the rule."""
+        """Per-time, per-component verdict of the rule (False where no verdict is possible)."""
         diff = np.abs(self.prediction - self.mc_mean)
-        return diff <= self.z_bound * self.mc_stderr + self.bias + self._rounding()
+        with np.errstate(invalid="ignore"):
+            return self.defined & (diff <= self.z_bound * self.mc_stderr + self.bias + self._rounding())
 
     @property
     def passed(self) -> bool:
@@ -127,6 +144,9 @@ class VerifyReport:
         if self.oracle is not None:
             lines.append(f"max |prediction - oracle| = {self.oracle_error:.3g}")
         verdict = "PASSED" if self.passed else f"FAILED at {int(np.sum(~self.ok))} of {self.ok.size} values"
+        undefined = int(np.sum(~self.defined))
+        if undefined:
+            verdict += f" ({undefined} without a finite standard error: inconclusive there)"
         lines.append(f"max |z| = {self.max_abs_z:.3g}: {verdict}")
         return "\n".join(lines)
 
@@ -161,8 +181,12 @@ class VerifyReport:
             ax.legend(fontsize=7)
         fig.suptitle(f"{self.model_name}: {'PASSED' if self.passed else 'FAILED'} (max |z| = {self.max_abs_z:.2f})")
         fig.tight_layout()
-        fig.savefig(str(path), format="png", dpi=100)
-        return str(path)
+        target = output_path(path, "plot")
+        try:
+            fig.savefig(str(target), format="png", dpi=100)
+        except OSError as exc:
+            raise OutputError(f"{str(target)!r}: cannot write the plot: {exc.strerror or exc}") from None
+        return str(target)
 
 
 def _as_2d(x: np.ndarray) -> np.ndarray:
@@ -191,22 +215,65 @@ def _is_linear(model: Diffusion) -> bool:
     return True
 
 
+def check_request(
+    model: Diffusion,
+    u: InputLike,
+    t: Any,
+    *,
+    paths: Any = DEFAULT_PATHS,
+    scheme: Any = None,
+    z: Any = DEFAULT_Z,
+    eps: Any = 1.0,
+    substeps: Any = DEFAULT_SUBSTEPS,
+    bias: Any = None,
+    **_: Any,
+) -> tuple[np.ndarray, np.ndarray, int, str, int]:
+    """Everything :func:`verify` can check before any work: settings, grid, input, the number of paths
+    (at least MIN_VERIFY_PATHS) and the whole Monte Carlo work and refined grid against vs.limits.
+    Returns (grid, input samples, paths, scheme, substeps).  ``volterra_sym.verify`` calls it before deriving."""
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
+        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
+    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
+        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+    check_model(model)
+    tt = check_grid(t)
+    # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
+    samples = input_on_grid(u, tt, model.m)
+    check_eps(eps)
+    paths = check_verify_paths(paths)  # a verdict needs a meaningful standard error
+    if scheme is None:
+        scheme = "exact" if _is_linear(model) else "euler"
+    # the whole Monte Carlo work, before predicting or simulating anything
+    if scheme != "exact":
+        substeps = check_int(substeps, "substeps", minimum=1, hint=" (Euler steps per grid interval)")
+        factors = (substeps, 2 * substeps) if bias is None else (substeps,)
+        limits.check_grid_points(
+            (tt.size - 1) * factors[-1] + 1,
+            "t (refined for the Euler bias estimate)",
+            f"use fewer points, or substeps < {substeps}, or scheme='exact' for linear models",
+        )
+        limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n, min_paths=limits.MIN_VERIFY_PATHS)
+    else:
+        limits.check_mc_work(paths, tt.size - 1, model.n, min_paths=limits.MIN_VERIFY_PATHS)
+    return tt, samples, paths, scheme, substeps
+
+
 def verify(
     model: Diffusion,
     u: InputLike,
     t: Any,
     *,
     response: PredictingResponse,
-    paths: int = 20000,
+    paths: int = DEFAULT_PATHS,
     seed: int = 0,
     scheme: str | None = None,
-    z: float = 5.0,
+    z: float = DEFAULT_Z,
     eps: float = 1.0,
-    substeps: int = 4,
+    substeps: int = DEFAULT_SUBSTEPS,
     bias: float | None = None,
     burn_in: float | None = None,
     chunk: int | None = None,
-    max_memory: int = 2**28,
+    max_memory: int | None = None,
     progress: bool | None = None,
     client: Any = None,
 ) -> VerifyReport:
@@ -229,17 +296,11 @@ def verify(
     client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
         (bit-identical to the local run; docs/distributed.md).
     """
-    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
-    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
-    check_model(model)
-    tt = check_grid(t)
-    # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
-    u = input_on_grid(u, tt, model.m)
+    tt, u, paths, scheme, substeps = check_request(
+        model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias
+    )
+    check_response_model(model, response)
     linear = _is_linear(model)
-    if scheme is None:
-        scheme = "exact" if linear else "euler"
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None
     if linear:

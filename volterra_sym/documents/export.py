@@ -31,6 +31,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from ..model.diffusion import Diffusion
+from ..validate import write_text_file
 from .derivation import Derivation
 
 __all__ = [
@@ -530,13 +531,6 @@ def to_markdown(resp: Documented, body_only: bool = False) -> str:
 
 
 def write_text(path: str | Path, text: str) -> str:
-    """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends), creating parent directories; return the path."""
-    p = Path(path)
-    if p.is_dir():
-        from ..errors import VolterraError
-
-        raise VolterraError(f"path: {str(path)!r} is a folder; give a file name, e.g. {str(p / 'derivation.tex')!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(p, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    return str(p)
+    """Write ``text`` to ``path`` (UTF-8, ``\\n`` line ends), creating parent directories; return the path.
+    A path that cannot be written raises :class:`~volterra_sym.errors.OutputError` naming it."""
+    return write_text_file(path, text, "document")

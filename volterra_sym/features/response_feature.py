@@ -85,6 +85,8 @@ def feature_words(inputs: int, degree: int, level: int, include_level0: bool = F
 
 
 def _as_grid(t: Any) -> np.ndarray:
+    if np.iscomplexobj(t):  # NumPy would drop the imaginary parts silently
+        raise InputError("t: received complex times; a time grid must be real")
     try:
         grid = np.asarray(t, dtype=float)
     except (TypeError, ValueError):
@@ -114,7 +116,10 @@ def _as_input(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     """Input samples as (B, L, m) and the leading batch shape ('()' for a single input)."""
     if callable(u):
         try:
-            rows = [np.atleast_1d(np.asarray(u(float(s)), dtype=float)) for s in grid]
+            raw = [u(float(s)) for s in grid]
+            if any(np.iscomplexobj(r) for r in raw):
+                raise InputError("u: the callable returned complex values; the input signal must be real")
+            rows = [np.atleast_1d(np.asarray(r, dtype=float)) for r in raw]
             values = np.stack(rows)
         except (TypeError, ValueError) as exc:
             raise InputError(
@@ -124,6 +129,8 @@ def _as_input(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
         if values.ndim != 2:
             raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
     else:
+        if np.iscomplexobj(u):
+            raise InputError("u: received complex samples; the input signal must be real")
         try:
             values = np.asarray(u, dtype=float)
         except (TypeError, ValueError):
@@ -520,6 +527,8 @@ def response_kernel(
 
 
 def _as_batch(x: Any, name: str) -> np.ndarray:
+    if np.iscomplexobj(x):
+        raise FeatureError(f"{name}: received complex inputs; the inputs must be real")
     arr = np.asarray(x, dtype=float)
     if arr.ndim == 2:
         arr = arr[:, :, None]

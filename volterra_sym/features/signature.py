@@ -35,12 +35,12 @@ from itertools import product
 
 import numpy as np
 
+from .. import limits
 from ..errors import ArgumentError, FeatureError, describe
 
 __all__ = ["FeatureError", "sig_size", "sig_words", "signature"]
 
-#: Largest number of float64 values any public function here agrees to return.
-MAX_FLOATS = 200_000_000
+# The largest number of float64 values any public function here returns: limits.MAX_FEATURE_VALUES.
 
 #: Working-memory budget (float64 values) of one block of the path algorithms.
 _CHUNK_FLOATS = 1 << 20
@@ -295,6 +295,8 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
     and :func:`sig_words`.
     """
     check_feature_int("level", level, 1)
+    if np.iscomplexobj(path):
+        raise FeatureError("path: received a complex path; signatures here are of real paths")
     x = np.asarray(path, dtype=float)
     if x.ndim < 2 or x.shape[-2] < 1 or x.shape[-1] < 1:
         raise FeatureError(
@@ -324,8 +326,9 @@ def check_feature_int(name: str, value: object, minimum: int) -> None:
 
 
 def check_feature_memory(where: str, floats: int, what: str) -> None:
-    if floats > MAX_FLOATS:
+    if floats > limits.MAX_FEATURE_VALUES:
         raise FeatureError(
             f"{where}: the result would hold {floats:.3g} float64 values ({floats * 8 / 1e9:.3g} GB) for {what}; "
-            f"the limit is {MAX_FLOATS:.0e}. Lower the level or degree, or split the batch / time grid"
+            f"the limit is MAX_FEATURE_VALUES = {limits.MAX_FEATURE_VALUES:.0e}. Lower the level or degree, or split "
+            "the batch / time grid, or raise the limit with vs.limits.configure(max_feature_values=...)"
         )

@@ -24,9 +24,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import limits
 from ..errors import FeatureError, InputError, describe
 from ..features import feature_words, response_feature
-from .inputs import MAX_FEATURE_BYTES, SeriesBatch, as_series, check_feature_size
+from .inputs import SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ResponseFeatures", "ResponseKernel", "EXPECTED_FAILED_CHECKS"]
 
@@ -338,10 +339,11 @@ class ResponseKernel(_SeriesInputTags, ClassNamePrefixFeaturesOutMixin, Transfor
             if hasattr(feats, "feature_names_in_"):
                 self.feature_names_in_ = feats.feature_names_in_
         n = train.shape[0]
-        if 8 * n * n > MAX_FEATURE_BYTES:
+        if n * n > limits.MAX_FEATURE_VALUES:
             raise FeatureError(
                 f"X: the training Gram matrix of {n} series would take {8 * n * n / 1e9:.3g} GB; the limit is "
-                f"{MAX_FEATURE_BYTES / 1e9:.3g} GB; use ResponseFeatures with a linear model instead"
+                f"{8 * limits.MAX_FEATURE_VALUES / 1e9:.3g} GB (MAX_FEATURE_VALUES, vs.limits); use ResponseFeatures "
+                "with a linear model instead"
             )
         self.features_ = feats
         self.train_features_ = train

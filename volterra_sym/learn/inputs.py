@@ -21,18 +21,17 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import FeatureError, InputError, describe
 from ..features import sig_size
 
 __all__ = [
-    "MAX_FEATURE_BYTES",
     "SeriesBatch",
     "as_series",
     "check_feature_size",
 ]
 
-#: Refuse a feature matrix (or Gram matrix) larger than this many bytes before allocating it.
-MAX_FEATURE_BYTES = 2 * 1024**3
+#: A feature matrix (or Gram matrix) holds at most limits.MAX_FEATURE_VALUES float64 values (vs.limits).
 
 
 @dataclass
@@ -192,11 +191,13 @@ def check_feature_size(
     dim = (degree + 1) * channels
     size = sig_size(dim, level, include_level0)
     nbytes = 8 * size * max(rows, 1)
-    if nbytes > MAX_FEATURE_BYTES:
+    if nbytes > 8 * limits.MAX_FEATURE_VALUES:
         raise FeatureError(
             f"degree={degree}, level={level}: the response feature of {channels} channel(s) has "
             f"D + ... + D^{level} = {size:,} coordinates (D = (degree + 1) * channels = {dim}), "
-            f"{nbytes / 1e9:.3g} GB for {max(rows, 1)} series{extra}; the limit is {MAX_FEATURE_BYTES / 1e9:.3g} GB. "
+            f"{nbytes / 1e9:.3g} GB for {max(rows, 1)} series{extra}; the limit is "
+            f"{8 * limits.MAX_FEATURE_VALUES / 1e9:.3g} GB "
+            "(MAX_FEATURE_VALUES float64 values, vs.limits). "
             "Lower the level or the degree (the size grows like D^level), or transform in smaller batches"
         )
     return size

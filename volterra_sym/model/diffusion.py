@@ -18,8 +18,8 @@ from typing import Any, Union
 
 import sympy as sp
 
-from ..errors import ModelError, describe
-from .parsing import parse_expr
+from ..errors import ModelError, clip, describe
+from .parsing import constant_problem, lookalike_note, parse_expr
 
 # --------------------------------------------------------------------------- initial laws
 
@@ -99,6 +99,8 @@ def _sympify_entry(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | No
         return parse_expr(value, symbols, where=where)
     if isinstance(value, bool):
         raise ModelError(f"{where}: expected a number or expression, received {describe(value)}")
+    if isinstance(value, complex) or "complex" in type(value).__name__:  # Python and NumPy complex numbers
+        raise ModelError(f"{where}: received the complex number {value}; the model must be real")
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ModelError(f"{where}: received the non-finite number {value}; give finite values")
@@ -117,7 +119,10 @@ def _sympify_entry(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | No
     if not isinstance(expr, sp.Expr):
         raise ModelError(f"{where}: expected a number or expression, received {describe(value)}")
     if expr.has(sp.nan, sp.oo, -sp.oo, sp.zoo):
-        raise ModelError(f"{where}: received a non-finite value {expr}; give finite values")
+        raise ModelError(f"{where}: received a non-finite value {describe(expr)}; give finite values")
+    problem = constant_problem(expr)
+    if problem:
+        raise ModelError(f"{where}: {problem}")
     return expr
 
 
@@ -126,6 +131,8 @@ def _as_matrix(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | None =
     if isinstance(value, sp.MatrixBase):
         rows = value.tolist()
     elif hasattr(value, "tolist") and not isinstance(value, sp.Basic):  # numpy arrays
+        if "complex" in str(getattr(value, "dtype", "")):
+            raise ModelError(f"{where}: received a complex array (dtype {value.dtype}); the model must be real")
         rows = value.tolist()
     else:
         rows = value
@@ -179,7 +186,7 @@ def _as_state(state: Any) -> tuple[sp.Symbol, ...]:
     for i, s in enumerate(items):
         if isinstance(s, str):
             if not s.isidentifier():
-                raise ModelError(f"state[{i}]: {s!r} is not a valid symbol name")
+                raise ModelError(f"state[{i}]: {clip(s)} is not a valid symbol name")
             s = sp.Symbol(s)
         if not isinstance(s, sp.Symbol):
             raise ModelError(f"state[{i}]: expected a sympy Symbol or name, received {describe(s)}")
@@ -275,10 +282,12 @@ class Diffusion:
         for i, fi in enumerate(f):
             stray = fi.free_symbols - known
             if stray:
+                stray_names = sorted(map(str, stray))
+                note = "".join(lookalike_note(x, names_of(known)) for x in stray_names)
                 raise ModelError(
-                    f"readout: symbol(s) {sorted(map(str, stray))} in component {i} ({fi}) are neither state "
-                    f"variables {list(st)} nor parameters of the model; use the state symbols or declare "
-                    "them via params="
+                    f"readout: symbol(s) {_names(stray_names)} in component {i} ({clip(fi)}) are neither state "
+                    f"variables {_names(map(str, st))} nor parameters of the model; use the state symbols or declare "
+                    f"them via params={note}"
                 )
         init = as_initial(initial)
         if isinstance(init, (PointMass, Gaussian)):
@@ -297,9 +306,11 @@ class Diffusion:
         object.__setattr__(self, "meta", dict(meta or {}))
         unused = sorted(str(sym) for sym in par if sym not in set(self.parameters))
         if unused:
+            own = [str(x) for x in self.parameters]
+            note = "".join(lookalike_note(x, own) for x in unused)
             raise ModelError(
-                f"params: {unused} are not symbols of the model (its parameters: "
-                f"{[str(x) for x in self.parameters]}); check the spelling"
+                f"params: {_names(unused)} are not symbols of the model (its parameters: "
+                f"{_names(own)}); check the spelling{note}"
             )
 
     # ---- shapes ---------------------------------------------------------------------
@@ -412,6 +423,18 @@ class Diffusion:
         )
 
 
+def names_of(symbols: Any) -> list[str]:
+    """The names of symbols (for messages)."""
+    return [str(s) for s in symbols]
+
+
+def _names(names: Iterable[str], limit: int = 10) -> str:
+    """A short printable list of names (each clipped, at most ``limit`` of them)."""
+    items = list(names)
+    text = ", ".join(clip(x, 30) for x in items[:limit])
+    return f"[{text}{', ...' if len(items) > limit else ''}]"
+
+
 def _register(names: dict[str, sp.Symbol], mat: sp.Matrix) -> None:
     for s in mat.free_symbols:
         if isinstance(s, sp.Symbol):
@@ -490,11 +513,12 @@ def _square(value: Any, where: str, n: int | None) -> sp.Matrix:
     return m
 
 
-def _dimension(*candidates: Any) -> int:
-    for c in candidates:
+def _dimension(**candidates: Any) -> int:
+    """The state dimension n read off the first non-scalar argument (errors name that argument)."""
+    for name, c in candidates.items():
         if c is None:
             continue
-        m = _as_matrix(c, "shape")
+        m = _as_matrix(c, name)
         if m.shape != (1, 1):
             return m.rows
     return 1
@@ -532,7 +556,7 @@ def SRNN(
     n x r (a scalar means sigma * I).  ``activation`` is ``"identity"``,
     ``"tanh"``, ``"sigmoid"`` or any callable mapping a sympy expression to one.
     """
-    n = _dimension(W, b, Gamma, C)
+    n = _dimension(W=W, b=b, Gamma=Gamma, C=C)
     if C is None:
         raise ModelError("C: the input coupling matrix C (n x m) is required")
     if sigma is None:
@@ -543,6 +567,7 @@ def SRNN(
     if bm.rows != n:
         raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     a = _activation(activation)
     h = sp.Matrix(st)
     pre = Wm * h + bm
@@ -573,12 +598,66 @@ def OU(
 
     A is n x n, c has length n (default 0), C is n x m, sigma is n x r (scalar: sigma * I).
     """
-    n = _dimension(A, c, C)
+    n = _dimension(A=A, c=c, C=C)
     Am = _square(A, "A", n)
     cm = sp.zeros(n, 1) if c is None else _as_column(c, "c")
     if cm.rows != n:
         raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     h = sp.Matrix(st)
     drift = -Am * h + cm
     return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta={"kind": "OU", "A": Am, "c": cm})
+
+
+# --------------------------------------------------------------------------- comparing models
+
+
+def same_model(a: Diffusion, b: Diffusion) -> str | None:
+    """How ``b`` differs from ``a`` as a model (dimensions, drift, noise, coupling, readout, initial
+    law, compared after substituting each model's parameter values), or ``None`` when it does not."""
+    if (a.n, a.m, a.p) != (b.n, b.m, b.p):
+        return f"dimensions (n, m, p) = {(a.n, a.m, a.p)} vs {(b.n, b.m, b.p)}"
+    rename = dict(zip(b.state, a.state))
+
+    def values(model: Diffusion) -> dict[sp.Symbol, sp.Expr]:
+        return dict(model.params)
+
+    va, vb = values(a), values(b)
+    pairs = [("drift", a.drift, b.drift), ("diffusion", a.diffusion * a.diffusion.T, b.diffusion * b.diffusion.T),
+             ("coupling", a.coupling, b.coupling), ("readout", a.readout, b.readout)]
+    ia, ib = a.initial, b.initial
+    if type(ia) is not type(ib):
+        return f"initial law {ia!r} vs {ib!r}"
+    if isinstance(ia, PointMass) and isinstance(ib, PointMass):
+        pairs.append(("initial", ia.x0, ib.x0))
+    elif isinstance(ia, Gaussian) and isinstance(ib, Gaussian):
+        pairs += [("initial mean", ia.mean, ib.mean), ("initial cov", ia.cov, ib.cov)]
+    for what, ma, mb in pairs:
+        if ma.shape != mb.shape:
+            return f"{what} of shape {ma.shape} vs {mb.shape}"
+        for x, y in zip(ma, mb):
+            x, y = x.xreplace(va), y.xreplace(vb).xreplace(rename)
+            if x != y and not _numerically_equal(x, y, a.state):
+                sx, sy = str(x), str(y)
+                sx = sx if len(sx) <= 40 else sx[:37] + "..."
+                sy = sy if len(sy) <= 40 else sy[:37] + "..."
+                return f"{what}: {sx} vs {sy}"
+    return None
+
+
+def _numerically_equal(x: sp.Expr, y: sp.Expr, state: Sequence[sp.Symbol]) -> bool:
+    """x == y at three fixed points of the state (relative 1e-9), or symbolically when parameters remain."""
+    d = x - y
+    if d.free_symbols - set(state):
+        return sp.simplify(d) == 0
+    for point in ((0.3, -0.7, 1.1), (-1.3, 0.45, 0.2), (0.9, 1.7, -0.6)):
+        sub = {s: sp.Float(point[i % 3] + 0.01 * i) for i, s in enumerate(state)}
+        try:
+            dv = complex(d.xreplace(sub).evalf(30))
+            scale = 1.0 + abs(complex(x.xreplace(sub).evalf(30)))
+        except (TypeError, ValueError, OverflowError):
+            return False
+        if not abs(dv) <= 1e-9 * scale:
+            return False
+    return True

@@ -21,11 +21,12 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from ..errors import ExpressionError
+from ..errors import ExpressionError, clip
 
 #: Functions an expression may call, by name.
 FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
@@ -61,7 +62,13 @@ RESERVED: frozenset[str] = frozenset(n for n in dir(builtins) if n not in FUNCTI
 }
 
 MAX_LENGTH = 10_000
-MAX_POWER = 1000
+#: the longest number literal (digits), below Python's own int conversion limit
+MAX_DIGITS = 4000
+#: the deepest nesting of parentheses / runs of consecutive signs an expression may have
+MAX_DEPTH = 100
+#: exponents beyond this are refused; the same value is volterra_sym.limits.MAX_DEGREE (the highest
+#: polynomial degree a derivation accepts), changed together by vs.limits.configure(max_degree=...)
+MAX_POWER = 100
 MAX_BITS = 20_000
 MAX_DECIMAL_EXPONENT = 400
 
@@ -112,6 +119,40 @@ def _fail(text: str, where: str, node: ast.AST | None, why: str, hint: str = "")
     return ExpressionError(f"{where}: {why}{loc}{tok} in {_short(text)}{tail}")
 
 
+#: letters of other scripts that look like Latin ones (Cyrillic, Greek), mapped to the Latin letter
+_HOMOGLYPHS = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u04bb\u0501"
+    "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0406"
+    "\u03bf\u03bd\u03b9\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+    "aeopcyxijshd" "ABEKMHOPCTXI" "ovi" "ABEZHIKMNOPTYX",
+)
+
+
+def _skeleton(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).translate(_HOMOGLYPHS).casefold()
+
+
+def _code_points(name: str) -> str:
+    return " ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, '?')}" for ch in name if ord(ch) > 127) or "ASCII only"
+
+
+def _char(ch: str) -> str:
+    return f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, '?')})"
+
+
+def lookalike_note(name: str, known: Iterable[str]) -> str:
+    """For an unknown ``name`` that looks like a known one but differs in its characters (Latin 'a'
+    vs Cyrillic 'а', full-width letters, ...): a sentence naming both and their code points; else ''."""
+    notes = []
+    for other in known:
+        if other != name and _skeleton(other) == _skeleton(name):
+            diff = [f"{_char(a)} vs {_char(b)}" for a, b in zip(name, other) if a != b]
+            same_length = len(name) == len(other)
+            detail = "; ".join(diff[:3]) if same_length else f"{_code_points(name)} vs {_code_points(other)}"
+            notes.append(f"{clip(name, 30)} looks like the known name {clip(other, 30)} but differs: {detail}")
+    return ("; note: " + "; ".join(notes[:2]) + "; retype the name") if notes else ""
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be a symbol name, or ``None`` if it can.
 
@@ -119,9 +160,9 @@ def check_name(name: str) -> str | None:
     underscore and is neither a function, a constant nor a reserved word.
     """
     if not isinstance(name, str) or not name.isidentifier():
-        return f"{name!r} is not a valid name (use letters, digits and underscores, starting with a letter)"
+        return f"{clip(name)} is not a valid name (use letters, digits and underscores, starting with a letter)"
     if name.startswith("_"):
-        return f"names starting with an underscore are not allowed ({name!r})"
+        return f"names starting with an underscore are not allowed ({clip(name)})"
     if name in FUNCTIONS:
         return f"{name!r} is the name of a function"
     if name in CONSTANTS:
@@ -176,23 +217,95 @@ def parse_expr(
     source = text.replace("^", "**").strip()
     if not source:
         raise ExpressionError(f"{where}: empty expression; give e.g. 'h1' or '2*a'")
+    digits = max((len(d) for d in re.findall(r"\d+", source)), default=0)
+    if digits > MAX_DIGITS:
+        raise ExpressionError(
+            f"{where}: expression {_short(text, 20)} has a number literal of {digits} digits (the limit is "
+            f"{MAX_DIGITS} digits); write large numbers with an exponent, e.g. 1.5e300"
+        )
+    depth = _nesting(source)
+    if depth > MAX_DEPTH:
+        raise ExpressionError(
+            f"{where}: expression {_short(text, 20)} is nested {depth} levels deep (parentheses or consecutive "
+            f"signs; the limit is {MAX_DEPTH}); simplify it or split it into named parameters"
+        )
+    too_deep = (
+        f"{where}: expression {_short(text, 20)} is too deeply nested or too long a chain of operations to parse "
+        f"({len(text)} characters; nesting is limited to {MAX_DEPTH} levels, length to {MAX_LENGTH} characters, "
+        "and long chains like a+b+c+... to a few hundred terms); split it into named parameters"
+    )
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{where}: cannot parse {_short(text)}: {_syntax_detail(source, exc)}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {detail}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(too_deep) from None
+    except ValueError as exc:  # e.g. integer literals too long to convert
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ExpressionError(f"{where}: cannot parse {_short(text)}: {detail[:120]}") from None
     known = dict(symbols or {})
     try:
         result = _Translator(source, where, known, allow_new_symbols, real).visit(tree.body)
-    except RecursionError:
-        raise ExpressionError(f"{where}: expression {_short(text, 20)} is nested too deeply") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(too_deep) from None
     if not isinstance(result, sp.Expr):  # pragma: no cover - every branch returns an Expr
         raise ExpressionError(f"{where}: {_short(text)} is not an arithmetic expression")
-    if result.has(sp.I):
-        raise ExpressionError(f"{where}: {_short(text)} evaluates to a complex number; only real values are allowed")
+    problem = constant_problem(result)
+    if problem:
+        raise ExpressionError(f"{where}: {_short(text)}: {problem}")
     return result
+
+
+#: the largest magnitude of a float64 (constants beyond it would overflow every numeric route)
+FLOAT_MAX = 1.7976931348623157e308
+
+
+def constant_problem(expr: sp.Expr) -> str | None:
+    """Why a constant inside ``expr`` is not a usable real number (complex, or too large for
+    float64), or ``None``.  Deterministic: constants are evaluated in the canonical argument order."""
+    if expr.has(sp.I):
+        return "contains the imaginary unit I (a complex number); only real values are allowed"
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node.is_Rational or node.is_Symbol or node in (sp.pi, sp.E):
+            continue
+        if node.is_number:
+            text = str(node)
+            text = text if len(text) <= 40 else text[:37] + "..."
+            try:
+                value = node.evalf(20)
+                re_part, im_part = value.as_real_imag()
+                re_f, im_f = float(re_part), float(im_part)
+            except (OverflowError, ValueError, TypeError, ArithmeticError):
+                return f"the constant {text} is too large to evaluate (beyond the float64 range, |x| <= 1.8e308)"
+            if im_f != 0:
+                return (
+                    f"the constant {text} is the complex number {complex(re_f, im_f)}; only real values are allowed "
+                    "(for a real root of a negative number write e.g. -(8**(1/3)))"
+                )
+            if not abs(re_f) <= FLOAT_MAX:
+                return f"the constant {text} is beyond the float64 range (|x| <= 1.8e308)"
+            continue
+        stack.extend(reversed([a for a in node.args if isinstance(a, sp.Expr)]))
+    return None
+
+
+def _nesting(source: str) -> int:
+    """The deepest nesting of brackets, or the longest run of consecutive unary signs, in ``source``."""
+    depth = deepest = run = 0
+    for ch in source:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+        if ch in "+-~":
+            run += 1
+            deepest = max(deepest, run)
+        elif not ch.isspace():
+            run = 0
+    return deepest
 
 
 def _syntax_detail(source: str, exc: SyntaxError) -> str:
@@ -230,6 +343,12 @@ class _Translator:
             raise self.fail(node, "the expression is undefined or infinite here (division by zero?)")
         if value.is_number and _bits(value) > MAX_BITS:
             raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
+        for factor in (value, *value.args) if isinstance(value, (sp.Mul, sp.Pow)) else ():
+            if isinstance(factor, sp.Pow) and factor.exp.is_Integer and abs(int(factor.exp)) > MAX_POWER:
+                raise self.fail(
+                    node,
+                    f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_POWER} in absolute value",
+                )
         return value
 
     def visit(self, node: ast.AST) -> sp.Expr:
@@ -289,9 +408,14 @@ class _Translator:
         if problem:
             raise self.fail(node, problem)
         if not self.allow_new:
-            known = ", ".join(sorted(self.known)) or "none"
+            names = sorted(self.known)
+            known = ", ".join(k if len(k) <= 30 else k[:27] + "..." for k in names[:20])
+            if len(names) > 20:
+                known += f", ... ({len(names)} names)"
             raise self.fail(
-                node, f"unknown name {name!r}: declare it as a parameter or state symbol (known names: {known})"
+                node,
+                f"unknown name {clip(name)}: declare it as a parameter or state symbol (known names: "
+                f"{known or 'none'}){lookalike_note(name, names)}",
             )
         sym = sp.Symbol(name, real=True) if self.real else sp.Symbol(name)
         self.known[name] = sym
@@ -330,7 +454,11 @@ class _Translator:
             except (TypeError, ValueError, OverflowError):
                 size = float("inf")
             if not size <= MAX_POWER:
-                raise self.fail(node, f"exponent larger than {MAX_POWER} in absolute value")
+                raise self.fail(
+                    node,
+                    f"exponent larger than {MAX_POWER} in absolute value (the limit MAX_DEGREE; "
+                    "vs.limits.configure(max_degree=...) raises it)",
+                )
             if base.is_number and _bits(base) * size > MAX_BITS:
                 raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
         elif base.is_number and _bits(base) > 64:

@@ -27,9 +27,9 @@ import numpy as np
 import sympy as sp
 
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import ArgumentError, describe
+from ..errors import ArgumentError, InputError, describe
 from ..model.diffusion import Diffusion
-from ..validate import check_index_tuple
+from ..validate import check_index_tuple, output_path, write_text_file
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -96,7 +96,7 @@ def _fmt(x: float) -> str:
 def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
     lines = [f"def {name}({', '.join(args)}):", f'    """{doc}"""']
     for a in args:
-        lines.append(f"    {a} = np.asarray({a}, dtype=float)")
+        lines.append(f"    {a} = _real({a})")
     if not terms:
         shape = " + ".join(f"0.0 * {a}" for a in args) if args else "0.0"
         lines.append(f"    return {shape}")
@@ -178,6 +178,14 @@ KERNELS maps (component, n, k) with 0-based k to the function.
 """
 
 import numpy as np
+
+
+def _real(x):
+    """A lag array as float64; complex lags are refused (NumPy would drop their imaginary parts)."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise ValueError("lags must be real numbers; received complex values")
+    return x.astype(float)
 '''
     return header + "\n\n" + "\n\n\n".join(funcs) + "\n\n\nKERNELS = {\n" + "\n".join(registry) + "\n}\n"
 
@@ -284,6 +292,8 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
     def func(*lags: Any) -> Any:
         if len(lags) != len(idx):
             raise ArgumentError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
+        if any(np.iscomplexobj(x) or isinstance(x, mpmath.mpc) for x in lags):
+            raise InputError("lags: received complex values; lags must be real")
         if all(np.ndim(x) == 0 for x in lags):
             return scalar(*lags)
         arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])
@@ -310,6 +320,5 @@ def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> 
     p = Path(path)
     if p.suffix != ".py":
         raise ArgumentError(f"path: a Python module needs a .py file name, received {str(path)!r}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(module_source(resp, max_lag))
-    return str(p)
+    output_path(p, "module")  # before generating the source: say what is wrong with the path first
+    return write_text_file(p, module_source(resp, max_lag), "module")

@@ -19,23 +19,52 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import QuadratureCostWarning, VolterraError
+from .. import limits
+from ..errors import ArgumentError, InputError, QuadratureCostWarning, VolterraError, describe
 from ..validate import check_eps, check_grid, input_samples
 
-#: Kernel evaluations above which a warning about cost is issued, and the hard limit.
-WARN_EVALUATIONS = 2e7
-MAX_EVALUATIONS = 5e8
+#: bytes per lag-grid entry of the order-2 working arrays (lags, masks, kernel values, products)
+BYTES_PER_ENTRY_2 = 72
 
 
-def _cumulative_trapezoid_weights(t: np.ndarray) -> np.ndarray:
-    """W[i, l] such that int_0^{t_i} g ds ~ sum_l W[i, l] g(t_l) (trapezoid on nodes 0..i); lower triangular."""
-    L = t.size
-    h = np.diff(t)
-    W = np.zeros((L, L))
-    for i in range(1, L):
-        W[i, :i] += h[:i] / 2
-        W[i, 1 : i + 1] += h[:i] / 2
-    return W
+def _trapezoid_row(h: np.ndarray, i: int) -> np.ndarray:
+    """w with int_0^{t_i} g ds ~ sum_l w[l] g(t_l) (trapezoid on nodes 0..i), length i + 1."""
+    w = np.zeros(i + 1)
+    w[:i] += h[:i] / 2
+    w[1 : i + 1] += h[:i] / 2
+    return w
+
+
+def _kernel_values(kernel: Callable[..., Any], args: list[np.ndarray], key: Any) -> np.ndarray:
+    """The kernel on the lag arrays ``args``, checked to be one real value per lag (a scalar is broadcast)."""
+    try:
+        raw = kernel(*args)
+    except TypeError:
+        raise  # a wrong number of lags: volterra_quadrature explains the calling convention
+    except Exception as exc:  # the user's kernel failed
+        raise ArgumentError(f"kernels[{key!r}]: calling the kernel raised {type(exc).__name__}: {exc}") from exc
+    if np.iscomplexobj(raw):
+        raise ArgumentError(f"kernels[{key!r}]: the kernel returned complex values; kernels must be real")
+    try:
+        vals = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"kernels[{key!r}]: the kernel returned {describe(raw)}, not an array of real numbers"
+        ) from None
+    if not np.all(np.isfinite(vals)):
+        raise ArgumentError(
+            f"kernels[{key!r}]: the kernel returned non-finite values (NaN or inf) on lags in "
+            f"[0, {float(np.max(args[0])):.4g}]; kernels must be finite at every lag of the grid"
+        )
+    shape = np.shape(args[0])
+    if vals.shape != shape:
+        if vals.ndim == 0:
+            return np.broadcast_to(vals, shape)
+        raise ArgumentError(
+            f"kernels[{key!r}]: the kernel returned an array of shape {vals.shape} for lag arrays of shape {shape}; "
+            "a kernel must be NumPy-vectorised and return one value per lag (the shape of its arguments)"
+        )
+    return vals
 
 
 def simplex_integral(
@@ -46,16 +75,20 @@ def simplex_integral(
     k: tuple[int, ...],
     *,
     with_start: bool = False,
+    key: Any = None,
 ) -> np.ndarray:
-    """I^(n)_k on every grid time for a vectorised kernel callable K(tau_1, .., tau_n[, s_n])."""
+    """I^(n)_k on every grid time for a vectorised kernel callable K(tau_1, .., tau_n[, s_n]).
+
+    Working memory O(len(t)) for n = 1 and O(len(t)^2) for n = 2 (one lag grid at a time)."""
     L = t.size
-    W = _cumulative_trapezoid_weights(t)
+    h = np.diff(t)
+    key = (n, k) if key is None else key
     out = np.zeros(L)
     if n == 1:
         for j in range(1, L):
             s = t[: j + 1]
             args = [t[j] - s] + ([s] if with_start else [])
-            out[j] = np.sum(W[j, : j + 1] * np.asarray(kernel(*args), dtype=float) * U[: j + 1, k[0]])
+            out[j] = np.sum(_trapezoid_row(h, j) * _kernel_values(kernel, args, key) * U[: j + 1, k[0]])
         return out
     if n == 2:
         for j in range(1, L):
@@ -66,11 +99,19 @@ def simplex_integral(
             args = [np.broadcast_to(t[j] - s1, lag2.shape), lag2]
             if with_start:
                 args.append(np.broadcast_to(s2, lag2.shape))
-            vals = np.where(lower, np.asarray(kernel(*args), dtype=float), 0.0)
-            inner = np.sum(W[: j + 1, : j + 1] * vals * U[None, : j + 1, k[1]], axis=1)
-            out[j] = np.sum(W[j, : j + 1] * U[: j + 1, k[0]] * inner)
+            vals = np.where(lower, _kernel_values(kernel, args, key), 0.0)
+            # trapezoid weights of row i on nodes 0..i: h[l]/2 for l < i plus h[l-1]/2 for 1 <= l <= i
+            left = np.zeros(j + 1)
+            left[:j] = h[:j] / 2
+            right = np.zeros(j + 1)
+            right[1:] = h[:j] / 2
+            rows = np.arange(j + 1)[:, None]
+            cols = np.arange(j + 1)[None, :]
+            weights = np.where(cols < rows, left[None, :], 0.0) + np.where(lower, right[None, :], 0.0)
+            inner = np.sum(weights * vals * U[None, : j + 1, k[1]], axis=1)
+            out[j] = np.sum(_trapezoid_row(h, j) * U[: j + 1, k[0]] * inner)
         return out
-    raise VolterraError(
+    raise ArgumentError(
         f"n: simplex quadrature is offered for orders n <= 2 (cost O(len(t)^(n+1))), received n = {n}; "
         "exponential-polynomial kernels use the O(len(t)) route of Response.predict"
     )
@@ -97,8 +138,10 @@ def volterra_quadrature(
     m : number of input channels.
     mean0 : the zeroth-order term (a number or a function of t).
 
-    Returns (len(t),), or (N+1, len(t)) with ``by_order``.  Warns (QuadratureCostWarning) above
-    ``WARN_EVALUATIONS`` kernel evaluations and refuses above ``MAX_EVALUATIONS``.
+    Returns (len(t),), or (N+1, len(t)) with ``by_order``.  Limits (``vs.limits``, docs/api.md "Limits"):
+    warns (QuadratureCostWarning) above ``WARN_QUADRATURE_EVALS`` kernel evaluations, refuses above
+    ``MAX_QUADRATURE_EVALS``, and refuses working arrays above ``MAX_QUADRATURE_MEMORY`` bytes (order 1:
+    O(len(t)) memory; order 2: ~72 len(t)^2 bytes, one lag grid at a time).
     """
     tt = check_grid(t)
     e = check_eps(eps)
@@ -126,17 +169,23 @@ def volterra_quadrature(
         normalised[(n, k)] = K
         order = max(order, n)
         cost += tt.size ** (n + 1) / (n + 1)
-    if cost > MAX_EVALUATIONS:
-        raise VolterraError(
-            f"t: simplex quadrature would need ~{cost:.2g} kernel evaluations (limit {MAX_EVALUATIONS:.0e}); "
-            "use a coarser grid, or exponential-polynomial kernels (Response.predict, O(len(t)))"
+    check_eps(e, order)  # eps**order must be a finite float
+    if cost > limits.MAX_QUADRATURE_EVALS:
+        raise InputError(
+            f"t: simplex quadrature on {tt.size} points would need ~{cost:.2g} kernel evaluations, beyond the limit "
+            f"MAX_QUADRATURE_EVALS = {limits.MAX_QUADRATURE_EVALS:.2g}; use a coarser grid, or exponential-"
+            "polynomial kernels (Response.predict, O(len(t))), or raise the limit with "
+            "vs.limits.configure(max_quadrature_evals=...)"
         )
-    memory = 8.0 * tt.size**2  # the cumulative trapezoid weights
-    if memory > 4e9:
-        raise VolterraError(
-            f"t: simplex quadrature on {tt.size} points needs {memory / 1e9:.1f} GB of weights; use a coarser grid"
+    memory = (BYTES_PER_ENTRY_2 * tt.size**2) if order >= 2 else 64.0 * tt.size
+    if memory > limits.MAX_QUADRATURE_MEMORY:
+        raise InputError(
+            f"t: simplex quadrature of order {order} on {tt.size} points needs ~{limits.human_bytes(memory)} of "
+            "working arrays, beyond the limit MAX_QUADRATURE_MEMORY = "
+            f"{limits.human_bytes(limits.MAX_QUADRATURE_MEMORY)}; use a coarser grid, or raise the limit with "
+            "vs.limits.configure(max_quadrature_memory=...)"
         )
-    if cost > WARN_EVALUATIONS:
+    if cost > limits.WARN_QUADRATURE_EVALS:
         warnings.warn(
             f"simplex quadrature: ~{cost:.2g} kernel evaluations (O(len(t)^(n+1))); this may take a while",
             QuadratureCostWarning,
@@ -146,7 +195,7 @@ def volterra_quadrature(
     out[0] = mean0(tt) if callable(mean0) else float(mean0)
     for (n, k), K in normalised.items():
         try:
-            out[n] += e**n * simplex_integral(K, n, U, tt, k, with_start=not stationary)
+            out[n] += e**n * simplex_integral(K, n, U, tt, k, with_start=not stationary, key=(n, k))
         except TypeError as exc:
             want = f"{n} lag(s)" + ("" if stationary else " and s_n")
             raise VolterraError(

@@ -8,6 +8,7 @@ how to add a route.
 from __future__ import annotations
 
 from ..errors import ArgumentError, describe
+from ..model.parsing import lookalike_note
 from .base import Route
 from .exact import ExactRoute
 from .galerkin import GalerkinRoute
@@ -24,7 +25,8 @@ def get_route(method: object) -> Route:
     """The route registered as ``method`` (clear error listing the names otherwise)."""
     if isinstance(method, str) and method in ROUTES:
         return ROUTES[method]
-    raise ArgumentError(f"method: expected one of {tuple(ROUTES)}, received {describe(method)}")
+    note = lookalike_note(method, ROUTES) if isinstance(method, str) else ""
+    raise ArgumentError(f"method: expected one of {tuple(ROUTES)}, received {describe(method)}{note}")
 
 
 __all__ = ["ROUTES", "Route", "get_route"]

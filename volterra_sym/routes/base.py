@@ -16,6 +16,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ArgumentError
+from ..model.parsing import lookalike_note
+
+
+def _cut(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 3] + "..."
 
 if TYPE_CHECKING:
     from ..model.diffusion import Diffusion
@@ -43,9 +48,10 @@ class Route(ABC):
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             takes = ", ".join(sorted(self.options)) or "no options"
+            note = "".join(lookalike_note(u, self.options) for u in unknown)
             raise ArgumentError(
-                f"{unknown[0]}: method={self.name!r} does not take {', '.join(unknown)} (it takes: {takes}); "
-                "drop it or choose another method"
+                f"{_cut(unknown[0])}: method={self.name!r} does not take {', '.join(_cut(u) for u in unknown)} "
+                f"(it takes: {takes}); drop it or choose another method{note}"
             )
 
     def accepts(self, option: str) -> bool:

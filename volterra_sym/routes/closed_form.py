@@ -216,7 +216,7 @@ class ClosedFormResponse(Response):
             check_numeric_model(self.model)
             self._numeric_checked = True
         tt = check_grid(t)
-        e = check_eps(eps)
+        e = check_eps(eps, self.order)
         U = input_samples(u, tt, self.model.m)
         if interp is None:
             interp = "cubic" if callable(u) else "pwlinear"

@@ -27,6 +27,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly
 from ..algebra.linear_gaussian import (
     LinearData,
@@ -82,11 +83,15 @@ class ExactRoute(Route):
 def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True) -> ExactResponse:
     """Exact kernels of a linear SRNN with polynomial readout (see module docstring)."""
     check_linear(model)
+    J = model.drift.jacobian(model.state)
+    if not J.free_symbols:  # numeric: estimate the cost of the spectral data before computing it
+        limits.check_exact_cost(model.n, dense=not (J.is_upper or J.is_lower))
     polys = readout_polynomials(model)
     degree = max(p.total_degree() for p in polys)
     if order is None:
         order = max(degree, 1)
     order = check_order(order)
+    limits.check_kernel_count(order, model.m, model.p, degree)  # also when the order comes from the readout
     with mpmath.workdps(dps):
         data = linear_data(model, dps=dps)
     dps = data.dps  # raised automatically for clustered eigenvalues

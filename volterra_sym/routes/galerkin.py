@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
 from ..errors import ArgumentError, ConvergenceWarning
 from ..model.diffusion import Diffusion
@@ -45,7 +46,8 @@ class GalerkinRoute(Route):
         "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
         "or ('gaussian', mean, cov)",
         "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
-        "max_memory": "bytes the Galerkin matrices may take (default 2 GiB); a larger basis is refused up front",
+        "max_memory": "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY, 2 GiB); "
+        "a larger basis is refused up front",
         "seed": "seed of the pilot simulation that chooses the weight (default 0)",
     }
 
@@ -59,7 +61,13 @@ class GalerkinRoute(Route):
                 "degree: method='galerkin' needs the polynomial degree of the basis, e.g. degree=10 "
                 "(error falls geometrically with the degree; see docs/galerkin.md)"
             )
-        degree = check_int(options["degree"], "degree", minimum=1, hint=" (total polynomial degree of the basis)")
+        degree = check_int(
+            options["degree"],
+            "degree",
+            minimum=1,
+            maximum=limits.MAX_GALERKIN_DEGREE,
+            hint=" (total polynomial degree of the basis, limit MAX_GALERKIN_DEGREE)",
+        )
         tol = options.get("tol", DEFAULT_TOL)
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
             raise ArgumentError(f"tol: expected a positive number, received {tol!r}")

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import ArgumentError, GridError, InputError, describe
 from ..model import Diffusion
 from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
@@ -105,7 +106,7 @@ def check_degree(degree: Any) -> int:
         raise ArgumentError(
             f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
         )
-    return int(degree)
+    return int(degree)  # the route, model files and the CLI also cap it at limits.MAX_GALERKIN_DEGREE
 
 
 # --------------------------------------------------------------------------- the system
@@ -541,7 +542,7 @@ def build_galerkin(
     weight: Any = None,
     order: int = 3,
     points: int | None = None,
-    max_memory: int = 2**31,
+    max_memory: int | None = None,
     seed: int = 0,
     spectrum_tol: float = 1e-7,
     check_spectrum: bool = True,
@@ -558,6 +559,7 @@ def build_galerkin(
     Raises NotAnalyticError, ArgumentError (settings), GridError (memory), UnstableError / StationaryLawError (guards).
     """
     degree = check_degree(degree)
+    max_memory = limits.GALERKIN_MEMORY if max_memory is None else max_memory
     for name, value, low in (("points", points, 1), ("max_memory", max_memory, 1), ("seed", seed, 0)):
         if value is None and name == "points":
             continue
@@ -580,6 +582,7 @@ def build_galerkin(
             f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
             f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "
             f"{max_memory / 2**30:.2f} GiB; lower the degree" + (f" (degree={fits} fits)" if fits else "")
+            + ", or raise max_memory= (default vs.limits.GALERKIN_MEMORY)"
         )
     w = choose_weight(num, weight, seed=seed)
     st = num.state

@@ -45,11 +45,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..documents.derivation import Derivation, generator_steps, numerical_derivation
 from ..errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..response import Response
-from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples
+from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
 from .base import Route
 
 __all__ = [
@@ -258,6 +259,13 @@ def _make_grid(fns: _Functions, initial: Any, cells: int, domain: Sequence[float
             f"cells: need an integer >= {MIN_CELLS} for a meaningful discretisation, received {describe(cells)}; "
             "use cells=400 (the default) or more"
         )
+    if cells > limits.MAX_GENERATOR_CELLS:  # dense cells x cells matrices: memory and time grow fast
+        raise GridError(
+            f"cells: {cells} cells need dense {cells} x {cells} matrices (~{limits.human_bytes(40.0 * cells**2)} and "
+            f"O(cells^3) time for their spectrum), beyond the limit MAX_GENERATOR_CELLS = "
+            f"{limits.MAX_GENERATOR_CELLS}; use fewer cells (the default 400 is accurate for most 1-D models), or "
+            "raise the limit with vs.limits.configure(max_generator_cells=...)"
+        )
     init = _initial_range(initial)
     centre = 0.0 if init is None else (init[0] + init[1]) / 2
     scale = _scale(fns, centre)
@@ -299,10 +307,16 @@ def _make_grid(fns: _Functions, initial: Any, cells: int, domain: Sequence[float
     matters = log_pi > log_pi.max() - 20
     step = np.abs(np.diff(log_pi))[matters[1:] & matters[:-1]]
     if step.size and step.max() > MAX_LOG_STEP:
+        needed = int(np.ceil(cells * step.max() / MAX_LOG_STEP * 2))
+        remedy = (
+            f"raise cells (e.g. cells={needed}) or narrow the domain"
+            if needed <= limits.MAX_GENERATOR_CELLS
+            else f"narrow the domain (about {needed} cells would be needed, beyond the limit MAX_GENERATOR_CELLS = "
+            f"{limits.MAX_GENERATOR_CELLS})"
+        )
         raise GridError(
             f"cells: {cells} cells on ({lo:.4g}, {hi:.4g}) are too coarse: rho_inf changes by a factor "
-            f"e^{step.max():.2f} over one cell (limit e^{MAX_LOG_STEP}); raise cells (e.g. cells="
-            f"{int(np.ceil(cells * step.max() / MAX_LOG_STEP * 2))}) or narrow the domain"
+            f"e^{step.max():.2f} over one cell (limit e^{MAX_LOG_STEP}); {remedy}"
         )
     return Grid(x=x, width=float(edges[1] - edges[0]), edges=edges, log_pi=log_pi)
 
@@ -427,7 +441,7 @@ class GeneratorResponse(Response):
             return float(val) if np.ndim(val) == 0 else val
 
         def mean0(t: Any) -> np.ndarray:
-            tt = np.asarray(t, dtype=float)
+            tt = real_array(t, "t")
             if np.any(~np.isfinite(tt)) or np.any(tt < 0):
                 raise InputError(f"t: expected finite times >= 0, received {describe(t)}")
             e = np.exp(tt[..., None] * self.eigenvalues) * self._a  # (..., N)
@@ -515,7 +529,7 @@ class GeneratorResponse(Response):
         if options:
             raise ArgumentError(f"{sorted(options)[0]}: method='generator' predictions take no options")
         check_flag(by_order, "by_order")
-        eps = check_eps(eps)
+        eps = check_eps(eps, self.order)
         lam, T = self.eigenvalues, tt.size
         Y = np.empty((self.order + 1, T, self._c0.shape[1]))
         state = np.zeros((self.order + 1, lam.size))  # q^(n) at the start of the current chunk

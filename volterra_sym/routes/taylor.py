@@ -27,7 +27,7 @@ from ..documents.derivation import Derivation, taylor_derivation
 from ..errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
 from ..model.diffusion import Diffusion, Stationary
 from ..response import TaylorFunction, lag_symbols
-from ..validate import check_int, check_order
+from ..validate import check_int, check_lag_degree, check_order, derive_advice
 from .base import Route
 from .closed_form import ClosedFormResponse, KernelKey
 from .taylor_coefficients import TaylorKernels, taylor_kernels
@@ -54,7 +54,7 @@ class TaylorRoute(Route):
             raise ArgumentError("order: method='taylor' needs an explicit order, e.g. order=2")
         if options.get("lag_degree") is None:
             raise ArgumentError("lag_degree: method='taylor' needs the Taylor degree in the lags, e.g. lag_degree=6")
-        lag_degree = check_int(options["lag_degree"], "lag_degree", minimum=0, hint=" (Taylor degree in the lags)")
+        lag_degree = check_lag_degree(options["lag_degree"])
         dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
         sdeg = options.get("stationary_degree")
         if sdeg is not None:
@@ -144,7 +144,7 @@ class TaylorResponse(ClosedFormResponse):
         if total > self.lag_degree:
             raise ArgumentError(
                 f"{what}: total degree {total} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "
-                "truncated kernels would give 0); derive with a larger lag_degree"
+                f"truncated kernels would give 0); {derive_advice('lag_degree', total)}"
             )
 
     def _taylor_function(self, level: int, component: int) -> TaylorFunction:

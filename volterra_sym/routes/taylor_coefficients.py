@@ -39,10 +39,11 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
+from .. import limits
 from ..algebra.expectations import InitialExpectation
 from ..errors import ArgumentError, NotAnalyticError, describe
 from ..model.diffusion import Diffusion, Stationary
-from ..validate import check_int, check_model, check_order
+from ..validate import check_int, check_lag_degree, check_model, check_order, derive_advice
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -410,6 +411,8 @@ class TaylorKernels:
         self.component = component
         self.stationary = isinstance(model.initial, Stationary)
         self._ops = _Generators(model, component)
+        # the cost, up front (before any operator word is applied)
+        limits.check_taylor_cost(order, lag_degree, model.m, len(self._ops.alg.gens), self.stationary, model.p)
         self.representation = self._ops.alg.name
         self.generators: tuple[sp.Expr, ...] = self._ops.alg.gens
         # E_mu0 of the observables: quadrature/exact by default; a route may supply another engine
@@ -443,7 +446,8 @@ class TaylorKernels:
             raise ArgumentError(f"p: expected {want} non-negative integers{extra}, received {describe(p)}")
         if sum(pp) > self.lag_degree:
             raise ArgumentError(
-                f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; derive with a larger lag_degree"
+                f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; "
+                f"{derive_advice('lag_degree', sum(pp))}"
             )
         return n, kk, pp
 
@@ -504,9 +508,10 @@ def taylor_kernels(
     """
     check_model(model)
     order = check_order(order)
-    lag_degree = check_int(lag_degree, "lag_degree", minimum=0, hint=" (the highest Taylor degree in the lags)")
+    lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, hint=" (digits)")
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
         raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
+    limits.check_model_size(model)
     return TaylorKernels(model, order, lag_degree, dps, component, engine)

@@ -1,0 +1,401 @@
+"""Resource limits: every size volterra_sym refuses up front, stated once (docs/api.md, "Limits").
+
+Each limit is a named constant read at call time, so a change applies everywhere: the Python
+API, model files and the command line share these values.  Change one with
+``vs.limits.configure(name=value)`` (or temporarily with ``vs.limits.overridden(...)``); where a
+call has its own keyword (``max_memory=`` of ``simulate``/``verify``) that keyword wins for the
+call.  A refusal says the size the request would need, the limit, and a remedy.
+
+=======================  ====================================================================
+limit                    meaning
+=======================  ====================================================================
+MAX_ORDER                highest kernel order any route derives (12)
+MAX_LAG_DEGREE           highest Taylor degree in the lags (``lag_degree``) (30)
+MAX_DERIVE_SECONDS       refuse derivations estimated to take longer (``taylor_estimate``,
+                         ``exact_estimate``)
+MAX_DEGREE               highest polynomial degree / exponent in a model; also the expression
+                         parser's exponent limit (stated in :mod:`volterra_sym.model.parsing`,
+                         which sits below this module)
+MAX_TERMS                most monomials of an (expanded) polynomial readout or drift entry
+MAX_KERNELS              most kernels of a derivation: p * sum_{n<=order} m^n index tuples
+MAX_GENERATOR_CELLS      most finite-volume cells of ``method="generator"``
+MAX_GALERKIN_DEGREE      highest polynomial degree of the Galerkin basis
+GALERKIN_MEMORY          default bound on the Galerkin matrices (``max_memory=None``)
+MAX_MC_WORK              most Monte Carlo work: paths x time steps x state dimension x runs
+MC_MEMORY                default bound on Monte Carlo working memory (``max_memory=None``)
+MAX_MODEL_FILE_BYTES     largest model file read
+MIN_VERIFY_PATHS         fewest Monte Carlo paths for a ``verify`` verdict (a standard error)
+MAX_GRID_POINTS          most points of a time grid (predict, simulate, verify, quadrature)
+MAX_FEATURE_VALUES       most float64 values a signature / response feature returns
+MAX_QUADRATURE_EVALS     most kernel evaluations of ``volterra_quadrature`` (O(len(t)^(n+1)))
+WARN_QUADRATURE_EVALS    ``volterra_quadrature`` warns (QuadratureCostWarning) above this
+MAX_QUADRATURE_MEMORY    most bytes of ``volterra_quadrature``'s working arrays
+=======================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sympy as sp
+
+from .errors import ArgumentError, InputError, ModelError, describe
+from .model import parsing
+
+#: the highest kernel order any route derives (API, CLI and model files)
+MAX_ORDER = 12
+#: the highest Taylor degree in the lags of ``method="taylor"``
+MAX_LAG_DEGREE = 30
+#: derivations estimated (``taylor_estimate``, ``exact_estimate``) to take longer than this many seconds are refused
+MAX_DERIVE_SECONDS = 120.0
+#: seconds per unit of Taylor work on the reference machine (2 cores; fitted to measured derivations)
+TAYLOR_SECONDS_PER_UNIT = 1.5e-5
+#: the highest polynomial degree / exponent in a model (the parser's exponent limit, same value)
+MAX_DEGREE: int = parsing.MAX_POWER
+#: the most monomials of one expanded polynomial entry (readout, drift) in a derivation
+MAX_TERMS = 5000
+#: the most kernels (index tuples k over the orders 1..N, times readout components): p * sum_n m^n
+MAX_KERNELS = 20_000
+#: the most finite-volume cells of ``method="generator"`` (dense cells x cells matrices)
+MAX_GENERATOR_CELLS = 4000
+#: the highest polynomial degree of the Galerkin basis (``method="galerkin"``, ``degree=``)
+MAX_GALERKIN_DEGREE = 60
+#: the default bound in bytes on the Galerkin matrices (``max_memory=`` of ``method="galerkin"``)
+GALERKIN_MEMORY = 2**31
+#: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 8 minutes)
+MAX_MC_WORK = 5e9
+#: Monte Carlo work units per second on the reference machine (for the time estimate)
+MC_UNITS_PER_SECOND = 1e7
+#: the default bound in bytes on Monte Carlo working memory (``max_memory=`` of simulate / verify)
+MC_MEMORY = 2**28
+#: the largest model file read (bytes)
+MAX_MODEL_FILE_BYTES = 1_000_000
+#: the fewest paths for a ``verify`` verdict: below it the standard error is not meaningful
+MIN_VERIFY_PATHS = 100
+#: the most points of a time grid
+MAX_GRID_POINTS = 1_000_000
+#: the most float64 values a signature / response-feature function returns
+MAX_FEATURE_VALUES = 200_000_000
+#: the most kernel evaluations of ``volterra_quadrature`` and the count above which it warns
+MAX_QUADRATURE_EVALS = 5e8
+WARN_QUADRATURE_EVALS = 2e7
+#: the most bytes of ``volterra_quadrature``'s working arrays
+MAX_QUADRATURE_MEMORY = 2**30
+
+_NAMES = (
+    "MAX_ORDER",
+    "MAX_LAG_DEGREE",
+    "MAX_DERIVE_SECONDS",
+    "MAX_DEGREE",
+    "MAX_TERMS",
+    "MAX_KERNELS",
+    "MAX_GENERATOR_CELLS",
+    "MAX_GALERKIN_DEGREE",
+    "GALERKIN_MEMORY",
+    "MAX_MC_WORK",
+    "MC_MEMORY",
+    "MAX_MODEL_FILE_BYTES",
+    "MIN_VERIFY_PATHS",
+    "MAX_GRID_POINTS",
+    "MAX_FEATURE_VALUES",
+    "MAX_QUADRATURE_EVALS",
+    "WARN_QUADRATURE_EVALS",
+    "MAX_QUADRATURE_MEMORY",
+)
+
+
+def current() -> dict[str, Any]:
+    """The limits in force, name -> value."""
+    return {name: getattr(sys.modules[__name__], name) for name in _NAMES}
+
+
+def configure(**changes: Any) -> dict[str, Any]:
+    """Change limits (keywords are the names in lower case, e.g. ``max_grid_points=2_000_000``).
+
+    Returns the previous values (as keywords, so ``configure(**old)`` restores them).
+    """
+    module = sys.modules[__name__]
+    old: dict[str, Any] = {}
+    for key, value in changes.items():
+        name = key.upper()
+        if name not in _NAMES:
+            raise ArgumentError(f"{key}: not a limit; the limits are {[n.lower() for n in _NAMES]}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ArgumentError(f"{key}: expected a positive finite number, received {describe(value)}")
+        prev = getattr(module, name)
+        value = int(value) if isinstance(prev, int) else float(value)
+        old[key] = prev
+        setattr(module, name, value)
+        if name == "MAX_DEGREE":  # the parser's exponent limit is the same limit
+            parsing.MAX_POWER = int(value)
+    return old
+
+
+@contextlib.contextmanager
+def overridden(**changes: Any) -> Iterator[None]:
+    """Temporarily change limits: ``with vs.limits.overridden(max_terms=10_000): ...``."""
+    old = configure(**changes)
+    try:
+        yield
+    finally:
+        configure(**old)
+
+
+def _remedy(name: str) -> str:
+    return f"vs.limits.configure({name.lower()}=...)"
+
+
+def human_bytes(n: float) -> str:
+    """``1.5e9`` -> ``'1.4 GiB'``."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def human_seconds(s: float) -> str:
+    """``7200`` -> ``'2 h'``."""
+    if s >= 86400 * 365:
+        return f"{s / (86400 * 365):.2g} years"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if s >= size:
+            return f"{s / size:.2g} {unit}"
+    return f"{s:.2g} s"
+
+
+# --------------------------------------------------------------------------- polynomial size
+
+
+def polynomial_size(expr: sp.Expr, state: Sequence[sp.Symbol]) -> tuple[int, int]:
+    """(degree, monomials) bounds of ``expr`` expanded in ``state``, read off its tree without expanding.
+
+    Non-polynomial pieces (tanh(...), ...) count as one new variable of degree 1; their arguments
+    are bounded too (the larger of the two sizes is returned).
+    """
+    states = set(state)
+    n = len(states)
+    worst = [0, 1]
+
+    def walk(e: sp.Expr) -> tuple[int, int, int]:
+        """(degree, terms, variables) of ``e``."""
+        if e in states:
+            return 1, 1, 1
+        if not e.free_symbols & states:
+            return 0, 1, 0
+        if isinstance(e, sp.Add):
+            parts = [walk(a) for a in e.args]
+            return max(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts)
+        if isinstance(e, sp.Mul):
+            parts = [walk(a) for a in e.args]
+            terms = 1
+            for p in parts:
+                terms = min(terms * p[1], 10**30)
+            return sum(p[0] for p in parts), terms, sum(p[2] for p in parts)
+        if isinstance(e, sp.Pow) and e.exp.is_Integer and int(e.exp) > 0:
+            d, t, v = walk(e.base)
+            q = int(e.exp)
+            nv = min(max(v, 1), n + t)  # variables of the base
+            # monomials of (t terms)^q <= C(t - 1 + q, q); of degree <= d*q in nv variables <= C(nv + d*q, nv)
+            terms = min(_comb(t - 1 + q, q), _comb(nv + d * q, nv))
+            return d * q, terms, v
+        for a in e.args:  # a function of the state: bound its argument, count it as one variable
+            if isinstance(a, sp.Expr) and a.free_symbols & states:
+                d, t, _ = walk(a)
+                worst[0], worst[1] = max(worst[0], d), max(worst[1], t)
+        return 1, 1, 1
+
+    d, t, _ = walk(expr)
+    return max(d, worst[0]), max(t, worst[1])
+
+
+def _clip(e: Any, limit: int = 40) -> str:
+    text = str(e)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _comb(a: int, b: int) -> int:
+    if b < 0 or a < b:
+        return 1
+    if b > 200 and a - b > 200:  # astronomically large: a cheap lower bound suffices
+        return 10**30
+    return min(math.comb(a, b), 10**30)
+
+
+def readout_degree(model: Any) -> int | None:
+    """The readout's polynomial degree bound in the state, or None when a component is not polynomial."""
+    states = set(model.state)
+    degrees = []
+    for e in model.readout:
+        if any(f.free_symbols & states for f in e.atoms(sp.Function)):
+            return None
+        for power in e.atoms(sp.Pow):
+            if power.base.free_symbols & states and not (power.exp.is_Integer and power.exp >= 0):
+                return None
+        degrees.append(polynomial_size(e, model.state)[0])
+    return max(degrees) if degrees else None
+
+
+def check_size(expr: sp.Expr, state: Sequence[sp.Symbol], label: str, cls: type[Exception] = ModelError) -> None:
+    """Refuse ``expr`` when its degree in ``state`` exceeds MAX_DEGREE or it expands to more than MAX_TERMS
+    monomials (bounded from the tree: nothing is expanded)."""
+    degree, terms = polynomial_size(expr, state)
+    if degree > MAX_DEGREE:
+        raise cls(
+            f"{label}: polynomial degree {degree} in the state exceeds the limit MAX_DEGREE = {MAX_DEGREE} "
+            f"({_clip(expr)}); use a lower degree (e.g. a truncated expansion), or raise the limit with "
+            f"{_remedy('MAX_DEGREE')}"
+        )
+    if terms > MAX_TERMS:
+        size = f"~{terms:.2g}" if terms >= 10**6 else str(terms)
+        raise cls(
+            f"{label}: expands to {size} monomials in the state, beyond the limit MAX_TERMS = {MAX_TERMS} "
+            f"({_clip(expr)}); use a lower degree or fewer state variables, or raise the limit with "
+            f"{_remedy('MAX_TERMS')}"
+        )
+
+
+def check_model_size(model: Any) -> None:
+    """Refuse a model whose polynomial pieces exceed MAX_DEGREE / MAX_TERMS (before any expansion)."""
+    parts = {"drift": model.drift, "diffusion": model.diffusion, "coupling": model.coupling, "readout": model.readout}
+    for where, mat in parts.items():
+        for i, e in enumerate(mat):
+            check_size(e, model.state, where if len(mat) == 1 else f"{where}[{i}]")
+
+
+def check_kernel_count(order: int, inputs: int, components: int, degree: int | None = None) -> None:
+    """Refuse a derivation with more than MAX_KERNELS kernels (p * sum_{n<=order} m^n index tuples)."""
+    count = components * sum(inputs**n for n in range(1, order + 1))
+    if count > MAX_KERNELS:
+        fit = 0
+        while fit < order and components * sum(inputs**n for n in range(1, fit + 2)) <= MAX_KERNELS:
+            fit += 1
+        vanish = (
+            f"; the readout has degree {degree}, so every kernel above order {degree} vanishes"
+            if degree is not None and degree < order
+            else ""
+        )
+        raise ArgumentError(
+            f"order: order {order} with {inputs} inputs and {components} readout component(s) means {count:.3g} "
+            f"kernels (sum of m^n index tuples), beyond the limit MAX_KERNELS = {MAX_KERNELS}{vanish}; use "
+            + (f"order <= {fit}" if fit >= 1 else "fewer inputs or readout components")
+            + f", or raise the limit with {_remedy('MAX_KERNELS')}"
+        )
+
+
+# --------------------------------------------------------------------------- Taylor route cost
+
+
+def taylor_estimate(order: int, lag_degree: int, inputs: int, generators: int, stationary: bool) -> tuple[int, float]:
+    """(work units, estimated seconds) of ``method="taylor"`` for one readout component.
+
+    Work = (number of operator words) x (size of the deepest observable): the words are
+    L0^{p_{n+1}} L1^{k_n} ... L1^{k_1} L0^{p_1} with n <= order, sum p <= lag_degree (p_{n+1}
+    only for non-stationary starts), i.e. sum_n m^n C(P + n', n') with n' = n or n + 1; an
+    observable after P applications of L0 is a polynomial of degree ~2P in the ``generators``
+    ring variables (state + tanh/exp/... pieces), C(2P + g, g) monomials.  Fitted to measured
+    derivations (1-3 state variables, tanh SRNNs, orders 1-12, lag degrees 2-12): within ~3x.
+    """
+    words = 0
+    for n in range(1, order + 1):
+        width = n if stationary else n + 1
+        words += inputs**n * math.comb(lag_degree + width, width)
+    size = math.comb(2 * lag_degree + generators, generators)
+    work = words * size
+    return work, work * TAYLOR_SECONDS_PER_UNIT
+
+
+def check_taylor_cost(
+    order: int, lag_degree: int, inputs: int, generators: int, stationary: bool, components: int
+) -> None:
+    """Refuse a Taylor derivation estimated to take longer than MAX_DERIVE_SECONDS."""
+    if lag_degree > MAX_LAG_DEGREE:
+        raise ArgumentError(
+            f"lag_degree: expected an integer in 0..{MAX_LAG_DEGREE} (the limit MAX_LAG_DEGREE), received "
+            f"{lag_degree}; raise the limit with {_remedy('MAX_LAG_DEGREE')}"
+        )
+    work, seconds = taylor_estimate(order, lag_degree, inputs, generators, stationary)
+    seconds *= components
+    if seconds > MAX_DERIVE_SECONDS:
+        smaller = lag_degree
+        while smaller > 0 and components * taylor_estimate(order, smaller, inputs, generators, stationary)[1] > (
+            MAX_DERIVE_SECONDS
+        ):
+            smaller -= 1
+        hint = f"lag_degree <= {smaller}" if smaller > 0 or order == 1 else "a lower order"
+        raise ArgumentError(
+            f"lag_degree: the Taylor route at order {order}, lag_degree {lag_degree} ({inputs} input(s), "
+            f"{generators} ring variables) needs ~{work * components:.2g} work units, estimated "
+            f"{human_seconds(seconds)}, beyond the limit MAX_DERIVE_SECONDS = {MAX_DERIVE_SECONDS:g} s; use "
+            f"{hint} (or a lower order), or raise the limit with {_remedy('MAX_DERIVE_SECONDS')}"
+        )
+
+
+# --------------------------------------------------------------------------- exact route cost
+
+
+def exact_estimate(n: int, dense: bool) -> float:
+    """Estimated seconds of ``method="exact"`` for an n-dimensional numeric model.
+
+    A dense (not triangular) numeric A has in general an irrational spectrum: the characteristic
+    polynomial is factored exactly and the Lyapunov equation solved in high precision on n^2
+    unknowns.  Measured (reference machine, dense random A, order 1): 0.18/0.42/0.94/2.2/6.3 s for
+    n = 5..9 and ~20-90 s for n = 10, i.e. ~2.7x per dimension.  Triangular A (rational spectrum,
+    exact arithmetic) stays below a second at n = 12."""
+    if not dense or n <= 5:
+        return 0.2
+    return 0.18 * 2.7 ** (n - 5)
+
+
+def check_exact_cost(n: int, dense: bool) -> None:
+    """Refuse an exact derivation estimated to take longer than MAX_DERIVE_SECONDS."""
+    seconds = exact_estimate(n, dense)
+    if seconds > MAX_DERIVE_SECONDS:
+        fit = max(k for k in range(1, n + 1) if exact_estimate(k, dense) <= MAX_DERIVE_SECONDS)
+        raise ModelError(
+            f"A: the exact route for a dense {n} x {n} numeric linear part (irrational spectrum: exact factoring "
+            f"and a high-precision Lyapunov solve on {n * n} unknowns) is estimated at {human_seconds(seconds)}, "
+            f"beyond the limit MAX_DERIVE_SECONDS = {MAX_DERIVE_SECONDS:g} s (dense models up to n = {fit} fit); "
+            "use Monte Carlo (vs.simulate) or method='taylor', or raise the limit with "
+            f"{_remedy('MAX_DERIVE_SECONDS')}"
+        )
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+
+
+def check_mc_work(paths: int, steps: int, width: int, runs: int = 1, min_paths: int = 1) -> None:
+    """Refuse Monte Carlo work paths x steps x width x runs beyond MAX_MC_WORK (before allocating).
+
+    ``min_paths``: the fewest paths the caller accepts (``verify``: MIN_VERIFY_PATHS), so the advice
+    "use paths <= N" is only given when it can be followed."""
+    per_path = max(steps, 1) * max(width, 1) * max(runs, 1)
+    work = float(paths) * per_path
+    if work > MAX_MC_WORK:
+        fit = int(MAX_MC_WORK // per_path)
+        fewer = (
+            f"use paths <= {fit} (the standard error shrinks like 1/sqrt(paths)) or a coarser grid"
+            if fit >= min_paths
+            else f"use a coarser grid or fewer substeps ({min_paths} path(s) would need {min_paths * per_path:.2g})"
+        )
+        raise ArgumentError(
+            f"paths: {paths} paths x {steps} time steps x {width} state values"
+            + (f" x {runs} runs" if runs > 1 else "")
+            + f" = {work:.2g} units of Monte Carlo work, estimated {human_seconds(work / MC_UNITS_PER_SECOND)} "
+            f"(holding all paths at once would need {human_bytes(8.0 * paths * width * 2)}; they are streamed in "
+            f"chunks of max_memory), beyond the limit MAX_MC_WORK = {MAX_MC_WORK:.2g}; {fewer}, or raise the "
+            f"limit with {_remedy('MAX_MC_WORK')}"
+        )
+
+
+def check_grid_points(points: int, what: str = "t", remedy: str = "use a coarser grid") -> None:
+    """Refuse a time grid (or a number of time steps) of more than MAX_GRID_POINTS points."""
+    if points > MAX_GRID_POINTS:
+        raise InputError(
+            f"{what}: {points} grid points exceed the limit MAX_GRID_POINTS = {MAX_GRID_POINTS} (the arrays of a "
+            f"prediction or simulation grow with the grid: ~{human_bytes(8.0 * points)} per stored value); "
+            f"{remedy}, or raise the limit with {_remedy('MAX_GRID_POINTS')}"
+        )
