@@ -66,10 +66,10 @@ MAX_GENERATOR_CELLS = 4000
 MAX_GALERKIN_DEGREE = 60
 #: the default bound in bytes on the Galerkin matrices (``max_memory=`` of ``method="galerkin"``)
 GALERKIN_MEMORY = 2**31
-#: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 8 minutes)
-MAX_MC_WORK = 5e9
+#: the most Monte Carlo work, paths x time steps x state dimension x runs (~ 11 minutes of simulate)
+MAX_MC_WORK = 2e10
 #: Monte Carlo work units per second on the reference machine (for the time estimate)
-MC_UNITS_PER_SECOND = 1e7
+MC_UNITS_PER_SECOND = 3e7  # measured: simulate (Euler, 2-D tanh SRNN) 3.5e7 on an idle 2-core machine
 #: the default bound in bytes on Monte Carlo working memory (``max_memory=`` of simulate / verify)
 MC_MEMORY = 2**28
 #: the largest model file read (bytes)
