@@ -364,6 +364,7 @@ def test_cli_demo_and_plot_name_the_path_they_cannot_write(capsys, tmp_path):
     blocker.write_text("x")
     code, _, err = _cli(capsys, "demo", "--out", str(blocker / "out"), "--no-verify")
     assert code == 2 and str(blocker) in err
+    pytest.importorskip("matplotlib")  # the 'plot' extra (installed by .ci/run)
     code, _, err = _cli(capsys, "verify", str(ROOT / "examples/ou1d_cubic.toml"), "--paths", "200", "--plot",
                         str(blocker / "x.png"))  # fmt: skip
     assert code == 2 and str(blocker / "x.png") in err
