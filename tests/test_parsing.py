@@ -129,7 +129,8 @@ def test_hostile_expression_rejected_with_one_line_message(text, token, tmp_path
     monkeypatch.chdir(tmp_path)
     start = time.perf_counter()
     message = _message(text)
-    assert time.perf_counter() - start < 2.0, "the parser must not hang on hostile input"
+    # a hang guard (the hostile inputs would take minutes or forever), not a speed claim: generous on a busy machine
+    assert time.perf_counter() - start < 30.0, "the parser must not hang on hostile input"
     assert "\n" not in message and "\r" not in message
     assert len(message) < 600
     assert message.startswith("test: ")
