@@ -237,7 +237,8 @@ def _m():
         (dict(lags={1: [0.123]}), InputError, "multiple of dt"),
         (dict(lags={1: [50.0]}, max_steps=1000), InputError, "max_steps"),
         (dict(lags={3: [[0.1, 0.1, 0.1]]}), InputError, "raise order"),
-        (dict(lags={1: [[0.1, 0.2]]}), InputError, r"shape \(m, 1\)"),
+        (dict(lags={1: [[0.1, 0.2]]}), InputError, r"lags\[1\]: expected an array of shape \(\.\.\., 1\)"),
+        (dict(lags={1: np.array([0.1 + 1j])}), InputError, "complex"),  # NumPy would drop the imaginary part
         (dict(lags=[0.1]), InputError, "dict"),
         (dict(order=3), ArgumentError, "order 3"),
         (dict(max_memory=1000), SimulationError, "max_memory"),

@@ -249,23 +249,27 @@ def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
     return tuple(int(x) for x in items)
 
 
-def check_lag_array(lags: Any, width: int, *, stationary: bool = True) -> np.ndarray:
-    """Lags as a float array of shape (..., width), finite and >= 0."""
+def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str = "lags") -> np.ndarray:
+    """Lags as a float array of shape (..., width), real, finite and >= 0 (``name`` labels the messages)."""
     if np.iscomplexobj(lags):  # NumPy would drop the imaginary parts silently
-        raise InputError("lags: received complex lags; lags must be real and >= 0")
+        raise InputError(f"{name}: received complex lags; lags must be real and >= 0")
     try:
         L = np.asarray(lags, dtype=float)
     except (TypeError, ValueError):
         raise InputError(
-            f"lags: expected an array of lags of shape (..., {width}), received {describe(lags)}"
+            f"{name}: expected an array of lags of shape (..., {width}), received {describe(lags)}"
         ) from None
     if width == 1 and L.ndim <= 1:  # a scalar lag (-> shape ()), or a 1-D array of first-order lags (-> (L,))
         L = L.reshape(L.shape + (1,))
     if L.ndim == 0 or L.shape[-1] != width:
         what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) for a non-stationary start"
-        raise InputError(f"lags: expected an array of shape (..., {width}) {what}, received shape {L.shape}")
-    if not np.all(np.isfinite(L)) or np.any(L < 0):
-        raise InputError("lags: expected finite lags >= 0 (found NaN, inf or negative entries)")
+        raise InputError(f"{name}: expected an array of shape (..., {width}) {what}, received shape {L.shape}")
+    if not np.all(np.isfinite(L)):
+        bad = tuple(int(x) for x in np.argwhere(~np.isfinite(L))[0])
+        raise InputError(f"{name}{list(bad)}: received {L[bad]}; lags must be finite")
+    if np.any(L < 0):
+        bad = tuple(int(x) for x in np.argwhere(L < 0)[0])
+        raise InputError(f"{name}{list(bad)}: received the negative lag {L[bad]}; lags are >= 0")
     return L
 
 

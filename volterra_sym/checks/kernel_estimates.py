@@ -66,6 +66,7 @@ from ..errors import (
     describe,
 )
 from ..model import Diffusion, Stationary
+from ..validate import check_lag_array
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
 from .simulate import (
     BLOCK,
@@ -351,25 +352,9 @@ def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: i
             )
         n = int(n)
         width = n if stationary else n + 1
-        what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) (the start is not stationary)"
-        try:
-            L = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"lags[{n}]: expected an array of shape (m, {width}) {what}, received {describe(raw)}"
-            ) from None
-        if L.ndim == 1 and width == 1:
-            L = L[:, None]
-        if L.ndim != 2 or L.shape[1] != width or L.shape[0] == 0:
-            raise InputError(
-                f"lags[{n}]: expected a non-empty array of shape (m, {width}) {what}, received shape {L.shape}"
-            )
-        if not np.all(np.isfinite(L)):
-            bad = tuple(int(x) for x in np.argwhere(~np.isfinite(L))[0])
-            raise InputError(f"lags[{n}]{list(bad)}: received {L[bad]}; lags must be finite")
-        if np.any(L < 0):
-            bad = tuple(int(x) for x in np.argwhere(L < 0)[0])
-            raise InputError(f"lags[{n}]{list(bad)}: received the negative lag {L[bad]}; lags are >= 0")
+        L = check_lag_array(raw, width, stationary=stationary, name=f"lags[{n}]").reshape(-1, width)
+        if L.shape[0] == 0:
+            raise InputError(f"lags[{n}]: received no lags; give at least one row of shape ({width},)")
         steps = np.rint(L / dt)
         off = np.abs(steps * dt - L) > 1e-9 * np.maximum(1.0, np.abs(L))
         if np.any(off):
