@@ -65,8 +65,10 @@ def test_one_d_tanh_agrees_with_the_generator_route_within_their_error_estimates
     lags = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
     val, err = gal.kernel_error(1, 0, lags)
     g400, g800 = gen.kernel_values(1, 0, lags), gen_fine.kernel_values(1, 0, lags)
-    gen_err = np.abs(g400 - g800)  # second-order grid: the 800-cell error is ~1/4 of this difference
-    assert np.all(np.abs(val - g800) <= 2 * (err + gen_err / 3) + 1e-12)
+    gen_err = np.abs(g400 - g800) / 3  # second-order grid (measured ratio 4.0 per halving): Richardson's estimate
+    # Both are asymptotic error estimates of deterministic discretisations, not bounds: measured against degree 40
+    # and 3200 cells they are accurate to 3% (Galerkin tail estimate) and 10% (grid) here, so 2x covers them.
+    assert np.all(np.abs(val - g800) <= 2 * (err + gen_err) + 1e-12)
     # K^(1)(0) = E_inf[C . grad f] = C = 0.8 for f = h: exact up to the stationary law's error
     assert abs(gal.kernel_values(1, 0, [0.0])[0] - 0.8) < 1e-9
 

@@ -25,7 +25,11 @@ __all__ = ["GalerkinEstimate", "galerkin_error"]
 class GalerkinEstimate:
     """A degree-p system and its refinements on the same weight: values at degree p with an error estimate.
 
-    Two levels (default): error = |v_p - v_{p+step}|.  Three levels (``finer`` at p + 2 step): the observed
+    Two levels (default): error = |v_p - v_{p+step}|.  Tail from below (``coarser`` at p - step, the
+    route's default: one cheap extra build): rho = the slowest local contraction
+    |v_p - v_{p+step}| / |v_{p-step} - v_p| over the points that moved (capped at 0.9) and
+    error = |v_p - v_{p+step}| / (1 - rho), the sum of the geometric tail |v_p - v_inf|.
+    Three levels (``finer`` at p + 2 step): the observed
     contraction rho = max|v_{p+step} - v_{p+2 step}| / max|v_p - v_{p+step}| (capped at 0.9) turns the
     differences into the tail of a geometric series, error = (|v_p - v_{p+step}| + |v_{p+step} - v_{p+2 step}|)
     / (1 - rho) (the second difference guards points that converge later than the maximum); unlike the
@@ -37,11 +41,20 @@ class GalerkinEstimate:
     coarse: GalerkinSystem
     fine: GalerkinSystem
     finer: GalerkinSystem | None = None
+    coarser: GalerkinSystem | None = None
 
     def _estimate(self, name: str, *args: Any) -> tuple[Any, Any]:
         a = getattr(self.coarse, name)(*args)
         b = getattr(self.fine, name)(*args)
         d1 = np.abs(np.asarray(a) - np.asarray(b))
+        if self.coarser is not None:  # tail from below: slowest local contraction |v_p - v_(p+s)| / |v_(p-s) - v_p|
+            d0 = np.abs(np.asarray(getattr(self.coarser, name)(*args)) - np.asarray(a))
+            m0, m1 = float(np.max(d0, initial=0.0)), float(np.max(d1, initial=0.0))
+            if m0 == 0.0:
+                return a, d1 if m1 == 0.0 else d1 / 0.1
+            seen = d0 >= 1e-3 * m0  # points that moved measurably (ratios of rounding noise say nothing)
+            rho = min(float(np.max(d1[seen] / d0[seen])), 0.9)
+            return a, d1 / (1.0 - rho)
         if self.finer is None:
             return a, d1
         d2 = np.abs(np.asarray(b) - np.asarray(getattr(self.finer, name)(*args)))
@@ -75,7 +88,7 @@ class GalerkinEstimate:
         e = float(np.max(error)) if np.size(error) else 0.0
         if e <= tol:
             return None
-        p, q = self.coarse.degree, (self.finer or self.fine).degree
+        p, q = (self.coarser or self.coarse).degree, (self.finer or self.fine).degree
         return (
             f"galerkin: the {what} error estimate (degrees {p} to {q}) = {e:.3g} exceeds tol = {tol:.3g}; "
             f"raise the degree (degree={q} or more), change the weight (now {self.coarse.weight.describe()}; "
@@ -87,19 +100,27 @@ class GalerkinEstimate:
 def galerkin_error(
     model: Diffusion, degree: int, *, step: int = 2, levels: int = 2, weight: Any = None, **build: Any
 ) -> GalerkinEstimate:
-    """Build degrees p, p + step (and p + 2 step when ``levels=3``) on one weight; see :class:`GalerkinEstimate`."""
+    """Build degrees p, p + step (and p + 2 step when ``levels=3``, p - step when ``levels="tail"``) on one
+    weight; see :class:`GalerkinEstimate`."""
     degree = check_degree(degree)
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
         raise ArgumentError(f"step: expected an integer >= 1 (degree increment of the estimate), received {step!r}")
-    if levels not in (2, 3) or isinstance(levels, bool):
-        raise ArgumentError(f"levels: expected 2 (p vs p + step) or 3 (with p + 2 step), received {levels!r}")
+    if isinstance(levels, bool) or levels not in (2, 3, "tail"):
+        raise ArgumentError(
+            f"levels: expected 2 (p vs p + step), 3 (with p + 2 step) or 'tail' (with p - step), received {levels!r}"
+        )
+    if levels == "tail" and degree - step < 1:
+        levels = 2  # no lower degree to compare with
     num = model.with_values() if model.parameters else model
     check_analytic(num)
     w = choose_weight(num, weight, seed=build.get("seed", 0))
-    systems = []
-    for j in range(levels):
+    offsets = (0, step, -step) if levels == "tail" else tuple(j * step for j in range(int(levels)))
+    systems = {}
+    for off in offsets:
         opts = dict(build)
         if opts.get("points") is not None:
-            opts["points"] = opts["points"] + j * step
-        systems.append(build_galerkin(num, degree + j * step, weight=w, **opts))
-    return GalerkinEstimate(*systems)
+            opts["points"] = opts["points"] + off
+        systems[off] = build_galerkin(num, degree + off, weight=w, **opts)
+    return GalerkinEstimate(
+        systems[0], systems[step], finer=systems.get(2 * step), coarser=systems.get(-step) if levels == "tail" else None
+    )
