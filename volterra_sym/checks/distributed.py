@@ -95,7 +95,7 @@ def run_blocks(
     TASKS_PER_WORKER tasks and no task exceeds TASK_BLOCKS blocks.
     progress : as for the local runs (a bar over completed paths).
     """
-    from .simulate import BLOCK, ProgressBar
+    from .blocks import BLOCK, ProgressBar
 
     dist = _distributed()
     with connect(client) as c:

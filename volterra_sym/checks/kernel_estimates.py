@@ -67,17 +67,9 @@ from ..errors import (
 )
 from ..model import Diffusion, Stationary
 from ..validate import check_lag_array
+from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
-from .simulate import (
-    BLOCK,
-    BlockStats,
-    ProgressBar,
-    block_normals,
-    block_stream,
-    check_count,
-    check_positive,
-    sqrtm_psd,
-)
+from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
 
 __all__ = ["KernelEstimate", "estimate_kernels", "MAX_ORDER"]
 

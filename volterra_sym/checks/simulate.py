@@ -39,7 +39,6 @@ a terminal (``progress=``; no bar when tqdm is not installed).
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
@@ -61,10 +60,10 @@ from ..checks.oracle import (
 from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps
+from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
-BLOCK = 64  #: paths per random-number block (fixed: changing it changes the random streams)
 SCHEMES = ("euler", "exact")
 _SLAB_ELEMENTS = 2**17  # aim: one slab array (steps x state x paths) of ~1 MB stays in cache
 
@@ -265,50 +264,6 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
 
 
 # --------------------------------------------------------------------------- the stepping loop
-
-
-class ProgressBar:
-    """Progress bar on stderr via tqdm (optional: no bar without it): paths done, rate, time left.
-
-    mode True shows it, False silences it, None (auto) shows it only on a terminal and only once
-    the run has taken 2 s.  ``update`` counts path-steps; ``per_path`` steps make one path.
-    """
-
-    def __init__(self, mode: bool | None, total: int, per_path: int = 1, desc: str = "volterra_sym"):
-        self.per_path = max(int(per_path), 1)
-        self.bar: Any = None
-        if mode is False:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # the optional extra 'progress' is not installed: no bar
-            return
-        self.bar = tqdm(
-            total=max(total, 1) / self.per_path,
-            desc=desc,
-            unit="paths",
-            disable=None if mode is None else False,  # None: only on a TTY
-            delay=2.0 if mode is None else 0.0,
-            file=sys.stderr,
-            leave=False,
-            dynamic_ncols=True,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} paths "
-            "[{elapsed}<{remaining}, {rate_fmt}]",
-        )
-
-    def update(self, steps: int) -> None:
-        if self.bar is not None:
-            self.bar.update(steps / self.per_path)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def block_normals(streams: list[tuple[np.random.Generator, int]], shape: tuple[int, ...]) -> np.ndarray:
-    """Standard normals of shape (*shape, P): block by block along the path axis."""
-    return np.concatenate([g.standard_normal(shape + (b,)) for g, b in streams], axis=-1)
 
 
 def _advance(
@@ -515,11 +470,6 @@ def _initial_sampler(
         m0, S0 = initial_arrays(model, cm.parts)
         return m0, sqrtm_psd(S0), None
     raise SimulationError(f"initial: unsupported initial law {describe(init)}")
-
-
-def block_stream(seed: int, block: int) -> np.random.Generator:
-    """The random stream of one block of paths: SFC64 seeded by SeedSequence(seed, spawn_key=(block,))."""
-    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(seed, spawn_key=(block,))))
 
 
 def _bytes_per_path(L: int, w: int, n: int, p: int, E: int, r: int, m: int) -> int:

@@ -98,7 +98,7 @@ class GalerkinEstimate:
 
 
 def galerkin_error(
-    model: Diffusion, degree: int, *, step: int = 2, levels: int = 2, weight: Any = None, **build: Any
+    model: Diffusion, degree: int, *, step: int = 2, levels: int | str = 2, weight: Any = None, **build: Any
 ) -> GalerkinEstimate:
     """Build degrees p, p + step (and p + 2 step when ``levels=3``, p - step when ``levels="tail"``) on one
     weight; see :class:`GalerkinEstimate`."""
