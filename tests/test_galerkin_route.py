@@ -18,8 +18,6 @@ import pytest
 import volterra_sym as vs
 from volterra_sym.cli import main
 
-pytest.importorskip("scipy")
-
 OU2 = vs.OU(
     [[1.0, 0.8], [-0.4, 1.5]], [[1.0, 0.0], [0.5, 1.0]], 0.6, c=[0.2, -0.1], readout="h1**2*h2 + 0.3*h2**3 - h1"
 )
