@@ -208,6 +208,7 @@ def test_estimate_prints_kernel_estimates_that_agree_with_the_exact_kernels(tmp_
         assert abs(mean - exact) <= 4.5 * se + abs(bias) + 4.5 * bias_se, (kernel["order"], mean, se, bias)
 
 
-def test_estimate_bad_lags_is_a_one_line_error(capsys):
-    assert main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", "0:a:1"]) == 2
+@pytest.mark.parametrize("lags", ["0:a:1", "0:1e9:1e-9", "0:inf:1", "0,,1", "0,nan"])
+def test_estimate_bad_lags_is_a_one_line_error_before_any_work(capsys, lags):
+    assert main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", lags]) == 2
     assert_one_line_error(capsys.readouterr().err, "--lags")

@@ -155,6 +155,10 @@ def test_contract_members_documents_and_warning(tmp_path):
         ({"degree": 0}, "degree"),
         ({"degree": 4, "tol": -1}, "tol"),
         ({"degree": 4, "lag_degree": 2}, "lag_degree"),
+        ({"degree": 4, "seed": -1}, "seed"),
+        ({"degree": 4, "weight": ("gaussian", [0, 0], np.eye(2) * (1 + 5j))}, "real numbers"),  # imag. not dropped
+        ({"degree": 4, "weight": ("gaussian", [0, 0], [[0.27, 0.1], [0.0, 0.25]])}, "symmetric"),
+        ({"degree": 4, "weight": ("gaussian", [0], [[1.0]])}, "length 2"),
     ],
 )
 def test_bad_options(options, match):
@@ -162,9 +166,19 @@ def test_bad_options(options, match):
         vs.derive(ROT2, 1, method="galerkin", **options)
 
 
-def test_non_analytic_and_unstable_models_are_refused():
-    with pytest.raises(vs.NotAnalyticError):
-        vs.derive(vs.OU(1.0, 1.0, 0.5, readout="Abs(h1)"), 1, method="galerkin", degree=4)
+@pytest.mark.parametrize("readout", ["Abs(h1)", "1/h1", "sqrt(h1)", "log(h1)", "tan(h1)"])
+def test_non_analytic_or_singular_readouts_are_refused(readout):
+    """E_inf[1/h] does not exist when the law has density at 0: numbers would be meaningless."""
+    with pytest.raises(vs.NotAnalyticError, match="non-analytic"):
+        vs.derive(vs.OU(1.0, 1.0, 0.5, readout=readout), 1, method="galerkin", degree=4)
+
+
+def test_smooth_readouts_with_positive_denominators_are_accepted():
+    for readout in ("1/(1 + h1**2)", "log(1 + h1**2)"):
+        assert vs.derive(vs.OU(1.0, 1.0, 0.5, readout=readout), 1, method="galerkin", degree=6).N == 7
+
+
+def test_unstable_models_are_refused():
     with pytest.raises(vs.VolterraError):
         vs.derive(vs.OU(-1.0, 1.0, 0.5, readout="h1"), 1, method="galerkin", degree=4)
 

@@ -764,3 +764,17 @@ def test_galerkin_degree_limit_agrees_between_api_model_files_and_cli(capsys):
         loads_run(text, "m.toml")
     code, _, err = _cli(capsys, "derive", str(ROOT / "examples/ou1d_cubic.toml"), "--degree", str(top + 1))
     assert code == 2 and str(top) in err
+
+
+@pytest.mark.parametrize("change", [{"max_grid_points": 1.5}, {"max_order": 0.5}])
+def test_count_limits_take_integers_only(change):
+    """A fractional count used to be floored silently (max_order=0.5 made every derive fail)."""
+    before = {k: getattr(vs.limits, k.upper()) for k in change}
+    with pytest.raises(vs.ArgumentError, match="count; expected a positive integer"):
+        vs.limits.configure(**change)
+    assert {k: getattr(vs.limits, k.upper()) for k in change} == before
+
+
+def test_count_limits_accept_numpy_integers():
+    with vs.limits.overridden(max_feature_values=np.int64(10**8)):
+        assert vs.limits.MAX_FEATURE_VALUES == 10**8

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
 import traceback
@@ -36,6 +37,7 @@ PROG = "volterra-sym"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_OUT = "volterra_sym_demo"
 DEFAULT_ORDER = 2
+MAX_CLI_LAGS = 1000  #: lags one 'estimate --lags' may list (order 2 uses every pair of them)
 
 _EXAMPLES = """\
 examples:
@@ -47,7 +49,7 @@ examples:
   volterra-sym derive examples/ou1d_symbolic.toml --numeric      (parameter values substituted first)
   volterra-sym verify examples/srnn2d_quadratic_two_inputs.toml --paths 4000 --seed 1
   volterra-sym verify examples/ou1d_cubic.toml --input "sin(t)" --t-end 5 --plot check.png
-  volterra-sym estimate examples/srnn_tanh.toml --order 2 --lags 0:2:0.25 --paths 20000 --json est.json
+  volterra-sym estimate examples/ou1d_cubic.toml --order 2 --lags 0:2:0.25 --paths 20000 --json est.json
 
 Model files are TOML; see docs/model_files.md and the examples/ folder.
 """
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Estimate K^(1) (and K^(2) on all pairs of the given lags) of MODEL by the pathwise (tangent) "
         "Monte Carlo estimator, from unperturbed simulations, with standard errors and the time-step bias "
         "(docs/MATH.md section 9). With --scheduler the paths run on a dask cluster (docs/distributed.md).",
-        epilog="example: volterra-sym estimate examples/srnn_tanh.toml --order 1 --lags 0:2:0.25 --paths 20000",
+        epilog="example: volterra-sym estimate examples/srnn2d_tanh_nonequilibrium.toml --lags 0:2:0.25 --paths 20000",
     )
     estimate.add_argument("model", metavar="MODEL", help="model file (TOML)")
     estimate.add_argument("--order", type=_positive_int, default=1, metavar="N", help="1 or 2 (default 1)")
@@ -394,11 +396,19 @@ def _lag_list(text: str) -> list[float]:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0 or stop < start:
+            if not all(math.isfinite(x) for x in (start, stop, step)) or step <= 0 or stop < start:
                 raise ValueError
-            count = int(round((stop - start) / step)) + 1
-            return [start + i * step for i in range(count)]
-        return [float(x) for x in text.split(",") if x.strip()]
+            count = (stop - start) / step + 1
+            if count > MAX_CLI_LAGS:
+                raise CLIError(
+                    f"--lags: {text!r} lists about {count:.3g} lags; at most {MAX_CLI_LAGS} on the command line "
+                    "(use a larger STEP, or vs.estimate_kernels in Python)"
+                )
+            return [start + i * step for i in range(int(round(count - 1)) + 1)]
+        items = [float(x) for x in text.split(",")]
+        if not all(math.isfinite(x) for x in items) or len(items) > MAX_CLI_LAGS:
+            raise ValueError
+        return items
     except ValueError:
         raise CLIError(
             f"--lags: expected START:STOP:STEP (e.g. 0:2:0.25) or a comma list (e.g. 0.1,0.5,1), received {text!r}"

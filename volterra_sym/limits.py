@@ -41,6 +41,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .errors import ArgumentError, InputError, ModelError, describe
@@ -124,9 +125,12 @@ def configure(**changes: Any) -> dict[str, Any]:
         name = key.upper()
         if name not in _NAMES:
             raise ArgumentError(f"{key}: not a limit; the limits are {[n.lower() for n in _NAMES]}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        if not number or not math.isfinite(value) or value <= 0:
             raise ArgumentError(f"{key}: expected a positive finite number, received {describe(value)}")
         prev = getattr(module, name)
+        if isinstance(prev, int) and float(value) != int(value):
+            raise ArgumentError(f"{key}: {name} is a count; expected a positive integer, received {describe(value)}")
         value = int(value) if isinstance(prev, int) else float(value)
         old[key] = prev
         setattr(module, name, value)

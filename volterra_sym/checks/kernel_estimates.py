@@ -99,7 +99,7 @@ class KernelEstimate:
 
     ``mean(n, k)``, ``stderr(n, k)``, ``bias(n, k)``, ``bias_stderr(n, k)`` return arrays aligned
     with ``lags[n]`` (shape (len(lags[n]),), plus (p,) for a vector readout).  ``bias`` is the
-    estimated time-step bias of ``mean`` (2 (m_dt - m_{dt/2}); NaN without ``bias_check``).
+    estimated time-step bias of ``mean`` (2 (m_dt - m_{dt/2}); only with ``bias_check=True``).
     """
 
     lags: dict[int, np.ndarray]
@@ -111,6 +111,7 @@ class KernelEstimate:
     burn_in: float
     start: str
     vector: bool
+    bias_checked: bool = True
     _mean: dict = field(repr=False, default_factory=dict)
     _stderr: dict = field(repr=False, default_factory=dict)
     _bias: dict = field(repr=False, default_factory=dict)
@@ -153,11 +154,17 @@ class KernelEstimate:
         return self._get(self._stderr, n, k)
 
     def bias(self, n: int, k: Any = None) -> np.ndarray:
-        """Estimated time-step bias of :meth:`mean`: 2 (m_dt - m_{dt/2}) (NaN without bias_check)."""
+        """Estimated time-step bias of :meth:`mean`: 2 (m_dt - m_{dt/2}) (needs bias_check=True)."""
+        self._need_bias("bias")
         return self._get(self._bias, n, k)
+
+    def _need_bias(self, what: str) -> None:
+        if not self.bias_checked:
+            raise ArgumentError(f"{what}: this estimate was run with bias_check=False; rerun with bias_check=True")
 
     def bias_stderr(self, n: int, k: Any = None) -> np.ndarray:
         """Standard error of :meth:`bias` (paired: the dt/2 run shares the Brownian increments)."""
+        self._need_bias("bias_stderr")
         return self._get(self._bias_se, n, k)
 
     def to_json(self) -> dict[str, Any]:
@@ -707,6 +714,11 @@ def estimate_kernels(
     init = model.initial
     stationary = isinstance(init, Stationary)
     L = _check_lags(lags, order, stationary, dt_, max_steps)
+    if order not in L:
+        raise ArgumentError(
+            f"order: {order} was asked for but lags has no entry {order}: (given: {sorted(map(str, lags))}); "
+            f"add lags={{..., {order}: ...}} or lower order"
+        )
     d = _derivatives(model, order)
 
     # ---- the start
@@ -779,7 +791,7 @@ def estimate_kernels(
         stats.end_chunk()
     mean = stats.mean
     se = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
-    est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector)
+    est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector, bias_check)
     E = sc.entries
     for key, idx in sc.index.items():
         est._mean[key] = mean[idx]

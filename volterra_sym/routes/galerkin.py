@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import limits
 from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
-from ..errors import ArgumentError, ConvergenceWarning
+from ..errors import ArgumentError, ConvergenceWarning, ModelError, describe
 from ..model.diffusion import Diffusion
 from ..response import Response, check_finite_prediction
 from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
@@ -74,10 +74,48 @@ class GalerkinRoute(Route):
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
             raise ArgumentError(f"tol: expected a positive number, received {tol!r}")
         build = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
-        estimate = galerkin_error(model, degree, order=order, levels="tail", **build)
+        if "seed" in build:
+            build["seed"] = check_int(build["seed"], "seed", minimum=0, hint=" (seed of the pilot simulation)")
+        if build.get("weight") is not None:
+            build["weight"] = _check_weight(build["weight"], model.n)
+        try:
+            estimate = galerkin_error(model, degree, order=order, levels="tail", **build)
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(
+                f"weight: the reference weight chosen from the model is degenerate ({exc}); the noise may be too "
+                "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
+                "or use Monte Carlo (vs.estimate_kernels)"
+            ) from None
         resp = GalerkinResponse(model, order, estimate, tol=float(tol))
         resp.check_accuracy(stacklevel=4)
         return resp
+
+
+def _check_weight(weight: Any, n: int) -> Any:
+    """A ('gaussian', mean, cov) weight must be real, finite, of the state's dimension, cov symmetric
+    positive definite; names are checked by the route's core."""
+    if not (isinstance(weight, (tuple, list)) and weight and weight[0] == "gaussian"):
+        return weight
+    if len(weight) != 3:
+        raise ArgumentError(f"weight: expected ('gaussian', mean, cov), received {describe(weight)}")
+    try:
+        if np.iscomplexobj(weight[1]) or np.iscomplexobj(weight[2]):
+            raise TypeError
+        mean = np.asarray(weight[1], dtype=float).reshape(-1)
+        cov = np.asarray(weight[2], dtype=float)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"weight: mean and cov must be real numbers, received {describe(weight[1])}, {describe(weight[2])}"
+        ) from None
+    cov = cov.reshape(1, 1) if cov.size == 1 and n == 1 else cov
+    if mean.size != n or cov.shape != (n, n) or not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
+        raise ArgumentError(
+            f"weight: expected a finite mean of length {n} and a {n} x {n} cov, received shapes {mean.shape}, "
+            f"{cov.shape}"
+        )
+    if not np.allclose(cov, cov.T, rtol=1e-12, atol=0) or np.linalg.eigvalsh((cov + cov.T) / 2).min() <= 0:
+        raise ArgumentError(f"weight: cov must be symmetric positive definite, received {cov.tolist()}")
+    return ("gaussian", mean, cov)
 
 
 class GalerkinResponse(Response):
@@ -154,10 +192,17 @@ class GalerkinResponse(Response):
             )
         n = self._check_n(n)
         ks = self._k(n, k)
-        pp = tuple(p)
+        pp = tuple(p) if isinstance(p, (tuple, list, np.ndarray)) else (p,)
         if len(pp) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in pp):
             raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
-        return float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
+        if not np.isfinite(value):
+            raise ArgumentError(
+                f"p: the derivative of total order {sum(pp)} leaves the floating-point range in the degree-"
+                f"{self.degree} basis (l Gamma M^p c_f); ask for lower orders"
+            )
+        return value
 
     # ---- accuracy ------------------------------------------------------------------
     def probe_lags(self, n: int) -> np.ndarray:

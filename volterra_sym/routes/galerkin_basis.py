@@ -70,12 +70,38 @@ def check_analytic(model: Diffusion) -> None:
     ):
         for i, expr in enumerate(mat):
             bad = [a for a in sp.preorder_traversal(expr) if isinstance(a, _NOT_ANALYTIC)]
+            bad = bad or _singular_parts(expr, model.state)
             if bad:
                 raise NotAnalyticError(
-                    f"{name}[{i}] = {expr}: contains the non-analytic expression {bad[0]}; the Galerkin route "
-                    "needs analytic coefficients (polynomial bases converge only for smooth functions); "
-                    "use a smooth surrogate (e.g. tanh(k*x) for sign(x)) or Monte Carlo (vs.simulate_response)"
+                    f"{name}[{i}] = {expr}: contains the non-analytic expression {bad[0]} (not smooth, or singular "
+                    "where the state can be); the Galerkin route needs coefficients analytic on the whole state "
+                    "space (polynomial bases converge only for smooth functions); use a smooth surrogate "
+                    "(e.g. tanh(k*x) for sign(x)) or Monte Carlo (vs.simulate_response)"
                 )
+
+
+#: functions with poles or branch points on the real line
+_SINGULAR_FUNCTIONS = (sp.tan, sp.cot, sp.sec, sp.csc, sp.coth, sp.csch, sp.atanh, sp.acoth, sp.asin, sp.acos)
+
+
+def _singular_parts(expr: sp.Expr, state: tuple[sp.Symbol, ...]) -> list[sp.Expr]:
+    """Sub-expressions that can be singular for real states: poles/branch points of tan, log, ...; negative or
+    fractional powers and logarithms of a state-dependent base not provably positive for every real state."""
+    real = {x: sp.Dummy(x.name, real=True) for x in state}
+    out: list[sp.Expr] = []
+    for a in sp.preorder_traversal(expr):
+        if not isinstance(a, sp.Expr) or not a.has(*state):
+            continue
+        if isinstance(a, _SINGULAR_FUNCTIONS):
+            out.append(a)
+        elif isinstance(a, sp.log) and a.args[0].xreplace(real).is_positive is not True:
+            out.append(a)
+        elif isinstance(a, sp.Pow) and a.base.has(*state):
+            e = a.exp
+            if (e.is_integer and e.is_nonnegative) or a.base.xreplace(real).is_positive is True:
+                continue
+            out.append(a)
+    return out
 
 
 def lambdify_matrix(mat: sp.Matrix, state: tuple[sp.Symbol, ...], where: str) -> Callable[[np.ndarray], np.ndarray]:
