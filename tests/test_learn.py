@@ -391,3 +391,19 @@ def test_benchmark_smallest_runs_end_to_end(tmp_path):
     )
     table = out.read_text()
     assert "UnitTest" in table and "response kernel" in table.lower()
+
+
+@pytest.mark.parametrize(
+    "change, cls, word",
+    [
+        ({"alpha": np.nan}, ReadoutError, "alpha"),  # a NaN penalty used to fit all-NaN coefficients
+        ({"model": "net"}, vs.ModelError, "model"),
+        ({"derive_options": 3}, ReadoutError, "derive_options"),
+    ],
+)
+def test_readout_settings_are_checked(change, cls, word):
+    t = np.linspace(0, 1, 11)
+    U = np.random.default_rng(0).normal(size=(6, 11))
+    kw = {"model": vs.OU(1.0, 1.0, 0.5, readout="h1"), "readouts": ["h1", "h1**2"], "t": t, **change}
+    with pytest.raises(cls, match=word):
+        ReadoutRegression(**kw).fit(U, np.ones(6))

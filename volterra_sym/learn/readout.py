@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError, ReadoutError, VolterraError, describe
 from ..features import response_feature
+from ..validate import check_model
 from .inputs import SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ReadoutRegression", "SimulationGap", "compare_with_simulation", "ridge_readout"]
@@ -168,6 +169,11 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
                     f"model: readouts[{i}] is an expression ({describe(entry)}), so the network is needed; pass "
                     "model=vs.SRNN(...) (or derived Responses as readouts)"
                 )
+            check_model(self.model)
+            if self.derive_options is not None and not isinstance(self.derive_options, dict):
+                raise ReadoutError(
+                    f"derive_options: expected a dict of vs.derive options, received {describe(self.derive_options)}"
+                )
             expr = _readout_expr(entry, i)
             try:
                 resp = derive(self.model.replace(readout=expr), self.order, **(self.derive_options or {}))
@@ -244,8 +250,13 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> ReadoutRegression:
         """Derive the dictionary's kernels, compute G for X, and ridge-regress y on G."""
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or self.alpha < 0:
-            raise ReadoutError(f"alpha: expected a number >= 0, received {describe(self.alpha)}")
+        if (
+            isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, (int, float, np.integer, np.floating))
+            or not np.isfinite(self.alpha)
+            or self.alpha < 0
+        ):
+            raise ReadoutError(f"alpha: expected a finite number >= 0, received {describe(self.alpha)}")
         self.prepare()
         G = self.expected_outputs(X)
         y_arr = np.asarray(y, dtype=float)
