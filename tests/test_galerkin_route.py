@@ -192,7 +192,7 @@ def test_cli_and_model_file(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "GalerkinResponse(order=1, degree=6, N=28" in out
     spec = vs.load_run(example)
-    assert spec.method == "galerkin" and spec.degree == 10
+    assert spec.method == "galerkin" and spec.degree == 14
 
 
 def test_response_features_from_galerkin_taylor_coefficients_match_the_exact_route():
