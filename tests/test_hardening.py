@@ -778,3 +778,10 @@ def test_count_limits_take_integers_only(change):
 def test_count_limits_accept_numpy_integers():
     with vs.limits.overridden(max_feature_values=np.int64(10**8)):
         assert vs.limits.MAX_FEATURE_VALUES == 10**8
+
+
+def test_kernel_values_refuses_lag_arrays_beyond_the_limit():
+    """3e6 lag pairs used to end in a raw MemoryError after 15 s (numerical routes hold N values per point)."""
+    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"), 2)
+    message = _fast(lambda: resp.kernel_values(2, (0, 0), np.zeros((3_000_000, 2))), vs.InputError)
+    assert message.startswith("lags: 3000000 lag points") and "MAX_LAG_POINTS" in message

@@ -264,6 +264,12 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str
     if L.ndim == 0 or L.shape[-1] != width:
         what = "(tau_1..tau_n)" if stationary else "(tau_1..tau_n, s_n) for a non-stationary start"
         raise InputError(f"{name}: expected an array of shape (..., {width}) {what}, received shape {L.shape}")
+    points = L.size // width
+    if points > limits.MAX_LAG_POINTS:
+        raise InputError(
+            f"{name}: {points} lag points exceed the limit MAX_LAG_POINTS = {limits.MAX_LAG_POINTS}; evaluate in "
+            "chunks, or raise the limit with vs.limits.configure(max_lag_points=...)"
+        )
     if not np.all(np.isfinite(L)):
         bad = tuple(int(x) for x in np.argwhere(~np.isfinite(L))[0])
         raise InputError(f"{name}{list(bad)}: received {L[bad]}; lags must be finite")
