@@ -67,6 +67,50 @@ def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int, refine: int
     return full[:, keep]
 
 
+def _what_is_wrong(X: Any) -> str:
+    """A short statement of what is wrong with array input X (for scikit-learn's validation errors)."""
+    if np.isscalar(X) or getattr(X, "ndim", 1) == 0:
+        return f"received a scalar {describe(X)}, not a collection of series"
+    if np.iscomplexobj(X):
+        return "received complex values; the series must be real"
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        return "received a sparse matrix; pass a dense array (n_series, n_times[, n_channels])"
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError):
+        return f"received {describe(X)}, which is not an array of numbers"
+    if arr.size == 0:
+        return f"received an empty array of shape {arr.shape}; pass at least one series with samples"
+    if arr.dtype.kind in "USO":
+        return f"received {arr.dtype.kind == 'O' and 'objects' or 'strings'} ({describe(X)}); the samples must be numbers"
+    return f"received {describe(X)}"
+
+
+def validated_series(est: Any, X: Any, reset: bool) -> SeriesBatch:
+    """Parse X for estimator ``est`` (with its ``t``); arrays go through scikit-learn's validation
+    (n_features_in_ = number of time points), whose errors are re-raised as InputError naming what was wrong
+    (scikit-learn's own text kept, so its conventions hold)."""
+    if _is_collection(X):
+        if reset:
+            for name in ("n_features_in_", "feature_names_in_"):
+                est.__dict__.pop(name, None)
+        return as_series(X, est.t)
+    if len(getattr(X, "shape", ())) == 1 or (isinstance(X, (list, tuple)) and len(X) > 0):
+        return as_series(X, est.t)  # 1-D: refused with the remedy (one series is reshape(1, -1))
+    try:
+        arr = validate_data(est, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
+    except TypeError as exc:  # scikit-learn's convention (check_dtype_object): a TypeError, named here
+        raise TypeError(f"X: {_what_is_wrong(X)}. {exc}") from None
+    except ValueError as exc:
+        if reset or "features, but" not in str(exc):
+            raise InputError(f"X: {_what_is_wrong(X)}. {exc}") from None
+        raise InputError(
+            f"X: {exc} Array input is read as series on the grid of fit ({est.n_features_in_} time points); "
+            "pass series of other lengths as a list of pairs (t_i, u_i), which may have any length"
+        ) from None
+    return as_series(X, est.t, array=arr)
+
+
 class _SeriesInputTags:
     """scikit-learn tags shared by the estimators here: 3-D arrays (n_series, n_times, n_channels), no NaN."""
 
@@ -143,24 +187,7 @@ class ResponseFeatures(_SeriesInputTags, TransformerMixin, BaseEstimator):
     # ---- scikit-learn plumbing -------------------------------------------------------
 
     def _series(self, X: Any, reset: bool) -> SeriesBatch:
-        """Parse X; arrays go through scikit-learn's validation (n_features_in_ = number of time points)."""
-        if _is_collection(X):
-            if reset:
-                for name in ("n_features_in_", "feature_names_in_"):
-                    self.__dict__.pop(name, None)
-            return as_series(X, self.t)
-        if len(getattr(X, "shape", ())) == 1 or (isinstance(X, (list, tuple)) and len(X) > 0):
-            return as_series(X, self.t)  # 1-D: refused with the remedy (one series is reshape(1, -1))
-        try:
-            arr = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
-        except ValueError as exc:
-            if reset or "features, but" not in str(exc):
-                raise
-            raise InputError(
-                f"X: {exc} Array input is read as series on the grid of fit ({self.n_features_in_} time points); "
-                "pass series of other lengths as a list of pairs (t_i, u_i), which may have any length"
-            ) from None
-        return as_series(X, self.t, array=arr)
+        return validated_series(self, X, reset)
 
     def _check_params(self) -> None:
         _check_int("degree", self.degree, 0)
