@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import limits
 from ..errors import FeatureError, InputError, describe
 from ..features import feature_words, response_feature
+from ..features.signature import check_feature_int
 from .inputs import SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ResponseFeatures", "ResponseKernel", "EXPECTED_FAILED_CHECKS"]
@@ -45,8 +46,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FeatureError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+    check_feature_int(name, value, minimum, FeatureError)  # with the vs.limits bound of degree / level / refine
     return int(value)
 
 
@@ -266,10 +266,21 @@ class ResponseFeatures(_SeriesInputTags, TransformerMixin, BaseEstimator):
             if grid.size < 2:  # a single sample: no time has elapsed, X = 0 and Phi = 0
                 continue
             scaled = (values - self.input_mean_) / self.input_scale_
-            if self.degree == 0:
-                out[idx, offset:] = _plain_feature(scaled, grid, self.level, self.refine)
-            else:
-                out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
+            try:
+                if self.degree == 0:
+                    out[idx, offset:] = _plain_feature(scaled, grid, self.level, self.refine)
+                else:
+                    out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
+            except FeatureError as exc:  # overflow: name the estimator's argument that scales the culprit
+                text = str(exc).split("; rescale")[0]
+                if text.startswith("t:"):
+                    raise FeatureError(
+                        f"time_scale: with time_scale = {self.time_scale_:.3g} {text[3:]}; use a smaller time_scale "
+                        "(or 'auto', which maps the longest training series to [0, 1])"
+                    ) from None
+                if text.startswith("u:"):
+                    raise FeatureError(f"X: {text[3:]}; rescale the inputs (or input_scaling='standard')") from None
+                raise
         return out
 
     def transform(self, X: Any) -> np.ndarray:
