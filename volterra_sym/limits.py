@@ -184,7 +184,8 @@ def _checked(key: str, value: Any, prev: Any) -> int | float:
         exact = int(value)
         if exact <= 0 or exact > sys.float_info.max:
             raise ArgumentError(
-                f"{key}: expected a positive finite number (at most {sys.float_info.max:.3g}), received {describe(value)}"
+                f"{key}: expected a positive finite number (at most {sys.float_info.max:.3g}), "
+                f"received {describe(value)}"
             )
     elif not number or not math.isfinite(value) or value <= 0:
         raise ArgumentError(f"{key}: expected a positive finite number, received {describe(value)}")
@@ -214,7 +215,9 @@ def overridden(**changes: Any) -> Iterator[None]:
         parsing.MAX_POWER = saved_power
 
 
-def check_limit(value: int | float, argument: str, limit: str, remedy: str, cls: type[Exception] = ArgumentError) -> None:
+def check_limit(
+    value: int | float, argument: str, limit: str, remedy: str, cls: type[Exception] = ArgumentError
+) -> None:
     """Refuse ``value`` of ``argument`` above the limit named ``limit`` (before any work), saying what to do."""
     bound = getattr(sys.modules[__name__], limit)
     if value > bound:

@@ -37,6 +37,7 @@ from ..validate import (
     check_verify_paths,
     output_path,
 )
+from .distributed import check_client
 
 __all__ = ["VerifyReport", "check_request", "verify"]
 
@@ -300,6 +301,7 @@ def verify(
         model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias
     )
     check_response_model(model, response)
+    check_client(client)  # before the prediction and the Monte Carlo
     linear = _is_linear(model)
     prediction = _as_2d(response.predict(u, tt, eps=eps))
     oracle = None

@@ -292,7 +292,7 @@ def response_feature(
         raise FeatureError(
             f"{culprit}: the response feature overflows float64 (time span {span:.3g}, largest |u| {big:.3g}, degree "
             f"{degree}, level {level}: its coordinates grow like (span^(P+1) |u|)^level); "
-            + ("rescale the time grid (a time scale making the span about 1)" if culprit == "t" else "rescale the input")
+            + ("rescale the time grid (a time scale making the span about 1)" if culprit == "t" else "rescale u")
         )
     if labels:
         return result, feature_words(m, degree, level, include_level0)

@@ -82,7 +82,9 @@ def _what_is_wrong(X: Any) -> str:
     if arr.size == 0:
         return f"received an empty array of shape {arr.shape}; pass at least one series with samples"
     if arr.dtype.kind in "USO":
-        return f"received {arr.dtype.kind == 'O' and 'objects' or 'strings'} ({describe(X)}); the samples must be numbers"
+        return (
+            f"received {arr.dtype.kind == 'O' and 'objects' or 'strings'} ({describe(X)}); the samples must be numbers"
+        )
     return f"received {describe(X)}"
 
 
@@ -352,7 +354,6 @@ class ResponseKernel(_SeriesInputTags, ClassNamePrefixFeaturesOutMixin, Transfor
         self.include_level0 = include_level0
         self.refine = refine
         self.normalize = normalize
-
 
     def _feature_params(self) -> dict[str, Any]:
         return {

@@ -45,7 +45,13 @@ from ..validate import check_model
 from .estimators import validated_series
 from .inputs import SeriesBatch, check_feature_size
 
-__all__ = ["READOUT_EXPECTED_FAILED_CHECKS", "ReadoutRegression", "SimulationGap", "compare_with_simulation", "ridge_readout"]
+__all__ = [
+    "READOUT_EXPECTED_FAILED_CHECKS",
+    "ReadoutRegression",
+    "SimulationGap",
+    "compare_with_simulation",
+    "ridge_readout",
+]
 
 
 #: scikit-learn checks ReadoutRegression does not pass, and why (``check_estimator(...,
@@ -125,9 +131,14 @@ def _readout_expr(entry: Any, i: int) -> Any:
 def _check_feature_degree(value: Any, name: str) -> int:
     """A response-feature degree P in 1..MAX_FEATURE_DEGREE (ReadoutError otherwise: fractions are not truncated)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ReadoutError(f"{name}: expected an integer >= 1 (the response-feature degree P), received {describe(value)}")
+        raise ReadoutError(
+            f"{name}: expected an integer >= 1 (the response-feature degree P), received {describe(value)}"
+        )
     limits.check_limit(
-        int(value), name, "MAX_FEATURE_DEGREE", "use a lower degree (the truncation error falls like (rate T)^(P+1)/(P+1)!)",
+        int(value),
+        name,
+        "MAX_FEATURE_DEGREE",
+        "use a lower degree (the truncation error falls like (rate T)^(P+1)/(P+1)!)",
         ReadoutError,
     )
     return int(value)
@@ -217,7 +228,9 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
             or not isinstance(self.eps, (int, float, np.integer, np.floating))
             or not np.isfinite(self.eps)
         ):
-            raise ReadoutError(f"eps: expected a finite real number (the input amplitude), received {describe(self.eps)}")
+            raise ReadoutError(
+                f"eps: expected a finite real number (the input amplitude), received {describe(self.eps)}"
+            )
         _check_alpha(self.alpha)
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise ReadoutError(f"fit_intercept: expected True or False, received {describe(self.fit_intercept)}")
@@ -331,9 +344,9 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         for i, (grid, u) in enumerate(series):
             if grid.size < 2:
                 raise InputError(
-                        f"X: series {i} has a single sample (n_features = 1 for array input); the network needs "
-                        "a grid of >= 2 times"
-                    )
+                    f"X: series {i} has a single sample (n_features = 1 for array input); the network needs "
+                    "a grid of >= 2 times"
+                )
             for j, resp in enumerate(self.responses_):
                 parts = resp.predict(u, grid, eps=float(self.eps), by_order=True)
                 G[i, j] = float(np.sum(parts[: self.order + 1, -1]))
@@ -354,7 +367,8 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         self._check_params()
         if y is None:
             raise InputError(
-                f"y: {type(self).__name__} requires y to be passed, but the target y is None; pass one target per series"
+                f"y: {type(self).__name__} requires y to be passed, but the target y is None; pass one target "
+                "per series"
             )
         y_arr = _real_matrix(y, "y", (1, 2))
         self.prepare()
