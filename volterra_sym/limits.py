@@ -228,11 +228,18 @@ def check_limit(
         )
 
 
-def check_memory(nbytes: float, argument: str, what: str, remedy: str, limit: str = "PREDICT_MEMORY") -> None:
+def check_memory(
+    nbytes: float,
+    argument: str,
+    what: str,
+    remedy: str,
+    limit: str = "PREDICT_MEMORY",
+    cls: type[Exception] = ArgumentError,
+) -> None:
     """Refuse working arrays of ``nbytes`` above the byte limit ``limit`` (before allocating)."""
     bound = getattr(sys.modules[__name__], limit)
     if nbytes > bound:
-        raise ArgumentError(
+        raise cls(
             f"{argument}: {what} would need {human_bytes(nbytes)}, beyond the limit {limit} = {human_bytes(bound)}; "
             f"{remedy}, or raise the limit with {_remedy(limit)}"
         )

@@ -58,7 +58,9 @@ class TaylorRoute(Route):
         dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
         sdeg = options.get("stationary_degree")
         if sdeg is not None:
-            sdeg = check_int(sdeg, "stationary_degree", minimum=1, hint=" (Galerkin degree of the stationary law)")
+            from .galerkin_system import check_degree  # the Galerkin degree limit, before any work
+
+            sdeg = check_degree(sdeg, "stationary_degree")
         return derive_taylor(model, check_order(order), lag_degree=lag_degree, dps=dps, stationary_degree=sdeg)
 
 
