@@ -499,7 +499,8 @@ def evaluate_series(
         zero for the cube form of :mod:`volterra_sym.numerics.separable`); order 0 is always computed.
     exps : e^{-mu t} on ``tt`` by rate, shared with the cube form (filled here).
 
-    Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
+    Returns (parts (order+1, len(t), p), top (order+1, len(t), p): each order's top shell); non-finite values are
+    left to the caller.
     """
     model = forms.model
     P = model.p
@@ -507,7 +508,7 @@ def evaluate_series(
     check_prediction_memory(forms, tt, only, top_degree)
     out = np.zeros((forms.order + 1, tt.size, P))
     ev: Any = None
-    top = np.zeros((tt.size, P))
+    top = np.zeros((forms.order + 1, tt.size, P))
     horizon = float(tt[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
@@ -528,7 +529,7 @@ def evaluate_series(
                     if shell:
                         acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
                 out[n, :, c] = acc.real * eps**n
-                top[:, c] += acc_top.real * eps**n
+                top[n, :, c] += acc_top.real * eps**n
     return out, top
 
 
