@@ -215,6 +215,15 @@ def overridden(**changes: Any) -> Iterator[None]:
         parsing.MAX_POWER = saved_power
 
 
+#: the hint of a refused ``dps`` (the routes' check_int)
+DPS_HINT = " (digits; at most the limit MAX_DPS, raised with vs.limits.configure(max_dps=...))"
+#: the advice of a refused kernel_taylor derivative order (closed-form and Galerkin routes)
+DERIVATIVE_ADVICE = (
+    "a derivative of this total order (p_1 + ... + p_n) scales like rate^p and cancels every digit of its terms; "
+    "use lower orders (kernel values come from kernel_values)"
+)
+
+
 def check_limit(
     value: int | float, argument: str, limit: str, remedy: str, cls: type[Exception] = ArgumentError
 ) -> None:

@@ -250,12 +250,16 @@ def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
     return tuple(int(x) for x in items)
 
 
+#: the message for complex lags, shared with the generated standalone modules (numerics/codegen.py)
+COMPLEX_LAGS = "received complex lags; lags must be real and >= 0"
+
+
 def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str = "lags") -> np.ndarray:
     """Lags as a float array of shape (..., width), real, finite and >= 0 (``name`` labels the messages)."""
     try:  # every inspection of the input inside: ragged lists fail in NumPy's conversion
         raw = np.asarray(lags)
         if raw.dtype.kind == "c":  # NumPy would drop the imaginary parts silently
-            raise InputError(f"{name}: received complex lags; lags must be real and >= 0")
+            raise InputError(f"{name}: {COMPLEX_LAGS}")
         L = raw.astype(float)
     except InputError:
         raise

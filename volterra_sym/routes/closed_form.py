@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, to_sympy
 from ..errors import ArgumentError
 from ..model.diffusion import Diffusion
@@ -150,6 +151,7 @@ class ClosedFormResponse(Response):
         p = tuple(p)
         if len(p) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in p):
             raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        limits.check_limit(sum(int(x) for x in p), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         self._check_taylor_degree(sum(p), "p")
         with mpmath.workdps(self.dps):
             val = F.derivative_at_zero((*p, 0))

@@ -195,6 +195,7 @@ class GalerkinResponse(Response):
         pp = tuple(p) if isinstance(p, (tuple, list, np.ndarray)) else (p,)
         if len(pp) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in pp):
             raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        limits.check_limit(sum(int(x) for x in pp), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
         if not np.isfinite(value):
