@@ -260,7 +260,7 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str
         raw = np.asarray(lags)
         if raw.dtype.kind == "c":  # NumPy would drop the imaginary parts silently
             raise InputError(f"{name}: {COMPLEX_LAGS}")
-        L = raw.astype(float)
+        L = raw.astype(float, copy=False)
     except InputError:
         raise
     except (TypeError, ValueError) as exc:

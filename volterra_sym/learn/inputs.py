@@ -127,7 +127,7 @@ def _floats(x: Any, name: str, what: str) -> np.ndarray:
         raw = np.asarray(x)
         if raw.dtype.kind == "c":
             raise InputError(f"{name}: received complex values; {what} must be real numbers")
-        return raw.astype(float)
+        return raw.astype(float, copy=False)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise

@@ -70,7 +70,7 @@ def _real_matrix(x: Any, name: str, ndims: tuple[int, ...]) -> np.ndarray:
         raw = np.asarray(x)
         if raw.dtype.kind == "c":
             raise InputError(f"{name}: Complex data not supported: received complex values; expected real numbers")
-        arr = raw.astype(float)
+        arr = raw.astype(float, copy=False)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
