@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import sympy as sp
 
 import volterra_sym as vs
 from volterra_sym import limits
+from volterra_sym.errors import ReadoutError
 from volterra_sym.modelfile import loads_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,3 +283,145 @@ def test_kernel_values_refuses_lag_arrays_beyond_the_limit(fast):
     resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"), 2)
     message = fast(lambda: resp.kernel_values(2, (0, 0), np.zeros((3_000_000, 2))), vs.InputError)
     assert message.startswith("lags: 3000000 lag points") and "MAX_LAG_POINTS" in message
+
+
+# --------------------------------------------------------------------------- issues 23 and 24: one row per cause
+
+
+def test_configure_is_atomic_and_overridden_always_restores():
+    """Issue 24: overridden(max_terms=6000, max_order=-1) raised but left MAX_TERMS = 6000."""
+    before = limits.current()
+    with pytest.raises(vs.ArgumentError, match="^max_order"):
+        with limits.overridden(max_terms=6000, max_order=-1):
+            pass
+    with pytest.raises(vs.ArgumentError, match="^max_order"):
+        limits.configure(max_terms=7000, max_order=0)  # validated before anything is applied
+    assert limits.current() == before
+    with pytest.raises(KeyError):  # the body raises: every limit is restored, the parser's exponent limit too
+        with limits.overridden(max_terms=9000, max_degree=7):
+            assert limits.MAX_TERMS == 9000
+            raise KeyError
+    assert limits.current() == before
+    from volterra_sym.model import parsing
+
+    assert parsing.MAX_POWER == limits.MAX_DEGREE
+
+
+@pytest.mark.parametrize("change", [{"max_order": 10**400}, {"max_mc_work": 10**400}, {"min_estimate_paths": 1}])
+def test_configure_refuses_values_no_limit_can_hold(change):
+    """Issue 24: configure(max_order=10**400) raised OverflowError; a minimum path count below 2 means nothing."""
+    before = limits.current()
+    key = next(iter(change))
+    with pytest.raises(vs.ArgumentError, match=f"^{key}"):
+        limits.configure(**change)
+    assert limits.current() == before
+
+
+def _series(n=3, length=5):
+    return np.random.default_rng(0).normal(size=(n, length))
+
+
+@pytest.mark.parametrize(
+    "make, argument, limit",
+    [
+        (lambda: _learn().ResponseFeatures(1, 10**6), "level", "MAX_FEATURE_LEVEL"),
+        (lambda: _learn().ResponseFeatures(30000, 1), "degree", "MAX_FEATURE_DEGREE"),
+        (lambda: _learn().ResponseFeatures(refine=10**9), "refine", "MAX_FEATURE_REFINE"),
+        (lambda: _learn().ResponseKernel(degree=10**6), "degree", "MAX_FEATURE_DEGREE"),
+    ],
+)
+def test_feature_sizes_are_limits_checked_before_any_work(fast, make, argument, limit):
+    """Issue 24: level 10**6 counted its size with quadratic work first; degree 30000 passed the size check and
+    allocated a 6.7 GiB shift matrix; refine=10**9 allocated 7.5 GiB."""
+    estimator = make()  # scikit-learn imported outside the traced call
+    message = fast(lambda: estimator.fit(_series()), vs.FeatureError)
+    assert message.startswith(argument) and limit in message and "vs.limits.configure" in message
+
+
+def test_readout_feature_degree_is_a_limit_and_not_truncated(fast):
+    """Issue 24: ReadoutRegression(feature_degree=10**6) was unbounded and 2.7 was truncated silently."""
+    learn = _learn()
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    for value in (10**6, 2.7, "a"):
+        est = learn.ReadoutRegression(model, ["h1"], order=1, feature_degree=value)
+        message = fast(lambda e=est: e.fit(_series(), np.zeros(3)), ReadoutError)
+        assert message.startswith("feature_degree")
+    assert "MAX_FEATURE_DEGREE" in fast(
+        lambda: learn.ReadoutRegression(model, ["h1"], order=1, feature_degree=10**6).fit(_series(), np.zeros(3))
+    )
+
+
+def test_response_feature_working_memory_is_checked_before_allocating(fast):
+    """The shift matrices of every step ((P+1)^2 each) and the refined grid count, not only the result."""
+    from volterra_sym.features import response_feature
+
+    t = np.linspace(0, 1, 100_001)
+    message = fast(lambda: response_feature(np.ones_like(t), t, 200, 1), vs.FeatureError)
+    assert "MAX_FEATURE_VALUES" in message and "working arrays" in message
+
+
+def test_stationary_degree_is_capped_before_any_work(fast):
+    """Issue 24: Taylor's stationary_degree had no cap; the memory refusal then searched range(1, degree)."""
+    message = fast(lambda: vs.derive(OU, 1, method="taylor", lag_degree=2, stationary_degree=10**9), vs.ArgumentError)
+    assert message.startswith("stationary_degree") and "MAX_GALERKIN_DEGREE" in message
+
+
+def test_galerkin_memory_refusal_is_an_argument_error_on_degree(fast):
+    """Issue 23: the Galerkin memory refusal was a GridError; it is about degree, like every argument limit."""
+    model = vs.OU([[1.0, 0.2], [0.0, 1.0]], [1, 0], 0.5, readout="h1")
+    message = fast(lambda: vs.derive(model, 1, method="galerkin", degree=40, max_memory=2**20), vs.ArgumentError)
+    assert message.startswith("degree") and "GALERKIN_MEMORY" in message and "configure" in message
+
+
+@pytest.fixture(scope="module")
+def cubic_galerkin():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", vs.ConvergenceWarning)
+        return vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**3"), 2, method="galerkin", degree=4)
+
+
+def test_prediction_memory_is_checked_up_front(fast, cubic_galerkin):
+    """Issues 23/24: a 1e6-point Galerkin prediction (allowed by MAX_GRID_POINTS) allocated 2.9 GiB, and the
+    cascades' ~32 B x len(t) per filter stage was documented but not checked."""
+    t = np.linspace(0, 1, 1_000_000)
+    u = np.zeros_like(t)
+    exact = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"), 2)
+    with limits.overridden(predict_memory=2**24):
+        for resp, options in ((cubic_galerkin, {}), (exact, {"engine": "cascade"})):
+            message = fast(lambda r=resp, o=options: r.predict(u, t, **o), vs.InputError)
+            assert message.startswith("t:") and "PREDICT_MEMORY" in message and "configure(predict_memory" in message
+
+
+def test_kernel_taylor_orders_and_digits_are_limits(fast, cubic_galerkin):
+    """Issue 23: kernel_taylor at p = 400 returned a finite, meaningless number; dps had no upper bound."""
+    exact = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"), 2)
+    for resp in (exact, cubic_galerkin):
+        message = fast(lambda r=resp: r.kernel_taylor(1, 0, [400]), vs.ArgumentError)
+        assert message.startswith("p:") and "MAX_KERNEL_DERIVATIVE" in message
+    for method, options in (("exact", {}), ("taylor", {"lag_degree": 2})):
+        message = fast(lambda m=method, o=options: vs.derive(OU, 1, method=m, dps=10**6, **o), vs.ArgumentError)
+        assert message.startswith("dps") and "MAX_DPS" in message
+
+
+@pytest.mark.parametrize("burn_in", [-1, 1e9, float("nan"), "a"])
+def test_estimate_burn_in_has_one_rule(fast, burn_in):
+    """Issue 23: burn_in=1e9 was a SimulationError and burn_in=-1 an ArgumentError."""
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    message = fast(
+        lambda: vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=100, burn_in=burn_in), vs.ArgumentError
+    )
+    assert message.startswith("burn_in: expected a time in 0..") and "MAX_BURN_IN_STEPS" in message
+
+
+def test_estimate_needs_two_paths_for_a_standard_error(fast):
+    """Issue 24: paths=1 returned stderr = inf silently (and JSON with Infinity)."""
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    message = fast(lambda: vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=1), vs.ArgumentError)
+    assert message.startswith("paths") and "MIN_ESTIMATE_PATHS" in message
+
+
+def _learn():
+    pytest.importorskip("sklearn")
+    from volterra_sym import learn
+
+    return learn
