@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 import sympy as sp
 
 import volterra_sym as vs
+from volterra_sym.errors import ReadoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +59,7 @@ HUGE = "exp(exp(exp(exp(1000))))"
 
 SEED_SCRIPT = f"""
 import volterra_sym as vs
+from volterra_sym.errors import ReadoutError
 text = '''
 [model]
 kind = "OU"
@@ -175,3 +178,183 @@ def test_complex_times_and_lags_are_refused_not_truncated():
 def test_verify_unknown_option_is_an_argument_error_not_a_type_error(fast):
     message = fast(lambda: vs.verify(OU, U, T, pathz=200), vs.ArgumentError)
     assert message.startswith("pathz") and "'paths'" in message
+
+
+# --------------------------------------------------------------------------- issues 23 and 24: one row per cause
+
+
+def test_ragged_lag_lists_are_input_errors():
+    """Issue 24: check_lag_array inspected the array before its try block (NumPy's inhomogeneous-shape error)."""
+    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1**2"), 2)
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    for call, name in (
+        (lambda: resp.kernel_values(2, (0, 0), [[0.1, 0.2], [0.3]]), "lags"),
+        (lambda: vs.estimate_kernels(model, lags={2: [[0, 0.5], [1]]}, paths=100), "lags[2]"),
+        (lambda: resp.kernel_values(1, 0, [0.1, "a"]), "lags"),
+    ):
+        with pytest.raises(vs.InputError) as info:
+            call()
+        assert str(info.value).startswith(name + ":")
+
+
+def test_ridge_readout_refuses_what_it_cannot_fit():
+    """Issue 24: alpha=nan returned NaN weights silently, and a 1-D G raised IndexError."""
+    learn = _learn()
+    G, y = np.eye(3), np.ones(3)
+    for args, name in (((G, y, float("nan")), "alpha"), ((np.ones(3), y, 1.0), "G"), ((G, np.ones(2), 1.0), "y")):
+        with pytest.raises(vs.VolterraError) as info:
+            learn.ridge_readout(*args)
+        assert str(info.value).startswith(name + ":")
+
+
+@pytest.fixture(scope="module")
+def readout_regression():
+    learn = _learn()
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    X = np.random.default_rng(1).normal(size=(6, 5))
+    return learn, model, X, learn.ReadoutRegression(model, ["h1", "h1**2"], order=1).fit(X, X[:, -1])
+
+
+@pytest.mark.parametrize(
+    "change, argument",
+    [
+        ({"eps": "a"}, "eps"),
+        ({"eps": float("inf")}, "eps"),
+        ({"derive_options": {"order": 1}}, "derive_options"),
+        ({"feature_degree": "a"}, "feature_degree"),
+        ({"feature_degree": 2.7}, "feature_degree"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"fit_intercept": "yes"}, "fit_intercept"),
+        ({"order": 10**6}, "order"),
+    ],
+)
+def test_readout_regression_settings_are_checked_before_deriving(readout_regression, change, argument):
+    """Issue 24: eps="a", derive_options={"order": 1} (order given twice), feature_degree="a" raised raw errors."""
+    learn, model, X, _ = readout_regression
+    est = learn.ReadoutRegression(model, ["h1"], order=1).set_params(**change)
+    with pytest.raises(ReadoutError) as info:
+        est.fit(X, X[:, -1])
+    assert str(info.value).startswith(argument + ":")
+
+
+@pytest.mark.parametrize(
+    "X, y, argument",
+    [
+        ([["a", "b", "c"], ["d", "e", "f"]], [1.0, 2.0], "X[0]"),  # string samples
+        ([(np.arange(3.0), np.ones(3), np.ones(3))], [1.0], "X[0]"),  # a 3-tuple sample
+        ([(np.arange(3.0), ["a", "b", "c"])], [1.0], "X[0][1]"),
+        (None, 1.0, "y"),  # fit(X, 1.0)
+        (None, None, "y"),  # fit(X, None)
+        (None, [1j] * 6, "y"),
+    ],
+)
+def test_readout_regression_data_errors_name_the_argument(readout_regression, X, y, argument):
+    """Issue 24: string samples, a 3-tuple sample, fit(X, 1.0) and fit(X, None) raised raw errors."""
+    learn, model, X0, _ = readout_regression
+    est = learn.ReadoutRegression(model, ["h1"], order=1)
+    with pytest.raises(vs.InputError) as info:
+        est.fit(X0 if X is None else X, y)
+    assert str(info.value).startswith(argument + ":")
+
+
+def test_kernel_machine_degree_and_level_are_checked(readout_regression):
+    """Issue 24: kernel_machine("a") raised a raw TypeError."""
+    fitted = readout_regression[3]
+    for args, argument in ((("a",), "degree"), ((2.5,), "degree"), ((10**6,), "degree"), ((2, "x"), "level")):
+        with pytest.raises(ReadoutError) as info:
+            fitted.kernel_machine(*args)
+        assert str(info.value).startswith(argument + ":")
+
+
+def test_features_refuse_non_finite_results_naming_the_cause():
+    """Issue 24: ResponseFeatures(time_scale=1e300) and inputs of size 1e200 gave NaN/inf with a NumPy warning."""
+    learn = _learn()
+    X = np.random.default_rng(0).normal(size=(3, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning on the way
+        for est, data, argument in (
+            (learn.ResponseFeatures(time_scale=1e300), X, "time_scale"),
+            (learn.ResponseFeatures(), X * 1e200, "X"),
+            (learn.ResponseKernel(time_scale=1e300, feature_scaling="none"), X, "time_scale"),
+        ):
+            with pytest.raises(vs.FeatureError) as info:
+                est.fit_transform(data)
+            assert str(info.value).startswith(argument + ":")
+
+
+@pytest.mark.parametrize(
+    "X, words, cls",
+    [
+        (np.ones((3, 4)) * 1j, "complex", ValueError),
+        (1.0, "scalar", ValueError),
+        (np.empty((0, 4)), "empty", ValueError),
+        (np.array([["a", "b"], ["c", "d"]]), "strings", ValueError),
+        (np.array([[{"a": 1}, 0.5]], dtype=object), "objects", TypeError),
+    ],
+)
+def test_transformer_errors_name_what_was_wrong(X, words, cls):
+    """Issue 23: bare scikit-learn errors for complex, scalar, empty or string X.  scikit-learn's classes and
+    texts stay (check_estimator expects them); the message starts with X and says what was wrong."""
+    learn = _learn()
+    for est in (learn.ResponseFeatures(), learn.ResponseKernel()):
+        with pytest.raises(cls) as info:
+            est.fit(X)
+        assert str(info.value).startswith("X:") and words in str(info.value)
+
+
+def test_galerkin_values_out_of_the_basis_reach_name_weight_or_initial():
+    """Issue 24: weight=("gaussian", [0], [[1e300]]) or PointMass([1e200]) gave "zero-size array to reduction
+    operation maximum" in the Galerkin error estimate."""
+    for model, options, argument in (
+        (vs.OU(1.0, 1.0, 0.5, readout="h1**3"), {"weight": ("gaussian", [0], [[1e300]])}, "weight"),
+        (vs.OU(1.0, 1.0, 0.5, readout="h1**3", initial=vs.PointMass([1e200])), {}, "initial"),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overflow inside the degenerate basis build
+            with pytest.raises(vs.ArgumentError) as info:
+                vs.derive(model, 1, method="galerkin", degree=4, **options).kernel_values(1, 0, [0.1])
+        assert str(info.value).startswith(argument + ":") and "not finite" in str(info.value)
+
+
+@pytest.mark.slow  # importing dask.distributed takes ~1.5 s
+def test_dask_client_is_checked_once_before_any_work(monkeypatch):
+    """Issues 23/24: client="nonsense" gave a clean error, then an "Exception ignored in Client.__del__" traceback
+    and a 21 s exit; an unreachable address failed late.  Now: no Client is ever built for them."""
+    distributed = pytest.importorskip("distributed")
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("a Client was constructed for an address that cannot work")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    with pytest.raises(vs.ArgumentError, match="^client: 'nonsense'"):
+        vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=100, client="nonsense")
+    with pytest.raises(vs.SimulationError, match="^client: could not reach"):
+        vs.simulate(model, np.zeros(3), np.linspace(0, 1, 3), 10, client="tcp://127.0.0.1:1")
+    with pytest.raises(vs.ArgumentError, match="^client"):
+        vs.verify(model, np.zeros(3), np.linspace(0, 1, 3), paths=100, client="tcp://host:notaport")
+
+
+def test_standalone_modules_refuse_complex_lags_like_the_package(tmp_path):
+    """Issue 23: generated modules raised a plain ValueError; now the package's class name and message."""
+    import importlib.util
+
+    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1"), 1)
+    path = resp.write_module(tmp_path / "kernels.py")
+    spec = importlib.util.spec_from_file_location("kernels_guard", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kernel = next(iter(module.KERNELS.values()))
+    with pytest.raises(ValueError) as generated:
+        kernel(np.array([0.5j]))
+    with pytest.raises(vs.InputError) as package:
+        resp.kernel_values(1, 0, [0.5j])
+    assert type(generated.value).__name__ == "InputError"
+    assert str(generated.value).split(": ", 1)[1] == str(package.value).split(": ", 1)[1]
+
+
+def _learn():
+    pytest.importorskip("sklearn")
+    from volterra_sym import learn
+
+    return learn
