@@ -7,6 +7,7 @@ issues 23 and 24 follow.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -238,3 +239,66 @@ def test_model_file_lookalike_keys_and_tables_are_explained():
         with pytest.raises(vs.ModelError) as info:
             loads_model(text, "m.toml")
         assert point in str(info.value), str(info.value)
+
+
+# --------------------------------------------------------------------------- issues 23 and 24: one row per cause
+
+VECTOR_OU = '[model]\nkind = "OU"\nA = 1\nC = 1\nsigma = 0.5\nreadout = ["h1", "h1**2"]\n'
+
+
+def _strict(text):
+    """Parse JSON refusing NaN / Infinity (RFC 8259)."""
+
+    def refuse(token):
+        raise AssertionError(f"not valid JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_cli_checks_every_output_path_before_any_work(cli, tmp_path):
+    """Issue 23: derive --json to an unwritable path failed only after printing the kernels."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    for option in ("--json", "--latex", "--markdown", "--module"):
+        target = str(blocker / ("out.py" if option == "--module" else "out"))
+        code, out, err = cli("derive", str(ROOT / "examples/ou1d_cubic.toml"), option, target)
+        assert code == 2 and out == "" and "a_file" in err, (option, out, err)
+    code, out, err = cli(
+        "estimate", str(ROOT / "examples/ou1d_cubic.toml"), "--lags", "0,0.5", "--json", str(blocker / "e.json")
+    )
+    assert code == 2 and out == "" and "a_file" in err
+
+
+def test_cli_estimate_vector_readout_into_a_new_folder_writes_strict_json(cli, tmp_path):
+    """Issue 24: estimate on a model file with a vector readout exited 3; --json into a missing folder failed where
+    derive creates it; the JSON could hold Infinity."""
+    model = tmp_path / "vector.toml"
+    model.write_text(VECTOR_OU)
+    target = tmp_path / "new" / "folder" / "est.json"
+    code, out, err = cli("estimate", str(model), "--lags", "0,0.5", "--paths", "200", "--json", str(target))
+    assert code == 0, err
+    assert "f1" in out and "f2" in out  # one table per readout component
+    data = _strict(target.read_text())
+    assert len(data["kernels"][0]["mean"]) == 2 and len(data["kernels"][0]["mean"][0]) == 2
+
+
+def test_json_is_strict_everywhere_null_with_a_reason():
+    """Issue 24: to_json() and estimate --json wrote Infinity.  Non-finite numbers are null, and where they are
+    is listed with the reason; an estimate without the bias check says why its bias is null."""
+    from volterra_sym.validate import json_text
+
+    data = _strict(json_text({"a": [1.0, float("inf")], "b": {"c": float("nan")}, "d": np.float64(2.0)}))
+    assert data["a"] == [1.0, None] and data["b"]["c"] is None and data["d"] == 2.0
+    assert data["null_values"]["at"] == ["a[1] (inf)", "b.c (nan)"] and "finite" in data["null_values"]["reason"]
+    est = vs.estimate_kernels(vs.OU(1.0, 1.0, 0.5, readout="h1"), lags={1: [0.0]}, paths=64, bias_check=False)
+    kernel = _strict(json_text(est.to_json()))["kernels"][0]
+    assert kernel["bias"] is None and "bias_check=False" in kernel["bias_note"]
+
+
+def test_singular_readout_is_blamed_not_the_time_step():
+    """Issue 23: a sqrt readout in estimate_kernels blamed the time step."""
+    model = vs.OU(1.0, 1.0, 0.5, readout="sqrt(h1)")
+    with pytest.raises(vs.SimulationError) as info:
+        vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=64, bias_check=False)
+    message = str(info.value)
+    assert message.startswith("readout: sqrt(h1) is singular on states the paths reached") and "dt" not in message

@@ -111,3 +111,93 @@ def test_verify_refuses_impossible_requests_before_deriving(fast):
     for paths in (1, 10**12):
         message = fast(lambda n=paths: vs.verify(OU, U, T, paths=n, derive_options={"method": "exakt"}))
         assert message.startswith("paths")
+
+
+# --------------------------------------------------------------------------- issues 23 and 24: one row per cause
+
+CUBIC_OU = vs.OU(1.0, 1.0, 0.5, readout="h1**3")
+
+
+def test_verify_uses_its_exact_oracle_with_the_routes_stated_error():
+    """Issue 24: a Galerkin response at degree 2 for a cubic readout on an OU model (|prediction - oracle| = 2e-2)
+    PASSED at max |z| 3.8.  The oracle (Gaussian moments, no code shared with any route) now decides too."""
+    t = np.linspace(0, 2, 11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", vs.ConvergenceWarning)
+        wrong = vs.derive(CUBIC_OU, 3, method="galerkin", degree=2)
+    report = vs.verify(CUBIC_OU, np.sin, t, response=wrong, paths=200, seed=0)
+    assert not report.passed and report.oracle_error > 1e-3
+    assert "the prediction is wrong" in str(report)
+    right = vs.verify(CUBIC_OU, np.sin, t, response=vs.derive(CUBIC_OU, 3), paths=200, seed=0)
+    assert right.passed and right.oracle_error < 1e-10
+
+
+@pytest.mark.slow  # a CLI run with Monte Carlo
+def test_cli_verify_of_a_wrong_galerkin_degree_fails(cli):
+    """Issue 24: `verify --method galerkin --degree 1` exited 0."""
+    code, out, _ = cli(
+        "verify",
+        str(ROOT / "examples/ou1d_cubic.toml"),
+        "--method",
+        "galerkin",
+        "--degree",
+        "1",
+        "--paths",
+        "400",
+        "--points",
+        "21",
+    )
+    assert code == 1 and "the prediction is wrong" in out
+
+
+def test_no_convergence_warning_for_kernels_that_are_exactly_zero():
+    """Issue 24: K^(2) and K^(4) of a cubic readout of a linear model vanish; their rounding noise relative to
+    themselves raised a ConvergenceWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", vs.ConvergenceWarning)
+        resp = vs.derive(CUBIC_OU, 4, method="galerkin", degree=6)
+    big, _ = resp.accuracy()[4]
+    assert big < 1e-12  # the kernel is zero up to rounding (exact route: identically 0)
+    assert resp.accuracy()[3][1] <= resp.tol * resp.accuracy()[3][0]  # and the real kernel still meets tol
+
+
+def test_return_error_has_the_shape_of_the_value_for_every_route():
+    """Issue 23: with by_order and return_error the closed-form routes summed the error over orders while Galerkin
+    gave it per order.  One convention: the error has the value's shape."""
+    t = np.linspace(0, 1, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        responses = [
+            vs.derive(CUBIC_OU, 3),
+            vs.derive(CUBIC_OU, 3, method="taylor", lag_degree=2),
+            vs.derive(CUBIC_OU, 3, method="galerkin", degree=4),
+        ]
+        for resp in responses:
+            for by_order in (False, True):
+                value, error = resp.predict(np.sin(t), t, by_order=by_order, return_error=True)
+                assert np.shape(error) == np.shape(value), (resp.method, by_order)
+                assert np.all(np.asarray(error) >= 0)
+        # Taylor: the per-order top shells add up to the total estimate (one estimate, two shapes)
+        value, per_order = responses[1].predict(np.sin(t), t, by_order=True, return_error=True)
+        _, total = responses[1].predict(np.sin(t), t, return_error=True)
+        assert np.all(total <= per_order.sum(axis=0) + 1e-15) and per_order[0].max() == 0.0
+
+
+@pytest.mark.slow  # scikit-learn's whole check suite (~4 s)
+def test_readout_regression_passes_check_estimator_with_stated_exceptions():
+    """Issue 23: ReadoutRegression was not run through check_estimator."""
+    pytest.importorskip("sklearn")
+    from sklearn.utils.estimator_checks import check_estimator
+
+    from volterra_sym.learn import READOUT_EXPECTED_FAILED_CHECKS, ReadoutRegression
+
+    assert all(len(reason) > 40 for reason in READOUT_EXPECTED_FAILED_CHECKS.values())
+    est = ReadoutRegression(vs.OU(1.0, 1.0, 0.5, readout="h1"), ["h1", "h1**2"], order=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(
+            est, on_fail=None, on_skip=None, expected_failed_checks=READOUT_EXPECTED_FAILED_CHECKS
+        )
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed, failed
+    assert {r["check_name"] for r in results if r["status"] == "xfail"} <= set(READOUT_EXPECTED_FAILED_CHECKS)

@@ -45,10 +45,9 @@ _ROUNDING = 1e-10
 #: the exact oracle's own accuracy, relative to 1 + max |oracle| per component (float64 Gaussian moments
 #: propagated by matrix exponentials over the grid: ~1e-13 measured; 1e-8 leaves a wide margin)
 ORACLE_ROUNDING = 1e-8
-#: a route's stated error is an estimate of the error's size, not a bound (Galerkin's time-stepping part is a
-#: Richardson estimate, exact only to leading order): the oracle rule accepts a prediction within this many times
-#: its stated error, so an estimate of the right magnitude passes and a prediction wrong beyond it fails
-STATED_ERROR_FACTOR = 2.0
+#: the oracle rule takes the route at its word: a prediction farther from the exact answer than the error the
+#: route states for it (``predict(..., return_error=True)``; none stated: exact up to rounding) is wrong
+STATED_ERROR_FACTOR = 1.0
 #: defaults of :func:`verify` (shared with :func:`check_request`)
 DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
 

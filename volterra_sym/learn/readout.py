@@ -210,6 +210,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True  # y (n, k): one readout per column
         return tags
 
     def _check_params(self) -> None:
