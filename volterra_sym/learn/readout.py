@@ -206,7 +206,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         self.derive_options = derive_options
         self.feature_degree = feature_degree
 
-    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+    def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.input_tags.allow_nan = False
