@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -47,3 +50,46 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# --------------------------------------------------------------------------- guard helpers (tests/test_guard_*.py)
+
+#: a refusal "before the work" allocates at most this much Python heap (the refused requests need gigabytes)
+REFUSAL_HEAP = 64 * 2**20
+
+
+def _refused_fast(call: Callable[[], Any], cls: type[BaseException] | None = None) -> str:
+    """``call`` must raise ``cls`` (default: any VolterraError) up front, before the work: the Python heap it
+    allocates stays below REFUSAL_HEAP (tracemalloc); the message is one line of at most 1000 characters."""
+    import volterra_sym as vs
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(cls or vs.VolterraError) as info:
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < REFUSAL_HEAP, f"the refusal must come before the work (peak {peak / 2**20:.0f} MiB)"
+    message = str(info.value)
+    assert "\n" not in message and len(message) <= 1000
+    return message
+
+
+@pytest.fixture
+def fast() -> Callable[..., str]:
+    """``fast(call, cls)``: ``call`` is refused with ``cls`` before any work; returns the message."""
+    return _refused_fast
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``cli(*argv)`` runs the command line in-process: (exit code, stdout, stderr)."""
+    from volterra_sym.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import sys
@@ -31,7 +30,7 @@ from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
-from .validate import output_path, write_text_file
+from .validate import json_text, output_path, write_text_file
 
 PROG = "volterra-sym"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -327,7 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             written.append(target)
     target = out / "kernels.json"
-    write_text_file(target, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
+    write_text_file(target, json_text(_to_json(resp)), "JSON file")
     written.append(target)
     print(f"wrote {len(written)} file(s) to {out}/:")
     for path in written:
@@ -340,6 +339,10 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
+    for target, what in ((args.latex, "LaTeX file"), (args.markdown, "Markdown file"), (args.module, "module"),
+                         (args.json, "JSON file")):
+        if target:
+            output_path(target, what)  # every output path is checked before the derivation
     resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
@@ -353,7 +356,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
             _write(resp, method, Path(target))
             print(f"wrote {target}")
     if args.json:
-        write_text_file(args.json, json.dumps(_to_json(resp), indent=2, default=str) + "\n", "JSON file")
+        write_text_file(args.json, json_text(_to_json(resp)), "JSON file")
         print(f"wrote {args.json}")
     return EXIT_OK
 
@@ -434,6 +437,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             f"{spec.source}: the command line estimates kernels for the stationary start; use "
             "vs.estimate_kernels in Python for point or Gaussian starts (lags with s_n)"
         )
+    if args.json:
+        output_path(args.json, "JSON file")  # before the Monte Carlo (its folders are created, as derive does)
     est = estimate_kernels(
         model, order=args.order, lags=lags, paths=args.paths, seed=args.seed, dt=args.dt, client=args.scheduler
     )
@@ -444,12 +449,16 @@ def cmd_estimate(args: argparse.Namespace) -> int:
             k = ks if model.m > 1 else None
             mean, se, bias = est.mean(n, k), est.stderr(n, k), est.bias(n, k)
             label = ",".join(str(i + 1) for i in ks)
-            print(f"  K^({n})_[{label}]     lags          estimate        SE      dt bias")
-            for row, m_, s_, b_ in zip(lags[n], mean, se, bias):
-                where = f"{row:g}" if n == 1 else ", ".join(f"{x:g}" for x in row)
-                print(f"  {where:>22}  {float(m_):>14.6g}  {float(s_):>8.2g}  {float(b_):>9.2g}")
+            columns = [(mean, se, bias, "")] if mean.ndim == 1 else [
+                (mean[:, c], se[:, c], bias[:, c], f" f{c + 1}") for c in range(mean.shape[1])
+            ]  # a vector readout: one table per component
+            for mc, sc, bc, comp in columns:
+                print(f"  K^({n})_[{label}]{comp}     lags          estimate        SE      dt bias")
+                for row, m_, s_, b_ in zip(lags[n], mc, sc, bc):
+                    where = f"{row:g}" if n == 1 else ", ".join(f"{x:g}" for x in row)
+                    print(f"  {where:>22}  {float(m_):>14.6g}  {float(s_):>8.2g}  {float(b_):>9.2g}")
     if args.json:
-        Path(args.json).write_text(json.dumps(est.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        write_text_file(args.json, json_text(est.to_json()), "JSON file")
         print(f"wrote {args.json}")
     return EXIT_OK
 

@@ -31,6 +31,16 @@ MAX_FEATURE_VALUES       most float64 values a signature / response feature retu
 MAX_QUADRATURE_EVALS     most kernel evaluations of ``volterra_quadrature`` (O(len(t)^(n+1)))
 WARN_QUADRATURE_EVALS    ``volterra_quadrature`` warns (QuadratureCostWarning) above this
 MAX_QUADRATURE_MEMORY    most bytes of ``volterra_quadrature``'s working arrays
+MAX_FEATURE_DEGREE       highest support degree P of a response feature (``degree``,
+                         ``feature_degree``): each step holds a (P+1) x (P+1) shift matrix
+MAX_FEATURE_LEVEL        highest signature level N of a response feature (``level``)
+MAX_FEATURE_REFINE       largest ``refine`` (subdivisions of each step) of a response feature
+MAX_DPS                  most decimal digits of a high-precision computation (``dps``)
+MAX_KERNEL_DERIVATIVE    highest total derivative order p_1 + ... + p_n of ``kernel_taylor``
+MIN_ESTIMATE_PATHS       fewest paths of ``estimate_kernels`` (a standard error needs >= 2)
+PREDICT_MEMORY           most bytes of a prediction's working arrays (filter stages, Galerkin
+                         states: N x len(t))
+MAX_BURN_IN_STEPS        most burn-in steps (burn_in / dt) of ``estimate_kernels``
 =======================  ====================================================================
 """
 
@@ -90,6 +100,23 @@ WARN_QUADRATURE_EVALS = 2e7
 #: the most bytes of ``volterra_quadrature``'s working arrays
 MAX_QUADRATURE_MEMORY = 2**30
 
+#: the highest support degree P of a response feature: each grid step holds a (P+1) x (P+1) shift matrix
+MAX_FEATURE_DEGREE = 200
+#: the highest signature level N of a response feature (the kernel order it represents)
+MAX_FEATURE_LEVEL = 32
+#: the largest ``refine`` of a response feature (subdivisions of every grid step)
+MAX_FEATURE_REFINE = 10_000
+#: the most decimal digits of a high-precision computation (``dps=`` of the exact, Taylor and Galerkin routes)
+MAX_DPS = 2000
+#: the highest total derivative order of ``Response.kernel_taylor`` (beyond it the numbers lose every digit)
+MAX_KERNEL_DERIVATIVE = 60
+#: the fewest paths of ``estimate_kernels``: its standard error (sample std / sqrt(paths)) needs two
+MIN_ESTIMATE_PATHS = 2
+#: the most bytes of a prediction's working arrays (32 B x len(t) per filter stage; Galerkin: N x len(t) states)
+PREDICT_MEMORY = 2**30
+#: the most burn-in steps (burn_in / dt) of ``estimate_kernels``
+MAX_BURN_IN_STEPS = 2_000_000
+
 _NAMES = (
     "MAX_ORDER",
     "MAX_LAG_DEGREE",
@@ -110,7 +137,18 @@ _NAMES = (
     "MAX_QUADRATURE_EVALS",
     "WARN_QUADRATURE_EVALS",
     "MAX_QUADRATURE_MEMORY",
+    "MAX_FEATURE_DEGREE",
+    "MAX_FEATURE_LEVEL",
+    "MAX_FEATURE_REFINE",
+    "MAX_DPS",
+    "MAX_KERNEL_DERIVATIVE",
+    "MIN_ESTIMATE_PATHS",
+    "PREDICT_MEMORY",
+    "MAX_BURN_IN_STEPS",
 )
+
+#: limits below which nothing works (a count of paths for a standard error); configure refuses lower values
+_MINIMUM = {"MIN_ESTIMATE_PATHS": 2}
 
 
 def current() -> dict[str, Any]:
@@ -121,36 +159,99 @@ def current() -> dict[str, Any]:
 def configure(**changes: Any) -> dict[str, Any]:
     """Change limits (keywords are the names in lower case, e.g. ``max_grid_points=2_000_000``).
 
+    Atomic: every change is validated before any is applied, so a refused call changes nothing.
     Returns the previous values (as keywords, so ``configure(**old)`` restores them).
     """
     module = sys.modules[__name__]
+    new = {key: _checked(key, value, getattr(module, key.upper(), None)) for key, value in changes.items()}
     old: dict[str, Any] = {}
-    for key, value in changes.items():
+    for key, value in new.items():
         name = key.upper()
-        if name not in _NAMES:
-            raise ArgumentError(f"{key}: not a limit; the limits are {[n.lower() for n in _NAMES]}")
-        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-        if not number or not math.isfinite(value) or value <= 0:
-            raise ArgumentError(f"{key}: expected a positive finite number, received {describe(value)}")
-        prev = getattr(module, name)
-        if isinstance(prev, int) and float(value) != int(value):
-            raise ArgumentError(f"{key}: {name} is a count; expected a positive integer, received {describe(value)}")
-        value = int(value) if isinstance(prev, int) else float(value)
-        old[key] = prev
+        old[key] = getattr(module, name)
         setattr(module, name, value)
         if name == "MAX_DEGREE":  # the parser's exponent limit is the same limit
             parsing.MAX_POWER = int(value)
     return old
 
 
+def _checked(key: str, value: Any, prev: Any) -> int | float:
+    """``value`` as the limit ``key`` stores it (int for counts, float otherwise), or ArgumentError."""
+    name = key.upper() if isinstance(key, str) else ""
+    if name not in _NAMES:
+        raise ArgumentError(f"{key}: not a limit; the limits are {[n.lower() for n in _NAMES]}")
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if isinstance(value, (int, np.integer)) and number:
+        exact = int(value)
+        if exact <= 0 or exact > sys.float_info.max:
+            raise ArgumentError(
+                f"{key}: expected a positive finite number (at most {sys.float_info.max:.3g}), "
+                f"received {describe(value)}"
+            )
+    elif not number or not math.isfinite(value) or value <= 0:
+        raise ArgumentError(f"{key}: expected a positive finite number, received {describe(value)}")
+    if isinstance(prev, int) and float(value) != int(value):
+        raise ArgumentError(f"{key}: {name} is a count; expected a positive integer, received {describe(value)}")
+    out: int | float = int(value) if isinstance(prev, int) else float(value)
+    low = _MINIMUM.get(name, 0)
+    if out < low:
+        raise ArgumentError(f"{key}: expected a value >= {low} (below it nothing is meaningful), received {out}")
+    return out
+
+
 @contextlib.contextmanager
 def overridden(**changes: Any) -> Iterator[None]:
-    """Temporarily change limits: ``with vs.limits.overridden(max_terms=10_000): ...``."""
-    old = configure(**changes)
+    """Temporarily change limits: ``with vs.limits.overridden(max_terms=10_000): ...``.
+
+    The previous values are restored on exit, also when the body (or a refused change) raises."""
+    module = sys.modules[__name__]
+    saved = {name: getattr(module, name) for name in _NAMES}
+    saved_power = parsing.MAX_POWER
     try:
+        configure(**changes)
         yield
     finally:
-        configure(**old)
+        for name, value in saved.items():
+            setattr(module, name, value)
+        parsing.MAX_POWER = saved_power
+
+
+#: the hint of a refused ``dps`` (the routes' check_int)
+DPS_HINT = " (digits; at most the limit MAX_DPS, raised with vs.limits.configure(max_dps=...))"
+#: the advice of a refused kernel_taylor derivative order (closed-form and Galerkin routes)
+DERIVATIVE_ADVICE = (
+    "a derivative of this total order (p_1 + ... + p_n) scales like rate^p and cancels every digit of its terms; "
+    "use lower orders (kernel values come from kernel_values)"
+)
+
+
+def check_limit(
+    value: int | float, argument: str, limit: str, remedy: str, cls: type[Exception] = ArgumentError
+) -> None:
+    """Refuse ``value`` of ``argument`` above the limit named ``limit`` (before any work), saying what to do."""
+    bound = getattr(sys.modules[__name__], limit)
+    if value > bound:
+        shown = f"{value:.3g}" if isinstance(value, float) or value >= 10**9 else str(value)
+        raise cls(
+            f"{argument}: {shown} exceeds the limit {limit} = {bound:g}; {remedy}, or raise the limit with "
+            f"{_remedy(limit)}"
+        )
+
+
+def check_memory(
+    nbytes: float,
+    argument: str,
+    what: str,
+    remedy: str,
+    limit: str = "PREDICT_MEMORY",
+    cls: type[Exception] = ArgumentError,
+) -> None:
+    """Refuse working arrays of ``nbytes`` above the byte limit ``limit`` (before allocating)."""
+    bound = getattr(sys.modules[__name__], limit)
+    if nbytes > bound:
+        raise cls(
+            f"{argument}: {what} would need {human_bytes(nbytes)}, beyond the limit {limit} = {human_bytes(bound)}; "
+            f"{remedy}, or raise the limit with {_remedy(limit)}"
+        )
 
 
 def _remedy(name: str) -> str:

@@ -17,6 +17,7 @@ independent checks (oracle, simulator) may use it too.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -249,15 +250,24 @@ def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
     return tuple(int(x) for x in items)
 
 
+#: the message for complex lags, shared with the generated standalone modules (numerics/codegen.py)
+COMPLEX_LAGS = "received complex lags; lags must be real and >= 0"
+
+
 def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str = "lags") -> np.ndarray:
     """Lags as a float array of shape (..., width), real, finite and >= 0 (``name`` labels the messages)."""
-    if np.iscomplexobj(lags):  # NumPy would drop the imaginary parts silently
-        raise InputError(f"{name}: received complex lags; lags must be real and >= 0")
-    try:
-        L = np.asarray(lags, dtype=float)
-    except (TypeError, ValueError):
+    try:  # every inspection of the input inside: ragged lists fail in NumPy's conversion
+        raw = np.asarray(lags)
+        if raw.dtype.kind == "c":  # NumPy would drop the imaginary parts silently
+            raise InputError(f"{name}: {COMPLEX_LAGS}")
+        L = raw.astype(float, copy=False)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:
+        ragged = " (rows of different lengths)" if "inhomogeneous" in str(exc) else ""
         raise InputError(
-            f"{name}: expected an array of lags of shape (..., {width}), received {describe(lags)}"
+            f"{name}: expected an array of lags of shape (..., {width}), received {describe(lags)}{ragged}; give "
+            f"every row {width} lag(s)"
         ) from None
     if width == 1 and L.ndim <= 1:  # a scalar lag (-> shape ()), or a 1-D array of first-order lags (-> (L,))
         L = L.reshape(L.shape + (1,))
@@ -323,6 +333,39 @@ def output_path(path: Any, what: str = "file") -> Path:
             f"{name}: cannot write the {what}: its folder {folder} cannot be created ({_os_reason(exc, p.parent)})"
         ) from None
     return p
+
+
+def json_text(data: Any) -> str:
+    """``data`` as strictly valid JSON (RFC 8259: no NaN / Infinity), indented, ending in a newline.
+
+    A number that is not finite is written as null; a top-level dict then gains ``"null_values"``
+    listing where (at most 20 places) and why, so a reader is never left guessing.
+    """
+    places: list[str] = []
+
+    def clean(x: Any, where: str) -> Any:
+        if isinstance(x, dict):
+            return {str(k): clean(v, f"{where}.{k}" if where else str(k)) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        if isinstance(x, np.ndarray):
+            return clean(x.tolist(), where)
+        if isinstance(x, (float, np.floating)) and not math.isfinite(float(x)):
+            places.append(f"{where} ({float(x)})")
+            return None
+        if isinstance(x, np.integer):
+            return int(x)
+        if isinstance(x, np.floating):
+            return float(x)
+        return x
+
+    out = clean(data, "")
+    if places and isinstance(out, dict):
+        out["null_values"] = {
+            "reason": "not a finite number (nan: undefined or not computed, inf: overflow); JSON has no such numbers",
+            "at": places[:20] + ([f"... {len(places) - 20} more"] if len(places) > 20 else []),
+        }
+    return json.dumps(out, indent=2, default=str, allow_nan=False) + "\n"
 
 
 def write_text_file(path: Any, text: str, what: str = "file") -> str:

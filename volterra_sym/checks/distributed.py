@@ -20,11 +20,79 @@ from typing import Any
 
 from ..errors import ArgumentError, MissingDependencyError, SimulationError, describe
 
-__all__ = ["run_blocks", "TASKS_PER_WORKER"]
+__all__ = ["check_client", "run_blocks", "TASKS_PER_WORKER"]
 
 TASKS_PER_WORKER = 4  #: default tasks per worker when ``chunk`` is not given (load balance vs overhead)
 TASK_BLOCKS = 64  #: default largest task: 64 blocks = 4096 paths (small temporaries; finer progress)
 CONNECT_TIMEOUT = "10s"
+_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def check_client(client: Any) -> None:
+    """Check ``client=`` before any work: None, a Client, or a scheduler address that is well formed and
+    answers (a plain TCP connection, so no half-built Client is left to fail again at exit).
+
+    Raises ArgumentError (not an address), MissingDependencyError (dask absent), SimulationError (unreachable).
+    """
+    if client is None:
+        return
+    _distributed()
+    if not isinstance(client, str):
+        return  # an object: connect() checks that it is an open Client
+    address = client.strip()
+    scheme, sep, rest = address.rpartition("://")
+    host, colon, port_text = rest.rpartition(":")
+    if (
+        (sep and scheme not in _SCHEMES)
+        or not colon
+        or not host
+        or not port_text.isdigit()
+        or not 0 < int(port_text) < 65536
+    ):
+        raise ArgumentError(
+            f"client: {describe(client, 60)} is not a dask scheduler address; expected 'tcp://host:port' (e.g. "
+            "'tcp://127.0.0.1:8786', schemes tcp, tls, ws, wss), a dask.distributed Client, or None to run locally"
+        )
+    import socket
+
+    seconds = float(CONNECT_TIMEOUT.rstrip("s"))
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise SimulationError(
+            f"client: could not reach a dask scheduler at {client!r} within {CONNECT_TIMEOUT} "
+            f"({exc.strerror or type(exc).__name__}); check the address, that `dask scheduler` runs there and the "
+            "port is open, or pass client=None to run locally"
+        ) from None
+    if scheme in ("", "tcp"):
+        _handshake(address if sep else f"tcp://{address}", client)
+
+
+def _handshake(address: str, client: str) -> None:
+    """Speak dask's handshake to ``address`` (something else may listen on the port): a SimulationError
+    now, instead of a half-built Client that fails after the work and again at interpreter exit."""
+    import asyncio
+
+    async def probe() -> None:
+        from distributed.comm import connect as comm_connect
+
+        comm = await comm_connect(address, timeout=CONNECT_TIMEOUT)
+        await comm.close()
+
+    try:
+        asyncio.get_running_loop()
+        return  # inside a running event loop (a notebook): Client() itself reports the failure
+    except RuntimeError:
+        pass
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # noqa: BLE001 - any failure of the probe means: no dask scheduler there
+        raise SimulationError(
+            f"client: {client!r} answers, but not as a dask scheduler ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:120]}); check the address and port (the scheduler's default is 8786), "
+            "or pass client=None to run locally"
+        ) from None
 
 
 def _distributed() -> Any:
@@ -43,9 +111,10 @@ def connect(client: Any) -> Iterator[Any]:
     """A usable Client: the given one, or a temporary one connected to a scheduler address (closed after)."""
     dist = _distributed()
     if isinstance(client, str):
+        check_client(client)
         try:
             c = dist.Client(client, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError, MemoryError) as exc:
             raise SimulationError(
                 f"client: could not reach a dask scheduler at {client!r} within {CONNECT_TIMEOUT} "
                 f"({type(exc).__name__}: {exc}); check the address (e.g. 'tcp://host:8786'), that `dask scheduler` "

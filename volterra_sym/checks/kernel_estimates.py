@@ -68,6 +68,7 @@ from ..errors import (
 from ..model import Diffusion, Stationary
 from ..validate import check_lag_array
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
+from .distributed import check_client
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
 from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
 
@@ -168,7 +169,9 @@ class KernelEstimate:
         return self._get(self._bias_se, n, k)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: run settings and, per order and input tuple, lags, mean, stderr, bias."""
+        """A JSON-ready dict: run settings and, per order and input tuple, lags, mean, stderr, bias.
+
+        Every number is finite (strict JSON): the bias without ``bias_check`` is null with a note."""
         kernels = []
         for (n, ks), mean in sorted(self._mean.items()):
             kernels.append(
@@ -178,10 +181,12 @@ class KernelEstimate:
                     "lags": self.lags[n].tolist(),
                     "mean": mean.tolist() if self.vector else mean[:, 0].tolist(),
                     "stderr": self._get(self._stderr, n, ks).tolist(),
-                    "bias": self._get(self._bias, n, ks).tolist(),
-                    "bias_stderr": self._get(self._bias_se, n, ks).tolist(),
+                    "bias": self._get(self._bias, n, ks).tolist() if self.bias_checked else None,
+                    "bias_stderr": self._get(self._bias_se, n, ks).tolist() if self.bias_checked else None,
                 }
             )
+            if not self.bias_checked:
+                kernels[-1]["bias_note"] = "null: not computed (bias_check=False)"
         settings = dict(paths=self.paths, seed=self.seed, dt=self.dt, burn_in=self.burn_in, start=self.start)
         return {"method": "pathwise tangent Monte Carlo", **settings, "kernels": kernels}
 
@@ -711,8 +716,31 @@ def estimate_kernels(
             f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...), vs.load_model(path)), "
             f"received {describe(model)}"
         )
+    if paths < limits.MIN_ESTIMATE_PATHS:
+        raise ArgumentError(
+            f"paths: {paths} path(s) give no standard error (sample std / sqrt(paths) needs at least "
+            f"MIN_ESTIMATE_PATHS = {limits.MIN_ESTIMATE_PATHS}); use paths >= {limits.MIN_ESTIMATE_PATHS} "
+            "(the error shrinks like 1/sqrt(paths)), or change the limit with "
+            "vs.limits.configure(min_estimate_paths=...)"
+        )
     init = model.initial
     stationary = isinstance(init, Stationary)
+    if burn_in is not None:  # one rule for every burn-in: a time in [0, dt * the step limit]
+        steps_limit = min(max_steps, limits.MAX_BURN_IN_STEPS)
+        b = burn_in
+        if (
+            isinstance(b, bool)
+            or not isinstance(b, (int, float, np.integer, np.floating))
+            or not math.isfinite(float(b))
+            or not 0 <= b <= steps_limit * dt_
+        ):
+            which = "max_steps" if max_steps < limits.MAX_BURN_IN_STEPS else "the limit MAX_BURN_IN_STEPS"
+            raise ArgumentError(
+                f"burn_in: expected a time in 0..{steps_limit * dt_:g} ({which} = {steps_limit} steps of dt = "
+                f"{dt_:g}), received {describe(burn_in)}; shorten burn_in=, use a larger dt=, or raise max_steps= / "
+                "vs.limits.configure(max_burn_in_steps=...)"
+            )
+    check_client(client)
     L = _check_lags(lags, order, stationary, dt_, max_steps)
     if order not in L:
         raise ArgumentError(
@@ -725,14 +753,7 @@ def estimate_kernels(
     if burn_in is not None:
         if not stationary:
             raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
-        b = burn_in
-        if (
-            isinstance(b, bool)
-            or not isinstance(b, (int, float, np.integer, np.floating))
-            or not (math.isfinite(float(b)) and b >= 0)
-        ):
-            raise ArgumentError(f"burn_in: expected a time >= 0, received {describe(burn_in)}")
-        burn = float(b)
+        burn = float(burn_in)
     elif stationary and d.parts is None:
         burn = _default_burn_in(d, dt_)
     else:
@@ -771,18 +792,28 @@ def estimate_kernels(
     job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order)
     steps = (sc.N + nburn) * comp
     desc = "volterra_sym.estimate_kernels"
-    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
-        from .distributed import run_blocks
+    try:
+        if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+            from .distributed import run_blocks
 
-        results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
-    else:
-        results = []
-        prog = ProgressBar(progress, paths * steps, steps, desc)
-        try:
-            for b0 in range(0, nblocks, per_chunk):
-                results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
-        finally:
-            prog.close()
+            results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
+        else:
+            results = []
+            prog = ProgressBar(progress, paths * steps, steps, desc)
+            try:
+                for b0 in range(0, nblocks, per_chunk):
+                    results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+            finally:
+                prog.close()
+    except SimulationError as exc:
+        singular = _singular_readout(model)
+        if singular and "non-finite kernel samples" in str(exc):  # finite states, so the readout is to blame
+            raise SimulationError(
+                f"readout: {singular} is singular on states the paths reached (its gradient or Hessian is not "
+                "finite there; the states themselves stayed finite, so the time step is not the cause); use a "
+                "readout smooth on every state the model reaches, e.g. a polynomial or tanh"
+            ) from None
+        raise
     nq = sc.entries * comp
     stats = BlockStats(nq, d.p, None)
     for sizes, bmean, bM2 in results:
@@ -805,6 +836,21 @@ def estimate_kernels(
     if bias_check:
         _warn_bias(est, sc)
     return est
+
+
+def _singular_readout(model: Diffusion) -> str:
+    """The first readout sub-expression that can be singular for a real state (sqrt, log, 1/h, ...), or ''."""
+    real = {x: sp.Dummy(x.name, real=True) for x in model.state}
+    for e in model.readout:
+        for a in sp.preorder_traversal(e):
+            if not isinstance(a, sp.Expr) or not a.has(*model.state):
+                continue
+            if isinstance(a, sp.log) and a.args[0].xreplace(real).is_positive is not True:
+                return str(a)
+            if isinstance(a, sp.Pow) and a.base.has(*model.state) and not (a.exp.is_integer and a.exp.is_nonnegative):
+                if a.base.xreplace(real).is_positive is not True:
+                    return str(a)
+    return ""
 
 
 def _warn_bias(est: KernelEstimate, sc: _Schedule) -> None:

@@ -61,6 +61,7 @@ from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..validate import check_eps
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
+from .distributed import check_client
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
@@ -570,6 +571,7 @@ def _run(
         raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
     if not isinstance(return_samples, bool):
         raise ArgumentError(f"return_samples: expected True or False, received {describe(return_samples)}")
+    check_client(client)  # a bad or unreachable scheduler fails here, once, before any work
     cm = _compile(model)
     scheme = _check_scheme(scheme, cm)
     if scheme == "exact" and substeps != 1:

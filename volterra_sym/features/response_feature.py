@@ -266,16 +266,35 @@ def response_feature(
         f"batch {batch}, D = (degree + 1) * m = {dim} channels, level {level}"
         + (f", {length} times" if running else ""),
     )
+    steps = max(length - 1, 0) * refine
+    # working arrays: refined input, step moments and increments (B x M x D each), the shift matrices M (P+1)^2
+    check_feature_memory(
+        "response_feature",
+        steps * (degree + 1) ** 2 + 3 * batch * steps * dim,
+        f"the working arrays of {steps} steps ({length - 1} grid steps x refine {refine}), batch {batch}, "
+        f"(P+1)^2 = {(degree + 1) ** 2} shift entries per step",
+    )
     fine, fvalues = _refined(grid, values, refine)
-    moments = _local_moments(fine, fvalues, degree)  # (B, M, P+1, m)
-    if running:
-        out = _running(fine, moments, level, dim, refine, include_level0)
-        result = out.reshape(*lead, length, size)
-    else:
-        shift = _shift_matrix(fine[-1] - fine[1:], degree)  # (M, P+1, P+1)
-        inc = np.einsum("iql,bilk->biqk", shift, moments).reshape(batch, -1, dim)
-        levels = signature_levels(inc[:, ::-1], level)  # reversed time: latest step first
-        result = flatten_levels(levels, include_level0).reshape(*lead, size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        moments = _local_moments(fine, fvalues, degree)  # (B, M, P+1, m)
+        if running:
+            out = _running(fine, moments, level, dim, refine, include_level0)
+            result = out.reshape(*lead, length, size)
+        else:
+            shift = _shift_matrix(fine[-1] - fine[1:], degree)  # (M, P+1, P+1)
+            inc = np.einsum("iql,bilk->biqk", shift, moments).reshape(batch, -1, dim)
+            levels = signature_levels(inc[:, ::-1], level)  # reversed time: latest step first
+            result = flatten_levels(levels, include_level0).reshape(*lead, size)
+    if not np.all(np.isfinite(result)):
+        span = float(grid[-1] - grid[0]) if grid.size else 0.0
+        big = float(np.max(np.abs(values))) if values.size else 0.0
+        growth = (degree + 1) * math.log(max(span, 1e-300)) - math.lgamma(degree + 2)  # log(span^(P+1)/(P+1)!)
+        culprit = "t" if growth > math.log(1e100) or big < 1e50 else "u"
+        raise FeatureError(
+            f"{culprit}: the response feature overflows float64 (time span {span:.3g}, largest |u| {big:.3g}, degree "
+            f"{degree}, level {level}: its coordinates grow like (span^(P+1) |u|)^level); "
+            + ("rescale the time grid (a time scale making the span about 1)" if culprit == "t" else "rescale u")
+        )
     if labels:
         return result, feature_words(m, degree, level, include_level0)
     return result

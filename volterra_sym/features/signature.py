@@ -320,9 +320,22 @@ def signature(path: np.ndarray, level: int, *, include_level0: bool = False, str
 # --------------------------------------------------------------------------- checks
 
 
-def check_feature_int(name: str, value: object, minimum: int) -> None:
+#: the vs.limits bound of each integer setting of the features, and the advice when it is exceeded
+FEATURE_LIMITS = {
+    "degree": ("MAX_FEATURE_DEGREE", "use a lower degree (every step holds a (P+1) x (P+1) shift matrix)"),
+    "level": ("MAX_FEATURE_LEVEL", "use a lower level (the feature grows like D^level)"),
+    "refine": ("MAX_FEATURE_REFINE", "use a smaller refine (or a finer input grid)"),
+    "dps": ("MAX_DPS", "use fewer digits"),
+}
+
+
+def check_feature_int(name: str, value: object, minimum: int, cls: type[Exception] = ArgumentError) -> None:
+    """An integer setting >= ``minimum``, and (degree, level, refine, dps) within its vs.limits bound, up front."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+        raise cls(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+    if name in FEATURE_LIMITS:
+        limit, remedy = FEATURE_LIMITS[name]
+        limits.check_limit(int(value), name, limit, remedy, cls)
 
 
 def check_feature_memory(where: str, floats: int, what: str) -> None:

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import limits
 from ..errors import FeatureError, InputError, describe
 from ..features import feature_words, response_feature
+from ..features.signature import check_feature_int
 from .inputs import SeriesBatch, as_series, check_feature_size
 
 __all__ = ["ResponseFeatures", "ResponseKernel", "EXPECTED_FAILED_CHECKS"]
@@ -45,8 +46,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise FeatureError(f"{name}: expected an integer >= {minimum}, received {describe(value)}")
+    check_feature_int(name, value, minimum, FeatureError)  # with the vs.limits bound of degree / level / refine
     return int(value)
 
 
@@ -65,6 +65,52 @@ def _plain_feature(values: np.ndarray, grid: np.ndarray, level: int, refine: int
     full = response_feature(values, grid, 1, level, refine=refine)  # channels (q, k) -> q * m + k
     keep = [i for i, w in enumerate(feature_words(m, 1, level)) if all(q == 0 for q, _ in w)]
     return full[:, keep]
+
+
+def _what_is_wrong(X: Any) -> str:
+    """A short statement of what is wrong with array input X (for scikit-learn's validation errors)."""
+    if np.isscalar(X) or getattr(X, "ndim", 1) == 0:
+        return f"received a scalar {describe(X)}, not a collection of series"
+    if np.iscomplexobj(X):
+        return "received complex values; the series must be real"
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        return "received a sparse matrix; pass a dense array (n_series, n_times[, n_channels])"
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError):
+        return f"received {describe(X)}, which is not an array of numbers"
+    if arr.size == 0:
+        return f"received an empty array of shape {arr.shape}; pass at least one series with samples"
+    if arr.dtype.kind in "USO":
+        return (
+            f"received {arr.dtype.kind == 'O' and 'objects' or 'strings'} ({describe(X)}); the samples must be numbers"
+        )
+    return f"received {describe(X)}"
+
+
+def validated_series(est: Any, X: Any, reset: bool) -> SeriesBatch:
+    """Parse X for estimator ``est`` (with its ``t``); arrays go through scikit-learn's validation
+    (n_features_in_ = number of time points), whose errors are re-raised as InputError naming what was wrong
+    (scikit-learn's own text kept, so its conventions hold)."""
+    if _is_collection(X):
+        if reset:
+            for name in ("n_features_in_", "feature_names_in_"):
+                est.__dict__.pop(name, None)
+        return as_series(X, est.t)
+    if len(getattr(X, "shape", ())) == 1 or (isinstance(X, (list, tuple)) and len(X) > 0):
+        return as_series(X, est.t)  # 1-D: refused with the remedy (one series is reshape(1, -1))
+    try:
+        arr = validate_data(est, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
+    except TypeError as exc:  # scikit-learn's convention (check_dtype_object): a TypeError, named here
+        raise TypeError(f"X: {_what_is_wrong(X)}. {exc}") from None
+    except ValueError as exc:
+        if reset or "features, but" not in str(exc):
+            raise InputError(f"X: {_what_is_wrong(X)}. {exc}") from None
+        raise InputError(
+            f"X: {exc} Array input is read as series on the grid of fit ({est.n_features_in_} time points); "
+            "pass series of other lengths as a list of pairs (t_i, u_i), which may have any length"
+        ) from None
+    return as_series(X, est.t, array=arr)
 
 
 class _SeriesInputTags:
@@ -143,24 +189,7 @@ class ResponseFeatures(_SeriesInputTags, TransformerMixin, BaseEstimator):
     # ---- scikit-learn plumbing -------------------------------------------------------
 
     def _series(self, X: Any, reset: bool) -> SeriesBatch:
-        """Parse X; arrays go through scikit-learn's validation (n_features_in_ = number of time points)."""
-        if _is_collection(X):
-            if reset:
-                for name in ("n_features_in_", "feature_names_in_"):
-                    self.__dict__.pop(name, None)
-            return as_series(X, self.t)
-        if len(getattr(X, "shape", ())) == 1 or (isinstance(X, (list, tuple)) and len(X) > 0):
-            return as_series(X, self.t)  # 1-D: refused with the remedy (one series is reshape(1, -1))
-        try:
-            arr = validate_data(self, X, reset=reset, allow_nd=True, dtype=np.float64, ensure_all_finite=False)
-        except ValueError as exc:
-            if reset or "features, but" not in str(exc):
-                raise
-            raise InputError(
-                f"X: {exc} Array input is read as series on the grid of fit ({self.n_features_in_} time points); "
-                "pass series of other lengths as a list of pairs (t_i, u_i), which may have any length"
-            ) from None
-        return as_series(X, self.t, array=arr)
+        return validated_series(self, X, reset)
 
     def _check_params(self) -> None:
         _check_int("degree", self.degree, 0)
@@ -239,10 +268,21 @@ class ResponseFeatures(_SeriesInputTags, TransformerMixin, BaseEstimator):
             if grid.size < 2:  # a single sample: no time has elapsed, X = 0 and Phi = 0
                 continue
             scaled = (values - self.input_mean_) / self.input_scale_
-            if self.degree == 0:
-                out[idx, offset:] = _plain_feature(scaled, grid, self.level, self.refine)
-            else:
-                out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
+            try:
+                if self.degree == 0:
+                    out[idx, offset:] = _plain_feature(scaled, grid, self.level, self.refine)
+                else:
+                    out[idx, offset:] = response_feature(scaled, grid, self.degree, self.level, refine=self.refine)
+            except FeatureError as exc:  # overflow: name the estimator's argument that scales the culprit
+                text = str(exc).split("; rescale")[0]
+                if text.startswith("t:"):
+                    raise FeatureError(
+                        f"time_scale: with time_scale = {self.time_scale_:.3g} {text[3:]}; use a smaller time_scale "
+                        "(or 'auto', which maps the longest training series to [0, 1])"
+                    ) from None
+                if text.startswith("u:"):
+                    raise FeatureError(f"X: {text[3:]}; rescale the inputs (or input_scaling='standard')") from None
+                raise
         return out
 
     def transform(self, X: Any) -> np.ndarray:
@@ -314,7 +354,6 @@ class ResponseKernel(_SeriesInputTags, ClassNamePrefixFeaturesOutMixin, Transfor
         self.include_level0 = include_level0
         self.refine = refine
         self.normalize = normalize
-
 
     def _feature_params(self) -> dict[str, Any]:
         return {

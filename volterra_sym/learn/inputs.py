@@ -121,9 +121,26 @@ def _is_pair(item: Any) -> bool:
     return isinstance(item, tuple) and len(item) == 2
 
 
+def _floats(x: Any, name: str, what: str) -> np.ndarray:
+    """``x`` as a float array, or InputError naming ``name`` and what it holds (strings, complex, ragged)."""
+    try:
+        raw = np.asarray(x)
+        if raw.dtype.kind == "c":
+            raise InputError(f"{name}: received complex values; {what} must be real numbers")
+        return raw.astype(float, copy=False)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        reason = "ragged (rows of different lengths)" if "inhomogeneous" in str(exc) else "not numbers"
+        raise InputError(
+            f"{name}: expected {what} as real numbers, received {describe(x)} ({reason}); convert the samples to "
+            "floats first"
+        ) from None
+
+
 def _series_array(u: Any, name: str) -> np.ndarray:
-    """One series as (L, m) floats (conversion errors of non-numbers propagate as TypeError)."""
-    arr = np.asarray(u, dtype=float)
+    """One series as (L, m) floats (InputError for non-numbers)."""
+    arr = _floats(u, name, "a series of samples")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -139,6 +156,13 @@ def as_series(X: Any, t: Any = None, *, name: str = "X", array: np.ndarray | Non
     ``array`` : X already converted to a float array of ndim 2 or 3 (by scikit-learn's
     ``check_array``), used instead of converting X again.
     """
+    if array is None and isinstance(X, (list, tuple)):
+        for i, x in enumerate(X):
+            if isinstance(x, tuple) and len(x) != 2 and len(x) > 0 and not np.isscalar(x[0]):
+                raise InputError(
+                    f"{name}[{i}]: a tuple of {len(x)} entries; a series with its own grid is a pair (t_i, u_i), "
+                    "and a series itself is an array or a list"
+                )
     if array is None and isinstance(X, (list, tuple)) and len(X) > 0 and any(_is_pair(x) for x in X):
         if not all(_is_pair(x) for x in X):
             i = next(i for i, x in enumerate(X) if not _is_pair(x))
@@ -166,7 +190,7 @@ def as_series(X: Any, t: Any = None, *, name: str = "X", array: np.ndarray | Non
             )
         array = np.stack(arrays)
     if array is None:
-        array = np.asarray(X, dtype=float)
+        array = _floats(X, name, "an array of series")
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3:

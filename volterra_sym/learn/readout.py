@@ -38,19 +38,72 @@ import sympy as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .. import limits
 from ..errors import ExpressionError, InputError, ReadoutError, VolterraError, describe
 from ..features import response_feature
 from ..model.parsing import as_expression
 from ..validate import check_model
-from .inputs import SeriesBatch, as_series, check_feature_size
+from .estimators import validated_series
+from .inputs import SeriesBatch, check_feature_size
 
-__all__ = ["ReadoutRegression", "SimulationGap", "compare_with_simulation", "ridge_readout"]
+__all__ = [
+    "READOUT_EXPECTED_FAILED_CHECKS",
+    "ReadoutRegression",
+    "SimulationGap",
+    "compare_with_simulation",
+    "ridge_readout",
+]
+
+
+#: scikit-learn checks ReadoutRegression does not pass, and why (``check_estimator(...,
+#: expected_failed_checks=READOUT_EXPECTED_FAILED_CHECKS)``).
+READOUT_EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_regressors_train": (
+        "the model class is fixed by the network: predictions are w . E f(h_T; u) + b, the expected readouts of "
+        "a given SRNN at each series' final time, so an arbitrary regression target on generic 2-D data (the "
+        "check asks for a score > 0.5) is outside it; the fit itself is exact ridge regression (tests/test_learn.py)"
+    ),
+}
+
+
+def _real_matrix(x: Any, name: str, ndims: tuple[int, ...]) -> np.ndarray:
+    try:
+        raw = np.asarray(x)
+        if raw.dtype.kind == "c":
+            raise InputError(f"{name}: Complex data not supported: received complex values; expected real numbers")
+        arr = raw.astype(float, copy=False)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{name}: expected an array of real numbers, received {describe(x)}") from None
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise InputError(f"{name}: expected a {want} array, received shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: contains NaN or inf values; drop or impute them")
+    return arr
+
+
+def _check_alpha(alpha: Any) -> float:
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
+        or not np.isfinite(alpha)
+        or alpha < 0
+    ):
+        raise ReadoutError(f"alpha: expected a finite number >= 0 (the ridge penalty), received {describe(alpha)}")
+    return float(alpha)
 
 
 def ridge_readout(G: np.ndarray, y: np.ndarray, alpha: float, fit_intercept: bool = True) -> tuple[np.ndarray, Any]:
     """(w, b) minimising |y - b - G w|^2 + alpha |w|^2 (b not penalised); G (n, J), y (n,) or (n, k)."""
-    G = np.asarray(G, dtype=float)
-    y = np.asarray(y, dtype=float)
+    G = _real_matrix(G, "G", (2,))
+    y = _real_matrix(y, "y", (1, 2))
+    alpha = _check_alpha(alpha)
+    if y.shape[0] != G.shape[0] or G.shape[0] == 0:
+        raise InputError(f"y: expected {G.shape[0]} targets (one per row of G, at least one), received shape {y.shape}")
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise ReadoutError(f"fit_intercept: expected True or False, received {describe(fit_intercept)}")
     if fit_intercept:
         g0 = G.mean(axis=0)
         y0 = y.mean(axis=0)
@@ -77,6 +130,22 @@ def _readout_expr(entry: Any, i: int, model: Any) -> Any:
             f"readouts[{i}]: expected an expression of the state (e.g. 'h1**2'), or a Response, "
             f"received {describe(entry)}"
         ) from None
+
+
+def _check_feature_degree(value: Any, name: str) -> int:
+    """A response-feature degree P in 1..MAX_FEATURE_DEGREE (ReadoutError otherwise: fractions are not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ReadoutError(
+            f"{name}: expected an integer >= 1 (the response-feature degree P), received {describe(value)}"
+        )
+    limits.check_limit(
+        int(value),
+        name,
+        "MAX_FEATURE_DEGREE",
+        "use a lower degree (the truncation error falls like (rate T)^(P+1)/(P+1)!)",
+        ReadoutError,
+    )
+    return int(value)
 
 
 class ReadoutRegression(RegressorMixin, BaseEstimator):
@@ -141,12 +210,53 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         self.derive_options = derive_options
         self.feature_degree = feature_degree
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.target_tags.multi_output = True  # y (n, k): one readout per column
+        return tags
+
+    def _check_params(self) -> None:
+        """Every hyper-parameter, before any derivation (ReadoutError naming it)."""
+        if (
+            isinstance(self.order, bool)
+            or not isinstance(self.order, (int, np.integer))
+            or not 1 <= self.order <= limits.MAX_ORDER
+        ):
+            raise ReadoutError(
+                f"order: expected an integer in 1..{limits.MAX_ORDER} (the limit MAX_ORDER; change it with "
+                f"vs.limits.configure(max_order=...)), received {describe(self.order)}"
+            )
+        if (
+            isinstance(self.eps, bool)
+            or not isinstance(self.eps, (int, float, np.integer, np.floating))
+            or not np.isfinite(self.eps)
+        ):
+            raise ReadoutError(
+                f"eps: expected a finite real number (the input amplitude), received {describe(self.eps)}"
+            )
+        _check_alpha(self.alpha)
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise ReadoutError(f"fit_intercept: expected True or False, received {describe(self.fit_intercept)}")
+        if self.feature_degree is not None:
+            _check_feature_degree(self.feature_degree, "feature_degree")
+        if self.derive_options is not None:
+            if not isinstance(self.derive_options, dict):
+                raise ReadoutError(
+                    f"derive_options: expected a dict of vs.derive options, received {describe(self.derive_options)}"
+                )
+            if "order" in self.derive_options:
+                raise ReadoutError(
+                    "derive_options: contains 'order', which ReadoutRegression sets from its own order= "
+                    f"({describe(self.order)}); remove it from derive_options and pass order= instead"
+                )
+
     # ---- the dictionary ------------------------------------------------------------
     def _responses(self) -> list[Any]:
         from .. import Response, derive
 
-        if isinstance(self.order, bool) or not isinstance(self.order, (int, np.integer)) or self.order < 1:
-            raise ReadoutError(f"order: expected an integer >= 1, received {describe(self.order)}")
+        self._check_params()
         if isinstance(self.readouts, (str, sp.Basic)) or not isinstance(self.readouts, Sequence):
             raise ReadoutError(
                 f"readouts: expected a sequence of readout functions (e.g. ['h1', 'h2', 'h1**2']), "
@@ -174,10 +284,6 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
                     "model=vs.SRNN(...) (or derived Responses as readouts)"
                 )
             check_model(self.model)
-            if self.derive_options is not None and not isinstance(self.derive_options, dict):
-                raise ReadoutError(
-                    f"derive_options: expected a dict of vs.derive options, received {describe(self.derive_options)}"
-                )
             expr = _readout_expr(entry, i, self.model)
             try:
                 resp = derive(self.model.replace(readout=expr), self.order, **(self.derive_options or {}))
@@ -197,8 +303,8 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         return out
 
     # ---- expected outputs ----------------------------------------------------------
-    def _batch(self, X: Any) -> SeriesBatch:
-        batch = as_series(X, self.t)
+    def _batch(self, X: Any, reset: bool = False) -> SeriesBatch:
+        batch = validated_series(self, X, reset)
         m = self.responses_[0].model.m
         if batch.n_channels != m:
             raise InputError(
@@ -217,7 +323,10 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
     def expected_outputs(self, X: Any) -> np.ndarray:
         """Design matrix G[i, j] = E f_j(h_T; u_i) from the Volterra series (no simulation), (n, J)."""
         check_is_fitted(self, "responses_")
-        batch = self._batch(X)
+        return self._expected(X, reset=False)
+
+    def _expected(self, X: Any, reset: bool) -> np.ndarray:
+        batch = self._batch(X, reset)
         return self._design(self._series_list(batch))
 
     def _design(self, series: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -227,7 +336,10 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
             groups: dict[tuple[int, bytes], list[int]] = {}
             for i, (grid, _) in enumerate(series):
                 if grid.size < 2:
-                    raise InputError(f"X: series {i} has a single sample; the network needs a grid of >= 2 times")
+                    raise InputError(
+                        f"X: series {i} has a single sample (n_features = 1 for array input); the network needs "
+                        "a grid of >= 2 times"
+                    )
                 groups.setdefault((grid.size, grid.tobytes()), []).append(i)
             for idx in groups.values():
                 grid = series[idx[0]][0]
@@ -236,7 +348,10 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
             return G
         for i, (grid, u) in enumerate(series):
             if grid.size < 2:
-                raise InputError(f"X: series {i} has a single sample; the network needs a grid of >= 2 times")
+                raise InputError(
+                    f"X: series {i} has a single sample (n_features = 1 for array input); the network needs "
+                    "a grid of >= 2 times"
+                )
             for j, resp in enumerate(self.responses_):
                 parts = resp.predict(u, grid, eps=float(self.eps), by_order=True)
                 G[i, j] = float(np.sum(parts[: self.order + 1, -1]))
@@ -254,20 +369,17 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> ReadoutRegression:
         """Derive the dictionary's kernels, compute G for X, and ridge-regress y on G."""
-        if (
-            isinstance(self.alpha, bool)
-            or not isinstance(self.alpha, (int, float, np.integer, np.floating))
-            or not np.isfinite(self.alpha)
-            or self.alpha < 0
-        ):
-            raise ReadoutError(f"alpha: expected a finite number >= 0, received {describe(self.alpha)}")
+        self._check_params()
+        if y is None:
+            raise InputError(
+                f"y: {type(self).__name__} requires y to be passed, but the target y is None; pass one target "
+                "per series"
+            )
+        y_arr = _real_matrix(y, "y", (1, 2))
         self.prepare()
-        G = self.expected_outputs(X)
-        y_arr = np.asarray(y, dtype=float)
-        if y_arr.shape[0] != G.shape[0] or y_arr.ndim > 2:
+        G = self._expected(X, reset=True)
+        if y_arr.shape[0] != G.shape[0]:
             raise InputError(f"y: expected {G.shape[0]} targets (n,) or (n, k), received shape {y_arr.shape}")
-        if not np.all(np.isfinite(y_arr)):
-            raise InputError("y: the targets contain NaN or inf values; drop or impute them")
         self.coef_, self.intercept_ = ridge_readout(G, y_arr, float(self.alpha), bool(self.fit_intercept))
         return self
 
@@ -285,8 +397,14 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         Needs the stationary start and exact or Taylor kernels.
         """
         check_is_fitted(self, "coef_")
+        degree = _check_feature_degree(degree, "degree")
         level = self.order if level is None else level
-        means, C = self._coefficient_matrix(degree, level, **options)
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= limits.MAX_ORDER:
+            raise ReadoutError(
+                f"level: expected an integer in 1..{limits.MAX_ORDER} (a kernel order; the limit MAX_ORDER, change "
+                f"it with vs.limits.configure(max_order=...)), received {describe(level)}"
+            )
+        means, C = self._coefficient_matrix(int(degree), int(level), **options)
         return self.intercept_ + means @ self.coef_, C @ self.coef_
 
     def _coefficient_matrix(self, degree: int, level: int, **options: Any) -> tuple[np.ndarray, np.ndarray]:

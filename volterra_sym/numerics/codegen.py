@@ -29,7 +29,7 @@ import sympy as sp
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import ArgumentError, InputError, describe
 from ..model.diffusion import Diffusion
-from ..validate import check_index_tuple, output_path, write_text_file
+from ..validate import COMPLEX_LAGS, check_index_tuple, output_path, write_text_file
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -96,7 +96,7 @@ def _fmt(x: float) -> str:
 def _function_source(name: str, args: list[str], terms: list, doc: str) -> str:
     lines = [f"def {name}({', '.join(args)}):", f'    """{doc}"""']
     for a in args:
-        lines.append(f"    {a} = _real({a})")
+        lines.append(f"    {a} = _real({a}, {a!r})")
     if not terms:
         shape = " + ".join(f"0.0 * {a}" for a in args) if args else "0.0"
         lines.append(f"    return {shape}")
@@ -180,12 +180,19 @@ KERNELS maps (component, n, k) with 0-based k to the function.
 import numpy as np
 
 
-def _real(x):
+class InputError(ValueError):
+    """Bad input: the class and message volterra_sym gives for the same mistake (this module does not import it)."""
+
+
+def _real(x, name):
     """A lag array as float64; complex lags are refused (NumPy would drop their imaginary parts)."""
     x = np.asarray(x)
     if np.iscomplexobj(x):
-        raise ValueError("lags must be real numbers; received complex values")
+        raise InputError(name + ": " + COMPLEX_LAGS)
     return x.astype(float)
+
+
+COMPLEX_LAGS = {COMPLEX_LAGS!r}
 '''
     return header + "\n\n" + "\n\n\n".join(funcs) + "\n\n\nKERNELS = {\n" + "\n".join(registry) + "\n}\n"
 
@@ -293,7 +300,7 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
         if len(lags) != len(idx):
             raise ArgumentError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
         if any(np.iscomplexobj(x) or isinstance(x, mpmath.mpc) for x in lags):
-            raise InputError("lags: received complex values; lags must be real")
+            raise InputError(f"lags: {COMPLEX_LAGS}")
         if all(np.ndim(x) == 0 for x in lags):
             return scalar(*lags)
         arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])

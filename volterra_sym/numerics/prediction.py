@@ -43,7 +43,7 @@ def predict_series(
     top_degree: int | None = None,
     engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each order's contribution eps^n y^(n)(t) and the top-shell estimate (as :func:`evaluate_series`)."""
+    """Each order's contribution eps^n y^(n)(t) and each order's top-shell estimate (as :func:`evaluate_series`)."""
     if engine not in ENGINES:
         raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
     if engine == "cascade":
@@ -66,7 +66,7 @@ def predict_series(
             values = evaluate_cube(plan, tt, U, interp, cube, exps)
         for (c, n, is_top), y in values.items():
             if is_top:
-                top_part[:, c] += y * eps**n
+                top_part[n, :, c] += y * eps**n
             else:
                 out[n, :, c] = y * eps**n
     return out, top_part

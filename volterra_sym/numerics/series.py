@@ -47,8 +47,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import ArgumentError
+from ..errors import ArgumentError, InputError
 from ..model.diffusion import Diffusion
 
 BLOCK_EXPONENT = 30.0
@@ -498,14 +499,16 @@ def evaluate_series(
         zero for the cube form of :mod:`volterra_sym.numerics.separable`); order 0 is always computed.
     exps : e^{-mu t} on ``tt`` by rate, shared with the cube form (filled here).
 
-    Returns (parts (order+1, len(t), p), top (len(t), p)); non-finite values are left to the caller.
+    Returns (parts (order+1, len(t), p), top (order+1, len(t), p): each order's top shell); non-finite values are
+    left to the caller.
     """
     model = forms.model
     P = model.p
+    N = len(forms.taus)
+    check_prediction_memory(forms, tt, only, top_degree)
     out = np.zeros((forms.order + 1, tt.size, P))
     ev: Any = None
-    N = len(forms.taus)
-    top = np.zeros((tt.size, P))
+    top = np.zeros((forms.order + 1, tt.size, P))
     horizon = float(tt[-1])
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are reported by the caller
         for c in range(P):
@@ -526,8 +529,44 @@ def evaluate_series(
                     if shell:
                         acc_top += ordered_integrals(ev, ks, terms, N, select=lambda p: sum(p) == top_degree)
                 out[n, :, c] = acc.real * eps**n
-                top[:, c] += acc_top.real * eps**n
+                top[n, :, c] += acc_top.real * eps**n
     return out, top
+
+
+#: bytes per grid point of one cached filter stage (value and slope, complex)
+STAGE_BYTES = 32
+
+
+def check_prediction_memory(
+    forms: ExpPolyKernels, tt: np.ndarray, only: set[tuple[int, int, bool]] | None = None, top_degree: int | None = None
+) -> None:
+    """Refuse (InputError on ``t``) a cascade prediction whose cached filter stages, STAGE_BYTES x len(t) each,
+    plus the (order + 3) x p output arrays exceed vs.limits.PREDICT_MEMORY, before any filter runs.
+
+    The stages are the distinct prefixes of the terms' filter chains (what :func:`ordered_integrals` caches)."""
+    horizon, points = float(tt[-1]), tt.size  # the terms are cached per horizon: the run below reuses them
+    N = len(forms.taus)
+    stages: set[tuple] = set()
+    for c in range(forms.model.p):
+        for n in range(1, forms.order + 1):
+            if only is not None and (c, n, False) not in only and (top_degree is None or (c, n, True) not in only):
+                continue
+            for ks in _tuples(forms.model.m, n):
+                for mu, p, _ in forms.numeric_terms((c, n, ks), horizon):
+                    chain: tuple = ((p[N], mu[N]),)
+                    stages.add(chain)
+                    for j in reversed(range(1, n)):
+                        chain = (*chain, (ks[j], mu[j], p[j]))
+                        stages.add(chain)
+                    stages.add((ks[0], mu[0], p[0]))
+    need = STAGE_BYTES * points * len(stages) + 8 * points * (forms.order + 3) * forms.model.p
+    limits.check_memory(
+        need,
+        "t",
+        f"the prediction on {points} grid points ({len(stages)} filter stages of ~{STAGE_BYTES} bytes per point)",
+        "use a coarser grid (or predict on pieces of it)",
+        cls=InputError,
+    )
 
 
 def _as_univariate(F: ExpPoly, t_sym: sp.Symbol) -> ExpPoly:

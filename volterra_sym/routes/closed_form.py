@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, to_sympy
 from ..errors import ArgumentError
 from ..model.diffusion import Diffusion
@@ -150,6 +151,7 @@ class ClosedFormResponse(Response):
         p = tuple(p)
         if len(p) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in p):
             raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        limits.check_limit(sum(int(x) for x in p), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         self._check_taylor_degree(sum(p), "p")
         with mpmath.workdps(self.dps):
             val = F.derivative_at_zero((*p, 0))
@@ -192,8 +194,9 @@ class ClosedFormResponse(Response):
             ``"cubic"`` for callables.  Cube-form orders are exact for the piecewise-linear interpolant
             (``"pwlinear"`` and ``"linear"`` alike) and O(h^4) with ``"cubic"``; cascade orders as in
             :mod:`volterra_sym.numerics.series`.
-        return_error : also return a truncation-error estimate (Taylor kernels: the
-            contribution of the top-degree Taylor shell; exact kernels: zeros).
+        return_error : also return a truncation-error estimate of the shape of the value, per order with
+            ``by_order`` (every route; Taylor kernels: the contribution of the top-degree Taylor shell;
+            exact kernels: zeros).
         engine : ``"auto"`` (cube form where it applies, cascades elsewhere), ``"cascade"`` (filter
             cascades for every order: the previous predictor, a cross-check), ``"cube"`` (error
             where the cube form does not apply).
@@ -227,12 +230,15 @@ class ClosedFormResponse(Response):
         if engine not in ENGINES:
             raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
         out, top = predict_series(self, U, tt, e, interp=interp, top_degree=self._top_shell_degree(), engine=engine)
-        self._after_prediction(tt, out, top)
+        self._after_prediction(tt, out, top.sum(axis=0))
         if not self.model.vector_readout:
-            out, top = out[..., 0], top[:, 0]
+            out, top = out[..., 0], top[..., 0]
         check_finite_prediction(out, tt)
         res = out if by_order else out.sum(axis=0)
-        return (res, np.abs(top)) if return_error else res
+        if not return_error:
+            return res
+        # one convention for every route: the error has the shape of the value (per order with by_order)
+        return res, (np.abs(top) if by_order else np.abs(top.sum(axis=0)))
 
     def lower(self, backend: str = "numpy", **options: Any) -> Lowered:
         """Lower every kernel to numeric callables (see :func:`volterra_sym.numerics.codegen.lower`)."""

@@ -75,7 +75,7 @@ class ExactRoute(Route):
 
     def derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
         self.check_options(options)
-        dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
+        dps = check_int(options.get("dps", 30), "dps", minimum=15, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
         simplify = check_flag(options.get("simplify", True), "simplify")
         return derive_exact(model, order, dps=dps, simplify=simplify)
 

@@ -195,6 +195,7 @@ class GalerkinResponse(Response):
         pp = tuple(p) if isinstance(p, (tuple, list, np.ndarray)) else (p,)
         if len(pp) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in pp):
             raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        limits.check_limit(sum(int(x) for x in pp), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
         if not np.isfinite(value):
@@ -243,9 +244,16 @@ class GalerkinResponse(Response):
         return out
 
     def check_accuracy(self, stacklevel: int = 2) -> None:
-        """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size."""
-        for n, (big, err) in self.accuracy().items():
-            scale = big if big > 0 else 1.0
+        """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size.
+
+        The size of an order is floored at sqrt(machine epsilon) x the largest kernel of any order: a kernel
+        below that floor is zero in double precision (e.g. K^(2) and K^(4) of a cubic readout of a linear
+        model, exactly zero), and its rounding noise relative to itself says nothing about convergence."""
+        accuracy = self.accuracy()
+        overall = max((big for big, _ in accuracy.values()), default=0.0)
+        floor = float(np.sqrt(np.finfo(float).eps)) * overall
+        for n, (big, err) in accuracy.items():
+            scale = max(big, floor) if max(big, floor) > 0 else 1.0
             msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
             if msg:
                 warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)

@@ -43,12 +43,37 @@ class GalerkinEstimate:
     finer: GalerkinSystem | None = None
     coarser: GalerkinSystem | None = None
 
+    def _finite(self, name: str, values: Any, system: GalerkinSystem) -> Any:
+        """``values`` if finite; otherwise an ArgumentError naming what put the law out of the basis's reach."""
+        arr = np.asarray(values, dtype=complex if np.iscomplexobj(values) else float)
+        if np.all(np.isfinite(arr)):
+            return values
+        w = system.weight
+        sd = np.sqrt(np.abs(np.diag(w.cov)))
+        init = system.model.initial
+        start = np.asarray(getattr(init, "mean", getattr(init, "x0", np.zeros(0))), dtype=float).ravel()
+        far = start.size and np.max(np.abs(start - w.mean) / np.maximum(sd, 1e-300)) > 1e6
+        argument = "initial" if far else "weight"
+        remedy = (
+            "start within a few standard deviations of the weight, or use a weight fitted to the start"
+            if far
+            else "use a weight close to the law (weight='linearisation' or 'pilot', or ('gaussian', mean, cov) "
+            "with the law's own scale)"
+        )
+        raise ArgumentError(
+            f"{argument}: the Galerkin {name.replace('_', ' ')} at degree {system.degree} are not finite: the "
+            f"polynomial basis overflows ({w.describe()}"
+            + (f"; initial state {np.round(start, 4).tolist()}" if start.size else "")
+            + f"); {remedy}"
+        )
+
     def _estimate(self, name: str, *args: Any) -> tuple[Any, Any]:
-        a = getattr(self.coarse, name)(*args)
-        b = getattr(self.fine, name)(*args)
+        a = self._finite(name, getattr(self.coarse, name)(*args), self.coarse)
+        b = self._finite(name, getattr(self.fine, name)(*args), self.fine)
         d1 = np.abs(np.asarray(a) - np.asarray(b))
         if self.coarser is not None:  # tail from below: slowest local contraction |v_p - v_(p+s)| / |v_(p-s) - v_p|
-            d0 = np.abs(np.asarray(getattr(self.coarser, name)(*args)) - np.asarray(a))
+            v0 = self._finite(name, getattr(self.coarser, name)(*args), self.coarser)
+            d0 = np.abs(np.asarray(v0) - np.asarray(a))
             m0, m1 = float(np.max(d0, initial=0.0)), float(np.max(d1, initial=0.0))
             if m0 == 0.0:
                 return a, d1 if m1 == 0.0 else d1 / 0.1
@@ -57,7 +82,7 @@ class GalerkinEstimate:
             return a, d1 / (1.0 - rho)
         if self.finer is None:
             return a, d1
-        d2 = np.abs(np.asarray(b) - np.asarray(getattr(self.finer, name)(*args)))
+        d2 = np.abs(np.asarray(b) - np.asarray(self._finite(name, getattr(self.finer, name)(*args), self.finer)))
         m1, m2 = float(np.max(d1, initial=0.0)), float(np.max(d2, initial=0.0))
         rho = 0.0 if m1 == 0.0 and m2 == 0.0 else min(m2 / m1, 0.9) if m1 > 0 else 0.9
         return a, (d1 + d2) / (1.0 - rho) if rho > 0 else d1

@@ -32,7 +32,7 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
 Errors: ArgumentError (settings: degree, order, weight, points, n, ks, component, p), ModelError (parameters
-without values, non-finite coefficients, D <= 0), NotAnalyticError, GridError (basis too large for max_memory),
+without values, non-finite coefficients, D <= 0), NotAnalyticError, ArgumentError (basis too large for max_memory),
 UnstableError (spurious or genuine eigenvalues with Re > 0; no fixed point / diverging pilot),
 NotNormalisableError / StationaryLawError (no stationary law; implied law not positive), InputError (lags, s,
 t, U, eps).  scipy is imported lazily (expm, expm_multiply).
@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from .. import limits
-from ..errors import ArgumentError, GridError, InputError, describe
+from ..errors import ArgumentError, InputError, describe
 from ..model import Diffusion
 from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
 from .galerkin_basis import (
@@ -100,13 +100,15 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
     return 8 * (N * N * (n_b + m + 74) + 4 * chunk * N + 4 * n_nodes * n) + min(_CACHE_BYTES, 64 * 8 * N * N)
 
 
-def check_degree(degree: Any) -> int:
-    """The basis degree as an int >= 1 (ArgumentError otherwise)."""
+def check_degree(degree: Any, name: str = "degree") -> int:
+    """The basis degree as an int in 1..limits.MAX_GALERKIN_DEGREE (ArgumentError naming ``name`` otherwise),
+    checked before any work (every caller: the route, the Taylor route's stationary law, model files, the CLI)."""
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
         raise ArgumentError(
-            f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
+            f"{name}: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
         )
-    return int(degree)  # the route, model files and the CLI also cap it at limits.MAX_GALERKIN_DEGREE
+    limits.check_limit(int(degree), name, "MAX_GALERKIN_DEGREE", "use a lower Galerkin degree")
+    return int(degree)
 
 
 # --------------------------------------------------------------------------- the system
@@ -461,6 +463,14 @@ class GalerkinSystem:
         e = float(eps)
         if not math.isfinite(e):
             raise InputError(f"eps: expected a finite number, received {eps!r}")
+        # the hierarchy holds (order + 1) x len(t) x N states plus a source array: checked before allocating
+        limits.check_memory(
+            8.0 * tt.size * self.N * (order + 3),
+            "t",
+            f"the Galerkin prediction on {tt.size} points (N = {self.N} basis functions, orders 0..{order})",
+            "use a coarser grid or a lower degree",
+            cls=InputError,
+        )
         return self._finish(forward_hierarchy(self, u, tt, order), e, by_order, order)
 
     def predict_step_error(
@@ -556,10 +566,10 @@ def build_galerkin(
     order : the highest kernel / prediction order that will be asked for.
     points : Gauss-Hermite nodes per axis of the basis's tensor rule (default: exact for polynomial coefficients,
         see galerkin_assembly.nonpolynomial_points otherwise); ridge terms: see galerkin_assembly.
-    max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
+    max_memory : bytes; a basis that would need more is refused up front (ArgumentError on ``degree``) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
-    Raises NotAnalyticError, ArgumentError (settings), GridError (memory), UnstableError / StationaryLawError (guards).
+    Raises NotAnalyticError, ArgumentError (settings, memory), UnstableError / StationaryLawError (guards).
     """
     degree = check_degree(degree)
     max_memory = limits.GALERKIN_MEMORY if max_memory is None else max_memory
@@ -581,11 +591,11 @@ def build_galerkin(
         fits = max(
             (p for p in range(1, degree) if memory_needed(n, p, m, points=pts - degree + p) <= max_memory), default=0
         )
-        raise GridError(
+        raise ArgumentError(
             f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
             f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "
             f"{max_memory / 2**30:.2f} GiB; lower the degree" + (f" (degree={fits} fits)" if fits else "")
-            + ", or raise max_memory= (default vs.limits.GALERKIN_MEMORY)"
+            + ", or raise max_memory= (default: the limit GALERKIN_MEMORY, vs.limits.configure(galerkin_memory=...))"
         )
     w = choose_weight(num, weight, seed=seed)
     st = num.state
@@ -602,9 +612,10 @@ def build_galerkin(
     N = basis.N
     need = memory_needed(n, degree, m, n_nodes=basis.n_nodes)
     if need > max_memory:
-        raise GridError(
+        raise ArgumentError(
             f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
-            f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree"
+            f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree, or raise "
+            "max_memory= (default: the limit GALERKIN_MEMORY, vs.limits.configure(galerkin_memory=...))"
         )
     G, M, Gam, c_f, gram_error, n_nodes = generator_matrices(num, basis, pl, pairs)
     ev = None

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly
 from ..documents.derivation import Derivation, taylor_derivation
 from ..errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
@@ -55,10 +56,12 @@ class TaylorRoute(Route):
         if options.get("lag_degree") is None:
             raise ArgumentError("lag_degree: method='taylor' needs the Taylor degree in the lags, e.g. lag_degree=6")
         lag_degree = check_lag_degree(options["lag_degree"])
-        dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
+        dps = check_int(options.get("dps", 30), "dps", minimum=15, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
         sdeg = options.get("stationary_degree")
         if sdeg is not None:
-            sdeg = check_int(sdeg, "stationary_degree", minimum=1, hint=" (Galerkin degree of the stationary law)")
+            from .galerkin_system import check_degree  # the Galerkin degree limit, before any work
+
+            sdeg = check_degree(sdeg, "stationary_degree")
         return derive_taylor(model, check_order(order), lag_degree=lag_degree, dps=dps, stationary_degree=sdeg)
 
 

@@ -401,9 +401,7 @@ class TaylorKernels:
     expectation_report : how the expectations over mu_0 were computed.
     """
 
-    def __init__(
-        self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int, engine: Any = None
-    ):
+    def __init__(self, model: Diffusion, order: int, lag_degree: int, dps: int, component: int, engine: Any = None):
         self.model = model
         self.order = order
         self.lag_degree = lag_degree
@@ -509,7 +507,7 @@ def taylor_kernels(
     check_model(model)
     order = check_order(order)
     lag_degree = check_lag_degree(lag_degree)
-    dps = check_int(dps, "dps", minimum=10, hint=" (digits)")
+    dps = check_int(dps, "dps", minimum=10, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
         raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
     _check_analytic(model)
