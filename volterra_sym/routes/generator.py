@@ -475,6 +475,26 @@ class GeneratorResponse(Response):
             out[start : start + blk.shape[0]] = np.einsum("nl,nlp->lp", a, c)
         return out[:, 0]
 
+    def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
+        """Resolvents of the discretised generator in its eigenbasis: R(s) = diag 1 / (s - lambda) without the
+        zero (constant) mode, T_k(S) = a . M_{k_n} R(s_n) ... M_{k_1} R(s_1) c (docs/frequency.md)."""
+        from ..numerics.frequency import Transfer, resolvent_chain
+
+        lam = self.eigenvalues
+        keep = np.ones(lam.size, dtype=bool)
+        keep[int(np.argmax(lam))] = False  # the stationary (constant) mode: annihilated by every coupling
+
+        def solve(s: complex, V: np.ndarray) -> np.ndarray:
+            r = np.zeros(lam.size, dtype=complex)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a pole hit exactly: refused by the caller
+                r[keep] = 1.0 / (s - lam[keep])
+            return r[:, None] * V
+
+        def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            return resolvent_chain(self._a, self._M, self._c0[:, component], kk, S, solve)
+
+        return Transfer(n, ks, component, self.method, value)
+
     # ---- reports -------------------------------------------------------------------
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
