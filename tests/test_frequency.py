@@ -66,8 +66,11 @@ def test_h1_equals_fourier_quadrature_of_the_kernel(exact2):
     K = exact2.lower("numpy").kernel(1, (0,))
     H1 = exact2.transfer(1)
     for w in (0.0, 0.9, 2.2):
-        re = quad(lambda x: float(K(x)), 0, np.inf, weight="cos", wvar=w, epsabs=1e-12)[0] if w else quad(
-            lambda x: float(K(x)), 0, np.inf, epsabs=1e-12)[0]
+        re = (
+            quad(lambda x: float(K(x)), 0, np.inf, weight="cos", wvar=w, epsabs=1e-12)[0]
+            if w
+            else quad(lambda x: float(K(x)), 0, np.inf, epsabs=1e-12)[0]
+        )
         im = -quad(lambda x: float(K(x)), 0, np.inf, weight="sin", wvar=w, epsabs=1e-12)[0] if w else 0.0
         assert abs(H1(w) - (re + 1j * im)) < 1e-8
 

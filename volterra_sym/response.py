@@ -45,8 +45,8 @@ from .validate import check_index_tuple, check_lag_array, derive_advice, real_ar
 
 if TYPE_CHECKING:
     from .documents.derivation import Derivation
-    from .numerics.frequency import Transfer
     from .numerics.codegen import Lowered
+    from .numerics.frequency import Transfer
 
 #: Taylor coefficients a(n, k, p) of the kernels at zero lag (what the response features consume)
 TaylorFunction = Callable[[int, tuple[int, ...], tuple[int, ...]], Any]

@@ -159,7 +159,9 @@ def exp_terms(form: Any, n: int, params: dict, dps: int = 30, what: str = "K") -
         cs.append(complex(numeric_value(c, params, dps)))
         mus.append([complex(numeric_value(m, params, dps)) for m in mu[:n]])
         ps.append(list(p[:n]))
-    terms = ExpTerms(np.array(cs, dtype=complex), np.array(mus, dtype=complex).reshape(-1, n), np.array(ps, dtype=int).reshape(-1, n))
+    terms = ExpTerms(
+        np.array(cs, dtype=complex), np.array(mus, dtype=complex).reshape(-1, n), np.array(ps, dtype=int).reshape(-1, n)
+    )
     if terms.mu.size and terms.slowest <= 0:
         j, lag = np.unravel_index(int(np.argmin(terms.mu.real)), terms.mu.shape)
         raise ArgumentError(
@@ -288,6 +290,18 @@ class Transfer:
     real_only: bool = False
     formula: Callable[[str], sp.Expr] | None = field(default=None, repr=False)
     error_kind: str = "none"
+    bias_bound: Triangular | None = None
+    rates_of: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Relaxation rates -lambda (Re > 0; complex for oscillating modes), slowest first: the rates mu of the
+        kernel's exponential terms (the poles s = -mu of H_1) for formulas, the leading eigenvalues of the
+        generator for the Galerkin and grid routes; empty for Monte Carlo estimates."""
+        if self.rates_of is None:
+            return np.zeros(0, dtype=complex)
+        r = np.asarray(self.rates_of(), dtype=complex).reshape(-1)
+        return r[np.lexsort((np.abs(r.imag), r.real))]
 
     def _freqs(self, omegas: Sequence[Any]) -> tuple[np.ndarray, tuple[int, ...]]:
         arrs = check_frequencies(omegas, self.n, real=self.real_only)
@@ -322,6 +336,14 @@ class Transfer:
         if self.triangular_error is None:
             return np.zeros(shape)
         return symmetrise_abs(self.triangular_error, self.k, W).reshape(shape)
+
+    def bias(self, *omegas: Any) -> np.ndarray:
+        """A bound on the deterministic error of H (Monte Carlo estimates: lag window, trapezoid rule, time step);
+        zeros for the routes, whose whole error is :meth:`error`."""
+        W, shape = self._freqs(omegas)
+        if self.bias_bound is None:
+            return np.zeros(shape)
+        return symmetrise_abs(self.bias_bound, self.k, W).reshape(shape)
 
     def expression(self, variable: str = "omega") -> sp.Expr:
         """H_n as a SymPy expression in omega_1..omega_n (``variable="omega"``) or s_1..s_n (``"s"``)."""
@@ -365,3 +387,75 @@ def formula_builder(
         return tidy_rational(total / math.factorial(n), syms)
 
     return build
+
+
+# --------------------------------------------------------------------------- Monte Carlo estimates
+
+
+def estimated_transfer(estimate: Any, n: int = 1, k: Any = None, component: int = 0) -> Transfer:
+    """H_1(omega) from pathwise Monte Carlo kernel estimates (``vs.estimate_kernels``) on a lag grid.
+
+    The transform is the trapezoid rule of the estimated K^(1)_k over its lags (which must start at 0; any
+    spacing), evaluated at the requested real frequencies (a discrete Fourier transform).  ``H.error`` is a bound
+    on its standard error, sum_j w_j SE_j (the estimates at different lags share paths, so the worst-case
+    correlation is assumed); ``H.bias`` bounds the deterministic errors: the tail beyond the last lag (exponential
+    decay at the rate the estimate shows between lag 0 and the last lag), the trapezoid rule
+    (h^2 / 12 |d/dtau (K e^{-i omega tau})| at both ends) and the time-step bias (|sum_j w_j bias_j|, when the
+    estimate has one).  Order 1, stationary start.
+    """
+    from ..validate import check_index_tuple
+
+    if isinstance(n, bool) or n != 1:
+        raise ArgumentError(
+            f"n: transfer functions from Monte Carlo estimates are available at order 1 only, received {describe(n)}; "
+            "use a route's resp.transfer(2) for order 2"
+        )
+    if not str(getattr(estimate, "start", "")).startswith("stationary"):
+        raise ArgumentError(
+            f"estimate: the kernels were estimated from the start {estimate.start}, so they depend on s_n and have "
+            "no transfer function; estimate them from the stationary start"
+        )
+    if 1 not in estimate.lags:
+        raise ArgumentError("estimate: it holds no order-1 kernel; run estimate_kernels with lags={1: taus}")
+    ks = check_index_tuple(k, 1, estimate.m)
+    taus = np.asarray(estimate.lags[1])[:, 0]
+    mean, se = np.asarray(estimate.mean(1, ks)), np.asarray(estimate.stderr(1, ks))
+    bias = np.asarray(estimate.bias(1, ks)) if estimate.bias_checked else np.zeros_like(mean)
+    if mean.ndim == 2:
+        p = mean.shape[1]
+        if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not 0 <= component < p:
+            raise ArgumentError(f"component: expected a readout index in 0..{p - 1}, received {describe(component)}")
+        mean, se, bias = mean[:, component], se[:, component], bias[:, component]
+    order = np.argsort(taus, kind="stable")
+    taus, mean, se, bias = taus[order], mean[order], se[order], bias[order]
+    if taus.size < 3 or taus[0] != 0 or np.any(np.diff(taus) <= 0):
+        raise ArgumentError(
+            f"estimate: the order-1 lags must be at least 3 distinct values starting at 0 (the transform integrates "
+            f"from lag 0), received {taus.size} lags from {taus[0]:g}"
+        )
+    w = trapezoid_weights(taus)
+    end = abs(mean[-1]) + 2 * se[-1]
+    start = abs(mean[0])
+    if end >= start:
+        raise ArgumentError(
+            f"estimate: the estimated kernel has not decayed within the lags (|K(0)| = {start:.3g}, |K(tau_max)| + 2 SE"
+            f" = {end:.3g} at tau_max = {taus[-1]:g}); estimate it on longer lags"
+        )
+    tail = end / (np.log(start / end) / taus[-1])
+    h0, h1 = taus[1] - taus[0], taus[-1] - taus[-2]
+    slope0, slope1 = abs(mean[1] - mean[0]) / h0, abs(mean[-1] - mean[-2]) / h1
+
+    def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+        return grid_laplace([taus], mean, S)
+
+    def stderr(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+        return np.full(S.shape[0], float(w @ se))
+
+    def bound(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+        om = np.abs(S[:, 0])
+        trap = h0**2 / 12 * (slope0 + om * abs(mean[0])) + h1**2 / 12 * (slope1 + om * end)
+        return tail + trap + np.abs(grid_laplace([taus], bias, S))
+
+    return Transfer(
+        1, ks, component, "monte carlo", value, stderr, real_only=True, error_kind="stderr", bias_bound=bound
+    )

@@ -161,9 +161,12 @@ class ClosedFormResponse(Response):
         def bound(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
             return np.asarray(exp_poly_laplace(numeric(kk), S, with_error=True)[1])
 
+        taken = {x.name for x in (*self.model.state, *self.model.parameters)}
         return Transfer(
             n, ks, component, self.method, value, bound,
-            formula=formula_builder(forms.__getitem__, ks, {x.name for x in (*self.model.state, *self.model.parameters)}), error_kind="rounding",
+            formula=formula_builder(forms.__getitem__, ks, taken),
+            error_kind="rounding",
+            rates_of=lambda: np.unique(np.concatenate([numeric(kk).mu.reshape(-1) for kk in perms])),
         )
 
     # ---- Taylor coefficients at zero lag -------------------------------------------

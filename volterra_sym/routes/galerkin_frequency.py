@@ -75,4 +75,6 @@ def galerkin_transfer(estimate: Any, n: int, ks: tuple[int, ...], component: int
     def error(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
         return np.asarray(estimate.evaluate(of, kk, S)[1], dtype=float)
 
-    return Transfer(n, ks, component, "galerkin", value, error, error_kind="degree")
+    return Transfer(
+        n, ks, component, "galerkin", value, error, error_kind="degree", rates_of=lambda: estimate.coarse.rates(6)
+    )

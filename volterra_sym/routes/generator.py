@@ -493,7 +493,7 @@ class GeneratorResponse(Response):
         def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
             return resolvent_chain(self._a, self._M, self._c0[:, component], kk, S, solve)
 
-        return Transfer(n, ks, component, self.method, value)
+        return Transfer(n, ks, component, self.method, value, rates_of=lambda: -np.sort(lam[keep])[::-1][:6])
 
     # ---- reports -------------------------------------------------------------------
 
