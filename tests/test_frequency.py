@@ -61,6 +61,7 @@ def test_linear_srnn_h2_is_the_cube_form(exact2):
     assert np.allclose(H2(w1, w2), H2(w2, w1))  # symmetric
 
 
+@pytest.mark.slow
 def test_h1_equals_fourier_quadrature_of_the_kernel(exact2):
     quad = pytest.importorskip("scipy.integrate").quad
     K = exact2.lower("numpy").kernel(1, (0,))
@@ -94,7 +95,7 @@ def _gauss_legendre_h2(resp, w1, w2, L=140.0, panels=24, q=24):
 
 
 @pytest.mark.filterwarnings("ignore::volterra_sym.ConvergenceWarning")
-@pytest.mark.parametrize("route", ["exact", "galerkin"])
+@pytest.mark.parametrize("route", ["exact", pytest.param("galerkin", marks=pytest.mark.slow)])
 def test_h2_equals_fourier_quadrature_of_the_kernel(route):
     model = LIN2 if route == "exact" else TANH1
     opts = {} if route == "exact" else {"method": "galerkin", "degree": 12}
@@ -106,6 +107,7 @@ def test_h2_equals_fourier_quadrature_of_the_kernel(route):
 
 
 @pytest.mark.filterwarnings("ignore::volterra_sym.ConvergenceWarning")
+@pytest.mark.slow
 def test_galerkin_tanh_h1_equals_fourier_quadrature():
     quad = pytest.importorskip("scipy.integrate").quad
     resp = vs.derive(TANH1, order=1, method="galerkin", degree=12)
@@ -134,6 +136,7 @@ def test_generator_route_agrees_with_exact_within_its_grid_error():
         assert np.max(np.abs(gen.transfer(n)(*args) - ref)) < 1e-3 * np.max(np.abs(ref))
 
 
+@pytest.mark.slow
 def test_closed_forms_match_math_md_section_5():
     a, c, s, c0 = sp.symbols("a c s c0", positive=True)
     resp = vs.derive(vs.OU(a, c, s, c=c0, readout="h1**3"), order=3)
@@ -149,6 +152,7 @@ def test_closed_forms_match_math_md_section_5():
     assert sp.simplify(H3 - c**3 / sp.Mul(*[(a + sp.I * x) for x in w])) == 0
 
 
+@pytest.mark.slow
 def test_expression_equals_the_numbers(exact2):
     expr = exact2.transfer(2).expression("omega")
     w1, w2 = sorted(expr.free_symbols, key=str)
@@ -219,3 +223,97 @@ def test_transforms_that_do_not_exist_are_refused():
     gen = vs.derive(TANH1, order=1, method="generator")
     with pytest.raises(vs.ArgumentError, match=r"^expression: method='generator' computes H_1 numerically"):
         gen.transfer(1).expression()
+
+
+# ---------------------------------------------------------------------------- summary numbers
+
+
+def test_summary_numbers_of_a_linear_srnn():
+    """References: eigenvalues of A, the Lyapunov solutions S_inf (A S + S A^T = D) and X (A^T X + X A = S^-1)
+    with int_0^oo J = C^T X C, and |H_1| on a dense grid (NumPy, from the matrices)."""
+    linalg = pytest.importorskip("scipy.linalg")
+    model = LIN2.replace(readout=["h1", "h2"])
+    resp = vs.derive(model, order=1)
+    A = GAMMA * np.eye(2) - W
+    lam = np.linalg.eigvals(A)
+    rates = vs.relaxation_rates(resp)
+    assert rates.size == 1 and np.isclose(rates[0], lam[np.argmax(lam.imag)], rtol=1e-12)
+    S = linalg.solve_continuous_lyapunov(A, 0.36 * np.eye(2))
+    X = linalg.solve_continuous_lyapunov(A.T, np.linalg.inv(S))
+    cap, err = vs.memory_capacity(resp)
+    assert abs(cap - C @ X @ C) < 1e-9 and err < 1e-9
+    taus = np.array([0.0, 0.7, 2.0])
+    J = vs.memory_function(resp, taus)
+    ref = [C @ linalg.expm(-A.T * t) @ np.linalg.inv(S) @ linalg.expm(-A * t) @ C for t in taus]
+    assert np.allclose(J, ref, rtol=1e-10)
+    res = vs.resonance(resp, component=0)
+    w = np.linspace(0, 10, 200001)
+    mag = np.abs([np.linalg.solve(1j * x * np.eye(2) + A, C)[0] for x in w[::50]])
+    wr = w[::50][np.argmax(mag)]
+    assert abs(res["frequency"] - wr) < 3e-3 and np.isclose(res["peak"], mag.max(), rtol=1e-5)
+    half = w[::50][mag >= mag.max() / np.sqrt(2)]
+    assert abs(res["low"] - half.min()) < 3e-3 and abs(res["high"] - half.max()) < 3e-3
+
+
+def test_summary_numbers_refuse_bad_input():
+    resp = vs.derive(LIN2.replace(readout=["h1", "h2"]), order=1)
+    with pytest.raises(vs.InputError, match=r"^covariance: the readout covariance must be .* positive definite"):
+        vs.memory_function(resp, [0.0, 1.0], covariance=[[1.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(vs.ArgumentError, match=r"^omega_max: expected a positive finite"):
+        vs.resonance(resp, component=0, omega_max=float("nan"))
+    with pytest.raises(vs.ArgumentError, match=r"^count: expected a positive integer"):
+        vs.relaxation_rates(resp, 0)
+
+
+# ---------------------------------------------------------------------------- Monte Carlo transfer functions
+
+
+@pytest.mark.slow
+def test_monte_carlo_transfer_function_agrees_with_the_exact_one(exact2):
+    taus = np.arange(0.0, 16.0001, 0.05)
+    est = vs.estimate_kernels(LIN2, order=1, lags={1: taus}, paths=2000, seed=3, dt=0.05)
+    Hm = vs.estimated_transfer(est)
+    w = np.linspace(0.0, 4.0, 9)
+    dev = np.abs(Hm(w) - exact2.transfer(1)(w))
+    assert np.all(dev <= 4.5 * Hm.error(w) + Hm.bias(w))
+    with pytest.raises(vs.InputError, match=r"^omega: received complex frequencies"):
+        Hm(1.0 + 0.5j)
+    with pytest.raises(vs.ArgumentError, match=r"^n: transfer functions from Monte Carlo .* order 1 only"):
+        vs.estimated_transfer(est, 2)
+
+
+# ---------------------------------------------------------------------------- plots and the command line
+
+
+@pytest.mark.slow
+def test_plots_return_figures_and_refuse_what_the_backend_lacks(tmp_path, exact2):
+    pytest.importorskip("matplotlib")
+    from volterra_sym import plots
+
+    gal = vs.derive(LIN2, order=2, method="galerkin", degree=2)
+    fig = plots.plot_kernel1({"exact": exact2, "galerkin": gal}, lags=np.linspace(0, 5, 30))
+    assert len(fig.axes[0].lines) >= 2
+    assert plots.save_figure(plots.plot_bode(exact2, omegas=np.geomspace(0.1, 10, 20)), tmp_path / "b.svg")
+    assert (tmp_path / "b.svg").read_text().lstrip().startswith("<?xml")
+    fig2 = plots.plot_transfer2(exact2, omegas=np.linspace(-2, 2, 9))
+    assert fig2.axes and plots.plot_kernel2(exact2, lags=np.linspace(0, 3, 9)).axes
+    with pytest.raises(vs.ArgumentError, match=r"^cmap: 'no-such-map' .*is not a matplotlib colormap"):
+        plots.plot_kernel2(exact2, cmap="no-such-map")
+    with pytest.raises(vs.OutputError, match=r"^path: .* has the suffix '.xyz', which the matplotlib backend cannot"):
+        plots.save_figure(fig2, tmp_path / "f.xyz")
+    with pytest.raises(vs.InputError, match=r"^omegas: expected a 1-D array of at least 2 positive"):
+        plots.plot_bode(exact2, omegas=[0.0, 1.0])
+    with pytest.raises(vs.ArgumentError, match=r"^responses: expected a Response"):
+        plots.plot_kernel1("exact")
+
+
+@pytest.mark.slow
+def test_cli_plot_writes_the_figure(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from volterra_sym.cli import main
+
+    out = tmp_path / "bode.png"
+    assert main(["plot", "examples/ou1d_cubic.toml", "--what", "bode", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert main(["plot", "examples/ou1d_cubic.toml", "--what", "k1", "--out", str(tmp_path / "k.xyz")]) == 2
+    assert "--out:" in capsys.readouterr().err
