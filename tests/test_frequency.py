@@ -276,6 +276,11 @@ def test_monte_carlo_transfer_function_agrees_with_the_exact_one(exact2):
     w = np.linspace(0.0, 4.0, 9)
     dev = np.abs(Hm(w) - exact2.transfer(1)(w))
     assert np.all(dev <= 4.5 * Hm.error(w) + Hm.bias(w))
+    # resonance and half-power band (computed from the exact H1) seen in the Monte Carlo H1
+    band = vs.resonance(exact2)
+    edges = np.array([band["frequency"], band["low"], band["high"]])
+    expected = band["peak"] * np.array([1.0, 2**-0.5, 2**-0.5])
+    assert np.all(np.abs(np.abs(Hm(edges)) - expected) <= 4.5 * Hm.error(edges) + Hm.bias(edges))
     with pytest.raises(vs.InputError, match=r"^omega: received complex frequencies"):
         Hm(1.0 + 0.5j)
     with pytest.raises(vs.ArgumentError, match=r"^n: transfer functions from Monte Carlo .* order 1 only"):
@@ -317,3 +322,71 @@ def test_cli_plot_writes_the_figure(tmp_path, capsys):
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["plot", "examples/ou1d_cubic.toml", "--what", "k1", "--out", str(tmp_path / "k.xyz")]) == 2
     assert "--out:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_harmonic_balance_against_monte_carlo(exact2):
+    """u = cos(omega t), eps = 0.5: the Monte Carlo response E f(h^eps_t) - E f(h^0_t) (common noise) after the
+    transients equals eps Re(H1 e^{i w t}) + eps^2 [1/2 Re(H2(w, w) e^{2 i w t}) + 1/2 H2(w, -w)] (the series of a
+    linear SRNN with a quadratic readout ends at order 2), within 4.5 SE + the Euler bias (dt against dt/2)."""
+    w, eps = 1.3, 0.5
+    t = np.linspace(0.0, 24.0, 1201)
+    runs = [
+        vs.simulate_response(LIN2, lambda x: np.cos(w * x), t, 4000, seed=5, eps=eps, substeps=s) for s in (2, 4)
+    ]
+    H1, H2 = exact2.transfer(1), exact2.transfer(2)
+    first = eps * (H1(w) * np.exp(1j * w * t)).real
+    second = eps**2 * (0.5 * (H2(w, w) * np.exp(2j * w * t)).real + 0.5 * H2(w, -w).real)
+    late = t >= 18.0
+    bias = np.abs(runs[0].mean - runs[1].mean)[late]
+    mean, se = runs[1].mean[late], runs[1].stderr[late]
+    assert np.all(np.abs(mean - (first + second)[late]) <= 4.5 * se + bias)
+    assert np.any(np.abs(mean - first[late]) > 4.5 * se + bias)  # the second-order terms are seen
+
+
+def test_two_inputs_symmetrise_over_index_frequency_pairs():
+    """H_{2,(k1,k2)}(w1, w2) = 1/2 G_k1(w1)^T Hess f G_k2(w2) (cube form, NumPy), so H_{(0,1)}(w1, w2) =
+    H_{(1,0)}(w2, w1) and not H_{(0,1)}(w2, w1)."""
+    Cm = np.array([[1.0, 0.0], [0.5, 1.0]])
+    model = vs.SRNN(GAMMA, W.tolist(), B.tolist(), C=Cm.tolist(), sigma=0.6, readout="h1*h2 + h1**2")
+    resp = vs.derive(model, order=2)
+    A = GAMMA * np.eye(2) - W
+    hess = np.array([[2.0, 1.0], [1.0, 0.0]])
+
+    def G(w, k):
+        return np.linalg.solve(1j * w * np.eye(2) + A, Cm[:, k])
+
+    w1, w2 = 0.7, -1.6
+    H01 = resp.transfer(2, (0, 1))
+    assert np.isclose(H01(w1, w2), 0.5 * G(w1, 0) @ hess @ G(w2, 1), rtol=1e-12)
+    assert np.isclose(H01(w1, w2), resp.transfer(2, (1, 0))(w2, w1), rtol=1e-12)
+    assert not np.isclose(H01(w1, w2), H01(w2, w1), rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_memory_function_is_the_fisher_information_of_a_simulated_pulse():
+    """J(tau) = D^T C^-1 D / a^2 with D the simulated mean shift of y = h at tau after a pulse of area a (common
+    noise) and C the simulated stationary covariance of y; 8 independent batches give the standard error, a run
+    at dt/2 the Euler bias."""
+    model = LIN2.replace(readout=["h1", "h2"])
+    resp = vs.derive(model, order=1)
+    h, t0, width = 0.02, 1.0, 0.1
+    t = np.arange(0.0, 8.0 + h / 2, h)
+    u = np.where((t >= t0 - 1e-9) & (t <= t0 + width + 1e-9), 1.0 / width, 0.0)
+    area = np.sum((u[1:] + u[:-1]) / 2 * h)  # the simulation reads the samples as a piecewise-linear input
+    idx = np.searchsorted(t, t0 + width / 2 + np.array([0.5, 1.0, 2.0, 3.0]) - 1e-9)
+
+    def batches(substeps):
+        out = []
+        for b in range(8):
+            d = vs.simulate_response(model, u, t, 1500, seed=100 + b, substeps=substeps)
+            s = vs.simulate(model, None, t, 1500, seed=200 + b, substeps=substeps, return_samples=True)
+            D = d.mean[idx] / area
+            out.append(np.einsum("li,ij,lj->l", D, np.linalg.inv(np.cov(s.samples[:, -1, :].T)), D))
+        return np.array(out)
+
+    coarse, fine = batches(1), batches(2)
+    se = fine.std(axis=0, ddof=1) / np.sqrt(len(fine))
+    bias = np.abs(coarse.mean(axis=0) - fine.mean(axis=0))
+    J = vs.memory_function(resp, t[idx] - t0 - width / 2)  # lags from the pulse centre (midpoint error ~ 1e-4)
+    assert np.all(np.abs(fine.mean(axis=0) - J) <= 4.5 * se + bias)
