@@ -142,7 +142,7 @@ def test_closed_forms_match_math_md_section_5():
     resp = vs.derive(vs.OU(a, c, s, c=c0, readout="h1**3"), order=3)
     H1 = resp.transfer(1).expression("s")
     (sv,) = H1.free_symbols - {a, c, s, c0}
-    assert sv.name == "s_"  # the model's own s is not captured
+    assert sv.name == "s_L"  # the model's own s is not captured
     assert sp.simplify(H1 - 3 * c * (a * s**2 + 2 * c0**2) / (2 * a**2) / (sv + a)) == 0
     H2 = resp.transfer(2).expression("s")
     s1, s2 = sorted(H2.free_symbols - {a, c, s, c0}, key=str)
@@ -331,9 +331,7 @@ def test_harmonic_balance_against_monte_carlo(exact2):
     linear SRNN with a quadratic readout ends at order 2), within 4.5 SE + the Euler bias (dt against dt/2)."""
     w, eps = 1.3, 0.5
     t = np.linspace(0.0, 24.0, 1201)
-    runs = [
-        vs.simulate_response(LIN2, lambda x: np.cos(w * x), t, 4000, seed=5, eps=eps, substeps=s) for s in (2, 4)
-    ]
+    runs = [vs.simulate_response(LIN2, lambda x: np.cos(w * x), t, 4000, seed=5, eps=eps, substeps=s) for s in (2, 4)]
     H1, H2 = exact2.transfer(1), exact2.transfer(2)
     first = eps * (H1(w) * np.exp(1j * w * t)).real
     second = eps**2 * (0.5 * (H2(w, w) * np.exp(2j * w * t)).real + 0.5 * H2(w, -w).real)
@@ -390,3 +388,25 @@ def test_memory_function_is_the_fisher_information_of_a_simulated_pulse():
     bias = np.abs(coarse.mean(axis=0) - fine.mean(axis=0))
     J = vs.memory_function(resp, t[idx] - t0 - width / 2)  # lags from the pulse centre (midpoint error ~ 1e-4)
     assert np.all(np.abs(fine.mean(axis=0) - J) <= 4.5 * se + bias)
+
+
+def test_gallery_figures_only_where_a_transform_exists():
+    from volterra_sym.gallery import figure_kinds
+
+    assert figure_kinds(vs.derive(vs.OU(2, 1, 0.5, readout="h1**2"), order=2)) == ["k1", "bode", "k2", "h2"]
+    assert figure_kinds(vs.derive(vs.OU(2, 1, 0.5, readout="h1"), order=2)) == ["k1", "bode"]  # K2 = 0
+    assert figure_kinds(vs.derive(vs.OU(2, 1, 0.5, readout="h1", initial=vs.PointMass(0.1)), order=1)) == []
+
+
+@pytest.mark.slow
+def test_gallery_writes_its_figures(tmp_path):
+    pytest.importorskip("matplotlib")
+    import shutil
+
+    from volterra_sym.gallery import write_figures
+
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    shutil.copy("examples/ou1d_cubic.toml", examples)
+    paths = write_figures(tmp_path / "out", examples=examples)
+    assert sorted(p.rsplit("/", 1)[-1] for p in paths) == [f"ou1d_cubic_{k}.png" for k in ("bode", "h2", "k1", "k2")]

@@ -68,16 +68,27 @@ def _cmap(cmap: Any) -> Any:
         ) from None
 
 
+def _rates(resp: Response) -> np.ndarray:
+    """The relaxation rates of H_1 of the first input ([] when the kernels have no transform)."""
+    if not resp.stationary:
+        return np.array([])
+    try:
+        return np.asarray(resp.transfer(1, 0).rates)
+    except ArgumentError:  # e.g. Taylor kernels
+        return np.array([])
+
+
 def default_lags(resp: Response, points: int = 200) -> np.ndarray:
-    """0 to about five of the slowest relaxation times of the route (rates of H_1's poles / the generator)."""
-    rates = np.asarray(resp.transfer(1).rates) if resp.stationary else np.array([])
+    """0 to about five of the slowest relaxation times of the route (rates of H_1's poles / the generator; 0 to 5
+    when there are none)."""
+    rates = _rates(resp)
     slow = float(np.min(rates.real)) if rates.size else 1.0
     return np.linspace(0.0, 5.0 / max(slow, 1e-3), points)
 
 
 def default_frequencies(resp: Response, points: int = 300) -> np.ndarray:
     """Log-spaced frequencies from 1/30 of the slowest to 30 times the fastest relaxation rate (or |pole|)."""
-    rates = np.asarray(resp.transfer(1).rates)
+    rates = _rates(resp)
     mags = np.abs(rates) if rates.size else np.array([1.0])
     return np.logspace(np.log10(max(mags.min(), 1e-3) / 30), np.log10(mags.max() * 30), points)
 
@@ -157,7 +168,7 @@ def plot_kernel2(resp: Response, k: Any = None, component: int = 0, *, lags: Any
     fig.colorbar(im, ax=ax, label=r"$K^{(2)}(\tau_1, \tau_2)$")
     ax.set_xlabel(r"$\tau_1$ (lag of the most recent input)")
     ax.set_ylabel(r"$\tau_2$")
-    ax.set_title(f"{resp.model.name}: second-order kernel ({resp.method})")
+    ax.set_title(f"{resp.model.name}\nsecond-order kernel ({resp.method})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -235,7 +246,7 @@ def plot_transfer2(
     fig.colorbar(im, ax=ax, label=r"$|H_2(\omega_1, \omega_2)|$")
     ax.set_xlabel(r"$\omega_1$")
     ax.set_ylabel(r"$\omega_2$")
-    ax.set_title(f"{resp.model.name}: second-order transfer function ({resp.method})")
+    ax.set_title(f"{resp.model.name}\nsecond-order transfer function ({resp.method})", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -364,10 +364,12 @@ def formula_builder(
     forms: Callable[[tuple[int, ...]], Any], ks: tuple[int, ...], taken: set[str] | frozenset[str] = frozenset()
 ) -> Callable[[str], sp.Expr]:
     """The symmetric transfer function as a SymPy expression, from the ExpPoly kernels ``forms(ks')``; the
-    frequency symbols avoid the model's names ``taken`` (a trailing underscore is added)."""
+    frequency symbols avoid the model's names ``taken`` (s -> s_L, s1 -> s_L1)."""
     n = len(ks)
 
     def fresh(name: str, **assumptions: bool) -> sp.Symbol:
+        if name in taken:  # e.g. a noise amplitude called s: the Laplace variable becomes s_L
+            name = f"{name}_L" if len(name) == 1 else f"{name[0]}_L{name[1:]}"
         while name in taken:
             name += "_"
         return sp.Symbol(name, **assumptions)
