@@ -170,14 +170,19 @@ def test_harmonic_balance_against_predict(route):
     resp = vs.derive(model, order=2, **opts)
     w = 1.3
     t = np.linspace(0.0, 40.0, 8001)
-    parts = resp.predict(lambda x: np.cos(w * x), t, by_order=True)
-    late = t > 30.0
     H1, H2 = resp.transfer(1), resp.transfer(2)
+    if route == "exact":  # transients ~ e^{-0.6 * 30} and the engine's O(h^4) for callables: far below 1e-6
+        parts = resp.predict(lambda x: np.cos(w * x), t, by_order=True)
+        tol1 = tol2 = 1e-6
+    else:  # the route's own error estimates of its prediction and of H_n (degrees p - 2, p, p + 2, time stepping)
+        parts, err = resp.predict(lambda x: np.cos(w * x), t, by_order=True, return_error=True)
+        tol1 = err[1][t > 30.0].max() + H1.error(w)
+        tol2 = err[2][t > 30.0].max() + H2.error(w, w) + H2.error(w, -w)
+    late = t > 30.0
     y1 = (H1(w) * np.exp(1j * w * t)).real
     y2 = 0.5 * (H2(w, w) * np.exp(2j * w * t)).real + 0.5 * H2(w, -w).real
-    tol = 1e-6 if route == "exact" else 2e-4  # Galerkin: ETD2 time stepping of its forward hierarchy
-    assert np.max(np.abs(parts[1][late] - y1[late])) < tol
-    assert np.max(np.abs(parts[2][late] - y2[late])) < tol
+    assert np.max(np.abs(parts[1][late] - y1[late])) < tol1
+    assert np.max(np.abs(parts[2][late] - y2[late])) < tol2
     assert abs(H2(w, -w).imag) < 1e-12
 
 
