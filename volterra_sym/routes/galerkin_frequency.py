@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from ..numerics.frequency import Transfer, resolvent_chain
 from .galerkin_system import GalerkinSystem, require_scipy
@@ -29,12 +28,26 @@ __all__ = ["SystemTransfer", "galerkin_transfer"]
 _LU_BYTES = 2**28
 
 
+def _null_vector(M: np.ndarray) -> np.ndarray:
+    """The right null vector of M (the constants: L0 1 = 0) by two steps of inverse iteration with a tiny shift
+    (one LU factorisation; the other modes are damped by shift / |lambda|)."""
+    linalg = require_scipy().linalg
+    N = M.shape[0]
+    shift = 1e-10 * max(1.0, float(np.abs(M).sum(axis=0).max()))
+    lu = linalg.lu_factor(M - shift * np.eye(N), check_finite=False)
+    x = np.ones(N)
+    for _ in range(2):
+        x = linalg.lu_solve(lu, x, check_finite=False)
+        x = x / np.linalg.norm(x)
+    return x
+
+
 class SystemTransfer:
     """T_k(S) of one Galerkin system and readout component, with cached factorisations of s - M + 1 l^T."""
 
     def __init__(self, system: GalerkinSystem, component: int) -> None:
         M, left = system.M, system.functional
-        one = np.asarray(system.project(sp.Integer(1)), dtype=float)  # coefficients of the constant function
+        one = _null_vector(M)  # coefficients of the constant function (the right null vector of M)
         one = one / float(left @ one)
         self.system, self.component = system, component
         self.left, self.one = left, one
