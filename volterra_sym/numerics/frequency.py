@@ -276,8 +276,9 @@ class Transfer:
     """H_n(omega_1..omega_n) of one kernel K^(n)_k and readout component (module docstring: the convention).
 
     ``H(w1, ..., wn)`` -> complex array of the broadcast shape; ``H.laplace(s1, ..., sn)`` the same function at
-    s_j = i omega_j; ``H.error(w1, ..., wn)`` the route's error estimate of ``|H|`` (rounding bound for formulas,
-    |H_p - H_p'| tail of the Galerkin degrees, Monte Carlo standard error + truncation of the lag window);
+    s_j = i omega_j; ``H.error(w1, ..., wn)`` the route's error estimate (``error_kind``: "rounding" bound for
+    formulas, "degree" tail of the Galerkin degrees, "grid" Richardson estimate of the grid route, "stderr" bound
+    of a Monte Carlo estimate, whose deterministic errors are ``H.bias``);
     ``H.expression(variable)`` a SymPy formula (closed-form routes; None otherwise).
     """
 

@@ -493,7 +493,22 @@ class GeneratorResponse(Response):
         def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
             return resolvent_chain(self._a, self._M, self._c0[:, component], kk, S, solve)
 
-        return Transfer(n, ks, component, self.method, value, rates_of=lambda: -np.sort(lam[keep])[::-1][:6])
+        coarse: list[Any] = []
+
+        def error(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            """|H_N - H_{N/2}| / 3: the Richardson estimate of a second-order scheme (same domain, half the cells)."""
+            if not coarse:
+                edges = self.grid.edges
+                half = derive_generator(
+                    self.model, n, cells=max(20, self.grid.cells // 2), domain=(float(edges[0]), float(edges[-1]))
+                )
+                coarse.append(half.transfer(n, ks, component))
+            return np.abs(value(kk, S) - coarse[0].triangular(kk, S)) / 3.0
+
+        return Transfer(
+            n, ks, component, self.method, value, error, error_kind="grid",
+            rates_of=lambda: -np.sort(lam[keep])[::-1][:6],
+        )
 
     # ---- reports -------------------------------------------------------------------
 
