@@ -164,6 +164,11 @@ def test_expression_equals_the_numbers(exact2):
     w1, w2 = sorted(expr.free_symbols, key=str)
     f = sp.lambdify((w1, w2), expr, "numpy")
     assert np.allclose(f(0.7, -1.9), exact2.transfer(2)(0.7, -1.9), rtol=1e-12)
+    parts = exact2.transfer(2).expression("omega", combine=False)  # partial fractions, one per term and ordering
+    assert len(sp.Add.make_args(parts)) > 1
+    assert np.allclose(sp.lambdify((w1, w2), parts, "numpy")(0.7, -1.9), f(0.7, -1.9), rtol=1e-12)
+    with pytest.raises(vs.ArgumentError, match=r"^combine: expected True, False or None"):
+        exact2.transfer(1).expression("s", combine="yes")
 
 
 @pytest.mark.filterwarnings("ignore::volterra_sym.ConvergenceWarning")

@@ -455,6 +455,10 @@ def _fdt_step(resp: ExactSubject) -> Step:
     )
 
 
+#: transfer functions with more partial fractions are not printed (the document names resp.transfer instead)
+MAX_DOCUMENT_FRACTIONS = 24
+
+
 def _transfer_step(resp: ExactSubject) -> Step:
     """H_n(s_1..s_n) of every non-vanishing order (one input tuple per multiset: the others are permutations)."""
     eqs = []
@@ -464,10 +468,16 @@ def _transfer_step(resp: ExactSubject) -> Step:
             if n in resp.zero_orders:
                 continue
             for ks in sorted({tuple(sorted(k)) for k in itertools.product(range(resp.model.m), repeat=n)}):
-                expr = resp.transfer(n, ks, c).expression("s")
-                args = ", ".join(sp.latex(x) for x in sorted(expr.free_symbols - set(resp.model.parameters), key=str))
+                H = resp.transfer(n, ks, c)
+                parts = H.expression("s", combine=False)
                 label = ",".join(str(_idx(k)) for k in ks)
-                eqs.append(Equation(sp.Symbol(f"H{comp}_{{{n}; {label}}}({args})"), expr))
+                args = ", ".join(sp.latex(x) for x in sorted(parts.free_symbols - set(resp.model.parameters), key=str))
+                lhs = sp.Symbol(f"H{comp}_{{{n}; {label}}}({args})")
+                terms = len(sp.Add.make_args(parts))
+                if terms > MAX_DOCUMENT_FRACTIONS:
+                    eqs.append(Equation(lhs, rf"\text{{a sum of {terms} partial fractions: resp.transfer({n})}}"))
+                    continue
+                eqs.append(Equation(lhs, H.expression("s")))
     return Step(
         "transfer",
         "Transfer functions",

@@ -217,6 +217,8 @@ def tidy_rational(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
     num, den = parts
     if len(den.free_symbols) <= 6 and not den.atoms(sp.Float):  # exact denominators factor (poles visible)
         den = sp.factor(den)
+    else:  # floating-point coefficients: 1.0 s^3 -> s^3
+        den = den.xreplace({x: sp.Integer(1) for x in den.atoms(sp.Float) if abs(x - 1) < 1e-25})
     return sp.collect(num, list(variables)) / den
 
 
@@ -289,7 +291,7 @@ class Transfer:
     triangular: Triangular
     triangular_error: Triangular | None = None
     real_only: bool = False
-    formula: Callable[[str], sp.Expr] | None = field(default=None, repr=False)
+    formula: Callable[[str, bool | None], sp.Expr] | None = field(default=None, repr=False)
     error_kind: str = "none"
     bias_bound: Triangular | None = None
     rates_of: Callable[[], np.ndarray] | None = field(default=None, repr=False)
@@ -346,16 +348,22 @@ class Transfer:
             return np.zeros(shape)
         return symmetrise_abs(self.bias_bound, self.k, W).reshape(shape)
 
-    def expression(self, variable: str = "omega") -> sp.Expr:
-        """H_n as a SymPy expression in omega_1..omega_n (``variable="omega"``) or s_1..s_n (``"s"``)."""
+    def expression(self, variable: str = "omega", combine: bool | None = None) -> sp.Expr:
+        """H_n as a SymPy expression in omega_1..omega_n (``variable="omega"``) or s_1..s_n (``"s"``).
+
+        ``combine``: one fraction (True) or the sum of partial fractions c p! / (s + mu)^(p + 1) over the
+        orderings (False); default: one fraction when it is cheap (at most 24 partial fractions with exact or
+        symbolic coefficients, 8 with floating-point ones), since combining grows quickly with n and the rates."""
         if variable not in ("omega", "s"):
             raise ArgumentError(f"variable: expected 'omega' or 's', received {describe(variable)}")
+        if combine is not None and not isinstance(combine, bool):
+            raise ArgumentError(f"combine: expected True, False or None (automatic), received {describe(combine)}")
         if self.formula is None:
             raise ArgumentError(
                 f"expression: method={self.method!r} computes H_{self.n} numerically (no formula); use a closed-form "
                 "route (method='exact' for linear SRNNs) for a rational expression"
             )
-        return self.formula(variable)
+        return self.formula(variable, combine)
 
     def __repr__(self) -> str:
         return f"Transfer(n={self.n}, k={self.k}, component={self.component}, method={self.method!r})"
@@ -363,7 +371,7 @@ class Transfer:
 
 def formula_builder(
     forms: Callable[[tuple[int, ...]], Any], ks: tuple[int, ...], taken: set[str] | frozenset[str] = frozenset()
-) -> Callable[[str], sp.Expr]:
+) -> Callable[[str, bool | None], sp.Expr]:
     """The symmetric transfer function as a SymPy expression, from the ExpPoly kernels ``forms(ks')``; the
     frequency symbols avoid the model's names ``taken`` (s -> s_L, s1 -> s_L1)."""
     n = len(ks)
@@ -375,7 +383,7 @@ def formula_builder(
             name += "_"
         return sp.Symbol(name, **assumptions)
 
-    def build(variable: str) -> sp.Expr:
+    def build(variable: str, combine: bool | None = None) -> sp.Expr:
         names = [variable] if n == 1 else [f"{variable}{j + 1}" for j in range(n)]
         if variable == "s":
             syms = [fresh(x) for x in names]
@@ -384,10 +392,17 @@ def formula_builder(
             syms = [fresh(x, real=True) for x in names]
             sfreq = [sp.I * w for w in syms]
         total = sp.Integer(0)
+        count, floats = 0, False
         for sigma in itertools.permutations(range(n)):
             s_l = [sp.Add(*[sfreq[sigma[j]] for j in range(lag, n)]) for lag in range(n)]
-            total += exp_poly_laplace_expr(forms(tuple(ks[i] for i in sigma)), n, s_l)
-        return tidy_rational(total / math.factorial(n), syms)
+            form = forms(tuple(ks[i] for i in sigma))
+            count += len(form)
+            total += exp_poly_laplace_expr(form, n, s_l)
+        total = total / math.factorial(n)
+        if combine is None:
+            floats = bool(total.atoms(sp.Float))
+            combine = count <= (8 if floats else 24)
+        return tidy_rational(total, syms) if combine else total
 
     return build
 
