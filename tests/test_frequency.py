@@ -303,7 +303,7 @@ def test_monte_carlo_transfer_function_agrees_with_the_exact_one(exact2):
     assert np.all(np.abs(np.abs(Hm(edges)) - expected) <= 4.5 * Hm.error(edges) + Hm.bias(edges))
     with pytest.raises(vs.InputError, match=r"^omega: received complex frequencies"):
         Hm(1.0 + 0.5j)
-    with pytest.raises(vs.ArgumentError, match=r"^n: transfer functions from Monte Carlo .* order 1 only"):
+    with pytest.raises(vs.ArgumentError, match=r"^n: expected an estimated order \(1 or 2\) of this estimate, \[1\]"):
         vs.estimated_transfer(est, 2)
 
 
@@ -430,3 +430,23 @@ def test_gallery_writes_its_figures(tmp_path):
     shutil.copy("examples/ou1d_cubic.toml", examples)
     paths = write_figures(tmp_path / "out", examples=examples)
     assert sorted(p.rsplit("/", 1)[-1] for p in paths) == [f"ou1d_cubic_{k}.png" for k in ("bode", "h2", "k1", "k2")]
+
+
+@pytest.mark.slow
+def test_monte_carlo_order_two_transfer_function(exact2):
+    """A linear SRNN with a quadratic readout has a deterministic K^(2) (SE 0): the bias bound (lag window,
+    trapezoid rule by Richardson, time-step bias) must cover the whole difference from the exact H_2."""
+    g = np.arange(0.0, 12.0001, 0.2)
+    T1, T2 = np.meshgrid(g, g, indexing="ij")
+    est = vs.estimate_kernels(
+        LIN2, order=2, lags={2: np.stack([T1.ravel(), T2.ravel()], 1)}, paths=200, seed=1, dt=0.05
+    )
+    H = vs.estimated_transfer(est, 2)
+    w1, w2 = np.array([0.0, 0.5, 1.0, 2.0]), np.array([0.3, 0.05, -0.2, -0.7])
+    dev = np.abs(H(w1, w2) - exact2.transfer(2)(w1, w2))
+    assert np.all(dev <= 4.5 * H.error(w1, w2) + H.bias(w1, w2))
+    assert np.max(H.bias(w1, w2)) < 0.1  # the bound is informative, not vacuous
+    with pytest.raises(vs.ArgumentError, match=r"^estimate: the order-2 lags must form a tensor grid"):
+        vs.estimated_transfer(
+            vs.estimate_kernels(LIN2, order=2, lags={2: [[0.0, 0.0], [0.1, 0.2], [0.2, 0.1]]}, paths=100, dt=0.05), 2
+        )

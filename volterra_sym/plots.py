@@ -185,7 +185,7 @@ def plot_bode(
     """Bode plot of H_1: |H_1(omega)| (log-log) and its phase in degrees, one curve per response with its error
     band; optionally H_1 of a Monte Carlo estimate (:func:`~volterra_sym.numerics.frequency.estimated_transfer`)
     with +- (z SE + bias bound) bars."""
-    from .numerics.frequency import estimated_transfer
+    from .numerics.estimated_transfer import estimated_transfer
 
     resps = _responses(responses)
     z = _check_z(z)
