@@ -17,7 +17,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: pages whose examples need an optional extra: skipped without it locally, required on CI (CI=true)
-NEEDS = {"learn.md": ("sklearn", "learn"), "distributed.md": ("distributed", "dask")}
+NEEDS = {
+    "learn.md": ("sklearn", "learn"),
+    "distributed.md": ("distributed", "dask"),
+    "frequency.md": ("matplotlib", "plot"),
+}
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```python([^\n`]*)\n(.*?)^```\s*$", re.S | re.M)
 

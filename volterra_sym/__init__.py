@@ -61,6 +61,12 @@ _LAZY = {
     "derive_generator": "routes.generator",
     "volterra_quadrature": "numerics.simplex_quadrature",
     "estimate_kernels": "checks.kernel_estimates",
+    "estimated_transfer": "numerics.estimated_transfer",
+    "relaxation_rates": "numerics.summaries",
+    "resonance": "numerics.summaries",
+    "memory_function": "numerics.summaries",
+    "memory_capacity": "numerics.summaries",
+    "plots": "plots",
 }
 
 

@@ -161,6 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
     estimate.add_argument("--json", metavar="F", help="write the estimates as JSON")
     estimate.set_defaults(func=cmd_estimate)
+
+    plot = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="draw a kernel, a transfer function or the verification (PNG, SVG, PDF)",
+        description="Draw K1 against the lag (k1), K2 as a heat map (k2), the Bode plot of H1 (bode), |H2| as a heat "
+        "map (h2) or the verification against Monte Carlo (verify) for MODEL; the format is --out's suffix "
+        "(docs/frequency.md). Needs matplotlib.",
+        epilog="example: volterra-sym plot examples/ou1d_cubic.toml --what bode --out bode.png",
+    )
+    plot.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    _derive_options(plot)
+    plot.add_argument("--what", required=True, choices=("k1", "k2", "bode", "h2", "verify"), help="which figure")
+    plot.add_argument("--out", required=True, metavar="F", help="output file: .png, .svg, .pdf, ...")
+    plot.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths of verify (2000)")
+    plot.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of verify (default 0)")
+    plot.set_defaults(func=cmd_plot)
     return parser
 
 
@@ -538,3 +555,35 @@ def describe_model(model: Diffusion) -> str:
         f"+ {model.diffusion.tolist()} dW\n  y = {readout}, h_0 ~ {model.initial!r}"
         + (f"\n  parameter values: {dict(model.params)}" if model.params else "")
     )
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """One figure of a model file (volterra_sym.plots) written to --out."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from . import plots
+
+    target = output_path(args.out, "plot")
+    suffix = target.suffix.lower().lstrip(".")
+    if suffix not in ("png", "svg", "pdf", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp", "pgf"):
+        raise CLIError(f"--out: {args.out!r} needs a figure suffix such as .png, .svg or .pdf")
+    spec = load_run(args.model)
+    if args.what == "verify":
+        if suffix != "png":
+            raise CLIError(f"--out: the verify plot is written as PNG; use a .png file, received {args.out!r}")
+        spec = spec.override(None, None, None)
+        if not spec.has_verification:
+            raise CLIError(f"{spec.source}: no [input] and [grid] tables to verify on; add them to the file")
+        report = _verify(
+            spec, None, order=args.order, method=args.method, lag_degree=args.lag_degree, degree=args.degree,
+            paths=args.paths, seed=args.seed,
+        )
+        report.plot(target)
+    else:
+        order = args.order or (2 if args.what in ("k2", "h2") else None)
+        resp = _derive(spec, order, args.method, lag_degree=args.lag_degree, degree=args.degree)
+        draw: dict[str, Any] = {
+            "k1": plots.plot_kernel1, "k2": plots.plot_kernel2, "bode": plots.plot_bode, "h2": plots.plot_transfer2
+        }
+        plots.save_figure(draw[args.what](resp), target)
+    print(f"wrote {target}")
+    return EXIT_OK

@@ -170,21 +170,57 @@ def _index(rows: list[tuple[GalleryEntry, Response]], skipped: list[tuple[Galler
         "",
         f"(`{COMMAND} --check` lists the files that are out of date; `tests/test_gallery.py` runs that check.)",
         "Each model has a Markdown version (renders on GitHub) and a standalone LaTeX document",
-        "(`pdflatex NAME.tex`).",
+        "(`pdflatex NAME.tex`). The figures (kernels, Bode plot, |H2|; stationary starts whose kernels have a",
+        f"transform) are drawn by `{COMMAND} --figures` (needs matplotlib) into `figures/`.",
         "",
-        "| model | source | method | order | start | documents |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| model | source | method | order | start | documents | figures |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry, resp in rows:
         start = type(resp.model.initial).__name__
+        figs = ", ".join(f"[{kind}](figures/{entry.name}_{kind}.png)" for kind in figure_kinds(resp)) or "-"
         lines.append(
             f"| {entry.description or entry.name} | `{entry.source}` | {resp.method} | {resp.order} | {start} "
-            f"| [{entry.name}.md]({entry.name}.md), [{entry.name}.tex]({entry.name}.tex) |"
+            f"| [{entry.name}.md]({entry.name}.md), [{entry.name}.tex]({entry.name}.tex) | {figs} |"
         )
     if skipped:
         lines += ["", "Skipped (the route they need is not available in this build):", ""]
         lines += [f"- `{entry.source or entry.name}`: {why}" for entry, why in skipped]
     return "\n".join(lines) + "\n"
+
+
+def figure_kinds(resp: Response) -> list[str]:
+    """The gallery figures of a response: k1 and bode (stationary start, kernels with a transform), k2 and h2 from
+    order 2 (see :mod:`volterra_sym.plots`)."""
+    from .errors import ArgumentError
+
+    if not resp.stationary:
+        return []
+    try:
+        resp.transfer(1, 0 if resp.model.m > 1 else None)
+    except ArgumentError:  # e.g. Taylor kernels: no transform
+        return []
+    return ["k1", "bode"] + (["k2", "h2"] if resp.order >= 2 and 2 not in resp.zero_orders else [])
+
+
+def write_figures(out_dir: str | Path = "derivations", examples: str | Path | None = None) -> list[str]:
+    """Draw the figures of :func:`figure_kinds` for every entry into ``out_dir/figures`` (PNG); returns the paths."""
+    from . import plots
+
+    draw: dict[str, Any] = {
+        "k1": plots.plot_kernel1, "k2": plots.plot_kernel2, "bode": plots.plot_bode, "h2": plots.plot_transfer2
+    }
+    written = []
+    for entry in entries(examples):
+        try:
+            resp = entry.derive()
+        except _UNAVAILABLE:
+            continue
+        k = 0 if resp.model.m > 1 else None
+        for kind in figure_kinds(resp):
+            fig = draw[kind](resp, (k,) * (2 if kind in ("k2", "h2") else 1) if k is not None else None)
+            written.append(plots.save_figure(fig, Path(out_dir) / "figures" / f"{entry.name}_{kind}.png", dpi=90))
+    return written
 
 
 def regenerate(
@@ -224,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "derivations"), help="output directory (default: derivations/)")
     parser.add_argument("--examples", default=None, help="folder of model files (default: examples/)")
     parser.add_argument("--check", action="store_true", help="write nothing; list out-of-date files, exit 1 if any")
+    parser.add_argument("--figures", action="store_true", help="also draw the figures into OUT/figures (matplotlib)")
     args = parser.parse_args(argv)
     result = regenerate(args.out, check=args.check, examples=args.examples)
     if args.check:
@@ -232,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result:
             print(f"run `{COMMAND}` to regenerate")
         return 1 if result else 0
+    if args.figures:
+        result += write_figures(args.out, examples=args.examples)
     for path in result:
         print(f"wrote {path}")
     return 0

@@ -27,6 +27,7 @@ MAX_MODEL_FILE_BYTES     largest model file read
 MIN_VERIFY_PATHS         fewest Monte Carlo paths for a ``verify`` verdict (a standard error)
 MAX_GRID_POINTS          most points of a time grid (predict, simulate, verify, quadrature)
 MAX_LAG_POINTS           most lag points of one kernel_values call
+MAX_FREQUENCY_POINTS     most frequency points of one transfer-function call (``resp.transfer``)
 MAX_FEATURE_VALUES       most float64 values a signature / response feature returns
 MAX_QUADRATURE_EVALS     most kernel evaluations of ``volterra_quadrature`` (O(len(t)^(n+1)))
 WARN_QUADRATURE_EVALS    ``volterra_quadrature`` warns (QuadratureCostWarning) above this
@@ -92,6 +93,8 @@ MIN_VERIFY_PATHS = 100
 MAX_GRID_POINTS = 1_000_000
 #: the most lag points one ``kernel_values`` call evaluates (numerical routes hold N values per point)
 MAX_LAG_POINTS = 1_000_000
+#: the most frequency points one transfer-function call evaluates (``resp.transfer(n)(omega...)``)
+MAX_FREQUENCY_POINTS = 1_000_000
 #: the most float64 values a signature / response-feature function returns
 MAX_FEATURE_VALUES = 200_000_000
 #: the most kernel evaluations of ``volterra_quadrature`` and the count above which it warns
@@ -133,6 +136,7 @@ _NAMES = (
     "MIN_VERIFY_PATHS",
     "MAX_GRID_POINTS",
     "MAX_LAG_POINTS",
+    "MAX_FREQUENCY_POINTS",
     "MAX_FEATURE_VALUES",
     "MAX_QUADRATURE_EVALS",
     "WARN_QUADRATURE_EVALS",

@@ -23,6 +23,7 @@ member                      meaning
 ``lower(backend)``          :class:`~volterra_sym.numerics.codegen.Lowered` callables
 ``derivation``              the derivation record; ``to_latex``/``to_markdown``
 ``kernel_taylor(n, k, p)``  derivatives at zero lag (routes that have them)
+``transfer(n, k)``          H_n(omega_1..omega_n), the kernels in the frequency domain (stationary start)
 ``feature_coefficients``    response-feature coefficients (from ``kernel_taylor``)
 ``summary()``, ``to_json()`` readable and machine-readable listings
 ==========================  =====================================================
@@ -45,6 +46,7 @@ from .validate import check_index_tuple, check_lag_array, derive_advice, real_ar
 if TYPE_CHECKING:
     from .documents.derivation import Derivation
     from .numerics.codegen import Lowered
+    from .numerics.frequency import Transfer
 
 #: Taylor coefficients a(n, k, p) of the kernels at zero lag (what the response features consume)
 TaylorFunction = Callable[[int, tuple[int, ...], tuple[int, ...]], Any]
@@ -218,6 +220,32 @@ class Response(ABC):
             return flat_out.reshape(out.shape)
 
         return H
+
+    # ---- the frequency domain (docs/frequency.md) ----------------------------------
+    def transfer(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> Transfer:
+        """H_n(omega_1..omega_n): the Fourier transform of :meth:`symmetric_kernel` (stationary start).
+
+        H_{n,k}(omega) = int_{[0,oo)^n} H^(n)_k(theta) exp(-i sum_j omega_j theta_j) dtheta, so u = e^{i omega t}
+        gives the order-1 output H_1(omega) e^{i omega t}.  Returns a
+        :class:`~volterra_sym.numerics.frequency.Transfer`: ``H(w1, ..., wn)`` (complex frequencies allowed),
+        ``H.error(...)``, ``H.laplace(s...)``, ``H.expression()`` (closed-form routes).
+        """
+        n = self._check_n(n)
+        ks = self._k(n, k)
+        comp = self._component(component)[0]
+        if not self.stationary:
+            raise ArgumentError(
+                f"n: the order-{n} kernels from the start {self.model.initial!r} depend on the time since the start "
+                "(s_n) as well as on the lags, so they have no transfer function (it needs time invariance); "
+                "derive with initial='stationary'"
+            )
+        return self._transfer(n, ks, comp)
+
+    def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Transfer:
+        raise ArgumentError(
+            f"transfer: method={self.method!r} does not provide transfer functions; use method='exact', "
+            "'galerkin' or 'generator'"
+        )
 
     # ---- numbers -------------------------------------------------------------------
     @abstractmethod

@@ -10,6 +10,7 @@ renders the record as LaTeX or Markdown.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -109,6 +110,8 @@ class ExactSubject(ClosedFormSubject, Protocol):
 
     def fdt_kernel(self, k: int = 0, component: int = 0) -> Any: ...
 
+    def transfer(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> Any: ...
+
 
 class TaylorObservables(Protocol):
     """The observables L1^{k_n} L0^{p_n} ... L1^{k_1} L0^{p_1} f of the Taylor route (one readout component)."""
@@ -169,6 +172,7 @@ def exact_derivation(resp: ExactSubject) -> Derivation:
     steps = common_steps(resp) + [_semigroup_step(resp), _recursion_step(resp), _kernel_step(resp)]
     if resp.stationary:
         steps.append(_fdt_step(resp))
+        steps.append(_transfer_step(resp))
     return Derivation(title=_title(resp), steps=steps)
 
 
@@ -447,6 +451,41 @@ def _fdt_step(resp: ExactSubject) -> Step:
         r"With $A_k = -\nabla\cdot(\gamma_k \rho_\infty)/\rho_\infty = C_k^\top S_\infty^{-1}(x - m_\infty)$, "
         r"$K^{(1)}_k(\tau) = \mathbb{E}_\infty[f(h_\tau) A_k(h_0)]$, computed here from the explicit Gaussian action "
         r"of $P_\tau$ on $f$ (a route independent of the recursion).",
+        eqs,
+    )
+
+
+#: transfer functions with more partial fractions are not printed (the document names resp.transfer instead)
+MAX_DOCUMENT_FRACTIONS = 24
+
+
+def _transfer_step(resp: ExactSubject) -> Step:
+    """H_n(s_1..s_n) of every non-vanishing order (one input tuple per multiset: the others are permutations)."""
+    eqs = []
+    for c in range(resp.model.p):
+        comp = f"[{c + 1}]" if resp.model.vector_readout else ""
+        for n in range(1, resp.order + 1):
+            if n in resp.zero_orders:
+                continue
+            for ks in sorted({tuple(sorted(k)) for k in itertools.product(range(resp.model.m), repeat=n)}):
+                H = resp.transfer(n, ks, c)
+                parts = H.expression("s", combine=False)
+                label = ",".join(str(_idx(k)) for k in ks)
+                args = ", ".join(sp.latex(x) for x in sorted(parts.free_symbols - set(resp.model.parameters), key=str))
+                lhs = sp.Symbol(f"H{comp}_{{{n}; {label}}}({args})")
+                terms = len(sp.Add.make_args(parts))
+                if terms > MAX_DOCUMENT_FRACTIONS:
+                    eqs.append(Equation(lhs, rf"\text{{a sum of {terms} partial fractions: resp.transfer({n})}}"))
+                    continue
+                eqs.append(Equation(lhs, H.expression("s")))
+    return Step(
+        "transfer",
+        "Transfer functions",
+        r"The symmetric kernels in the frequency domain, $H_{n,k}(\omega) = \int_{[0,\infty)^n} H^{(n)}_k(\theta)"
+        r"\, e^{-i \sum_j \omega_j \theta_j}\, d\theta$, written at $s_j = i\omega_j$: the exponential-polynomial "
+        r"term $c\,\tau^p e^{-\mu\tau}$ of a triangular kernel transforms to $c\,p!/(s + \mu)^{p+1}$, the lag "
+        r"of the most recent input carrying the total frequency, averaged over the $n!$ orderings of the inputs "
+        r"(docs/frequency.md). The other input orderings follow by permuting $(k_j, s_j)$ jointly.",
         eqs,
     )
 

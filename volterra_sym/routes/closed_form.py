@@ -136,6 +136,40 @@ class ClosedFormResponse(Response):
             self._plan_cache[key] = build_cube_plan(self, horizon, top_degree)
         return self._plan_cache[key]
 
+    # ---- the frequency domain ------------------------------------------------------
+    def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
+        """Rational transfer functions of the exponential-polynomial kernels (numerics/frequency.py)."""
+        import itertools
+
+        from ..numerics.frequency import Transfer, check_decay, exp_poly_laplace, exp_terms, formula_builder
+
+        params = dict(self.model.params)
+        perms = sorted(set(itertools.permutations(ks)))
+        forms = {kk: self.kernel_form(n, kk, component) for kk in perms}
+        for kk in perms:  # refused up front: kernels that do not decay (numeric rates are checked on first use)
+            check_decay(forms[kk], n, f"K^({n})_{kk}")
+        terms: dict[tuple[int, ...], Any] = {}
+
+        def numeric(kk: tuple[int, ...]) -> Any:
+            if kk not in terms:
+                with mpmath.workdps(self.dps):
+                    terms[kk] = exp_terms(forms[kk], n, params, self.dps, what=f"K^({n})_{kk}")
+            return terms[kk]
+
+        def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            return np.asarray(exp_poly_laplace(numeric(kk), S))
+
+        def bound(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            return np.asarray(exp_poly_laplace(numeric(kk), S, with_error=True)[1])
+
+        taken = {x.name for x in (*self.model.state, *self.model.parameters)}
+        return Transfer(
+            n, ks, component, self.method, value, bound,
+            formula=formula_builder(forms.__getitem__, ks, taken),
+            error_kind="rounding",
+            rates_of=lambda: np.unique(np.concatenate([numeric(kk).mu.reshape(-1) for kk in perms])),
+        )
+
     # ---- Taylor coefficients at zero lag -------------------------------------------
     #: the largest total derivative order available (None: unlimited)
     _taylor_limit: ClassVar[int | None] = None

@@ -166,6 +166,11 @@ class GalerkinResponse(Response):
         shape = L.shape[:-1]
         return np.asarray(val).reshape(shape), np.asarray(err).reshape(shape)
 
+    def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
+        from .galerkin_frequency import galerkin_transfer
+
+        return galerkin_transfer(self.estimate, n, ks, component)
+
     @property
     def mean0(self) -> Any:
         """E f(h^0_t): a number (p-vector for vector readouts) for a stationary start, else a callable of t."""

@@ -67,13 +67,21 @@ class GalerkinEstimate:
             + f"); {remedy}"
         )
 
-    def _estimate(self, name: str, *args: Any) -> tuple[Any, Any]:
-        a = self._finite(name, getattr(self.coarse, name)(*args), self.coarse)
-        b = self._finite(name, getattr(self.fine, name)(*args), self.fine)
+    def evaluate(self, fn: Any, *args: Any) -> tuple[Any, Any]:
+        """(fn(system at degree p, *args), its error estimate) for any function of a system (same rule)."""
+        return self._estimate(fn, *args)
+
+    def _estimate(self, name: Any, *args: Any) -> tuple[Any, Any]:
+        label = name if isinstance(name, str) else getattr(name, "__name__", "values")
+
+        def get(system: GalerkinSystem) -> Any:
+            values = getattr(system, name)(*args) if isinstance(name, str) else name(system, *args)
+            return self._finite(label, values, system)
+
+        a, b = get(self.coarse), get(self.fine)
         d1 = np.abs(np.asarray(a) - np.asarray(b))
         if self.coarser is not None:  # tail from below: slowest local contraction |v_p - v_(p+s)| / |v_(p-s) - v_p|
-            v0 = self._finite(name, getattr(self.coarser, name)(*args), self.coarser)
-            d0 = np.abs(np.asarray(v0) - np.asarray(a))
+            d0 = np.abs(np.asarray(get(self.coarser)) - np.asarray(a))
             m0, m1 = float(np.max(d0, initial=0.0)), float(np.max(d1, initial=0.0))
             if m0 == 0.0:
                 return a, d1 if m1 == 0.0 else d1 / 0.1
@@ -82,7 +90,7 @@ class GalerkinEstimate:
             return a, d1 / (1.0 - rho)
         if self.finer is None:
             return a, d1
-        d2 = np.abs(np.asarray(b) - np.asarray(self._finite(name, getattr(self.finer, name)(*args), self.finer)))
+        d2 = np.abs(np.asarray(b) - np.asarray(get(self.finer)))
         m1, m2 = float(np.max(d1, initial=0.0)), float(np.max(d2, initial=0.0))
         rho = 0.0 if m1 == 0.0 and m2 == 0.0 else min(m2 / m1, 0.9) if m1 > 0 else 0.9
         return a, (d1 + d2) / (1.0 - rho) if rho > 0 else d1

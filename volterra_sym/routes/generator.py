@@ -475,6 +475,41 @@ class GeneratorResponse(Response):
             out[start : start + blk.shape[0]] = np.einsum("nl,nlp->lp", a, c)
         return out[:, 0]
 
+    def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
+        """Resolvents of the discretised generator in its eigenbasis: R(s) = diag 1 / (s - lambda) without the
+        zero (constant) mode, T_k(S) = a . M_{k_n} R(s_n) ... M_{k_1} R(s_1) c (docs/frequency.md)."""
+        from ..numerics.frequency import Transfer, resolvent_chain
+
+        lam = self.eigenvalues
+        keep = np.ones(lam.size, dtype=bool)
+        keep[int(np.argmax(lam))] = False  # the stationary (constant) mode: annihilated by every coupling
+
+        def solve(s: complex, V: np.ndarray) -> np.ndarray:
+            r = np.zeros(lam.size, dtype=complex)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a pole hit exactly: refused by the caller
+                r[keep] = 1.0 / (s - lam[keep])
+            return r[:, None] * V
+
+        def value(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            return resolvent_chain(self._a, self._M, self._c0[:, component], kk, S, solve)
+
+        coarse: list[Any] = []
+
+        def error(kk: tuple[int, ...], S: np.ndarray) -> np.ndarray:
+            """|H_N - H_{N/2}| / 3: the Richardson estimate of a second-order scheme (same domain, half the cells)."""
+            if not coarse:
+                edges = self.grid.edges
+                half = derive_generator(
+                    self.model, n, cells=max(20, self.grid.cells // 2), domain=(float(edges[0]), float(edges[-1]))
+                )
+                coarse.append(half.transfer(n, ks, component))
+            return np.abs(value(kk, S) - coarse[0].triangular(kk, S)) / 3.0
+
+        return Transfer(
+            n, ks, component, self.method, value, error, error_kind="grid",
+            rates_of=lambda: -np.sort(lam[keep])[::-1][:6],
+        )
+
     # ---- reports -------------------------------------------------------------------
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
