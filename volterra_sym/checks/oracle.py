@@ -113,6 +113,8 @@ def linear_arrays(model: Diffusion) -> LinearParts:
         problems.append(f"the noise sigma {num.diffusion.tolist()} depends on the state")
     if any(e.free_symbols & state for e in num.coupling):
         problems.append(f"the input coupling {num.coupling.tolist()} depends on the state")
+    if num.general_input:
+        problems.append("the input enters the drift nonlinearly (u1..um inside phi)")
     if problems:
         raise NotLinearError(
             "model: exact Gaussian formulas need a linear SRNN (affine drift, constant sigma and "
