@@ -247,3 +247,8 @@ def test_tanh_network_with_input_inside_galerkin_orders_1_and_2_match_monte_carl
         diff = np.abs(pred - fine.mean(axis=0))
         assert np.all(diff[1:] <= 4.5 * se[1:] + bias[1:] + perr[1:]), (which, diff, se, bias, perr)
         assert np.max(np.abs(pred)) > 20 * np.max(se)  # the comparison has power: the order is well resolved
+
+
+def test_pathwise_kernel_estimates_refuse_the_input_inside(model1):
+    with pytest.raises(ModelError, match=r"^model: the input enters the drift nonlinearly"):
+        vs.estimate_kernels(model1, 1, lags={1: np.linspace(0, 1, 11)}, paths=64)
