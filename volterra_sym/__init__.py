@@ -61,6 +61,8 @@ _LAZY = {
     "derive_generator": "routes.generator",
     "volterra_quadrature": "numerics.simplex_quadrature",
     "estimate_kernels": "checks.kernel_estimates",
+    "from_noisy_rnn": "importers.noisy_rnn",
+    "noisy_rnn_hyperparameters": "importers.noisy_rnn",
 }
 
 
