@@ -1,7 +1,7 @@
 """vs.from_noisy_rnn: a NoisyRNN (Lim, Erichson et al. 2021) as an SDE with the input inside tanh.
 
 References: the stored outputs of a torch NoisyRNN (tests/data/noisy_rnn.npz, written by
-tests/data/make_noisy_rnn.py from tests/noisy_rnn_net.py, the network's equations in torch); the
+tests/data/make_noisy_rnn.py from examples/noisy_rnn_net.py, the network's equations in torch); the
 imported model is stepped here by its own lambdified drift (Euler at the network's step), sharing no
 code with the importer.  With torch installed (CI: the ``torch`` extra) the same checks run against a
 live module, and the noisy one-step law is compared with 1e5 sampled torch steps.
@@ -10,6 +10,7 @@ live module, and the noisy one-step law is compared with 1e5 sampled torch steps
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,7 @@ def test_sequence_input_holds_each_step():
 
 def live_net(solver: str, add_noise: float = 0.0):
     torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
     from noisy_rnn_net import NoisyRNN
 
     torch.manual_seed(3)

@@ -45,6 +45,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
 from .. import limits
 from ..checks.oracle import (
@@ -106,7 +107,12 @@ def _vector_function(
 
     With ``inputs`` the callable takes the input values too: call(H, v), v of shape (len(inputs),).
     """
-    fn = sp.lambdify((*state, *inputs), list(exprs), modules="numpy")
+    # terms printed in the order they are stored (no sorting: large network drifts print in linear time)
+    printer = NumPyPrinter(
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True, "user_functions": {},
+         "order": "none"}
+    )  # fmt: skip
+    fn = sp.lambdify((*state, *inputs), list(exprs), modules="numpy", printer=printer)
     n, k = len(state), len(exprs)
 
     def call(H: np.ndarray, v: Sequence[float] = ()) -> np.ndarray:

@@ -99,22 +99,23 @@ def from_noisy_rnn(
     A, W, E, Eb, Dw, Db, d = _parameters(arrays, hyper)
     n, m = E.shape
     st = default_state(n)
-    h = sp.Matrix(st)
-    u = sp.Matrix(input_symbols(m))
-    pre = _float_matrix(W.T) * h + _float_matrix(E) * u + _float_matrix(Eb[:, None])
-    lin = _float_matrix(hyper["alpha"] * A.T) * h
-    F = [lin[i] + sp.tanh(pre[i]) for i in range(n)]
+    u = input_symbols(m)
+    Wt, At = W.T, hyper["alpha"] * A.T
+    scale = d / hyper["eps"] if hyper["solver"] == "noisy" else np.ones(n)
+    drift = []
+    for i in range(n):  # built term by term: sympy's flattening of dense float sums is slow for large n
+        pre = _affine(Wt[i], st, E[i], u, Eb[i])
+        lin = _affine(At[i], st, None, (), 0.0)
+        F = sp.Add(lin, sp.tanh(pre, evaluate=False), evaluate=False)
+        drift.append(F if scale[i] == 1 else sp.Mul(sp.Float(scale[i]), F, evaluate=False))
     if hyper["solver"] == "noisy":
-        scale = d / hyper["eps"]
-        drift = sp.Matrix([sp.Float(scale[i]) * F[i] for i in range(n)])
         sigma = sp.Float(hyper["add_noise"] / math.sqrt(hyper["eps"])) * sp.eye(n)
     else:
-        drift = sp.Matrix(F)
         sigma = sp.zeros(n, n)
-    readout = list(_float_matrix(Dw) * h + _float_matrix(Db[:, None]))
+    readout = [_affine(Dw[c], st, None, (), Db[c]) for c in range(Dw.shape[0])]
     meta = {"kind": "NoisyRNN", "hyperparameters": hyper, "dt": hyper["eps"], "A": A, "W": W, "E": E, "E_b": Eb,
             "D_w": Dw, "D_b": Db, "d": d, "input": "inside"}  # fmt: skip
-    return Diffusion(st, drift, sigma, sp.zeros(n, m), readout, PointMass([0] * n), name=name, meta=meta)
+    return Diffusion(st, sp.Matrix(drift), sigma, sp.zeros(n, m), readout, PointMass([0] * n), name=name, meta=meta)
 
 
 def noisy_rnn_hyperparameters(path: Any) -> dict[str, Any]:
@@ -270,8 +271,15 @@ def _parameters(arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> tuple[n
     return A, W, E, arrays["E.bias"], Dw, Db, d
 
 
-def _float_matrix(a: np.ndarray) -> sp.Matrix:
-    return sp.Matrix([[sp.Float(float(x)) for x in row] for row in np.atleast_2d(a)])
+def _affine(row: np.ndarray, h: tuple[sp.Symbol, ...], erow: np.ndarray | None, u: tuple[sp.Symbol, ...],
+            bias: float) -> sp.Expr:  # fmt: skip
+    """row . h + erow . u + bias as one flat sympy sum (zero coefficients dropped)."""
+    terms = [sp.Mul(sp.Float(float(c)), x, evaluate=False) for c, x in zip(row, h) if c != 0]
+    if erow is not None:
+        terms += [sp.Mul(sp.Float(float(c)), x, evaluate=False) for c, x in zip(erow, u) if c != 0]
+    if bias != 0:
+        terms.append(sp.Float(float(bias)))
+    return sp.Add(*terms, evaluate=False) if terms else sp.Integer(0)
 
 
 def sequence_input(x: Any, eps: float, substeps: int = 1) -> tuple[np.ndarray, np.ndarray]:
