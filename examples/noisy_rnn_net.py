@@ -4,7 +4,8 @@ Same constructor arguments, attribute names, parameter names and forward pass as
 (``erichson/NoisyRNN``, models.py): h starts at 0; for each x_k, with A, W built from B, C,
     F = alpha h A + tanh(h W + E(x_k)),
     base:  h <- h + eps F;     noisy: h <- h + d * xi_m * F + add_noise * z   (noise in mode='train' only),
-xi_m ~ U[1 - mult_noise, 1], z ~ N(0, I); output D(h).  Used by the importer tests, their fixture script and examples/noisy_rnn_digits.py.
+xi_m ~ U[1 - mult_noise, 1], z ~ N(0, I); output D(h).  Used by the importer tests and their
+fixture script.
 """
 
 from __future__ import annotations

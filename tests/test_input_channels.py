@@ -71,8 +71,9 @@ def test_orders_in_eps_match_the_exact_mean(exact1):
         assert abs(parts[0, i] - ref0) < 1e-12
         for n in range(1, 4):
             integral = quad(
-                lambda r, T=T, n=n: math.exp(-(T - r)) * np.interp(r, t, U**n), 0, T, points=list(t[1:i]), epsabs=1e-14, limit=200
-            )[0]
+                lambda r, T=T, n=n: math.exp(-(T - r)) * np.interp(r, t, U**n),
+                0, T, points=list(t[1:i]), epsabs=1e-14, limit=200,
+            )[0]  # fmt: skip
             ref = eps**n * tanh_taylor(B1, n) * integral
             assert abs(parts[n, i] - ref) < 1e-11, (T, n, parts[n, i], ref)
     total = exact1.predict(U, t, eps)
