@@ -272,3 +272,17 @@ def test_monte_carlo_simulates_the_true_drift(model1):
     exact = quad(integrand, 0, T, points=list(t[1:-1]), epsabs=1e-13)[0]
     got = [vs.simulate_response(model1, U, t, 64, eps=eps, substeps=s).mean[-1] for s in (20, 40)]
     assert abs(got[1] - exact) <= 1.5 * abs(got[0] - got[1]) + 1e-12 and abs(got[1] - exact) < 2e-3, (got, exact)
+
+
+
+@pytest.mark.slow
+def test_order_5_regrouping_keeps_its_digits():
+    """f = h, constant input: order n is tanh^(n)(b)/n! (eps u)^n (1 - e^{-t}) exactly; the order-5 fit has
+    condition number 4.0e3, so about 12 digits survive."""
+    model = vs.Diffusion(["h"], "-h + tanh(0.3 + u1)", 0.5, [0], "h", initial=vs.PointMass([0.0]))
+    resp = vs.derive(model, 5, method="exact")
+    t = np.linspace(0, 1, 11)
+    parts = resp.predict(np.full(11, 0.5), t, 0.5, by_order=True)
+    for n in range(1, 6):
+        ref = tanh_taylor(0.3, n) * 0.25**n * (1 - math.exp(-1.0))
+        assert abs(parts[n, -1] - ref) < 4.0e3 * 1e-16 * 10 + 1e-12 * abs(ref), (n, parts[n, -1], ref)
