@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("response",),
     ("routes",),
     ("derive",),
-    ("workflows", "modelfile", "gallery", "learn", "plots", "cli", "__main__", "__init__"),
+    ("workflows", "modelfile", "gallery", "learn", "importers", "plots", "cli", "__main__", "__init__"),
 ]
 #: what the independent checks may import (besides each other)
 CHECKS_MAY_IMPORT = {"errors", "_version", "model", "validate", "limits", "checks"}

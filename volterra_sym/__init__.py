@@ -67,6 +67,8 @@ _LAZY = {
     "memory_function": "numerics.summaries",
     "memory_capacity": "numerics.summaries",
     "plots": "plots",
+    "from_noisy_rnn": "importers.noisy_rnn",
+    "noisy_rnn_hyperparameters": "importers.noisy_rnn",
 }
 
 

@@ -377,6 +377,30 @@ def check_model_size(model: Any) -> None:
     for where, mat in parts.items():
         for i, e in enumerate(mat):
             check_size(e, model.state, where if len(mat) == 1 else f"{where}[{i}]")
+    check_input_powers(model)
+
+
+def check_input_powers(model: Any) -> None:
+    """Refuse an input symbol raised to an integer power beyond MAX_ORDER (MATH.md section 11).
+
+    Channel u^alpha carries eps^|alpha|, so a power u^k with k > MAX_ORDER could only enter orders no
+    route derives: such a model is almost certainly a mistake (or needs a rescaled input).
+    """
+    inputs = set(getattr(model, "inputs", ()))
+    for where, mat in (("drift", model.drift), ("coupling", model.coupling)):
+        for i, e in enumerate(mat):
+            for pw in e.atoms(sp.Pow):
+                if pw.base in inputs and pw.exp.is_Integer and int(pw.exp) > MAX_ORDER:
+                    raise ModelError(
+                        f"{where}{'' if len(mat) == 1 else f'[{i}]'}: the input {pw.base} appears to the power "
+                        f"{pw.exp}, beyond MAX_ORDER = {MAX_ORDER} (channel u^k carries eps^k, and no route derives "
+                        f"orders above {MAX_ORDER}); rescale the input or raise the limit with {_remedy('MAX_ORDER')}"
+                    )
+
+
+def channel_count(inputs: int, degree: int) -> int:
+    """Number of input channels u^alpha, 1 <= |alpha| <= degree, over ``inputs`` inputs (at most)."""
+    return math.comb(inputs + degree, degree) - 1
 
 
 def check_kernel_count(order: int, inputs: int, components: int, degree: int | None = None) -> None:

@@ -57,7 +57,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
 _COMMON_KEYS = ("kind", "name", "state", "readout")
 _MODEL_KEYS: dict[str, tuple[str, ...]] = {
     "ou": _COMMON_KEYS + ("A", "c", "C", "sigma"),
-    "srnn": _COMMON_KEYS + ("Gamma", "W", "b", "C", "sigma", "activation"),
+    "srnn": _COMMON_KEYS + ("Gamma", "W", "b", "C", "sigma", "activation", "input"),
     "diffusion": _COMMON_KEYS + ("drift", "diffusion", "coupling"),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -66,6 +66,11 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "diffusion": ("state", "drift", "diffusion", "coupling", "readout"),
 }
 _ACTIVATIONS = ("identity", "tanh", "sigmoid")
+
+
+def _input_names(m: int) -> dict[str, sp.Symbol]:
+    """u1..um by name (to read the coupling's width before knowing m)."""
+    return {s.name: s for s in vs.input_symbols(m)}
 
 
 # --------------------------------------------------------------------------- result type
@@ -503,7 +508,8 @@ class _Loader:
     def build_linear_family(
         self, kind: str, table: Mapping[str, Any], name: str, state: tuple[sp.Symbol, ...] | None
     ) -> vs.Diffusion:
-        keys = [k for k in _MODEL_KEYS[kind] if k in table and k not in _COMMON_KEYS and k != "activation"]
+        skip = (*_COMMON_KEYS, "activation", "input")
+        keys = [k for k in _MODEL_KEYS[kind] if k in table and k not in skip]
         mats = {k: self.matrix(table[k], "model", k) for k in keys}
         if state is None:
             n = next((m.rows for m in mats.values() if m.shape != (1, 1)), 1)
@@ -521,13 +527,22 @@ class _Loader:
             raise self.error(
                 "model", "activation", f"expected one of {', '.join(_ACTIVATIONS)}, received {activation!r}"
             )
-        return vs.SRNN(mats["Gamma"], mats["W"], mats.get("b"), mats["C"], mats["sigma"], activation.lower(), **common)
+        where = table.get("input", "outside")
+        if where not in ("outside", "inside"):
+            raise self.error("model", "input", f"expected 'outside' or 'inside', received {where!r}")
+        return vs.SRNN(
+            mats["Gamma"], mats["W"], mats.get("b"), mats["C"], mats["sigma"], activation.lower(), input=where, **common
+        )
 
     def build_diffusion(self, table: Mapping[str, Any], name: str) -> vs.Diffusion:
         symbols = self.with_state()
-        drift = self.matrix(table["drift"], "model", "drift", symbols)
+        # the coupling's columns declare the inputs u1..um, which the drift and the coupling may use
+        # (MATH.md section 11); an undeclared u_k is an unknown name, refused where it is written
+        width = self.matrix(table["coupling"], "model", "coupling", {**symbols, **_input_names(32)}).cols
+        with_inputs = {**symbols, **{s.name: s for s in vs.input_symbols(width)}}
+        coupling = self.matrix(table["coupling"], "model", "coupling", with_inputs)
+        drift = self.matrix(table["drift"], "model", "drift", with_inputs)
         diffusion = self.matrix(table["diffusion"], "model", "diffusion", symbols)
-        coupling = self.matrix(table["coupling"], "model", "coupling", symbols)
         initial = self.read_initial()
         return vs.Diffusion(
             self.state, drift, diffusion, coupling, self.readout(table), initial, self.values, name=name

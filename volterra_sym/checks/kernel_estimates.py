@@ -692,6 +692,12 @@ def estimate_kernels(
     progress : True / False / None (auto: a terminal and a long run).
     client : a dask.distributed Client: the seed blocks run as tasks (same numbers as locally).
     """
+    if isinstance(model, Diffusion) and model.general_input:
+        raise ModelError(
+            "model: the input enters the drift nonlinearly (u1..um inside phi), and pathwise kernels kick the "
+            "state along gamma(h); estimate the kernels of its input channels instead: "
+            "volterra_sym.model.input_channels.channel_model(model, order)[0] (MATH.md section 11)"
+        )
     if lags is None:
         raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
     if order is None and isinstance(lags, Mapping) and lags:

@@ -103,6 +103,11 @@ def linear_arrays(model: Diffusion) -> LinearParts:
     kernel-derivation code.
     """
     num = numeric_model(model)
+    if num.general_input:  # before any differentiation (large drifts with the input inside are slow to differentiate)
+        raise NotLinearError(
+            "model: exact Gaussian formulas need a linear SRNN (affine drift, constant sigma and coupling), but the "
+            "input enters the drift nonlinearly (u1..um inside phi). Use Monte Carlo with scheme='euler' instead."
+        )
     h = sp.Matrix(num.state)
     state = set(num.state)
     J = num.drift.jacobian(h)

@@ -45,6 +45,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
 from .. import limits
 from ..checks.oracle import (
@@ -100,13 +101,23 @@ class SimulationResult:
 # --------------------------------------------------------------------------- compiled model
 
 
-def _vector_function(exprs: Sequence[sp.Expr], state: tuple[sp.Symbol, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """Lambdify expressions of the state into H (..., n, P) -> (..., len(exprs), P)."""
-    fn = sp.lambdify(state, list(exprs), modules="numpy")
+def _vector_function(
+    exprs: Sequence[sp.Expr], state: tuple[sp.Symbol, ...], inputs: tuple[sp.Symbol, ...] = ()
+) -> Callable[..., np.ndarray]:
+    """Lambdify expressions of the state into H (..., n, P) -> (..., len(exprs), P).
+
+    With ``inputs`` the callable takes the input values too: call(H, v), v of shape (len(inputs),).
+    """
+    # terms printed in the order they are stored (no sorting: large network drifts print in linear time)
+    printer = NumPyPrinter(
+        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True, "user_functions": {},
+         "order": "none"}
+    )  # fmt: skip
+    fn = sp.lambdify((*state, *inputs), list(exprs), modules="numpy", printer=printer)
     n, k = len(state), len(exprs)
 
-    def call(H: np.ndarray) -> np.ndarray:
-        vals = fn(*[H[..., i, :] for i in range(n)])
+    def call(H: np.ndarray, v: Sequence[float] = ()) -> np.ndarray:
+        vals = fn(*[H[..., i, :] for i in range(n)], *v)
         out = np.empty(H.shape[:-2] + (k, H.shape[-1]))
         for j, v in enumerate(vals):
             out[..., j, :] = v
@@ -138,6 +149,7 @@ class _Compiled:
     gamma_fn: Callable[[np.ndarray], np.ndarray] | None
     readout: Callable[[np.ndarray], np.ndarray]
     model: Diffusion
+    drift_u: Callable[..., np.ndarray] | None = None  # (H, v) -> F(H, v): the whole drift at input v = eps u
 
 
 def _compile(model: Diffusion) -> _Compiled:
@@ -148,6 +160,12 @@ def _compile(model: Diffusion) -> _Compiled:
     except NotLinearError:
         parts = None
     sigma, gamma = _constant(num.diffusion, st), _constant(num.coupling, st)
+    drift_u = None
+    if num.general_input:
+        # the TRUE drift F(h, eps u) = phi(h, eps u) + gamma(h, eps u) eps u, simulated as it is (not expanded)
+        whole = num.drift + num.coupling * sp.Matrix(num.inputs)
+        drift_u = _vector_function(list(whole), st, num.inputs)
+        gamma = np.zeros((num.n, num.m))
     return _Compiled(
         n=num.n,
         r=num.r,
@@ -162,6 +180,7 @@ def _compile(model: Diffusion) -> _Compiled:
         gamma_fn=None if gamma is not None else _vector_function(list(num.coupling), st),
         readout=_vector_function(list(num.readout), st),
         model=num,
+        drift_u=drift_u,
     )
 
 
@@ -331,7 +350,10 @@ def _general_step(
 ) -> None:
     """One Euler-Maruyama step for any model: out = H + (phi + eps gamma u) dt + sigma dW. H (E, n, P)."""
     dt = plan.dts[j]
-    drift = cm.drift(H)  # (E, n, P)
+    if cm.drift_u is not None:
+        drift = np.stack([cm.drift_u(H[e], plan.eps[e] * plan.U[j]) for e in range(H.shape[0])])
+    else:
+        drift = cm.drift(H)  # (E, n, P)
     if cm.gamma_fn is None:
         drift += plan.a[j][:, :, None]
     else:

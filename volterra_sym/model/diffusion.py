@@ -3,6 +3,12 @@
     dh_t = [ phi(h_t) + eps * gamma(h_t) u_t ] dt + sigma(h_t) dW_t,   h_0 ~ mu_0,
     y_t  = f(h_t)
 
+General input coupling (MATH.md section 11): the drift and the coupling may also use the
+input symbols u1..um (:func:`input_symbols`, m = the coupling's columns) anywhere, e.g. inside an
+activation; the model then reads dh = [phi(h, eps u) + eps gamma(h, eps u) u] dt + sigma(h) dW
+(``Diffusion.general_input`` is True) and :mod:`volterra_sym.model.input_channels` expands it
+into input-affine channels.
+
 One type, :class:`Diffusion`, holds every model; :func:`SRNN` and :func:`OU`
 are constructors of it.  Shapes: state ``h`` has n components, ``drift`` is
 n x 1, ``diffusion`` (sigma) is n x r, ``coupling`` (gamma) is n x m, the
@@ -12,6 +18,7 @@ readout is p x 1 (p = 1 for a scalar readout).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -171,6 +178,51 @@ def default_state(n: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"h{i + 1}") for i in range(n))
 
 
+#: names of input symbols: u1, u2, ... (1-based, as printed in MATH.md)
+_INPUT_NAME = re.compile(r"u([0-9]+)")
+
+
+def input_symbols(m: int) -> tuple[sp.Symbol, ...]:
+    """The input symbols u1..um a drift may use (channel k of ``u[:, k]`` is u{k+1})."""
+    return tuple(sp.Symbol(f"u{k + 1}") for k in range(m))
+
+
+def _input_symbols_in(mat: sp.Matrix) -> set[sp.Symbol]:
+    """Free symbols of ``mat`` named like an input (u1, u2, ...)."""
+    return {s for s in mat.free_symbols if isinstance(s, sp.Symbol) and _INPUT_NAME.fullmatch(s.name)}
+
+
+def _check_input_use(
+    state: tuple[sp.Symbol, ...], parts: Mapping[str, sp.Matrix], m: int, params: Mapping[Any, Any] | None
+) -> None:
+    """Input symbols u1..um may appear in the drift and the coupling only, and only up to u_m."""
+    if any(s.name.startswith("u") and _INPUT_NAME.fullmatch(s.name) for s in state):
+        bad = next(s for s in state if _INPUT_NAME.fullmatch(s.name))
+        raise ModelError(f"state: {bad} is reserved for an input channel (u1..um); name the state differently")
+    if isinstance(params, Mapping):
+        for key in params:
+            if _INPUT_NAME.fullmatch(str(key)):
+                raise ModelError(
+                    f"params: {key} is reserved for an input channel (u1..um), it cannot be a parameter; rename it"
+                )
+    for where, mat in parts.items():
+        used = _input_symbols_in(mat)
+        if not used:
+            continue
+        if where in ("diffusion", "readout"):
+            raise ModelError(
+                f"{where}: uses the input symbol(s) {_names(sorted(map(str, used)))}; only the drift and the coupling "
+                "may depend on the input (the noise and the readout may not)"
+            )
+        stray = sorted((s for s in used if not 1 <= int(s.name[1:]) <= m), key=lambda s: s.name)
+        if stray:
+            raise ModelError(
+                f"{where}: uses the input symbol {stray[0]}, but the model declares {m} input channel(s) u1..u{m} "
+                "(the coupling's columns); give the coupling one column per input (zeros where the input enters "
+                "the drift only)"
+            )
+
+
 def _as_state(state: Any) -> tuple[sp.Symbol, ...]:
     if isinstance(state, int) and not isinstance(state, bool):
         if state < 1:
@@ -268,6 +320,9 @@ class Diffusion:
                 )
             raise ModelError(f"coupling: expected an {n} x m matrix, received shape {gam.shape}")
         _register(names, gam)
+        _check_input_use(st, {"drift": drift_m, "diffusion": sig, "coupling": gam}, gam.cols, params)
+        for s in input_symbols(gam.cols):
+            names.pop(s.name, None)
         declared = _declared_symbols(params, names)
         par = _as_params(params, names)
         for s in (*par, *declared):
@@ -278,6 +333,7 @@ class Diffusion:
         if readout is None:
             raise ModelError("readout: a readout f(h) is required, e.g. readout='h1' or readout=h1**2")
         f = _as_column(readout, "readout", {**names})
+        _check_input_use(st, {"readout": f}, gam.cols, None)
         known = set(names.values())
         for i, fi in enumerate(f):
             stray = fi.free_symbols - known
@@ -356,7 +412,18 @@ class Diffusion:
         elif isinstance(init, Gaussian):
             syms |= init.mean.free_symbols | init.cov.free_symbols
         syms -= set(self.state)
+        syms -= set(self.inputs)
         return tuple(sorted(syms, key=lambda s: s.name))
+
+    @property
+    def inputs(self) -> tuple[sp.Symbol, ...]:
+        """The input symbols u1..um the drift and the coupling may use (MATH.md section 11)."""
+        return input_symbols(self.m)
+
+    @property
+    def general_input(self) -> bool:
+        """True when the drift or the coupling depends on the input (u inside phi, e.g. an activation)."""
+        return bool(_input_symbols_in(self.drift) or _input_symbols_in(self.coupling))
 
     # ---- derived models -------------------------------------------------------------
     def replace(self, **changes: Any) -> Diffusion:
@@ -548,6 +615,7 @@ def SRNN(
     *,
     state: Sequence[Any] | None = None,
     name: str = "SRNN",
+    input: str = "outside",
 ) -> Diffusion:
     """Stochastic RNN: dh = [-Gamma h + a(W h + b) + eps C u] dt + sigma dW.
 
@@ -555,7 +623,13 @@ def SRNN(
     (default 0), C is n x m (a 1-D sequence is one input channel), sigma is
     n x r (a scalar means sigma * I).  ``activation`` is ``"identity"``,
     ``"tanh"``, ``"sigmoid"`` or any callable mapping a sympy expression to one.
+    ``input="inside"`` puts the input inside the activation, as in a standard RNN cell:
+    dh = [-Gamma h + a(W h + b + eps C u)] dt + sigma dW (drift in the input symbols u1..um,
+    coupling zero; MATH.md section 11).
     """
+    if input not in ("outside", "inside"):
+        raise ModelError(f"input: expected 'outside' (eps C u added to the drift) or 'inside' (a(W h + b + eps C u)), "
+                         f"received {describe(input)}")
     n = _dimension(W=W, b=b, Gamma=Gamma, C=C)
     if C is None:
         raise ModelError("C: the input coupling matrix C (n x m) is required")
@@ -571,6 +645,10 @@ def SRNN(
     a = _activation(activation)
     h = sp.Matrix(st)
     pre = Wm * h + bm
+    coupling = Cm
+    if input == "inside":
+        pre = pre + Cm * sp.Matrix(input_symbols(Cm.cols))
+        coupling = sp.zeros(n, Cm.cols)
     drift = -G * h + sp.Matrix([a(x) for x in pre])
     meta = {
         "kind": "SRNN",
@@ -578,8 +656,10 @@ def SRNN(
         "W": Wm,
         "b": bm,
         "activation": activation if isinstance(activation, str) else getattr(activation, "__name__", "custom"),
+        "input": input,
+        "C": Cm,
     }
-    return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta=meta)
+    return Diffusion(st, drift, sigma, coupling, readout, initial, params, name=name, meta=meta)
 
 
 def OU(
