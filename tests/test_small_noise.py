@@ -74,6 +74,40 @@ def test_quartic_readout_error_is_the_known_s4_remainder():
     assert sn.error_estimate(0) > 0 and not sn.terminates
 
 
+def test_defective_jacobian_takes_the_spectral_fallback_and_equals_exact():
+    """J with a Jordan block (no eigenbasis): e^{J t} from the exact spectral decomposition, t e^{-t} terms."""
+    model = vs.SRNN(Gamma=1.0, W=[[0.0, 1.0], [0.0, 0.0]], b=[0.2, 0.1], C=[[1.0], [0.5]], sigma=0.5,
+                    readout="h1**2 * h2 + h2")
+    ex = vs.derive(model, 2, method="exact")
+    sn = vs.derive(model, 2, method="small_noise", guard=False)
+    for n, lags in ((1, TAUS), (2, PAIRS)):
+        ref = ex.kernel_values(n, (0,) * n, lags)
+        assert np.max(np.abs(sn.kernel_values(n, (0,) * n, lags) - ref)) <= 1e-10 * (1 + np.max(np.abs(ref)))
+
+
+@pytest.mark.slow
+def test_general_analytic_drift_mean_against_the_stationary_density_and_kernels_against_galerkin():
+    """Not an SRNN (symbolic derivative tensors): dh = (-h - h^3/2 + 0.2) dt + 0.2 dW, f = h + 0.3 h^2.
+    The mean against mpmath quadrature of rho ~ exp(-2U/s^2) (1-D gradient drift), K1/K2 against Galerkin;
+    each within the stated estimate, which is not more than 10x the true error."""
+    import mpmath
+    import sympy as sp
+
+    h = sp.Symbol("h")
+    s = 0.2
+    model = vs.Diffusion([h], [-h - 0.5 * h**3 + 0.2], [[s]], [[1]], h + 0.3 * h**2)
+    sn = vs.derive(model, 2, method="small_noise")
+    U = lambda x: x**2 / 2 + x**4 / 8 - 0.2 * x  # noqa: E731
+    w = lambda x: mpmath.exp(-2 * U(x) / s**2)  # noqa: E731
+    mean = mpmath.quad(lambda x: (x + 0.3 * x**2) * w(x), [-3, 0.2, 3]) / mpmath.quad(w, [-3, 0.2, 3])
+    true0 = abs(float(sn.mean0) - float(mean))
+    assert true0 <= 3 * sn.error_estimate(0) <= 30 * true0
+    gal = vs.derive(model, 2, method="galerkin", degree=16)
+    for n, lags in ((1, TAUS[::2]), (2, PAIRS[::5])):
+        true = np.max(np.abs(sn.kernel_values(n, (0,) * n, lags) - gal.kernel_values(n, (0,) * n, lags)))
+        assert true <= 3 * sn.error_estimate(n, (0,) * n) <= 30 * true
+
+
 # ---- 2. the 2-D non-gradient tanh SRNN against the Galerkin route ---------------------------------
 
 

@@ -89,16 +89,21 @@ def euler_paths(
     rng: np.random.Generator,
     keep_from: int | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Euler-Maruyama paths from H0 (paths, n); returns the end points and the states after ``keep_from``."""
+    """Euler-Maruyama paths from H0 (paths, n); returns the end points and the states after ``keep_from``
+    (every 4th step); paths that leave the floating-point range are dropped."""
     H = H0.copy()
     kept: list[np.ndarray] = []
     sq = np.sqrt(dt)
-    for j in range(steps):
-        H = H + funcs.drift(H) * dt + (rng.standard_normal((H.shape[0], sigma.shape[1])) @ sigma.T) * sq
-        if not np.all(np.isfinite(H)):
-            break
-        if keep_from is not None and j >= keep_from and j % 4 == 0:
-            kept.append(H.copy())
+    with np.errstate(over="ignore", invalid="ignore"):  # paths that leave the float range are dropped
+        for j in range(steps):
+            H = H + funcs.drift(H) * dt + (rng.standard_normal((H.shape[0], sigma.shape[1])) @ sigma.T) * sq
+            finite = np.all(np.isfinite(H), axis=1)
+            if not np.all(finite):
+                H = H[finite]
+                if H.shape[0] == 0:
+                    break
+            if keep_from is not None and j >= keep_from and j % 4 == 0:
+                kept.append(H.copy())
     return H, kept
 
 

@@ -303,9 +303,11 @@ class SmallNoiseResponse(ClosedFormResponse):
         lead, corr = self._size(n, ks, c)
         own = self._ratio(lead, corr) if n else 0.0
         rem = ERROR_SAFETY * corr * max(own, self.curvature_ratio(c))
-        if n == 0:
-            P = self.local.P
-            rem += ERROR_SAFETY * abs(float(np.einsum("ijkl,ij,kl->", self.local.f[c][4], P, P))) / 8
+        if n == 0:  # the s^2 term of the mean is f'.m* + f''[P]/2, whose parts may cancel: use their sizes
+            loc, f = self.local, self.local.f[c]
+            parts = abs(float(f[1] @ loc.m)) + 0.5 * abs(float(np.sum(f[2] * loc.P)))
+            rem = ERROR_SAFETY * max(corr, parts) * self.curvature_ratio(c)
+            rem += ERROR_SAFETY * abs(float(np.einsum("ijkl,ij,kl->", f[4], loc.P, loc.P))) / 8
         return float(rem if self.noise_order == 2 else corr + rem)
 
     @staticmethod
