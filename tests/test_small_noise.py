@@ -137,6 +137,25 @@ def test_tanh2d_orders_of_convergence_mean_shift_and_honest_estimates():
     assert np.all(order2 >= 3.5), order2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("noise_order", [0, 2])
+def test_tanh2d_prediction_error_estimate_is_honest_at_every_time(noise_order):
+    """Each order's prediction against the Galerkin route's forward hierarchy (s = 0.1, sin input): the
+    pointwise estimate is at least a third of the true error wherever that exceeds the reference's own
+    accuracy (1e-8)."""
+    model = tanh2d(0.1)
+    t = np.linspace(0, 6, 301)
+    u = 0.5 * np.sin(2 * t)
+    ref = vs.derive(model, 2, method="galerkin", degree=8).predict(u, t, by_order=True)
+    y, err = vs.derive(model, 2, method="small_noise", noise_order=noise_order).predict(
+        u, t, by_order=True, return_error=True
+    )
+    true = np.abs(y - ref)
+    seen = true > 1e-8
+    assert np.all(true[seen] <= 3 * err[seen]), np.max(true[seen] / err[seen])
+    assert np.max(err[1:]) <= 3 * np.max(true[1:])  # and not far above it
+
+
 def test_tanh2d_first_order_kernel_against_galerkin_at_small_noise():
     """Fast companion of the slow test: s = 0.05, K^(1) and the mean, noise_order 2, within the estimate."""
     model = tanh2d(0.05)

@@ -330,17 +330,28 @@ class SmallNoiseResponse(ClosedFormResponse):
     ) -> Any:
         """E f(h_t) from the kernels (the exact route's predictor, see :meth:`ClosedFormResponse.predict`).
 
-        ``return_error=True`` also returns the estimated error at each time: the difference between the
-        noise_order 2 and 0 predictions d(t), times the small parameter of :meth:`error_estimate`
-        (noise_order 2), or |d| plus that (noise_order 0), per order with ``by_order``.
+        ``return_error=True`` also returns the estimated error at each time, per order with ``by_order``:
+        order 0 is :meth:`error_estimate` of the mean; order n >= 1 is D_n(t) = max_{t' <= t} |d_n(t')|, the
+        running maximum of the difference between the noise_order 2 and 0 predictions (a response to the
+        past input: where d_n crosses zero the remainder need not), times the small parameter of
+        :meth:`error_estimate` (noise_order 2), or D_n plus that (noise_order 0).
         """
         out = super().predict(u, t, eps, by_order=True, **options)
         if not return_error:
             return out if by_order else out.sum(axis=0)
         other = self._other.predict(u, t, eps, by_order=True, **options)
-        d = np.abs(out - other)
-        rho = 0.0 if self.terminates else ERROR_SAFETY * max(self.expansion_ratio(), self.curvature_ratio())
-        err = d * rho + (d if self.noise_order == 0 else 0.0)
+        envelope = np.maximum.accumulate(np.abs(out - other), axis=1)
+        p = self.model.p
+        rho = np.array(
+            [
+                0.0 if self.terminates else ERROR_SAFETY * max(self.expansion_ratio(), self.curvature_ratio(c))
+                for c in range(p)
+            ]
+        )
+        rho = rho if self.model.vector_readout else rho[0]
+        err = envelope * rho + (envelope if self.noise_order == 0 else 0.0)
+        mean_err = np.array([self.error_estimate(0, component=c) for c in range(p)])
+        err[0] = mean_err if self.model.vector_readout else mean_err[0]
         return (out, err) if by_order else (out.sum(axis=0), err.sum(axis=0))
 
     def kernel_taylor(self, n: int, k: Any, p: Any, component: int = 0) -> Any:
