@@ -108,6 +108,21 @@ def test_general_analytic_drift_mean_against_the_stationary_density_and_kernels_
         assert true <= 3 * sn.error_estimate(n, (0,) * n) <= 30 * true
 
 
+def test_symbolic_model_gives_formulas_in_its_parameters():
+    """dh = (-a h - c h^3) dt + s dW, f = h + d h^2, h* = 0.  By hand: P = s^2/(2a), m* = 0 (phi'' = 0),
+    phi^(3) = -6c, so m1(t) = -3 c s^2/(2a) t e^{-a t}, K^(1) = e^{-a tau} (1 - 3 c s^2 tau / (2a)) and
+    K^(0) = f''[P]/2 = d s^2/(2a)."""
+    import sympy as sp
+
+    h, a, c, s, d, tau = sp.symbols("h a c s d tau1")
+    params = {a: 1.0, c: 0.5, s: 0.2, d: 0.3}
+    model = vs.Diffusion([h], [-a * h - c * h**3], [[s]], [[1]], h + d * h**2, params=params)
+    sn = vs.derive(model, 1, method="small_noise", guard=False)
+    assert sp.simplify(sn.mean0 - d * s**2 / (2 * a)) == 0
+    assert sp.simplify(sn.kernel(1, 0) - sp.exp(-a * tau) * (1 - 3 * c * s**2 * tau / (2 * a))) == 0
+    assert "c s^{2}" in sn.to_latex()
+
+
 # ---- 2. the 2-D non-gradient tanh SRNN against the Galerkin route ---------------------------------
 
 

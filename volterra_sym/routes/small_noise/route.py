@@ -28,6 +28,7 @@ from ..base import Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
+from .symbolic import symbolic_local
 from .terms import Expansion, map_ext, mp_number
 
 #: every option of the route, name -> (default, meaning); the one place they are declared
@@ -35,6 +36,7 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "noise_order": (2, "highest power of the noise scale s kept: 0 (K_0, the noiseless network at h*) or 2 (default)"),
     "guard": (True, "run the guard (Newton from pilot samples, pilot covariance against P); default True"),
     "seed": (0, "seed of the guard's pilot simulation (default 0)"),
+    "symbolic": (True, "keep the model's symbolic parameters in the kernels (formulas; n <= 2; default True)"),
 }
 NOISE_ORDERS = (0, 2)
 #: the unknown constant of the s^4 term: the remainder estimate is this times (s^2 term) x (small parameter)
@@ -67,6 +69,7 @@ class SmallNoiseRoute(Route):
         noise_order = check_noise_order(opts["noise_order"])
         guard = check_flag(opts["guard"], "guard")
         seed = check_int(opts["seed"], "seed", minimum=0)
+        symbolic = check_flag(opts["symbolic"], "symbolic")
         order = MAX_SMALL_NOISE_ORDER if order is None else order
         if order > MAX_SMALL_NOISE_ORDER:
             raise ArgumentError(
@@ -80,14 +83,15 @@ class SmallNoiseRoute(Route):
                 "Gaussian starts"
             )
         check_model_form(model)
-        return derive_small_noise(model, order, noise_order=noise_order, guard=guard, seed=seed)
+        return derive_small_noise(model, order, noise_order=noise_order, guard=guard, seed=seed, symbolic=symbolic)
 
 
-def _exp_jt(loc: LocalData, model: Diffusion, var: sp.Symbol) -> list[list[ExpPoly]]:
-    """e^{J var} as exponential polynomials (the linearised OU model's e^{-A var}, A = -J)."""
+def _exp_jt(loc: LocalData, model: Diffusion, var: sp.Symbol, symbolic: bool = False) -> list[list[ExpPoly]]:
+    """e^{J var} as exponential polynomials (the linearised OU model's e^{-A var}, A = -J; exact and in the
+    model's parameters when ``symbolic``)."""
     n = loc.J.shape[0]
     lin = OU(sp.Matrix(-loc.J), sp.Matrix(loc.g), sp.zeros(n, 1), readout=model.state[0], state=model.state)
-    data = linear_data(lin, dps=DPS, domain="numeric")
+    data = linear_data(lin, dps=DPS, domain="exact" if symbolic else "numeric")
     return data.expm_neg(var)
 
 
@@ -101,7 +105,7 @@ def _diagonal_exp(lam: np.ndarray, var: sp.Symbol) -> list[list[ExpPoly]]:
 
 
 def derive_small_noise(
-    model: Diffusion, order: int, *, noise_order: int = 2, guard: bool = True, seed: int = 0
+    model: Diffusion, order: int, *, noise_order: int = 2, guard: bool = True, seed: int = 0, symbolic: bool = True
 ) -> SmallNoiseResponse:
     """The kernels K_0 (+ s^2 K_2) up to ``order`` (see module docstring)."""
     funcs = ModelFunctions(model)
@@ -113,15 +117,19 @@ def derive_small_noise(
         pilot_covariance(funcs, sigma, h, loc2.J, loc2.P, seed, report)
     taus, s_sym, _ = lag_symbols(model, order)
     V = (*taus, s_sym)
+    exact = [symbolic_local(model, loc0, 0), symbolic_local(model, loc2, 2)] if symbolic else [None, None]
     with mpmath.workdps(DPS):
         r = sp.Symbol("r")
         modal = [to_modal(loc0), to_modal(loc2)]
-        if modal[0] is not None and modal[1] is not None:
+        if exact[0] is not None and exact[1] is not None:
+            loc0, loc2 = exact[0], exact[1]
+            E = _exp_jt(loc2, model, r, symbolic=True)
+        elif modal[0] is not None and modal[1] is not None:
             loc0, loc2 = modal[0], modal[1]
             E = _diagonal_exp(loc2.eigenvalues, r)
         else:
             E = _exp_jt(loc2, model, r)
-        tol = mpmath.mpf(10) ** (-(DPS // 2))
+        tol = None if exact[0] is not None else mpmath.mpf(10) ** (-(DPS // 2))
         forms = {no: _forms(Expansion(loc, E, no == 2, tol), model, order, V) for no, loc in ((0, loc0), (2, loc2))}
     loc2 = local
     resp = SmallNoiseResponse(
@@ -130,7 +138,7 @@ def derive_small_noise(
         kernel_forms=forms[noise_order][0],
         mean0_forms=forms[noise_order][1],
         dps=DPS,
-        simplify=False,
+        simplify=exact[0] is not None,
         noise_order=noise_order,
         local=loc2,
         guard=report,
@@ -165,7 +173,10 @@ FLOAT_FLOOR = 1e-13
 
 def _clean(F: ExpPoly) -> ExpPoly:
     """Drop real or imaginary parts of coefficients below FLOAT_FLOOR times the largest coefficient: the
-    data are float64, so e.g. the imaginary residue of a real rate's coefficient is rounding, not content."""
+    data are float64, so e.g. the imaginary residue of a real rate's coefficient is rounding, not content.
+    Symbolic coefficients: put in factored form."""
+    if any(isinstance(c, sp.Basic) and c.free_symbols for _, _, c in F):
+        return F.simplified(True)
     F = F.simplified(False)
     if not len(F):
         return F
@@ -244,7 +255,7 @@ class SmallNoiseResponse(ClosedFormResponse):
             kernel_forms=other_forms[0],
             mean0_forms=other_forms[1],
             dps=self.dps,
-            simplify=False,
+            simplify=self.simplify,
         )
         self._sizes: dict[tuple[int, tuple[int, ...], int], tuple[float, float]] = {}
         #: the expansion terminates at s^2 (affine drift, polynomial readout of degree <= 3): no remainder

@@ -54,6 +54,9 @@ def _mp(x: Any) -> Any:
 def conv(F: ExpPoly, G: ExpPoly, zero_tol: Any) -> ExpPoly:
     """int_0^t F(t - r) G(r, w) dr over G's variables (t in G's first variable; F univariate).
 
+    ``zero_tol``: rates closer than this are equal (mpmath numbers); None: exact / symbolic rates, equal
+    when their difference simplifies to zero.
+
     For a (t-r)^p e^{-mu (t-r)} and b r^q e^{-nu r} with delta = mu - nu:
     delta = 0: a b p! q! / (p+q+1)! t^{p+q+1} e^{-mu t}; otherwise
     a b sum_k C(p,k) (-1)^k t^{p-k} I_{q+k}(t) e^{-mu t}, with
@@ -66,14 +69,15 @@ def conv(F: ExpPoly, G: ExpPoly, zero_tol: Any) -> ExpPoly:
         key = ((rate0, *rest_mu), (power0, *rest_p))
         terms[key] = terms.get(key, 0) + c
 
+    exact = zero_tol is None
     for (mu,), (p,), a in F:
-        mu_ = _mp(mu)
+        mu_ = sp.sympify(mu) if exact else _mp(mu)
         for nu_rates, q_pows, b in G:
             nu, q = nu_rates[0], q_pows[0]
             rest_mu, rest_p = tuple(nu_rates[1:]), tuple(q_pows[1:])
             ab = a * b
-            delta = mu_ - _mp(nu)
-            if abs(delta) <= zero_tol:
+            delta = sp.simplify(mu_ - nu) if exact else mu_ - _mp(nu)
+            if (delta == 0) if exact else (abs(delta) <= zero_tol):
                 add(mu, p + q + 1, rest_mu, rest_p, ab * factorial(p) * factorial(q) / factorial(p + q + 1))
                 continue
             for k in range(p + 1):
@@ -92,7 +96,9 @@ def conv(F: ExpPoly, G: ExpPoly, zero_tol: Any) -> ExpPoly:
 
 
 def mp_number(c: Any) -> Any:
-    """A float or complex NumPy/Python number as mpmath (mpf when real)."""
+    """A float or complex NumPy/Python number as mpmath (mpf when real); SymPy expressions unchanged."""
+    if isinstance(c, sp.Basic):
+        return c
     z = complex(c)
     return mpmath.mpf(z.real) if z.imag == 0 else mpmath.mpc(z.real, z.imag)
 
@@ -124,6 +130,8 @@ class Expansion:
     def __init__(self, loc: LocalData, E: Mat, noise: bool, zero_tol: Any) -> None:
         """``loc`` in any basis where E = e^{J t} (J's eigenbasis: E diagonal, the fast case)."""
         self.loc, self.E, self.noise, self.tol = loc, E, noise, zero_tol
+        #: 1/2, exact for symbolic data (object arrays of SymPy expressions)
+        self.half: Any = sp.Rational(1, 2) if loc.P.dtype == object else 0.5
         n = loc.J.shape[0]
         self.n = n
         phi2, phi3, phi4 = loc.phi[2], loc.phi[3], loc.phi[4]
@@ -131,14 +139,14 @@ class Expansion:
         self.phi2 = phi2
         self.phi3 = phi3
         # m-block coupling to a: phi''[a, m*] + 1/2 phi'''[a][P]
-        self.Lm = np.einsum("ijl,j->il", phi2, m) + 0.5 * np.einsum("ijkl,kl->ij", phi3, P)
+        self.Lm = np.einsum("ijl,j->il", phi2, m) + self.half * np.einsum("ijkl,kl->ij", phi3, P)
         # B(a)_ik = sum_l (BP[i,k,l] + BP[k,i,l]) a_l,  BP = phi''[., ., l] P
         BP = np.einsum("ijl,jk->ikl", phi2, P)
         self.BA = BP + BP.transpose(1, 0, 2)
         # second-order constants
         self.T3P = np.einsum("ijkl,jm->imkl", phi3, P)  # (Phi3[x,y] P)_im = sum_kl T3P[i,m,k,l] x_k y_l
         self.T3m = np.einsum("ijkl,j->ikl", phi3, m)  # phi'''[x, y, m*]
-        self.T4P = 0.5 * np.einsum("ijklq,lq->ijk", phi4, P)  # 1/2 phi''''[x, y][P]
+        self.T4P = self.half * np.einsum("ijklq,lq->ijk", phi4, P)  # 1/2 phi''''[x, y][P]
         self._EE: dict[tuple[int, int, int, int], ExpPoly] = {}
 
     # ---- the blocks of Phi ---------------------------------------------------------------
@@ -189,7 +197,7 @@ class Expansion:
         for i in range(n):
             acc = _combine(self.Lm[i], a, vars)
             flatP = [P[j][k] for j in range(n) for k in range(n)]
-            acc = acc + _combine(0.5 * self.phi2[i].reshape(-1), flatP, vars)
+            acc = acc + _combine(self.half * self.phi2[i].reshape(-1), flatP, vars)
             if sm is not None:
                 acc = acc + sm[i]
             src.append(acc)
@@ -246,7 +254,7 @@ class Expansion:
             acc = _combine((self.T3m[i] + self.T4P[i]).reshape(-1), pl, vars)
             acc = acc + _combine(self.phi2[i].reshape(-1), [A.a[j] * B.m[l] for j in range(n) for l in range(n)], vars)
             acc = acc + _combine(self.phi2[i].reshape(-1), [B.a[j] * A.m[l] for j in range(n) for l in range(n)], vars)
-            half3 = 0.5 * self.phi3[i].reshape(n, -1)
+            half3 = self.half * self.phi3[i].reshape(n, -1)
             flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
             flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
             for j in range(n):
@@ -267,11 +275,11 @@ class Expansion:
         """DY[X] = (f' + f''[m*] + 1/2 f'''[P]).a + f'.m + 1/2 f''[P_X]."""
         f = self.loc.f[c]
         vars = X.a[0].vars
-        fa = f[1] + f[2] @ self.loc.m + 0.5 * np.einsum("jkl,kl->j", f[3], self.loc.P)
+        fa = f[1] + f[2] @ self.loc.m + self.half * np.einsum("jkl,kl->j", f[3], self.loc.P)
         out = _combine(fa, X.a, vars)
         if X.m is not None and X.P is not None:
             out = out + _combine(f[1], X.m, vars)
-            out = out + _combine(0.5 * f[2].reshape(-1), [x for row in X.P for x in row], vars)
+            out = out + _combine(self.half * f[2].reshape(-1), [x for row in X.P for x in row], vars)
         return out
 
     def readout_second(self, c: int, A: Ext, B: Ext) -> ExpPoly:
@@ -279,12 +287,12 @@ class Expansion:
         + 1/2 f'''[a_A][P_B] + 1/2 f'''[a_B][P_A]."""
         f = self.loc.f[c]
         n, vars = self.n, A.a[0].vars
-        T = f[2] + np.einsum("jkl,l->jk", f[3], self.loc.m) + 0.5 * np.einsum("jklq,lq->jk", f[4], self.loc.P)
+        T = f[2] + np.einsum("jkl,l->jk", f[3], self.loc.m) + self.half * np.einsum("jklq,lq->jk", f[4], self.loc.P)
         out = _combine(T.reshape(-1), [A.a[j] * B.a[k] for j in range(n) for k in range(n)], vars)
         if A.m is not None and B.m is not None and A.P is not None and B.P is not None:
             out = out + _combine(f[2].reshape(-1), [A.a[j] * B.m[k] for j in range(n) for k in range(n)], vars)
             out = out + _combine(f[2].reshape(-1), [B.a[j] * A.m[k] for j in range(n) for k in range(n)], vars)
-            half3 = 0.5 * f[3].reshape(n, -1)
+            half3 = self.half * f[3].reshape(n, -1)
             flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
             flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
             for j in range(n):
@@ -297,8 +305,10 @@ class Expansion:
     def mean(self, c: int, vars: tuple[sp.Symbol, ...]) -> ExpPoly:
         """K^(0) = f(h*) + f'.m* + 1/2 f''[P]."""
         f = self.loc.f[c]
-        val = complex(f[0]) + complex(f[1] @ self.loc.m) + 0.5 * complex(np.sum(f[2] * self.loc.P))
-        return ExpPoly.constant(vars, mpmath.mpf(val.real))
+        total = f[0] + f[1] @ self.loc.m + np.sum(f[2] * self.loc.P) / 2
+        if isinstance(total, sp.Basic):
+            return ExpPoly.constant(vars, sp.factor(sp.cancel(total)) if total.free_symbols else total)
+        return ExpPoly.constant(vars, mpmath.mpf(complex(total).real))
 
 
 def map_ext(X: Ext, fn: Any) -> Ext:
