@@ -365,6 +365,12 @@ class SmallNoiseResponse(ClosedFormResponse):
         err[0] = mean_err if self.model.vector_readout else mean_err[0]
         return (out, err) if by_order else (out.sum(axis=0), err.sum(axis=0))
 
+    def _kernel_values(self, n: int, ks: tuple[int, ...], lags: np.ndarray, component: int) -> np.ndarray:
+        """Sum of the kernel's float terms at the lags (no generated code: the order-2 kernels of larger
+        networks have hundreds of terms, and only the one asked for is evaluated)."""
+        horizon = float(2.0 ** np.ceil(np.log2(max(float(np.max(lags)), 1.0))))  # few horizons: cached terms
+        return terms_values(self.numeric_terms((component, n, ks), horizon), lags)
+
     def kernel_taylor(self, n: int, k: Any, p: Any, component: int = 0) -> Any:
         """d^p K^(n)_k at zero lags (exact on the exponential polynomial); real: the kernels are real, and the
         imaginary residue of summing conjugate terms is rounding."""
