@@ -111,36 +111,37 @@ def derive_small_noise(
     funcs = ModelFunctions(model)
     sigma = np.array(model.diffusion.xreplace(model.params).evalf(), dtype=float)
     h, report = find_fixed_point(funcs, sigma, seed, guard)
-    local = loc2 = local_data(model, funcs, h, 2)
-    loc0 = local_data(model, funcs, h, 0)
+    numeric = {0: local_data(model, funcs, h, 0), 2: local_data(model, funcs, h, 2)}
     if guard:
-        pilot_covariance(funcs, sigma, h, loc2.J, loc2.P, seed, report)
+        pilot_covariance(funcs, sigma, h, numeric[2].J, numeric[2].P, seed, report)
     taus, s_sym, _ = lag_symbols(model, order)
     V = (*taus, s_sym)
-    exact = [symbolic_local(model, loc0, 0), symbolic_local(model, loc2, 2)] if symbolic else [None, None]
+    # the data the terms run on: exact in the parameters, in J's eigenbasis, or as given (Jordan blocks)
+    exact = {no: symbolic_local(model, numeric[no], no) if symbolic else None for no in (0, 2)}
+    modal = {no: to_modal(numeric[no]) for no in (0, 2)}
     with mpmath.workdps(DPS):
         r = sp.Symbol("r")
-        modal = [to_modal(loc0), to_modal(loc2)]
-        if exact[0] is not None and exact[1] is not None:
-            loc0, loc2 = exact[0], exact[1]
-            E = _exp_jt(loc2, model, r, symbolic=True)
-        elif modal[0] is not None and modal[1] is not None:
-            loc0, loc2 = modal[0], modal[1]
-            E = _diagonal_exp(loc2.eigenvalues, r)
+        tol: Any = mpmath.mpf(10) ** (-(DPS // 2))
+        if exact[0] is not None and exact[2] is not None:
+            data: dict[int, LocalData] = {0: exact[0], 2: exact[2]}
+            E = _exp_jt(data[2], model, r, symbolic=True)
+            tol = None
+        elif modal[0] is not None and modal[2] is not None:
+            data = {0: modal[0], 2: modal[2]}
+            E = _diagonal_exp(data[2].eigenvalues, r)
         else:
-            E = _exp_jt(loc2, model, r)
-        tol = None if exact[0] is not None else mpmath.mpf(10) ** (-(DPS // 2))
-        forms = {no: _forms(Expansion(loc, E, no == 2, tol), model, order, V) for no, loc in ((0, loc0), (2, loc2))}
-    loc2 = local
+            data = numeric
+            E = _exp_jt(data[2], model, r)
+        forms = {no: _forms(Expansion(data[no], E, no == 2, tol), model, order, V) for no in (0, 2)}
     resp = SmallNoiseResponse(
         model=model,
         order=order,
         kernel_forms=forms[noise_order][0],
         mean0_forms=forms[noise_order][1],
         dps=DPS,
-        simplify=exact[0] is not None,
+        simplify=tol is None,
         noise_order=noise_order,
-        local=loc2,
+        local=numeric[2],
         guard=report,
         other_forms=forms[2 - noise_order],
     )
