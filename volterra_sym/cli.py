@@ -192,6 +192,10 @@ def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--degree", type=_galerkin_degree, metavar="P", help="polynomial degree of the basis (method galerkin)"
     )
+    parser.add_argument(
+        "--noise-order", type=int, choices=(0, 2), metavar="{0,2}",
+        help="highest power of the noise scale kept (method small_noise; default 2)",
+    )
 
 
 def _integer(text: str, low: int, high: int | None, what: str) -> int:
@@ -360,7 +364,9 @@ def cmd_derive(args: argparse.Namespace) -> int:
                          (args.json, "JSON file")):
         if target:
             output_path(target, what)  # every output path is checked before the derivation
-    resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
+    resp = _derive(
+        spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree, noise_order=args.noise_order
+    )
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
@@ -393,6 +399,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         method=args.method,
         lag_degree=args.lag_degree,
         degree=args.degree,
+        noise_order=args.noise_order,
         paths=args.paths,
         seed=args.seed,
     )
@@ -484,7 +491,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def _derive(
-    spec: RunSpec, order: int | None, method: str | None, *, lag_degree: int | None = None, degree: int | None = None
+    spec: RunSpec,
+    order: int | None,
+    method: str | None,
+    *,
+    lag_degree: int | None = None,
+    degree: int | None = None,
+    noise_order: int | None = None,
 ) -> Response:
     from .derive import derive
     from .routes import get_route
@@ -495,6 +508,7 @@ def _derive(
     settings = {
         "lag_degree": lag_degree if lag_degree is not None else spec.lag_degree,
         "degree": degree if degree is not None else spec.degree,
+        "noise_order": noise_order if noise_order is not None else spec.noise_order,
     }
     # a file's lag_degree / degree is moot for routes that do not take it
     options = {k: v for k, v in settings.items() if v is not None and route.accepts(k)}
@@ -509,6 +523,7 @@ def _verify(
     method: str | None = None,
     lag_degree: int | None = None,
     degree: int | None = None,
+    noise_order: int | None = None,
     paths: int | None = None,
     seed: int | None = None,
 ) -> VerifyReport:
@@ -520,7 +535,9 @@ def _verify(
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
-        resp = _derive(replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree)
+        resp = _derive(
+            replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree, noise_order=noise_order
+        )
     return verify(model, u, t, response=resp, **run)
 
 

@@ -52,7 +52,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "initial": ("kind", "x0", "mean", "cov"),
     "input": ("expr",),
     "grid": ("t_end", "points"),
-    "derive": ("order", "method", "lag_degree", "degree"),
+    "derive": ("order", "method", "lag_degree", "degree", "noise_order"),
 }
 _COMMON_KEYS = ("kind", "name", "state", "readout")
 _MODEL_KEYS: dict[str, tuple[str, ...]] = {
@@ -85,8 +85,9 @@ class RunSpec:
     model : the :class:`~volterra_sym.model.Diffusion`.
     inputs : one SymPy expression in ``t`` (:data:`TIME`) per input channel, or ``None``.
     t_end, points : the time grid ``linspace(0, t_end, points)``, or ``None``.
-    order, method, lag_degree, degree : settings from ``[derive]`` (``None`` when absent; ``lag_degree``
-        is read by the Taylor route, ``degree`` by the Galerkin route).
+    order, method, lag_degree, degree, noise_order : settings from ``[derive]`` (``None`` when absent;
+        ``lag_degree`` is read by the Taylor route, ``degree`` by the Galerkin route, ``noise_order`` by the
+        small-noise route).
     source : the file name (or ``"<string>"``).
     """
 
@@ -99,6 +100,7 @@ class RunSpec:
     lag_degree: int | None = None
     source: str = "<string>"
     degree: int | None = None
+    noise_order: int | None = None
 
     @property
     def has_verification(self) -> bool:
@@ -326,7 +328,8 @@ class _Loader:
         inputs = self.read_inputs(model) if "input" in self.doc else None
         t_end, points = self.read_grid() if "grid" in self.doc else (None, None)
         order, method, lag, degree = self.read_derive() if "derive" in self.doc else (None, None, None, None)
-        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree)
+        noise_order = self.read_noise_order() if "derive" in self.doc else None
+        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree, noise_order)
 
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
@@ -625,6 +628,13 @@ class _Loader:
                 f"docs/api.md#limits), received {points!r}",
             )
         return float(t_end), points
+
+    def read_noise_order(self) -> int | None:
+        """``[derive] noise_order`` (method small_noise): 0 or 2."""
+        value = self.doc["derive"].get("noise_order")
+        if value is not None and (isinstance(value, bool) or value not in (0, 2)):
+            raise self.error("derive", "noise_order", f"expected 0 or 2 (method small_noise), received {value!r}")
+        return value
 
     def read_derive(self) -> tuple[int | None, str | None, int | None, int | None]:
         table = self.doc["derive"]

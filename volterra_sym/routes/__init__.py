@@ -13,11 +13,12 @@ from .base import Route
 from .exact import ExactRoute
 from .galerkin import GalerkinRoute
 from .generator import GeneratorRoute
+from .small_noise import SmallNoiseRoute
 from .taylor import TaylorRoute
 
 #: every route, by its ``method=`` name (adding a route: one line here)
 ROUTES: dict[str, Route] = {
-    route.name: route for route in (ExactRoute(), TaylorRoute(), GeneratorRoute(), GalerkinRoute())
+    route.name: route for route in (ExactRoute(), TaylorRoute(), GeneratorRoute(), GalerkinRoute(), SmallNoiseRoute())
 }
 
 

@@ -1,0 +1,15 @@
+"""``method="small_noise"``: kernels expanded in the noise amplitude around the stable fixed point.
+
+MATH.md section 10: K^(n) = K^(n)_0 + s^2 K^(n)_2 + O(s^4), n = 0, 1, 2, for an analytic drift with
+additive noise and a constant input coupling, stationary start.
+
+- ``local.py``   the model at h*: refusals, Newton, J, Lyapunov covariance P, mean shift m*, derivative tensors
+- ``guard.py``   fixed points from several starts, pilot covariance against P, nearly neutral modes
+- ``terms.py``   the expansion terms as exponential polynomials (closed-form convolutions with e^{J t})
+- ``route.py``   the route object (its options in one place, ``OPTIONS``) and :class:`SmallNoiseResponse`
+- ``document.py`` the derivation record
+"""
+
+from .route import OPTIONS, SmallNoiseResponse, SmallNoiseRoute
+
+__all__ = ["OPTIONS", "SmallNoiseResponse", "SmallNoiseRoute"]

@@ -1,0 +1,320 @@
+"""The expansion terms: K^(n) = K^(n)_0 + s^2 K^(n)_2 for n = 0, 1, 2, as exponential polynomials.
+
+Why a deterministic system gives the expansion.  Write h = h0 + s x1 + s^2 x2 + ... with h0 the
+noiseless response to eps u and x1 the linear fluctuation (Gaussian, mean zero, covariance P_t):
+the odd powers of s vanish in E f(h_t) and, to O(s^4),
+
+    E f(h_t) = f(h0) + f'(h0) m + 1/2 f''(h0)[P],                  (s^2 absorbed in D, P, m)
+    h0' = phi(h0) + eps gamma u,
+    P'  = Dphi(h0) P + P Dphi(h0)^T + D,
+    m'  = Dphi(h0) m + 1/2 phi''(h0)[P],
+
+started at the stationary point X* = (h*, P, m*) (J P + P J^T + D = 0, m* = -J^{-1} phi''[P] / 2,
+MATH.md section 10).  The right-hand side is linear in (P, m), so the Volterra kernels of this
+deterministic system X' = F(X) + eps G u, y = Y(X), are exactly K_0 + s^2 K_2 (the linearised-law
+Wick expectations of section 10, summed in closed form).  With Phi(t) = e^{DF(X*) t} and G_k = (gamma_k, 0, 0):
+
+    K^(0)           = Y(X*) = f(h*) + f'.m* + 1/2 f''[P]
+    K^(1)_k(tau)    = DY[X_k(tau)],   X_k(t) = Phi(t) G_k
+    K^(2)_k1k2(tau1, tau2) = DY[Z(tau1; tau2)] + D^2Y[X_k1(tau1), X_k2(tau1 + tau2)],
+    Z(tau1; tau2)   = int_0^tau1 Phi(tau1 - r) D^2F[X_k1(r), X_k2(r + tau2)] dr
+
+(triangular kernels, tau1 the most recent lag, MATH.md section 4).  Phi acts block by block:
+a' = J a (+ s_a); P' = J P + P J^T + B(a) (+ s_P) with B(a) = phi''[a] P + P phi''[a]^T;
+m' = J m + phi''[a, m*] + 1/2 phi'''[a][P] + 1/2 phi''[P] (+ s_m).  Each block is a convolution with
+e^{J t} (``conv``: int_0^t F(t - r) G(r) dr of exponential polynomials, in closed form), so every term
+is an exponential polynomial in the lags with rates among the eigenvalues of J and their sums.
+``noise_order=0`` drops (P, m): K_0 alone, the Volterra kernels of the noiseless network at h*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb, factorial
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ...algebra.exp_polynomial import ExpPoly, is_mp
+from .local import LocalData
+
+Vec = list[ExpPoly]
+Mat = list[list[ExpPoly]]
+
+
+def _mp(x: Any) -> Any:
+    """A rate or coefficient as an mpmath number (SymPy zero and Python floats included)."""
+    if is_mp(x):
+        return x
+    return mpmath.mpmathify(complex(x)) if isinstance(x, complex) else mpmath.mpf(float(x))
+
+
+def conv(F: ExpPoly, G: ExpPoly, zero_tol: Any) -> ExpPoly:
+    """int_0^t F(t - r) G(r, w) dr over G's variables (t in G's first variable; F univariate).
+
+    ``zero_tol``: rates closer than this are equal (mpmath numbers); None: exact / symbolic rates, equal
+    when their difference simplifies to zero.
+
+    For a (t-r)^p e^{-mu (t-r)} and b r^q e^{-nu r} with delta = mu - nu:
+    delta = 0: a b p! q! / (p+q+1)! t^{p+q+1} e^{-mu t}; otherwise
+    a b sum_k C(p,k) (-1)^k t^{p-k} I_{q+k}(t) e^{-mu t}, with
+    I_j(t) = int_0^t r^j e^{delta r} dr
+           = j! [e^{delta t} sum_{i<=j} (-1)^{j-i} t^i / (i! delta^{j-i+1}) - (-1)^j / delta^{j+1}].
+    """
+    terms: dict[tuple, Any] = {}
+
+    def add(rate0: Any, power0: int, rest_mu: tuple, rest_p: tuple, c: Any) -> None:
+        key = ((rate0, *rest_mu), (power0, *rest_p))
+        terms[key] = terms.get(key, 0) + c
+
+    exact = zero_tol is None
+    for (mu,), (p,), a in F:
+        mu_ = sp.sympify(mu) if exact else _mp(mu)
+        for nu_rates, q_pows, b in G:
+            nu, q = nu_rates[0], q_pows[0]
+            rest_mu, rest_p = tuple(nu_rates[1:]), tuple(q_pows[1:])
+            ab = a * b
+            delta = sp.simplify(mu_ - nu) if exact else mu_ - _mp(nu)
+            if (delta == 0) if exact else (abs(delta) <= zero_tol):
+                add(mu, p + q + 1, rest_mu, rest_p, ab * factorial(p) * factorial(q) / factorial(p + q + 1))
+                continue
+            for k in range(p + 1):
+                ck = ab * comb(p, k) * (-1) ** k
+                j = q + k
+                for i in range(j + 1):
+                    add(
+                        nu,
+                        p - k + i,
+                        rest_mu,
+                        rest_p,
+                        ck * factorial(j) / factorial(i) * (-1) ** (j - i) / delta ** (j - i + 1),
+                    )
+                add(mu, p - k, rest_mu, rest_p, -ck * factorial(j) * (-1) ** j / delta ** (j + 1))
+    return ExpPoly(G.vars, terms)
+
+
+def mp_number(c: Any) -> Any:
+    """A float or complex NumPy/Python number as mpmath (mpf when real); SymPy expressions unchanged."""
+    if isinstance(c, sp.Basic):
+        return c
+    z = complex(c)
+    return mpmath.mpf(z.real) if z.imag == 0 else mpmath.mpc(z.real, z.imag)
+
+
+def _combine(coeffs: Any, polys: list[ExpPoly], vars: tuple) -> ExpPoly:
+    """sum_i coeffs[i] polys[i] (zero coefficients skipped)."""
+    out = ExpPoly(vars)
+    for c, F in zip(coeffs, polys):
+        if c != 0 and F is not None and len(F):
+            out = out + F * mp_number(c)
+    return out
+
+
+@dataclass
+class Ext:
+    """A point of the extended system (a, P, m): vectors/matrices of ExpPoly (P, m None at noise_order 0)."""
+
+    a: Vec
+    P: Mat | None
+    m: Vec | None
+
+
+class Expansion:
+    """The closed-form terms of the module docstring for one fixed point (``loc``) and e^{J t} (``E``).
+
+    ``E[i][j]``: univariate ExpPoly of e^{J t} (rates -lambda).  ``noise``: include (P, m) (noise_order 2).
+    """
+
+    def __init__(self, loc: LocalData, E: Mat, noise: bool, zero_tol: Any) -> None:
+        """``loc`` in any basis where E = e^{J t} (J's eigenbasis: E diagonal, the fast case)."""
+        self.loc, self.E, self.noise, self.tol = loc, E, noise, zero_tol
+        #: 1/2, exact for symbolic data (object arrays of SymPy expressions)
+        self.half: Any = sp.Rational(1, 2) if loc.P.dtype == object else 0.5
+        n = loc.J.shape[0]
+        self.n = n
+        phi2, phi3, phi4 = loc.phi[2], loc.phi[3], loc.phi[4]
+        P, m = loc.P, loc.m
+        self.phi2 = phi2
+        self.phi3 = phi3
+        # m-block coupling to a: phi''[a, m*] + 1/2 phi'''[a][P]
+        self.Lm = np.einsum("ijl,j->il", phi2, m) + self.half * np.einsum("ijkl,kl->ij", phi3, P)
+        # B(a)_ik = sum_l (BP[i,k,l] + BP[k,i,l]) a_l,  BP = phi''[., ., l] P
+        BP = np.einsum("ijl,jk->ikl", phi2, P)
+        self.BA = BP + BP.transpose(1, 0, 2)
+        # second-order constants
+        self.T3P = np.einsum("ijkl,jm->imkl", phi3, P)  # (Phi3[x,y] P)_im = sum_kl T3P[i,m,k,l] x_k y_l
+        self.T3m = np.einsum("ijkl,j->ikl", phi3, m)  # phi'''[x, y, m*]
+        self.T4P = self.half * np.einsum("ijklq,lq->ijk", phi4, P)  # 1/2 phi''''[x, y][P]
+        self._EE: dict[tuple[int, int, int, int], ExpPoly] = {}
+
+    # ---- the blocks of Phi ---------------------------------------------------------------
+    def apply_E(self, S: Vec) -> Vec:
+        """int_0^t e^{J (t - r)} S(r) dr."""
+        n = self.n
+        vars = S[0].vars
+        out = []
+        for i in range(n):
+            acc = ExpPoly(vars)
+            for j in range(n):
+                if len(S[j]) and len(self.E[i][j]):
+                    acc = acc + conv(self.E[i][j], S[j], self.tol)
+            out.append(acc)
+        return out
+
+    def lyap(self, S: Mat) -> Mat:
+        """int_0^t e^{J (t - r)} S(r) e^{J^T (t - r)} dr (S symmetric)."""
+        n = self.n
+        vars = S[0][0].vars
+        out: Mat = [[ExpPoly(vars) for _ in range(n)] for _ in range(n)]
+        for i in range(n):
+            for j in range(i, n):
+                acc = ExpPoly(vars)
+                for a in range(n):
+                    for b in range(n):
+                        if not len(S[a][b]):
+                            continue
+                        key = (i, a, j, b)
+                        if key not in self._EE:
+                            self._EE[key] = self.E[i][a] * self.E[j][b]
+                        if len(self._EE[key]):
+                            acc = acc + conv(self._EE[key], S[a][b], self.tol)
+                out[i][j] = acc
+                out[j][i] = acc
+        return out
+
+    def respond(self, a: Vec, sP: Mat | None = None, sm: Vec | None = None) -> Ext:
+        """(P, m) driven by the h-component ``a`` (and the sources sP, sm), started at zero."""
+        if not self.noise:
+            return Ext(a, None, None)
+        n, vars = self.n, a[0].vars
+        S = [[_combine(self.BA[i, k], a, vars) for k in range(n)] for i in range(n)]
+        if sP is not None:
+            S = [[S[i][k] + sP[i][k] for k in range(n)] for i in range(n)]
+        P = self.lyap(S)
+        src = []
+        for i in range(n):
+            acc = _combine(self.Lm[i], a, vars)
+            flatP = [P[j][k] for j in range(n) for k in range(n)]
+            acc = acc + _combine(self.half * self.phi2[i].reshape(-1), flatP, vars)
+            if sm is not None:
+                acc = acc + sm[i]
+            src.append(acc)
+        return Ext(a, P, self.apply_E(src))
+
+    # ---- first order ---------------------------------------------------------------------
+    def first_order(self, k: int) -> Ext:
+        """X_k(t) = Phi(t) G_k over the univariate variable of E."""
+        g = self.loc.g[:, k]
+        a = [_combine(g, self.E[i], self.E[i][0].vars) for i in range(self.n)]
+        return self.respond(a)
+
+    # ---- second order --------------------------------------------------------------------
+    def _bil(self, T: np.ndarray, x: Vec, y: Vec) -> Vec:
+        """[sum_jk T[i, j, k] x_j y_k]_i."""
+        n, vars = self.n, x[0].vars
+        prods = {(j, k): x[j] * y[k] for j in range(n) for k in range(n)}
+        return [_combine(T[i].reshape(-1), [prods[(j, k)] for j in range(n) for k in range(n)], vars) for i in range(n)]
+
+    def _matvec_a(self, x: Vec, M: Mat) -> Mat:
+        """phi''[x] M + M phi''[x]^T (x a vector, M a matrix of ExpPoly)."""
+        n, vars = self.n, x[0].vars
+        Phi2x = [[_combine(self.phi2[i, j], x, vars) for j in range(n)] for i in range(n)]
+        out: Mat = [[ExpPoly(vars) for _ in range(n)] for _ in range(n)]
+        for i in range(n):
+            for k in range(n):
+                acc = ExpPoly(vars)
+                for j in range(n):
+                    if len(Phi2x[i][j]) and len(M[j][k]):
+                        acc = acc + Phi2x[i][j] * M[j][k]
+                    if len(M[i][j]) and len(Phi2x[k][j]):
+                        acc = acc + M[i][j] * Phi2x[k][j]
+                out[i][k] = acc
+        return out
+
+    def second_source(self, A: Ext, B: Ext) -> tuple[Vec, Mat | None, Vec | None]:
+        """D^2F[A, B] split into its blocks (s_a, s_P, s_m) (module docstring)."""
+        n, vars = self.n, A.a[0].vars
+        sa = self._bil(self.phi2, A.a, B.a)
+        if not self.noise:
+            return sa, None, None
+        assert A.P is not None and B.P is not None and A.m is not None and B.m is not None
+        prods = {(k, l): A.a[k] * B.a[l] for k in range(n) for l in range(n)}
+        pl = [prods[(k, l)] for k in range(n) for l in range(n)]
+        sP1 = self._matvec_a(A.a, B.P)
+        sP2 = self._matvec_a(B.a, A.P)
+        sP = [[ExpPoly(vars) for _ in range(n)] for _ in range(n)]
+        for i in range(n):
+            for q in range(n):
+                c = self.T3P[i, q].reshape(-1) + self.T3P[q, i].reshape(-1)
+                sP[i][q] = sP1[i][q] + sP2[i][q] + _combine(c, pl, vars)
+        sm = []
+        for i in range(n):
+            acc = _combine((self.T3m[i] + self.T4P[i]).reshape(-1), pl, vars)
+            acc = acc + _combine(self.phi2[i].reshape(-1), [A.a[j] * B.m[l] for j in range(n) for l in range(n)], vars)
+            acc = acc + _combine(self.phi2[i].reshape(-1), [B.a[j] * A.m[l] for j in range(n) for l in range(n)], vars)
+            half3 = self.half * self.phi3[i].reshape(n, -1)
+            flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
+            flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
+            for j in range(n):
+                if len(A.a[j]):
+                    acc = acc + A.a[j] * _combine(half3[j], flatBP, vars)
+                if len(B.a[j]):
+                    acc = acc + B.a[j] * _combine(half3[j], flatAP, vars)
+            sm.append(acc)
+        return sa, sP, sm
+
+    def second_order(self, A: Ext, B: Ext) -> Ext:
+        """Z = int_0^tau1 Phi(tau1 - r) D^2F[A(r), B(r)] dr (A, B over the lag variables, r = first)."""
+        sa, sP, sm = self.second_source(A, B)
+        return self.respond(self.apply_E(sa), sP, sm)
+
+    # ---- readout -------------------------------------------------------------------------
+    def readout_first(self, c: int, X: Ext) -> ExpPoly:
+        """DY[X] = (f' + f''[m*] + 1/2 f'''[P]).a + f'.m + 1/2 f''[P_X]."""
+        f = self.loc.f[c]
+        vars = X.a[0].vars
+        fa = f[1] + f[2] @ self.loc.m + self.half * np.einsum("jkl,kl->j", f[3], self.loc.P)
+        out = _combine(fa, X.a, vars)
+        if X.m is not None and X.P is not None:
+            out = out + _combine(f[1], X.m, vars)
+            out = out + _combine(self.half * f[2].reshape(-1), [x for row in X.P for x in row], vars)
+        return out
+
+    def readout_second(self, c: int, A: Ext, B: Ext) -> ExpPoly:
+        """D^2Y[A, B] = f''[a_A, a_B] + f'''[a_A, a_B, m*] + 1/2 f''''[a_A, a_B][P] + f''[a_A, m_B] + f''[a_B, m_A]
+        + 1/2 f'''[a_A][P_B] + 1/2 f'''[a_B][P_A]."""
+        f = self.loc.f[c]
+        n, vars = self.n, A.a[0].vars
+        T = f[2] + np.einsum("jkl,l->jk", f[3], self.loc.m) + self.half * np.einsum("jklq,lq->jk", f[4], self.loc.P)
+        out = _combine(T.reshape(-1), [A.a[j] * B.a[k] for j in range(n) for k in range(n)], vars)
+        if A.m is not None and B.m is not None and A.P is not None and B.P is not None:
+            out = out + _combine(f[2].reshape(-1), [A.a[j] * B.m[k] for j in range(n) for k in range(n)], vars)
+            out = out + _combine(f[2].reshape(-1), [B.a[j] * A.m[k] for j in range(n) for k in range(n)], vars)
+            half3 = self.half * f[3].reshape(n, -1)
+            flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
+            flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
+            for j in range(n):
+                if len(A.a[j]):
+                    out = out + A.a[j] * _combine(half3[j], flatBP, vars)
+                if len(B.a[j]):
+                    out = out + B.a[j] * _combine(half3[j], flatAP, vars)
+        return out
+
+    def mean(self, c: int, vars: tuple[sp.Symbol, ...]) -> ExpPoly:
+        """K^(0) = f(h*) + f'.m* + 1/2 f''[P]."""
+        f = self.loc.f[c]
+        total = f[0] + f[1] @ self.loc.m + np.sum(f[2] * self.loc.P) / 2
+        if isinstance(total, sp.Basic):
+            return ExpPoly.constant(vars, sp.factor(sp.cancel(total)) if total.free_symbols else total)
+        return ExpPoly.constant(vars, mpmath.mpf(complex(total).real))
+
+
+def map_ext(X: Ext, fn: Any) -> Ext:
+    """Apply ``fn`` (ExpPoly -> ExpPoly) to every entry of X."""
+    return Ext(
+        [fn(x) for x in X.a],
+        None if X.P is None else [[fn(x) for x in row] for row in X.P],
+        None if X.m is None else [fn(x) for x in X.m],
+    )
