@@ -1,4 +1,4 @@
-"""Taylor (short-lag) kernels, volterra_sym.routes.taylor_coefficients (MATH.md sections 4-6).
+"""Taylor (short-lag) kernels, volterra_sym.routes.taylor.coefficients (MATH.md sections 4-6).
 
 Which code each test trusts (besides the model type):
 - OU tests: hand-written closed-form kernels of MATH.md section 5 (no library code).
@@ -20,7 +20,7 @@ import sympy as sp
 
 import volterra_sym as vs
 from volterra_sym.algebra.expectations import StationaryLawError
-from volterra_sym.routes.taylor_coefficients import NotAnalyticError, TaylorKernels, taylor_kernels
+from volterra_sym.routes.taylor.coefficients import NotAnalyticError, TaylorKernels, taylor_kernels
 
 R = sp.Rational
 

@@ -15,7 +15,7 @@ import volterra_sym as vs
 from volterra_sym.algebra.expectations import expectation
 from volterra_sym.checks.oracle import gaussian_law
 from volterra_sym.routes.generator import derive_generator
-from volterra_sym.routes.taylor_coefficients import taylor_kernels
+from volterra_sym.routes.taylor.coefficients import taylor_kernels
 
 OU = vs.OU(1.0, 1.0, 0.5, readout="h1**2")
 OU2 = vs.OU([[1.0, 0.3], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.5, readout="h1*h2")

@@ -55,7 +55,7 @@ _LAZY = {
     "load_model": "modelfile",
     "loads_model": "modelfile",
     "load_run": "modelfile",
-    "taylor_kernels": "routes.taylor_coefficients",
+    "taylor_kernels": "routes.taylor.coefficients",
     "routes": "routes",
     "expectation": "algebra.expectations",
     "derive_generator": "routes.generator",

@@ -39,11 +39,11 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
-from .. import limits
-from ..algebra.expectations import InitialExpectation
-from ..errors import ArgumentError, NotAnalyticError, describe
-from ..model.diffusion import Diffusion, Stationary
-from ..validate import check_int, check_lag_degree, check_model, check_order, derive_advice
+from ... import limits
+from ...algebra.expectations import InitialExpectation
+from ...errors import ArgumentError, NotAnalyticError, describe
+from ...model.diffusion import Diffusion, Stationary
+from ...validate import check_int, check_lag_degree, check_model, check_order, derive_advice
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 

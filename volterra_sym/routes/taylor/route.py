@@ -22,15 +22,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..algebra.exp_polynomial import ExpPoly
-from ..documents.derivation import Derivation, taylor_derivation
-from ..errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
-from ..model.diffusion import Diffusion, Stationary
-from ..response import TaylorFunction, lag_symbols
-from ..validate import check_int, check_lag_degree, check_order, derive_advice
-from .base import Route
-from .closed_form import ClosedFormResponse, KernelKey
-from .taylor_coefficients import TaylorKernels, taylor_kernels
+from ...algebra.exp_polynomial import ExpPoly
+from ...documents.derivation import Derivation
+from ...errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
+from ...model.diffusion import Diffusion, Stationary
+from ...response import TaylorFunction, lag_symbols
+from ...validate import check_int, check_lag_degree, check_order, derive_advice
+from ..base import Route
+from ..closed_form import ClosedFormResponse, KernelKey
+from .coefficients import TaylorKernels, taylor_kernels
+from .derivation import taylor_derivation
 
 #: the relative size of the top Taylor shell above which predictions warn
 HORIZON_TOLERANCE = 1e-2
@@ -118,7 +119,7 @@ def _taylor_kernels(
             raise StationaryLawError(
                 f"{exc} (the Galerkin stationary law needs numeric values for every parameter: give params=)"
             ) from None
-        from .galerkin import GalerkinExpectation
+        from ..stationary_expectation import GalerkinExpectation
 
         degree = stationary_degree or {2: 12, 3: 8}.get(model.n, 6)
         engine = GalerkinExpectation(model, degree)
@@ -129,7 +130,7 @@ class TaylorResponse(ClosedFormResponse):
     """Truncated Taylor kernels (zero-rate exponential polynomials).
 
     Extra attributes: ``lag_degree`` (the truncation degree P), ``taylor`` (one
-    :class:`~volterra_sym.routes.taylor_coefficients.TaylorKernels` per readout component).
+    :class:`~volterra_sym.routes.taylor.coefficients.TaylorKernels` per readout component).
     """
 
     method = "taylor"

@@ -2,8 +2,8 @@
 
 ``vs.derive(model, order, method="galerkin", degree=p)`` approximates the generator on
 polynomials of total degree <= p orthonormal for a weight chosen from the model
-(:mod:`.galerkin_basis`), assembles M, Gamma_k, c_f and the initial functional
-(:mod:`.galerkin_assembly`, :mod:`.galerkin_system`) and gives
+(:mod:`.weights`, :mod:`.basis`), assembles M, Gamma_k, c_f and the initial functional
+(:mod:`.assembly`, :mod:`.system`) and gives
 
     K^(n)_{k_1..k_n}(tau_1..tau_n ; s) = l e^{s M} Gamma_{k_n} e^{tau_n M} ... Gamma_{k_1} e^{tau_1 M} c_f.
 
@@ -25,14 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
-from ..errors import ArgumentError, ConvergenceWarning, ModelError, describe
-from ..model.diffusion import Diffusion
-from ..response import Response, check_finite_prediction
-from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
-from .base import Route
-from .galerkin_estimate import GalerkinEstimate, galerkin_error
+from ... import limits
+from ...documents.derivation import Derivation, route_derivation
+from ...errors import ArgumentError, ConvergenceWarning, ModelError, describe
+from ...model.diffusion import Diffusion
+from ...response import Response, check_finite_prediction
+from ...validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
+from ..base import Route
+from .derivation import galerkin_steps
+from .estimate import GalerkinEstimate, galerkin_error
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
@@ -122,7 +123,7 @@ class GalerkinResponse(Response):
     """Kernels from the Galerkin generator, with error estimates (module docstring).
 
     Attributes: ``degree`` (p), ``N`` (basis size), ``weight`` (description), ``system`` (the degree-p
-    :class:`~volterra_sym.routes.galerkin_system.GalerkinSystem`), ``estimate`` (p and p + 2),
+    :class:`~volterra_sym.routes.galerkin.system.GalerkinSystem`), ``estimate`` (p and p + 2),
     ``tol``.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
@@ -154,7 +155,7 @@ class GalerkinResponse(Response):
         self, n: int, k: Sequence[int] | int | None, lags: Any, component: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """(K^(n)_k at ``lags``, error estimate |K_p - K_(p+2)|), lags as in :meth:`kernel_values`."""
-        from ..validate import check_lag_array
+        from ...validate import check_lag_array
 
         n = self._check_n(n)
         ks = self._k(n, k)
@@ -285,7 +286,7 @@ class GalerkinResponse(Response):
     # ---- documents and listings ----------------------------------------------------
     def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = (0.5, 1.0, 2.0)) -> Any:
         """K^(1) (first input, first component) at ``lags`` for several degrees on this weight: rows (p, values)."""
-        from .galerkin_system import build_galerkin
+        from .system import build_galerkin
 
         if degrees is None:
             degrees = [d for d in (self.degree - 4, self.degree - 2) if d >= 1] + [self.degree, self.degree + 2]
@@ -303,7 +304,7 @@ class GalerkinResponse(Response):
         return rows
 
     def _build_derivation(self) -> Derivation:
-        return numerical_derivation(self, galerkin_steps(self))
+        return route_derivation(self, galerkin_steps(self))
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
         """A readable listing: the basis, the slowest rates, each kernel at a few equal lags with its error."""
@@ -347,53 +348,3 @@ class GalerkinResponse(Response):
                     {"n": n, "k": list(ks), "equal_lags": list(lags), "values": v.tolist(), "errors": e.tolist()}
                 )
         return out
-
-
-class GalerkinExpectation:
-    """Stationary expectations E_inf[g] ~ l . c_g from the Galerkin route, for the Taylor route.
-
-    Implements what :class:`~volterra_sym.routes.taylor_coefficients.TaylorKernels` asks of an
-    expectation engine: ``of_terms(terms, gens)`` (E of sum_e c_e prod_j gens_j^{e_j}) and ``report``
-    (method, degree, basis size, weight and the largest error estimate |E_p - E_(p+2)| seen).
-    """
-
-    def __init__(self, model: Diffusion, degree: int) -> None:
-        self.estimate = galerkin_error(model.with_values() if model.parameters else model, degree, order=1)
-        self.degree = degree
-        self.max_error = 0.0
-        self._cache: dict[tuple[Any, ...], Any] = {}
-
-    def of_terms(self, terms: Any, gens: Sequence[Any]) -> Any:
-        """E_inf[sum_e c_e prod_j gens_j^{e_j}] = sum_e c_e E_inf[prod_j gens_j^{e_j}] (monomial moments cached)."""
-        import sympy as sp
-
-        gens = tuple(sp.sympify(g) for g in gens)
-        total = sp.Integer(0)
-        for ex, c in terms.items():
-            total += sp.sympify(c) * self._moment(gens, tuple(int(e) for e in ex))
-        return total
-
-    def _moment(self, gens: tuple[Any, ...], ex: tuple[int, ...]) -> Any:
-        import sympy as sp
-
-        key = (gens, ex)
-        if key not in self._cache:
-            mono = sp.Mul(*[g**e for g, e in zip(gens, ex) if e])
-            if not mono.free_symbols & set(self.estimate.coarse.model.state):
-                self._cache[key] = mono
-            else:
-                value, err = self.estimate.expectation(mono)
-                self.max_error = max(self.max_error, float(err))
-                self._cache[key] = sp.Float(value, 15)
-        return self._cache[key]
-
-    @property
-    def report(self) -> dict[str, Any]:
-        system = self.estimate.coarse
-        return {
-            "initial law": "stationary, Galerkin left null vector of M (no closed form for this model)",
-            "degree": self.degree,
-            "basis size": system.M.shape[0],
-            "weight": system.weight.describe(),
-            "error estimate": self.max_error,
-        }

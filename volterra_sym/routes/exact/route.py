@@ -27,9 +27,9 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from .. import limits
-from ..algebra.exp_polynomial import ExpPoly
-from ..algebra.linear_gaussian import (
+from ... import limits
+from ...algebra.exp_polynomial import ExpPoly
+from ...algebra.linear_gaussian import (
     LinearData,
     check_linear,
     check_stationary,
@@ -37,14 +37,15 @@ from ..algebra.linear_gaussian import (
     linear_data,
     readout_polynomials,
 )
-from ..algebra.state_polynomial import StatePolynomial, linear_substitution
-from ..documents.derivation import Derivation, exact_derivation
-from ..errors import ArgumentError
-from ..model.diffusion import Diffusion, Stationary
-from ..response import lag_symbols
-from ..validate import check_flag, check_int, check_order
-from .base import Route
-from .closed_form import ClosedFormResponse
+from ...algebra.state_polynomial import StatePolynomial, linear_substitution
+from ...documents.derivation import Derivation
+from ...errors import ArgumentError
+from ...model.diffusion import Diffusion, Stationary
+from ...response import lag_symbols
+from ...validate import check_flag, check_int, check_order
+from ..base import Route
+from ..closed_form import ClosedFormResponse
+from .derivation import exact_derivation
 
 
 @dataclass
@@ -196,7 +197,7 @@ class _Law:
         """E_mu0[P_{T_n + s_n} g] over the lag variables V."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
-        from ..algebra.state_polynomial import GaussianMoments
+        from ...algebra.state_polynomial import GaussianMoments
 
         parts = (*range(n_order), len(V) - 1)
         key = n_order

@@ -45,13 +45,14 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import limits
-from ..documents.derivation import Derivation, generator_steps, numerical_derivation
-from ..errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
-from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
-from ..response import Response
-from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
-from .base import Route
+from ... import limits
+from ...documents.derivation import Derivation, route_derivation
+from ...errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
+from ...model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ...response import Response
+from ...validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
+from ..base import Route
+from .derivation import generator_steps
 
 __all__ = [
     "GeneratorResponse",
@@ -509,7 +510,7 @@ class GeneratorResponse(Response):
         return out
 
     def _build_derivation(self) -> Derivation:
-        return numerical_derivation(self, generator_steps(self))
+        return route_derivation(self, generator_steps(self))
 
     def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any) -> np.ndarray:
         """E f(h_t) = sum_{n=0..order} eps^n y^(n)(t) on the time grid t.

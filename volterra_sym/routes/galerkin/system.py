@@ -1,7 +1,7 @@
 """Numerical core of the Galerkin (Koopman-generator) route (MATH.md section 9, issue 11).
 
-On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see galerkin_basis) with
-<a, b> = int a b w evaluated by an exact quadrature (galerkin_assembly):
+On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see basis.py, weights.py) with
+<a, b> = int a b w evaluated by an exact quadrature (assembly.py):
 
     G_ij = <psi_i, psi_j>,   A_ij = <psi_i, L0 psi_j>,   M = G^-1 A           (L0 g ~ M c_g)
     Gamma_k = G^-1 <psi_i, L1^k psi_j>,   c_f = G^-1 <psi, f>
@@ -27,7 +27,7 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
     E = galerkin_error(model, degree, *, step=2, levels=2, weight=None, **build) -> GalerkinEstimate
-        (in galerkin_estimate)
+        (in estimate.py)
     E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
@@ -47,23 +47,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..errors import ArgumentError, GridError, InputError, describe
-from ..model import Diffusion
-from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
-from .galerkin_basis import (
-    Basis,
-    DensityBasis1D,
-    Weight,
-    basis_size,
-    check_analytic,
-    choose_weight,
-    is_constant,
-    make_basis,
-    polynomial_degree,
-    require_scipy,
-)
-from .galerkin_predict import forward_hierarchy
+from ... import limits
+from ...errors import ArgumentError, GridError, InputError, describe
+from ...model import Diffusion
+from .analytic import check_analytic, is_constant, polynomial_degree, require_scipy
+from .assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
+from .basis import Basis, DensityBasis1D, basis_size, make_basis
+from .prediction import forward_hierarchy
+from .weights import Weight, choose_weight
 
 __all__ = ["GalerkinSystem", "build_galerkin", "check_degree", "memory_needed"]
 
@@ -364,11 +355,12 @@ class GalerkinSystem:
         shape (N,), or (K, N) for a sequence of K expressions (one quadrature pass for all).
 
         Exact for polynomials of degree <= p (Gauss-Hermite with enough nodes); other functions use
-        galerkin_assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
+        assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
         """
         import sympy as sp
 
-        from .galerkin_basis import HermiteBasis, lambdify_matrix
+        from .analytic import lambdify_matrix
+        from .basis import HermiteBasis
 
         many = isinstance(g, (list, tuple))
         exprs = [sp.sympify(e).xreplace(self.model.params) for e in (g if many else [g])]
@@ -549,10 +541,10 @@ def build_galerkin(
 ) -> GalerkinSystem:
     """Assemble the Galerkin generator of ``model`` on polynomials of total degree <= ``degree``.
 
-    weight : see :func:`galerkin_basis.choose_weight` (None: chosen from the model).
+    weight : see :func:`.weights.choose_weight` (None: chosen from the model).
     order : the highest kernel / prediction order that will be asked for.
     points : Gauss-Hermite nodes per axis of the basis's tensor rule (default: exact for polynomial coefficients,
-        see galerkin_assembly.nonpolynomial_points otherwise); ridge terms: see galerkin_assembly.
+        see assembly.nonpolynomial_points otherwise); ridge terms: see assembly.py.
     max_memory : bytes; a basis that would need more is refused up front (GridError) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
