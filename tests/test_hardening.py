@@ -254,20 +254,6 @@ def test_taylor_estimate_orders_the_measured_cost():
     assert estimates[-1] / estimates[0] > 100
 
 
-def test_lag_degree_limit_agrees_between_api_model_files_and_cli(capsys, tmp_path):
-    top = limits.MAX_LAG_DEGREE
-    with pytest.raises(vs.ArgumentError, match=str(top)):
-        vs.derive(TANH2, 1, method="taylor", lag_degree=top + 1)
-    text = (ROOT / "examples/srnn_tanh.toml").read_text()
-    text = re.sub(r"lag_degree\s*=\s*\d+", f"lag_degree = {top + 1}", text)
-    if "lag_degree" not in text:
-        text += f"\n[derive]\nlag_degree = {top + 1}\n"
-    with pytest.raises(vs.VolterraError, match=str(top)):
-        loads_run(text, "m.toml")
-    code, _, err = _cli(capsys, "derive", str(ROOT / "examples/srnn_tanh.toml"), "--lag-degree", str(top + 1))
-    assert code == 2 and str(top) in err
-
-
 # --------------------------------------------------------------------------- hangs: Monte Carlo and grids
 
 
@@ -753,17 +739,6 @@ def test_kernel_estimates_refuse_1e12_paths_up_front():
     model = vs.OU(1.0, 1.0, 0.5, readout="h1")
     message = _fast(lambda: vs.estimate_kernels(model, lags={1: np.linspace(0, 1, 11)}, paths=10**12))
     assert message.startswith("paths") and "MAX_MC_WORK" in message
-
-
-def test_galerkin_degree_limit_agrees_between_api_model_files_and_cli(capsys):
-    top = limits.MAX_GALERKIN_DEGREE
-    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
-    assert str(top) in _fast(lambda: vs.derive(tanh, 1, method="galerkin", degree=top + 1), vs.ArgumentError)
-    text = '[model]\nkind="OU"\nA=1\nC=1\nsigma=1\nreadout="h1"\n[derive]\nmethod="galerkin"\ndegree=' + str(top + 1)
-    with pytest.raises(vs.ModelError, match=str(top)):
-        loads_run(text, "m.toml")
-    code, _, err = _cli(capsys, "derive", str(ROOT / "examples/ou1d_cubic.toml"), "--degree", str(top + 1))
-    assert code == 2 and str(top) in err
 
 
 @pytest.mark.parametrize("change", [{"max_grid_points": 1.5}, {"max_order": 0.5}])

@@ -1,7 +1,7 @@
 """The ``volterra-sym`` command line: a thin layer over the library.
 
 It parses arguments, loads a model file (:mod:`volterra_sym.modelfile`), calls
-:func:`volterra_sym.kernels.derive` and :func:`volterra_sym.verify.verify`, and
+:func:`volterra_sym.derive.derive` and :func:`volterra_sym.workflows.verify`, and
 prints or writes the results.  Exit codes: 0 success, 1 a verification that
 ran but failed, 2 bad input (missing file, bad TOML, bad flag, bad expression,
 a feature not available), 3 an internal error (rerun with ``--debug``).
@@ -18,7 +18,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -31,6 +31,7 @@ from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
+from .routes.options import Option
 from .validate import output_path, write_text_file
 
 PROG = "volterra-sym"
@@ -170,12 +171,53 @@ def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
     )
-    parser.add_argument(
-        "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
-    )
-    parser.add_argument(
-        "--degree", type=_galerkin_degree, metavar="P", help="polynomial degree of the basis (method galerkin)"
-    )
+    for option, methods in route_options().items():  # one flag per option, from the routes' schemas
+        flag = option.cli_flag
+        if flag is None:
+            continue
+        where = f" (method {', '.join(methods)})"
+        if option.kind == "flag":
+            parser.add_argument(
+                flag, dest=option.name, action=argparse.BooleanOptionalAction, help=option.help() + where
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=option.name,
+                type=_option_type(option),
+                metavar=option.name.upper(),
+                help=option.help() + where,
+            )
+
+
+def route_options() -> dict[Option, list[str]]:
+    """Every option of every registered route (one entry per name) -> the methods that take it.  Routes
+    sharing an option name share its :class:`Option` (one flag, one rule), e.g. ``dps``."""
+    out: dict[Option, list[str]] = {}
+    by_name: dict[str, Option] = {}
+    for route in ROUTES.values():
+        for option in route.schema:
+            if by_name.setdefault(option.name, option) is not option:
+                raise AssertionError(f"option {option.name!r} is declared differently by two routes")
+            out.setdefault(option, []).append(route.name)
+    return out
+
+
+def _option_type(option: Option) -> Any:
+    """argparse's type for ``option``: its schema's parser and check, with the schema's message."""
+
+    def convert(text: str) -> Any:
+        if option.choices and option.kind == "value" and text not in option.choices:
+            raise argparse.ArgumentTypeError(
+                f"expected one of {', '.join(option.choices)} ({option.meaning}), received {text!r}"
+            )
+        try:
+            return option.parse_text(text)
+        except VolterraError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option.name}: ")) from None
+
+    convert.__name__ = option.name  # argparse names the type in its message
+    return convert
 
 
 def _integer(text: str, low: int, high: int | None, what: str) -> int:
@@ -194,16 +236,8 @@ def _positive_int(text: str) -> int:
     return _integer(text, 1, None, "a positive count")
 
 
-def _galerkin_degree(text: str) -> int:
-    return _integer(text, 1, limits.MAX_GALERKIN_DEGREE, "the Galerkin basis degree, limit MAX_GALERKIN_DEGREE")
-
-
 def _order(text: str) -> int:
     return _integer(text, 1, limits.MAX_ORDER, "the highest kernel order, limit MAX_ORDER")
-
-
-def _lag_degree(text: str) -> int:
-    return _integer(text, 0, limits.MAX_LAG_DEGREE, "the Taylor degree in the lags, limit MAX_LAG_DEGREE")
 
 
 def _points(text: str) -> int:
@@ -340,7 +374,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
-    resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
+    resp = _derive(spec, args.order, args.method, _cli_route_options(args))
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
@@ -371,8 +405,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         None,
         order=args.order,
         method=args.method,
-        lag_degree=args.lag_degree,
-        degree=args.degree,
+        options=_cli_route_options(args),
         paths=args.paths,
         seed=args.seed,
     )
@@ -457,8 +490,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- library calls
 
 
+def _cli_route_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The route options given on the command line (name -> checked value)."""
+    return {o.name: getattr(args, o.name) for o in route_options() if getattr(args, o.name, None) is not None}
+
+
 def _derive(
-    spec: RunSpec, order: int | None, method: str | None, *, lag_degree: int | None = None, degree: int | None = None
+    spec: RunSpec, order: int | None, method: str | None, options: Mapping[str, Any] | None = None
 ) -> Response:
     from .derive import derive
     from .routes import get_route
@@ -466,11 +504,8 @@ def _derive(
     method = method or spec.method or "exact"
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
-    settings = {
-        "lag_degree": lag_degree if lag_degree is not None else spec.lag_degree,
-        "degree": degree if degree is not None else spec.degree,
-    }
-    # a file's lag_degree / degree is moot for routes that do not take it
+    settings = {**spec.options, **(options or {})}  # the command line over the file's [derive]
+    # a file's (or flag's) option is moot for routes that do not take it (e.g. lag_degree with --method exact)
     options = {k: v for k, v in settings.items() if v is not None and route.accepts(k)}
     return derive(spec.model, order, method=method, **options)
 
@@ -481,8 +516,7 @@ def _verify(
     *,
     order: int | None = None,
     method: str | None = None,
-    lag_degree: int | None = None,
-    degree: int | None = None,
+    options: Mapping[str, Any] | None = None,
     paths: int | None = None,
     seed: int | None = None,
 ) -> VerifyReport:
@@ -494,7 +528,7 @@ def _verify(
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
-        resp = _derive(replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree)
+        resp = _derive(replace(spec, model=model), order, method, options)
     return verify(model, u, t, response=resp, **run)
 
 

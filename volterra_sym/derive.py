@@ -20,14 +20,17 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     order : highest kernel order N, 1..12 (``method="exact"`` may omit it: the readout's degree,
         beyond which all kernels vanish).
     method : the route (``volterra_sym.routes.ROUTES``): ``"exact"`` (closed forms, linear SRNNs),
-        ``"taylor"`` (short-lag Taylor kernels, any analytic model; needs ``lag_degree``) or
-        ``"generator"`` (numerical kernels at any lag, 1-D models).
-    options : the route's options (``vs.routes.ROUTES[method].options`` lists them), e.g.
-        ``dps``/``simplify`` (exact), ``lag_degree``/``dps`` (taylor), ``cells``/``domain`` (generator).
+        ``"taylor"`` (short-lag Taylor kernels, any analytic model; needs ``lag_degree``),
+        ``"generator"`` (numerical kernels at any lag, 1-D models) or ``"galerkin"`` (numerical kernels
+        at any lag with error estimates, any dimension; needs ``degree``).
+    options : the route's options (``vs.routes.ROUTES[method].options`` maps each name to its
+        declaration: type, range, default, help), e.g. ``dps``/``simplify`` (exact),
+        ``lag_degree``/``dps`` (taylor), ``cells``/``domain`` (generator), ``degree``/``tol`` (galerkin);
+        checked by the route before any work.
 
     Returns
     -------
-    Response (the subclass of the route: ExactResponse, TaylorResponse, GeneratorResponse).
+    Response (the route's subclass: ExactResponse, TaylorResponse, GeneratorResponse, GalerkinResponse).
     """
     check_model(model)
     route = get_route(method)

@@ -48,6 +48,9 @@ import sympy as sp
 from .errors import ArgumentError, InputError, ModelError, describe
 from .model import parsing
 
+#: the default working precision in digits wherever numbers cannot be kept exact (exact and Taylor
+#: routes, spectral data, expectations, mpmath code generation); not a limit (``configure`` leaves it)
+DEFAULT_DPS = 30
 #: the highest kernel order any route derives (API, CLI and model files)
 MAX_ORDER = 12
 #: the highest Taylor degree in the lags of ``method="taylor"``

@@ -13,7 +13,7 @@ returns the manifestly real form with ``cos``/``sin`` factors.
 
 The form is closed under sums, products, substitution v -> sum of variables,
 and integration (MATH.md section 5 uses all three), prints well, and lowers to
-the O(grid) recursive filters of :mod:`volterra_sym.series`.
+the O(grid) recursive filters of :mod:`volterra_sym.numerics.series`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 
 import mpmath
 import sympy as sp
+
+from .. import limits
 
 Key = tuple[tuple[sp.Expr, ...], tuple[int, ...]]
 
@@ -70,7 +72,7 @@ def is_zero(c: sp.Expr) -> bool:
     return sp.cancel(sp.expand(c)) == 0
 
 
-def to_sympy(x: object, dps: int = 30) -> sp.Expr:
+def to_sympy(x: object, dps: int = limits.DEFAULT_DPS) -> sp.Expr:
     """Convert a coefficient or rate to SymPy (mpmath numbers become Floats with ``dps`` digits)."""
     if isinstance(x, mpmath.mpf):
         return sp.Float(x, dps)

@@ -771,7 +771,7 @@ def estimate_kernels(
     job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order)
     steps = (sc.N + nburn) * comp
     desc = "volterra_sym.estimate_kernels"
-    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
         from .distributed import run_blocks
 
         results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)

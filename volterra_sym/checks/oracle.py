@@ -53,7 +53,7 @@ InputLike = Callable[[float], Any] | np.ndarray | Any
 
 
 def check_grid(t: Any) -> np.ndarray:
-    """Validate a time grid (see :func:`volterra_sym.inputs.check_grid`; a single time 0 is allowed)."""
+    """Validate a time grid (see :func:`volterra_sym.validate.check_grid`; a single time 0 is allowed)."""
     return _check_grid(t, min_points=1)
 
 

@@ -614,7 +614,7 @@ def _run(
     burn_steps = 0 if bplan is None else bplan.dts.size
     job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, return_samples)
     steps = plan.dts.size + burn_steps
-    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
         from .distributed import run_blocks
 
         desc = "volterra_sym.checks.simulate"

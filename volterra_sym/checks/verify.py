@@ -1,6 +1,6 @@
 """Check a Volterra-series prediction against Monte Carlo and, when available, the exact oracle.
 
-``verify(model, u, t)`` derives the kernels (``volterra_sym.kernels.derive``), predicts
+``verify(model, u, t)`` derives the kernels (``volterra_sym.derive.derive``), predicts
 E f(h_t) on the grid, simulates the SDE and compares, time by time, with the rule
 
     |prediction - MC mean| <= z * SE + bias bound   (+ 1e-10 relative rounding allowance)
@@ -14,7 +14,7 @@ Bias bound (MATH.md section 8):
   is |m_s - m_2s| + z * sqrt(SE_s^2 + SE_2s^2).  Pass ``bias=`` to impose your own bound.
 
 The oracle column (linear SRNNs with polynomial readout) is
-:func:`volterra_sym.oracle.gaussian_oracle`; it shares no code with the kernels.
+:func:`volterra_sym.checks.oracle.gaussian_oracle`; it shares no code with the kernels.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ def verify(
 
     Parameters
     ----------
-    model, u, t : as in :func:`volterra_sym.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
+    model, u, t : as in :func:`volterra_sym.checks.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
         route (prediction, oracle, Monte Carlo) sees the same piecewise-linear input.
     response : the Response whose ``predict(u, t, eps=)`` is checked (any route).
     paths, seed : Monte Carlo size and seed.

@@ -18,6 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, to_sympy
 from ..errors import ArgumentError
 from ..model.diffusion import Diffusion
@@ -46,7 +47,7 @@ class ClosedFormResponse(Response):
         order: int,
         kernel_forms: dict[KernelKey, ExpPoly],
         mean0_forms: list[ExpPoly],
-        dps: int = 30,
+        dps: int = limits.DEFAULT_DPS,
         simplify: bool = True,
     ) -> None:
         super().__init__(model, order)

@@ -40,11 +40,12 @@ from ...algebra.linear_gaussian import (
 from ...algebra.state_polynomial import StatePolynomial, linear_substitution
 from ...documents.derivation import Derivation
 from ...errors import ArgumentError
-from ...model.diffusion import Diffusion, Stationary
+from ...model.diffusion import OU, Diffusion, Stationary
 from ...response import lag_symbols
-from ...validate import check_flag, check_int, check_order
-from ..base import Route
+from ...validate import check_order
+from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse
+from ..options import DPS, Option
 from .derivation import exact_derivation
 
 
@@ -63,25 +64,9 @@ class RecursionStep:
         )
 
 
-class ExactRoute(Route):
-    """Closed forms of linear SRNNs / OU models with polynomial readouts (MATH.md section 5)."""
-
-    name = "exact"
-    summary = "exact closed forms (linear SRNNs / OU, polynomial readout)"
-    options = {
-        "dps": "working precision (digits) where numbers cannot be kept exact (>= 15)",
-        "simplify": "factor symbolic coefficients (default True)",
-    }
-    default_order = True
-
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
-        self.check_options(options)
-        dps = check_int(options.get("dps", 30), "dps", minimum=15, hint=" (digits)")
-        simplify = check_flag(options.get("simplify", True), "simplify")
-        return derive_exact(model, order, dps=dps, simplify=simplify)
-
-
-def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True) -> ExactResponse:
+def derive_exact(
+    model: Diffusion, order: int | None = None, *, dps: int = limits.DEFAULT_DPS, simplify: bool = True
+) -> ExactResponse:
     """Exact kernels of a linear SRNN with polynomial readout (see module docstring)."""
     check_linear(model)
     J = model.drift.jacobian(model.state)
@@ -277,7 +262,6 @@ class ExactResponse(ClosedFormResponse):
     (the steps G_j = P_{T_j}[g_j]), ``law`` (moments of the unperturbed law).
     """
 
-    method = "exact"
 
     def __init__(
         self,
@@ -320,3 +304,19 @@ class ExactResponse(ClosedFormResponse):
 
     def _build_derivation(self) -> Derivation:
         return exact_derivation(self)
+
+
+class ExactRoute(Route):
+    """Closed forms of linear SRNNs / OU models with polynomial readouts (MATH.md section 5)."""
+
+    name = "exact"
+    summary = "exact closed forms (linear SRNNs / OU, polynomial readout)"
+    schema = (DPS, Option("simplify", "flag", "factor symbolic coefficients", default=True))
+    default_order = True
+    response = ExactResponse
+
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
+        return derive_exact(model, order, dps=options["dps"], simplify=options["simplify"])
+
+    def contract_case(self) -> ContractCase:
+        return ContractCase(OU(1.0, 1.0, 0.5, readout="h1**2 + h1"), 2)

@@ -25,71 +25,18 @@ from typing import Any
 
 import numpy as np
 
-from ... import limits
 from ...documents.derivation import Derivation, route_derivation
 from ...errors import ArgumentError, ConvergenceWarning, ModelError, describe
-from ...model.diffusion import Diffusion
+from ...model.diffusion import OU, Diffusion
 from ...response import Response, check_finite_prediction
-from ...validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
-from ..base import Route
+from ...validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
+from ..base import ContractCase, Route
+from ..options import Option
 from .derivation import galerkin_steps
 from .estimate import GalerkinEstimate, galerkin_error
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
-
-
-class GalerkinRoute(Route):
-    """Galerkin approximation of the generator on a polynomial basis (any analytic model, any lag)."""
-
-    name = "galerkin"
-    summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
-    options = {
-        "degree": "total polynomial degree p of the basis (required; N = C(n + p, p) functions)",
-        "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
-        "or ('gaussian', mean, cov)",
-        "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
-        "max_memory": "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY, 2 GiB); "
-        "a larger basis is refused up front",
-        "seed": "seed of the pilot simulation that chooses the weight (default 0)",
-    }
-
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
-        self.check_options(options)
-        if order is None:
-            raise ArgumentError("order: method='galerkin' needs an explicit order, e.g. order=2")
-        order = check_order(order)
-        if options.get("degree") is None:
-            raise ArgumentError(
-                "degree: method='galerkin' needs the polynomial degree of the basis, e.g. degree=10 "
-                "(error falls geometrically with the degree; see docs/galerkin.md)"
-            )
-        degree = check_int(
-            options["degree"],
-            "degree",
-            minimum=1,
-            maximum=limits.MAX_GALERKIN_DEGREE,
-            hint=" (total polynomial degree of the basis, limit MAX_GALERKIN_DEGREE)",
-        )
-        tol = options.get("tol", DEFAULT_TOL)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
-            raise ArgumentError(f"tol: expected a positive number, received {tol!r}")
-        build = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
-        if "seed" in build:
-            build["seed"] = check_int(build["seed"], "seed", minimum=0, hint=" (seed of the pilot simulation)")
-        if build.get("weight") is not None:
-            build["weight"] = _check_weight(build["weight"], model.n)
-        try:
-            estimate = galerkin_error(model, degree, order=order, levels="tail", **build)
-        except np.linalg.LinAlgError as exc:
-            raise ModelError(
-                f"weight: the reference weight chosen from the model is degenerate ({exc}); the noise may be too "
-                "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
-                "or use Monte Carlo (vs.estimate_kernels)"
-            ) from None
-        resp = GalerkinResponse(model, order, estimate, tol=float(tol))
-        resp.check_accuracy(stacklevel=4)
-        return resp
 
 
 def _check_weight(weight: Any, n: int) -> Any:
@@ -127,7 +74,6 @@ class GalerkinResponse(Response):
     ``tol``.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
-    method = "galerkin"
 
     def __init__(self, model: Diffusion, order: int, estimate: GalerkinEstimate, *, tol: float) -> None:
         super().__init__(model, order)
@@ -348,3 +294,72 @@ class GalerkinResponse(Response):
                     {"n": n, "k": list(ks), "equal_lags": list(lags), "values": v.tolist(), "errors": e.tolist()}
                 )
         return out
+
+
+class GalerkinRoute(Route):
+    """Galerkin approximation of the generator on a polynomial basis (any analytic model, any lag)."""
+
+    name = "galerkin"
+    summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
+    schema = (
+        Option(
+            "degree",
+            "int",
+            "total polynomial degree of the basis",
+            minimum=1,
+            limit="MAX_GALERKIN_DEGREE",
+            required="the polynomial degree of the basis, e.g. degree=10 (error falls geometrically with the "
+            "degree; see docs/galerkin.md)",
+        ),
+        Option(
+            "weight",
+            "value",
+            "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
+            "or ('gaussian', mean, cov)",
+            choices=("pilot", "linearisation", "stationary-1d"),
+        ),
+        Option(
+            "tol", "number", "tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K|", default=DEFAULT_TOL
+        ),
+        Option(
+            "max_memory",
+            "int",
+            "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY); a larger basis is refused "
+            "up front",
+            minimum=1,
+        ),
+        Option("seed", "int", "seed of the pilot simulation that chooses the weight", default=0, flag="--weight-seed"),
+    )
+    response = GalerkinResponse
+
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
+        assert order is not None  # the base class requires it (default_order is False)
+        weight = None if options["weight"] is None else _check_weight(options["weight"], model.n)
+        try:
+            estimate = galerkin_error(
+                model,
+                options["degree"],
+                order=order,
+                levels="tail",
+                weight=weight,
+                max_memory=options["max_memory"],
+                seed=options["seed"],
+            )
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(
+                f"weight: the reference weight chosen from the model is degenerate ({exc}); the noise may be too "
+                "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
+                "or use Monte Carlo (vs.estimate_kernels)"
+            ) from None
+        resp = GalerkinResponse(model, order, estimate, tol=options["tol"])
+        resp.check_accuracy(stacklevel=5)
+        return resp
+
+    def contract_case(self) -> ContractCase:
+        ou = OU(1.0, 1.0, 0.5, readout="h1**2 + h1")
+        return ContractCase(
+            ou,
+            2,
+            {"degree": 3},
+            refuses={"write_module": f"write_module: method={self.name!r} computes its kernels numerically"},
+        )

@@ -48,10 +48,11 @@ import sympy as sp
 from ... import limits
 from ...documents.derivation import Derivation, route_derivation
 from ...errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
-from ...model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ...model.diffusion import SRNN, Diffusion, Gaussian, PointMass, Stationary
 from ...response import Response
 from ...validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
-from ..base import Route
+from ..base import ContractCase, Route
+from ..options import Option
 from .derivation import generator_steps
 
 __all__ = [
@@ -398,7 +399,6 @@ class GeneratorResponse(Response):
     Input channels k are 0-based.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
-    method = "generator"
 
     def __init__(self, model: Diffusion, order: int, grid: Grid, fns: _Functions):
         super().__init__(model, order)
@@ -595,19 +595,53 @@ def derive_generator(
     return GeneratorResponse(model, int(order), grid, fns)
 
 
+def parse_domain(text: str) -> tuple[float, float]:
+    """``LO,HI`` (command line) -> (x_lo, x_hi); the grid checks the values."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(text)
+    return float(parts[0]), float(parts[1])
+
+
 class GeneratorRoute(Route):
     """Numerical kernels of 1-D models at any lag from a discretised generator (docs/generator.md)."""
 
     name = "generator"
     summary = "numerical kernels at any lag from a discretised 1-D generator"
-    options = {
-        "cells": "number of finite-volume cells (>= 20, default 400)",
-        "domain": "(x_lo, x_hi) of the grid (default: the stationary bulk)",
-        "values": "numeric values for symbolic parameters",
-    }
+    schema = (
+        Option(
+            "cells",
+            "int",
+            "number of finite-volume cells",
+            default=400,
+            minimum=MIN_CELLS,
+            limit="MAX_GENERATOR_CELLS",
+            error=GridError,
+        ),
+        Option(
+            "domain",
+            "value",
+            "(x_lo, x_hi) of the grid, LO,HI on the command line (default: the stationary bulk)",
+            parse=parse_domain,
+        ),
+        Option("values", "value", "numeric values for symbolic parameters", flag="", in_files=False),
+    )
+    response = GeneratorResponse
 
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GeneratorResponse:
-        self.check_options(options)
-        if order is None:
-            raise ArgumentError("order: method='generator' needs an explicit order, e.g. order=2")
-        return derive_generator(model, check_order(order), **options)
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> GeneratorResponse:
+        assert order is not None  # the base class requires it (default_order is False)
+        return derive_generator(model, order, **options)
+
+    def contract_case(self) -> ContractCase:
+        tanh = SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+        numerical = f"method={self.name!r}"
+        return ContractCase(
+            tanh,
+            2,
+            {"cells": 120},
+            refuses={
+                "write_module": f"write_module: {numerical} computes its kernels numerically",
+                "kernel_taylor": f"kernel_taylor: {numerical} does not provide derivatives",
+                "feature_coefficients": f"kernel_taylor: {numerical} does not provide derivatives",
+            },
+        )

@@ -491,7 +491,13 @@ class TaylorKernels:
 
 
 def taylor_kernels(
-    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0, engine: Any = None
+    model: Diffusion,
+    order: int,
+    lag_degree: int,
+    *,
+    dps: int = limits.DEFAULT_DPS,
+    component: int = 0,
+    engine: Any = None,
 ) -> TaylorKernels:
     """Taylor coefficients of every kernel K^(n)_k, n = 1..order, |p| <= lag_degree.
 
@@ -504,7 +510,7 @@ def taylor_kernels(
     component : which readout component f to use (vector readouts).
 
     Raises :class:`NotAnalyticError` for non-analytic pieces (Abs, Max, Piecewise, ...),
-    :class:`~volterra_sym.stationary.StationaryLawError` when rho_inf is unknown.
+    :class:`~volterra_sym.errors.StationaryLawError` when rho_inf is unknown.
     """
     check_model(model)
     order = check_order(order)
