@@ -4,7 +4,8 @@
   imports under ``if TYPE_CHECKING:``);
 * a module imports only modules of its own layer or of lower layers;
 * the independent checks (volterra_sym/checks) import nothing from the kernel code;
-* no module imports another module's private (underscore) names;
+* no module imports another module's private (underscore) names, nor reads them as attributes
+  (``obj._name`` where ``_name`` is defined by another module of the package and not by this one);
 * ``method`` names are resolved in one place (routes/__init__.py), never compared as strings.
 
 Trusts: Python's ``ast`` module only.
@@ -113,6 +114,34 @@ def test_no_private_names_cross_modules():
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
 
 
+def _private_definitions(tree: ast.AST) -> set[str]:
+    """Underscore names a module defines: functions, classes, assigned names and attributes."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            out.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+    return {n for n in out if n.startswith("_") and not n.startswith("__")}
+
+
+def test_no_private_attributes_read_across_modules():
+    trees = {m: ast.parse(path.read_text(encoding="utf-8")) for m, path in MODULES.items()}
+    own = {m: _private_definitions(tree) for m, tree in trees.items()}
+    everywhere = set().union(*own.values())
+    bad = []
+    for m, tree in trees.items():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr in everywhere) or node.attr in own[m]:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            bad.append(f"{m}:{node.lineno}: {ast.unparse(node)}")
+    assert not bad, "private attributes of other modules read:\n" + "\n".join(bad)
+
+
 def test_lower_layers_never_import_higher_ones():
     bad = []
     for src, line, dst in EDGES:
@@ -190,3 +219,24 @@ def test_method_names_are_resolved_only_by_the_route_registry():
                 if has_method and has_str:
                     bad.append(f"{m}:{node.lineno}")
     assert not bad, "method strings compared outside the route registry: " + ", ".join(bad)
+
+
+def test_lazy_exports_are_declared_for_type_checkers():
+    """Every name of volterra_sym._LAZY is imported under ``if TYPE_CHECKING:`` in __init__.py from the
+    module _LAZY loads it from (so mypy and IDEs resolve ``vs.load_model`` and friends), and nothing else."""
+    tree = ast.parse(MODULES["__init__"].read_text(encoding="utf-8"))
+    lazy: dict[str, str] = {}
+    declared: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
+                lazy = ast.literal_eval(node.value)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom)
+                for alias in imp.names:
+                    module = imp.module or alias.name
+                    declared[alias.asname or alias.name] = module
+    assert lazy, "volterra_sym/__init__.py has no _LAZY table"
+    assert declared == lazy

@@ -117,3 +117,20 @@ def test_a_new_route_option_reaches_api_cli_and_files_by_one_declaration(monkeyp
         loads_run(OU_FILE + "[derive]\nnoise_order = 1\n", "m.toml")
     out = _help(capsys, monkeypatch)
     assert "--noise-order" in out and "(method noise_demo)" in out
+
+
+def test_every_derive_path_goes_through_the_limits_of_derive():
+    """vs.derive_generator and vs.taylor_kernels refuse what vs.derive refuses, before any work."""
+    wide = vs.OU(1.0, [[1.0, 1.0, 1.0, 1.0]], 1.0, readout="h1")  # 4 inputs: 4^12 kernels at order 12
+    for call in (
+        lambda: vs.derive(wide, 12, method="generator"),
+        lambda: vs.derive_generator(wide, 12),
+        lambda: vs.taylor_kernels(wide, 12, 1),
+    ):
+        with pytest.raises(vs.ArgumentError, match="^order: .*MAX_KERNELS"):
+            call()
+    with limits.overridden(max_terms=3):
+        big = vs.OU(1.0, 1.0, 1.0, readout="h1 + h1**2 + h1**3 + h1**4")
+        for call in (lambda: vs.derive_generator(big, 1), lambda: vs.taylor_kernels(big, 1, 1)):
+            with pytest.raises(vs.VolterraError, match="MAX_TERMS"):
+                call()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import limits
 from .model.diffusion import Diffusion
 from .response import Response
 from .routes import get_route
-from .validate import check_model, check_order
+from .validate import check_derive_request, check_model
 
 
 def derive(model: Diffusion, order: int | None = None, *, method: str = "exact", **options: Any) -> Response:
@@ -34,9 +33,5 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     """
     check_model(model)
     route = get_route(method)
-    if order is not None:
-        order = check_order(order)
-    limits.check_model_size(model)  # degree and number of terms, before any expansion
-    if order is not None:
-        limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
+    order = check_derive_request(model, order)  # size limits, before any work (shared by every derive path)
     return route.derive(model, order, **options)

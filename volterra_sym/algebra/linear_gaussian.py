@@ -139,7 +139,7 @@ class LinearData:
             for i in range(n):
                 for j in range(n):
                     if M[i][j] != 0:
-                        out[i][j]._add_term((lam,), (p,), M[i][j])
+                        out[i][j].add_term((lam,), (p,), M[i][j])
         return out
 
     def propagated_columns(self, var: sp.Symbol) -> list[list[ExpPoly]]:

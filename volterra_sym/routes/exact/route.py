@@ -250,7 +250,7 @@ def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
         for i in range(n):
             alpha = [0] * n
             alpha[i] = 1
-            Ak._add(tuple(alpha), ExpPoly.constant(V, w[i]))
+            Ak.add_term(tuple(alpha), ExpPoly.constant(V, w[i]))
         return (Pf * Ak).gaussian_expectation(m_inf, S_inf).simplified(resp.simplify)
 
 

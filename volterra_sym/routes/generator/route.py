@@ -50,7 +50,14 @@ from ...documents.derivation import Derivation, route_derivation
 from ...errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
 from ...model.diffusion import SRNN, Diffusion, Gaussian, PointMass, Stationary
 from ...response import Response
-from ...validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
+from ...validate import (
+    check_derive_request,
+    check_eps,
+    check_flag,
+    check_grid,
+    input_samples,
+    real_array,
+)
 from ..base import ContractCase, Route
 from ..options import Option
 from .derivation import generator_steps
@@ -581,13 +588,12 @@ def derive_generator(
     domain : (x_lo, x_hi); default: the stationary bulk up to tail mass 1e-13 on each side,
         joined with the initial law.  Cost: one eigh of an N x N matrix and m N x N products.
     """
-    check_model(model)
+    order = check_derive_request(model, order)  # vs.derive's limits (model size, kernel count)
     if model.n != 1:
         raise ModelError(
             f"model: the numerical generator is 1-D only, received a model with state dimension {model.n}; "
             "use method='taylor' or Monte Carlo"
         )
-    order = check_order(order)
     if values or not model.is_numeric():
         model = model.with_values(values)
     fns = _functions(model)

@@ -43,7 +43,7 @@ from ... import limits
 from ...algebra.expectations import InitialExpectation
 from ...errors import ArgumentError, NotAnalyticError, describe
 from ...model.diffusion import Diffusion, Stationary
-from ...validate import check_int, check_lag_degree, check_model, check_order, derive_advice
+from ...validate import check_derive_request, check_int, check_lag_degree, derive_advice
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -455,6 +455,11 @@ class TaylorKernels:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} (d^{p_{n+1}}_{s_n}) K^(n)_k at 0 (MATH.md section 6)."""
         return self._coef[self._key(n, k, p)]
 
+    @property
+    def coefficients(self) -> dict[tuple[int, tuple[int, ...], tuple[int, ...]], sp.Expr]:
+        """Every coefficient a_{k,p} computed, (n, k, p) -> a (a copy)."""
+        return dict(self._coef)
+
     def observable(self, n: int, k: Any, p: Any) -> sp.Expr:
         """L0^{p_{n+1}} L1^{k_n} L0^{p_n} ... L1^{k_1} L0^{p_1} f as a function of the state (before E_mu0)."""
         n, kk, pp = self._key(n, k, p)
@@ -512,8 +517,7 @@ def taylor_kernels(
     Raises :class:`NotAnalyticError` for non-analytic pieces (Abs, Max, Piecewise, ...),
     :class:`~volterra_sym.errors.StationaryLawError` when rho_inf is unknown.
     """
-    check_model(model)
-    order = check_order(order)
+    order = check_derive_request(model, order)
     lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, hint=" (digits)")
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:

@@ -63,7 +63,7 @@ def derive_taylor(
     for comp in range(model.p):
         tk = _taylor_kernels(model, order, lag_degree, dps, comp, stationary_degree)
         parts.append(tk)
-        for (n, ks, p), coef in tk._coef.items():
+        for (n, ks, p), coef in tk.coefficients.items():
             key = (comp, n, ks)
             F = forms.setdefault(key, ExpPoly(V))
             powers = [0] * (N + 1)
@@ -74,10 +74,10 @@ def derive_taylor(
             denom = 1
             for e in p:
                 denom *= factorial(e)
-            F._add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef) / denom)
+            F.add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef) / denom)
         F0 = ExpPoly((t_sym,))
         for q, coef in enumerate(tk.mean0_coefficients):
-            F0._add_term((sp.Integer(0),), (q,), sp.sympify(coef) / factorial(q))
+            F0.add_term((sp.Integer(0),), (q,), sp.sympify(coef) / factorial(q))
         mean0.append(F0 if not stationary else ExpPoly.constant(V, tk.mean0_coefficients[0]))
     forms = {k: F.simplified(False) for k, F in forms.items()}
     return TaylorResponse(
@@ -153,7 +153,7 @@ def top_degree_part(F: ExpPoly, degree: int) -> ExpPoly:
     out = ExpPoly(F.vars)
     for mu, p, c in F:
         if sum(p) == degree:
-            out._add_term(mu, p, c)
+            out.add_term(mu, p, c)
     return out
 
 
