@@ -229,6 +229,7 @@ def test_readout_ridge_on_series_predictions(readout_fit):
     np.testing.assert_allclose(est.predict(U), G @ w + y.mean() - G.mean(axis=0) @ w, rtol=1e-9)
 
 
+@pytest.mark.slow  # measured ~2.5s of the default run (issue 18: default run <= 90 s)
 def test_readout_kernel_machine_view(readout_fit):
     est, U, _ = readout_fit
     intercept, beta = est.kernel_machine(degree=12)

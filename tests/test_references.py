@@ -7,12 +7,11 @@ Scans volterra_sym/**/*.py, tests/*.py, benchmarks/*.py, docs/*.md and README.md
   under a subpackage (routes, checks, numerics, ...; from the package): the file or folder must exist
   (``path.name`` may name something defined in ``path.py``; ``NAME`` is a placeholder).
 
-Trusts: the file system and Python's ``ast``.
+Trusts: the file system and regular expressions.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
 from pathlib import Path
@@ -37,22 +36,24 @@ ALLOWED = {
 }
 
 
+_DEFINITION = re.compile(
+    r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)"  # functions and classes
+    r"|^\s*(\w+)\s*(?::[^=\n]*)?=[^=]"  # assignments (annotated or not)
+    r"|\bimport\s+([\w., ]+)"  # imported names (also ``from x import a, b``)
+    r"|\bas\s+(\w+)"  # aliases
+    r"|[\"'](\w+)[\"']",  # string keys: lazy-export tables, __all__
+    re.MULTILINE,
+)
+
+
 @functools.cache
 def _defined(path: Path) -> frozenset[str]:
-    """Names defined at the top of a module (functions, classes, assignments, imports, lazy exports)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    """Names a module defines or imports (a superset is fine: the test looks for names that are absent)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            names.add(node.value)  # keys of a lazy-export table, __all__
+    for match in _DEFINITION.finditer(path.read_text(encoding="utf-8")):
+        for group in match.groups():
+            if group:
+                names.update(x.strip().split(".")[0] for x in group.split(","))
     return frozenset(names)
 
 

@@ -146,6 +146,7 @@ def _double_well() -> tuple[vs.Diffusion, object]:
     return model, lambda x: x**2 - x**4 / 2  # 2 * int (h - h^3) = h^2 - h^4/2
 
 
+@pytest.mark.slow  # measured ~5.5s of the default run (issue 18: default run <= 90 s)
 @pytest.mark.parametrize("make", [_tanh_srnn, _double_well])
 def test_nonlinear_stationary_first_order_coefficients(make) -> None:
     model, log_density = make()

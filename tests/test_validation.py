@@ -6,6 +6,7 @@ Trusts: nothing but the public API (the classes are the contract in docs/api.md)
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -27,18 +28,22 @@ NAN_U = U.copy()
 NAN_U[3] = np.nan
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _exact():
     return vs.derive(OU)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _exact2():
     return vs.derive(OU2)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _taylor():
     return vs.derive(TANH, 1, method="taylor", lag_degree=2)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _generator():
     return vs.derive(TANH, 1, method="generator", cells=200)
 

@@ -60,7 +60,7 @@ MAX_DERIVE_SECONDS = 120.0
 #: seconds per unit of Taylor work on the reference machine (2 cores; fitted to measured derivations)
 TAYLOR_SECONDS_PER_UNIT = 1.5e-5
 #: the highest polynomial degree / exponent in a model (the parser's exponent limit, same value)
-MAX_DEGREE: int = parsing.MAX_POWER
+MAX_DEGREE: int = parsing.MAX_DEGREE
 #: the most monomials of one expanded polynomial entry (readout, drift) in a derivation
 MAX_TERMS = 5000
 #: the most kernels (index tuples k over the orders 1..N, times readout components): p * sum_n m^n
@@ -142,7 +142,7 @@ def configure(**changes: Any) -> dict[str, Any]:
         old[key] = prev
         setattr(module, name, value)
         if name == "MAX_DEGREE":  # the parser's exponent limit is the same limit
-            parsing.MAX_POWER = int(value)
+            parsing.MAX_DEGREE = int(value)
     return old
 
 

@@ -50,7 +50,7 @@ from .. import limits
 from ..checks.oracle import (
     InputLike,
     LinearParts,
-    check_grid,
+    check_times,
     initial_arrays,
     input_on_grid,
     linear_arrays,
@@ -574,7 +574,7 @@ def _run(
     scheme = _check_scheme(scheme, cm)
     if scheme == "exact" and substeps != 1:
         raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
-    tt = check_grid(t)
+    tt = check_times(t)
     limits.check_grid_points(  # before the step plan
         (tt.size - 1) * substeps + 1, "t refined by substeps", f"use fewer points or substeps (now {substeps})"
     )

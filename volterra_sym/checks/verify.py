@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import limits
-from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
+from ..checks.oracle import InputLike, check_times, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
 from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
@@ -38,10 +38,10 @@ from ..validate import (
     output_path,
 )
 
-__all__ = ["VerifyReport", "check_request", "verify"]
+__all__ = ["VerifyReport", "check_request", "verify_response"]
 
 _ROUNDING = 1e-10
-#: defaults of :func:`verify` (shared with :func:`check_request`)
+#: defaults of :func:`verify_response` (shared with :func:`check_request`)
 DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
 
 
@@ -236,7 +236,7 @@ def check_request(
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
         raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
     check_model(model)
-    tt = check_grid(t)
+    tt = check_times(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
     samples = input_on_grid(u, tt, model.m)
     check_eps(eps)
@@ -258,7 +258,7 @@ def check_request(
     return tt, samples, paths, scheme, substeps
 
 
-def verify(
+def verify_response(
     model: Diffusion,
     u: InputLike,
     t: Any,
