@@ -34,6 +34,7 @@ from ..base import ContractCase, Route
 from ..options import Option
 from .derivation import galerkin_steps
 from .estimate import GalerkinEstimate, galerkin_error
+from .system import DEGREE
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
@@ -302,15 +303,7 @@ class GalerkinRoute(Route):
     name = "galerkin"
     summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
     schema = (
-        Option(
-            "degree",
-            "int",
-            "total polynomial degree of the basis",
-            minimum=1,
-            limit="MAX_GALERKIN_DEGREE",
-            required="the polynomial degree of the basis, e.g. degree=10 (error falls geometrically with the "
-            "degree; see docs/galerkin.md)",
-        ),
+        DEGREE,
         Option(
             "weight",
             "value",

@@ -50,6 +50,7 @@ import numpy as np
 from ... import limits
 from ...errors import ArgumentError, GridError, InputError, describe
 from ...model import Diffusion
+from ..options import Option
 from .analytic import check_analytic, is_constant, polynomial_degree, require_scipy
 from .assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
 from .basis import Basis, DensityBasis1D, basis_size, make_basis
@@ -91,13 +92,22 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
     return 8 * (N * N * (n_b + m + 74) + 4 * chunk * N + 4 * n_nodes * n) + min(_CACHE_BYTES, 64 * 8 * N * N)
 
 
+#: the basis degree: the Galerkin route's ``degree`` option, declared once (the route's schema uses it)
+DEGREE = Option(
+    "degree",
+    "int",
+    "total polynomial degree of the basis",
+    minimum=1,
+    limit="MAX_GALERKIN_DEGREE",
+    required="the polynomial degree of the basis, e.g. degree=10 (error falls geometrically with the degree; "
+    "see docs/galerkin.md)",
+)
+
+
 def check_degree(degree: Any) -> int:
-    """The basis degree as an int >= 1 (ArgumentError otherwise)."""
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ArgumentError(
-            f"degree: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
-        )
-    return int(degree)  # the route, model files and the CLI also cap it at limits.MAX_GALERKIN_DEGREE
+    """The basis degree as an int >= 1 (ArgumentError otherwise): :data:`DEGREE`'s rule without the
+    vs.limits bound, which the route applies to the user's degree (its estimate builds p + 2 above it)."""
+    return int(DEGREE.validate(degree, bounded=False))
 
 
 # --------------------------------------------------------------------------- the system
