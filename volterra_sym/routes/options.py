@@ -53,6 +53,7 @@ class Option:
     parse : for ``"value"`` options on the CLI, a function text -> value.
     choices : allowed values (``"int"``) or the CLI's choices (``"value"`` options that take names).
     error : the error class of a bad value (ArgumentError; GridError for the generator's cells).
+    form : for ``"value"`` options, what a valid value looks like (help and messages).
     """
 
     name: str
@@ -68,6 +69,7 @@ class Option:
     parse: Callable[[str], Any] | None = None
     choices: tuple[Any, ...] = ()
     error: type[VolterraError] = ArgumentError
+    form: str = "a value"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -100,7 +102,7 @@ class Option:
             return "a positive number"
         if self.kind == "flag":
             return "True or False"
-        return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a value"
+        return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else self.form
 
     def help(self) -> str:
         """One line for listings and ``--help``: the meaning, the rule and the default."""

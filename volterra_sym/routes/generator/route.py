@@ -627,10 +627,18 @@ class GeneratorRoute(Route):
         Option(
             "domain",
             "value",
-            "(x_lo, x_hi) of the grid, LO,HI on the command line (default: the stationary bulk)",
+            "the ends of the grid (default: the stationary bulk)",
             parse=parse_domain,
+            form="(x_lo, x_hi); LO,HI on the command line",
         ),
-        Option("values", "value", "numeric values for symbolic parameters", flag="", in_files=False),
+        Option(
+            "values",
+            "value",
+            "numeric values for symbolic parameters",
+            flag="",
+            in_files=False,
+            form="a mapping parameter -> number",
+        ),
     )
     response = GeneratorResponse
 
