@@ -49,6 +49,10 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+#: each module parsed once for every rule below
+TREES = {m: ast.parse(path.read_text(encoding="utf-8")) for m, path in MODULES.items()}
+#: every node of each module, walked once
+NODES = {m: list(ast.walk(tree)) for m, tree in TREES.items()}
 
 
 def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
@@ -72,9 +76,8 @@ def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
 
 
 def _imports(module: str) -> list[tuple[str, int, list[str]]]:
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     out = []
-    for node in ast.walk(tree):
+    for node in NODES[module]:
         if isinstance(node, ast.ImportFrom):
             out.append((module, node.lineno, _resolve(module, node)))
             for alias in node.names:
@@ -114,10 +117,10 @@ def test_no_private_names_cross_modules():
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
 
 
-def _private_definitions(tree: ast.AST) -> set[str]:
+def _private_definitions(nodes: list[ast.AST]) -> set[str]:
     """Underscore names a module defines: functions, classes, assigned names and attributes."""
     out: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out.add(node.name)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
@@ -128,12 +131,11 @@ def _private_definitions(tree: ast.AST) -> set[str]:
 
 
 def test_no_private_attributes_read_across_modules():
-    trees = {m: ast.parse(path.read_text(encoding="utf-8")) for m, path in MODULES.items()}
-    own = {m: _private_definitions(tree) for m, tree in trees.items()}
+    own = {m: _private_definitions(nodes) for m, nodes in NODES.items()}
     everywhere = set().union(*own.values())
     bad = []
-    for m, tree in trees.items():
-        for node in ast.walk(tree):
+    for m, nodes in NODES.items():
+        for node in nodes:
             if not (isinstance(node, ast.Attribute) and node.attr in everywhere) or node.attr in own[m]:
                 continue
             if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
@@ -202,10 +204,10 @@ def test_no_import_cycles():
 def test_method_names_are_resolved_only_by_the_route_registry():
     """No comparison of a ``method`` variable or attribute with a string outside routes/__init__.py."""
     bad = []
-    for m, path in MODULES.items():
+    for m in MODULES:
         if m == "routes":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in NODES[m]:
             if isinstance(node, ast.Compare):
                 names = [node.left, *node.comparators]
                 has_method = any(
@@ -224,7 +226,7 @@ def test_method_names_are_resolved_only_by_the_route_registry():
 def test_lazy_exports_are_declared_for_type_checkers():
     """Every name of volterra_sym._LAZY is imported under ``if TYPE_CHECKING:`` in __init__.py from the
     module _LAZY loads it from (so mypy and IDEs resolve ``vs.load_model`` and friends), and nothing else."""
-    tree = ast.parse(MODULES["__init__"].read_text(encoding="utf-8"))
+    tree = TREES["__init__"]
     lazy: dict[str, str] = {}
     declared: dict[str, str] = {}
     for node in tree.body:
