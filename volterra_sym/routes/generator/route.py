@@ -657,5 +657,6 @@ class GeneratorRoute(Route):
                 "write_module": f"write_module: {numerical} computes its kernels numerically",
                 "kernel_taylor": f"kernel_taylor: {numerical} does not provide derivatives",
                 "feature_coefficients": f"kernel_taylor: {numerical} does not provide derivatives",
+                "predict_features": f"kernel_taylor: {numerical} does not provide derivatives",
             },
         )
