@@ -2,18 +2,57 @@
 (algebra/exp_polynomial.NumericTerms) and a cube-form plan is reused for every horizon with the same
 signature (numerics/separable.plan_signature), without changing a single number.
 
-Trusts: stable_numeric_terms (the per-horizon conversion, tested in test_robustness.py / test_separable.py)
-as the reference the shortcut must equal exactly, and a freshly derived Response (no caches) as the
-reference of a reused plan.
+Trusts: the per-horizon conversion of 0.2 (``_reference_terms`` below, its code verbatim: every term to
+mpmath, near-coincident rates merged term by term) as the reference the shortcuts must equal exactly, and a
+freshly derived Response (no caches) as the reference of a reused plan.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import mpmath
 import numpy as np
 import pytest
 
 import volterra_sym as vs
-from volterra_sym.algebra.exp_polynomial import NumericTerms, stable_numeric_terms
+from volterra_sym.algebra.exp_polynomial import NumericTerms, numeric_value, stable_numeric_terms
+
+
+def _reference_terms(F: Any, subs: dict, horizon: float, *, dps: int = 50, tol: float = 1e-3) -> list:
+    """stable_numeric_terms of volterra_sym 0.2, verbatim (before the per-value representatives)."""
+    with mpmath.workdps(dps):
+        terms = [([numeric_value(m, subs, dps) for m in mu], list(p), numeric_value(c, subs, dps)) for mu, p, c in F]
+        d = len(F.vars)
+        H = mpmath.mpf(horizon)
+        for i in range(d):
+            reps: list = []
+
+            def close(r: Any, x: Any) -> bool:
+                return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
+
+            for mu, _, _ in terms:
+                if not any(close(mu[i], x) for x in reps):
+                    reps.append(mu[i])
+            if len(reps) == len({t[0][i] for t in terms}):
+                continue
+            merged: dict = {}
+            for mu, p, c in terms:
+                rep = next(x for x in reps if close(mu[i], x))
+                delta = mu[i] - rep
+                q, term = 0, c
+                while True:
+                    key = (
+                        tuple(rep if j == i else mu[j] for j in range(d)),
+                        tuple(p[j] + (q if j == i else 0) for j in range(d)),
+                    )
+                    merged[key] = merged.get(key, 0) + term
+                    if delta == 0 or abs(delta * H) ** (q + 1) / mpmath.factorial(q + 1) < mpmath.mpf(10) ** -30:
+                        break
+                    q += 1
+                    term = term * (-delta) / q
+            terms = [(list(k[0]), list(k[1]), c) for k, c in merged.items()]
+        return [(tuple(complex(m) for m in mu), tuple(p), complex(c)) for mu, p, c in terms if c != 0]
 
 HORIZONS = (1e-4, 1e-3, 0.05, 0.5, 3.0, 10.0, 12.0, 250.0)
 
@@ -44,7 +83,9 @@ def test_the_conversion_done_once_equals_the_per_horizon_one(name):
         F = resp.kernel_form(key[1], key[2], key[0])
         once = NumericTerms(F, subs, dps=50)
         for horizon in (*HORIZONS, 7.0, 0.7):  # out of order: intervals found in any order
-            assert once.at(horizon) == stable_numeric_terms(F, subs, horizon, dps=50), (name, key, horizon)
+            reference = _reference_terms(F, subs, horizon, dps=50)
+            assert stable_numeric_terms(F, subs, horizon, dps=50) == reference, (name, key, horizon)
+            assert once.at(horizon) == reference, (name, key, horizon)
 
 
 @pytest.mark.parametrize(

@@ -461,22 +461,37 @@ def stable_numeric_terms(
     """
     with mpmath.workdps(dps):
         terms = [([numeric_value(m, subs, dps) for m in mu], list(p), numeric_value(c, subs, dps)) for mu, p, c in F]
-        d = len(F.vars)
+    return merge_numeric_terms(terms, len(F.vars), horizon, dps=dps, tol=tol)
+
+
+def merge_numeric_terms(
+    terms: list[tuple[list[Any], list[int], Any]], d: int, horizon: float, *, dps: int = 50, tol: float = 1e-3
+) -> list[tuple[tuple[complex, ...], tuple[int, ...], complex]]:
+    """The merge of :func:`stable_numeric_terms` on terms already converted to mpmath ([rates], [powers], c)
+    in ``d`` variables.  The representative of each distinct rate is found once (the first earlier
+    representative it is close to, in order of first occurrence), not once per term."""
+    with mpmath.workdps(dps):
         H = mpmath.mpf(horizon)
         for i in range(d):
             reps: list = []
+            rep_of: dict = {}
 
             def close(r: Any, x: Any) -> bool:
                 return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
 
             for mu, _, _ in terms:
-                if not any(close(mu[i], x) for x in reps):
-                    reps.append(mu[i])
-            if len(reps) == len({t[0][i] for t in terms}):
+                value = mu[i]
+                if value in rep_of:
+                    continue
+                rep_of[value] = next((x for x in reps if close(value, x)), None)
+                if rep_of[value] is None:
+                    reps.append(value)
+                    rep_of[value] = value
+            if len(reps) == len(rep_of):
                 continue  # no near-coincident rates in this variable
             merged: dict[tuple, object] = {}
             for mu, p, c in terms:
-                rep = next(x for x in reps if close(mu[i], x))
+                rep = rep_of[mu[i]]
                 delta = mu[i] - rep
                 q, term = 0, c
                 while True:
@@ -519,6 +534,7 @@ class NumericTerms:
     def __init__(self, F: ExpPoly, subs: dict, *, dps: int = 50, tol: float = 1e-3) -> None:
         self.F, self.subs, self.dps, self.tol = F, subs, dps, tol
         self._pairs: tuple[float, list[float]] | None = None  # (shortest horizon, distances of always-close pairs)
+        self._mp_terms: list[tuple[list[Any], list[int], Any]] = []  # the terms at dps digits (first use)
         self._shortcut = True
         self._results: list[tuple[float, float, list[tuple[tuple[complex, ...], tuple[int, ...], complex]]]] = []
 
@@ -526,7 +542,11 @@ class NumericTerms:
         tol, M = self.tol, self.MARGIN
         lo, close = 0.0, []
         with mpmath.workdps(self.dps):
-            rates = [[numeric_value(m, self.subs, self.dps) for m in mu] for mu, _, _ in self.F]
+            self._mp_terms = [
+                ([numeric_value(m, self.subs, self.dps) for m in mu], list(p), numeric_value(c, self.subs, self.dps))
+                for mu, p, c in self.F
+            ]
+            rates = [mu for mu, _, _ in self._mp_terms]
             for i in range(len(self.F.vars)):
                 exact = list({mu[i] for mu in rates})
                 floats = [complex(x) for x in exact]
@@ -568,19 +588,7 @@ class NumericTerms:
         lo, close = self._pairs if self._pairs is not None else self._prepare()
         span = self._interval(horizon, close) if self._shortcut and horizon >= lo else None
         if span is None:
-            return stable_numeric_terms(self.F, self.subs, horizon, dps=self.dps, tol=self.tol)
-        if close:
-            terms = stable_numeric_terms(self.F, self.subs, horizon, dps=self.dps, tol=self.tol)
-        else:  # no rates merge anywhere in the span: exactly the unmerged conversion
-            with mpmath.workdps(self.dps):
-                terms = [
-                    (
-                        tuple(complex(numeric_value(m, self.subs, self.dps)) for m in mu),
-                        tuple(p),
-                        complex(c),
-                    )
-                    for mu, p, c in ((mu, p, numeric_value(c, self.subs, self.dps)) for mu, p, c in self.F)
-                    if c != 0
-                ]
+            return merge_numeric_terms(self._mp_terms, len(self.F.vars), horizon, dps=self.dps, tol=self.tol)
+        terms = merge_numeric_terms(self._mp_terms, len(self.F.vars), horizon, dps=self.dps, tol=self.tol)
         self._results.append((max(span[0], lo), span[1], terms))
         return terms
