@@ -1,4 +1,4 @@
-"""Benchmark of the Galerkin route's numerical core (volterra_sym.routes.galerkin_system), issue 11 targets.
+"""Benchmark of the Galerkin route's numerical core (volterra_sym.routes.galerkin.system), issue 11 targets.
 
 Rows (each run in its own subprocess, so that the peak memory is per row):
 
@@ -27,8 +27,8 @@ import numpy as np
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.routes.galerkin_basis import choose_weight
-from volterra_sym.routes.galerkin_system import build_galerkin
+from volterra_sym.routes.galerkin.system import build_galerkin
+from volterra_sym.routes.galerkin.weights import choose_weight
 
 h = sp.Symbol("h1")
 W3 = [[0.5, -1.0, 0.3], [1.0, 0.2, -0.4], [-0.3, 0.5, 0.1]]

@@ -1,4 +1,4 @@
-"""Time to derive Taylor (short-lag) kernels, volterra_sym.routes.taylor_coefficients.
+"""Time to derive Taylor (short-lag) kernels, volterra_sym.routes.taylor.coefficients.
 
 Run:  python benchmarks/bench_taylor.py
 Cases: a 1-D tanh SRNN (order 2, lag degree 8) and a 2-D tanh SRNN (order 2,
@@ -15,7 +15,7 @@ import time
 import sympy as sp
 
 import volterra_sym as vs
-from volterra_sym.routes.taylor_coefficients import taylor_kernels
+from volterra_sym.routes.taylor.coefficients import taylor_kernels
 
 R = sp.Rational
 

@@ -4,7 +4,8 @@
   imports under ``if TYPE_CHECKING:``);
 * a module imports only modules of its own layer or of lower layers;
 * the independent checks (volterra_sym/checks) import nothing from the kernel code;
-* no module imports another module's private (underscore) names;
+* no module imports another module's private (underscore) names, nor reads them as attributes
+  (``obj._name`` where ``_name`` is defined by another module of the package and not by this one);
 * ``method`` names are resolved in one place (routes/__init__.py), never compared as strings.
 
 Trusts: Python's ``ast`` module only.
@@ -48,6 +49,10 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+#: each module parsed once for every rule below
+TREES = {m: ast.parse(path.read_text(encoding="utf-8")) for m, path in MODULES.items()}
+#: every node of each module, walked once
+NODES = {m: list(ast.walk(tree)) for m, tree in TREES.items()}
 
 
 def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
@@ -71,9 +76,8 @@ def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
 
 
 def _imports(module: str) -> list[tuple[str, int, list[str]]]:
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     out = []
-    for node in ast.walk(tree):
+    for node in NODES[module]:
         if isinstance(node, ast.ImportFrom):
             out.append((module, node.lineno, _resolve(module, node)))
             for alias in node.names:
@@ -111,6 +115,33 @@ def test_every_module_has_a_layer():
 def test_no_private_names_cross_modules():
     bad = [f"{src}:{line} imports {dst[8:]}" for src, line, dst in EDGES if dst.startswith("PRIVATE:")]
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)
+
+
+def _private_definitions(nodes: list[ast.AST]) -> set[str]:
+    """Underscore names a module defines: functions, classes, assigned names and attributes."""
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            out.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+    return {n for n in out if n.startswith("_") and not n.startswith("__")}
+
+
+def test_no_private_attributes_read_across_modules():
+    own = {m: _private_definitions(nodes) for m, nodes in NODES.items()}
+    everywhere = set().union(*own.values())
+    bad = []
+    for m, nodes in NODES.items():
+        for node in nodes:
+            if not (isinstance(node, ast.Attribute) and node.attr in everywhere) or node.attr in own[m]:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            bad.append(f"{m}:{node.lineno}: {ast.unparse(node)}")
+    assert not bad, "private attributes of other modules read:\n" + "\n".join(bad)
 
 
 def test_lower_layers_never_import_higher_ones():
@@ -173,10 +204,10 @@ def test_no_import_cycles():
 def test_method_names_are_resolved_only_by_the_route_registry():
     """No comparison of a ``method`` variable or attribute with a string outside routes/__init__.py."""
     bad = []
-    for m, path in MODULES.items():
+    for m in MODULES:
         if m == "routes":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in NODES[m]:
             if isinstance(node, ast.Compare):
                 names = [node.left, *node.comparators]
                 has_method = any(
@@ -190,3 +221,24 @@ def test_method_names_are_resolved_only_by_the_route_registry():
                 if has_method and has_str:
                     bad.append(f"{m}:{node.lineno}")
     assert not bad, "method strings compared outside the route registry: " + ", ".join(bad)
+
+
+def test_lazy_exports_are_declared_for_type_checkers():
+    """Every name of volterra_sym._LAZY is imported under ``if TYPE_CHECKING:`` in __init__.py from the
+    module _LAZY loads it from (so mypy and IDEs resolve ``vs.load_model`` and friends), and nothing else."""
+    tree = TREES["__init__"]
+    lazy: dict[str, str] = {}
+    declared: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "_LAZY" for t in targets):
+                lazy = ast.literal_eval(node.value)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom)
+                for alias in imp.names:
+                    module = imp.module or alias.name
+                    declared[alias.asname or alias.name] = module
+    assert lazy, "volterra_sym/__init__.py has no _LAZY table"
+    assert declared == lazy

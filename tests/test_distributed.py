@@ -1,4 +1,4 @@
-"""Dask as the engine of the Monte Carlo checks (volterra_sym/distributed.py, issue 12 part 2).
+"""Dask as the engine of the Monte Carlo checks (volterra_sym/checks/distributed.py, issue 12 part 2).
 
 A LocalCluster of 2 worker processes runs the seed blocks as tasks; every result must be
 bit-identical to the local run with the same seed, and failures must surface as clear errors.

@@ -211,7 +211,7 @@ def expanded_coefficients(a: dict, degree: int, n: int) -> dict[tuple[int, ...],
     return out
 
 
-@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 2, pytest.param(3, marks=pytest.mark.slow)])  # n = 3: 1 s, slow run
 def test_coefficients_match_sympy_expansion(n):
     degree = 3 if n < 3 else 2
     rng = np.random.default_rng(n)

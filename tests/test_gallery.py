@@ -45,6 +45,7 @@ def test_every_example_has_a_document_or_is_listed_as_skipped(fresh):
             assert f"({toml.stem}.md)" in index
 
 
+@pytest.mark.slow  # measured ~2.8s of the default run (issue 18: default run <= 90 s); the byte-identical check stays
 def test_check_mode_reports_changed_missing_and_stale_files(fresh, tmp_path):
     out = tmp_path / "copy"
     out.mkdir()

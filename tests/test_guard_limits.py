@@ -304,7 +304,7 @@ def test_configure_is_atomic_and_overridden_always_restores():
     assert limits.current() == before
     from volterra_sym.model import parsing
 
-    assert parsing.MAX_POWER == limits.MAX_DEGREE
+    assert parsing.MAX_DEGREE == limits.MAX_DEGREE
 
 
 @pytest.mark.parametrize("change", [{"max_order": 10**400}, {"max_mc_work": 10**400}, {"min_estimate_paths": 1}])

@@ -51,7 +51,7 @@ TAUS = np.arange(0.0, 3.01, 0.25)
 PAIRS = np.array([[a, b] for a in (0.0, 0.4, 1.2, 2.5) for b in (0.0, 0.3, 1.0, 2.0)])
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2nd seed: slow run
 def test_1d_stationary_cubic_orders_1_and_2(seed: int) -> None:
     low = _exact(OU1, 2)
     est = _quiet(OU1, 2, {1: TAUS, 2: PAIRS}, paths=20000, seed=seed)
@@ -66,7 +66,7 @@ C2 = [[1.0, -0.5], [0.3, 1.0]]
 SIG2 = [[0.6, 0.0], [0.2, 0.4]]
 
 
-@pytest.mark.parametrize("seed", [3, 4])
+@pytest.mark.parametrize("seed", [3, pytest.param(4, marks=pytest.mark.slow)])  # 2nd seed: slow run
 def test_2d_nonnormal_two_inputs_point_start_cubic(seed: int) -> None:
     model = vs.OU(A=A2, C=C2, sigma=SIG2, c=[0.2, -0.1], readout="h1**3 + h1*h2**2 - h2",
                   initial=vs.PointMass([0.8, -0.4]))  # fmt: skip
@@ -95,7 +95,7 @@ def test_vector_readout_gaussian_noise_components() -> None:
             assert np.all(np.abs(mean - ref) <= tol), (c, n, mean, ref, se)
 
 
-@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("seed", [5, pytest.param(6, marks=pytest.mark.slow)])  # 2nd seed: slow run
 def test_2d_stationary_quadratic(seed: int) -> None:
     model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout="h1**2 - 2*h1*h2 + 0.5*h2")
     low = _exact(model, 2)

@@ -31,6 +31,7 @@ except ImportError:
 
 import volterra_sym as vs  # noqa: E402
 from volterra_sym.features import response_feature  # noqa: E402
+from volterra_sym.features.signature import signature
 from volterra_sym.learn import (  # noqa: E402
     EXPECTED_FAILED_CHECKS,
     ReadoutError,
@@ -39,11 +40,6 @@ from volterra_sym.learn import (  # noqa: E402
     ResponseKernel,
     compare_with_simulation,
 )
-
-try:  # flat layout, or the features subpackage of issue 10
-    from volterra_sym.signature import signature
-except ImportError:  # pragma: no cover
-    from volterra_sym.features.signature import signature
 
 ROOT = Path(__file__).resolve().parents[1]
 R = sp.Rational
@@ -233,6 +229,7 @@ def test_readout_ridge_on_series_predictions(readout_fit):
     np.testing.assert_allclose(est.predict(U), G @ w + y.mean() - G.mean(axis=0) @ w, rtol=1e-9)
 
 
+@pytest.mark.slow  # measured ~2.5s of the default run (issue 18: default run <= 90 s)
 def test_readout_kernel_machine_view(readout_fit):
     est, U, _ = readout_fit
     intercept, beta = est.kernel_machine(degree=12)

@@ -1,7 +1,8 @@
-"""The three derivation routes through vs.derive, checked against each other.
+"""The exact, Taylor and generator routes through vs.derive, checked against each other (the Galerkin
+route against them: tests/test_galerkin_route.py; every route's contract: tests/test_route_contract.py).
 
-exact (kernels.py) vs taylor (taylor.py, ring-based generator powers) vs generator (generator.py,
-discretised L0): three implementations that share no kernel code.
+exact (routes/exact/, the intertwined recursion) vs taylor (routes/taylor/, ring-based generator powers)
+vs generator (routes/generator/, discretised L0): three implementations that share no kernel code.
 """
 
 from __future__ import annotations

@@ -52,8 +52,18 @@ STARTS = {
 }
 
 
-@pytest.mark.parametrize("start", sorted(STARTS))
-@pytest.mark.parametrize("name", sorted(LINEAR))
+#: the 3-D quartic model from a point or Gaussian start: 4.6 s and 7 s, the slow run (issue 18: default <= 90 s)
+_SLOW_CASES = {("3d-complex-two-inputs-quartic", "gaussian"), ("3d-complex-two-inputs-quartic", "point")}
+
+
+@pytest.mark.parametrize(
+    ("name", "start"),
+    [
+        pytest.param(name, start, marks=[pytest.mark.slow] if (name, start) in _SLOW_CASES else [])
+        for name in sorted(LINEAR)
+        for start in sorted(STARTS)
+    ],
+)
 def test_piecewise_linear_inputs_exact_at_every_order(name, start):
     n = {"3d-complex-two-inputs-quartic": 3, "2d-jordan": 2, "1d-quartic": 1}[name]
     model = LINEAR[name](STARTS[start](n))
@@ -245,7 +255,7 @@ def symmetric_random_kernels(seed, m, order, stationary):
 
 
 @pytest.mark.parametrize("stationary", [True, False])
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_random_symmetric_kernels_against_cascades(seed, stationary):
     forms = RandomKernels(2, 3, symmetric_random_kernels(seed, 2, 3, stationary), stationary)
     T = 3.0

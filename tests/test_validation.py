@@ -6,6 +6,7 @@ Trusts: nothing but the public API (the classes are the contract in docs/api.md)
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -15,7 +16,7 @@ import volterra_sym as vs
 from volterra_sym.algebra.expectations import expectation
 from volterra_sym.checks.oracle import gaussian_law
 from volterra_sym.routes.generator import derive_generator
-from volterra_sym.routes.taylor_coefficients import taylor_kernels
+from volterra_sym.routes.taylor.coefficients import taylor_kernels
 
 OU = vs.OU(1.0, 1.0, 0.5, readout="h1**2")
 OU2 = vs.OU([[1.0, 0.3], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.5, readout="h1*h2")
@@ -27,18 +28,22 @@ NAN_U = U.copy()
 NAN_U[3] = np.nan
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _exact():
     return vs.derive(OU)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _exact2():
     return vs.derive(OU2)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _taylor():
     return vs.derive(TANH, 1, method="taylor", lag_degree=2)
 
 
+@functools.cache  # one derivation per route for every row (the rows only read it)
 def _generator():
     return vs.derive(TANH, 1, method="generator", cells=200)
 

@@ -1,7 +1,7 @@
 """Tests of volterra_sym.checks.verify (reports comparing predictions with MC and the oracle).
 
 Trusted: volterra_sym.checks.simulate and volterra_sym.checks.oracle (tested in test_simulate.py and
-test_oracle.py).  The kernels (volterra_sym.routes.exact.derive) are the code being checked by
+test_oracle.py).  The kernels (volterra_sym.routes.exact.derive_exact) are the code being checked by
 verify; here we only check that verify reports them correctly, plus fault injection with a
 deliberately wrong predictor (a stub whose error is known).
 """

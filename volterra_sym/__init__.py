@@ -7,6 +7,8 @@ lower them to NumPy, predict E f(h_t) for an input, export LaTeX/Markdown
 derivations, and verify everything against independent oracles.
 """
 
+from typing import TYPE_CHECKING
+
 from . import limits
 from .checks.simulate import SimulationResult, simulate, simulate_response
 from .checks.verify import VerifyReport
@@ -39,6 +41,64 @@ from .model.parsing import parse_expr
 from .response import Response
 from .workflows import verify
 
+if TYPE_CHECKING:  # the lazily loaded names of _LAZY, declared for type checkers and IDEs (tests/test_architecture.py)
+    from . import plots as plots
+    from . import routes as routes
+    from .algebra.expectations import expectation as expectation
+    from .checks.kernel_estimates import estimate_kernels as estimate_kernels
+    from .checks.oracle import (
+        gaussian_law as gaussian_law,
+    )
+    from .checks.oracle import (
+        gaussian_oracle as gaussian_oracle,
+    )
+    from .features.response_feature import (
+        feature_coefficients as feature_coefficients,
+    )
+    from .features.response_feature import (
+        feature_words as feature_words,
+    )
+    from .features.response_feature import (
+        predict_features as predict_features,
+    )
+    from .features.response_feature import (
+        response_feature as response_feature,
+    )
+    from .features.response_feature import (
+        response_kernel as response_kernel,
+    )
+    from .features.signature import (
+        sig_size as sig_size,
+    )
+    from .features.signature import (
+        sig_words as sig_words,
+    )
+    from .importers.noisy_rnn import from_noisy_rnn as from_noisy_rnn
+    from .importers.noisy_rnn import noisy_rnn_hyperparameters as noisy_rnn_hyperparameters
+    from .modelfile import (
+        RunSpec as RunSpec,
+    )
+    from .modelfile import (
+        load_model as load_model,
+    )
+    from .modelfile import (
+        load_run as load_run,
+    )
+    from .modelfile import (
+        loads_model as loads_model,
+    )
+    from .modelfile import (
+        loads_run as loads_run,
+    )
+    from .numerics.estimated_transfer import estimated_transfer as estimated_transfer
+    from .numerics.simplex_quadrature import volterra_quadrature as volterra_quadrature
+    from .numerics.summaries import memory_capacity as memory_capacity
+    from .numerics.summaries import memory_function as memory_function
+    from .numerics.summaries import relaxation_rates as relaxation_rates
+    from .numerics.summaries import resonance as resonance
+    from .routes.generator import derive_generator as derive_generator
+    from .routes.taylor.coefficients import taylor_kernels as taylor_kernels
+
 #: names loaded on first use (heavier subsystems), name -> module
 _LAZY = {
     "gaussian_oracle": "checks.oracle",
@@ -55,7 +115,7 @@ _LAZY = {
     "load_model": "modelfile",
     "loads_model": "modelfile",
     "load_run": "modelfile",
-    "taylor_kernels": "routes.taylor_coefficients",
+    "taylor_kernels": "routes.taylor.coefficients",
     "routes": "routes",
     "expectation": "algebra.expectations",
     "derive_generator": "routes.generator",

@@ -1,7 +1,7 @@
 """The ``volterra-sym`` command line: a thin layer over the library.
 
 It parses arguments, loads a model file (:mod:`volterra_sym.modelfile`), calls
-:func:`volterra_sym.kernels.derive` and :func:`volterra_sym.verify.verify`, and
+:func:`volterra_sym.derive.derive` and :func:`volterra_sym.workflows.verify`, and
 prints or writes the results.  Exit codes: 0 success, 1 a verification that
 ran but failed, 2 bad input (missing file, bad TOML, bad flag, bad expression,
 a feature not available), 3 an internal error (rerun with ``--debug``).
@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,7 @@ from .model.diffusion import Diffusion, Stationary
 from .modelfile import RunSpec, load_run, loads_run
 from .response import Response
 from .routes import ROUTES
+from .routes.options import Option
 from .validate import json_text, output_path, write_text_file
 
 PROG = "volterra-sym"
@@ -186,16 +187,53 @@ def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
     )
-    parser.add_argument(
-        "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
-    )
-    parser.add_argument(
-        "--degree", type=_galerkin_degree, metavar="P", help="polynomial degree of the basis (method galerkin)"
-    )
-    parser.add_argument(
-        "--noise-order", type=int, choices=(0, 2), metavar="{0,2}",
-        help="highest power of the noise scale kept (method small_noise; default 2)",
-    )
+    for option, methods in route_options().items():  # one flag per option, from the routes' schemas
+        flag = option.cli_flag
+        if flag is None:
+            continue
+        where = f" (method {', '.join(methods)})"
+        if option.kind == "flag":
+            parser.add_argument(
+                flag, dest=option.name, action=argparse.BooleanOptionalAction, help=option.help() + where
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=option.name,
+                type=_option_type(option),
+                metavar=option.name.upper(),
+                help=option.help() + where,
+            )
+
+
+def route_options() -> dict[Option, list[str]]:
+    """Every option of every registered route (one entry per name) -> the methods that take it.  Routes
+    sharing an option name share its :class:`Option` (one flag, one rule), e.g. ``dps``."""
+    out: dict[Option, list[str]] = {}
+    by_name: dict[str, Option] = {}
+    for route in ROUTES.values():
+        for option in route.schema:
+            if by_name.setdefault(option.name, option) is not option:
+                raise AssertionError(f"option {option.name!r} is declared differently by two routes")
+            out.setdefault(option, []).append(route.name)
+    return out
+
+
+def _option_type(option: Option) -> Any:
+    """argparse's type for ``option``: its schema's parser and check, with the schema's message."""
+
+    def convert(text: str) -> Any:
+        if option.choices and option.kind == "value" and text not in option.choices:
+            raise argparse.ArgumentTypeError(
+                f"expected one of {', '.join(option.choices)} ({option.meaning}), received {text!r}"
+            )
+        try:
+            return option.parse_text(text)
+        except VolterraError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option.name}: ")) from None
+
+    convert.__name__ = option.name  # argparse names the type in its message
+    return convert
 
 
 def _integer(text: str, low: int, high: int | None, what: str) -> int:
@@ -214,16 +252,8 @@ def _positive_int(text: str) -> int:
     return _integer(text, 1, None, "a positive count")
 
 
-def _galerkin_degree(text: str) -> int:
-    return _integer(text, 1, limits.MAX_GALERKIN_DEGREE, "the Galerkin basis degree, limit MAX_GALERKIN_DEGREE")
-
-
 def _order(text: str) -> int:
     return _integer(text, 1, limits.MAX_ORDER, "the highest kernel order, limit MAX_ORDER")
-
-
-def _lag_degree(text: str) -> int:
-    return _integer(text, 0, limits.MAX_LAG_DEGREE, "the Taylor degree in the lags, limit MAX_LAG_DEGREE")
 
 
 def _points(text: str) -> int:
@@ -364,9 +394,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
                          (args.json, "JSON file")):
         if target:
             output_path(target, what)  # every output path is checked before the derivation
-    resp = _derive(
-        spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree, noise_order=args.noise_order
-    )
+    resp = _derive(spec, args.order, args.method, _cli_route_options(args))
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
@@ -397,9 +425,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         None,
         order=args.order,
         method=args.method,
-        lag_degree=args.lag_degree,
-        degree=args.degree,
-        noise_order=args.noise_order,
+        options=_cli_route_options(args),
         paths=args.paths,
         seed=args.seed,
     )
@@ -490,14 +516,13 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- library calls
 
 
+def _cli_route_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The route options given on the command line (name -> checked value)."""
+    return {o.name: getattr(args, o.name) for o in route_options() if getattr(args, o.name, None) is not None}
+
+
 def _derive(
-    spec: RunSpec,
-    order: int | None,
-    method: str | None,
-    *,
-    lag_degree: int | None = None,
-    degree: int | None = None,
-    noise_order: int | None = None,
+    spec: RunSpec, order: int | None, method: str | None, options: Mapping[str, Any] | None = None
 ) -> Response:
     from .derive import derive
     from .routes import get_route
@@ -505,12 +530,8 @@ def _derive(
     method = method or spec.method or "exact"
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
-    settings = {
-        "lag_degree": lag_degree if lag_degree is not None else spec.lag_degree,
-        "degree": degree if degree is not None else spec.degree,
-        "noise_order": noise_order if noise_order is not None else spec.noise_order,
-    }
-    # a file's lag_degree / degree is moot for routes that do not take it
+    settings = {**spec.options, **(options or {})}  # the command line over the file's [derive]
+    # a file's (or flag's) option is moot for routes that do not take it (e.g. lag_degree with --method exact)
     options = {k: v for k, v in settings.items() if v is not None and route.accepts(k)}
     return derive(spec.model, order, method=method, **options)
 
@@ -521,9 +542,7 @@ def _verify(
     *,
     order: int | None = None,
     method: str | None = None,
-    lag_degree: int | None = None,
-    degree: int | None = None,
-    noise_order: int | None = None,
+    options: Mapping[str, Any] | None = None,
     paths: int | None = None,
     seed: int | None = None,
 ) -> VerifyReport:
@@ -535,9 +554,7 @@ def _verify(
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
     check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
-        resp = _derive(
-            replace(spec, model=model), order, method, lag_degree=lag_degree, degree=degree, noise_order=noise_order
-        )
+        resp = _derive(replace(spec, model=model), order, method, options)
     return verify(model, u, t, response=resp, **run)
 
 
@@ -591,13 +608,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if not spec.has_verification:
             raise CLIError(f"{spec.source}: no [input] and [grid] tables to verify on; add them to the file")
         report = _verify(
-            spec, None, order=args.order, method=args.method, lag_degree=args.lag_degree, degree=args.degree,
+            spec, None, order=args.order, method=args.method, options=_cli_route_options(args),
             paths=args.paths, seed=args.seed,
         )
         report.plot(target)
     else:
         order = args.order or (2 if args.what in ("k2", "h2") else None)
-        resp = _derive(spec, order, args.method, lag_degree=args.lag_degree, degree=args.degree)
+        resp = _derive(spec, order, args.method, _cli_route_options(args))
         draw: dict[str, Any] = {
             "k1": plots.plot_kernel1, "k2": plots.plot_kernel2, "bode": plots.plot_bode, "h2": plots.plot_transfer2
         }

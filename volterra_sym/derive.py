@@ -11,7 +11,7 @@ from .model.input_channels import channel_model as expand_channels
 from .response import Response
 from .routes import Route, get_route
 from .routes.input_channels import wrap as wrap_channels
-from .validate import check_model, check_order
+from .validate import check_derive_request, check_model
 
 
 def derive(model: Diffusion, order: int | None = None, *, method: str = "exact", **options: Any) -> Response:
@@ -23,24 +23,23 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     order : highest kernel order N, 1..12 (``method="exact"`` may omit it: the readout's degree,
         beyond which all kernels vanish).
     method : the route (``volterra_sym.routes.ROUTES``): ``"exact"`` (closed forms, linear SRNNs),
-        ``"taylor"`` (short-lag Taylor kernels, any analytic model; needs ``lag_degree``) or
-        ``"generator"`` (numerical kernels at any lag, 1-D models).
-    options : the route's options (``vs.routes.ROUTES[method].options`` lists them), e.g.
-        ``dps``/``simplify`` (exact), ``lag_degree``/``dps`` (taylor), ``cells``/``domain`` (generator).
+        ``"taylor"`` (short-lag Taylor kernels, any analytic model; needs ``lag_degree``),
+        ``"generator"`` (numerical kernels at any lag, 1-D models) or ``"galerkin"`` (numerical kernels
+        at any lag with error estimates, any dimension; needs ``degree``).
+    options : the route's options (``vs.routes.ROUTES[method].options`` maps each name to its
+        declaration: type, range, default, help), e.g. ``dps``/``simplify`` (exact),
+        ``lag_degree``/``dps`` (taylor), ``cells``/``domain`` (generator), ``degree``/``tol`` (galerkin);
+        checked by the route before any work.
 
     Returns
     -------
-    Response (the subclass of the route: ExactResponse, TaylorResponse, GeneratorResponse).
+    Response (the route's subclass: ExactResponse, TaylorResponse, GeneratorResponse, GalerkinResponse).
     """
     check_model(model)
     route = get_route(method)
-    if order is not None:
-        order = check_order(order)
-    limits.check_model_size(model)  # degree and number of terms, before any expansion
+    order = check_derive_request(model, order)  # size limits, before any work (shared by every derive path)
     if model.general_input:
         return _derive_channels(model, order, route, options)
-    if order is not None:
-        limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
     return route.derive(model, order, **options)
 
 

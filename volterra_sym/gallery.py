@@ -54,7 +54,7 @@ def _derive_run(run: RunSpec) -> Response:
 
     route = get_route(run.method or "exact")
     order = run.order if run.order is not None else (None if route.default_order else 2)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {k: v for k, v in run.options.items() if route.accepts(k)}
     if route.accepts("lag_degree"):
         options["lag_degree"] = run.lag_degree if run.lag_degree is not None else 4
     if route.accepts("degree"):

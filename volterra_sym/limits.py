@@ -59,6 +59,9 @@ import sympy as sp
 from .errors import ArgumentError, InputError, ModelError, describe
 from .model import parsing
 
+#: the default working precision in digits wherever numbers cannot be kept exact (exact and Taylor
+#: routes, spectral data, expectations, mpmath code generation); not a limit (``configure`` leaves it)
+DEFAULT_DPS = 30
 #: the highest kernel order any route derives (API, CLI and model files)
 MAX_ORDER = 12
 #: the highest Taylor degree in the lags of ``method="taylor"``
@@ -68,7 +71,7 @@ MAX_DERIVE_SECONDS = 120.0
 #: seconds per unit of Taylor work on the reference machine (2 cores; fitted to measured derivations)
 TAYLOR_SECONDS_PER_UNIT = 1.5e-5
 #: the highest polynomial degree / exponent in a model (the parser's exponent limit, same value)
-MAX_DEGREE: int = parsing.MAX_POWER
+MAX_DEGREE: int = parsing.MAX_DEGREE
 #: the most monomials of one expanded polynomial entry (readout, drift) in a derivation
 MAX_TERMS = 5000
 #: the most kernels (index tuples k over the orders 1..N, times readout components): p * sum_n m^n
@@ -174,7 +177,7 @@ def configure(**changes: Any) -> dict[str, Any]:
         old[key] = getattr(module, name)
         setattr(module, name, value)
         if name == "MAX_DEGREE":  # the parser's exponent limit is the same limit
-            parsing.MAX_POWER = int(value)
+            parsing.MAX_DEGREE = int(value)
     return old
 
 
@@ -209,14 +212,14 @@ def overridden(**changes: Any) -> Iterator[None]:
     The previous values are restored on exit, also when the body (or a refused change) raises."""
     module = sys.modules[__name__]
     saved = {name: getattr(module, name) for name in _NAMES}
-    saved_power = parsing.MAX_POWER
+    saved_power = parsing.MAX_DEGREE
     try:
         configure(**changes)
         yield
     finally:
         for name, value in saved.items():
             setattr(module, name, value)
-        parsing.MAX_POWER = saved_power
+        parsing.MAX_DEGREE = saved_power
 
 
 #: the hint of a refused ``dps`` (the routes' check_int)

@@ -12,7 +12,7 @@
     s = "symbol"                # a symbol without a value
 
 The full format is documented in ``docs/model_files.md``.  Every expression
-string goes through :func:`volterra_sym.parsing.parse_expr` with
+string goes through :func:`volterra_sym.model.parsing.parse_expr` with
 ``allow_new_symbols=False``: nothing in a file can run Python, and a name that
 is neither a state variable nor a declared parameter is an error.  Every error
 is a :class:`~volterra_sym.errors.ModelError` (or its sibling
@@ -27,7 +27,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
     "initial": ("kind", "x0", "mean", "cov"),
     "input": ("expr",),
     "grid": ("t_end", "points"),
-    "derive": ("order", "method", "lag_degree", "degree", "noise_order"),
+    "derive": ("order", "method"),  # plus every route option a file may set (_file_options)
 }
 _COMMON_KEYS = ("kind", "name", "state", "readout")
 _MODEL_KEYS: dict[str, tuple[str, ...]] = {
@@ -85,9 +85,10 @@ class RunSpec:
     model : the :class:`~volterra_sym.model.Diffusion`.
     inputs : one SymPy expression in ``t`` (:data:`TIME`) per input channel, or ``None``.
     t_end, points : the time grid ``linspace(0, t_end, points)``, or ``None``.
-    order, method, lag_degree, degree, noise_order : settings from ``[derive]`` (``None`` when absent;
-        ``lag_degree`` is read by the Taylor route, ``degree`` by the Galerkin route, ``noise_order`` by the
-        small-noise route).
+    order, method, lag_degree, degree : settings from ``[derive]`` (``None`` when absent; ``lag_degree``
+        is read by the Taylor route, ``degree`` by the Galerkin route).
+    options : every route option ``[derive]`` sets (``lag_degree``, ``degree``, ``dps``, ``tol``, ...), checked
+        by the routes' schemas (:class:`~volterra_sym.routes.options.Option`); each route reads those it takes.
     source : the file name (or ``"<string>"``).
     """
 
@@ -100,7 +101,7 @@ class RunSpec:
     lag_degree: int | None = None
     source: str = "<string>"
     degree: int | None = None
-    noise_order: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def has_verification(self) -> bool:
@@ -319,6 +320,8 @@ class _Loader:
                     f"write it as a [{name}] section"
                 )
         for name, keys in _TABLES.items():
+            if name == "derive":
+                keys = keys + tuple(_file_options())
             if keys and name in self.doc:
                 self.check_keys(name, self.doc[name], keys)
         if "model" not in self.doc:
@@ -327,9 +330,9 @@ class _Loader:
         model = self.build_model(self.doc["model"])
         inputs = self.read_inputs(model) if "input" in self.doc else None
         t_end, points = self.read_grid() if "grid" in self.doc else (None, None)
-        order, method, lag, degree = self.read_derive() if "derive" in self.doc else (None, None, None, None)
-        noise_order = self.read_noise_order() if "derive" in self.doc else None
-        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree, noise_order)
+        order, method, options = self.read_derive() if "derive" in self.doc else (None, None, {})
+        lag, degree = options.get("lag_degree"), options.get("degree")
+        return RunSpec(model, inputs, t_end, points, order, method, lag, self.source, degree, options)
 
     def check_keys(self, table: str, content: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
         for key in content:
@@ -629,14 +632,7 @@ class _Loader:
             )
         return float(t_end), points
 
-    def read_noise_order(self) -> int | None:
-        """``[derive] noise_order`` (method small_noise): 0 or 2."""
-        value = self.doc["derive"].get("noise_order")
-        if value is not None and (isinstance(value, bool) or value not in (0, 2)):
-            raise self.error("derive", "noise_order", f"expected 0 or 2 (method small_noise), received {value!r}")
-        return value
-
-    def read_derive(self) -> tuple[int | None, str | None, int | None, int | None]:
+    def read_derive(self) -> tuple[int | None, str | None, dict[str, Any]]:
         table = self.doc["derive"]
         order = table.get("order")
         top = limits.MAX_ORDER
@@ -645,20 +641,18 @@ class _Loader:
         method = table.get("method")
         if method is not None and (not isinstance(method, str) or method not in ROUTES):
             raise self.error("derive", "method", f"expected one of {', '.join(ROUTES)}, received {method!r}")
-        lag = table.get("lag_degree")
-        top = limits.MAX_LAG_DEGREE
-        if lag is not None and (isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= top):
-            raise self.error(
-                "derive",
-                "lag_degree",
-                f"expected an integer between 0 and {top} (the limit MAX_LAG_DEGREE), received {lag!r}",
-            )
-        degree = table.get("degree")
-        top = limits.MAX_GALERKIN_DEGREE
-        if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= top):
-            raise self.error(
-                "derive",
-                "degree",
-                f"expected an integer between 1 and {top} (the limit MAX_GALERKIN_DEGREE), received {degree!r}",
-            )
-        return order, method, lag, degree
+        options: dict[str, Any] = {}
+        schema = _file_options()
+        for key, value in table.items():
+            if key in ("order", "method"):
+                continue
+            try:  # the routes' own rule and message for the option (ranges from vs.limits)
+                options[key] = schema[key].validate(value)
+            except VolterraError as exc:
+                raise self.error("derive", key, str(exc).removeprefix(f"{key}: ")) from None
+        return order, method, options
+
+
+def _file_options() -> dict[str, Any]:
+    """The route options a model file's ``[derive]`` may set, name -> Option (from every route's schema)."""
+    return {o.name: o for route in ROUTES.values() for o in route.schema if o.in_files}

@@ -347,10 +347,10 @@ class Response(ABC):
         comp = self._component(component)[0]
         opts = {**self._feature_defaults, **options}
         return predict_features(
-            self._taylor_function(level, comp), self._mean0_number(comp), u, t, degree, level, **opts
+            self._taylor_function(level, comp), self.mean0_number(comp), u, t, degree, level, **opts
         )
 
-    def _mean0_number(self, component: int) -> float:
+    def mean0_number(self, component: int) -> float:
         """E_inf f_c as a float (stationary start)."""
         m0 = self.mean0
         val = m0[component] if self.model.vector_readout else m0

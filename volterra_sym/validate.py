@@ -21,7 +21,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -179,6 +179,27 @@ def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None
 def check_order(order: Any) -> int:
     """A kernel order in 1..limits.MAX_ORDER."""
     return check_int(order, "order", minimum=1, maximum=limits.MAX_ORDER, hint=" (the highest kernel order)")
+
+
+@overload
+def check_derive_request(model: Any, order: None) -> None: ...
+
+
+@overload
+def check_derive_request(model: Any, order: int) -> int: ...
+
+
+def check_derive_request(model: Any, order: Any) -> int | None:
+    """What every derive path checks before any work (``vs.derive``, ``vs.derive_generator``,
+    ``vs.taylor_kernels``): a model, an order in 1..MAX_ORDER (or None), the model's size
+    (``limits.check_model_size``) and the number of kernels (``limits.check_kernel_count``)."""
+    check_model(model)
+    if order is not None:
+        order = check_order(order)
+    limits.check_model_size(model)  # degree and number of terms, before any expansion
+    if order is not None and not getattr(model, "general_input", False):  # channel models: counted by derive
+        limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
+    return order
 
 
 def check_lag_degree(lag_degree: Any) -> int:

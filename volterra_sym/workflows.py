@@ -11,8 +11,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from .checks.verify import VerifyReport, check_request
-from .checks.verify import verify as verify_response
+from .checks.verify import VerifyReport, check_request, verify_response
 from .derive import derive
 from .errors import ArgumentError
 from .model.diffusion import Diffusion
@@ -39,7 +38,7 @@ def verify(
     order : kernel order for :func:`~volterra_sym.derive` (None: the readout's degree for linear models).
     response : an already derived Response (skips ``derive``).
     derive_options : keyword arguments for ``derive`` (e.g. ``method="taylor", lag_degree=6``).
-    options : the Monte Carlo settings of :func:`volterra_sym.checks.verify.verify`
+    options : the Monte Carlo settings of :func:`volterra_sym.checks.verify.verify_response`
         (``paths``, ``seed``, ``scheme``, ``z``, ``eps``, ``substeps``, ``bias``, ``burn_in``,
         ``chunk``, ``max_memory``, ``progress``).
     """

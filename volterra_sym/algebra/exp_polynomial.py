@@ -13,17 +13,20 @@ returns the manifestly real form with ``cos``/``sin`` factors.
 
 The form is closed under sums, products, substitution v -> sum of variables,
 and integration (MATH.md section 5 uses all three), prints well, and lowers to
-the O(grid) recursive filters of :mod:`volterra_sym.series`.
+the O(grid) recursive filters of :mod:`volterra_sym.numerics.series`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from math import comb, factorial
 from typing import Any
 
 import mpmath
 import sympy as sp
+
+from .. import limits
 
 Key = tuple[tuple[sp.Expr, ...], tuple[int, ...]]
 
@@ -70,7 +73,7 @@ def is_zero(c: sp.Expr) -> bool:
     return sp.cancel(sp.expand(c)) == 0
 
 
-def to_sympy(x: object, dps: int = 30) -> sp.Expr:
+def to_sympy(x: object, dps: int = limits.DEFAULT_DPS) -> sp.Expr:
     """Convert a coefficient or rate to SymPy (mpmath numbers become Floats with ``dps`` digits)."""
     if isinstance(x, mpmath.mpf):
         return sp.Float(x, dps)
@@ -124,7 +127,7 @@ class ExpPoly:
         self.terms: dict[Key, sp.Expr] = {}
         if terms:
             for (mu, p), c in terms.items():
-                self._add_term(tuple(canonical_rate(x) for x in mu), tuple(p), c)
+                self.add_term(tuple(canonical_rate(x) for x in mu), tuple(p), c)
 
     # ---- construction --------------------------------------------------------------
     @classmethod
@@ -136,7 +139,8 @@ class ExpPoly:
     def zero(cls, vars: Sequence[sp.Symbol]) -> ExpPoly:
         return cls(vars)
 
-    def _add_term(self, mu: tuple[sp.Expr, ...], p: tuple[int, ...], c: sp.Expr) -> None:
+    def add_term(self, mu: tuple[sp.Expr, ...], p: tuple[int, ...], c: sp.Expr) -> None:
+        """Add c prod tau^p e^{-mu tau} (in place; coefficients of equal (rates, powers) are summed)."""
         key = (mu, p)
         if key in self.terms:
             self.terms[key] = self.terms[key] + c
@@ -159,7 +163,7 @@ class ExpPoly:
         self._check(other)
         out = self.copy()
         for (mu, p), c in other.terms.items():
-            out._add_term(mu, p, c)
+            out.add_term(mu, p, c)
         return out
 
     __radd__ = __add__
@@ -192,7 +196,7 @@ class ExpPoly:
                     canonical_rate(a + b) if (a != 0 and b != 0) else (a if b == 0 else b) for a, b in zip(mu1, mu2)
                 )
                 p = tuple(a + b for a, b in zip(p1, p2))
-                out._add_term(mu, p, c1 * c2)
+                out.add_term(mu, p, c1 * c2)
         return out
 
     __rmul__ = __mul__
@@ -252,7 +256,7 @@ class ExpPoly:
             npow = [0] * d
             for i, j in enumerate(positions):
                 nm[j], npow[j] = mu[i], p[i]
-            out._add_term(tuple(nm), tuple(npow), c)
+            out.add_term(tuple(nm), tuple(npow), c)
         return out
 
     def substitute_sum(self, index: int, new_vars: Sequence[sp.Symbol], parts: Sequence[int]) -> ExpPoly:
@@ -275,7 +279,7 @@ class ExpPoly:
                 pw = [0] * d
                 for j, q in zip(parts, powers):
                     pw[j] = q
-                out._add_term(tuple(rates), tuple(pw), c * mult)
+                out.add_term(tuple(rates), tuple(pw), c * mult)
         return out
 
     # ---- calculus ------------------------------------------------------------------
@@ -290,11 +294,11 @@ class ExpPoly:
         out = ExpPoly(self.vars)
         for (mu,), (p,), c in self:
             if _rate_is_zero(mu, zero_tol):
-                out._add_term((_ZERO,), (p + 1,), c / (p + 1))
+                out.add_term((_ZERO,), (p + 1,), c / (p + 1))
                 continue
-            out._add_term((_ZERO,), (0,), c * factorial(p) / mu ** (p + 1))
+            out.add_term((_ZERO,), (0,), c * factorial(p) / mu ** (p + 1))
             for k in range(p + 1):
-                out._add_term((mu,), (k,), -c * factorial(p) / factorial(k) * mu ** (k - p - 1))
+                out.add_term((mu,), (k,), -c * factorial(p) / factorial(k) * mu ** (k - p - 1))
         return out
 
     def integral_to_infinity(self, zero_tol: float = 0.0) -> sp.Expr:
@@ -457,22 +461,37 @@ def stable_numeric_terms(
     """
     with mpmath.workdps(dps):
         terms = [([numeric_value(m, subs, dps) for m in mu], list(p), numeric_value(c, subs, dps)) for mu, p, c in F]
-        d = len(F.vars)
+    return merge_numeric_terms(terms, len(F.vars), horizon, dps=dps, tol=tol)
+
+
+def merge_numeric_terms(
+    terms: list[tuple[list[Any], list[int], Any]], d: int, horizon: float, *, dps: int = 50, tol: float = 1e-3
+) -> list[tuple[tuple[complex, ...], tuple[int, ...], complex]]:
+    """The merge of :func:`stable_numeric_terms` on terms already converted to mpmath ([rates], [powers], c)
+    in ``d`` variables.  The representative of each distinct rate is found once (the first earlier
+    representative it is close to, in order of first occurrence), not once per term."""
+    with mpmath.workdps(dps):
         H = mpmath.mpf(horizon)
         for i in range(d):
             reps: list = []
+            rep_of: dict = {}
 
             def close(r: Any, x: Any) -> bool:
                 return bool(r == x or abs(r - x) < tol * max(abs(x), 1 / H))
 
             for mu, _, _ in terms:
-                if not any(close(mu[i], x) for x in reps):
-                    reps.append(mu[i])
-            if len(reps) == len({t[0][i] for t in terms}):
+                value = mu[i]
+                if value in rep_of:
+                    continue
+                rep_of[value] = next((x for x in reps if close(value, x)), None)
+                if rep_of[value] is None:
+                    reps.append(value)
+                    rep_of[value] = value
+            if len(reps) == len(rep_of):
                 continue  # no near-coincident rates in this variable
             merged: dict[tuple, object] = {}
             for mu, p, c in terms:
-                rep = next(x for x in reps if close(mu[i], x))
+                rep = rep_of[mu[i]]
                 delta = mu[i] - rep
                 q, term = 0, c
                 while True:
@@ -487,3 +506,89 @@ def stable_numeric_terms(
                     term = term * (-delta) / q
             terms = [(list(k[0]), list(k[1]), c) for k, c in merged.items()]
         return [(tuple(complex(m) for m in mu), tuple(p), complex(c)) for mu, p, c in terms if c != 0]
+
+
+class NumericTerms:
+    """The float terms of one exponential polynomial for any horizon, the mpmath work done once.
+
+    :func:`stable_numeric_terms` merges the rates mu, mu' of a variable when
+    |mu - mu'| < tol * max(|mu_rep|, 1/horizon), truncating e^{-(mu' - mu) v} after Q terms with
+    (|mu' - mu| horizon)^(Q+1)/(Q+1)! < 1e-30: its result depends on the horizon only through which
+    pairs are close and through Q.  Per pair of distinct rates (exact distance d, at ``dps`` digits):
+
+    * d >= tol * max(|mu|, |mu'|): close only while horizon < tol / d (shorter horizons: no shortcut);
+    * d < tol * min(|mu|, |mu'|): close at every horizon (e.g. two roots equal up to 1e-26, split only by
+      the working precision), with Q constant between the horizons where (d H)^(Q+1)/(Q+1)! = 1e-30;
+    * otherwise (which rate is the representative matters): no shortcut.
+
+    So the result is one list on each interval of horizons where no pair changes: computed once per
+    interval (converted directly when no pair is ever close) and returned as the same object, so callers
+    may cache what they derive from it; elsewhere :func:`stable_numeric_terms` runs as before.
+    """
+
+    #: relative margin against rounding of the pairwise tests (borderline cases take the exact path)
+    MARGIN = 1e-9
+    #: the truncation threshold of :func:`stable_numeric_terms`
+    TRUNCATION = 1e-30
+
+    def __init__(self, F: ExpPoly, subs: dict, *, dps: int = 50, tol: float = 1e-3) -> None:
+        self.F, self.subs, self.dps, self.tol = F, subs, dps, tol
+        self._pairs: tuple[float, list[float]] | None = None  # (shortest horizon, distances of always-close pairs)
+        self._mp_terms: list[tuple[list[Any], list[int], Any]] = []  # the terms at dps digits (first use)
+        self._shortcut = True
+        self._results: list[tuple[float, float, list[tuple[tuple[complex, ...], tuple[int, ...], complex]]]] = []
+
+    def _prepare(self) -> tuple[float, list[float]]:
+        tol, M = self.tol, self.MARGIN
+        lo, close = 0.0, []
+        with mpmath.workdps(self.dps):
+            self._mp_terms = [
+                ([numeric_value(m, self.subs, self.dps) for m in mu], list(p), numeric_value(c, self.subs, self.dps))
+                for mu, p, c in self.F
+            ]
+            rates = [mu for mu, _, _ in self._mp_terms]
+            for i in range(len(self.F.vars)):
+                exact = list({mu[i] for mu in rates})
+                floats = [complex(x) for x in exact]
+                for a in range(len(exact)):
+                    for b in range(a + 1, len(exact)):
+                        fa, fb = floats[a], floats[b]
+                        d = abs(fa - fb)
+                        if d >= tol * max(abs(fa), abs(fb)) * (1 + M):  # far apart: close only for short horizons
+                            lo = max(lo, tol / d * (1 + M))
+                            continue
+                        dx = float(abs(exact[a] - exact[b]))
+                        if 0 < dx < tol * min(abs(fa), abs(fb)) * (1 - M):
+                            close.append(dx)
+                        else:
+                            self._shortcut = False
+        self._pairs = (lo, close)
+        return self._pairs
+
+    def _interval(self, horizon: float, close: list[float]) -> tuple[float, float] | None:
+        """The horizons around ``horizon`` with the same Q for every always-close pair (None: at a boundary)."""
+        M, log_eps = self.MARGIN, math.log(self.TRUNCATION)
+        a, b = 0.0, math.inf
+        for dx in close:
+            def edge(q: int, dx: float = dx) -> float:  # (dx H)^(q+1)/(q+1)! = 1e-30
+                return math.exp((log_eps + math.lgamma(q + 2)) / (q + 1)) / dx
+
+            q = 0
+            while horizon >= edge(q):
+                q += 1
+            a = max(a, (edge(q - 1) if q else 0.0) * (1 + M))
+            b = min(b, edge(q) * (1 - M))
+        return (a, b) if a <= horizon <= b else None
+
+    def at(self, horizon: float) -> list[tuple[tuple[complex, ...], tuple[int, ...], complex]]:
+        """The float terms safe for lags <= ``horizon`` (as :func:`stable_numeric_terms`)."""
+        for a, b, terms in self._results:
+            if a <= horizon <= b:
+                return terms
+        lo, close = self._pairs if self._pairs is not None else self._prepare()
+        span = self._interval(horizon, close) if self._shortcut and horizon >= lo else None
+        if span is None:
+            return merge_numeric_terms(self._mp_terms, len(self.F.vars), horizon, dps=self.dps, tol=self.tol)
+        terms = merge_numeric_terms(self._mp_terms, len(self.F.vars), horizon, dps=self.dps, tol=self.tol)
+        self._results.append((max(span[0], lo), span[1], terms))
+        return terms

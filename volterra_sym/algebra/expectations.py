@@ -33,7 +33,7 @@ observables such as tanh whose poles lie near the real axis.
 
 Moments of monomials in a fixed tuple of generator functions (the state
 variables and, e.g., tanh(W h + b)) are cached by :class:`InitialExpectation`,
-which is what :mod:`volterra_sym.taylor` uses for its many observables.
+which is what :mod:`volterra_sym.routes.taylor` uses for its many observables.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ __all__ = [
 # --------------------------------------------------------------------------- public entry points
 
 
-def expectation(model: Diffusion, g: Any, *, dps: int = 30) -> sp.Expr:
+def expectation(model: Diffusion, g: Any, *, dps: int = limits.DEFAULT_DPS) -> sp.Expr:
     """E_{mu_0}[g(h_0)] for the model's initial law mu_0.
 
     Parameters
@@ -132,7 +132,7 @@ class InitialExpectation:
     generators cost little more than one.  ``report`` describes the method.
     """
 
-    def __init__(self, model: Diffusion, *, dps: int = 30):
+    def __init__(self, model: Diffusion, *, dps: int = limits.DEFAULT_DPS):
         if isinstance(dps, bool) or not isinstance(dps, int) or dps < 10:
             raise ExpectationError(f"dps: expected an integer >= 10, received {dps!r}")
         self.model = model

@@ -35,6 +35,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly
 from ..errors import ArgumentError, ModelError, NotLinearError, UnstableError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
@@ -138,7 +139,7 @@ class LinearData:
             for i in range(n):
                 for j in range(n):
                     if M[i][j] != 0:
-                        out[i][j]._add_term((lam,), (p,), M[i][j])
+                        out[i][j].add_term((lam,), (p,), M[i][j])
         return out
 
     def propagated_columns(self, var: sp.Symbol) -> list[list[ExpPoly]]:
@@ -308,7 +309,7 @@ def lyapunov_exact(A: sp.Matrix, D: sp.Matrix) -> sp.Matrix:
 # --------------------------------------------------------------------------- construction
 
 
-def linear_data(model: Diffusion, *, dps: int = 30, domain: str | None = None) -> LinearData:
+def linear_data(model: Diffusion, *, dps: int = limits.DEFAULT_DPS, domain: str | None = None) -> LinearData:
     """Extract A, c, C, D of a linear SRNN and its spectral decomposition.
 
     ``domain``: None chooses ``"exact"`` when possible (see module docstring).

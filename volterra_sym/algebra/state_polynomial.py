@@ -48,7 +48,7 @@ class StatePolynomial:
                 continue
             beta = list(alpha)
             beta[i] -= 1
-            out._add(tuple(beta), F.scale(alpha[i]))
+            out.add_term(tuple(beta), F.scale(alpha[i]))
         return out
 
     def directional(self, v: Sequence[ExpPoly]) -> StatePolynomial:
@@ -59,10 +59,11 @@ class StatePolynomial:
                 continue
             d = self.derivative(i)
             for alpha, F in d.coeffs.items():
-                out._add(alpha, F * vi)
+                out.add_term(alpha, F * vi)
         return out
 
-    def _add(self, alpha: Monomial, F: ExpPoly) -> None:
+    def add_term(self, alpha: Monomial, F: ExpPoly) -> None:
+        """Add F to the coefficient of the monomial alpha (in place)."""
         if alpha in self.coeffs:
             self.coeffs[alpha] = self.coeffs[alpha] + F
         else:
@@ -71,14 +72,14 @@ class StatePolynomial:
     def __add__(self, other: StatePolynomial) -> StatePolynomial:
         out = StatePolynomial(self.n, self.vars, self.coeffs)
         for alpha, F in other.coeffs.items():
-            out._add(alpha, F)
+            out.add_term(alpha, F)
         return out
 
     def __mul__(self, other: StatePolynomial) -> StatePolynomial:
         out = StatePolynomial(self.n, self.vars)
         for a1, F1 in self.coeffs.items():
             for a2, F2 in other.coeffs.items():
-                out._add(tuple(x + y for x, y in zip(a1, a2)), F1 * F2)
+                out.add_term(tuple(x + y for x, y in zip(a1, a2)), F1 * F2)
         return out
 
     def simplified(self, simplify: bool = True) -> StatePolynomial:
@@ -211,12 +212,12 @@ def linear_substitution(
             if E[i][j].terms:
                 unit = [0] * (2 * n)
                 unit[j] = 1
-                lin._add(tuple(unit), E[i][j])
+                lin.add_term(tuple(unit), E[i][j])
         if shift[i].terms:
-            lin._add((0,) * (2 * n), shift[i])
+            lin.add_term((0,) * (2 * n), shift[i])
         unit = [0] * (2 * n)
         unit[n + i] = 1
-        lin._add(tuple(unit), ExpPoly.constant(vars, 1))
+        lin.add_term(tuple(unit), ExpPoly.constant(vars, 1))
         ys.append(lin)
     one = StatePolynomial(2 * n, vars, {(0,) * (2 * n): ExpPoly.constant(vars, 1)})
     pw_cache: dict[tuple[int, int], StatePolynomial] = {}
@@ -239,7 +240,7 @@ def linear_substitution(
         xa, xia = alpha[:n], alpha[n:]
         m = mom.central(xia) if any(xia) else ExpPoly.constant(vars, 1)
         if m.terms:
-            out._add(xa, F * m)
+            out.add_term(xa, F * m)
     return out
 
 

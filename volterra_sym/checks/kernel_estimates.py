@@ -72,9 +72,9 @@ from .distributed import check_client
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
 from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
 
-__all__ = ["KernelEstimate", "estimate_kernels", "MAX_ORDER"]
+__all__ = ["KernelEstimate", "estimate_kernels", "MAX_ESTIMATE_ORDER"]
 
-MAX_ORDER = 2  #: highest kernel order estimated (order 3 is refused)
+MAX_ESTIMATE_ORDER = 2  #: highest kernel order the pathwise estimator gives (order 3 is refused; not limits.MAX_ORDER)
 _SLAB = 64  # coarse steps of normals drawn at once
 _NOT_SMOOTH = (
     sp.Abs,
@@ -641,10 +641,10 @@ def _bridge_stream(seed: int, block: int) -> np.random.Generator:
 def _check_order(order: Any) -> int:
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise ArgumentError(f"order: expected a kernel order 1 or 2, received {describe(order)}")
-    if order > MAX_ORDER:
+    if order > MAX_ESTIMATE_ORDER:
         raise ArgumentError(
-            f"order: the pathwise estimator supports orders 1..{MAX_ORDER}, received {order}; order 3 needs the "
-            "third variation of the flow, which is not implemented. Estimate K^(3) with a derivation route "
+            f"order: the pathwise estimator supports orders 1..{MAX_ESTIMATE_ORDER}, received {order}; order 3 needs "
+            "the third variation of the flow, which is not implemented. Estimate K^(3) with a derivation route "
             "(vs.derive(model, 3)) or the response of vs.simulate_response"
         )
     return int(order)
@@ -799,7 +799,7 @@ def estimate_kernels(
     steps = (sc.N + nburn) * comp
     desc = "volterra_sym.estimate_kernels"
     try:
-        if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+        if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
             from .distributed import run_blocks
 
             results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)

@@ -52,8 +52,8 @@ InputLike = Callable[[float], Any] | np.ndarray | Any
 # --------------------------------------------------------------------------- validation
 
 
-def check_grid(t: Any) -> np.ndarray:
-    """Validate a time grid (see :func:`volterra_sym.inputs.check_grid`; a single time 0 is allowed)."""
+def check_times(t: Any) -> np.ndarray:
+    """Validate a time grid (see :func:`volterra_sym.validate.check_grid`; a single time 0 is allowed)."""
     return _check_grid(t, min_points=1)
 
 
@@ -307,7 +307,7 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     """
     num = numeric_model(model)
     parts = linear_arrays(num)
-    tt = check_grid(t)
+    tt = check_times(t)
     eps = check_eps(eps)
     U = input_on_grid(u, tt, num.m)
     m0, S0 = initial_arrays(num, parts)

@@ -51,7 +51,7 @@ from .. import limits
 from ..checks.oracle import (
     InputLike,
     LinearParts,
-    check_grid,
+    check_times,
     initial_arrays,
     input_on_grid,
     linear_arrays,
@@ -598,7 +598,7 @@ def _run(
     scheme = _check_scheme(scheme, cm)
     if scheme == "exact" and substeps != 1:
         raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
-    tt = check_grid(t)
+    tt = check_times(t)
     limits.check_grid_points(  # before the step plan
         (tt.size - 1) * substeps + 1, "t refined by substeps", f"use fewer points or substeps (now {substeps})"
     )
@@ -638,7 +638,7 @@ def _run(
     burn_steps = 0 if bplan is None else bplan.dts.size
     job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, return_samples)
     steps = plan.dts.size + burn_steps
-    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/distributed.py)
+    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
         from .distributed import run_blocks
 
         desc = "volterra_sym.checks.simulate"

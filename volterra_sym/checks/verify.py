@@ -1,6 +1,6 @@
 """Check a Volterra-series prediction against Monte Carlo and, when available, the exact oracle.
 
-``verify(model, u, t)`` derives the kernels (``volterra_sym.kernels.derive``), predicts
+``verify(model, u, t)`` derives the kernels (``volterra_sym.derive.derive``), predicts
 E f(h_t) on the grid, simulates the SDE and compares, time by time, with the rule
 
     |prediction - MC mean| <= z * SE + bias bound   (+ 1e-10 relative rounding allowance)
@@ -14,7 +14,7 @@ Bias bound (MATH.md section 8):
   is |m_s - m_2s| + z * sqrt(SE_s^2 + SE_2s^2).  Pass ``bias=`` to impose your own bound.
 
 The oracle column (linear SRNNs with polynomial readout) is
-:func:`volterra_sym.oracle.gaussian_oracle`; it shares no code with the kernels.
+:func:`volterra_sym.checks.oracle.gaussian_oracle`; it shares no code with the kernels.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .. import limits
-from ..checks.oracle import InputLike, check_grid, gaussian_oracle, input_on_grid, linear_arrays
+from ..checks.oracle import InputLike, check_times, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import SimulationResult, simulate
 from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
@@ -39,7 +39,7 @@ from ..validate import (
 )
 from .distributed import check_client
 
-__all__ = ["VerifyReport", "check_request", "verify"]
+__all__ = ["VerifyReport", "check_request", "verify_response"]
 
 _ROUNDING = 1e-10
 #: the exact oracle's own accuracy, relative to 1 + max |oracle| per component (float64 Gaussian moments
@@ -48,7 +48,7 @@ ORACLE_ROUNDING = 1e-8
 #: the oracle rule takes the route at its word: a prediction farther from the exact answer than the error the
 #: route states for it (``predict(..., return_error=True)``; none stated: exact up to rounding) is wrong
 STATED_ERROR_FACTOR = 1.0
-#: defaults of :func:`verify` (shared with :func:`check_request`)
+#: defaults of :func:`verify_response` (shared with :func:`check_request`)
 DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
 
 
@@ -257,7 +257,7 @@ def check_request(
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
         raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
     check_model(model)
-    tt = check_grid(t)
+    tt = check_times(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
     samples = input_on_grid(u, tt, model.m)
     check_eps(eps)
@@ -279,7 +279,7 @@ def check_request(
     return tt, samples, paths, scheme, substeps
 
 
-def verify(
+def verify_response(
     model: Diffusion,
     u: InputLike,
     t: Any,
@@ -304,7 +304,7 @@ def verify(
 
     Parameters
     ----------
-    model, u, t : as in :func:`volterra_sym.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
+    model, u, t : as in :func:`volterra_sym.checks.simulate.simulate`.  ``u`` is sampled on ``t`` once and every
         route (prediction, oracle, Monte Carlo) sees the same piecewise-linear input.
     response : the Response whose ``predict(u, t, eps=)`` is checked (any route).
     paths, seed : Monte Carlo size and seed.

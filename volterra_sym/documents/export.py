@@ -1,7 +1,7 @@
 """Render a derivation record as a standalone LaTeX document or as GitHub Markdown.
 
 :func:`to_latex` and :func:`to_markdown` walk ``resp.derivation`` (see
-:mod:`volterra_sym.derivation`): each :class:`~volterra_sym.derivation.Step`
+:mod:`volterra_sym.documents.derivation`): each :class:`~volterra_sym.documents.derivation.Step`
 becomes a section with its prose and one display of its equations.  Both
 formats share one layout pass, :func:`display_rows`, which turns equations
 into rows of an ``align*`` (LaTeX) or ``aligned`` (Markdown) block:

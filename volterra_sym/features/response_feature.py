@@ -9,7 +9,7 @@ basis psi_q(r) = r^q / q!), k = 0..m-1 (input index, 0-based as in
 
 Channel order: letter (q, k) is channel q*m + k (q-major), so a path X has
 D = (P + 1) m channels; words of the signature are in C order over channels
-(the layout of :func:`volterra_sym.signature.signature`).
+(the layout of :func:`volterra_sym.features.signature.signature`).
 
 The response feature Phi_t(u) is the signature of X truncated at level N.
 With the kernel Taylor coefficients a_{k,p} = d^{p_1}_{tau_1}..d^{p_n}_{tau_n} K^(n)_k(0)

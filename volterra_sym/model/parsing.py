@@ -10,7 +10,7 @@ starred arguments and every other construct are rejected with an
 :class:`~volterra_sym.errors.ExpressionError` that names the offending token.
 
 Resource limits keep hostile input from hanging the process: the text is at
-most :data:`MAX_LENGTH` characters, exponents are at most :data:`MAX_POWER` in
+most :data:`MAX_LENGTH` characters, exponents are at most :data:`MAX_DEGREE` in
 size, exact numbers at most :data:`MAX_BITS` bits, and nesting deeper than the
 interpreter's recursion limit is an error, not a crash.  Every error message
 is a single line.
@@ -68,7 +68,7 @@ MAX_DIGITS = 4000
 MAX_DEPTH = 100
 #: exponents beyond this are refused; the same value is volterra_sym.limits.MAX_DEGREE (the highest
 #: polynomial degree a derivation accepts), changed together by vs.limits.configure(max_degree=...)
-MAX_POWER = 100
+MAX_DEGREE = 100
 MAX_BITS = 20_000
 MAX_DECIMAL_EXPONENT = 400
 
@@ -377,10 +377,10 @@ class _Translator:
         if value.is_number and _bits(value) > MAX_BITS:
             raise self.fail(node, f"number too large (more than {MAX_BITS} bits)")
         for factor in (value, *value.args) if isinstance(value, (sp.Mul, sp.Pow)) else ():
-            if isinstance(factor, sp.Pow) and factor.exp.is_Integer and abs(int(factor.exp)) > MAX_POWER:
+            if isinstance(factor, sp.Pow) and factor.exp.is_Integer and abs(int(factor.exp)) > MAX_DEGREE:
                 raise self.fail(
                     node,
-                    f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_POWER} in absolute value",
+                    f"the power {_short(str(factor), 40)} has an exponent larger than {MAX_DEGREE} in absolute value",
                 )
         return value
 
@@ -486,10 +486,10 @@ class _Translator:
                 size = abs(complex(exponent.evalf(15)))
             except (TypeError, ValueError, OverflowError):
                 size = float("inf")
-            if not size <= MAX_POWER:
+            if not size <= MAX_DEGREE:
                 raise self.fail(
                     node,
-                    f"exponent larger than {MAX_POWER} in absolute value (the limit MAX_DEGREE; "
+                    f"exponent larger than {MAX_DEGREE} in absolute value (the limit MAX_DEGREE; "
                     "vs.limits.configure(max_degree=...) raises it)",
                 )
             if base.is_number and _bits(base) * size > MAX_BITS:

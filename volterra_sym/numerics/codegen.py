@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
 from ..errors import ArgumentError, InputError, describe
 from ..model.diffusion import Diffusion
@@ -68,7 +69,7 @@ def real_terms(
     """(alpha, p, beta, a, b) in float: term = prod tau^p e^{-alpha tau} (a cos(beta.tau) + b sin(beta.tau)).
 
     Near-coincident rates are merged for lags up to ``max_lag`` first (see
-    :func:`volterra_sym.expopoly.stable_numeric_terms`), so the float64 code does not cancel.
+    :func:`volterra_sym.algebra.exp_polynomial.stable_numeric_terms`), so the float64 code does not cancel.
     """
     groups: dict[tuple, list[float]] = {}
     for mus, p, cz in stable_numeric_terms(F, subs, max_lag):
@@ -258,7 +259,7 @@ def lower(
         exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
         return Lowered("numpy", ns["KERNELS"], src, None, resp.model.vector_readout, resp.model.m)
     if dps is None:
-        dps = 30
+        dps = limits.DEFAULT_DPS
     if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1:
         raise ArgumentError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
     dps = int(dps)

@@ -303,6 +303,49 @@ def _mode_product(C: np.ndarray, B: np.ndarray, n: int) -> np.ndarray:
     return C
 
 
+def _kept(absc: np.ndarray, power: np.ndarray, horizon: float) -> np.ndarray:
+    """Terms not negligible on lags <= horizon: |c| max(horizon, 1)^|p| >= NEGLIGIBLE * the largest (terms far
+    below rounding of the largest, e.g. rates split by a 1e-26 imaginary part of a numerically computed root,
+    then merged, would only add filters and directions)."""
+    sizes = absc * max(horizon, 1.0) ** power
+    return sizes >= NEGLIGIBLE * (float(sizes.max()) if sizes.size else 0.0)
+
+
+def plan_signature(
+    forms: ExpPolyKernels, horizon: float, top_degree: int | None, cache: dict[int, tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """What :func:`build_cube_plan` reads of the horizon, in O(kernels) NumPy work: for every kernel the
+    identity of its float terms (the same list for every horizon without merged rates, see
+    :class:`~volterra_sym.algebra.exp_polynomial.NumericTerms`) and which terms pass the negligible-size
+    filter, plus the rate scale.  Equal signatures give identical plans.  ``cache`` (owned by the
+    response, keyed by id of a terms list it keeps) holds each list's |c|, total power and largest rate."""
+    N = len(forms.taus)
+    scale = 1.0 / max(horizon, 1e-300)
+    parts: list[Any] = [top_degree]
+    for c in range(forms.model.p):
+        for n in range(1, forms.order + 1):
+            for ks in itertools.product(range(forms.model.m), repeat=n):
+                terms = forms.numeric_terms((c, n, ks), horizon)
+                if id(terms) not in cache:
+                    absc = np.array([abs(coef) for _, _, coef in terms], dtype=float)
+                    power = np.array([sum(p) for _, p, _ in terms], dtype=float)
+                    rmax = np.array(
+                        [
+                            max(*(abs(mu[j] - (mu[j + 1] if j < n - 1 else mu[N])) for j in range(n)), abs(mu[N]))
+                            for mu, _, _ in terms
+                        ],
+                        dtype=float,
+                    )
+                    cache[id(terms)] = (terms, absc, power, rmax)
+                _, absc, power, rmax = cache[id(terms)]
+                keep = _kept(absc, power, horizon)
+                if keep.any():
+                    scale = max(scale, float(rmax[keep].max()))
+                parts.append((id(terms), keep.tobytes()))
+    parts.append(scale)
+    return tuple(parts)
+
+
 def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | None = None) -> CubePlan:
     """The cube form of every order (and top shell) whose kernels allow it (module docstring)."""
     model = forms.model
@@ -318,13 +361,13 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
                 raw[(c, n, top)] = []
             for ks in itertools.product(range(m), repeat=n):
                 terms = forms.numeric_terms((c, n, ks), horizon)
-                # terms far below rounding of the largest (e.g. rates split by a 1e-26 imaginary part of a
-                # numerically computed root, then merged) would only add filters and directions
-                H = max(horizon, 1.0)
-                sizes = [abs(coef) * H ** sum(p) for _, p, coef in terms]
-                floor = NEGLIGIBLE * max(sizes, default=0.0)
-                for (mu, p, coef), size in zip(terms, sizes):
-                    if size < floor:
+                keep = _kept(
+                    np.array([abs(coef) for _, _, coef in terms], dtype=float),
+                    np.array([sum(p) for _, p, _ in terms], dtype=float),
+                    horizon,
+                )
+                for (mu, p, coef), kept in zip(terms, keep):
+                    if not kept:
                         continue
                     nu = mu[N]
                     lams = tuple(mu[j] - (mu[j + 1] if j < n - 1 else nu) for j in range(n))

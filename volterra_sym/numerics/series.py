@@ -349,12 +349,10 @@ def eval_univariate(F: ExpPoly, t: np.ndarray, subs: dict) -> np.ndarray:
     return univariate_values(stable_numeric_terms(F, subs, max(horizon, 1e-300)), t)
 
 
-def mean0_numeric_terms(forms: Any, component: int, horizon: float) -> list[tuple]:
-    """Float terms (mu,), (p,), c of E f_c(h^0_t) in t (a constant for the stationary start)."""
+def mean0_numeric_form(forms: Any, component: int) -> ExpPoly:
+    """E f_c(h^0_t) as an exponential polynomial in t alone (a constant for the stationary start)."""
     F0 = forms.mean0_form(component)
-    if forms.stationary:
-        F0 = _as_univariate(F0, forms.t_sym)
-    return stable_numeric_terms(F0, dict(forms.model.params), max(horizon, 1e-300))
+    return _as_univariate(F0, forms.t_sym) if forms.stationary else F0
 
 
 def univariate_values(terms: list[tuple], t: np.ndarray, exps: dict | None = None) -> np.ndarray:

@@ -7,7 +7,7 @@ Nested trapezoidal rules on the grid's own nodes: error O(h^2) for smooth
 kernels and inputs.  The cost is O(len(t)^(n+1)) kernel evaluations for the
 whole grid, so this is for orders n <= 2 on modest grids; exponential-polynomial
 kernels (every linear SRNN, every Taylor kernel) use the O(len(t)) filter
-cascades of :mod:`volterra_sym.series` instead.
+cascades of :mod:`volterra_sym.numerics.series` instead.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def volterra_quadrature(
     ----------
     kernels : {(n, k): K} with k a tuple of n 0-based input indices and K a NumPy-vectorised function
         of the lags (tau_1..tau_n, plus s_n when ``stationary`` is False), e.g. ``resp.lower().kernel(n, k)``.
-    u, t : input and grid as in :func:`volterra_sym.series.predict` (samples are used at the nodes).
+    u, t : input and grid as in :meth:`volterra_sym.response.Response.predict` (samples are used at the nodes).
     m : number of input channels.
     mean0 : the zeroth-order term (a number or a function of t).
 

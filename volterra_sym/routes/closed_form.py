@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from .. import limits
-from ..algebra.exp_polynomial import ExpPoly, to_sympy
+from ..algebra.exp_polynomial import ExpPoly, NumericTerms, to_sympy
 from ..errors import ArgumentError
 from ..model.diffusion import Diffusion
 from ..numerics.codegen import Lowered
@@ -47,7 +47,7 @@ class ClosedFormResponse(Response):
         order: int,
         kernel_forms: dict[KernelKey, ExpPoly],
         mean0_forms: list[ExpPoly],
-        dps: int = 30,
+        dps: int = limits.DEFAULT_DPS,
         simplify: bool = True,
     ) -> None:
         super().__init__(model, order)
@@ -57,7 +57,10 @@ class ClosedFormResponse(Response):
         self.simplify = simplify
         self._expr_cache: dict[KernelKey, sp.Expr] = {}
         self._terms_cache: dict[tuple[Any, ...], list[Any]] = {}
+        self._converters: dict[Any, NumericTerms] = {}  # float terms converted once per kernel (first use)
         self._plan_cache: dict[tuple[float, int | None], Any] = {}
+        self._plans_by_signature: dict[Any, Any] = {}
+        self._signature_cache: dict[int, tuple[Any, ...]] = {}  # per terms list (kept alive in it)
         self._numeric_checked = False
 
     # ---- kernels -------------------------------------------------------------------
@@ -101,24 +104,30 @@ class ClosedFormResponse(Response):
 
     def numeric_terms(self, key: KernelKey, horizon: float) -> list[Any]:
         """Float terms of a kernel valid for lags <= horizon (near-coincident rates merged, see
-        :func:`volterra_sym.algebra.exp_polynomial.stable_numeric_terms`), cached here."""
-        from ..algebra.exp_polynomial import stable_numeric_terms
-
+        :func:`volterra_sym.algebra.exp_polynomial.stable_numeric_terms`), cached here.  The conversion
+        through mpmath is done once per kernel (:class:`~volterra_sym.algebra.exp_polynomial.NumericTerms`):
+        for every horizon at which no rates merge the same list object is returned."""
         ckey = (*key, horizon)
         if ckey not in self._terms_cache:
-            c, n, ks = key
-            self._terms_cache[ckey] = stable_numeric_terms(
-                self.kernel_form(n, ks, c), dict(self.model.params), horizon, dps=max(50, self.dps)
-            )
+            if key not in self._converters:
+                c, n, ks = key
+                self._converters[key] = NumericTerms(
+                    self.kernel_form(n, ks, c), dict(self.model.params), dps=max(50, self.dps)
+                )
+            self._terms_cache[ckey] = self._converters[key].at(horizon)
         return self._terms_cache[ckey]
 
     def mean0_terms(self, component: int, horizon: float) -> list[Any]:
         """Float terms of E f_c(h^0_t) for t <= horizon (see :meth:`numeric_terms`), cached here."""
-        from ..numerics.series import mean0_numeric_terms
+        from ..numerics.series import mean0_numeric_form
 
         ckey = ("mean0", component, horizon)
         if ckey not in self._terms_cache:
-            self._terms_cache[ckey] = mean0_numeric_terms(self, component, horizon)
+            if ("mean0", component) not in self._converters:
+                self._converters[("mean0", component)] = NumericTerms(
+                    mean0_numeric_form(self, component), dict(self.model.params), dps=max(50, self.dps)
+                )
+            self._terms_cache[ckey] = self._converters[("mean0", component)].at(max(horizon, 1e-300))
         return self._terms_cache[ckey]
 
     #: cube-form plans kept per response (one per horizon and top shell; the oldest is dropped)
@@ -126,14 +135,24 @@ class ClosedFormResponse(Response):
 
     def cube_plan(self, horizon: float, top_degree: int | None = None) -> Any:
         """The cube-form plan of the kernels for lags <= horizon (see :mod:`volterra_sym.numerics.separable`),
-        cached here: which orders are separable, their filters and polynomial coefficients."""
-        from ..numerics.separable import build_cube_plan
+        cached here: which orders are separable, their filters and polynomial coefficients.  A plan depends
+        on the horizon only through its signature (:func:`~volterra_sym.numerics.separable.plan_signature`:
+        the terms kept and the rate scale), so a new horizon with the signature of a built plan reuses it
+        (O(kernels) work instead of a new plan)."""
+        from ..numerics.separable import build_cube_plan, plan_signature
 
         key = (horizon, top_degree)
         if key not in self._plan_cache:
             if len(self._plan_cache) >= self._plan_cache_size:
                 self._plan_cache.pop(next(iter(self._plan_cache)))
-            self._plan_cache[key] = build_cube_plan(self, horizon, top_degree)
+            signature = plan_signature(self, horizon, top_degree, self._signature_cache)
+            plan = self._plans_by_signature.get(signature)
+            if plan is None:
+                plan = build_cube_plan(self, horizon, top_degree)
+                if len(self._plans_by_signature) >= self._plan_cache_size:
+                    self._plans_by_signature.pop(next(iter(self._plans_by_signature)))
+                self._plans_by_signature[signature] = plan
+            self._plan_cache[key] = plan
         return self._plan_cache[key]
 
     # ---- the frequency domain ------------------------------------------------------

@@ -6,10 +6,10 @@ additive noise and a constant input coupling, stationary start.
 - ``local.py``   the model at h*: refusals, Newton, J, Lyapunov covariance P, mean shift m*, derivative tensors
 - ``guard.py``   fixed points from several starts, pilot covariance against P, nearly neutral modes
 - ``terms.py``   the expansion terms as exponential polynomials (closed-form convolutions with e^{J t})
-- ``route.py``   the route object (its options in one place, ``OPTIONS``) and :class:`SmallNoiseResponse`
+- ``route.py``   the route object (its options: the schema ``SmallNoiseRoute.schema``) and :class:`SmallNoiseResponse`
 - ``document.py`` the derivation record
 """
 
-from .route import OPTIONS, SmallNoiseResponse, SmallNoiseRoute
+from .route import SmallNoiseResponse, SmallNoiseRoute
 
-__all__ = ["OPTIONS", "SmallNoiseResponse", "SmallNoiseRoute"]
+__all__ = ["SmallNoiseResponse", "SmallNoiseRoute"]

@@ -1,7 +1,7 @@
 """The derivation record of a small-noise Response: fixed point, Jacobian, Lyapunov covariance, the terms.
 
 The shared steps (model, generators, hierarchy, Volterra series) come first
-(:func:`volterra_sym.documents.derivation.numerical_derivation`), then the steps of MATH.md section 10
+(:func:`volterra_sym.documents.derivation.route_derivation`), then the steps of MATH.md section 10
 with the numbers this derivation computed, the kernels as formulas (exponential polynomials in the
 lags, rounded to 8 significant digits for print), the error estimate and the guard's findings.
 """
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import sympy as sp
 
-from ...documents.derivation import Derivation, Equation, Step, numerical_derivation
+from ...documents.derivation import Derivation, Equation, Step, route_derivation
 from ...model.diffusion import Diffusion
 from .guard import GuardReport
 from .local import LocalData
@@ -64,7 +64,7 @@ def _col(v: np.ndarray, digits: int = 8) -> sp.Matrix:
 
 def small_noise_derivation(resp: SmallNoiseResponse) -> Derivation:
     """The record (module docstring)."""
-    return numerical_derivation(
+    return route_derivation(
         resp, [_fixed_point_step(resp), _terms_step(resp), _kernels_step(resp), _error_step(resp)]
     )
 
@@ -120,7 +120,7 @@ def _terms_step(resp: SmallNoiseResponse) -> Step:
 
 
 def _kernels_step(resp: SmallNoiseResponse) -> Step:
-    mean0 = sp.sympify(resp.mean0)
+    mean0 = sp.sympify(resp.mean0, strict=True)
     mean0 = mean0.xreplace({x: sp.Float(x, 8) for x in mean0.atoms(sp.Float)})
     eqs = [Equation(sp.Symbol("K^{(0)}"), mean0, note=r"$f(h^*) + f'\cdot m^* + \frac12 f''[P]$")]
     for c in range(resp.model.p):

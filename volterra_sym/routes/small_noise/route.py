@@ -10,8 +10,7 @@ carries the error estimate and the guard report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -23,21 +22,15 @@ from ...documents.derivation import Derivation
 from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
 from ...response import lag_symbols
-from ...validate import check_flag, check_int
-from ..base import Route
+from ...validate import check_flag
+from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse, KernelKey
+from ..options import PILOT_SEED, Option
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
 from .symbolic import symbolic_local
 from .terms import Expansion, map_ext, mp_number
 
-#: every option of the route, name -> (default, meaning); the one place they are declared
-OPTIONS: dict[str, tuple[Any, str]] = {
-    "noise_order": (2, "highest power of the noise scale s kept: 0 (K_0, the noiseless network at h*) or 2 (default)"),
-    "guard": (True, "run the guard (Newton from pilot samples, pilot covariance against P); default True"),
-    "seed": (0, "seed of the guard's pilot simulation (default 0)"),
-    "symbolic": (True, "keep the model's symbolic parameters in the kernels (formulas; n <= 2; default True)"),
-}
 NOISE_ORDERS = (0, 2)
 #: the unknown constant of the s^4 term: the remainder estimate is this times (s^2 term) x (small parameter)
 ERROR_SAFETY = 2.0
@@ -60,16 +53,29 @@ class SmallNoiseRoute(Route):
 
     name = "small_noise"
     summary = "small-noise expansion around the stable fixed point (K = K_0 + s^2 K_2, analytic drift, additive noise)"
-    options: ClassVar[Mapping[str, str]] = {k: v[1] for k, v in OPTIONS.items()}
+    schema = (
+        Option(
+            "noise_order",
+            "int",
+            "highest power of the noise scale s kept: 0 (K_0, the noiseless network at h*) or 2; the odd powers "
+            "vanish and 4 is not built: for more accuracy use method='galerkin' (n <= 4) or Monte Carlo",
+            default=2,
+            choices=NOISE_ORDERS,
+        ),
+        Option("guard", "flag", "run the guard (Newton from pilot samples, pilot covariance against P)", default=True),
+        PILOT_SEED,
+        Option(
+            "symbolic", "flag", "keep the model's symbolic parameters in the kernels (formulas; n <= 2)", default=True
+        ),
+    )
     default_order = True
 
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> SmallNoiseResponse:
-        self.check_options(options)
-        opts = {k: options.get(k, v[0]) for k, v in OPTIONS.items()}
-        noise_order = check_noise_order(opts["noise_order"])
-        guard = check_flag(opts["guard"], "guard")
-        seed = check_int(opts["seed"], "seed", minimum=0)
-        symbolic = check_flag(opts["symbolic"], "symbolic")
+    def contract_case(self) -> ContractCase:
+        return _contract_case(self)
+
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> SmallNoiseResponse:
+        noise_order = check_noise_order(options["noise_order"])
+        guard, seed, symbolic = options["guard"], options["seed"], options["symbolic"]
         order = MAX_SMALL_NOISE_ORDER if order is None else order
         if order > MAX_SMALL_NOISE_ORDER:
             raise ArgumentError(
@@ -235,8 +241,6 @@ class SmallNoiseResponse(ClosedFormResponse):
     ``predict(..., return_error=True)`` that of a prediction.
     """
 
-    method = "small_noise"
-
     def __init__(
         self,
         *,
@@ -273,8 +277,8 @@ class SmallNoiseResponse(ClosedFormResponse):
         if key not in self._sizes:
             two, zero = (self, self._other) if self.noise_order == 2 else (self._other, self)
             if n == 0:
-                a = zero._mean0_number(c)
-                b = two._mean0_number(c) - a
+                a = zero.mean0_number(c)
+                b = two.mean0_number(c) - a
                 self._sizes[key] = (abs(a), abs(b))
             else:
                 H = self.lag_horizon()
@@ -348,6 +352,8 @@ class SmallNoiseResponse(ClosedFormResponse):
         past input: where d_n crosses zero the remainder need not), times the small parameter of
         :meth:`error_estimate` (noise_order 2), or D_n plus that (noise_order 0).
         """
+        by_order = check_flag(by_order, "by_order")
+        return_error = check_flag(return_error, "return_error")
         out = super().predict(u, t, eps, by_order=True, **options)
         if not return_error:
             return out if by_order else out.sum(axis=0)
@@ -430,3 +436,14 @@ class _Companion(ClosedFormResponse):
 
     def _build_derivation(self) -> Derivation:  # pragma: no cover - never documented on its own
         raise NotImplementedError
+
+
+def _contract_case(route: SmallNoiseRoute) -> ContractCase:
+    """A 1-D cubic drift at weak noise: fast, nonlinear, one stable fixed point."""
+    cubic = Diffusion("h1", "-h1 - h1**3", 0.2, 1.0, "h1 + h1**2", name="cubic")
+    return ContractCase(cubic, 2, {"symbolic": False})
+
+
+# the route's Response is defined below the route in this module: declared here, once
+SmallNoiseRoute.response = SmallNoiseResponse
+SmallNoiseResponse.method = SmallNoiseRoute.name

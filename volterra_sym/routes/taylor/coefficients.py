@@ -39,11 +39,11 @@ from sympy.polys.constructor import construct_domain
 from sympy.polys.fields import field
 from sympy.polys.rings import PolyElement, ring
 
-from .. import limits
-from ..algebra.expectations import InitialExpectation
-from ..errors import ArgumentError, NotAnalyticError, describe
-from ..model.diffusion import Diffusion, Stationary
-from ..validate import check_int, check_lag_degree, check_model, check_order, derive_advice
+from ... import limits
+from ...algebra.expectations import InitialExpectation
+from ...errors import ArgumentError, NotAnalyticError, describe
+from ...model.diffusion import Diffusion, Stationary
+from ...validate import check_derive_request, check_int, check_lag_degree, derive_advice
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -453,6 +453,11 @@ class TaylorKernels:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} (d^{p_{n+1}}_{s_n}) K^(n)_k at 0 (MATH.md section 6)."""
         return self._coef[self._key(n, k, p)]
 
+    @property
+    def coefficients(self) -> dict[tuple[int, tuple[int, ...], tuple[int, ...]], sp.Expr]:
+        """Every coefficient a_{k,p} computed, (n, k, p) -> a (a copy)."""
+        return dict(self._coef)
+
     def observable(self, n: int, k: Any, p: Any) -> sp.Expr:
         """L0^{p_{n+1}} L1^{k_n} L0^{p_n} ... L1^{k_1} L0^{p_1} f as a function of the state (before E_mu0)."""
         n, kk, pp = self._key(n, k, p)
@@ -489,7 +494,13 @@ class TaylorKernels:
 
 
 def taylor_kernels(
-    model: Diffusion, order: int, lag_degree: int, *, dps: int = 30, component: int = 0, engine: Any = None
+    model: Diffusion,
+    order: int,
+    lag_degree: int,
+    *,
+    dps: int = limits.DEFAULT_DPS,
+    component: int = 0,
+    engine: Any = None,
 ) -> TaylorKernels:
     """Taylor coefficients of every kernel K^(n)_k, n = 1..order, |p| <= lag_degree.
 
@@ -502,10 +513,9 @@ def taylor_kernels(
     component : which readout component f to use (vector readouts).
 
     Raises :class:`NotAnalyticError` for non-analytic pieces (Abs, Max, Piecewise, ...),
-    :class:`~volterra_sym.stationary.StationaryLawError` when rho_inf is unknown.
+    :class:`~volterra_sym.errors.StationaryLawError` when rho_inf is unknown.
     """
-    check_model(model)
-    order = check_order(order)
+    order = check_derive_request(model, order)
     lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
     if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:

@@ -45,13 +45,22 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import limits
-from ..documents.derivation import Derivation, generator_steps, numerical_derivation
-from ..errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
-from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
-from ..response import Response
-from ..validate import check_eps, check_flag, check_grid, check_model, check_order, input_samples, real_array
-from .base import Route
+from ... import limits
+from ...documents.derivation import Derivation, route_derivation
+from ...errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
+from ...model.diffusion import SRNN, Diffusion, Gaussian, PointMass, Stationary
+from ...response import Response
+from ...validate import (
+    check_derive_request,
+    check_eps,
+    check_flag,
+    check_grid,
+    input_samples,
+    real_array,
+)
+from ..base import ContractCase, Route
+from ..options import Option
+from .derivation import generator_steps
 
 __all__ = [
     "GeneratorResponse",
@@ -397,7 +406,6 @@ class GeneratorResponse(Response):
     Input channels k are 0-based.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
-    method = "generator"
 
     def __init__(self, model: Diffusion, order: int, grid: Grid, fns: _Functions):
         super().__init__(model, order)
@@ -478,7 +486,7 @@ class GeneratorResponse(Response):
     def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
         """Resolvents of the discretised generator in its eigenbasis: R(s) = diag 1 / (s - lambda) without the
         zero (constant) mode, T_k(S) = a . M_{k_n} R(s_n) ... M_{k_1} R(s_1) c (docs/frequency.md)."""
-        from ..numerics.frequency import Transfer, resolvent_chain
+        from ...numerics.frequency import Transfer, resolvent_chain
 
         lam = self.eigenvalues
         keep = np.ones(lam.size, dtype=bool)
@@ -544,7 +552,7 @@ class GeneratorResponse(Response):
         return out
 
     def _build_derivation(self) -> Derivation:
-        return numerical_derivation(self, generator_steps(self))
+        return route_derivation(self, generator_steps(self))
 
     def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any) -> np.ndarray:
         """E f(h_t) = sum_{n=0..order} eps^n y^(n)(t) on the time grid t.
@@ -615,13 +623,12 @@ def derive_generator(
     domain : (x_lo, x_hi); default: the stationary bulk up to tail mass 1e-13 on each side,
         joined with the initial law.  Cost: one eigh of an N x N matrix and m N x N products.
     """
-    check_model(model)
+    order = check_derive_request(model, order)  # vs.derive's limits (model size, kernel count)
     if model.n != 1:
         raise ModelError(
             f"model: the numerical generator is 1-D only, received a model with state dimension {model.n}; "
             "use method='taylor' or Monte Carlo"
         )
-    order = check_order(order)
     if values or not model.is_numeric():
         model = model.with_values(values)
     fns = _functions(model)
@@ -629,19 +636,62 @@ def derive_generator(
     return GeneratorResponse(model, int(order), grid, fns)
 
 
+def parse_domain(text: str) -> tuple[float, float]:
+    """``LO,HI`` (command line) -> (x_lo, x_hi); the grid checks the values."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(text)
+    return float(parts[0]), float(parts[1])
+
+
 class GeneratorRoute(Route):
     """Numerical kernels of 1-D models at any lag from a discretised generator (docs/generator.md)."""
 
     name = "generator"
     summary = "numerical kernels at any lag from a discretised 1-D generator"
-    options = {
-        "cells": "number of finite-volume cells (>= 20, default 400)",
-        "domain": "(x_lo, x_hi) of the grid (default: the stationary bulk)",
-        "values": "numeric values for symbolic parameters",
-    }
+    schema = (
+        Option(
+            "cells",
+            "int",
+            "number of finite-volume cells",
+            default=400,
+            minimum=MIN_CELLS,
+            limit="MAX_GENERATOR_CELLS",
+            error=GridError,
+        ),
+        Option(
+            "domain",
+            "value",
+            "the ends of the grid (default: the stationary bulk)",
+            parse=parse_domain,
+            form="(x_lo, x_hi); LO,HI on the command line",
+        ),
+        Option(
+            "values",
+            "value",
+            "numeric values for symbolic parameters",
+            flag="",
+            in_files=False,
+            form="a mapping parameter -> number",
+        ),
+    )
+    response = GeneratorResponse
 
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GeneratorResponse:
-        self.check_options(options)
-        if order is None:
-            raise ArgumentError("order: method='generator' needs an explicit order, e.g. order=2")
-        return derive_generator(model, check_order(order), **options)
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> GeneratorResponse:
+        assert order is not None  # the base class requires it (default_order is False)
+        return derive_generator(model, order, **options)
+
+    def contract_case(self) -> ContractCase:
+        tanh = SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+        numerical = f"method={self.name!r}"
+        return ContractCase(
+            tanh,
+            2,
+            {"cells": 120},
+            refuses={
+                "write_module": f"write_module: {numerical} computes its kernels numerically",
+                "kernel_taylor": f"kernel_taylor: {numerical} does not provide derivatives",
+                "feature_coefficients": f"kernel_taylor: {numerical} does not provide derivatives",
+                "predict_features": f"kernel_taylor: {numerical} does not provide derivatives",
+            },
+        )

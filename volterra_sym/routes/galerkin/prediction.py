@@ -15,20 +15,40 @@ the same scheme is a per-step scalar recursion.  Cost O(N^2 len(t)) per order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import InputError
-from .galerkin_basis import require_scipy
+from ...errors import InputError
+from .analytic import require_scipy
 
 _STEP_CLASSES = 16  # distinct step lengths of a grid handled by augmented exponentials
 
 
-def forward_hierarchy(S: Any, u: np.ndarray, tt: np.ndarray, order: int) -> np.ndarray:
+class HierarchySystem(Protocol):
+    """What the forward hierarchy reads of a :class:`~.system.GalerkinSystem` (which imports this module)."""
+
+    M: np.ndarray
+    Gammas: np.ndarray
+    c_f: np.ndarray
+    l: np.ndarray | None
+
+    @property
+    def N(self) -> int: ...
+
+    @property
+    def stationary(self) -> bool: ...
+
+    @property
+    def functional(self) -> np.ndarray: ...
+
+    def eigendecomposition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None: ...
+
+
+def forward_hierarchy(S: HierarchySystem, u: np.ndarray, tt: np.ndarray, order: int) -> np.ndarray:
     """Orders 0..order of E f(h_t) on the grid tt (validated: t[0] = 0, increasing), u (L, m): (order+1, L, p_out).
 
-    S is a GalerkinSystem (typed Any: this module must not import galerkin_system, which imports it).
+    S is a GalerkinSystem, read through :class:`HierarchySystem`.
     """
     L, N = tt.size, S.N
     steps = np.diff(tt)
@@ -67,9 +87,11 @@ def forward_hierarchy(S: Any, u: np.ndarray, tt: np.ndarray, order: int) -> np.n
     return R @ S.c_f.T
 
 
-def _hierarchy_eig(S: Any, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
+def _hierarchy_eig(S: HierarchySystem, u: np.ndarray, steps: np.ndarray, order: int) -> np.ndarray:
     """The same ETD2 scheme in the eigenbasis (y = r V): per-step scalars, any number of distinct steps."""
-    lam, V, Vi = S.eigendecomposition()
+    eig = S.eigendecomposition()
+    assert eig is not None  # the caller checked
+    lam, V, Vi = eig
     L = steps.size + 1
     z = steps[:, None] * lam[None, :]
     small = np.abs(z) < 1e-3

@@ -27,9 +27,9 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from .. import limits
-from ..algebra.exp_polynomial import ExpPoly
-from ..algebra.linear_gaussian import (
+from ... import limits
+from ...algebra.exp_polynomial import ExpPoly
+from ...algebra.linear_gaussian import (
     LinearData,
     check_linear,
     check_stationary,
@@ -37,14 +37,16 @@ from ..algebra.linear_gaussian import (
     linear_data,
     readout_polynomials,
 )
-from ..algebra.state_polynomial import StatePolynomial, linear_substitution
-from ..documents.derivation import Derivation, exact_derivation
-from ..errors import ArgumentError
-from ..model.diffusion import Diffusion, Stationary
-from ..response import lag_symbols
-from ..validate import check_flag, check_int, check_order
-from .base import Route
-from .closed_form import ClosedFormResponse
+from ...algebra.state_polynomial import StatePolynomial, linear_substitution
+from ...documents.derivation import Derivation
+from ...errors import ArgumentError
+from ...model.diffusion import OU, Diffusion, Stationary
+from ...response import lag_symbols
+from ...validate import check_order
+from ..base import ContractCase, Route
+from ..closed_form import ClosedFormResponse
+from ..options import DPS, Option
+from .derivation import exact_derivation
 
 
 @dataclass
@@ -62,25 +64,9 @@ class RecursionStep:
         )
 
 
-class ExactRoute(Route):
-    """Closed forms of linear SRNNs / OU models with polynomial readouts (MATH.md section 5)."""
-
-    name = "exact"
-    summary = "exact closed forms (linear SRNNs / OU, polynomial readout)"
-    options = {
-        "dps": "working precision (digits) where numbers cannot be kept exact (>= 15)",
-        "simplify": "factor symbolic coefficients (default True)",
-    }
-    default_order = True
-
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
-        self.check_options(options)
-        dps = check_int(options.get("dps", 30), "dps", minimum=15, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
-        simplify = check_flag(options.get("simplify", True), "simplify")
-        return derive_exact(model, order, dps=dps, simplify=simplify)
-
-
-def derive_exact(model: Diffusion, order: int | None = None, *, dps: int = 30, simplify: bool = True) -> ExactResponse:
+def derive_exact(
+    model: Diffusion, order: int | None = None, *, dps: int = limits.DEFAULT_DPS, simplify: bool = True
+) -> ExactResponse:
     """Exact kernels of a linear SRNN with polynomial readout (see module docstring)."""
     check_linear(model)
     J = model.drift.jacobian(model.state)
@@ -196,7 +182,7 @@ class _Law:
         """E_mu0[P_{T_n + s_n} g] over the lag variables V."""
         if self.stationary:
             return g.gaussian_expectation(self.mean, self.cov)
-        from ..algebra.state_polynomial import GaussianMoments
+        from ...algebra.state_polynomial import GaussianMoments
 
         parts = (*range(n_order), len(V) - 1)
         key = n_order
@@ -264,7 +250,7 @@ def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
         for i in range(n):
             alpha = [0] * n
             alpha[i] = 1
-            Ak._add(tuple(alpha), ExpPoly.constant(V, w[i]))
+            Ak.add_term(tuple(alpha), ExpPoly.constant(V, w[i]))
         return (Pf * Ak).gaussian_expectation(m_inf, S_inf).simplified(resp.simplify)
 
 
@@ -276,7 +262,6 @@ class ExactResponse(ClosedFormResponse):
     (the steps G_j = P_{T_j}[g_j]), ``law`` (moments of the unperturbed law).
     """
 
-    method = "exact"
 
     def __init__(
         self,
@@ -319,3 +304,19 @@ class ExactResponse(ClosedFormResponse):
 
     def _build_derivation(self) -> Derivation:
         return exact_derivation(self)
+
+
+class ExactRoute(Route):
+    """Closed forms of linear SRNNs / OU models with polynomial readouts (MATH.md section 5)."""
+
+    name = "exact"
+    summary = "exact closed forms (linear SRNNs / OU, polynomial readout)"
+    schema = (DPS, Option("simplify", "flag", "factor symbolic coefficients", default=True))
+    default_order = True
+    response = ExactResponse
+
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> ExactResponse:
+        return derive_exact(model, order, dps=options["dps"], simplify=options["simplify"])
+
+    def contract_case(self) -> ContractCase:
+        return ContractCase(OU(1.0, 1.0, 0.5, readout="h1**2 + h1"), 2)

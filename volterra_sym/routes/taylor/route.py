@@ -1,6 +1,6 @@
 """The Taylor (short-lag) route wrapped as a :class:`~volterra_sym.response.Response`.
 
-The Taylor coefficients a_{k,p} = d^p K^(n)_k(0) from :mod:`volterra_sym.taylor`
+The Taylor coefficients a_{k,p} = d^p K^(n)_k(0) from :mod:`volterra_sym.routes.taylor.coefficients`
 give truncated kernels sum_{|p| <= P} a_{k,p} prod_j tau_j^{p_j}/p_j!, which are
 exponential polynomials with zero rates, so prediction, lowering and export
 work unchanged.  Valid for short lags: the truncation error of a kernel is
@@ -22,51 +22,30 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import limits
-from ..algebra.exp_polynomial import ExpPoly
-from ..documents.derivation import Derivation, taylor_derivation
-from ..errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
-from ..model.diffusion import Diffusion, Stationary
-from ..response import TaylorFunction, lag_symbols
-from ..validate import check_int, check_lag_degree, check_order, derive_advice
-from .base import Route
-from .closed_form import ClosedFormResponse, KernelKey
-from .taylor_coefficients import TaylorKernels, taylor_kernels
+from ... import limits
+from ...algebra.exp_polynomial import ExpPoly
+from ...documents.derivation import Derivation
+from ...errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
+from ...model.diffusion import Diffusion, Stationary
+from ...response import TaylorFunction, lag_symbols
+from ...validate import derive_advice
+from ..base import ContractCase, Route
+from ..closed_form import ClosedFormResponse, KernelKey
+from ..options import DPS, Option
+from .coefficients import TaylorKernels, taylor_kernels
+from .derivation import taylor_derivation
 
 #: the relative size of the top Taylor shell above which predictions warn
 HORIZON_TOLERANCE = 1e-2
 
 
-class TaylorRoute(Route):
-    """Short-lag Taylor kernels of any analytic model (MATH.md section 6)."""
-
-    name = "taylor"
-    summary = "short-lag Taylor kernels (any analytic drift; needs lag_degree)"
-    options = {
-        "lag_degree": "highest total Taylor degree in the lags (required)",
-        "dps": "digits for expectations that need quadrature (>= 15)",
-        "stationary_degree": "Galerkin degree for the stationary law when it has no closed form "
-        "(non-gradient models in 2 or more dimensions; default by dimension)",
-    }
-
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> TaylorResponse:
-        self.check_options(options)
-        if order is None:
-            raise ArgumentError("order: method='taylor' needs an explicit order, e.g. order=2")
-        if options.get("lag_degree") is None:
-            raise ArgumentError("lag_degree: method='taylor' needs the Taylor degree in the lags, e.g. lag_degree=6")
-        lag_degree = check_lag_degree(options["lag_degree"])
-        dps = check_int(options.get("dps", 30), "dps", minimum=15, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
-        sdeg = options.get("stationary_degree")
-        if sdeg is not None:
-            from .galerkin_system import check_degree  # the Galerkin degree limit, before any work
-
-            sdeg = check_degree(sdeg, "stationary_degree")
-        return derive_taylor(model, check_order(order), lag_degree=lag_degree, dps=dps, stationary_degree=sdeg)
-
-
 def derive_taylor(
-    model: Diffusion, order: int, *, lag_degree: int, dps: int = 30, stationary_degree: int | None = None
+    model: Diffusion,
+    order: int,
+    *,
+    lag_degree: int,
+    dps: int = limits.DEFAULT_DPS,
+    stationary_degree: int | None = None,
 ) -> TaylorResponse:
     """Truncated Taylor kernels sum_{|p| <= lag_degree} a_{k,p} prod tau^p / p! (module docstring).
 
@@ -84,7 +63,7 @@ def derive_taylor(
     for comp in range(model.p):
         tk = _taylor_kernels(model, order, lag_degree, dps, comp, stationary_degree)
         parts.append(tk)
-        for (n, ks, p), coef in tk._coef.items():
+        for (n, ks, p), coef in tk.coefficients.items():
             key = (comp, n, ks)
             F = forms.setdefault(key, ExpPoly(V))
             powers = [0] * (N + 1)
@@ -95,10 +74,10 @@ def derive_taylor(
             denom = 1
             for e in p:
                 denom *= factorial(e)
-            F._add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef, strict=True) / denom)
+            F.add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef, strict=True) / denom)
         F0 = ExpPoly((t_sym,))
         for q, coef in enumerate(tk.mean0_coefficients):
-            F0._add_term((sp.Integer(0),), (q,), sp.sympify(coef, strict=True) / factorial(q))
+            F0.add_term((sp.Integer(0),), (q,), sp.sympify(coef, strict=True) / factorial(q))
         mean0.append(F0 if not stationary else ExpPoly.constant(V, tk.mean0_coefficients[0]))
     forms = {k: F.simplified(False) for k, F in forms.items()}
     return TaylorResponse(
@@ -121,7 +100,7 @@ def _taylor_kernels(
             raise StationaryLawError(
                 f"{exc} (the Galerkin stationary law needs numeric values for every parameter: give params=)"
             ) from None
-        from .galerkin import GalerkinExpectation
+        from ..stationary_expectation import GalerkinExpectation
 
         degree = stationary_degree or {2: 12, 3: 8}.get(model.n, 6)
         engine = GalerkinExpectation(model, degree)
@@ -132,10 +111,9 @@ class TaylorResponse(ClosedFormResponse):
     """Truncated Taylor kernels (zero-rate exponential polynomials).
 
     Extra attributes: ``lag_degree`` (the truncation degree P), ``taylor`` (one
-    :class:`~volterra_sym.routes.taylor_coefficients.TaylorKernels` per readout component).
+    :class:`~volterra_sym.routes.taylor.coefficients.TaylorKernels` per readout component).
     """
 
-    method = "taylor"
     _feature_defaults = {"truncation": "total"}
 
     def __init__(self, *, taylor: list[TaylorKernels], lag_degree: int, **forms: Any) -> None:
@@ -175,7 +153,7 @@ def top_degree_part(F: ExpPoly, degree: int) -> ExpPoly:
     out = ExpPoly(F.vars)
     for mu, p, c in F:
         if sum(p) == degree:
-            out._add_term(mu, p, c)
+            out.add_term(mu, p, c)
     return out
 
 
@@ -206,3 +184,43 @@ def warn_horizon(lag_degree: int, tt: np.ndarray, parts: np.ndarray, top: np.nda
             TruncationWarning,
             stacklevel=4,
         )
+
+
+class TaylorRoute(Route):
+    """Short-lag Taylor kernels of any analytic model (MATH.md section 6)."""
+
+    name = "taylor"
+    summary = "short-lag Taylor kernels (any analytic drift; needs lag_degree)"
+    schema = (
+        Option(
+            "lag_degree",
+            "int",
+            "the Taylor degree in the lags",
+            limit="MAX_LAG_DEGREE",
+            required="the Taylor degree in the lags, e.g. lag_degree=6",
+        ),
+        DPS,
+        Option(
+            "stationary_degree",
+            "int",
+            "Galerkin degree of the stationary law when it has no closed form (non-gradient models in 2 or "
+            "more dimensions; default by dimension)",
+            minimum=1,
+            limit="MAX_GALERKIN_DEGREE",
+        ),
+    )
+    response = TaylorResponse
+
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> TaylorResponse:
+        assert order is not None  # the base class requires it (default_order is False)
+        return derive_taylor(
+            model,
+            order,
+            lag_degree=options["lag_degree"],
+            dps=options["dps"],
+            stationary_degree=options["stationary_degree"],
+        )
+
+    def contract_case(self) -> ContractCase:
+        cubic = Diffusion("h1", "-h1 - h1**3", 0.7, 1.0, "h1", name="cubic")
+        return ContractCase(cubic, 2, {"lag_degree": 2})

@@ -2,8 +2,8 @@
 
 ``vs.derive(model, order, method="galerkin", degree=p)`` approximates the generator on
 polynomials of total degree <= p orthonormal for a weight chosen from the model
-(:mod:`.galerkin_basis`), assembles M, Gamma_k, c_f and the initial functional
-(:mod:`.galerkin_assembly`, :mod:`.galerkin_system`) and gives
+(:mod:`.weights`, :mod:`.basis`), assembles M, Gamma_k, c_f and the initial functional
+(:mod:`.assembly`, :mod:`.system`) and gives
 
     K^(n)_{k_1..k_n}(tau_1..tau_n ; s) = l e^{s M} Gamma_{k_n} e^{tau_n M} ... Gamma_{k_1} e^{tau_1 M} c_f.
 
@@ -25,70 +25,20 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
-from ..errors import ArgumentError, ConvergenceWarning, ModelError, describe
-from ..model.diffusion import Diffusion
-from ..response import Response, check_finite_prediction
-from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
-from .base import Route
-from .galerkin_estimate import GalerkinEstimate, galerkin_error
+from ... import limits
+from ...documents.derivation import Derivation, route_derivation
+from ...errors import ArgumentError, ConvergenceWarning, ModelError, describe
+from ...model.diffusion import OU, Diffusion
+from ...response import Response, check_finite_prediction
+from ...validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
+from ..base import ContractCase, Route
+from ..options import PILOT_SEED, Option
+from .derivation import galerkin_steps
+from .estimate import GalerkinEstimate, galerkin_error
+from .system import DEGREE
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
-
-
-class GalerkinRoute(Route):
-    """Galerkin approximation of the generator on a polynomial basis (any analytic model, any lag)."""
-
-    name = "galerkin"
-    summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
-    options = {
-        "degree": "total polynomial degree p of the basis (required; N = C(n + p, p) functions)",
-        "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
-        "or ('gaussian', mean, cov)",
-        "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
-        "max_memory": "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY, 2 GiB); "
-        "a larger basis is refused up front",
-        "seed": "seed of the pilot simulation that chooses the weight (default 0)",
-    }
-
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
-        self.check_options(options)
-        if order is None:
-            raise ArgumentError("order: method='galerkin' needs an explicit order, e.g. order=2")
-        order = check_order(order)
-        if options.get("degree") is None:
-            raise ArgumentError(
-                "degree: method='galerkin' needs the polynomial degree of the basis, e.g. degree=10 "
-                "(error falls geometrically with the degree; see docs/galerkin.md)"
-            )
-        degree = check_int(
-            options["degree"],
-            "degree",
-            minimum=1,
-            maximum=limits.MAX_GALERKIN_DEGREE,
-            hint=" (total polynomial degree of the basis, limit MAX_GALERKIN_DEGREE)",
-        )
-        tol = options.get("tol", DEFAULT_TOL)
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
-            raise ArgumentError(f"tol: expected a positive number, received {tol!r}")
-        build = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
-        if "seed" in build:
-            build["seed"] = check_int(build["seed"], "seed", minimum=0, hint=" (seed of the pilot simulation)")
-        if build.get("weight") is not None:
-            build["weight"] = _check_weight(build["weight"], model.n)
-        try:
-            estimate = galerkin_error(model, degree, order=order, levels="tail", **build)
-        except np.linalg.LinAlgError as exc:
-            raise ModelError(
-                f"weight: the reference weight chosen from the model is degenerate ({exc}); the noise may be too "
-                "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
-                "or use Monte Carlo (vs.estimate_kernels)"
-            ) from None
-        resp = GalerkinResponse(model, order, estimate, tol=float(tol))
-        resp.check_accuracy(stacklevel=4)
-        return resp
 
 
 def _check_weight(weight: Any, n: int) -> Any:
@@ -122,11 +72,10 @@ class GalerkinResponse(Response):
     """Kernels from the Galerkin generator, with error estimates (module docstring).
 
     Attributes: ``degree`` (p), ``N`` (basis size), ``weight`` (description), ``system`` (the degree-p
-    :class:`~volterra_sym.routes.galerkin_system.GalerkinSystem`), ``estimate`` (p and p + 2),
+    :class:`~volterra_sym.routes.galerkin.system.GalerkinSystem`), ``estimate`` (p and p + 2),
     ``tol``.  ``kernel(n, k)`` is a vectorised callable of the lags.
     """
 
-    method = "galerkin"
 
     def __init__(self, model: Diffusion, order: int, estimate: GalerkinEstimate, *, tol: float) -> None:
         super().__init__(model, order)
@@ -154,7 +103,7 @@ class GalerkinResponse(Response):
         self, n: int, k: Sequence[int] | int | None, lags: Any, component: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """(K^(n)_k at ``lags``, error estimate |K_p - K_(p+2)|), lags as in :meth:`kernel_values`."""
-        from ..validate import check_lag_array
+        from ...validate import check_lag_array
 
         n = self._check_n(n)
         ks = self._k(n, k)
@@ -167,7 +116,7 @@ class GalerkinResponse(Response):
         return np.asarray(val).reshape(shape), np.asarray(err).reshape(shape)
 
     def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Any:
-        from .galerkin_frequency import galerkin_transfer
+        from .frequency import galerkin_transfer
 
         return galerkin_transfer(self.estimate, n, ks, component)
 
@@ -298,7 +247,7 @@ class GalerkinResponse(Response):
     # ---- documents and listings ----------------------------------------------------
     def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = (0.5, 1.0, 2.0)) -> Any:
         """K^(1) (first input, first component) at ``lags`` for several degrees on this weight: rows (p, values)."""
-        from .galerkin_system import build_galerkin
+        from .system import build_galerkin
 
         if degrees is None:
             degrees = [d for d in (self.degree - 4, self.degree - 2) if d >= 1] + [self.degree, self.degree + 2]
@@ -316,7 +265,7 @@ class GalerkinResponse(Response):
         return rows
 
     def _build_derivation(self) -> Derivation:
-        return numerical_derivation(self, galerkin_steps(self))
+        return route_derivation(self, galerkin_steps(self))
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
         """A readable listing: the basis, the slowest rates, each kernel at a few equal lags with its error."""
@@ -362,51 +311,62 @@ class GalerkinResponse(Response):
         return out
 
 
-class GalerkinExpectation:
-    """Stationary expectations E_inf[g] ~ l . c_g from the Galerkin route, for the Taylor route.
+class GalerkinRoute(Route):
+    """Galerkin approximation of the generator on a polynomial basis (any analytic model, any lag)."""
 
-    Implements what :class:`~volterra_sym.routes.taylor_coefficients.TaylorKernels` asks of an
-    expectation engine: ``of_terms(terms, gens)`` (E of sum_e c_e prod_j gens_j^{e_j}) and ``report``
-    (method, degree, basis size, weight and the largest error estimate |E_p - E_(p+2)| seen).
-    """
+    name = "galerkin"
+    summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
+    schema = (
+        DEGREE,
+        Option(
+            "weight",
+            "value",
+            "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
+            "or ('gaussian', mean, cov)",
+            choices=("pilot", "linearisation", "stationary-1d"),
+        ),
+        Option(
+            "tol", "number", "tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K|", default=DEFAULT_TOL
+        ),
+        Option(
+            "max_memory",
+            "int",
+            "bytes the Galerkin matrices may take (default vs.limits.GALERKIN_MEMORY); a larger basis is refused "
+            "up front",
+            minimum=1,
+        ),
+        PILOT_SEED,
+    )
+    response = GalerkinResponse
 
-    def __init__(self, model: Diffusion, degree: int) -> None:
-        self.estimate = galerkin_error(model.with_values() if model.parameters else model, degree, order=1)
-        self.degree = degree
-        self.max_error = 0.0
-        self._cache: dict[tuple[Any, ...], Any] = {}
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
+        assert order is not None  # the base class requires it (default_order is False)
+        weight = None if options["weight"] is None else _check_weight(options["weight"], model.n)
+        try:
+            estimate = galerkin_error(
+                model,
+                options["degree"],
+                order=order,
+                levels="tail",
+                weight=weight,
+                max_memory=options["max_memory"],
+                seed=options["seed"],
+            )
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(
+                f"weight: the reference weight chosen from the model is degenerate ({exc}); the noise may be too "
+                "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
+                "or use Monte Carlo (vs.estimate_kernels)"
+            ) from None
+        resp = GalerkinResponse(model, order, estimate, tol=options["tol"])
+        resp.check_accuracy(stacklevel=5)
+        return resp
 
-    def of_terms(self, terms: Any, gens: Sequence[Any]) -> Any:
-        """E_inf[sum_e c_e prod_j gens_j^{e_j}] = sum_e c_e E_inf[prod_j gens_j^{e_j}] (monomial moments cached)."""
-        import sympy as sp
-
-        gens = tuple(sp.sympify(g, strict=True) for g in gens)
-        total = sp.Integer(0)
-        for ex, c in terms.items():
-            total += sp.sympify(c, strict=True) * self._moment(gens, tuple(int(e) for e in ex))
-        return total
-
-    def _moment(self, gens: tuple[Any, ...], ex: tuple[int, ...]) -> Any:
-        import sympy as sp
-
-        key = (gens, ex)
-        if key not in self._cache:
-            mono = sp.Mul(*[g**e for g, e in zip(gens, ex) if e])
-            if not mono.free_symbols & set(self.estimate.coarse.model.state):
-                self._cache[key] = mono
-            else:
-                value, err = self.estimate.expectation(mono)
-                self.max_error = max(self.max_error, float(err))
-                self._cache[key] = sp.Float(value, 15)
-        return self._cache[key]
-
-    @property
-    def report(self) -> dict[str, Any]:
-        system = self.estimate.coarse
-        return {
-            "initial law": "stationary, Galerkin left null vector of M (no closed form for this model)",
-            "degree": self.degree,
-            "basis size": system.M.shape[0],
-            "weight": system.weight.describe(),
-            "error estimate": self.max_error,
-        }
+    def contract_case(self) -> ContractCase:
+        ou = OU(1.0, 1.0, 0.5, readout="h1**2 + h1")
+        return ContractCase(
+            ou,
+            2,
+            {"degree": 3},
+            refuses={"write_module": f"write_module: method={self.name!r} computes its kernels numerically"},
+        )

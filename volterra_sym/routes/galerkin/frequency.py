@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..numerics.frequency import Transfer, resolvent_chain
-from .galerkin_system import GalerkinSystem, require_scipy
+from ...numerics.frequency import Transfer, resolvent_chain
+from .analytic import require_scipy
+from .system import GalerkinSystem
 
 __all__ = ["SystemTransfer", "galerkin_transfer"]
 

@@ -26,17 +26,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ModelError, StationaryLawError, UnstableError
-from ..model import Diffusion, Gaussian, PointMass, Stationary
-from .galerkin_basis import (
-    Basis,
-    HermiteBasis,
-    Weight,
-    hermite_rule,
-    is_constant,
-    lambdify_matrix,
-    polynomial_degree,
-)
+from ...errors import ModelError, StationaryLawError, UnstableError
+from ...model import Diffusion, Gaussian, PointMass, Stationary
+from .analytic import is_constant, lambdify_matrix, polynomial_degree
+from .basis import Basis, HermiteBasis, hermite_rule
+from .weights import Weight
 
 _CHUNK_BYTES = 64 * 2**20
 

@@ -1,7 +1,7 @@
 """Numerical core of the Galerkin (Koopman-generator) route (MATH.md section 9, issue 11).
 
-On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see galerkin_basis) with
-<a, b> = int a b w evaluated by an exact quadrature (galerkin_assembly):
+On an orthonormal polynomial basis psi_1..psi_N (total degree <= p, weight w; see basis.py, weights.py) with
+<a, b> = int a b w evaluated by an exact quadrature (assembly.py):
 
     G_ij = <psi_i, psi_j>,   A_ij = <psi_i, L0 psi_j>,   M = G^-1 A           (L0 g ~ M c_g)
     Gamma_k = G^-1 <psi_i, L1^k psi_j>,   c_f = G^-1 <psi, f>
@@ -27,7 +27,7 @@ API (N basis functions, m inputs, p_out readout components; input indices 0-base
     S.rates(k=6) -> (k,) complex: -lambda for the eigenvalues of M nearest 0, zero mode excluded
     S.expectation(g, s=0.0) -> float: E_inf[g] = l . c_g (stationary) or l0 e^{sM} c_g; S.project(g) -> c_g (N,)
     E = galerkin_error(model, degree, *, step=2, levels=2, weight=None, **build) -> GalerkinEstimate
-        (in galerkin_estimate)
+        (in estimate.py)
     E.kernel_values / mean0 / predict / taylor_coefficient / expectation -> (value(s) at degree p, |v_p - v_{p+step}|)
     E.warning(error, tol, what) -> None | message (for the caller to issue as a warning)
 
@@ -47,23 +47,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..errors import ArgumentError, InputError, describe
-from ..model import Diffusion
-from .galerkin_assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
-from .galerkin_basis import (
-    Basis,
-    DensityBasis1D,
-    Weight,
-    basis_size,
-    check_analytic,
-    choose_weight,
-    is_constant,
-    make_basis,
-    polynomial_degree,
-    require_scipy,
-)
-from .galerkin_predict import forward_hierarchy
+from ... import limits
+from ...errors import ArgumentError, InputError, describe
+from ...model import Diffusion
+from ..options import Option
+from .analytic import check_analytic, is_constant, polynomial_degree, require_scipy
+from .assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
+from .basis import Basis, DensityBasis1D, basis_size, make_basis
+from .prediction import forward_hierarchy
+from .weights import Weight, choose_weight
 
 __all__ = ["GalerkinSystem", "build_galerkin", "check_degree", "memory_needed"]
 
@@ -100,15 +92,22 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
     return 8 * (N * N * (n_b + m + 74) + 4 * chunk * N + 4 * n_nodes * n) + min(_CACHE_BYTES, 64 * 8 * N * N)
 
 
-def check_degree(degree: Any, name: str = "degree") -> int:
-    """The basis degree as an int in 1..limits.MAX_GALERKIN_DEGREE (ArgumentError naming ``name`` otherwise),
-    checked before any work (every caller: the route, the Taylor route's stationary law, model files, the CLI)."""
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ArgumentError(
-            f"{name}: expected an integer >= 1 (total polynomial degree of the basis), received {describe(degree)}"
-        )
-    limits.check_limit(int(degree), name, "MAX_GALERKIN_DEGREE", "use a lower Galerkin degree")
-    return int(degree)
+#: the basis degree: the Galerkin route's ``degree`` option, declared once (the route's schema uses it)
+DEGREE = Option(
+    "degree",
+    "int",
+    "total polynomial degree of the basis",
+    minimum=1,
+    limit="MAX_GALERKIN_DEGREE",
+    required="the polynomial degree of the basis, e.g. degree=10 (error falls geometrically with the degree; "
+    "see docs/galerkin.md)",
+)
+
+
+def check_degree(degree: Any) -> int:
+    """The basis degree as an int >= 1 (ArgumentError otherwise): :data:`DEGREE`'s rule without the
+    vs.limits bound, which the route applies to the user's degree (its estimate builds p + 2 above it)."""
+    return int(DEGREE.validate(degree, bounded=False))
 
 
 # --------------------------------------------------------------------------- the system
@@ -366,14 +365,15 @@ class GalerkinSystem:
         shape (N,), or (K, N) for a sequence of K expressions (one quadrature pass for all).
 
         Exact for polynomials of degree <= p (Gauss-Hermite with enough nodes); other functions use
-        galerkin_assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
+        assembly.nonpolynomial_points nodes per axis (their projection error is part of p vs p + 2).
         """
         import sympy as sp
 
-        from .galerkin_basis import HermiteBasis, lambdify_matrix
+        from .analytic import lambdify_matrix
+        from .basis import HermiteBasis
 
         many = isinstance(g, (list, tuple))
-        from ..model.parsing import as_expression
+        from ...model.parsing import as_expression
 
         names = {s.name: s for s in (*self.model.state, *self.model.params)}
         exprs = [as_expression(e, names, where="g").xreplace(self.model.params) for e in (g if many else [g])]
@@ -562,10 +562,10 @@ def build_galerkin(
 ) -> GalerkinSystem:
     """Assemble the Galerkin generator of ``model`` on polynomials of total degree <= ``degree``.
 
-    weight : see :func:`galerkin_basis.choose_weight` (None: chosen from the model).
+    weight : see :func:`.weights.choose_weight` (None: chosen from the model).
     order : the highest kernel / prediction order that will be asked for.
     points : Gauss-Hermite nodes per axis of the basis's tensor rule (default: exact for polynomial coefficients,
-        see galerkin_assembly.nonpolynomial_points otherwise); ridge terms: see galerkin_assembly.
+        see assembly.nonpolynomial_points otherwise); ridge terms: see assembly.py.
     max_memory : bytes; a basis that would need more is refused up front (ArgumentError on ``degree``) with the size.
     spectrum_tol : eigenvalues of M other than the zero mode with Re > spectrum_tol * max(1, |lambda|_max)
         raise UnstableError (spurious modes of a badly matched weight, or unstable dynamics).
@@ -588,9 +588,8 @@ def build_galerkin(
     pts = points if points is not None else _points(num, degree)
     guess = memory_needed(n, degree, m, n_nodes=800 if n == 1 else None, points=pts)
     if guess > max_memory:
-        fits = max(
-            (p for p in range(1, degree) if memory_needed(n, p, m, points=pts - degree + p) <= max_memory), default=0
-        )
+        below = range(1, min(degree, limits.MAX_GALERKIN_DEGREE + 2))  # bounded even for a huge degree
+        fits = max((p for p in below if memory_needed(n, p, m, points=pts - degree + p) <= max_memory), default=0)
         raise ArgumentError(
             f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
             f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "

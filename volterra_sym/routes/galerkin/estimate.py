@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError
-from ..model import Diffusion
-from .galerkin_basis import check_analytic, choose_weight
-from .galerkin_system import GalerkinSystem, build_galerkin, check_degree
+from ...errors import ArgumentError
+from ...model import Diffusion
+from .analytic import check_analytic
+from .system import GalerkinSystem, build_galerkin, check_degree
+from .weights import choose_weight
 
 __all__ = ["GalerkinEstimate", "galerkin_error"]
 
