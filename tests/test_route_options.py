@@ -85,8 +85,8 @@ def test_wrong_types_are_refused_by_every_route_with_the_option_named():
 
 
 def test_a_new_route_option_reaches_api_cli_and_files_by_one_declaration(monkeypatch, capsys):
-    """A route declaring demo_order (0 or 2, default 2) once (small_noise declares noise_order the same way): derive checks it, the CLI offers
-    --demo-order and model files take demo_order, with no other change."""
+    """A route declaring demo_order (0 or 2, default 2) once (small_noise declares noise_order the same way):
+    derive checks it, the CLI offers --demo-order and model files take demo_order, with no other change."""
     seen: dict[str, Any] = {}
 
     class Response(ExactResponse):

@@ -183,8 +183,8 @@ def plot_bode(
     z: float = 2.0,
 ) -> Any:
     """Bode plot of H_1: |H_1(omega)| (log-log) and its phase in degrees, one curve per response with its error
-    band; optionally H_1 of a Monte Carlo estimate (:func:`~volterra_sym.numerics.estimated_transfer.estimated_transfer`)
-    with +- (z SE + bias bound) bars."""
+    band; optionally H_1 of a Monte Carlo estimate
+    (:func:`~volterra_sym.numerics.estimated_transfer.estimated_transfer`) with +- (z SE + bias bound) bars."""
     from .numerics.estimated_transfer import estimated_transfer
 
     resps = _responses(responses)
