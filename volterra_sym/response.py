@@ -326,7 +326,7 @@ class Response(ABC):
         """E_inf f_c as a float (stationary start)."""
         m0 = self.mean0
         val = m0[component] if self.model.vector_readout else m0
-        return float(sp.N(sp.sympify(val).xreplace(self.model.params))) if isinstance(val, sp.Basic) else float(val)
+        return float(sp.N(val.xreplace(self.model.params))) if isinstance(val, sp.Basic) else float(val)
 
     # ---- documents -----------------------------------------------------------------
     @property

@@ -53,7 +53,7 @@ def canonical_rate(rate: sp.Expr) -> sp.Expr:
             return _ZERO
         q = mpmath.mpf(2) ** (mpmath.mag(abs(z)) - mpmath.mp.prec + SNAP_BITS)
         return mpmath.mpc(mpmath.nint(z.real / q) * q, mpmath.nint(z.imag / q) * q)
-    rate = sp.sympify(rate)
+    rate = sp.sympify(rate, strict=True)
     if rate.is_Number:
         return rate
     return sp.expand(rate)
@@ -77,7 +77,7 @@ def to_sympy(x: object, dps: int = 30) -> sp.Expr:
     if isinstance(x, mpmath.mpc):
         re, im = sp.Float(x.real, dps), sp.Float(x.imag, dps)
         return re + sp.I * im if x.imag != 0 else re
-    return sp.sympify(x)
+    return sp.sympify(x, strict=True)
 
 
 def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
@@ -89,7 +89,7 @@ def numeric_value(x: object, subs: dict, dps: int = 20) -> mpmath.mpc:
         return mpmath.mpc(x)
     if isinstance(x, (int, float, complex)):
         return mpmath.mpc(x)
-    expr = sp.sympify(x)
+    expr = sp.sympify(x, strict=True)
     if expr.free_symbols:
         expr = expr.xreplace(subs)
         if expr.free_symbols:
@@ -130,7 +130,7 @@ class ExpPoly:
     @classmethod
     def constant(cls, vars: Sequence[sp.Symbol], c: sp.Expr) -> ExpPoly:
         d = len(tuple(vars))
-        return cls(vars, {((_ZERO,) * d, (0,) * d): c if isinstance(c, (*_MP, int)) else sp.sympify(c)})
+        return cls(vars, {((_ZERO,) * d, (0,) * d): c if isinstance(c, (*_MP, int)) else sp.sympify(c, strict=True)})
 
     @classmethod
     def zero(cls, vars: Sequence[sp.Symbol]) -> ExpPoly:
@@ -183,7 +183,7 @@ class ExpPoly:
 
     def __mul__(self, other: ExpPoly | sp.Expr | int) -> ExpPoly:
         if not isinstance(other, ExpPoly):
-            return self.scale(other if isinstance(other, (*_MP, int)) else sp.sympify(other))
+            return self.scale(other if isinstance(other, (*_MP, int)) else sp.sympify(other, strict=True))
         self._check(other)
         out = ExpPoly(self.vars)
         for (mu1, p1), c1 in self.terms.items():
@@ -412,7 +412,7 @@ def _is_negative(x: sp.Expr) -> bool:
 def _tidy(c: sp.Expr, simplify: bool) -> sp.Expr:
     if isinstance(c, _MP):
         return to_sympy(c, mpmath.mp.dps)
-    c = sp.sympify(c)
+    c = sp.sympify(c, strict=True)
     if c.is_Number or not simplify:
         return c
     c = sp.expand(c)

@@ -47,7 +47,7 @@ import sympy as sp
 from .. import limits
 from ..errors import ArgumentError, ExpectationError, StationaryLawError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
-from ..model.parsing import constant_problem
+from ..model.parsing import as_expression, constant_problem
 from ..validate import check_model
 from .linear_gaussian import affine_parts, stationary_gaussian
 from .quadrature_rules import OTHER_STARTS, BoxRuleFamily, GaussianRuleFamily, OneDRuleFamily, RuleEngine
@@ -191,7 +191,7 @@ class InitialExpectation:
         return out
 
     def __call__(self, g: Any) -> sp.Expr:
-        g = sp.sympify(g)
+        g = as_expression(g, {s.name: s for s in self.state}, where="g")
         if self.point is not None:
             return g.xreplace(dict(zip(self.state, self.point)))
         if self.mean is not None:
@@ -206,11 +206,11 @@ class InitialExpectation:
 
     def of_terms(self, terms: Mapping[tuple[int, ...], Any], gens: Sequence[sp.Expr]) -> sp.Expr:
         """E[sum_e c_e prod_j gens_j^{e_j}] with cached monomial moments (see the class docstring)."""
-        gens = tuple(sp.sympify(x) for x in gens)
+        gens = tuple(sp.sympify(x, strict=True) for x in gens)
         if self.point is not None:
             at = dict(zip(self.state, self.point))
             vals = [x.xreplace(at) for x in gens]
-            coeffs = [sp.sympify(c) for c in terms.values()]
+            coeffs = [sp.sympify(c, strict=True) for c in terms.values()]
             if all(v.is_Rational or v.free_symbols for v in vals) or any(c.free_symbols for c in coeffs):
                 total = sp.Add(*[c * sp.Mul(*[v**e for v, e in zip(vals, ex) if e]) for ex, c in zip(terms, coeffs)])
                 return _tidy(total)
@@ -230,7 +230,8 @@ class InitialExpectation:
                 for g, e in zip(gens, ex):
                     if e:
                         alpha[self.state.index(g)] += e
-                exact.append(sp.sympify(c) * gaussian_moment(alpha, self.mean, self.cov, self._gauss_cache))
+                moment = gaussian_moment(alpha, self.mean, self.cov, self._gauss_cache)
+                exact.append(sp.sympify(c, strict=True) * moment)
             else:
                 numeric[ex] = c
         total = _tidy(sp.Add(*exact))
@@ -241,7 +242,7 @@ class InitialExpectation:
         acc = mpmath.mpf(0)
         with mpmath.workdps(self.dps + 10):
             for ex, c in numeric.items():
-                cn = self._numeric(sp.sympify(c), "coefficient")
+                cn = self._numeric(sp.sympify(c, strict=True), "coefficient")
                 acc += _to_mpf(cn, self.dps + 10) * rules.moment(ngens, ex)
             if total != 0:
                 acc += _to_mpf(self._numeric(total, "coefficient"), self.dps + 10)

@@ -116,7 +116,7 @@ class LinearData:
         """Convert an exact SymPy number into the working domain."""
         if self.domain == "exact":
             return x
-        x = sp.sympify(x)
+        x = sp.sympify(x, strict=True)
         if x.free_symbols:  # symbolic readout weights: kept symbolic (SymPy absorbs the mpmath numbers)
             return x
         v = sp.N(x, self.dps + 5)
@@ -420,7 +420,7 @@ def _blocks(data: LinearData, spectrum: list[tuple[Any, int]]) -> list[tuple[obj
     if exact:
         A = data.A
         eye = sp.eye(n)
-        simplify = bool(A.free_symbols) or any(not sp.sympify(lam).is_Rational for lam, _ in spectrum)
+        simplify = bool(A.free_symbols) or any(not sp.sympify(lam, strict=True).is_Rational for lam, _ in spectrum)
 
         def mul(X: sp.Matrix, Y: sp.Matrix) -> sp.Matrix:
             Z_ = X * Y
@@ -517,7 +517,7 @@ def check_stationary(data: LinearData, model: Diffusion) -> None:
             if re <= 0:
                 bad.append(mpmath.nstr(lam, 6))
             continue
-        lam_s = sp.sympify(lam)
+        lam_s = sp.sympify(lam, strict=True)
         if lam_s.free_symbols:
             if model.params and not (lam_s.free_symbols - set(model.params)):
                 val = complex(sp.N(lam_s.xreplace(model.params)))

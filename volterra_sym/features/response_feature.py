@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import ArgumentError, InputError, describe
+from ..errors import ArgumentError, ExpressionError, InputError, describe
 from ..features.signature import (
     FeatureError,
     Levels,
@@ -53,6 +53,7 @@ from ..features.signature import (
     sig_size,
     signature_levels,
 )
+from ..model.parsing import as_expression
 
 __all__ = [
     "feature_coefficients",
@@ -373,8 +374,8 @@ def _combine(a: np.ndarray, degree: int, n: int) -> np.ndarray:
 
 def _to_number(value: Any, where: str, exact: bool) -> Fraction | mpmath.mpf:
     try:
-        e = sp.sympify(value)
-    except (sp.SympifyError, TypeError):
+        e = as_expression(value, where=f"taylor{where}")
+    except ExpressionError:
         raise FeatureError(f"taylor{where}: expected a number, received {describe(value)}") from None
     if e.free_symbols or not e.is_number:
         raise FeatureError(
@@ -508,8 +509,8 @@ def predict_features(
     dim = (degree + 1) * m
     scale = np.concatenate([np.full(dim**n, float(eps) ** n) for n in range(1, level + 1)])
     try:
-        base = float(sp.sympify(mean0))
-    except (TypeError, sp.SympifyError):
+        base = float(as_expression(mean0, where="mean0"))
+    except (TypeError, ExpressionError):
         raise FeatureError(f"mean0: expected a number (E_inf f), received {describe(mean0)}") from None
     out = base + feats @ (coef * scale)
     return float(out) if np.ndim(out) == 0 else out

@@ -39,8 +39,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import limits
-from ..errors import InputError, ReadoutError, VolterraError, describe
+from ..errors import ExpressionError, InputError, ReadoutError, VolterraError, describe
 from ..features import response_feature
+from ..model.parsing import as_expression
 from ..validate import check_model
 from .estimators import validated_series
 from .inputs import SeriesBatch, check_feature_size
@@ -117,15 +118,18 @@ def ridge_readout(G: np.ndarray, y: np.ndarray, alpha: float, fit_intercept: boo
     return w, b
 
 
-def _readout_expr(entry: Any, i: int) -> Any:
+def _readout_expr(entry: Any, i: int, model: Any) -> Any:
+    """readouts[i] as a SymPy expression: strings through the project's safe parser (never executed)."""
+    names = {s.name: s for s in (*model.state, *model.parameters)}
     try:
-        expr = sp.sympify(entry) if not isinstance(entry, sp.Basic) else entry
-    except (sp.SympifyError, TypeError):
+        return as_expression(entry, names, where=f"readouts[{i}]")
+    except ExpressionError as exc:
+        if isinstance(entry, str):
+            raise ReadoutError(str(exc)) from None
         raise ReadoutError(
             f"readouts[{i}]: expected an expression of the state (e.g. 'h1**2'), or a Response, "
             f"received {describe(entry)}"
         ) from None
-    return expr
 
 
 def _check_feature_degree(value: Any, name: str) -> int:
@@ -280,7 +284,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
                     "model=vs.SRNN(...) (or derived Responses as readouts)"
                 )
             check_model(self.model)
-            expr = _readout_expr(entry, i)
+            expr = _readout_expr(entry, i, self.model)
             try:
                 resp = derive(self.model.replace(readout=expr), self.order, **(self.derive_options or {}))
             except VolterraError as exc:
@@ -416,7 +420,7 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         for j, resp in enumerate(self.responses_):
             try:
                 coefs.append(resp.feature_coefficients(degree, level, **options))
-                means.append(float(sp.N(sp.sympify(resp.mean0).xreplace(resp.model.params))))
+                means.append(float(sp.N(as_expression(resp.mean0).xreplace(resp.model.params))))
             except VolterraError as exc:
                 raise ReadoutError(
                     f"readouts[{j}]: its feature coefficients at degree={degree}, level={level} are not available: "

@@ -260,6 +260,39 @@ def parse_expr(
 FLOAT_MAX = 1.7976931348623157e308
 
 
+def as_expression(
+    value: object,
+    symbols: Mapping[str, sp.Symbol] | None = None,
+    *,
+    where: str = "expression",
+) -> sp.Basic:
+    """The one door from a user's value to a SymPy object: strings are parsed, never executed.
+
+    A ``str`` goes through :func:`parse_expr` (no ``eval``/``sympify``, so no code runs);
+    a SymPy object is returned as it is; anything else (Python and NumPy numbers, SymPy
+    matrices' entries) through ``sympify(strict=True)``, which converts only types with an
+    explicit conversion and refuses strings.  Every module that turns a value it did not
+    build itself into an expression calls this (tests/test_safe_parsing.py fails on any
+    other path).
+
+    Raises
+    ------
+    ExpressionError
+        ``where`` first, for a malformed string or a value that is not a number or expression.
+    """
+    if isinstance(value, str):
+        return parse_expr(value, symbols, where=where)
+    if isinstance(value, sp.Basic):
+        return value
+    try:
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError, AttributeError):
+        raise ExpressionError(
+            f"{where}: expected a number or a SymPy expression (or a string such as 'h1**2'), "
+            f"received {type(value).__name__}"
+        ) from None
+
+
 def constant_problem(expr: sp.Expr) -> str | None:
     """Why a constant inside ``expr`` is not a usable real number (complex, or too large for
     float64), or ``None``.  Deterministic: constants are evaluated in the canonical argument order."""

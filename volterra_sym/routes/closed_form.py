@@ -155,7 +155,7 @@ class ClosedFormResponse(Response):
         self._check_taylor_degree(sum(p), "p")
         with mpmath.workdps(self.dps):
             val = F.derivative_at_zero((*p, 0))
-            return sp.sympify(to_sympy(val, self.dps)) if not isinstance(val, sp.Basic) else sp.expand(val)
+            return sp.sympify(to_sympy(val, self.dps), strict=True) if not isinstance(val, sp.Basic) else sp.expand(val)
 
     # ---- numbers -------------------------------------------------------------------
     def _top_shell_degree(self) -> int | None:

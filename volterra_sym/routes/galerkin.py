@@ -375,10 +375,10 @@ class GalerkinExpectation:
         """E_inf[sum_e c_e prod_j gens_j^{e_j}] = sum_e c_e E_inf[prod_j gens_j^{e_j}] (monomial moments cached)."""
         import sympy as sp
 
-        gens = tuple(sp.sympify(g) for g in gens)
+        gens = tuple(sp.sympify(g, strict=True) for g in gens)
         total = sp.Integer(0)
         for ex, c in terms.items():
-            total += sp.sympify(c) * self._moment(gens, tuple(int(e) for e in ex))
+            total += sp.sympify(c, strict=True) * self._moment(gens, tuple(int(e) for e in ex))
         return total
 
     def _moment(self, gens: tuple[Any, ...], ex: tuple[int, ...]) -> Any:

@@ -373,7 +373,10 @@ class GalerkinSystem:
         from .galerkin_basis import HermiteBasis, lambdify_matrix
 
         many = isinstance(g, (list, tuple))
-        exprs = [sp.sympify(e).xreplace(self.model.params) for e in (g if many else [g])]
+        from ..model.parsing import as_expression
+
+        names = {s.name: s for s in (*self.model.state, *self.model.params)}
+        exprs = [as_expression(e, names, where="g").xreplace(self.model.params) for e in (g if many else [g])]
         fn = lambdify_matrix(sp.Matrix(exprs), self.model.state, "g")
         b = self.basis
         c: np.ndarray = np.zeros((len(exprs), self.N))

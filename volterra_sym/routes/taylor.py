@@ -95,10 +95,10 @@ def derive_taylor(
             denom = 1
             for e in p:
                 denom *= factorial(e)
-            F._add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef) / denom)
+            F._add_term((sp.Integer(0),) * (N + 1), tuple(powers), sp.sympify(coef, strict=True) / denom)
         F0 = ExpPoly((t_sym,))
         for q, coef in enumerate(tk.mean0_coefficients):
-            F0._add_term((sp.Integer(0),), (q,), sp.sympify(coef) / factorial(q))
+            F0._add_term((sp.Integer(0),), (q,), sp.sympify(coef, strict=True) / factorial(q))
         mean0.append(F0 if not stationary else ExpPoly.constant(V, tk.mean0_coefficients[0]))
     forms = {k: F.simplified(False) for k, F in forms.items()}
     return TaylorResponse(
