@@ -97,3 +97,11 @@ def test_bad_clients(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
     with pytest.raises(vs.MissingDependencyError, match=r"pip install 'volterra_sym\[dask\]'"):
         vs.simulate(model, None, t, 64, client="tcp://127.0.0.1:9")
+
+
+def test_a_scheduler_address_passes_the_up_front_check(client) -> None:
+    """The address check (issues 23/24: fail once, before any work) speaks dask's handshake to a real scheduler."""
+    t = np.linspace(0, 1, 6)
+    local = vs.simulate(TANH, np.sin(t), t, 128, seed=2)
+    remote = vs.simulate(TANH, np.sin(t), t, 128, seed=2, client=client.scheduler.address)
+    assert np.array_equal(local.mean, remote.mean)

@@ -425,3 +425,29 @@ def _learn():
     from volterra_sym import learn
 
     return learn
+
+
+def test_exact_cost_follows_the_largest_irreducible_block():
+    """Issue 23: the exact route's estimate, calibrated on dense matrices, refused fast rational cases at
+    n >= 12 (triangular up to the order of the states, block diagonal).  Reachability is checked against
+    the permutation that makes the matrix triangular (no shared code)."""
+    rng = np.random.default_rng(0)
+    n = 12
+    upper = np.triu(rng.standard_normal((n, n)), 1) + np.diag(np.arange(1.0, n + 1))
+    order = rng.permutation(n)
+    permuted = upper[np.ix_(order, order)]
+    assert not (np.allclose(permuted, np.triu(permuted)) or np.allclose(permuted, np.tril(permuted)))
+    blocks = np.kron(np.eye(n // 3), np.ones((3, 3)))[np.ix_(order, order)]
+    assert limits.irreducible_block(permuted != 0) == 1 and limits.irreducible_block(blocks != 0) == 3
+    assert limits.irreducible_block(np.ones((n, n))) == n
+    assert limits.exact_estimate(n, 1) < limits.MAX_DERIVE_SECONDS < limits.exact_estimate(n, n)
+
+
+@pytest.mark.slow  # derives a 12-D model (~1 s)
+def test_a_fast_rational_case_at_n_12_passes():
+    rng = np.random.default_rng(0)
+    n = 12
+    upper = np.triu(np.round(0.3 * rng.standard_normal((n, n)), 2), 1) + np.diag(np.arange(1.0, n + 1))
+    order = rng.permutation(n)
+    resp = vs.derive(vs.OU(upper[np.ix_(order, order)], np.ones(n), 1, readout="h1"), 1)
+    assert resp.order == 1

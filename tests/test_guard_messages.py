@@ -267,6 +267,8 @@ def test_cli_checks_every_output_path_before_any_work(cli, tmp_path):
         "estimate", str(ROOT / "examples/ou1d_cubic.toml"), "--lags", "0,0.5", "--json", str(blocker / "e.json")
     )
     assert code == 2 and out == "" and "a_file" in err
+    code, out, err = cli("verify", str(ROOT / "examples/ou1d_cubic.toml"), "--plot", str(blocker / "p.png"))
+    assert code == 2 and out == "" and "a_file" in err
 
 
 def test_cli_estimate_vector_readout_into_a_new_folder_writes_strict_json(cli, tmp_path):

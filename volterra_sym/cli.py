@@ -415,6 +415,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a model file's kernels on its input and grid."""
     spec = load_run(args.model).override(args.input, args.t_end, args.points)
+    if args.plot:
+        output_path(args.plot, "plot")  # before the derivation and the Monte Carlo
     if not spec.has_verification:
         raise CLIError(
             f"{spec.source}: no [input] and [grid] tables to verify on; add them to the file "

@@ -36,9 +36,14 @@ def check_client(client: Any) -> None:
     """
     if client is None:
         return
-    _distributed()
+    dist = _distributed()
     if not isinstance(client, str):
-        return  # an object: connect() checks that it is an open Client
+        if not isinstance(client, dist.Client):
+            raise ArgumentError(
+                "client: expected a dask.distributed Client or a scheduler address such as 'tcp://host:8786', "
+                f"received {describe(client)}"
+            )
+        return  # connect() checks that it is open
     address = client.strip()
     scheme, sep, rest = address.rpartition("://")
     host, colon, port_text = rest.rpartition(":")

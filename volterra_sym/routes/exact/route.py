@@ -71,7 +71,8 @@ def derive_exact(
     check_linear(model)
     J = model.drift.jacobian(model.state)
     if not J.free_symbols:  # numeric: estimate the cost of the spectral data before computing it
-        limits.check_exact_cost(model.n, dense=not (J.is_upper or J.is_lower))
+        pattern = [[entry != 0 for entry in J.row(i)] for i in range(J.rows)]
+        limits.check_exact_cost(model.n, limits.irreducible_block(pattern))
     polys = readout_polynomials(model)
     degree = max(p.total_degree() for p in polys)
     if order is None:
