@@ -208,7 +208,9 @@ def test_response_features_from_galerkin_taylor_coefficients_match_the_exact_rou
 def test_verify_accepts_a_galerkin_response():
     t = np.linspace(0, 2, 21)
     u = 0.5 * np.sin(2 * t)
-    report = vs.verify(
-        ROT2, u, t, derive_options={"method": "galerkin", "degree": 8}, order=2, paths=4000, seed=2, burn_in=10.0
-    )
+    run = dict(order=2, paths=4000, seed=2, burn_in=10.0)
+    # at the default tol = 1e-4 degree 8 misses its own target (its ConvergenceWarning): not verified
+    report = vs.verify(ROT2, u, t, derive_options={"method": "galerkin", "degree": 8}, **run)
+    assert not report.passed and "misses its own accuracy target" in report.verdict, str(report)
+    report = vs.verify(ROT2, u, t, derive_options={"method": "galerkin", "degree": 8, "tol": 1e-2}, **run)
     assert report.passed, str(report)

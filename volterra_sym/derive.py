@@ -36,4 +36,6 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     limits.check_model_size(model)  # degree and number of terms, before any expansion
     if order is not None:
         limits.check_kernel_count(order, model.m, model.p, limits.readout_degree(model))
-    return route.derive(model, order, **options)
+    response = route.derive(model, order, **options)
+    response.derive_options = {"method": method, **options}  # how to derive order N + 1 (verify's truncation)
+    return response

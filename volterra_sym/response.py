@@ -87,6 +87,8 @@ class Response(ABC):
     taus: tuple[sp.Symbol, ...]
     s_sym: sp.Symbol
     t_sym: sp.Symbol
+    #: ``method`` and route options of :func:`~volterra_sym.derive` (set there; None for hand-built responses)
+    derive_options: dict[str, Any] | None = None
 
     def __init__(self, model: Diffusion, order: int) -> None:
         self.model = model

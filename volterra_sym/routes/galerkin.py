@@ -242,13 +242,23 @@ class GalerkinResponse(Response):
             out[n] = (big, err)
         return out
 
+    def accuracy_problems(self) -> list[str]:
+        """Where a kernel's error estimate exceeds ``tol`` relative to its size: one message per order (cached).
+        ``derive`` warns with them; ``vs.verify`` does not pass a response that has any."""
+        if "_problems" not in self.__dict__:
+            found = []
+            for n, (big, err) in self.accuracy().items():
+                scale = big if big > 0 else 1.0
+                msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
+                if msg:
+                    found.append(msg)
+            self.__dict__["_problems"] = found
+        return list(self.__dict__["_problems"])
+
     def check_accuracy(self, stacklevel: int = 2) -> None:
         """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size."""
-        for n, (big, err) in self.accuracy().items():
-            scale = big if big > 0 else 1.0
-            msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
-            if msg:
-                warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
+        for msg in self.accuracy_problems():
+            warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
 
     # ---- prediction ----------------------------------------------------------------
     def predict(
@@ -281,6 +291,22 @@ class GalerkinResponse(Response):
         if err is None:
             return res
         return res, (err if by_order else err.sum(axis=0))
+
+    def higher_orders(self, u: Any, t: Any, eps: float = 1.0, extra: int = 2) -> np.ndarray:
+        """eps^n y^(n)(t) for n = N+1 .. N+extra, shape (extra, len(t)[, p]): the first orders this response
+        omits, by the same forward hierarchy continued on the same matrices (their size estimates the series
+        truncation; ``vs.verify`` reports it)."""
+        import dataclasses
+
+        tt = check_grid(t)
+        e = check_eps(eps)
+        extra = check_int(extra, "extra", minimum=1, maximum=limits.MAX_ORDER)
+        U = input_samples(u, tt, self.model.m)
+        top = self.order + extra
+        up = dataclasses.replace(self.system, order=top)
+        parts = np.asarray(up.predict(U, tt, 1.0, True, top), dtype=float)[self.order + 1 :]
+        powers = e ** np.arange(self.order + 1, top + 1)
+        return parts * powers.reshape((-1,) + (1,) * (parts.ndim - 1))
 
     # ---- documents and listings ----------------------------------------------------
     def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = (0.5, 1.0, 2.0)) -> Any:
