@@ -260,6 +260,38 @@ class GalerkinResponse(Response):
         for msg in self.accuracy_problems():
             warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
 
+    def _fastest_rate(self) -> float:
+        """|lambda_max|: the largest modulus in the spectrum of M (the fastest mode of the basis)."""
+        ev = self.system.eigenvalues if self.system.eigenvalues is not None else np.linalg.eigvals(self.system.M)
+        return float(np.max(np.abs(ev))) if np.size(ev) else 0.0
+
+    def feature_convergence_note(self) -> str:
+        """The Taylor coefficients l Gamma M^p c_f grow like the spread of M's spectrum to the power p."""
+        return (
+            "Galerkin kernels: their Taylor coefficients l Gamma M^p c_f grow like |lambda_max|^p, lambda_max the "
+            f"fastest mode of the degree-{self.degree} basis (|lambda_max| = {self._fastest_rate():.3g}), so the "
+            "terms (|lambda_max| t)^P / P! of the series in P fall only once P is well above e |lambda_max| t."
+        )
+
+    def check_feature_degree(self, degree: Any, t: Any) -> None:
+        """Refuse P below e |lambda_max| t: the shells (|lambda_max| t)^P / P! have not started to fall."""
+        from ..errors import FeatureError
+
+        try:
+            horizon = float(np.max(np.abs(np.asarray(t, dtype=float))))
+        except (TypeError, ValueError):
+            return  # the grid's own checks speak
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not np.isfinite(horizon):
+            return
+        need = int(np.ceil(np.e * self._fastest_rate() * horizon))
+        if degree < need:
+            raise FeatureError(
+                f"degree: the response-feature series of these Galerkin kernels does not converge at P = {degree} "
+                f"on t up to {horizon:g}: it needs P of about {need} or more. {self.feature_convergence_note()} "
+                "Use Response.predict (the forward hierarchy, no expansion in P), a shorter horizon, or features "
+                "from exact or Taylor kernels."
+            )
+
     # ---- prediction ----------------------------------------------------------------
     def predict(
         self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, return_error: bool = False, **options: Any
