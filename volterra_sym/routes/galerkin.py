@@ -364,7 +364,8 @@ class GalerkinResponse(Response):
         return numerical_derivation(self, galerkin_steps(self))
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
-        """A readable listing: the basis, the slowest rates, each kernel at a few equal lags with its error."""
+        """A readable listing: the basis, the slowest rates, each kernel at a few equal lags, and per order the
+        error estimate that ``tol`` judges (largest over the probe lags, relative to the largest |K|)."""
         rates = ", ".join(f"{complex(r).real:.4g}" for r in self.leading_rates(3))
         lines = [
             f"GalerkinResponse(order={self.order}, degree={self.degree}, N={self.N}, weight={self.weight}, "
@@ -372,16 +373,22 @@ class GalerkinResponse(Response):
         ]
         if self.stationary:
             lines.append(f"  E f(h^0_t) = {self.mean0}")
+        accuracy = self.accuracy()
         for n in range(1, self.order + 1):
             width = n if self.stationary else n + 1
             pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
             for ks in self.index_tuples(n):
-                v, e = self.kernel_error(n, ks, pts, 0)
+                v, _ = self.kernel_error(n, ks, pts, 0)
                 label = ",".join(str(k + 1) for k in ks)
-                lines.append(
-                    f"  K^({n})_[{label}] at equal lags {list(lags)}: {np.round(v, 8).tolist()} "
-                    f"(error <= {float(np.max(e)):.2g})"
-                )
+                lines.append(f"  K^({n})_[{label}] at equal lags {list(lags)}: {np.round(v, 8).tolist()}")
+            big, err = accuracy[n]
+            rel = err / big if big > 0 else err
+            verdict = "meets" if rel <= self.tol else "EXCEEDS"
+            horizon = float(np.max(self.probe_lags(n)) * (1 if n == 1 else n))
+            lines.append(
+                f"  order {n}: error estimate {err:.2g} on lags 0..{horizon:.3g} = {rel:.2g} relative to max |K| "
+                f"{big:.3g}; {verdict} tol = {self.tol:g}"
+            )
         return "\n".join(lines)
 
     def to_json(self, lags: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, Any]:
