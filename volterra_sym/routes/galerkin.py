@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import limits
 from ..documents.derivation import Derivation, galerkin_steps, numerical_derivation
-from ..errors import ArgumentError, ConvergenceWarning, ModelError, describe
+from ..errors import ArgumentError, ConvergenceWarning, GridError, ModelError, describe
 from ..model.diffusion import Diffusion
 from ..response import Response, check_finite_prediction
 from ..validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, check_order, input_samples
@@ -44,7 +44,8 @@ class GalerkinRoute(Route):
     name = "galerkin"
     summary = "numerical kernels at any lag from a Galerkin (polynomial-basis) generator, any dimension"
     options = {
-        "degree": "total polynomial degree p of the basis (required; N = C(n + p, p) functions)",
+        "degree": "total polynomial degree p of the basis (N = C(n + p, p) functions); None (default): the lowest "
+        "of 6, 8, ... (4, 6, ... for n > 2) whose error estimate meets tol, within MAX_GALERKIN_DEGREE and max_memory",
         "weight": "reference weight: None (chosen from the model), 'pilot', 'linearisation', 'stationary-1d', "
         "or ('gaussian', mean, cov)",
         "tol": f"tolerance of the kernels' error estimate |K_p - K_(p+2)| / max|K| (default {DEFAULT_TOL:g})",
@@ -58,12 +59,8 @@ class GalerkinRoute(Route):
         if order is None:
             raise ArgumentError("order: method='galerkin' needs an explicit order, e.g. order=2")
         order = check_order(order)
-        if options.get("degree") is None:
-            raise ArgumentError(
-                "degree: method='galerkin' needs the polynomial degree of the basis, e.g. degree=10 "
-                "(error falls geometrically with the degree; see docs/galerkin.md)"
-            )
-        degree = check_int(
+        auto = options.get("degree") is None
+        degree = None if auto else check_int(
             options["degree"],
             "degree",
             minimum=1,
@@ -73,11 +70,19 @@ class GalerkinRoute(Route):
         tol = options.get("tol", DEFAULT_TOL)
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not np.isfinite(tol) or tol <= 0:
             raise ArgumentError(f"tol: expected a positive number, received {tol!r}")
-        build = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
+        build: dict[str, Any] = {k: options[k] for k in ("weight", "max_memory", "seed") if k in options}
         if "seed" in build:
             build["seed"] = check_int(build["seed"], "seed", minimum=0, hint=" (seed of the pilot simulation)")
         if build.get("weight") is not None:
             build["weight"] = _check_weight(build["weight"], model.n)
+        if not auto:
+            assert degree is not None
+            resp = self._build(model, order, degree, float(tol), build)
+            resp.check_accuracy(stacklevel=4)
+            return resp
+        return self._auto_degree(model, order, float(tol), build)
+
+    def _build(self, model: Diffusion, order: int, degree: int, tol: float, build: dict[str, Any]) -> GalerkinResponse:
         try:
             estimate = galerkin_error(model, degree, order=order, levels="tail", **build)
         except np.linalg.LinAlgError as exc:
@@ -86,9 +91,41 @@ class GalerkinRoute(Route):
                 "small against the drift for a polynomial basis; give weight=('gaussian', mean, cov) explicitly, "
                 "or use Monte Carlo (vs.estimate_kernels)"
             ) from None
-        resp = GalerkinResponse(model, order, estimate, tol=float(tol))
-        resp.check_accuracy(stacklevel=4)
+        return GalerkinResponse(model, order, estimate, tol=tol)
+
+    def _auto_degree(self, model: Diffusion, order: int, tol: float, build: dict[str, Any]) -> GalerkinResponse:
+        """The lowest degree AUTO_START, AUTO_START + 2, ... whose error estimate meets ``tol``, within
+        MAX_GALERKIN_DEGREE and the memory guard; warns (ConvergenceWarning) with the last one otherwise."""
+        degree = AUTO_START if model.n <= 2 else AUTO_START - 2
+        tried: list[int] = []
+        resp: GalerkinResponse | None = None
+        stop = ""
+        while degree + 2 <= limits.MAX_GALERKIN_DEGREE:  # the estimate builds degree + 2 too
+            try:
+                nxt = self._build(model, order, degree, tol, build)
+            except GridError as exc:  # the memory guard: keep the last degree that fitted
+                if resp is None:
+                    raise
+                stop = f"degree {degree} exceeds the memory guard ({str(exc).split(';')[0]})"
+                break
+            resp = nxt
+            tried.append(degree)
+            if not resp.accuracy_problems():
+                break
+            degree += 2
+        else:
+            stop = f"the next degree exceeds MAX_GALERKIN_DEGREE = {limits.MAX_GALERKIN_DEGREE}"
+        assert resp is not None
+        resp.degrees_tried = tried
+        if resp.accuracy_problems():
+            note = f"galerkin: degree chosen automatically stopped at {resp.degree} ({stop or 'no degree met tol'}); "
+            for msg in resp.accuracy_problems():
+                warnings.warn(note + msg, ConvergenceWarning, stacklevel=5)
         return resp
+
+
+#: first degree the automatic choice tries (n <= 2; one less step in higher dimensions)
+AUTO_START = 6
 
 
 def _check_weight(weight: Any, n: int) -> Any:
@@ -136,6 +173,8 @@ class GalerkinResponse(Response):
         self.N = self.system.M.shape[0]
         self.weight = self.system.weight.describe()
         self.tol = tol
+        #: the degrees the automatic choice tried (degree=None), the last one chosen; None for a given degree
+        self.degrees_tried: list[int] | None = None
 
     # ---- kernels -------------------------------------------------------------------
     def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
@@ -371,6 +410,9 @@ class GalerkinResponse(Response):
             f"GalerkinResponse(order={self.order}, degree={self.degree}, N={self.N}, weight={self.weight}, "
             f"slowest rates {rates})"
         ]
+        if self.degrees_tried:
+            tried = self.degrees_tried
+            lines.append(f"  degree {self.degree} chosen automatically (tried {tried}; tol = {self.tol:g})")
         if self.stationary:
             lines.append(f"  E f(h^0_t) = {self.mean0}")
         accuracy = self.accuracy()
