@@ -276,3 +276,60 @@ def test_predict_writes_csv_matching_the_library(tmp_path, capsys):
     # to standard output without --csv
     assert main(["predict", str(EXAMPLES / "ou1d_cubic.toml")]) == 0
     assert capsys.readouterr().out.startswith("t,y,y_error\n0.0,")
+
+
+# --------------------------------------------------------------------------- errors up front, about the right argument
+
+
+TANH_FILE = """[model]
+kind = "SRNN"
+Gamma = 1
+W = 1.5
+b = 0.3
+C = 0.8
+sigma = 0.7
+activation = "tanh"
+readout = "h1"
+[derive]
+order = 1
+method = "galerkin"
+degree = 6
+"""
+
+
+def test_derive_refuses_a_module_of_a_numerical_route_before_writing_anything(tmp_path, capsys):
+    model = tmp_path / "tanh.toml"
+    model.write_text(TANH_FILE)
+    out = tmp_path / "out"
+    code = main(["derive", str(model), "--quiet", "--latex", str(out / "x.tex"), "--module", str(out / "k.py")])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "write_module", "numerically")
+    assert not (out / "x.tex").exists() and not (out / "k.py").exists()
+
+
+def test_a_matrix_of_the_wrong_size_is_named(tmp_path, capsys):
+    text = (EXAMPLES / "srnn2d_tanh_nonequilibrium.toml").read_text()
+    three = text.replace("Gamma = [[1, 0], [0, 1]]", "Gamma = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]").replace(
+        "b = [0.2, -0.1]", "b = [0.2, -0.1, 0.0]").replace("C = [1, 0.5]", "C = [1, 0.5, 0.1]").replace(
+        'state = ["h1", "h2"]\n', "")  # fmt: skip
+    path = tmp_path / "w2.toml"
+    path.write_text(three)  # W stays 2 x 2 in a 3-D model
+    code = main(["derive", str(path), "--quiet"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "[model] W: expected shape 3 x 3", "received (2, 2)")
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs(capsys):
+    code = main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", "0.015", "--paths", "100"])
+    err = capsys.readouterr().err
+    assert code == 2 and "np.float64" not in err
+    assert_one_line_error(err, "0.015 is not a multiple of dt = 0.01")
+
+
+def test_a_flat_noise_vector_in_a_model_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "flat.toml"
+    text = (EXAMPLES / "srnn2d_tanh_nonequilibrium.toml").read_text()
+    path.write_text(text.replace("sigma = 0.6", "sigma = [0.6, 0.6]"))
+    code = main(["derive", str(path), "--quiet"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "[model] sigma", "one Brownian motion driving all of them")

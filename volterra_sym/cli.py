@@ -411,15 +411,19 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
+    outputs = [
+        (args.module, "write_module"),  # first: the one a numerical route refuses, before anything is written
+        (args.latex, "write_latex"),
+        (args.markdown, "write_markdown"),
+    ]
+    for target, what in [*outputs, (args.json, "JSON file")]:
+        if target:
+            output_path(target, what.replace("write_", ""))  # every output path refused before any work
     resp = _derive(spec, args.order, args.method, lag_degree=args.lag_degree, degree=args.degree)
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
-    for target, method in (
-        (args.latex, "write_latex"),
-        (args.markdown, "write_markdown"),
-        (args.module, "write_module"),
-    ):
+    for target, method in outputs:
         if target:
             _write(resp, method, Path(target))
             print(f"wrote {target}")

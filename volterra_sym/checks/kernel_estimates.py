@@ -381,8 +381,8 @@ def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: i
         if np.any(off):
             bad = tuple(int(x) for x in np.argwhere(off)[0])
             raise InputError(
-                f"lags[{n}]{list(bad)}: {L[bad]!r} is not a multiple of dt = {dt!r}; give lags on the dt grid or "
-                "a dt that divides every lag"
+                f"lags[{n}]{list(bad)}: {float(L[bad]):g} is not a multiple of dt = {float(dt):g}; give lags on the "
+                "dt grid or a dt that divides every lag"
             )
         total = int(steps.sum(axis=1).max())
         if total > max_steps:

@@ -347,7 +347,8 @@ class SimulationGap:
     """The readout trained on simulated means versus the simulation-free fit.
 
     ``coef_series`` / ``intercept_series``: w, b from the Volterra series (no simulation);
-    ``coef_simulated`` / ``intercept_simulated``: from Monte Carlo means over ``paths`` paths;
+    ``paths`` is per batch (``paths * batches`` in all);
+    ``coef_simulated`` / ``intercept_simulated``: from Monte Carlo means over all the paths;
     ``coef_stderr``: jackknife standard error (over ``batches`` independent batches) of the
     simulated coefficients; ``z = (coef_simulated - coef_series) / coef_stderr``.
     ``output_*``: the same for the trained readouts' outputs on the training inputs,
@@ -379,7 +380,11 @@ class SimulationGap:
 
     def summary(self) -> str:
         """A short table: coefficient, series value, simulated value, gap, stderr, z."""
-        lines = [f"paths = {self.paths} in {self.batches} batches", "j   w_series    w_simulated    gap    stderr    z"]
+        total = self.paths * self.batches
+        lines = [
+            f"paths = {self.paths} per batch x {self.batches} batches = {total} in all",
+            "j   w_series    w_simulated    gap    stderr    z",
+        ]
         for j, (a, b, s) in enumerate(zip(self.coef_series, self.coef_simulated, self.coef_stderr)):
             lines.append(f"{j:<3d} {a:10.5f} {b:12.5f} {b - a:9.2e} {s:8.2e} {(b - a) / s:6.2f}")
         gap = np.abs(self.output_simulated - self.output_series)
