@@ -36,11 +36,21 @@ class Equation:
 
 
 @dataclass
+class Table:
+    """A table of numbers: a caption, column headers and rows; cells are LaTeX math (rendered as $...$)."""
+
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
 class Step:
     key: str
     title: str
     text: str
     equations: list[Equation] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
 
 
 @dataclass
@@ -161,7 +171,7 @@ def common_steps(resp: DerivationSubject) -> list[Step]:
 
 
 def _title(resp: DerivationSubject) -> str:
-    return f"Response kernels of the model '{resp.model.name}'"
+    return f"Response kernels of the model {resp.model.name}"
 
 
 def exact_derivation(resp: ExactSubject) -> Derivation:
@@ -209,7 +219,7 @@ def _model_step(resp: DerivationSubject) -> Step:
         Equation(
             r"d h_t",
             r"\left[\phi(h_t) + \varepsilon\, \gamma(h_t)\, u_t\right] dt + \sigma(h_t)\, dW_t",
-            note="Ito SDE",
+            note="Itô SDE",
         ),
         Equation(r"y_t", r"f(h_t)", note="output"),
     ]
@@ -222,47 +232,78 @@ def _model_step(resp: DerivationSubject) -> Step:
     )
 
 
+def _divergence(vec: Any, state: Sequence[sp.Symbol]) -> sp.Expr:
+    return sp.simplify(sum((sp.diff(vec[i], x) for i, x in enumerate(state)), sp.Integer(0)))
+
+
 def _generator_step(resp: DerivationSubject) -> Step:
+    """The operators, written once.  With a constant noise the adjoint is shown in its structured form
+    L0* p = -phi.grad p - (div phi) p + 1/2 D : grad^2 p with div phi computed (the expanded form repeats
+    the drift); a state-dependent noise gets the fully expanded operators."""
     m = resp.model
     g = sp.Function("g")(*m.state)
     p = sp.Function("p")(*m.state)
-    eqs = [Equation(sp.Symbol(r"\mathcal{L}_0 g"), L0(m, g))]
+    constant_noise = not any(e.free_symbols & set(m.state) for e in m.D)
+    eqs: list[Equation] = []
+    if constant_noise:
+        eqs += [
+            Equation(
+                sp.Symbol(r"\mathcal{L}_0 g"),
+                r"\sum_i \phi_i\, \partial_i g + \tfrac12 \sum_{i,j} D_{ij}\, \partial_i \partial_j g",
+            ),
+            Equation(
+                sp.Symbol(r"\mathcal{L}_0^* p"),
+                r"-\sum_i \phi_i\, \partial_i p - (\nabla\cdot\phi)\, p + \tfrac12 \sum_{i,j} D_{ij}\, "
+                r"\partial_i \partial_j p",
+            ),
+            Equation(sp.Symbol(r"\nabla\cdot\phi"), _divergence(m.drift, m.state)),
+        ]
+    else:
+        eqs += [
+            Equation(sp.Symbol(r"\mathcal{L}_0 g"), L0(m, g)),
+            Equation(sp.Symbol(r"\mathcal{L}_0^* p"), L0_adjoint(m, p)),
+        ]
     for k in range(m.m):
         eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{_idx(k)}}} g"), L1(m, k, g)))
-    eqs.append(Equation(sp.Symbol(r"\mathcal{L}_0^* p"), L0_adjoint(m, p)))
     for k in range(m.m):
         eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{_idx(k)}*}} p"), L1_adjoint(m, k, p)))
-    return Step(
-        "generators",
-        "Generators and Fokker-Planck operators",
-        r"Backward generator $\mathcal{L}_0 g = \phi\cdot\nabla g + \tfrac12 D:\nabla^2 g$, input operators "
-        r"$\mathcal{L}_1^k g = \gamma_k\cdot\nabla g$ and their adjoints, applied to generic functions of the state.",
-        eqs,
+    text = (
+        r"Backward generator $\mathcal{L}_0 g = \phi\cdot\nabla g + \tfrac12 D:\nabla^2 g$ and input operators "
+        r"$\mathcal{L}_1^k g = \gamma_k\cdot\nabla g$ ($\phi$, $\gamma$, $D$ as above), with their adjoints "
+        r"(Fokker-Planck operators) "
     )
+    text += (
+        r"$\mathcal{L}_0^* p = -\nabla\cdot(\phi p) + \tfrac12 \nabla^2 : (D p)$, here with the constant $D$:"
+        if constant_noise
+        else r"$\mathcal{L}_0^* p = -\nabla\cdot(\phi p) + \tfrac12 \nabla^2 : (D p)$, applied to generic functions:"
+    )
+    return Step("generators", "Generators and Fokker-Planck operators", text, eqs)
 
 
 def _hierarchy_step(resp: DerivationSubject) -> Step:
+    """One line per order, in the operators of the previous section (not re-expanded)."""
     m = resp.model
-    t = sp.Symbol("t")
-    eqs = []
-    for n in range(resp.order + 1):
-        rho_n = sp.Function(rf"\rho^{{({n})}}")(t, *m.state)
-        rhs = L0_adjoint(m, rho_n)
-        if n > 0:
-            rho_prev = sp.Function(rf"\rho^{{({n - 1})}}")(t, *m.state)
-            for k in range(m.m):
-                rhs += sp.Function(f"u_{_idx(k)}")(t) * L1_adjoint(m, k, rho_prev)
-        eqs.append(Equation(sp.Derivative(rho_n, t), rhs, note=f"order {n}"))
-    duhamel = []
+    source = (
+        r"u^{1}(t)\, \mathcal{L}_1^{1*}"
+        if m.m == 1
+        else r"\sum_{k=1}^{" + str(m.m) + r"} u^k(t)\, \mathcal{L}_1^{k*}"
+    )
+    eqs = [Equation(r"\partial_t \rho^{(0)}_t", r"\mathcal{L}_0^* \rho^{(0)}_t", note="order 0")]
     for n in range(1, resp.order + 1):
-        duhamel.append(
+        eqs.append(
             Equation(
-                rf"\rho^{{({n})}}_t",
-                rf"\int_0^t e^{{(t-s)\mathcal{{L}}_0^*}} \sum_{{k}} u^k_s\, "
-                rf"\mathcal{{L}}_1^{{k*}} \rho^{{({n - 1})}}_s \, ds",
-                note="Duhamel",
+                rf"\partial_t \rho^{{({n})}}_t",
+                rf"\mathcal{{L}}_0^* \rho^{{({n})}}_t + {source} \rho^{{({n - 1})}}_t",
+                note=f"order {n}",
             )
         )
+    duhamel = [
+        Equation(
+            r"\rho^{(n)}_t",
+            r"\int_0^t e^{(t-s)\mathcal{L}_0^*} \sum_{k} u^k_s\, \mathcal{L}_1^{k*} \rho^{(n-1)}_s \, ds",
+            note=r"Duhamel, $n \ge 1$",
+        )
+    ]
     init = r"\rho^{(0)}_t = \rho_\infty" if resp.stationary else r"\rho^{(0)}_0 = \mu_0"
     return Step(
         "hierarchy",
@@ -283,7 +324,7 @@ def _volterra_step(resp: DerivationSubject) -> Step:
         + str(n)
         + r"} \varepsilon^n \sum_{k_1..k_n} \int_{0<s_n<\dots<s_1<t} K^{(n)}_{k_1..k_n}(\tau_1,\dots,\tau_n"
         + ("" if resp.stationary else r";\, s_n")
-        + r")\, u^{k_1}_{s_1}\cdots u^{k_n}_{s_n}\, ds"
+        + r")\, u^{k_1}_{s_1}\cdots u^{k_n}_{s_n}\, ds_1\cdots ds_n"
     )
     rec = [
         Equation(r"G_0", r"f"),
@@ -508,34 +549,46 @@ def galerkin_steps(resp: GalerkinSubject) -> list[Step]:
     rates = np.asarray(resp.leading_rates(4))
     eqs = [
         Equation(sp.Symbol(r"p"), sp.Integer(resp.degree), note="total degree of the basis"),
-        Equation(sp.Symbol(r"N"), sp.Integer(resp.N), note=f"basis functions, C({n_state} + p, p)"),
+        Equation(sp.Symbol(r"N"), sp.Integer(resp.N), note=f"basis functions, $\\binom{{{n_state} + p}}{{p}}$"),
         Equation(lhs, rhs, rel=r"\approx"),
-        Equation(
-            sp.Symbol(r"\text{slowest rates } -\lambda"),
-            sp.Matrix([[sp.Float(complex(r).real, 5) + sp.I * sp.Float(complex(r).imag, 5) for r in rates]]),
-        ),
     ]
+    for j, r in enumerate(rates, start=1):
+        z = complex(r)
+        eqs.append(
+            Equation(
+                sp.Symbol(rf"-\lambda_{{{j}}}"),
+                sp.Float(z.real, 5) + sp.I * sp.Float(z.imag, 5),
+                note="slowest relaxation rate" if j == 1 else "",
+            )
+        )
     lags = (0.5, 1.0, 2.0)
+    values = []
     for n in range(1, resp.order + 1):
         for ks in resp.index_tuples(n):
             width = n if resp.stationary else n + 1
             pts = np.repeat(np.asarray(lags)[:, None], width, axis=1)
             vals, errs = resp.kernel_error(n, ks, pts, 0)
             label = ",".join(str(_idx(k)) for k in ks)
-            for lag, v, e in zip(lags, np.atleast_1d(vals), np.atleast_1d(errs)):
-                args = ", ".join([f"{lag:g}"] * width)
-                eqs.append(
-                    Equation(
-                        sp.Symbol(f"K^{{({n})}}_{{{label}}}({args})"),
-                        sp.Float(float(v), 8),
-                        rel=r"\approx",
-                        note=f"error estimate {float(e):.1e}",
-                    )
-                )
-    table = []
-    for d, vals in resp.convergence_table(lags=lags):
-        row = ", ".join(f"{float(v):.10f}" for v in np.atleast_1d(vals))
-        table.append(Equation(f"p = {d}", rf"K^{{(1)}}_1({', '.join(f'{x:g}' for x in lags)}) = ({row})", rel=r"\;"))
+            cells = [
+                rf"{float(v):.8f} \pm {_sci(float(e))}" for v, e in zip(np.atleast_1d(vals), np.atleast_1d(errs))
+            ]
+            values.append([rf"K^{{({n})}}_{{{label}}}"] + cells)
+    lag_cols = [rf"\tau = {x:g}" for x in lags]
+    tables = [
+        Table(
+            r"Kernels at equal lags $K^{(n)}_k(\tau, \dots, \tau)$, with their error estimates",
+            ["\\text{kernel}"] + lag_cols,
+            values,
+        ),
+        Table(
+            "Convergence in the degree $p$ of the first-order kernel",
+            ["p"] + [rf"K^{{(1)}}_1({x:g})" for x in lags],
+            [
+                [str(d)] + [f"{float(v):.10f}" for v in np.atleast_1d(vals)]
+                for d, vals in resp.convergence_table(lags=lags)
+            ],
+        ),
+    ]
     return [
         Step(
             "galerkin",
@@ -550,12 +603,22 @@ def galerkin_steps(resp: GalerkinSubject) -> list[Step]:
                 if resp.stationary
                 else r"the initial law enters through the exact expectations $l$ of the basis functions. "
             )
-            + "Error estimates compare degree $p$ with $p + 2$ on the same weight "
+            + r"The eigenvalues $\lambda_j$ of $M$ closest to 0 (besides the zero mode) give the slowest relaxation "
+            "rates. Error estimates compare degrees $p - 2$, $p$ and $p + 2$ on the same weight "
             f"(tolerance {resp.tol:g} relative); for linear SRNNs the route is exact. The kernels are numbers, "
-            "not formulas: values at equal lags are listed, then the first-order kernel for several degrees.",
-            eqs + table,
+            "not formulas: their values at equal lags are tabulated, then the first-order kernel for several degrees.",
+            eqs,
+            tables,
         )
     ]
+
+
+def _sci(x: float) -> str:
+    """1.7e-07 as LaTeX: 1.7 \\cdot 10^{-7}."""
+    if x == 0 or not np.isfinite(x):
+        return "0" if x == 0 else r"\infty"
+    mant, exp = f"{x:.1e}".split("e")
+    return rf"{mant} \cdot 10^{{{int(exp)}}}"
 
 
 def _prose_weight(text: str) -> str:
