@@ -333,3 +333,19 @@ def test_a_flat_noise_vector_in_a_model_file_is_refused(tmp_path, capsys):
     code = main(["derive", str(path), "--quiet"])
     assert code == 2
     assert_one_line_error(capsys.readouterr().err, "[model] sigma", "one Brownian motion driving all of them")
+
+
+@pytest.mark.slow
+def test_a_nonlinear_model_file_without_derive_settings_verifies_with_paths_only(tmp_path, capsys):
+    # issue 19: the 3-D nonequilibrium tanh SRNN of the report, stationary start, no [derive] table
+    path = tmp_path / "srnn3d.toml"
+    path.write_text(
+        '[model]\nkind = "SRNN"\nGamma = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n'
+        "W = [[0.4, -1, 0.3], [0.9, 0.2, -0.5], [-0.2, 0.6, 0.3]]\nb = [0.1, -0.2, 0.05]\nC = [1, 0.5, -0.3]\n"
+        'sigma = [[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]]\nactivation = "tanh"\nreadout = "h1"\n'
+        '[initial]\nkind = "stationary"\n[input]\nexpr = "0.3*sin(1.5*t)"\n[grid]\nt_end = 4.0\npoints = 41\n'
+    )
+    code = main(["verify", str(path), "--paths", "2000"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "burn-in: " in out and "method 'galerkin'" not in err and "PASSED" in out

@@ -220,7 +220,9 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: [derive])")
     parser.add_argument(
-        "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
+        "--method",
+        choices=tuple(ROUTES),
+        help="derivation route (default: [derive], else exact for linear models and galerkin otherwise)",
     )
     parser.add_argument(
         "--lag-degree", type=_lag_degree, metavar="P", help="Taylor degree in the lags (method taylor)"
@@ -592,7 +594,8 @@ def _derive(
     from .derive import derive
     from .routes import get_route
 
-    method = method or spec.method or "exact"
+    # default: closed forms for linear models, the Galerkin route (degree chosen to meet its tol) otherwise
+    method = method or spec.method or ("galerkin" if _nonlinear(spec.model) else "exact")
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
     settings = {
@@ -650,6 +653,16 @@ def _is_euler(model: Diffusion) -> bool:
     except NotLinearError:
         return True
     return False
+
+
+def _nonlinear(model: Diffusion) -> bool:
+    """Not a linear SRNN: a drift not affine in the state, or a noise or coupling that depends on it (read off
+    the expressions; parameters may stay symbolic)."""
+    import sympy as sp
+
+    state = set(model.state)
+    J = model.drift.jacobian(sp.Matrix(model.state))
+    return any(e.free_symbols & state for e in [*J, *model.diffusion, *model.coupling])
 
 
 def _needs_burn_in(model: Diffusion) -> bool:

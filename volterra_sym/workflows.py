@@ -58,11 +58,11 @@ def verify(
             f"{unknown[0][:40]}: not an option of verify (options: {', '.join(allowed)}){hint}"
             + lookalike_note(unknown[0], allowed)
         )
-    check_request(model, u, t, **options)  # paths, grid and Monte Carlo work: refused before deriving
+    tt, samples, *_ = check_request(model, u, t, **options)  # paths, grid and MC work: refused before deriving
     if response is None:
         response = derive(model, order, **dict(derive_options or {}))
     eps = options.get("eps", 1.0)
-    truncation = next_order_part(response, u, t, eps)
+    truncation = next_order_part(response, samples, tt, eps)  # the same piecewise-linear input as verify's
     return verify_response(model, u, t, response=response, truncation=truncation, **options)
 
 
