@@ -95,23 +95,42 @@ class GalerkinRoute(Route):
 
     def _auto_degree(self, model: Diffusion, order: int, tol: float, build: dict[str, Any]) -> GalerkinResponse:
         """The lowest degree AUTO_START, AUTO_START + 2, ... whose error estimate meets ``tol``, within
-        MAX_GALERKIN_DEGREE and the memory guard; warns (ConvergenceWarning) with the last one otherwise."""
+        MAX_GALERKIN_DEGREE and the memory guard; warns (ConvergenceWarning) with the last one otherwise.
+        One weight for every try; each degree's system is built once (a try at p uses p - 2, p, p + 2)."""
+        from .galerkin_basis import check_analytic, choose_weight
+        from .galerkin_system import build_galerkin
+
+        num = model.with_values() if model.parameters else model
+        check_analytic(num)
+        opts = dict(build)
+        try:
+            weight = choose_weight(num, opts.pop("weight", None), seed=opts.get("seed", 0))
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(f"weight: the reference weight chosen from the model is degenerate ({exc})") from None
+        systems: dict[int, Any] = {}
+
+        def system(p: int) -> Any:
+            if p not in systems:
+                systems[p] = build_galerkin(num, p, weight=weight, order=order, **opts)
+            return systems[p]
+
         degree = AUTO_START if model.n <= 2 else AUTO_START - 2
         tried: list[int] = []
         resp: GalerkinResponse | None = None
         stop = ""
         while degree + 2 <= limits.MAX_GALERKIN_DEGREE:  # the estimate builds degree + 2 too
             try:
-                nxt = self._build(model, order, degree, tol, build)
+                estimate = GalerkinEstimate(system(degree), system(degree + 2), coarser=system(degree - 2))
             except GridError as exc:  # the memory guard: keep the last degree that fitted
                 if resp is None:
                     raise
                 stop = f"degree {degree} exceeds the memory guard ({str(exc).split(';')[0]})"
                 break
-            resp = nxt
+            resp = GalerkinResponse(model, order, estimate, tol=tol)
             tried.append(degree)
             if not resp.accuracy_problems():
                 break
+            systems.pop(degree - 2, None)  # no longer needed
             degree += 2
         else:
             stop = f"the next degree exceeds MAX_GALERKIN_DEGREE = {limits.MAX_GALERKIN_DEGREE}"
