@@ -132,3 +132,26 @@ def expected_readout_truth(model, ufun, t, eps, component=0):
     deg = sp.Poly(model.readout[component], *model.state).total_degree()
     means, covs = gaussian_law_truth(model, ufun, t, eps)
     return np.array([gauss_expect(lambda z: float(f(z)), means[j], covs[j], deg) for j in range(len(t))])
+
+
+def euler_means_quadratic(model, U, t, steps, eps=1.0):
+    """E f at the grid times of the Euler-Maruyama scheme with ``steps`` equal steps per grid interval, exactly,
+    for a linear model started in its stationary law and a quadratic readout (the scheme's mean and covariance
+    obey linear recursions; E f from them by Gauss-Hermite quadrature).  The input of each step is the average
+    of the piecewise-linear interpolant of U over the step (the simulation's convention)."""
+    A, c, C, D = linear_parts(model)
+    n = len(c)
+    m, S = stationary_law(A, c, D)
+    U = np.asarray(U, dtype=float).reshape(len(t), -1)
+    x = sp.symbols(f"q0:{n}")
+    f = sp.lambdify(x, model.readout[0].subs(dict(zip(model.state, x))), "numpy")
+    out = [gauss_expect(lambda h: f(*h), m, S, 3)]
+    for k in range(len(t) - 1):
+        dt = (t[k + 1] - t[k]) / steps
+        M = np.eye(n) - A * dt
+        for j in range(steps):
+            ubar = U[k] + (j + 0.5) / steps * (U[k + 1] - U[k])
+            m = M @ m + (c + eps * C @ ubar) * dt
+            S = M @ S @ M.T + D * dt
+        out.append(gauss_expect(lambda h: f(*h), m, S, 3))
+    return np.array(out)

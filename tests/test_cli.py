@@ -212,3 +212,140 @@ def test_estimate_prints_kernel_estimates_that_agree_with_the_exact_kernels(tmp_
 def test_estimate_bad_lags_is_a_one_line_error_before_any_work(capsys, lags):
     assert main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", lags]) == 2
     assert_one_line_error(capsys.readouterr().err, "--lags")
+
+
+# --------------------------------------------------------------------------- verify flags, predict (issue 19)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_example_verifies_with_paths_only(path, capsys):
+    # stationary nonlinear models choose their burn-in (reported); nothing but --paths is needed
+    code = main(["verify", str(path), "--paths", "2000"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "PASSED" in out
+
+
+def test_verify_flags_eps_seed_dt_burn_in(capsys):
+    model = str(EXAMPLES / "srnn_tanh.toml")  # a point start: Euler, --burn-in moot
+    code = main(["verify", model, "--paths", "200", "--eps", "0.5", "--seed", "3", "--dt", "0.005", "--t-end", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "eps 0.5" in out and "seed 3" in out and "Euler steps: 4 per grid interval (--dt 0.005)" in out
+    code = main(["verify", model, "--paths", "200", "--burn-in", "soon"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert_one_line_error(err, "--burn-in", "positive time or 'auto'", "soon")
+    code = main(["verify", model, "--paths", "200", "--eps", "nan"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "--eps", "finite")
+
+
+@pytest.mark.slow
+def test_verify_auto_burn_in_is_reported_and_a_given_one_used(capsys):
+    model = str(EXAMPLES / "srnn2d_tanh_nonequilibrium.toml")
+    code = main(["verify", model, "--paths", "200", "--t-end", "0.5", "--points", "6"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "burn-in: " in out and "(auto: 10 / the slowest relaxation rate" in out and "Galerkin spectrum" in out
+    code = main(["verify", model, "--paths", "200", "--t-end", "0.5", "--points", "6", "--burn-in", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "burn_in 3" in out and "auto" not in out, out + err
+
+
+def test_predict_writes_csv_matching_the_library(tmp_path, capsys):
+    import numpy as np
+
+    import volterra_sym as vs
+
+    target = tmp_path / "out" / "p.csv"
+    code = main(["predict", str(EXAMPLES / "ou1d_cubic.toml"), "--eps", "0.5", "--by-order", "--csv", str(target)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"wrote {target}" in out
+    lines = target.read_text().splitlines()
+    assert lines[0] == "t,y,y_error,y_order0,y_order1,y_order2,y_order3"
+    table = np.array([[float(x) for x in line.split(",")] for line in lines[1:]])
+    spec = vs.load_run(EXAMPLES / "ou1d_cubic.toml")
+    t = spec.time_grid()
+    want = vs.derive(spec.model, 3).predict(spec.input_values(t), t, eps=0.5)
+    np.testing.assert_array_equal(table[:, 0], t)
+    np.testing.assert_allclose(table[:, 1], want, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(table[:, 3:].sum(axis=1), table[:, 1], rtol=1e-12, atol=1e-15)
+    # to standard output without --csv
+    assert main(["predict", str(EXAMPLES / "ou1d_cubic.toml")]) == 0
+    assert capsys.readouterr().out.startswith("t,y,y_error\n0.0,")
+
+
+# --------------------------------------------------------------------------- errors up front, about the right argument
+
+
+TANH_FILE = """[model]
+kind = "SRNN"
+Gamma = 1
+W = 1.5
+b = 0.3
+C = 0.8
+sigma = 0.7
+activation = "tanh"
+readout = "h1"
+[derive]
+order = 1
+method = "galerkin"
+degree = 6
+"""
+
+
+def test_derive_refuses_a_module_of_a_numerical_route_before_writing_anything(tmp_path, capsys):
+    model = tmp_path / "tanh.toml"
+    model.write_text(TANH_FILE)
+    out = tmp_path / "out"
+    code = main(["derive", str(model), "--quiet", "--latex", str(out / "x.tex"), "--module", str(out / "k.py")])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "write_module", "numerically")
+    assert not (out / "x.tex").exists() and not (out / "k.py").exists()
+
+
+def test_a_matrix_of_the_wrong_size_is_named(tmp_path, capsys):
+    text = (EXAMPLES / "srnn2d_tanh_nonequilibrium.toml").read_text()
+    three = text.replace("Gamma = [[1, 0], [0, 1]]", "Gamma = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]").replace(
+        "b = [0.2, -0.1]", "b = [0.2, -0.1, 0.0]").replace("C = [1, 0.5]", "C = [1, 0.5, 0.1]").replace(
+        'state = ["h1", "h2"]\n', "")  # fmt: skip
+    path = tmp_path / "w2.toml"
+    path.write_text(three)  # W stays 2 x 2 in a 3-D model
+    code = main(["derive", str(path), "--quiet"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "[model] W: expected shape 3 x 3", "received (2, 2)")
+
+
+def test_messages_show_plain_numbers_not_numpy_reprs(capsys):
+    code = main(["estimate", str(EXAMPLES / "ou1d_cubic.toml"), "--lags", "0.015", "--paths", "100"])
+    err = capsys.readouterr().err
+    assert code == 2 and "np.float64" not in err
+    assert_one_line_error(err, "0.015 is not a multiple of dt = 0.01")
+
+
+def test_a_flat_noise_vector_in_a_model_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "flat.toml"
+    text = (EXAMPLES / "srnn2d_tanh_nonequilibrium.toml").read_text()
+    path.write_text(text.replace("sigma = 0.6", "sigma = [0.6, 0.6]"))
+    code = main(["derive", str(path), "--quiet"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "[model] sigma", "one Brownian motion driving all of them")
+
+
+@pytest.mark.slow
+def test_a_nonlinear_model_file_without_derive_settings_verifies_with_paths_only(tmp_path, capsys):
+    # issue 19: the 3-D nonequilibrium tanh SRNN of the report, stationary start, no [derive] table
+    path = tmp_path / "srnn3d.toml"
+    path.write_text(
+        '[model]\nkind = "SRNN"\nGamma = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n'
+        "W = [[0.4, -1, 0.3], [0.9, 0.2, -0.5], [-0.2, 0.6, 0.3]]\nb = [0.1, -0.2, 0.05]\nC = [1, 0.5, -0.3]\n"
+        'sigma = [[0.5, 0, 0], [0, 0.5, 0], [0, 0, 0.5]]\nactivation = "tanh"\nreadout = "h1"\n'
+        '[initial]\nkind = "stationary"\n[input]\nexpr = "0.3*sin(1.5*t)"\n[grid]\nt_end = 4.0\npoints = 41\n'
+    )
+    code = main(["verify", str(path), "--paths", "2000"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "burn-in: " in out and "method 'galerkin'" not in err and "PASSED" in out

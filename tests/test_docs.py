@@ -3,7 +3,9 @@
 Blocks of one file run in order in one namespace, with the working directory a
 fresh temporary folder (``examples/`` is linked into it, so the documented
 relative paths work and nothing is written into the repository).  A block
-fenced as ```python no-run is shown but not executed.
+fenced as ```python no-run is shown but not executed.  No block may issue a
+volterra_sym warning (the documented settings apply its remedy), except one fenced
+as ```python warns, whose text must explain the warning.
 Trusts: nothing; the blocks' own asserts are the checks.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,11 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
     return out
 
 
+def warning_blocks(text: str) -> set[int]:
+    """Line numbers of the blocks fenced ```python warns (their text explains the warning)."""
+    return {text.count("\n", 0, m.start()) + 1 for m in FENCE.finditer(text) if "warns" in m.group(1).split()}
+
+
 def test_fence_parser():
     text = "x\n```python\na = 1\n```\n\n```python no-run\nb = 2\n```\n```bash\nls\n```\n"
     assert python_blocks(text) == [(2, "a = 1\n", True), (6, "b = 2\n", False)]
@@ -43,7 +51,9 @@ def test_fence_parser():
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_blocks_run(doc, tmp_path, monkeypatch):
-    blocks = [b for b in python_blocks(doc.read_text(encoding="utf-8")) if b[2]]
+    text = doc.read_text(encoding="utf-8")
+    blocks = [b for b in python_blocks(text) if b[2]]
+    warned = warning_blocks(text)
     if not blocks:
         pytest.skip(f"{doc.name}: no python blocks")
     if doc.name in NEEDS:
@@ -60,9 +70,15 @@ def test_python_blocks_run(doc, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")  # headless, should a block plot
 
     namespace: dict = {"__name__": f"doc_{doc.stem}"}
+    from volterra_sym.errors import VolterraWarning
+
     for line, code, _ in blocks:
         name = f"{doc.relative_to(ROOT)}:{line}"
-        try:
-            exec(compile(code, name, "exec"), namespace)
-        except Exception as exc:
-            raise AssertionError(f"the python block at {name} failed: {type(exc).__name__}: {exc}") from exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", VolterraWarning)
+            try:
+                exec(compile(code, name, "exec"), namespace)
+            except Exception as exc:
+                raise AssertionError(f"the python block at {name} failed: {type(exc).__name__}: {exc}") from exc
+        ours = [str(w.message) for w in caught if issubclass(w.category, VolterraWarning)]
+        assert not ours or line in warned, f"the python block at {name} warns (apply the remedy): {ours}"

@@ -324,3 +324,42 @@ def test_export_uses_no_private_sympy_name_outside_the_printer_subclass():
     assert all(name == "_print" or name.startswith("_print_") for name, _ in hooks), hooks
     methods = [n.name for n in printer.body if isinstance(n, ast.FunctionDef)]
     assert methods and all(name.startswith("_print_") or not private(name) for name in methods), methods
+
+
+# --------------------------------------------------------------------------- the document's layout (issue 19 item 8)
+
+
+def test_structured_adjoint_shown_equals_the_fokker_planck_operator():
+    # the document writes L0* p = -phi.grad p - (div phi) p + 1/2 D : grad^2 p with div phi computed
+    from volterra_sym.model.operators import L0_adjoint
+
+    model = vs.SRNN([[1, 0], [0, 1]], [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], [1, 0.5], 0.6, activation="tanh",
+                    readout="h1")  # fmt: skip
+    h = model.state
+    p = sp.Function("p")(*h)
+    div = sum(sp.diff(model.drift[i], x) for i, x in enumerate(h))
+    shown = (
+        -sum(model.drift[i] * sp.diff(p, x) for i, x in enumerate(h))
+        - div * p
+        + sp.Rational(1, 2) * sum(model.D[i, j] * sp.diff(p, h[i], h[j]) for i in range(2) for j in range(2))
+    )
+    assert sp.expand(shown - L0_adjoint(model, p)) == 0
+
+
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")
+def test_galerkin_document_reads_like_a_paper(tmp_path):
+    model = vs.SRNN([[1, 0], [0, 1]], [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], [1, 0.5], 0.6, activation="tanh",
+                    readout="h1", name="rot")  # fmt: skip
+    resp = vs.derive(model, 2, method="galerkin", degree=8)
+    doc = to_latex(resp)
+    hierarchy = doc[doc.index(r"\section{Perturbation hierarchy}") : doc.index(r"\section{Volterra series")]
+    assert r"\tanh" not in hierarchy  # operators written once and referenced, one line per order
+    assert hierarchy.count("(order ") == 3
+    assert r"\nabla\cdot\phi" in doc and "Itô" in doc and r"ds_1\cdots ds_n" in doc
+    assert r"\title{Response kernels of the model rot}" in doc
+    assert r"-\lambda_{1}" in doc and r"_{11}" not in doc
+    assert doc.count(r"\begin{tabular}") == 2 and r"\tau = 0.5" in doc
+    md = to_markdown(resp)
+    assert "| $p$ |" in md and "---:" in md
+    log = compile_latex(doc, tmp_path)
+    assert not [w for w in overfull(log) if w > MAX_OVERFULL_PT]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -261,6 +262,7 @@ def test_first_order_coefficients_closed_form():
 # --------------------------------------------------------------------------- prediction
 
 
+@pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low P on purpose
 def test_predict_converges_to_volterra_quadrature(cubic_reference):
     """E h_t^3 from the features converges to the quadrature of the Volterra series as the degree grows."""
     want = float(MEAN0) + sum(cubic_reference.values())
@@ -268,6 +270,36 @@ def test_predict_converges_to_volterra_quadrature(cubic_reference):
     values = list(errors.values())
     assert all(b < a / 10 for a, b in zip(values, values[1:])), errors
     assert errors[14] <= 1e-8, errors
+
+
+def test_truncation_in_p_is_estimated_and_judged(cubic_reference):
+    """The last shell (prediction(P) - prediction(P - 1)) bounds the true error against the quadrature of the
+    series (independent route) from above, within 10x; below P where it is > 1% of the response: a warning."""
+    want = float(MEAN0) + sum(cubic_reference.values())
+    for P in (8, 10, 12, 14):
+        value, err = predict_features(cubic_taylor, MEAN0, U, GRID, P, 3, return_error=True)
+        true = abs(value - want)
+        assert true <= err <= 10 * true, (P, true, err)
+    with pytest.warns(vs.ConvergenceWarning, match=r"P = 4.*not converged in P.*Raise degree"):
+        predict_features(cubic_taylor, MEAN0, U, GRID, 4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_features(cubic_taylor, MEAN0, U, GRID, 14, 3)  # converged: silent
+
+
+def test_galerkin_features_refuse_a_degree_that_cannot_converge():
+    # issue 19: Galerkin kernels' Taylor coefficients grow like |lambda_max|^P: the series in P diverged silently
+    model = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    resp = vs.derive(model, 1, method="galerkin", degree=12)
+    t = np.linspace(0, 4, 41)
+    u = 0.3 * np.sin(1.5 * t)
+    with pytest.raises(vs.FeatureError, match=r"^degree: .*P = 4.*needs P of about \d+.*lambda_max.*Response.predict"):
+        resp.predict_features(u, t, 4, 1)
+    # justified: the same expansion, computed anyway, is far from the forward hierarchy (an independent route)
+    with pytest.warns(vs.ConvergenceWarning, match="not converged in P"):
+        forced = predict_features(lambda n, k, p: resp.kernel_taylor(n, k, p), resp.mean0, u, t, 4, 1)
+    series = resp.predict(u, t)[-1]
+    assert abs(forced - series) > 0.1 * abs(series - resp.mean0)
 
 
 def test_each_order_matches_simplex_quadrature(cubic_reference):

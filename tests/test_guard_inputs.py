@@ -105,7 +105,7 @@ def test_complex_kernel_no_longer_loses_its_imaginary_part():
 
 def test_real_entries_still_accepted():
     m = vs.OU(np.array([[1.0]]), np.array([1.0]), 1, readout="h1", params=None)
-    assert m.drift[0] == -1.0 * H1
+    assert m.drift[0] == -H1  # the decimal typed, exact (issue 19 item 6), as in model files
     # a real value written with complex intermediates stays real
     assert vs.OU(sp.exp(sp.I * sp.pi), 1, 1, readout="h1").drift[0] == H1
 

@@ -216,10 +216,23 @@ def test_bit_identical_across_chunks_and_bias_check() -> None:
     assert "KernelEstimate(order=2" in repr(a)
 
 
-def test_bias_warning_at_coarse_dt() -> None:
+def test_bias_warning_at_coarse_dt_lists_every_lag_and_the_corrected_estimate_is_right() -> None:
+    # K1(tau) = exp(-2 tau) exactly; the Euler chain at dt = 0.1 gives (1 - 0.2)^(tau/dt): biased at tau > 0
     model = vs.OU(A=2.0, C=1.0, sigma=0.3, readout="h1")
-    with pytest.warns(TimeStepBiasWarning, match="halve dt"):
-        vs.estimate_kernels(model, 1, {1: [0.0, 0.5, 1.0]}, paths=256, seed=0, dt=0.1)
+    taus = np.array([0.0, 0.5, 1.0, 1.5])
+    with pytest.warns(TimeStepBiasWarning) as record:
+        est = vs.estimate_kernels(model, 1, {1: taus}, paths=256, seed=0, dt=0.1)
+    (w,) = record
+    message = str(w.message)
+    assert "at lags 0.5, 1, 1.5;" in message and "est.corrected(n, k)" in message and "halve dt" in message
+    # linear readout, additive noise: the tangent is deterministic, K1 of the Euler chain is (1 - 2 dt)^(tau/dt)
+    exact = np.exp(-2.0 * taus)
+    np.testing.assert_allclose(est.mean(1), 0.8 ** (taus / 0.1), rtol=1e-12)
+    corr, cse = est.corrected(1), est.corrected_stderr(1)
+    np.testing.assert_allclose(corr, 2 * 0.9 ** (taus / 0.05) - 0.8 ** (taus / 0.1), rtol=1e-12)  # Richardson
+    assert np.all(np.abs(corr - exact)[1:] < 0.1 * np.abs(est.mean(1) - exact)[1:])  # bias O(dt^2), not O(dt)
+    assert np.allclose(corr, est.mean(1) - est.bias(1), rtol=1e-12, atol=1e-14) and np.all(cse < 1e-12)
+    assert "corrected" in est.to_json()["kernels"][0]
 
 
 def test_default_burn_in_rule() -> None:

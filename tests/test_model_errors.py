@@ -134,3 +134,30 @@ def test_bad_arguments_to_response_methods(call, match):
     resp = vs.derive(vs.OU(1.0, 1.0, 0.5, c=0.2, readout="h1**2"))
     with pytest.raises(vs.VolterraError, match=match):
         call(resp, np.linspace(0, 1, 11))
+
+
+# --------------------------------------------------------------------------- issue 19, item 5
+
+
+def test_unstable_model_is_blamed_on_the_dynamics_not_the_galerkin_weight():
+    unstable = vs.SRNN(-0.5, [[0.4, -1.0], [0.9, 0.2]], [0.1, -0.2], [1, 0.5], 0.5, activation="tanh", readout="h1")
+    with pytest.raises(vs.UnstableError, match=r"^model: the unperturbed dynamics diverges") as info:
+        vs.derive(unstable, 1, method="galerkin", degree=4)
+    assert "no stationary law" in str(info.value) and "degree" not in str(info.value)
+
+
+def test_a_flat_noise_vector_is_refused_with_both_meanings():
+    with pytest.raises(vs.ModelError, match=r"^sigma: received a flat sequence of 2 amplitudes .* np\.diag"):
+        vs.SRNN(1.0, [[0.4, -1.0], [0.9, 0.2]], None, [1, 0.5], [0.5, 0.3], readout="h1")
+    with pytest.raises(vs.ModelError, match=r"^sigma: received a flat sequence"):
+        vs.OU([[1.0, 0.0], [0.0, 1.0]], [1, 0.5], np.array([0.5, 0.3]), readout="h1")
+    with pytest.raises(vs.ModelError, match=r"^diffusion: received a flat sequence"):
+        vs.Diffusion(["x", "y"], ["-x", "-y"], [0.5, 0.3], [[1], [0]], "x")
+    assert vs.SRNN(1.0, 0.5, None, 1.0, [0.5], readout="h1").r == 1  # 1-D: no ambiguity
+
+
+def test_describe_prints_numpy_scalars_as_numbers():
+    from volterra_sym.errors import describe
+
+    assert describe(np.float64(0.015)) == "0.015 (type float64)"
+    assert describe(np.int64(3)) == "3 (type int64)"

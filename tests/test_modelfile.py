@@ -298,3 +298,18 @@ def test_symbol_only_in_readout():
     model = loads_model(BASE.replace('"h1"', '"k*h1"') + 'k = "symbol"\n')
     k = next(s for s in model.parameters if s.name == "k")
     assert model.readout[0].has(k)
+
+
+def test_python_floats_are_the_decimals_typed_as_in_model_files():
+    # issue 19 item 6: "-1.0 h_1", "0.500000000000000" from the API, rationals from files
+    import volterra_sym as vsym
+
+    api = vsym.OU(1.0, 0.5, np.float64(0.7), c=0.3, readout="h1**3")
+    filed = vsym.load_model(EXAMPLES / "ou1d_cubic.toml")
+    assert api.drift == filed.drift and api.diffusion == filed.diffusion and api.coupling == filed.coupling
+    assert "3/10 - h1" in str(api) and "[[7/10]]" in str(api) and "1.0" not in str(api)
+    srnn = vsym.SRNN(np.eye(3), np.zeros((3, 3)), None, [1, 0, 0], 0.5 * np.eye(3), readout="h1")
+    assert "1.0" not in str(srnn.drift) and srnn.diffusion[0, 0] == sp.Rational(1, 2)
+    # the shortest decimal that round-trips, not the binary fraction
+    tenth = vsym.OU(0.1, 1, 1, readout="h1")
+    assert tenth.drift[0].coeff(tenth.state[0]) == -sp.Rational(1, 10)

@@ -23,6 +23,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
+import numpy as np
+
 from . import limits
 from .checks.verify import VerifyReport, check_request
 from .errors import MAX_MESSAGE, VolterraError
@@ -49,6 +51,8 @@ examples:
   volterra-sym derive examples/ou1d_symbolic.toml --numeric      (parameter values substituted first)
   volterra-sym verify examples/srnn2d_quadratic_two_inputs.toml --paths 4000 --seed 1
   volterra-sym verify examples/ou1d_cubic.toml --input "sin(t)" --t-end 5 --plot check.png
+  volterra-sym verify examples/srnn2d_tanh_nonequilibrium.toml --eps 0.5 --burn-in 20 --dt 0.01
+  volterra-sym predict examples/ou1d_cubic.toml --eps 0.5 --csv prediction.csv
   volterra-sym estimate examples/ou1d_cubic.toml --order 2 --lags 0:2:0.25 --paths 20000 --json est.json
 
 Model files are TOML; see docs/model_files.md and the examples/ folder.
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify,estimate}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,derive,verify,predict,estimate}")
 
     demo = sub.add_parser(
         "demo",
@@ -137,7 +141,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
     verify.add_argument("--points", type=_points, metavar="K", help="grid points, overriding [grid]")
+    _run_options(verify)
+    verify.add_argument(
+        "--dt",
+        type=_positive_float,
+        metavar="DT",
+        help="largest Euler step of the coarse run (the Monte Carlo estimate runs DT/2; default: grid step / 4)",
+    )
     verify.set_defaults(func=cmd_verify)
+
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="the kernels' prediction of E f(h_t) as CSV",
+        description="Predict E f(h_t) from the kernels of MODEL for the input of its [input] table on its [grid] "
+        "(or --input/--t-end/--points) and write it as CSV: t, the prediction per readout component, the "
+        "route's error estimate where it states one, and with --by-order each order's part.",
+        epilog="example: volterra-sym predict examples/ou1d_cubic.toml --eps 0.5 --csv prediction.csv",
+    )
+    predict.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    _derive_options(predict)
+    predict.add_argument(
+        "--input", action="append", metavar="EXPR", help="input u(t) for a channel, overriding [input] (repeatable)"
+    )
+    predict.add_argument("--t-end", type=_positive_float, metavar="T", help="end time, overriding [grid]")
+    predict.add_argument("--points", type=_points, metavar="K", help="grid points, overriding [grid]")
+    predict.add_argument("--eps", type=_eps, default=1.0, metavar="E", help="input amplitude eps (default 1)")
+    predict.add_argument("--by-order", action="store_true", help="also write each order's part eps^n y^(n)")
+    predict.add_argument("--csv", metavar="F", help="write the CSV to F (default: standard output)")
+    predict.set_defaults(func=cmd_predict)
 
     estimate = sub.add_parser(
         "estimate",
@@ -159,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--paths", type=_positive_int, default=10000, metavar="N", help="paths (default 10000)")
     estimate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     estimate.add_argument("--dt", type=_positive_float, default=0.01, metavar="DT", help="time step (default 0.01)")
+    estimate.add_argument(
+        "--burn-in",
+        type=_burn_in,
+        metavar="T|auto",
+        help="stationary start of a nonlinear model: the unperturbed dynamics run T from h = 0 first "
+        "(default: chosen by estimate_kernels)",
+    )
     estimate.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://host:8786")
     estimate.add_argument("--json", metavar="F", help="write the estimates as JSON")
     estimate.set_defaults(func=cmd_estimate)
@@ -182,10 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """--eps and --burn-in of the Monte Carlo check."""
+    parser.add_argument("--eps", type=_eps, default=1.0, metavar="E", help="input amplitude eps (default 1)")
+    parser.add_argument(
+        "--burn-in",
+        type=_burn_in,
+        default="auto",
+        metavar="T|auto",
+        help="stationary start of a nonlinear model: the unperturbed dynamics run T from h = 0 first; 'auto' "
+        "(default): 10 / the slowest relaxation rate the route knows (reported)",
+    )
+
+
 def _derive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: [derive])")
     parser.add_argument(
-        "--method", choices=tuple(ROUTES), help="derivation route (default: [derive] or exact)"
+        "--method",
+        choices=tuple(ROUTES),
+        help="derivation route (default: [derive], else exact for linear models and galerkin otherwise)",
     )
     for option, methods in route_options().items():  # one flag per option, from the routes' schemas
         flag = option.cli_flag
@@ -272,6 +326,25 @@ def _positive_float(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
     return value
+
+
+def _eps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (the input amplitude), received {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number (the input amplitude), received {text!r}")
+    return value
+
+
+def _burn_in(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive time or 'auto', received {text!r}") from None
 
 
 def _version() -> str:
@@ -390,19 +463,19 @@ def cmd_derive(args: argparse.Namespace) -> int:
     spec = load_run(args.model)
     if args.numeric:
         spec = replace(spec, model=spec.model.with_values())
-    for target, what in ((args.latex, "LaTeX file"), (args.markdown, "Markdown file"), (args.module, "module"),
-                         (args.json, "JSON file")):
+    outputs = [
+        (args.module, "write_module"),  # first: the one a numerical route refuses, before anything is written
+        (args.latex, "write_latex"),
+        (args.markdown, "write_markdown"),
+    ]
+    for target, what in [*outputs, (args.json, "JSON file")]:
         if target:
-            output_path(target, what)  # every output path is checked before the derivation
+            output_path(target, what.replace("write_", ""))  # every output path refused before any work
     resp = _derive(spec, args.order, args.method, _cli_route_options(args))
     if not args.quiet:
         print(f"{describe_model(spec.model)}")
         _print_kernels(resp)
-    for target, method in (
-        (args.latex, "write_latex"),
-        (args.markdown, "write_markdown"),
-        (args.module, "write_module"),
-    ):
+    for target, method in outputs:
         if target:
             _write(resp, method, Path(target))
             print(f"wrote {target}")
@@ -430,6 +503,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         options=_cli_route_options(args),
         paths=args.paths,
         seed=args.seed,
+        eps=args.eps,
+        burn_in=args.burn_in,
+        dt=args.dt,
     )
     print(report)
     if args.plot:
@@ -441,8 +517,55 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"wrote {args.plot}")
     passed = report.passed
     if not passed:
-        _error("verification failed: the kernels' prediction disagrees with the reference (see the table above)")
+        why = "not verified (see the verdict above)" if "not verified" in report.verdict else (
+            "the kernels' prediction disagrees with the reference (see the table above)"
+        )
+        _error(f"verification failed: {why}")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """The kernels' prediction of E f(h_t) on a model file's input and grid, as CSV."""
+    spec = load_run(args.model).override(args.input, args.t_end, args.points)
+    if not spec.has_verification:
+        raise CLIError(
+            f"{spec.source}: no [input] and [grid] tables to predict on; add them to the file "
+            "or pass --input EXPR --t-end T --points K"
+        )
+    if args.csv:
+        output_path(args.csv, "CSV file")  # refused before any work
+    model = spec.model if spec.model.is_numeric() else spec.model.with_values()
+    t = spec.time_grid()
+    u = spec.input_values(t)
+    resp = _derive(replace(spec, model=model), args.order, args.method, _cli_route_options(args))
+    try:
+        value, error = resp.predict(u, t, eps=args.eps, by_order=True, return_error=True)
+    except (TypeError, VolterraError):  # a route that states no error
+        value, error = resp.predict(u, t, eps=args.eps, by_order=True), None
+    parts = np.asarray(value, dtype=float).reshape(resp.order + 1, t.size, -1)
+    p = parts.shape[2]
+    names = ["y"] if p == 1 else [f"y{k + 1}" for k in range(p)]
+    header = ["t", *names]
+    cols = [t[:, None], parts.sum(axis=0)]
+    if error is not None:
+        err = np.abs(np.asarray(error, dtype=float))
+        err = err.reshape(-1, t.size, p).sum(axis=0)  # per order (Galerkin) or already summed (closed forms)
+        header += [f"{name}_error" for name in names]
+        cols.append(err)
+    if args.by_order:
+        for n in range(resp.order + 1):
+            header += [f"{name}_order{n}" for name in names]
+            cols.append(parts[n])
+    table = np.concatenate(cols, axis=1)
+    lines = [",".join(header)] + [",".join(repr(float(x)) for x in row) for row in table]
+    text = "\n".join(lines) + "\n"
+    if args.csv:
+        write_text_file(args.csv, text, "CSV file")
+        print(f"{describe_model(model)}; method {resp.method}, order {resp.order}, eps {args.eps:g}")
+        print(f"wrote {args.csv} ({t.size} rows: {', '.join(header)})")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
@@ -491,9 +614,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         )
     if args.json:
         output_path(args.json, "JSON file")  # before the Monte Carlo (its folders are created, as derive does)
+    burn: dict[str, Any] = {} if args.burn_in in (None, "auto") else {"burn_in": args.burn_in}
     est = estimate_kernels(
-        model, order=args.order, lags=lags, paths=args.paths, seed=args.seed, dt=args.dt, client=args.scheduler
-    )
+        model, order=args.order, lags=lags, paths=args.paths, seed=args.seed, dt=args.dt, client=args.scheduler,
+        **burn,
+    )  # fmt: skip
     print(describe_model(model))
     print(f"Monte Carlo kernel estimates: {args.paths} paths, seed {args.seed}, dt {args.dt:g}")
     for n in range(1, args.order + 1):
@@ -529,7 +654,8 @@ def _derive(
     from .derive import derive
     from .routes import get_route
 
-    method = method or spec.method or "exact"
+    # default: closed forms for linear models, the Galerkin route (degree chosen to meet its tol) otherwise
+    method = method or spec.method or ("galerkin" if _nonlinear(spec.model) else "exact")
     route = get_route(method)
     order = order or spec.order or (None if route.default_order else DEFAULT_ORDER)
     settings = {**spec.options, **(options or {})}  # the command line over the file's [derive]
@@ -547,6 +673,9 @@ def _verify(
     options: Mapping[str, Any] | None = None,
     paths: int | None = None,
     seed: int | None = None,
+    eps: float = 1.0,
+    burn_in: float | str | None = "auto",
+    dt: float | None = None,
 ) -> VerifyReport:
     from .workflows import verify
 
@@ -554,10 +683,82 @@ def _verify(
     t = spec.time_grid()
     u = spec.input_values(t)
     run: dict[str, Any] = {k: v for k, v in (("paths", paths), ("seed", seed)) if v is not None}
+    run["eps"] = eps
+    if dt is not None:  # Euler steps per grid interval of the coarse run, from the largest step allowed
+        run["substeps"] = max(1, math.ceil(float(np.max(np.diff(t))) / dt - 1e-9))
     check_request(model, u, t, **run)  # paths, grid and Monte Carlo work: refused before deriving
     if resp is None or not spec.model.is_numeric():
         resp = _derive(replace(spec, model=model), order, method, options)
+    if burn_in == "auto":
+        burn_in = _auto_burn_in(model, resp)
+    elif burn_in is not None and not _needs_burn_in(model):
+        burn_in = None  # a known initial law: nothing to burn in
+    if burn_in is not None:
+        run["burn_in"] = burn_in
+    if dt is not None and _is_euler(model):
+        print(f"Euler steps: {run['substeps']} per grid interval (--dt {dt:g}), Monte Carlo at twice that")
     return verify(model, u, t, response=resp, **run)
+
+
+def _is_euler(model: Diffusion) -> bool:
+    from .checks.oracle import linear_arrays
+    from .errors import NotLinearError
+
+    try:
+        linear_arrays(model)
+    except NotLinearError:
+        return True
+    return False
+
+
+def _nonlinear(model: Diffusion) -> bool:
+    """Not a linear SRNN: a drift not affine in the state, or a noise or coupling that depends on it (read off
+    the expressions; parameters may stay symbolic)."""
+    import sympy as sp
+
+    state = set(model.state)
+    J = model.drift.jacobian(sp.Matrix(model.state))
+    return any(e.free_symbols & state for e in [*J, *model.diffusion, *model.coupling])
+
+
+def _needs_burn_in(model: Diffusion) -> bool:
+    """A stationary start whose law is not known in closed form (a nonlinear model)."""
+    return isinstance(model.initial, Stationary) and _is_euler(model)
+
+
+#: relaxation times an automatic burn-in spans (an O(1) offset from h = 0 decays to e^-10 ~ 5e-5)
+BURN_IN_TIMES = 10.0
+
+
+def _auto_burn_in(model: Diffusion, resp: Response) -> float | None:
+    """BURN_IN_TIMES / the slowest relaxation rate, printed; None when the start needs no burn-in.
+
+    The rate comes from what the route knows: the Galerkin spectrum (``slowest_rate``), else the
+    linearisation of the drift at h = 0 (the slowest -Re of its eigenvalues)."""
+    if not _needs_burn_in(model):
+        return None
+    rate, source = None, ""
+    own = getattr(resp, "slowest_rate", None)
+    if callable(own):
+        rate, source = float(own()), f"the Galerkin spectrum (degree {getattr(resp, 'degree', '?')})"
+    else:
+        import sympy as sp
+
+        J = model.drift.jacobian(sp.Matrix(model.state)).subs({x: 0 for x in model.state})
+        try:
+            ev = np.linalg.eigvals(np.array(J.evalf(), dtype=float))
+            rate, source = float(np.min(-ev.real)), "the linearisation of the drift at h = 0"
+        except (TypeError, ValueError):
+            rate = None
+    if rate is None or not np.isfinite(rate) or rate <= 0:
+        raise CLIError(
+            "--burn-in: the stationary law of this nonlinear model is not known in closed form and no positive "
+            "relaxation rate is known to choose a burn-in; give --burn-in T (the time the unperturbed dynamics "
+            "run from h = 0 first)"
+        )
+    burn = float(f"{BURN_IN_TIMES / rate:.2g}")
+    print(f"burn-in: {burn:g} (auto: {BURN_IN_TIMES:g} / the slowest relaxation rate {rate:.3g} from {source})")
+    return burn
 
 
 def _write(resp: Response, method: str, target: Path) -> None:

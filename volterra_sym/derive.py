@@ -39,8 +39,11 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
     route = get_route(method)
     order = check_derive_request(model, order)  # size limits, before any work (shared by every derive path)
     if model.general_input:
-        return _derive_channels(model, order, route, options)
-    return route.derive(model, order, **options)
+        response = _derive_channels(model, order, route, options)
+    else:
+        response = route.derive(model, order, **options)
+    response.derive_options = {"method": method, **options}  # how to derive order N + 1 (verify's truncation)
+    return response
 
 
 def _derive_channels(model: Diffusion, order: int | None, route: Route, options: dict[str, Any]) -> Response:

@@ -122,8 +122,11 @@ def clip(value: object, limit: int = 60) -> str:
 
 
 def describe(value: object, limit: int = 80) -> str:
-    """A short printable description of a received value, for error messages."""
-    text = repr(value)
+    """A short printable description of a received value, for error messages (NumPy scalars as plain numbers:
+    ``0.015 (type float64)``, not ``np.float64(0.015)``)."""
+    item = getattr(value, "item", None)
+    plain = type(value).__module__ == "numpy" and callable(item) and getattr(value, "ndim", 1) == 0
+    text = repr(item()) if plain else repr(value)  # type: ignore[misc]
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{text} (type {type(value).__name__})"

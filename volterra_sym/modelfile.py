@@ -520,6 +520,16 @@ class _Loader:
         if state is None:
             n = next((m.rows for m in mats.values() if m.shape != (1, 1)), 1)
             self.state = vs.default_state(n)
+        raw_sigma = table.get("sigma")
+        n_state = len(self.state) if self.state is not None else 1
+        if isinstance(raw_sigma, list) and n_state > 1 and not any(isinstance(x, list) for x in raw_sigma):
+            raise self.error(
+                "model",
+                "sigma",
+                f"a flat array of {len(raw_sigma)} amplitudes for {n_state} state variables would be one Brownian "
+                f"motion driving all of them ({n_state} x 1); give the {n_state} x r matrix: independent noises as a "
+                f"diagonal [[a, 0, ...], [0, b, ...], ...], one common noise as [[a], [b], ...]",
+            )
         initial = self.read_initial()
         readout = self.readout(table)
         declared = {sym: None for sym in self.params.values() if sym not in self.values}

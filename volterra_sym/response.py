@@ -89,6 +89,8 @@ class Response(ABC):
     taus: tuple[sp.Symbol, ...]
     s_sym: sp.Symbol
     t_sym: sp.Symbol
+    #: ``method`` and route options of :func:`~volterra_sym.derive` (set there; None for hand-built responses)
+    derive_options: dict[str, Any] | None = None
 
     def __init__(self, model: Diffusion, order: int) -> None:
         self.model = model
@@ -345,10 +347,20 @@ class Response(ABC):
         from .features.response_feature import predict_features
 
         comp = self._component(component)[0]
-        opts = {**self._feature_defaults, **options}
+        self.check_feature_degree(degree, t)
+        opts = {"why": self.feature_convergence_note(), **self._feature_defaults, **options}
         return predict_features(
             self._taylor_function(level, comp), self.mean0_number(comp), u, t, degree, level, **opts
         )
+
+    def feature_convergence_note(self) -> str:
+        """Why the response-feature series in P may converge slowly for this route ("" when nothing to add)."""
+        return ""
+
+    def check_feature_degree(self, degree: Any, t: Any) -> None:
+        """Refuse a feature degree P at which the route knows the series in P cannot have converged (routes with
+        no such knowledge accept every P; the last-shell estimate still judges the result)."""
+        return None
 
     def mean0_number(self, component: int) -> float:
         """E_inf f_c as a float (stationary start)."""

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from . import limits
 from .checks.verify import VerifyReport, check_request, verify_response
 from .derive import derive
-from .errors import ArgumentError
+from .errors import ArgumentError, VolterraError
 from .model.diffusion import Diffusion
 from .model.parsing import lookalike_note
 from .response import Response
@@ -43,7 +47,8 @@ def verify(
         ``chunk``, ``max_memory``, ``progress``).
     """
     check_model(model)
-    allowed = [name for name in inspect.signature(verify_response).parameters if name not in ("model", "u", "t")]
+    internal = ("model", "u", "t", "truncation")
+    allowed = [name for name in inspect.signature(verify_response).parameters if name not in internal]
     unknown = sorted(set(options) - set(allowed) - {"response"})
     if unknown:
         close = difflib.get_close_matches(unknown[0], allowed, n=1)
@@ -52,7 +57,34 @@ def verify(
             f"{unknown[0][:40]}: not an option of verify (options: {', '.join(allowed)}){hint}"
             + lookalike_note(unknown[0], allowed)
         )
-    check_request(model, u, t, **options)  # paths, grid and Monte Carlo work: refused before deriving
+    tt, samples, *_ = check_request(model, u, t, **options)  # paths, grid and MC work: refused before deriving
     if response is None:
         response = derive(model, order, **dict(derive_options or {}))
-    return verify_response(model, u, t, response=response, **options)
+    eps = options.get("eps", 1.0)
+    truncation = next_order_part(response, samples, tt, eps)  # the same piecewise-linear input as verify's
+    return verify_response(model, u, t, response=response, truncation=truncation, **options)
+
+
+def next_order_part(response: Response, u: Any, t: Any, eps: float = 1.0, extra: int = 2) -> np.ndarray | None:
+    """|eps^(N+1) y^(N+1)| + ... + |eps^(N+extra) y^(N+extra)| on t: the size of the first orders a Response of
+    order N omits (two orders by default: one of them may vanish by symmetry), or None where it cannot be had.
+
+    Galerkin responses continue their forward hierarchy on the same matrices; other routes derive order
+    N + extra again with the options the Response was derived with (``derive`` records them).
+    """
+    tt = np.asarray(t, dtype=float)
+    own = getattr(response, "higher_orders", None)
+    if callable(own):
+        return np.sum(np.abs(np.asarray(own(u, tt, eps, extra), dtype=float)), axis=0)
+    options = getattr(response, "derive_options", None)
+    top = min(response.order + extra, limits.MAX_ORDER)
+    if options is None or top <= response.order:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nxt = derive(response.model, top, **options)
+            parts = np.asarray(nxt.predict(u, tt, eps=eps, by_order=True), dtype=float)[response.order + 1 :]
+    except VolterraError:  # beyond the route's reach (limits, unsupported): not estimated
+        return None
+    return np.sum(np.abs(parts), axis=0)

@@ -14,7 +14,7 @@ hierarchy, Volterra series); each route's own steps live in its folder
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,11 +35,21 @@ class Equation:
 
 
 @dataclass
+class Table:
+    """A table of numbers: a caption, column headers and rows; cells are LaTeX math (rendered as $...$)."""
+
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
 class Step:
     key: str
     title: str
     text: str
     equations: list[Equation] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
 
 
 @dataclass
@@ -82,7 +92,7 @@ def common_steps(resp: DerivationSubject) -> list[Step]:
 
 def derivation_title(resp: DerivationSubject) -> str:
     """The title of every route's record."""
-    return f"Response kernels of the model '{resp.model.name}'"
+    return f"Response kernels of the model {resp.model.name}"
 
 
 def route_derivation(resp: DerivationSubject, route_steps: list[Step]) -> Derivation:
@@ -117,7 +127,7 @@ def _model_step(resp: DerivationSubject) -> Step:
         Equation(
             r"d h_t",
             r"\left[\phi(h_t) + \varepsilon\, \gamma(h_t)\, u_t\right] dt + \sigma(h_t)\, dW_t",
-            note="Ito SDE",
+            note="Itô SDE",
         ),
         Equation(r"y_t", r"f(h_t)", note="output"),
     ]
@@ -130,47 +140,78 @@ def _model_step(resp: DerivationSubject) -> Step:
     )
 
 
+def _divergence(vec: Any, state: Sequence[sp.Symbol]) -> sp.Expr:
+    return sp.simplify(sum((sp.diff(vec[i], x) for i, x in enumerate(state)), sp.Integer(0)))
+
+
 def _generator_step(resp: DerivationSubject) -> Step:
+    """The operators, written once.  With a constant noise the adjoint is shown in its structured form
+    L0* p = -phi.grad p - (div phi) p + 1/2 D : grad^2 p with div phi computed (the expanded form repeats
+    the drift); a state-dependent noise gets the fully expanded operators."""
     m = resp.model
     g = sp.Function("g")(*m.state)
     p = sp.Function("p")(*m.state)
-    eqs = [Equation(sp.Symbol(r"\mathcal{L}_0 g"), L0(m, g))]
+    constant_noise = not any(e.free_symbols & set(m.state) for e in m.D)
+    eqs: list[Equation] = []
+    if constant_noise:
+        eqs += [
+            Equation(
+                sp.Symbol(r"\mathcal{L}_0 g"),
+                r"\sum_i \phi_i\, \partial_i g + \tfrac12 \sum_{i,j} D_{ij}\, \partial_i \partial_j g",
+            ),
+            Equation(
+                sp.Symbol(r"\mathcal{L}_0^* p"),
+                r"-\sum_i \phi_i\, \partial_i p - (\nabla\cdot\phi)\, p + \tfrac12 \sum_{i,j} D_{ij}\, "
+                r"\partial_i \partial_j p",
+            ),
+            Equation(sp.Symbol(r"\nabla\cdot\phi"), _divergence(m.drift, m.state)),
+        ]
+    else:
+        eqs += [
+            Equation(sp.Symbol(r"\mathcal{L}_0 g"), L0(m, g)),
+            Equation(sp.Symbol(r"\mathcal{L}_0^* p"), L0_adjoint(m, p)),
+        ]
     for k in range(m.m):
         eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{index_label(k)}}} g"), L1(m, k, g)))
-    eqs.append(Equation(sp.Symbol(r"\mathcal{L}_0^* p"), L0_adjoint(m, p)))
     for k in range(m.m):
         eqs.append(Equation(sp.Symbol(rf"\mathcal{{L}}_1^{{{index_label(k)}*}} p"), L1_adjoint(m, k, p)))
-    return Step(
-        "generators",
-        "Generators and Fokker-Planck operators",
-        r"Backward generator $\mathcal{L}_0 g = \phi\cdot\nabla g + \tfrac12 D:\nabla^2 g$, input operators "
-        r"$\mathcal{L}_1^k g = \gamma_k\cdot\nabla g$ and their adjoints, applied to generic functions of the state.",
-        eqs,
+    text = (
+        r"Backward generator $\mathcal{L}_0 g = \phi\cdot\nabla g + \tfrac12 D:\nabla^2 g$ and input operators "
+        r"$\mathcal{L}_1^k g = \gamma_k\cdot\nabla g$ ($\phi$, $\gamma$, $D$ as above), with their adjoints "
+        r"(Fokker-Planck operators) "
     )
+    text += (
+        r"$\mathcal{L}_0^* p = -\nabla\cdot(\phi p) + \tfrac12 \nabla^2 : (D p)$, here with the constant $D$:"
+        if constant_noise
+        else r"$\mathcal{L}_0^* p = -\nabla\cdot(\phi p) + \tfrac12 \nabla^2 : (D p)$, applied to generic functions:"
+    )
+    return Step("generators", "Generators and Fokker-Planck operators", text, eqs)
 
 
 def _hierarchy_step(resp: DerivationSubject) -> Step:
+    """One line per order, in the operators of the previous section (not re-expanded)."""
     m = resp.model
-    t = sp.Symbol("t")
-    eqs = []
-    for n in range(resp.order + 1):
-        rho_n = sp.Function(rf"\rho^{{({n})}}")(t, *m.state)
-        rhs = L0_adjoint(m, rho_n)
-        if n > 0:
-            rho_prev = sp.Function(rf"\rho^{{({n - 1})}}")(t, *m.state)
-            for k in range(m.m):
-                rhs += sp.Function(f"u_{index_label(k)}")(t) * L1_adjoint(m, k, rho_prev)
-        eqs.append(Equation(sp.Derivative(rho_n, t), rhs, note=f"order {n}"))
-    duhamel = []
+    source = (
+        r"u^{1}(t)\, \mathcal{L}_1^{1*}"
+        if m.m == 1
+        else r"\sum_{k=1}^{" + str(m.m) + r"} u^k(t)\, \mathcal{L}_1^{k*}"
+    )
+    eqs = [Equation(r"\partial_t \rho^{(0)}_t", r"\mathcal{L}_0^* \rho^{(0)}_t", note="order 0")]
     for n in range(1, resp.order + 1):
-        duhamel.append(
+        eqs.append(
             Equation(
-                rf"\rho^{{({n})}}_t",
-                rf"\int_0^t e^{{(t-s)\mathcal{{L}}_0^*}} \sum_{{k}} u^k_s\, "
-                rf"\mathcal{{L}}_1^{{k*}} \rho^{{({n - 1})}}_s \, ds",
-                note="Duhamel",
+                rf"\partial_t \rho^{{({n})}}_t",
+                rf"\mathcal{{L}}_0^* \rho^{{({n})}}_t + {source} \rho^{{({n - 1})}}_t",
+                note=f"order {n}",
             )
         )
+    duhamel = [
+        Equation(
+            r"\rho^{(n)}_t",
+            r"\int_0^t e^{(t-s)\mathcal{L}_0^*} \sum_{k} u^k_s\, \mathcal{L}_1^{k*} \rho^{(n-1)}_s \, ds",
+            note=r"Duhamel, $n \ge 1$",
+        )
+    ]
     init = r"\rho^{(0)}_t = \rho_\infty" if resp.stationary else r"\rho^{(0)}_0 = \mu_0"
     return Step(
         "hierarchy",
@@ -191,7 +232,7 @@ def _volterra_step(resp: DerivationSubject) -> Step:
         + str(n)
         + r"} \varepsilon^n \sum_{k_1..k_n} \int_{0<s_n<\dots<s_1<t} K^{(n)}_{k_1..k_n}(\tau_1,\dots,\tau_n"
         + ("" if resp.stationary else r";\, s_n")
-        + r")\, u^{k_1}_{s_1}\cdots u^{k_n}_{s_n}\, ds"
+        + r")\, u^{k_1}_{s_1}\cdots u^{k_n}_{s_n}\, ds_1\cdots ds_n"
     )
     rec = [
         Equation(r"G_0", r"f"),

@@ -463,9 +463,32 @@ def _header_facts(resp: Documented) -> list[str]:
     ]
 
 
-def _sections(resp: Documented) -> Iterable[tuple[str, str, list[list[tuple[str, str]]]]]:
+def _sections(resp: Documented) -> Iterable[tuple[str, str, list[list[tuple[str, str]]], list[Any]]]:
     for step in resp.derivation.steps:
-        yield step.title, step.text, display_rows(step.equations)
+        yield step.title, step.text, display_rows(step.equations), list(step.tables)
+
+
+def _latex_table(table: Any) -> str:
+    """A numeric table: caption line, then a booktabs-free tabular (first column left, numbers right)."""
+    cols = "l" + "r" * (len(table.header) - 1)
+    lines = [
+        r"\begin{center}",
+        _prose_tex(table.caption) + r"\\[0.3\baselineskip]",
+        r"\begin{tabular}{" + cols + "}",
+        r"\hline",
+        " & ".join(f"${h}$" for h in table.header) + r" \\",
+        r"\hline",
+    ]
+    lines += [" & ".join(f"${c}$" for c in row) + r" \\" for row in table.rows]
+    lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    return "\n".join(lines)
+
+
+def _md_table(table: Any) -> str:
+    lines = [f"*{table.caption}*", "", "| " + " | ".join(f"${h}$" for h in table.header) + " |"]
+    lines.append("|" + "|".join([" --- "] + [" ---: "] * (len(table.header) - 1)) + "|")
+    lines += ["| " + " | ".join(f"${c}$" for c in row) + " |" for row in table.rows]
+    return "\n".join(lines)
 
 
 def to_latex(resp: Documented, body_only: bool = False) -> str:
@@ -477,7 +500,7 @@ def to_latex(resp: Documented, body_only: bool = False) -> str:
     deriv = resp.derivation
     out: list[str] = []
     if body_only:
-        for title, _, displays in _sections(resp):
+        for title, _, displays, _tables in _sections(resp):
             out.append(f"% {title}")
             out += [_align(rows, "align*") for rows in displays]
         return "\n".join(out) + "\n"
@@ -488,6 +511,8 @@ def to_latex(resp: Documented, body_only: bool = False) -> str:
         r"\usepackage[a4paper,margin=2.5cm]{geometry}",
         r"\usepackage{amsmath,amssymb}",
         r"\allowdisplaybreaks",
+        # a page break before a section rather than after its title when less than ~8 lines are left
+        r"\newcommand{\sectionbreak}{\par\vskip 0pt plus 8\baselineskip\penalty-200\vskip 0pt plus -8\baselineskip}",
         r"\setlength{\parindent}{0pt}",
         r"\setlength{\parskip}{0.5\baselineskip}",
         r"\title{" + _escape_text(deriv.title) + "}",
@@ -498,10 +523,12 @@ def to_latex(resp: Documented, body_only: bool = False) -> str:
         facts_tex + ".",
         "",
     ]
-    for title, text, displays in _sections(resp):
+    for title, text, displays, tables in _sections(resp):
+        out.append(r"\sectionbreak")  # a section title never ends a page
         out.append(r"\section{" + _prose_tex(title) + "}")
         out.append(_prose_tex(text))
         out += [_align(rows, "align*") for rows in displays]
+        out += [_latex_table(table) for table in tables]
         out.append("")
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"
@@ -519,14 +546,16 @@ def to_markdown(resp: Documented, body_only: bool = False) -> str:
     deriv = resp.derivation
     out: list[str] = []
     if body_only:
-        for _, _, displays in _sections(resp):
+        for _, _, displays, _tables in _sections(resp):
             out += [_md_display(rows) + "\n" for rows in displays]
         return "\n".join(out)
     out += [f"# {deriv.title}", "", ", ".join(_header_facts(resp)) + ".", ""]
-    for title, text, displays in _sections(resp):
+    for title, text, displays, tables in _sections(resp):
         out += [f"## {title}", "", text, ""]
         for rows in displays:
             out += [_md_display(rows), ""]
+        for table in tables:
+            out += [_md_table(table), ""]
     return "\n".join(out)
 
 

@@ -56,11 +56,13 @@ from ..features.signature import (
 from ..model.parsing import as_expression
 
 __all__ = [
+    "check_feature_truncation",
     "feature_coefficients",
     "feature_words",
     "predict_features",
     "response_feature",
     "response_kernel",
+    "top_shell_mask",
 ]
 
 Letter = tuple[int, int]
@@ -480,6 +482,64 @@ def feature_coefficients(
 # --------------------------------------------------------------------------- prediction and kernel
 
 
+def top_shell_mask(degree: int, level: int, inputs: int = 1, shell: int | None = None) -> np.ndarray:
+    """Boolean mask over the feature layout of degree P (levels 1..level): the words whose largest q_j is
+    ``shell`` (default P).
+
+    The words with every q_j <= P - 1 are exactly the features of degree P - 1 (their coefficients c_w do
+    not depend on P), so <c * mask, Phi> = prediction(P) - prediction(P - 1): the last shell of the series
+    in P, whose size estimates its truncation."""
+    shell = degree if shell is None else shell
+    dim = (degree + 1) * inputs
+    parts = []
+    for n in range(1, level + 1):
+        q = np.indices((dim,) * n).reshape(n, -1) // inputs
+        parts.append(np.max(q, axis=0) == shell)
+    return np.concatenate(parts)
+
+
+#: the last shell of the series in P may be this large against the response before a warning
+FEATURE_RTOL = 1e-2
+
+
+def check_feature_truncation(
+    error: Any, previous: Any, response: Any, degree: int, why: str = "", stacklevel: int = 3
+) -> None:
+    """Judge the truncation in P of a response-feature prediction.
+
+    error = |shell P| (prediction(P) - prediction(P - 1)), previous = |shell P - 1|, response = prediction -
+    E_inf f (arrays of equal shape).  Warns (ConvergenceWarning) where the last shell exceeds FEATURE_RTOL of
+    the response (not converged in P; the message says whether the shells still grow with P); refuses
+    (FeatureError on ``degree``) where the prediction is not finite.  ``why``: the route's reason for slow
+    convergence, added to both messages.  (Routes that know their growth rate refuse before, e.g. Galerkin:
+    ``Response.predict_features``.)"""
+    import warnings
+
+    from ..errors import ConvergenceWarning
+
+    with np.errstate(invalid="ignore"):
+        err = float(np.max(np.abs(error))) if np.size(error) else 0.0
+        prev = float(np.max(np.abs(previous))) if np.size(previous) else 0.0
+        big = float(np.max(np.abs(response))) if np.size(response) else 0.0
+    finite = np.isfinite(err) and np.isfinite(big)
+    if finite and (err <= FEATURE_RTOL * big or err <= 1e-13):
+        return
+    reason = f" {why}" if why else ""
+    grow = f"; the shells still grow with P (x{err / prev:.3g} from P - 1)" if prev > 0 and err > prev else ""
+    advice = "Raise degree, shorten the horizon t, or predict with Response.predict (no expansion in P)"
+    if not finite:
+        raise FeatureError(
+            f"degree: the response-feature series does not converge at P = {degree}: its last shell (the terms "
+            f"of degree P) is {err:.3g} against a response of {big:.3g}{grow}.{reason} {advice}"
+        )
+    warnings.warn(
+        f"predict_features: the last shell of the series in P (P = {degree}) is {err:.3g}, {err / big:.2g} of the "
+        f"response {big:.3g} (tolerance {FEATURE_RTOL:g}): not converged in P{grow}.{reason} {advice}",
+        ConvergenceWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def predict_features(
     taylor: Taylor,
     mean0: Any,
@@ -494,12 +554,19 @@ def predict_features(
     truncation: str = "box",
     exact: bool = True,
     dps: int = 50,
+    return_error: bool = False,
+    why: str = "",
 ) -> Any:
     """E f(h_t) ~ mean0 + sum_n eps^n sum_{|w| = n} c_w S^w(Phi_t(u)), at t[-1] (or every t_j with ``running``).
 
     ``mean0`` is E_inf f (``Response.mean0``, stationary start).  Shapes follow
     :func:`response_feature`: a float for one input, (...,) for a batch, and an
     extra time axis (..., L) with ``running``.
+
+    Truncation in P: the last shell (words with some q_j = P, :func:`top_shell_mask`) is the change from
+    degree P - 1 to P; its size is the error estimate (``return_error=True``: (value, estimate)).  Where it
+    exceeds 1% of the response a ConvergenceWarning names the remedy (:func:`check_feature_truncation`;
+    ``why`` adds the route's reason); a non-finite prediction is a FeatureError.
     """
     grid = _as_grid(t)
     values, lead = _as_input(u, grid)
@@ -512,8 +579,16 @@ def predict_features(
         base = float(as_expression(mean0, where="mean0"))
     except (TypeError, ExpressionError):
         raise FeatureError(f"mean0: expected a number (E_inf f), received {describe(mean0)}") from None
-    out = base + feats @ (coef * scale)
-    return float(out) if np.ndim(out) == 0 else out
+    with np.errstate(over="ignore", invalid="ignore"):
+        response = feats @ (coef * scale)
+        error = np.abs(feats @ (coef * scale * top_shell_mask(degree, level, m)))
+        previous = np.abs(feats @ (coef * scale * top_shell_mask(degree, level, m, degree - 1)))
+    check_feature_truncation(error, previous, response, degree, why)
+    out = base + response
+    value = float(out) if np.ndim(out) == 0 else out
+    if return_error:
+        return value, (float(error) if np.ndim(error) == 0 else error)
+    return value
 
 
 def response_kernel(

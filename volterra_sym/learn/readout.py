@@ -41,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import limits
 from ..errors import ExpressionError, InputError, ReadoutError, VolterraError, describe
 from ..features import response_feature
+from ..features.response_feature import check_feature_truncation, top_shell_mask
 from ..model.parsing import as_expression
 from ..validate import check_model
 from .estimators import validated_series
@@ -432,13 +433,31 @@ class ReadoutRegression(RegressorMixin, BaseEstimator):
         return cache[key]
 
     def predict_features(self, X: Any, degree: int, level: int | None = None, **options: Any) -> np.ndarray:
-        """The fitted readout's prediction as intercept + <beta, Phi_T(u)> (:meth:`kernel_machine`), (n,)."""
-        intercept, beta = self.kernel_machine(degree, level, **options)
+        """The fitted readout's prediction as intercept + <beta, Phi_T(u)> (:meth:`kernel_machine`), (n,).
+
+        The series in P is judged as in :func:`volterra_sym.features.predict_features`: routes that know
+        it cannot converge refuse (Galerkin kernels below P ~ e |lambda_max| T), and a last shell (the
+        change from P - 1 to P) above 1% of the response is a ConvergenceWarning naming the remedy."""
+        check_is_fitted(self, "coef_")
         level = self.order if level is None else level
         batch = self._batch(X)
-        out = []
-        for grid, u in self._series_list(batch):
-            out.append(response_feature(u, grid, degree, level) @ beta)
+        series = list(self._series_list(batch))
+        for grid, _ in series:
+            for resp in self.responses_:
+                resp.check_feature_degree(degree, grid)
+        intercept, beta = self.kernel_machine(degree, level, **options)
+        m = self.responses_[0].model.m
+        top = top_shell_mask(degree, level, m)
+        prev = top_shell_mask(degree, level, m, degree - 1)
+        out, shell, before = [], [], []
+        for grid, u in series:
+            feat = response_feature(u, grid, degree, level)
+            with np.errstate(over="ignore", invalid="ignore"):
+                out.append(feat @ beta)
+                shell.append(np.abs((feat * top) @ beta))
+                before.append(np.abs((feat * prev) @ beta))
+        notes = {resp.feature_convergence_note() for resp in self.responses_} - {""}
+        check_feature_truncation(np.array(shell), np.array(before), np.array(out), degree, " ".join(sorted(notes)))
         return intercept + np.array(out)
 
 
@@ -450,7 +469,8 @@ class SimulationGap:
     """The readout trained on simulated means versus the simulation-free fit.
 
     ``coef_series`` / ``intercept_series``: w, b from the Volterra series (no simulation);
-    ``coef_simulated`` / ``intercept_simulated``: from Monte Carlo means over ``paths`` paths;
+    ``paths`` is per batch (``paths * batches`` in all);
+    ``coef_simulated`` / ``intercept_simulated``: from Monte Carlo means over all the paths;
     ``coef_stderr``: jackknife standard error (over ``batches`` independent batches) of the
     simulated coefficients; ``z = (coef_simulated - coef_series) / coef_stderr``.
     ``output_*``: the same for the trained readouts' outputs on the training inputs,
@@ -482,7 +502,11 @@ class SimulationGap:
 
     def summary(self) -> str:
         """A short table: coefficient, series value, simulated value, gap, stderr, z."""
-        lines = [f"paths = {self.paths} in {self.batches} batches", "j   w_series    w_simulated    gap    stderr    z"]
+        total = self.paths * self.batches
+        lines = [
+            f"paths = {self.paths} per batch x {self.batches} batches = {total} in all",
+            "j   w_series    w_simulated    gap    stderr    z",
+        ]
         for j, (a, b, s) in enumerate(zip(self.coef_series, self.coef_simulated, self.coef_stderr)):
             lines.append(f"{j:<3d} {a:10.5f} {b:12.5f} {b - a:9.2e} {s:8.2e} {(b - a) / s:6.2f}")
         gap = np.abs(self.output_simulated - self.output_series)

@@ -111,7 +111,8 @@ def _sympify_entry(value: Any, where: str, symbols: Mapping[str, sp.Symbol] | No
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ModelError(f"{where}: received the non-finite number {value}; give finite values")
-        return sp.Float(value)
+        # the decimal the user typed (the shortest repr), exact: 0.7 -> 7/10, 1.0 -> 1, as in model files
+        return sp.Rational(repr(float(value)))
     if isinstance(value, int):
         return sp.Integer(value)
     try:
@@ -303,6 +304,7 @@ class Diffusion:
         if drift_m.rows != n:
             raise ModelError(f"drift: expected {n} components (one per state variable), received {drift_m.rows}")
         _register(names, drift_m)
+        _check_flat_noise(diffusion, "diffusion", n)
         sig = _as_matrix(diffusion, "diffusion", names)
         if sig.shape == (1, 1) and n > 1:
             sig = sig[0, 0] * sp.eye(n)
@@ -580,15 +582,38 @@ def _square(value: Any, where: str, n: int | None) -> sp.Matrix:
     return m
 
 
+def _check_flat_noise(value: Any, where: str, n: int) -> None:
+    """Refuse a flat sequence of n > 1 noise amplitudes: it would mean one Brownian motion driving every unit
+    (an n x 1 matrix), which is rarely what a list of per-unit amplitudes intends."""
+    if n <= 1 or isinstance(value, (str, sp.Basic, int, float)) or not isinstance(value, Iterable):
+        return
+    shape = getattr(value, "shape", None)
+    flat = len(shape) == 1 if shape is not None else all(
+        isinstance(x, (str, sp.Basic, int, float)) or not isinstance(x, Iterable) for x in value
+    )
+    if flat:
+        items = list(value)
+        raise ModelError(
+            f"{where}: received a flat sequence of {len(items)} amplitudes for {n} state variables; that would be one "
+            f"Brownian motion driving all of them (an {n} x 1 matrix). Give the {n} x r matrix: independent noises "
+            f"are the diagonal np.diag({items}), one common noise is [[a], [b], ...] ({n} rows of one entry)"
+        )
+
+
 def _dimension(**candidates: Any) -> int:
-    """The state dimension n read off the first non-scalar argument (errors name that argument)."""
+    """The state dimension n: the row count most of the non-scalar arguments agree on (ties: the first), so
+    the shape error then names the argument that disagrees (a 2 x 2 W among 3-D Gamma, b, C blames W)."""
+    votes: dict[int, int] = {}
     for name, c in candidates.items():
         if c is None:
             continue
         m = _as_matrix(c, name)
         if m.shape != (1, 1):
-            return m.rows
-    return 1
+            votes[m.rows] = votes.get(m.rows, 0) + 1
+    if not votes:
+        return 1
+    best = max(votes.values())
+    return next(k for k, v in votes.items() if v == best)  # dicts keep the order: ties go to the first
 
 
 def _coupling_and_state(C: Any, state: Sequence[Any] | None, n: int) -> tuple[sp.Matrix, tuple[sp.Symbol, ...]]:
@@ -641,6 +666,7 @@ def SRNN(
     if bm.rows != n:
         raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    _check_flat_noise(sigma, "sigma", n)
     sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     a = _activation(activation)
     h = sp.Matrix(st)
@@ -684,6 +710,7 @@ def OU(
     if cm.rows != n:
         raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
+    _check_flat_noise(sigma, "sigma", n)
     sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     h = sp.Matrix(st)
     drift = -Am * h + cm

@@ -15,6 +15,7 @@ from ...documents.derivation import (
     DerivationSubject,
     Equation,
     Step,
+    Table,
     index_label,
 )
 
@@ -48,34 +49,46 @@ def galerkin_steps(resp: GalerkinSubject) -> list[Step]:
     rates = np.asarray(resp.leading_rates(4))
     eqs = [
         Equation(sp.Symbol(r"p"), sp.Integer(resp.degree), note="total degree of the basis"),
-        Equation(sp.Symbol(r"N"), sp.Integer(resp.N), note=f"basis functions, C({n_state} + p, p)"),
+        Equation(sp.Symbol(r"N"), sp.Integer(resp.N), note=f"basis functions, $\\binom{{{n_state} + p}}{{p}}$"),
         Equation(lhs, rhs, rel=r"\approx"),
-        Equation(
-            sp.Symbol(r"\text{slowest rates } -\lambda"),
-            sp.Matrix([[sp.Float(complex(r).real, 5) + sp.I * sp.Float(complex(r).imag, 5) for r in rates]]),
-        ),
     ]
+    for j, r in enumerate(rates, start=1):
+        z = complex(r)
+        eqs.append(
+            Equation(
+                sp.Symbol(rf"-\lambda_{{{j}}}"),
+                sp.Float(z.real, 5) + sp.I * sp.Float(z.imag, 5),
+                note="slowest relaxation rate" if j == 1 else "",
+            )
+        )
     lags = (0.5, 1.0, 2.0)
+    values = []
     for n in range(1, resp.order + 1):
         for ks in resp.index_tuples(n):
             width = n if resp.stationary else n + 1
             pts = np.repeat(np.asarray(lags)[:, None], width, axis=1)
             vals, errs = resp.kernel_error(n, ks, pts, 0)
             label = ",".join(str(index_label(k)) for k in ks)
-            for lag, v, e in zip(lags, np.atleast_1d(vals), np.atleast_1d(errs)):
-                args = ", ".join([f"{lag:g}"] * width)
-                eqs.append(
-                    Equation(
-                        sp.Symbol(f"K^{{({n})}}_{{{label}}}({args})"),
-                        sp.Float(float(v), 8),
-                        rel=r"\approx",
-                        note=f"error estimate {float(e):.1e}",
-                    )
-                )
-    table = []
-    for d, vals in resp.convergence_table(lags=lags):
-        row = ", ".join(f"{float(v):.10f}" for v in np.atleast_1d(vals))
-        table.append(Equation(f"p = {d}", rf"K^{{(1)}}_1({', '.join(f'{x:g}' for x in lags)}) = ({row})", rel=r"\;"))
+            cells = [
+                rf"{float(v):.8f} \pm {_sci(float(e))}" for v, e in zip(np.atleast_1d(vals), np.atleast_1d(errs))
+            ]
+            values.append([rf"K^{{({n})}}_{{{label}}}"] + cells)
+    lag_cols = [rf"\tau = {x:g}" for x in lags]
+    tables = [
+        Table(
+            r"Kernels at equal lags $K^{(n)}_k(\tau, \dots, \tau)$, with their error estimates",
+            ["\\text{kernel}"] + lag_cols,
+            values,
+        ),
+        Table(
+            "Convergence in the degree $p$ of the first-order kernel",
+            ["p"] + [rf"K^{{(1)}}_1({x:g})" for x in lags],
+            [
+                [str(d)] + [f"{float(v):.10f}" for v in np.atleast_1d(vals)]
+                for d, vals in resp.convergence_table(lags=lags)
+            ],
+        ),
+    ]
     return [
         Step(
             "galerkin",
@@ -90,12 +103,22 @@ def galerkin_steps(resp: GalerkinSubject) -> list[Step]:
                 if resp.stationary
                 else r"the initial law enters through the exact expectations $l$ of the basis functions. "
             )
-            + "Error estimates compare degree $p$ with $p + 2$ on the same weight "
+            + r"The eigenvalues $\lambda_j$ of $M$ closest to 0 (besides the zero mode) give the slowest relaxation "
+            "rates. Error estimates compare degrees $p - 2$, $p$ and $p + 2$ on the same weight "
             f"(tolerance {resp.tol:g} relative); for linear SRNNs the route is exact. The kernels are numbers, "
-            "not formulas: values at equal lags are listed, then the first-order kernel for several degrees.",
-            eqs + table,
+            "not formulas: their values at equal lags are tabulated, then the first-order kernel for several degrees.",
+            eqs,
+            tables,
         )
     ]
+
+
+def _sci(x: float) -> str:
+    """1.7e-07 as LaTeX: 1.7 \\cdot 10^{-7}."""
+    if x == 0 or not np.isfinite(x):
+        return "0" if x == 0 else r"\infty"
+    mant, exp = f"{x:.1e}".split("e")
+    return rf"{mant} \cdot 10^{{{int(exp)}}}"
 
 
 def _prose_weight(text: str) -> str:

@@ -30,7 +30,7 @@ from ...documents.derivation import Derivation, route_derivation
 from ...errors import ArgumentError, ConvergenceWarning, ModelError, describe
 from ...model.diffusion import OU, Diffusion
 from ...response import Response, check_finite_prediction
-from ...validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
+from ...validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, input_samples
 from ..base import ContractCase, Route
 from ..options import PILOT_SEED, Option
 from .derivation import galerkin_steps
@@ -39,6 +39,10 @@ from .system import DEGREE
 
 #: default tolerance of the kernels' error estimate (relative to their largest value)
 DEFAULT_TOL = 1e-4
+
+
+#: first degree the automatic choice tries (n <= 2; one less step in higher dimensions)
+AUTO_START = 6
 
 
 def _check_weight(weight: Any, n: int) -> Any:
@@ -85,6 +89,8 @@ class GalerkinResponse(Response):
         self.N = self.system.M.shape[0]
         self.weight = self.system.weight.describe()
         self.tol = tol
+        #: the degrees the automatic choice tried (degree=None), the last one chosen; None for a given degree
+        self.degrees_tried: list[int] | None = None
 
     # ---- kernels -------------------------------------------------------------------
     def kernel(self, n: int, k: Sequence[int] | int | None = None, component: int | None = None) -> Any:
@@ -197,20 +203,61 @@ class GalerkinResponse(Response):
             out[n] = (big, err)
         return out
 
-    def check_accuracy(self, stacklevel: int = 2) -> None:
-        """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size.
+    def accuracy_problems(self) -> list[str]:
+        """Where a kernel's error estimate exceeds ``tol`` relative to its size: one message per order (cached).
+        ``derive`` warns with them; ``vs.verify`` does not pass a response that has any."""
+        if "_problems" not in self.__dict__:
+            found = []
+            # an order's size is floored at sqrt(machine eps) x the largest kernel of any order: a kernel below
+            # it is zero in double precision (K^(2), K^(4) of a cubic readout of a linear model), and its
+            # rounding noise relative to itself says nothing about convergence
+            accuracy = self.accuracy()
+            overall = max((big for big, _ in accuracy.values()), default=0.0)
+            floor = float(np.sqrt(np.finfo(float).eps)) * overall
+            for n, (big, err) in accuracy.items():
+                scale = max(big, floor) if max(big, floor) > 0 else 1.0
+                msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
+                if msg:
+                    found.append(msg)
+            self.__dict__["_problems"] = found
+        return list(self.__dict__["_problems"])
 
-        The size of an order is floored at sqrt(machine epsilon) x the largest kernel of any order: a kernel
-        below that floor is zero in double precision (e.g. K^(2) and K^(4) of a cubic readout of a linear
-        model, exactly zero), and its rounding noise relative to itself says nothing about convergence."""
-        accuracy = self.accuracy()
-        overall = max((big for big, _ in accuracy.values()), default=0.0)
-        floor = float(np.sqrt(np.finfo(float).eps)) * overall
-        for n, (big, err) in accuracy.items():
-            scale = max(big, floor) if max(big, floor) > 0 else 1.0
-            msg = self.estimate.warning(err / scale, self.tol, f"order-{n} kernel (relative)")
-            if msg:
-                warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
+    def check_accuracy(self, stacklevel: int = 2) -> None:
+        """Warn (ConvergenceWarning) where a kernel's error estimate exceeds ``tol`` relative to its size."""
+        for msg in self.accuracy_problems():
+            warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
+
+    def _fastest_rate(self) -> float:
+        """|lambda_max|: the largest modulus in the spectrum of M (the fastest mode of the basis)."""
+        ev = self.system.eigenvalues if self.system.eigenvalues is not None else np.linalg.eigvals(self.system.M)
+        return float(np.max(np.abs(ev))) if np.size(ev) else 0.0
+
+    def feature_convergence_note(self) -> str:
+        """The Taylor coefficients l Gamma M^p c_f grow like the spread of M's spectrum to the power p."""
+        return (
+            "Galerkin kernels: their Taylor coefficients l Gamma M^p c_f grow like |lambda_max|^p, lambda_max the "
+            f"fastest mode of the degree-{self.degree} basis (|lambda_max| = {self._fastest_rate():.3g}), so the "
+            "terms (|lambda_max| t)^P / P! of the series in P fall only once P is well above e |lambda_max| t."
+        )
+
+    def check_feature_degree(self, degree: Any, t: Any) -> None:
+        """Refuse P below e |lambda_max| t: the shells (|lambda_max| t)^P / P! have not started to fall."""
+        from ...errors import FeatureError
+
+        try:
+            horizon = float(np.max(np.abs(np.asarray(t, dtype=float))))
+        except (TypeError, ValueError):
+            return  # the grid's own checks speak
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not np.isfinite(horizon):
+            return
+        need = int(np.ceil(np.e * self._fastest_rate() * horizon))
+        if degree < need:
+            raise FeatureError(
+                f"degree: the response-feature series of these Galerkin kernels does not converge at P = {degree} "
+                f"on t up to {horizon:g}: it needs P of about {need} or more. {self.feature_convergence_note()} "
+                "Use Response.predict (the forward hierarchy, no expansion in P), a shorter horizon, or features "
+                "from exact or Taylor kernels."
+            )
 
     # ---- prediction ----------------------------------------------------------------
     def predict(
@@ -244,6 +291,22 @@ class GalerkinResponse(Response):
             return res
         return res, (err if by_order else err.sum(axis=0))
 
+    def higher_orders(self, u: Any, t: Any, eps: float = 1.0, extra: int = 2) -> np.ndarray:
+        """eps^n y^(n)(t) for n = N+1 .. N+extra, shape (extra, len(t)[, p]): the first orders this response
+        omits, by the same forward hierarchy continued on the same matrices (their size estimates the series
+        truncation; ``vs.verify`` reports it)."""
+        import dataclasses
+
+        tt = check_grid(t)
+        e = check_eps(eps)
+        extra = check_int(extra, "extra", minimum=1, maximum=limits.MAX_ORDER)
+        U = input_samples(u, tt, self.model.m)
+        top = self.order + extra
+        up = dataclasses.replace(self.system, order=top)
+        parts = np.asarray(up.predict(U, tt, 1.0, True, top), dtype=float)[self.order + 1 :]
+        powers = e ** np.arange(self.order + 1, top + 1)
+        return parts * powers.reshape((-1,) + (1,) * (parts.ndim - 1))
+
     # ---- documents and listings ----------------------------------------------------
     def convergence_table(self, degrees: Sequence[int] | None = None, lags: Sequence[float] = (0.5, 1.0, 2.0)) -> Any:
         """K^(1) (first input, first component) at ``lags`` for several degrees on this weight: rows (p, values)."""
@@ -268,24 +331,34 @@ class GalerkinResponse(Response):
         return route_derivation(self, galerkin_steps(self))
 
     def summary(self, lags: Sequence[float] = (0.0, 0.5, 1.0, 2.0)) -> str:
-        """A readable listing: the basis, the slowest rates, each kernel at a few equal lags with its error."""
+        """A readable listing: the basis, the slowest rates, each kernel at a few equal lags, and per order the
+        error estimate that ``tol`` judges (largest over the probe lags, relative to the largest |K|)."""
         rates = ", ".join(f"{complex(r).real:.4g}" for r in self.leading_rates(3))
         lines = [
             f"GalerkinResponse(order={self.order}, degree={self.degree}, N={self.N}, weight={self.weight}, "
             f"slowest rates {rates})"
         ]
+        if self.degrees_tried:
+            tried = self.degrees_tried
+            lines.append(f"  degree {self.degree} chosen automatically (tried {tried}; tol = {self.tol:g})")
         if self.stationary:
             lines.append(f"  E f(h^0_t) = {self.mean0}")
+        accuracy = self.accuracy()
         for n in range(1, self.order + 1):
             width = n if self.stationary else n + 1
             pts = np.repeat(np.asarray(lags, dtype=float)[:, None], width, axis=1)
             for ks in self.index_tuples(n):
-                v, e = self.kernel_error(n, ks, pts, 0)
+                v, _ = self.kernel_error(n, ks, pts, 0)
                 label = ",".join(str(k + 1) for k in ks)
-                lines.append(
-                    f"  K^({n})_[{label}] at equal lags {list(lags)}: {np.round(v, 8).tolist()} "
-                    f"(error <= {float(np.max(e)):.2g})"
-                )
+                lines.append(f"  K^({n})_[{label}] at equal lags {list(lags)}: {np.round(v, 8).tolist()}")
+            big, err = accuracy[n]
+            rel = err / big if big > 0 else err
+            verdict = "meets" if rel <= self.tol else "EXCEEDS"
+            horizon = float(np.max(self.probe_lags(n)) * (1 if n == 1 else n))
+            lines.append(
+                f"  order {n}: error estimate {err:.2g} on lags 0..{horizon:.3g} = {rel:.2g} relative to max |K| "
+                f"{big:.3g}; {verdict} tol = {self.tol:g}"
+            )
         return "\n".join(lines)
 
     def to_json(self, lags: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)) -> dict[str, Any]:
@@ -342,6 +415,9 @@ class GalerkinRoute(Route):
     def _derive(self, model: Diffusion, order: int | None, **options: Any) -> GalerkinResponse:
         assert order is not None  # the base class requires it (default_order is False)
         weight = None if options["weight"] is None else _check_weight(options["weight"], model.n)
+        if options["degree"] is None:  # the lowest degree whose error estimate meets tol
+            build = {"weight": weight, "max_memory": options["max_memory"], "seed": options["seed"]}
+            return self._auto_degree(model, order, float(options["tol"]), build)
         try:
             estimate = galerkin_error(
                 model,
@@ -360,6 +436,56 @@ class GalerkinRoute(Route):
             ) from None
         resp = GalerkinResponse(model, order, estimate, tol=options["tol"])
         resp.check_accuracy(stacklevel=5)
+        return resp
+
+    def _auto_degree(self, model: Diffusion, order: int, tol: float, build: dict[str, Any]) -> GalerkinResponse:
+        """The lowest degree AUTO_START, AUTO_START + 2, ... whose error estimate meets ``tol``, within
+        MAX_GALERKIN_DEGREE and the memory guard; warns (ConvergenceWarning) with the last one otherwise.
+        One weight for every try; each degree's system is built once (a try at p uses p - 2, p, p + 2)."""
+        from .analytic import check_analytic
+        from .system import build_galerkin
+        from .weights import choose_weight
+
+        num = model.with_values() if model.parameters else model
+        check_analytic(num)
+        opts = {k: v for k, v in build.items() if v is not None}
+        try:
+            weight = choose_weight(num, opts.pop("weight", None), seed=opts.get("seed", 0))
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(f"weight: the reference weight chosen from the model is degenerate ({exc})") from None
+        systems: dict[int, Any] = {}
+
+        def system(p: int) -> Any:
+            if p not in systems:
+                systems[p] = build_galerkin(num, p, weight=weight, order=order, **opts)
+            return systems[p]
+
+        degree = AUTO_START if model.n <= 2 else AUTO_START - 2
+        tried: list[int] = []
+        resp: GalerkinResponse | None = None
+        stop = ""
+        while degree + 2 <= limits.MAX_GALERKIN_DEGREE:  # the estimate builds degree + 2 too
+            try:
+                estimate = GalerkinEstimate(system(degree), system(degree + 2), coarser=system(degree - 2))
+            except ArgumentError as exc:  # the memory guard (on degree): keep the last degree that fitted
+                if resp is None or not str(exc).startswith("degree"):
+                    raise
+                stop = f"degree {degree} exceeds the memory guard ({str(exc).split(';')[0]})"
+                break
+            resp = GalerkinResponse(model, order, estimate, tol=tol)
+            tried.append(degree)
+            if not resp.accuracy_problems():
+                break
+            systems.pop(degree - 2, None)  # no longer needed
+            degree += 2
+        else:
+            stop = f"the next degree exceeds MAX_GALERKIN_DEGREE = {limits.MAX_GALERKIN_DEGREE}"
+        assert resp is not None
+        resp.degrees_tried = tried
+        if resp.accuracy_problems():
+            note = f"galerkin: degree chosen automatically stopped at {resp.degree} ({stop or 'no degree met tol'}); "
+            for msg in resp.accuracy_problems():
+                warnings.warn(note + msg, ConvergenceWarning, stacklevel=5)
         return resp
 
     def contract_case(self) -> ContractCase:

@@ -96,11 +96,10 @@ def memory_needed(n: int, degree: int, m: int = 1, n_nodes: int | None = None, p
 DEGREE = Option(
     "degree",
     "int",
-    "total polynomial degree of the basis",
+    "total polynomial degree p of the basis (N = C(n + p, p) functions); not given: the lowest of 6, 8, ... "
+    "(4, 6, ... for n > 2) whose error estimate meets tol, within MAX_GALERKIN_DEGREE and max_memory",
     minimum=1,
     limit="MAX_GALERKIN_DEGREE",
-    required="the polynomial degree of the basis, e.g. degree=10 (error falls geometrically with the degree; "
-    "see docs/galerkin.md)",
 )
 
 

@@ -188,11 +188,18 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
             if i >= steps - 20 * snap_every and (steps - 1 - i) % snap_every == 0:
                 snaps.append(X.copy())
     Y = np.concatenate(snaps)
-    if not np.all(np.isfinite(Y)) or np.abs(Y).max() > 1e8:
+    # a stationary law keeps its spread over the last third; a diverging one grows (2000 paths: sd to ~3%)
+    with np.errstate(all="ignore"):
+        first, last = np.std(snaps[0], axis=0), np.std(snaps[-1], axis=0)
+        growing = bool(np.any(last > 2.0 * first + 1e-12)) and float(np.max(np.abs(snaps[-1]))) > 1e3
+    if not np.all(np.isfinite(Y)) or np.abs(Y).max() > 1e8 or growing:
+        with np.errstate(all="ignore"):
+            where = f" (at t = {time:g} its mean is {np.round(snaps[-1].mean(axis=0), 3).tolist()}, still growing)"
         raise UnstableError(
-            "weight='pilot': the pilot simulation of the unperturbed dynamics diverged, so there is no stationary "
-            "law to take a weight from; the Galerkin route needs stable dynamics (use method='exact'/'taylor' "
-            "for an unstable model from a point start)"
+            "model: the unperturbed dynamics diverges: the pilot simulation that chooses the Galerkin weight ran "
+            f"away{where if np.all(np.isfinite(snaps[-1])) else ''}, so there is no stationary law (an unstable "
+            "drift?). Check the parameters (e.g. the sign of Gamma); for an unstable model from a point start use "
+            "method='exact'/'taylor'"
         )
     return gaussian_weight(Y.mean(axis=0), np.cov(Y.T).reshape(n, n), n, source=f"pilot (seed {seed})")
 
