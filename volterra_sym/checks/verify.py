@@ -271,7 +271,7 @@ def verify(
     eps: float = 1.0,
     substeps: int = DEFAULT_SUBSTEPS,
     bias: float | None = None,
-    burn_in: float | None = None,
+    burn_in: float | str = "auto",
     chunk: int | None = None,
     max_memory: int | None = None,
     progress: bool | None = None,
@@ -292,7 +292,7 @@ def verify(
     eps : input amplitude.
     substeps : Euler only: grid refinement factor (the bias estimate also runs 2 * substeps).
     bias : impose a bias bound instead of the estimate (Euler) or 0 (exact).
-    burn_in : passed to ``simulate`` (Stationary start of nonlinear models).
+    burn_in : passed to ``simulate`` ("auto": 20 relaxation times for a Stationary start without a closed form).
     client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
         (bit-identical to the local run; docs/distributed.md).
     """
