@@ -331,8 +331,6 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
     return means, covs
 
 
-
-
 # --------------------------------------------------------------------------- Gaussian moments
 
 
