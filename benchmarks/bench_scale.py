@@ -29,7 +29,8 @@ S = 0.2  # noise amplitude (s_eff)
 
 
 def load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    a, b, c = os.getloadavg()
+    return f"load average {a:.2f} {b:.2f} {c:.2f}"
 
 
 def network(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,8 +81,8 @@ def simulate_vs_euler() -> None:
     for n in (16, 64, 256):
         m = model(n, initial=vs.PointMass(np.zeros(n)))
         vs.simulate(m, None, t[:3], 64, progress=False)  # compile once
-        a = cpu(lambda: vs.simulate(m, None, t, paths, seed=1, progress=False))
-        p = cpu(lambda: plain_euler(n, paths, steps, dt))
+        a = cpu(lambda m=m: vs.simulate(m, None, t, paths, seed=1, progress=False))
+        p = cpu(lambda n=n: plain_euler(n, paths, steps, dt))
         print(f"   n = {n:3d}: simulate {a:6.2f} s, plain Euler {p:6.2f} s, ratio {a / p:5.2f} (target <= 1.5)")
 
 
@@ -119,7 +120,7 @@ def kernels_vs_plain() -> None:
             vs.estimate_kernels(m, 1, {1: taus}, paths=paths, dt=dt, bias_check=False, progress=False)
 
         a = cpu(run)
-        p = cpu(lambda: plain_tangent(n, paths, nburn, nlag, dt))
+        p = cpu(lambda n=n, nburn=nburn, nlag=nlag: plain_tangent(n, paths, nburn, nlag, dt))
         print(
             f"   n = {n:3d} (burn-in {burn:.1f}): estimate_kernels {a:6.2f} s, plain tangents {p:6.2f} s, "
             f"ratio {a / p:5.2f} (target <= 3)"
@@ -145,9 +146,7 @@ def mc_table(sizes: list[int]) -> None:
         vr = est.summary.get("variance_reduction", float("nan"))
         # ---- small_noise columns: added by the small_noise route (issue 20 part 1) ----
         sn1 = sn2 = "(see small_noise)"
-        print(
-            f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |"
-        )
+        print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |")
 
 
 def main() -> None:
