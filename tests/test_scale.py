@@ -31,6 +31,7 @@ def _net(n: int = 3, seed: int = 3, s: float = 0.2, readout: str = "h1") -> vs.D
     return vs.SRNN(1.0, W, b, rng.normal(size=(n, 1)) / np.sqrt(n), s, activation="tanh", readout=readout)
 
 
+@pytest.mark.slow
 def test_matrix_simulate_equals_the_symbolic_path() -> None:
     t = np.linspace(0, 1, 11)
     u = np.sin(3 * t)

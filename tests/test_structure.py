@@ -31,7 +31,10 @@ def _symbolic_derivatives(model: vs.Diffusion) -> tuple:
     return sp.lambdify(model.state, phi, "numpy"), sp.lambdify(model.state, J, "numpy"), phi, h
 
 
-@pytest.mark.parametrize("activation", ["identity", "tanh", "sigmoid"])
+@pytest.mark.parametrize(
+    "activation",
+    ["tanh", pytest.param("identity", marks=pytest.mark.slow), pytest.param("sigmoid", marks=pytest.mark.slow)],
+)
 def test_structure_numerics_match_sympy(activation: str) -> None:
     model = _net(3, activation)
     s = model.structure

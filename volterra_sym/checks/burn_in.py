@@ -36,7 +36,7 @@ AUTO = "auto"
 RELAXATION_TIMES = 20.0
 
 
-def check_burn_in(value: Any, dt: float | None = None) -> float | str:
+def check_burn_in(value: Any, dt: float | None = None, step_name: str = "dt") -> float | str:
     """``"auto"`` (also for None) or a burn-in time >= 0 whose steps of ``dt`` stay within the grid limit."""
     if value is None or (isinstance(value, str) and value.lower() == AUTO):
         return AUTO
@@ -50,8 +50,8 @@ def check_burn_in(value: Any, dt: float | None = None) -> float | str:
         if steps > limits.MAX_GRID_POINTS:
             raise ArgumentError(
                 f"burn_in: {b:g} needs {steps} steps of {dt:g}, more than the limit MAX_GRID_POINTS = "
-                f"{limits.MAX_GRID_POINTS}; give a shorter burn_in (or 'auto'), a larger step, or raise the limit "
-                "with vs.limits.configure(MAX_GRID_POINTS=...)"
+                f"{limits.MAX_GRID_POINTS}; give a shorter burn_in (or 'auto'), a larger {step_name}, or raise the "
+                "limit with vs.limits.configure(MAX_GRID_POINTS=...)"
             )
     return b
 

@@ -539,7 +539,7 @@ def _initial_sampler(
         raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
     if not isinstance(burn_in, str):
         burn = float(burn_in)
-        check_burn_in(burn, dt)
+        check_burn_in(burn, dt, "burn_in_dt")
         if burn == 0.0:
             return np.zeros(n), np.zeros((n, n)), None, 0.0
         steps = max(1, math.ceil(burn / dt - 1e-9))
