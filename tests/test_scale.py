@@ -120,3 +120,36 @@ def test_burn_in_rule_and_bad_values() -> None:
         vs.estimate_kernels(vs.Diffusion(["x"], "-x**3", 0.2, 1, "x"), 1, {1: [0.1]}, control_variate=True)
     with pytest.raises(ArgumentError, match="^window_spacing"):
         vs.estimate_kernels(tanh, 1, {1: [0.0, 0.1]}, windows=2, window_spacing=0.033, dt=0.05)
+
+
+@pytest.mark.slow
+def test_windowed_standard_errors_match_batch_spread() -> None:
+    """B independent runs with windows and the control variate: sum (m_i - mean)^2 / mean(SE_i^2) ~ chi^2(B-1)
+    per lag (Bonferroni): the SE from per-path averages is honest although the windows of a path correlate."""
+    from scipy.stats import chi2
+
+    model = _net(n=4, seed=7, s=0.3)
+    taus = np.array([0.1, 0.3, 0.6, 1.0])
+    B = 16
+    runs = [
+        vs.estimate_kernels(
+            model,
+            1,
+            {1: taus},
+            paths=128,
+            seed=50 + i,
+            dt=0.02,
+            windows=8,
+            window_spacing=0.2,
+            control_variate=True,
+            bias_check=False,
+            progress=False,
+        )  # fmt: skip
+        for i in range(B)
+    ]
+    M = np.array([r.mean(1) for r in runs])
+    S2 = np.array([r.stderr(1) ** 2 for r in runs]).mean(axis=0)
+    T = ((M - M.mean(axis=0)) ** 2).sum(axis=0) / S2
+    alpha = 1e-4 / taus.size
+    lo, hi = chi2.ppf(alpha / 2, B - 1), chi2.ppf(1 - alpha / 2, B - 1)
+    assert np.all((T > lo) & (T < hi)), (T, lo, hi)

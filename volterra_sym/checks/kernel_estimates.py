@@ -188,7 +188,7 @@ class KernelEstimate:
                 }
             )
         settings = dict(paths=self.paths, seed=self.seed, dt=self.dt, burn_in=self.burn_in, start=self.start)
-        return {"method": "pathwise tangent Monte Carlo", **settings, "kernels": kernels}
+        return {"method": "pathwise tangent Monte Carlo", **settings, "summary": dict(self.summary), "kernels": kernels}
 
     def __repr__(self) -> str:
         sizes = {n: len(v) for n, v in self.lags.items()}
