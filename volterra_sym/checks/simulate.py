@@ -502,13 +502,6 @@ def _drift_text(cm: _Compiled) -> str:
 
 @overload
 def check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
-def _drift_text(cm: _Compiled) -> str:
-    """The drift for a message: a network's activation, or the (short) expressions."""
-    if isinstance(cm.drift, _NetworkDrift):
-        return f"-Gamma h + {cm.drift.net.activation}(W h + b) ({cm.n} units)"
-    return str(list(cm.model.drift))
-
-
 @overload
 def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
 def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
