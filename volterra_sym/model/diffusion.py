@@ -11,6 +11,7 @@ readout is p x 1 (p = 1 for a scalar readout).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -656,7 +657,7 @@ def SRNN(
         meta_fast = {"kind": "SRNN", "activation": activation}
         return Diffusion(
             st, None, None, None, readout, initial, params, name=name, meta=meta_fast, structure=fast,
-            symbolic=("SRNN", (Gamma, W, b, C, sigma, activation)),
+            symbolic=("SRNN", _frozen(Gamma, W, b, C, sigma, activation)),
         )  # fmt: skip
     drift, sig, Cm, st, meta = _srnn_matrices(Gamma, W, b, C, sigma, activation, state=state)
     return Diffusion(st, drift, sig, Cm, readout, initial, params, name=name, meta=meta)
@@ -711,7 +712,7 @@ def OU(
             raise ModelError(f"state: expected {fast.n} symbols, received {len(st)}")
         return Diffusion(
             st, None, None, None, readout, initial, params, name=name, meta={"kind": "OU"}, structure=fast,
-            symbolic=("OU", (A, C, sigma, c)),
+            symbolic=("OU", _frozen(A, C, sigma, c)),
         )  # fmt: skip
     drift, sig, Cm, st, meta = _ou_matrices(A, C, sigma, c, state=state)
     return Diffusion(st, drift, sig, Cm, readout, initial, params, name=name, meta=meta)
@@ -731,6 +732,11 @@ def _ou_matrices(
     h = sp.Matrix(st)
     drift = -Am * h + cm
     return drift, sig, Cm, st, {"kind": "OU", "A": Am, "c": cm}
+
+
+def _frozen(*args: Any) -> tuple:
+    """The constructor's arguments for the lazy symbolic build, arrays copied (later edits do not leak in)."""
+    return tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else copy.deepcopy(a) for a in args)
 
 
 def _plain_array(value: Any) -> np.ndarray | None:
