@@ -221,7 +221,7 @@ def test_expectation_of_a_huge_polynomial_is_refused_not_a_recursion_error(fast)
 
 def test_burn_in_steps_are_checked_before_allocating(fast):
     tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
-    message = fast(lambda: vs.simulate(tanh, None, T, 100, burn_in=1e12), vs.InputError)
+    message = fast(lambda: vs.simulate(tanh, None, T, 100, burn_in=1e12), vs.ArgumentError)  # as burn_in=-1
     assert message.startswith("burn_in") and "burn_in_dt" in message
     message = fast(lambda: vs.simulate(OU, None, T, 100, substeps=10**9), vs.InputError)
     assert "substeps" in message

@@ -259,14 +259,26 @@ def test_model_level_errors() -> None:
     tanh = vs.SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=0.3, activation="tanh", readout="h1")
     with pytest.raises(SimulationError, match="exact.*linear SRNN"):
         simulate(tanh.replace(initial=vs.PointMass([0.0])), None, T5, 10, scheme="exact")
-    with pytest.raises(SimulationError, match="burn_in"):
-        simulate(tanh, None, T5, 10)  # stationary law of a nonlinear model is unknown
+    with pytest.raises(SimulationError, match="burn_in"):  # no rest point: no automatic burn-in
+        simulate(vs.Diffusion(["x"], "x**2 + 1", 0.1, 1, "x"), None, T5, 10)
+    for bad in (-1, 1e9, float("nan"), "soon"):  # one class for every bad burn-in (issue 23)
+        with pytest.raises(ArgumentError, match="^burn_in"):
+            simulate(tanh, None, T5, 10, burn_in=bad)
     with pytest.raises(ArgumentError, match="burn_in"):
         simulate(OU1.replace(initial=vs.PointMass([0.0])), None, T5, 10, burn_in=1.0)
     with pytest.raises(UnstableError):
         simulate(vs.OU(A=-1.0, C=1.0, sigma=0.5, readout="h1"), None, T5, 10)
     with pytest.raises(VolterraError, match="model"):
         simulate("not a model", None, T5, 10)
+
+
+def test_auto_burn_in_is_twenty_relaxation_times() -> None:
+    """burn_in="auto" for a stationary tanh start: rest point h* = 0, D phi = -1 + 0.5, T = 20 / 0.5 = 40."""
+    tanh = vs.SRNN(Gamma=1.0, W=0.5, C=1.0, sigma=0.3, activation="tanh", readout="h1")
+    res = simulate(tanh, None, T5, 64, burn_in_dt=0.05)
+    assert res.burn_in == pytest.approx(40.0, rel=1e-9)
+    assert simulate(OU1, None, T5, 64).burn_in == 0.0  # exact stationary draw: no burn-in
+    assert simulate(tanh, None, T5, 64, burn_in=2.0).burn_in == 2.0
 
 
 def test_blow_up_is_reported_with_time() -> None:

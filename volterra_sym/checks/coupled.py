@@ -35,6 +35,7 @@ from .. import limits
 from ..errors import ArgumentError, NotLinearError, SimulationError
 from ..model.diffusion import Diffusion, Stationary
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
+from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .oracle import check_times, initial_arrays, input_on_grid, linear_arrays, numeric_model
 from .simulate import BlockStats
 
@@ -203,7 +204,7 @@ def coupled_euler(
     seed: int = 0,
     eps: float = 1.0,
     substeps: int = 1,
-    burn_in: float | None = None,
+    burn_in: float | str | None = "auto",
     progress: bool | None = None,
     client: Any = None,
 ) -> CoupledResult:
@@ -212,7 +213,8 @@ def coupled_euler(
     model : any Diffusion (parameters substituted).  u : callable or samples on ``t`` (read as the
     piecewise-linear interpolant; every Euler step uses its exact average over the step).  t : the grid.
     paths >= 2, seed >= 0 integers (validated by the caller, :func:`volterra_sym.verify`).
-    burn_in : for a Stationary() start of a model without a closed-form stationary law: the time
+    burn_in : "auto" (default: 20 relaxation times, checks/burn_in.py) or, for a Stationary() start of a model
+        without a closed-form stationary law, the time
     both runs spend from h = 0 under the unperturbed dynamics first (steps of the smallest grid step
     / substeps and half that).  Returns a :class:`CoupledResult`.
     """
@@ -237,19 +239,17 @@ def coupled_euler(
     except NotLinearError:
         parts = None
     burn_steps, burn_dt = 0, 0.0
+    burn_in = check_burn_in(burn_in)  # "auto" (also None) or a time: the one rule (checks/burn_in.py)
     if isinstance(num.initial, Stationary) and parts is None:
-        if burn_in is None:
-            raise ArgumentError(
-                "burn_in: the stationary law of this nonlinear model is not known in closed form; give burn_in=T "
-                "(the time the unperturbed dynamics run from h = 0 first)"
-            )
         burn_dt = float(np.min(dt)) / s if dt.size else 0.01
+        if burn_in == AUTO:
+            burn_in = relaxation_burn_in(num, burn_dt)[0]
         burn_steps = max(1, math.ceil(float(burn_in) / burn_dt))
         burn_dt = float(burn_in) / burn_steps
         limits.check_grid_points(burn_steps * 2 + 1, "burn_in", "use a shorter burn_in or fewer substeps")
         m0, L0 = np.zeros(num.n), np.zeros((num.n, num.n))
     else:
-        if burn_in is not None and not isinstance(num.initial, Stationary):
+        if burn_in != AUTO and not isinstance(num.initial, Stationary):
             raise ArgumentError(
                 f"burn_in: only used with a Stationary() start, but the model starts at {num.initial!r}"
             )
@@ -284,5 +284,5 @@ def coupled_euler(
     se = [np.sqrt(x.M2 / ((P - 1) * P)) for x in stats]
     return CoupledResult(
         tt, stats[0].mean, se[0], stats[1].mean, se[1], stats[2].mean, se[2], P, int(seed), s,
-        None if burn_in is None else float(burn_in),
+        float(burn_steps * burn_dt) if burn_steps else None,  # the burn-in run (None: none needed)
     )  # fmt: skip

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,9 +67,12 @@ from ..errors import (
     describe,
 )
 from ..model import Diffusion, Stationary
+from ..model.structure import NetworkStructure, network_structure
 from ..validate import check_lag_array
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
+from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .distributed import check_client
+from .kernel_network import ControlVariate, NetEnsemble
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
 from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
 
@@ -121,6 +125,7 @@ class KernelEstimate:
     _bias_se: dict = field(repr=False, default_factory=dict)
     _corr: dict = field(repr=False, default_factory=dict)
     _corr_se: dict = field(repr=False, default_factory=dict)
+    summary: dict = field(repr=False, default_factory=dict)
 
     def _key(self, n: Any, k: Any) -> tuple[int, tuple[int, ...]]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in self.lags:
@@ -210,7 +215,7 @@ class KernelEstimate:
             if not self.bias_checked:
                 kernels[-1]["bias_note"] = "null: not computed (bias_check=False)"
         settings = dict(paths=self.paths, seed=self.seed, dt=self.dt, burn_in=self.burn_in, start=self.start)
-        return {"method": "pathwise tangent Monte Carlo", **settings, "kernels": kernels}
+        return {"method": "pathwise tangent Monte Carlo", **settings, "summary": dict(self.summary), "kernels": kernels}
 
     def __repr__(self) -> str:
         sizes = {n: len(v) for n, v in self.lags.items()}
@@ -271,10 +276,14 @@ class _Derivs:
     hess_keys: list  # (i, j, k): d^2 phi_i / dh_j dh_k not identically zero, j <= k
     noise_keys: list  # (i, r, j): d sigma_ir / dh_j not identically zero (multiplicative noise)
     noise_hess: list  # (i, r, j, l): d^2 sigma_ir / dh_j dh_l not identically zero, j <= l
+    net: NetworkStructure | None = None  # network models: the ensemble uses matrix products (kernel_network.py)
 
 
 def _derivatives(model: Diffusion, order: int) -> _Derivs:
     num = numeric_model(model)
+    net = network_structure(num)
+    if net is not None and net.input == "outside":
+        return _network_derivatives(num, net, order)
     st = num.state
     n, m, r, p = num.n, num.m, num.r, num.p
     for what, mat in (("drift", num.drift), ("coupling", num.coupling), ("readout", num.readout)):
@@ -336,13 +345,7 @@ def _derivatives(model: Diffusion, order: int) -> _Derivs:
             if order >= 2:
                 for j in range(n):
                     start[("dg", i, k, j)] = sp.diff(num.coupling[i, k], st[j])
-    record: dict = {}
-    for c in range(p):
-        for i in range(n):
-            record[("f1", c, i)] = sp.diff(num.readout[c], st[i])
-            if order >= 2:
-                for j in range(n):
-                    record[("f2", c, i, j)] = sp.diff(num.readout[c], st[i], st[j])
+    record = _readout_table(num, order)
     for table in (step, start, record):
         for key, e in table.items():
             if e.has(sp.Derivative, sp.Subs):
@@ -357,7 +360,43 @@ def _derivatives(model: Diffusion, order: int) -> _Derivs:
     return _Derivs(
         n, m, r, p, num.vector_readout, _Table(step, st),
         _Table({k: e for k, e in step.items() if k[0] in ("phi", "sig")}, st), _Table(start, st), _Table(record, st),
-        sigma, parts, num, hess_keys, noise_keys, noise_hess,
+        sigma, parts, num, hess_keys, noise_keys, noise_hess, None,
+    )  # fmt: skip
+
+
+def _readout_table(num: Diffusion, order: int) -> dict:
+    """("f1", c, i) and ("f2", c, i, j) derivatives of the readout (only in the variables it contains)."""
+    st = num.state
+    record: dict = {}
+    for c in range(num.p):
+        used = [i for i in range(num.n) if st[i] in num.readout[c].free_symbols]
+        for i in used:
+            record[("f1", c, i)] = sp.diff(num.readout[c], st[i])
+            if order >= 2:
+                for j in used:
+                    record[("f2", c, i, j)] = sp.diff(num.readout[c], st[i], st[j])
+    return record
+
+
+def _network_derivatives(num: Diffusion, net: NetworkStructure, order: int) -> _Derivs:
+    """The _Derivs of a network model: no drift tables (the ensemble uses the matrices), readout table only."""
+    bad = [b for e in num.readout for b in _not_smooth(e)]
+    if bad:
+        raise NotAnalyticError(
+            f"model: the readout contains {', '.join(sorted(set(bad)))}, which is not differentiable; the pathwise "
+            "estimator needs grad f and Hess f. Use a smooth readout, or estimate responses with vs.simulate_response"
+        )
+    record = _readout_table(num, order)
+    for e in record.values():
+        if e.has(sp.Derivative, sp.Subs):
+            raise NotAnalyticError(f"model: could not differentiate the readout symbolically ({e})")
+    st = num.state
+    start = {("g", i, k): sp.Float(net.C[i, k]) for i in range(num.n) for k in range(net.m) if net.C[i, k] != 0}
+    parts = linear_arrays(num) if net.linear else None
+    empty = _Table({}, st)
+    return _Derivs(
+        num.n, net.m, net.r, num.p, num.vector_readout, empty, empty, _Table(start, st), _Table(record, st),
+        net.sigma.copy(), parts, num, [], [], [], net,
     )  # fmt: skip
 
 
@@ -415,6 +454,8 @@ class _Schedule:
     rec2: dict  # step -> (entry idx, w1 idx, w2 idx, K idx)
     index: dict  # (n, ks) -> entry indices aligned with lags[n]
     entries: int
+    t_end: np.ndarray  # (T,) last step a tangent is used (then it is no longer propagated)
+    q_end: np.ndarray  # (Q2,) last step a second variation is used
 
 
 def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
@@ -450,6 +491,14 @@ def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
     rec2: dict = {}
     for step, e, t1, t2, kk in rows2:
         rec2.setdefault(step, []).append((e, tpos[t1], tpos[t2], qpos[kk]))
+    t_end = np.zeros(len(tl), dtype=np.int64)  # last step at which a tangent / second variation is used
+    q_end = np.zeros(len(ql), dtype=np.int64)
+    for step, _, tk in rows1:
+        t_end[tpos[tk]] = max(t_end[tpos[tk]], step)
+    for step, _, t1, t2, kk in rows2:
+        for key in (t1, t2):
+            t_end[tpos[key]] = max(t_end[tpos[key]], step)
+        q_end[qpos[kk]] = max(q_end[qpos[kk]], step)
     rec1 = {s: tuple(np.array(c) for c in zip(*v)) for s, v in rec1.items()}
     rec2 = {s: tuple(np.array(c) for c in zip(*v)) for s, v in rec2.items()}
     N = max(list(rec1) + list(rec2))
@@ -465,6 +514,8 @@ def _schedule(lags: dict[int, np.ndarray], m: int, dt: float) -> _Schedule:
         rec2=rec2,
         index=index,
         entries=q,
+        t_end=t_end,
+        q_end=q_end,
     )
 
 
@@ -482,6 +533,7 @@ class _Ensemble:
         self.K = np.zeros((n, sc.q_start.size, P))
         self.aW = 0  # tangents started so far (sorted by start step)
         self.aK = 0
+        self.loW = self.loK = 0  # tangents / second variations before these are retired
 
     def burn(self, dW: np.ndarray) -> None:
         """One unperturbed Euler step of the state only (dW (r, P) already scaled by sqrt(dt))."""
@@ -508,10 +560,10 @@ class _Ensemble:
         d, dt, n = self.d, self.dt, self.d.n
         vals = d.step(self.h)
         J = [[vals.get(("J", i, j)) for j in range(n)] for i in range(n)]
-        if self.aK:
-            K = self.K[:, : self.aK]
-            A = self.W[:, self.sc.q_w1[: self.aK]]
-            B = self.W[:, self.sc.q_w2[: self.aK]]
+        if self.aK > self.loK:
+            K = self.K[:, self.loK : self.aK]
+            A = self.W[:, self.sc.q_w1[self.loK : self.aK]]
+            B = self.W[:, self.sc.q_w2[self.loK : self.aK]]
             inc = np.zeros_like(K)
             for i in range(n):
                 for j in range(n):
@@ -535,8 +587,8 @@ class _Ensemble:
                 else:
                     inc[i] += Sv * (A[j] * B[l] + A[l] * B[j])
             K += inc
-        if self.aW:
-            W = self.W[:, : self.aW]
+        if self.aW > self.loW:
+            W = self.W[:, self.loW : self.aW]
             inc = np.zeros_like(W)
             for i in range(n):
                 for j in range(n):
@@ -548,8 +600,15 @@ class _Ensemble:
             W += inc
         self._move_h(vals, dW)
 
-    def events(self, j: int, V: np.ndarray) -> None:
-        """At coarse step j: start tangents / second variations, then record into V (entries, p, P)."""
+    def events(self, j: int, V: np.ndarray, Y: np.ndarray | None = None) -> None:
+        """At coarse step j: start tangents / second variations, record into V (entries, p, P), retire."""
+        self._events(j, V)
+        while self.loW < self.aW and self.sc.t_end[self.loW] <= j:
+            self.loW += 1
+        while self.loK < self.aK and self.sc.q_end[self.loK] <= j:
+            self.loK += 1
+
+    def _events(self, j: int, V: np.ndarray) -> None:
         d, sc = self.d, self.sc
         b = int(np.searchsorted(sc.t_start, j, side="right"))
         bK = int(np.searchsorted(sc.q_start, j, side="right"))
@@ -600,58 +659,6 @@ class _Ensemble:
                 V[e, c] = acc
 
 
-# --------------------------------------------------------------------------- burn-in rule
-
-
-def _settle(d: _Derivs, h0: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """Follow the deterministic flow dh = phi(h) dt from h0 until it rests: (h*, D phi(h*))."""
-    n = d.n
-    h = h0.reshape(n, 1).astype(float).copy()
-    for _ in range(int(min(200_000, math.ceil(1000.0 / dt)))):
-        vals = d.step(h)
-        phi = np.array([float(np.asarray(vals.get(("phi", i), 0.0)).reshape(-1)[0]) for i in range(n)])
-        if not np.all(np.isfinite(phi)):
-            break
-        h[:, 0] += dt * phi
-        if float(np.max(np.abs(phi))) < 1e-10:
-            break
-    vals = d.step(h)
-    J = np.array([[float(np.asarray(vals.get(("J", i, j), 0.0)).reshape(-1)[0]) for j in range(n)] for i in range(n)])
-    return h[:, 0], J
-
-
-def _default_burn_in(d: _Derivs, dt: float) -> float:
-    """20 relaxation times 20 / lambda, lambda = min -Re eig D phi at the attractor(s) of the flow from 0.
-
-    If h = 0 flows to an unstable rest point (a symmetric double well), the flow is restarted from
-    that point nudged by +-0.01 along its most unstable eigenvector, and the slower attractor counts.
-    """
-    h, J = _settle(d, np.zeros(d.n), dt)
-    points = [(h, J)]
-    if np.all(np.isfinite(J)) and np.all(np.isfinite(h)):
-        w, V = np.linalg.eig(J)
-        if np.max(w.real) >= 0:
-            v = np.real(V[:, int(np.argmax(w.real))])
-            v = v / max(float(np.linalg.norm(v)), 1e-300)
-            points = [_settle(d, h + sgn * 0.01 * v, dt) for sgn in (1.0, -1.0)]
-    rates = []
-    for h, J in points:
-        if not np.all(np.isfinite(J)) or not np.all(np.isfinite(h)):
-            raise SimulationError(
-                "burn_in: the deterministic flow from h = 0 does not settle, so no default burn-in can be set; the "
-                "stationary law may not exist. Pass burn_in=T explicitly, or use a PointMass / Gaussian start"
-            )
-        rate = float(np.min(-np.linalg.eigvals(J).real))
-        if not rate > 0:
-            raise SimulationError(
-                f"burn_in: the linearisation at h* = {h.round(6).tolist()} (reached from h = 0) is not "
-                f"contracting (slowest rate {rate:.3g}); pass burn_in=T explicitly or use a PointMass / Gaussian "
-                "start"
-            )
-        rates.append(rate)
-    return 20.0 / min(rates)
-
-
 # --------------------------------------------------------------------------- driver
 
 
@@ -685,7 +692,10 @@ def estimate_kernels(
     seed: int = 0,
     *,
     dt: float = 0.01,
-    burn_in: float | None = None,
+    burn_in: float | str = "auto",
+    windows: int = 1,
+    window_spacing: float | None = None,
+    control_variate: bool = False,
     bias_check: bool = True,
     chunk: int | None = None,
     max_memory: int | None = None,
@@ -705,8 +715,18 @@ def estimate_kernels(
         Every lag must be a multiple of ``dt``.
     paths, seed : independent paths (each one origin) and the seed (see the module docstring).
     dt : Euler step (default 0.01).
-    burn_in : stationary start only: time run from h = 0 before the origin (default: 0 for a linear
-        SRNN, whose stationary Gaussian is drawn exactly; the documented rule otherwise).
+    burn_in : ``"auto"`` (default) or a time: stationary start only, the time run from h = 0 before the
+        origin; "auto" is 0 for a linear SRNN (its stationary Gaussian is drawn exactly) and 20 relaxation
+        times of the rest point's slowest mode otherwise (checks/burn_in.py).
+    windows : start windows per path (stationary start): after one burn-in, each path gives samples at the
+        origins s_j = j * window_spacing (j < windows), averaged into one sample per path (time-shift
+        averaging; the standard error is that of the per-path averages, so correlated windows are counted
+        honestly).
+    window_spacing : time between window origins (a multiple of dt; default: the longest lag sum).
+    control_variate : subtract the first-order expansion Y of the tangent sample in the fluctuation around
+        the rest point and add back its exact mean (order 1, network models; kernel_network.py).  The
+        result's ``summary`` then reports the variance reduction: effective samples per CPU second against
+        the plain estimator (a timed pilot of min(paths, 256) paths), as ``variance_reduction``.
     bias_check : also run the dt/2 companion (same increments) and report the time-step bias.
     chunk, max_memory : paths per chunk (rounded up to multiples of 64) and the working-memory bound
         in bytes; the result does not depend on them.
@@ -777,16 +797,19 @@ def estimate_kernels(
         )
     d = _derivatives(model, order)
 
-    # ---- the start
-    if burn_in is not None:
-        if not stationary:
-            raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
-        burn = float(burn_in)
-    elif stationary and d.parts is None:
-        burn = _default_burn_in(d, dt_)
-    else:
+    # ---- the start (one burn-in rule: checks/burn_in.py)
+    burn_arg = check_burn_in(burn_in, dt_)
+    _check_control_variate(control_variate, d)
+    hstar: np.ndarray | None = None
+    if burn_arg != AUTO and not stationary:
+        raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+    if burn_arg == AUTO and stationary and d.parts is None:
+        burn, _, hstar = relaxation_burn_in(d.model, dt_)
+    elif burn_arg == AUTO:
         burn = 0.0
-    if stationary and (burn_in is not None or d.parts is None):
+    else:
+        burn = float(burn_arg)
+    if stationary and (burn_arg != AUTO or d.parts is None):
         m0, L0 = np.zeros(d.n), np.zeros((d.n, d.n))
         start = "stationary (burn-in from h = 0)"
     else:
@@ -795,11 +818,16 @@ def estimate_kernels(
         start = "stationary (exact Gaussian)" if stationary else repr(init)
     nburn = int(math.ceil(burn / dt_ - 1e-9)) if burn > 0 else 0
     if nburn > max_steps:
-        raise SimulationError(
+        raise ArgumentError(
             f"burn_in: {burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}; shorten "
             "burn_in= or raise max_steps="
         )
-    sc = _schedule(L, d.m, dt_)
+    M, spacing = _check_windows(windows, window_spacing, stationary, L, dt_)
+    cv = _control_variate(control_variate, d, hstar, dt_)
+    outer = _schedule(L, d.m, dt_)
+    L_run = _windowed_lags(L, M, spacing) if M > 1 else L
+    sc = _schedule(L_run, d.m, dt_)
+    fold = _fold(outer, sc, M)
 
     # ---- memory and chunks
     comp = 2 if bias_check else 1
@@ -817,9 +845,11 @@ def estimate_kernels(
     nblocks = -(-paths // BLOCK)
     blocks_fit = max(1, int(mem // need_block))
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
-    job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order)
+    EY = _control_means(d, sc, dt_, nburn, m0, cv, bias_check)
+    job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order, fold, cv, EY)
     steps = (sc.N + nburn) * comp
     desc = "volterra_sym.estimate_kernels"
+    cpu0 = time.process_time()
     try:
         if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
             from .distributed import run_blocks
@@ -842,7 +872,8 @@ def estimate_kernels(
                 "readout smooth on every state the model reaches, e.g. a polynomial or tanh"
             ) from None
         raise
-    nq = sc.entries * (3 if bias_check else 1)
+    cpu = time.process_time() - cpu0 if client is None else None
+    nq = outer.entries * (3 if bias_check else 1)  # the estimate, its bias (coarse - fine), the corrected one
     stats = BlockStats(nq, d.p, None)
     for sizes, bmean, bM2 in results:
         stats.sizes = sizes
@@ -851,8 +882,8 @@ def estimate_kernels(
     mean = stats.mean
     se = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
     est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector, bias_check)
-    E = sc.entries
-    for key, idx in sc.index.items():
+    E = outer.entries
+    for key, idx in outer.index.items():
         est._mean[key] = mean[idx]
         est._stderr[key] = se[idx]
         if bias_check:
@@ -863,8 +894,14 @@ def estimate_kernels(
         else:
             est._bias[key] = np.full_like(mean[idx], np.nan)
             est._bias_se[key] = np.full_like(mean[idx], np.nan)
+    est.summary = dict(
+        burn_in=nburn * dt_, windows=M, window_spacing=spacing if M > 1 else None,
+        control_variate=cv is not None, cpu_seconds=cpu,
+    )  # fmt: skip
+    if (M > 1 or cv is not None) and cpu is not None and 1 in L and paths > 1:
+        est.summary.update(_variance_reduction(est, model, L, dt_, seed, burn_arg, cpu, mem))
     if bias_check:
-        _warn_bias(est, sc)
+        _warn_bias(est, outer)
     return est
 
 
@@ -887,6 +924,128 @@ def _lag_text(row: Any) -> str:
     """A lag row as text: '0.5' for one lag, '(0.2, 0.3)' for several."""
     vals = np.atleast_1d(np.asarray(row, dtype=float)).ravel()
     return f"{vals[0]:g}" if vals.size == 1 else "(" + ", ".join(f"{v:g}" for v in vals) + ")"
+
+
+def _variance_reduction(
+    est: KernelEstimate, model: Diffusion, L: dict, dt: float, seed: int, burn_arg: Any, cpu: float, mem: float
+) -> dict[str, Any]:
+    """Effective samples per CPU second against the plain estimator (one path, one window, no control
+    variate), measured by a timed pilot of the plain estimator on min(paths, 256) paths:
+
+        gain(tau) = v_plain(tau) c_plain / (SE_new(tau)^2 C_new),
+
+    v_plain the plain per-path variance and c_plain its CPU seconds per path (pilot), SE_new and C_new the
+    standard error and CPU seconds of this run: how many times more CPU the plain estimator needs for
+    the same standard error.  Reported: the median over the order-1 lags (and input channels) where both
+    variances are positive, and the plain-to-new variance ratio per path."""
+    npilot = min(est.paths, 4 * BLOCK)
+    pilot = estimate_kernels(
+        model, 1, {1: L[1]}, paths=npilot, seed=seed + 7919, dt=dt, burn_in=burn_arg, bias_check=False,
+        progress=False, max_memory=int(mem),
+    )  # fmt: skip
+    c_plain = float(pilot.summary["cpu_seconds"]) / npilot  # the pilot's simulation loop, as C_new below
+    gains, ratios = [], []
+    for key in est._mean:
+        if key[0] != 1:
+            continue
+        v_plain = (pilot._stderr[key] ** 2) * npilot
+        se_new = est._stderr[key]
+        ok = (v_plain > 1e-300) & (se_new > 1e-150)
+        gains += list((v_plain[ok] * c_plain) / (se_new[ok] ** 2 * cpu))
+        ratios += list(v_plain[ok] / (se_new[ok] ** 2 * est.paths))
+    if not gains:
+        return {}
+    return {
+        "variance_reduction": float(np.median(gains)),
+        "variance_reduction_min": float(np.min(gains)),
+        "variance_ratio_per_path": float(np.median(ratios)),
+        "plain_cpu_seconds_per_path": c_plain,
+        "pilot_paths": npilot,
+    }
+
+
+def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: float) -> tuple[int, float]:
+    """(number of start windows per path, spacing between their origins in time)."""
+    M = check_count(windows, "windows", 1, "give the number of start windows per path, e.g. windows=8")
+    if M > 1 and not stationary:
+        raise ArgumentError(
+            f"windows: {M} start windows per path need a stationary start (time-shift averaging); the model starts "
+            "at a point or a Gaussian law: use windows=1"
+        )
+    longest = max(float(np.max(np.sum(v, axis=1))) for v in L.values())
+    if spacing is None:
+        step = max(1, int(round(longest / dt)))
+    else:
+        sp_ = check_positive(spacing, "window_spacing", allow_none=False)
+        step = int(round(sp_ / dt))
+        if step < 1 or abs(step * dt - sp_) > 1e-9 * max(1.0, sp_):
+            raise ArgumentError(
+                f"window_spacing: {spacing!r} is not a positive multiple of dt = {dt!r}; give a multiple of dt"
+            )
+    return M, step * dt
+
+
+def _windowed_lags(L: dict, M: int, spacing: float) -> dict[int, np.ndarray]:
+    """Stationary lags (rows (tau_1..tau_n)) repeated at the window origins s_j = j * spacing: rows (..., s_j),
+    window-major (the point-start form of _schedule)."""
+    out = {}
+    for n, rows in L.items():
+        blocks = [np.hstack([rows, np.full((rows.shape[0], 1), j * spacing)]) for j in range(M)]
+        out[n] = np.vstack(blocks)
+    return out
+
+
+def _fold(outer: _Schedule, inner: _Schedule, M: int) -> np.ndarray:
+    """(E_outer, M) internal entry indices averaged into each reported entry."""
+    fold = np.zeros((outer.entries, M), dtype=np.int64)
+    for key, idx in outer.index.items():
+        fold[idx] = inner.index[key].reshape(M, idx.size).T
+    return fold
+
+
+def _check_control_variate(flag: Any, d: _Derivs) -> None:
+    """control_variate must be a bool, and True only for a network model."""
+    if not isinstance(flag, bool):
+        raise ArgumentError(f"control_variate: expected True or False, received {describe(flag)}")
+    if flag and d.net is None:
+        raise ArgumentError(
+            "control_variate: needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: "
+            "vs.SRNN, vs.OU or a Diffusion of that form); use control_variate=False for this model"
+        )
+
+
+def _control_variate(flag: bool, d: _Derivs, hstar: np.ndarray | None, dt: float) -> ControlVariate | None:
+    """The control variate's data (kernel_network.py), or None when not asked for."""
+    if not flag or d.net is None:
+        return None
+    if hstar is None:
+        hstar = relaxation_burn_in(d.model, dt)[2]
+    f = d.record(hstar.reshape(-1, 1))
+    return ControlVariate(d.net, hstar, f)
+
+
+def _control_means(
+    d: _Derivs, sc: _Schedule, dt: float, nburn: int, m0: np.ndarray, cv: ControlVariate | None, bias_check: bool
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Exact means E Y of the control variate for the dt chain (and the dt/2 chain): Y is linear in the Gaussian
+    linearised chain, so E Y is Y along its mean path, the same recursion with dW = 0 from E h_0 = m0."""
+    if cv is None:
+        return None
+    out = []
+    for h, sub in ((dt, 1), (dt / 2, 2)) if bias_check else ((dt, 1),):
+        ens = NetEnsemble(d, sc, m0.reshape(-1, 1), h, cv)
+        zero = np.zeros((d.r, 1))
+        V = np.zeros((sc.entries, d.p, 1))
+        Y = np.zeros((sc.entries, d.p, 1))
+        for _ in range(nburn * sub):
+            ens.burn(zero)
+        for j in range(sc.N):
+            ens.events(j, V, Y)
+            for _ in range(sub):
+                ens.step(zero)
+        ens.events(sc.N, V, Y)
+        out.append(Y)
+    return out[0], (out[1] if bias_check else None)
 
 
 def _warn_bias(est: KernelEstimate, sc: _Schedule) -> None:
@@ -934,6 +1093,9 @@ class _Job:
     bias_check: bool
 
     order: int
+    fold: np.ndarray  # (E_outer, windows) internal entries averaged into each reported entry
+    cv: ControlVariate | None = None
+    EY: tuple | None = None  # exact means of the control variate (dt chain, dt/2 chain)
 
     def __getstate__(self) -> dict:  # lambdified functions do not pickle: rebuilt on the worker
         state = dict(self.__dict__)
@@ -962,14 +1124,20 @@ def _run_chunk(job: _Job, blocks: Any, progress: ProgressBar | None = None) -> t
     bridges = [(_bridge_stream(job.seed, b), s) for b, s in zip(blocks, sizes)] if job.bias_check else []
     P = sum(sizes)
     Z0 = block_normals(streams, (d.n,))  # (n, P)
-    H0 = job.m0[:, None] + sum(job.L0[:, j, None] * Z0[j] for j in range(d.n))
+    H0 = job.m0[:, None] + (sum(job.L0[:, j, None] * Z0[j] for j in range(d.n)) if np.any(job.L0) else 0.0)
     H0 = np.ascontiguousarray(np.broadcast_to(H0, (d.n, P)))
-    coarse = _Ensemble(d, sc, H0, dt)
-    fine = _Ensemble(d, sc, H0, dt / 2) if job.bias_check else None
+    ens = NetEnsemble if d.net is not None else _Ensemble
+    cv = job.cv
+    coarse: Any = NetEnsemble(d, sc, H0, dt, cv) if d.net is not None else _Ensemble(d, sc, H0, dt)
+    fine: Any = None
+    if job.bias_check:
+        fine = NetEnsemble(d, sc, H0, dt / 2, cv) if ens is NetEnsemble else _Ensemble(d, sc, H0, dt / 2)
     sq, sqh = math.sqrt(dt), 0.5 * math.sqrt(dt)
     E = sc.entries
     Vc = np.zeros((E, d.p, P))
     Vf = np.zeros((E, d.p, P)) if fine is not None else None
+    Yc = np.zeros((E, d.p, P)) if cv is not None else None
+    Yf = np.zeros((E, d.p, P)) if cv is not None and fine is not None else None
 
     def run(nsteps: int, main: bool) -> None:
         """Burn-in (state only) or the main run (events at every coarse step 0..nsteps)."""
@@ -981,7 +1149,7 @@ def _run_chunk(job: _Job, blocks: Any, progress: ProgressBar | None = None) -> t
                 for jj in range(j1 - j0):
                     dW = sq * Z[jj]
                     if main:
-                        coarse.events(j0 + jj, Vc)
+                        coarse.events(j0 + jj, Vc, Yc)
                         coarse.step(dW)
                     else:
                         coarse.burn(dW)
@@ -989,7 +1157,7 @@ def _run_chunk(job: _Job, blocks: Any, progress: ProgressBar | None = None) -> t
                         assert Y is not None and Vf is not None
                         a, b = sqh * (Z[jj] + Y[jj]), sqh * (Z[jj] - Y[jj])
                         if main:
-                            fine.events(j0 + jj, Vf)
+                            fine.events(j0 + jj, Vf, Yf)
                             fine.step(a)
                             fine.step(b)
                         else:
@@ -1005,14 +1173,21 @@ def _run_chunk(job: _Job, blocks: Any, progress: ProgressBar | None = None) -> t
                     )
         if main:
             with np.errstate(over="ignore", invalid="ignore"):
-                coarse.events(nsteps, Vc)
+                coarse.events(nsteps, Vc, Yc)
                 if fine is not None:
                     assert Vf is not None
-                    fine.events(nsteps, Vf)
+                    fine.events(nsteps, Vf, Yf)
 
     if job.nburn:
         run(job.nburn, False)
     run(sc.N, True)
+    if cv is not None and job.EY is not None:  # X - Y + E Y (kernel_network.py)
+        assert Yc is not None
+        Vc = Vc - Yc + job.EY[0]
+        if Vf is not None and Yf is not None:
+            Vf = Vf - Yf + job.EY[1]
+    Vc = Vc[job.fold].mean(axis=1)  # the windows of a path averaged: one sample per path
+    Vf = None if Vf is None else Vf[job.fold].mean(axis=1)
     X = Vc if Vf is None else np.concatenate([Vc, Vc - Vf, 2.0 * Vf - Vc], axis=0)
     if not np.all(np.isfinite(X)):
         raise SimulationError(

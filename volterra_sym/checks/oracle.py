@@ -32,6 +32,7 @@ import sympy as sp
 
 from ..errors import InputError, ModelError, NotLinearError, UnstableError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..model.structure import network_structure
 from ..validate import check_eps, check_model, input_samples
 from ..validate import check_grid as _check_grid
 
@@ -108,6 +109,16 @@ def linear_arrays(model: Diffusion) -> LinearParts:
             "model: exact Gaussian formulas need a linear SRNN (affine drift, constant sigma and coupling), but the "
             "input enters the drift nonlinearly (u1..um inside phi). Use Monte Carlo with scheme='euler' instead."
         )
+    net = network_structure(num)
+    if net is not None and not net.linear:  # decided from the matrices: no symbolic Jacobian
+        raise NotLinearError(
+            "model: exact Gaussian formulas need a linear SRNN (affine drift, constant sigma and coupling), but "
+            f"the drift of this {num.n}-unit network has the activation {net.activation!r} (not affine in the "
+            "state). Use Monte Carlo with scheme='euler' instead."
+        )
+    given = num.__dict__.get("_structure")
+    if given is not None and given.linear:  # the arrays the constructor was given (vs.SRNN / vs.OU)
+        return LinearParts(given.Gamma - given.W, given.b.copy(), given.C.copy(), given.sigma.copy())
     h = sp.Matrix(num.state)
     state = set(num.state)
     J = num.drift.jacobian(h)
@@ -323,8 +334,6 @@ def gaussian_law(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) -> tu
         means[k + 1] = tr.Phi @ means[k] + tr.G0 @ g0 + (tr.G1 @ g1) / dt
         covs[k + 1] = S0 if stationary else tr.Phi @ covs[k] @ tr.Phi.T + tr.Q
     return means, covs
-
-
 
 
 # --------------------------------------------------------------------------- Gaussian moments

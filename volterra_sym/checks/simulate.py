@@ -60,8 +60,10 @@ from ..checks.oracle import (
 )
 from ..errors import ArgumentError, NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
+from ..model.structure import NetworkStructure, network_structure
 from ..validate import check_eps
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
+from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .distributed import check_client
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
@@ -90,11 +92,13 @@ class SimulationResult:
     substeps: int = 1
     kind: str = "expectation"
     samples: np.ndarray | None = None
+    burn_in: float = 0.0  #: the burn-in time run before t = 0 (checks/burn_in.py), 0 for an exact start
 
     def __repr__(self) -> str:
         return (
             f"SimulationResult(kind={self.kind!r}, scheme={self.scheme!r}, paths={self.paths}, seed={self.seed}, "
-            f"eps={self.eps}, len(t)={self.t.size}, max stderr={float(np.max(self.stderr)):.3g})"
+            f"eps={self.eps}, burn_in={self.burn_in:g}, len(t)={self.t.size}, "
+            f"max stderr={float(np.max(self.stderr)):.3g})"
         )
 
 
@@ -126,6 +130,60 @@ def _vector_function(
     return call
 
 
+class _NetworkDrift:
+    """phi(H) = -Gamma H + a(W H + b) for H (..., n, P) by matrix products (picklable for dask).
+
+    Each product runs per block of ``BLOCK`` paths (an (n, n) x (n, 64) product: the same BLAS call
+    whatever the chunking), so the numbers do not depend on ``chunk`` / ``max_memory``.
+    """
+
+    def __init__(self, net: NetworkStructure):
+        self.net = net
+        G = net.Gamma
+        self.gamma_diag = np.diag(G).copy() if np.array_equal(G, np.diag(np.diag(G))) else None
+
+    def __call__(self, H: np.ndarray) -> np.ndarray:
+        return per_block(lambda X: _block_drift(self.net, self.gamma_diag, X), H)
+
+
+def per_block(fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
+    """fn applied to the paths of X (..., k, P) in blocks of ``BLOCK`` columns: fn gets (..., blocks, k, 64)
+    (and the last partial block alone), so a matrix product inside fn has the same shape whatever the
+    chunking (bit-identical numbers for any ``chunk``)."""
+    P = X.shape[-1]
+    full = P - P % BLOCK
+    if not full:
+        return fn(X)
+    Xb = np.moveaxis(X[..., :full].reshape(X.shape[:-1] + (full // BLOCK, BLOCK)), -2, -3)
+    out = fn(Xb)
+    out = np.moveaxis(out, -3, -2)
+    out = out.reshape(out.shape[:-2] + (full,))
+    if full == P:
+        return out
+    return np.concatenate([out, fn(X[..., full:])], axis=-1)
+
+
+def noise_product(Lq: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Lq @ Z over the state axis for Lq (L, n, w) and Z (L, w, P): element-wise for a diagonal Lq,
+    block-wise matrix products for a large dense one, element-wise sums (:func:`_lmul`) otherwise."""
+    L, n, w = Lq.shape
+    if n == w and not np.any(Lq * (1.0 - np.eye(n))):
+        return np.diagonal(Lq, axis1=1, axis2=2)[:, :, None] * Z
+    if n * w > 256:
+        return per_block(lambda X: np.matmul(Lq[:, None] if X.ndim == 4 else Lq, X), Z)
+    return _lmul(Lq, Z)
+
+
+def _block_drift(net: NetworkStructure, gamma_diag: np.ndarray | None, H: np.ndarray) -> np.ndarray:
+    """-Gamma H + a(W H + b) for stacked (..., n, k) blocks."""
+    out = net.a(np.matmul(net.W, H) + net.b[:, None])
+    if gamma_diag is not None:
+        out -= gamma_diag[:, None] * H
+    else:
+        out -= np.matmul(net.Gamma, H)
+    return out
+
+
 def _constant(mat: sp.Matrix, state: tuple[sp.Symbol, ...]) -> np.ndarray | None:
     if any(e.free_symbols & set(state) for e in mat):
         return None
@@ -155,6 +213,14 @@ class _Compiled:
 def _compile(model: Diffusion) -> _Compiled:
     num = numeric_model(model)
     st = num.state
+    net = network_structure(num)
+    if net is not None and net.input == "outside":  # networks as matrices: drift by matrix products
+        parts_net = linear_arrays(num) if net.linear else None
+        return _Compiled(
+            n=num.n, r=net.r, m=net.m, p=num.p, vector=num.vector_readout, parts=parts_net,
+            drift=_NetworkDrift(net), sigma=net.sigma, sigma_fn=None, gamma=net.C, gamma_fn=None,
+            readout=_vector_function(list(num.readout), st), model=num,
+        )  # fmt: skip
     try:
         parts: LinearParts | None = linear_arrays(num)
     except NotLinearError:
@@ -275,7 +341,9 @@ def _plan(cm: _Compiled, scheme: str, t: np.ndarray, U: np.ndarray, eps: np.ndar
     forcing = np.zeros((dts.size, eps.size, n))
     if cm.gamma is not None:
         forcing = eps[None, :, None] * (Uf @ cm.gamma.T)[:, None, :]
-    if cm.parts is not None and cm.sigma is not None and cm.gamma is not None:
+    # the affine Euler plan sums n columns element-wise: beyond ~16 units a network's matrix products are faster
+    matrices = isinstance(cm.drift, _NetworkDrift) and n > 16
+    if cm.parts is not None and cm.sigma is not None and cm.gamma is not None and not matrices:
         A, c = cm.parts.A, cm.parts.c
         M = np.array([np.eye(n) - A * d for d in reps])
         a = (c[None, None, :] + forcing) * dts[:, None, None]
@@ -305,7 +373,7 @@ def _advance(
         L = j1 - j0
         Z = block_normals(streams, (L, plan.w))  # (L, w, P)
         kinds = plan.kinds[j0:j1]
-        noise = None if plan.Lq is None else _lmul(plan.Lq[kinds], Z)  # (L, n, P)
+        noise = None if plan.Lq is None else noise_product(plan.Lq[kinds], Z)  # (L, n, P)
         Hs = np.empty((L + 1, E, n, P))
         Hs[0] = H
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -443,9 +511,16 @@ def _check_scheme(scheme: Any, cm: _Compiled) -> str:
     if scheme == "exact" and (cm.parts is None or cm.sigma is None or cm.gamma is None):
         raise SimulationError(
             "scheme: 'exact' needs a linear SRNN (affine drift, constant sigma and coupling), but the model "
-            f"{cm.model.name!r} has drift {list(cm.model.drift)}; use scheme='euler' (with substeps= for accuracy)"
+            f"{cm.model.name!r} has drift {_drift_text(cm)}; use scheme='euler' (with substeps= for accuracy)"
         )
     return scheme
+
+
+def _drift_text(cm: _Compiled) -> str:
+    """The drift for a message: a network's activation, or the (short) expressions."""
+    if isinstance(cm.drift, _NetworkDrift):
+        return f"-Gamma h + {cm.drift.net.activation}(W h + b) ({cm.n} units)"
+    return str(list(cm.model.drift))
 
 
 @overload
@@ -466,32 +541,34 @@ def check_positive(value: Any, name: str, allow_none: bool = True) -> float | No
 
 
 def _initial_sampler(
-    cm: _Compiled, plan: _Plan, burn_in: float | None, burn_in_dt: float | None
-) -> tuple[np.ndarray, np.ndarray, _Plan | None]:
-    """(mean, sqrt-covariance) of the initial draw and an optional burn-in plan."""
+    cm: _Compiled, plan: _Plan, burn_in: float | str, burn_in_dt: float | None
+) -> tuple[np.ndarray, np.ndarray, _Plan | None, float]:
+    """(mean, sqrt-covariance) of the initial draw, an optional burn-in plan and the burn-in time
+    (checks/burn_in.py: "auto" is 20 relaxation times for a stationary start without a closed form)."""
     model, n = cm.model, cm.n
     init = model.initial
-    if burn_in is not None:
-        if not isinstance(init, Stationary):
-            raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
-        dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
-        steps = max(1, math.ceil(burn_in / dt))
+    dt = burn_in_dt if burn_in_dt is not None else float(np.min(plan.dts))
+    if burn_in == AUTO:
+        if isinstance(init, Stationary) and cm.parts is None:
+            burn_in = relaxation_burn_in(model, dt)[0]
+    elif not isinstance(init, Stationary):
+        raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+    if not isinstance(burn_in, str):
+        burn = float(burn_in)
+        check_burn_in(burn, dt, "burn_in_dt")
+        if burn == 0.0:
+            return np.zeros(n), np.zeros((n, n)), None, 0.0
+        steps = max(1, math.ceil(burn / dt - 1e-9))
         limits.check_grid_points(  # before allocating them
             steps + 1, "burn_in", f"use a shorter burn_in or a larger burn_in_dt (now {dt:.3g})"
         )
-        tb = np.linspace(0.0, burn_in, steps + 1)
+        tb = np.linspace(0.0, burn, steps + 1)
         scheme = "exact" if plan.scheme == "exact" else "euler"
         bplan = _plan(cm, scheme, tb, np.zeros((tb.size, cm.m)), np.zeros(1), 1)
-        return np.zeros(n), np.zeros((n, n)), bplan
-    if isinstance(init, Stationary) and cm.parts is None:
-        raise SimulationError(
-            "initial: the stationary law of this nonlinear model is not known in closed form; pass burn_in=T "
-            "(simulate the unperturbed dynamics for a time T from h = 0 first), or start from a known law with "
-            "model.replace(initial=vs.PointMass(x0)) or vs.Gaussian(mean, cov)"
-        )
+        return np.zeros(n), np.zeros((n, n)), bplan, burn
     if isinstance(init, (PointMass, Gaussian, Stationary)):
         m0, S0 = initial_arrays(model, cm.parts)
-        return m0, sqrtm_psd(S0), None
+        return m0, sqrtm_psd(S0), None, 0.0
     raise SimulationError(f"initial: unsupported initial law {describe(init)}")
 
 
@@ -587,7 +664,7 @@ def _run(
     if chunk is not None:
         chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
     mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
-    burn = check_positive(burn_in, "burn_in")
+    burn = check_burn_in(burn_in)
     burn_dt = check_positive(burn_in_dt, "burn_in_dt")
     if progress is not None and not isinstance(progress, bool):
         raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
@@ -605,7 +682,7 @@ def _run(
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
     plan = _plan(cm, scheme, tt, U, eps_arr, substeps)
-    m0, L0, bplan = _initial_sampler(cm, plan, burn, burn_dt)
+    m0, L0, bplan, burn_time = _initial_sampler(cm, plan, burn, burn_dt)
 
     E, n, p, nt = eps_arr.size, cm.n, cm.p, tt.size
     limits.check_mc_work(paths, plan.dts.size + (0 if bplan is None else bplan.dts.size), n * E)
@@ -665,7 +742,7 @@ def _run(
         if samples is not None:
             samples = samples[:, :, 0]
     eps_report = float(eps_arr[-1])
-    return SimulationResult(tt, mean, stderr, paths, seed, scheme, eps_report, substeps, kind, samples)
+    return SimulationResult(tt, mean, stderr, paths, seed, scheme, eps_report, substeps, kind, samples, burn_time)
 
 
 def simulate(
@@ -682,7 +759,7 @@ def simulate(
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,
-    burn_in: float | None = None,
+    burn_in: float | str = "auto",
     burn_in_dt: float | None = None,
     client: Any = None,
 ) -> SimulationResult:
@@ -707,8 +784,10 @@ def simulate(
     progress : True / False, or None (auto): a progress bar (tqdm, if installed) on stderr only on a
         terminal and only for runs > 2 s.
     return_samples : also return per-path readouts, shape (paths, len(t)[, p]).
-    burn_in : for a Stationary() start of a nonlinear model: simulate the unperturbed dynamics for
-        this time from h = 0 first (step ``burn_in_dt``, default the smallest simulation step).
+    burn_in : ``"auto"`` (default) or a time: for a Stationary() start whose law has no closed form,
+        simulate the unperturbed dynamics from h = 0 first for this time (step ``burn_in_dt``, default
+        the smallest simulation step); "auto" is 20 relaxation times of the rest point's slowest mode
+        (checks/burn_in.py). The time used is ``result.burn_in``.
     client : a dask.distributed Client (or a scheduler address 'tcp://host:8786'): the seed blocks
         run as dask tasks; the result is bit-identical to the local run (docs/distributed.md).
 
@@ -736,7 +815,7 @@ def simulate_response(
     progress: bool | None = None,
     return_samples: bool = False,
     substeps: int = 1,
-    burn_in: float | None = None,
+    burn_in: float | str = "auto",
     burn_in_dt: float | None = None,
     client: Any = None,
 ) -> SimulationResult:

@@ -40,7 +40,7 @@ import numpy as np
 from .. import limits
 from ..checks.coupled import coupled_euler
 from ..checks.oracle import InputLike, check_times, gaussian_oracle, input_on_grid, linear_arrays
-from ..checks.simulate import check_positive, simulate
+from ..checks.simulate import simulate
 from ..errors import ArgumentError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
 from ..validate import (
@@ -51,6 +51,7 @@ from ..validate import (
     check_verify_paths,
     output_path,
 )
+from .burn_in import check_burn_in
 from .distributed import check_client
 
 __all__ = ["VerifyReport", "check_request", "verify_response"]
@@ -386,7 +387,7 @@ def check_request(
     if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
         raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
     check_model(model)
-    check_positive(burn_in, "burn_in")
+    check_burn_in(burn_in)  # "auto" or a time >= 0 (checks/burn_in.py)
     tt = check_times(t)
     # every route sees the same input: its samples on t, read as the piecewise-linear interpolant
     samples = input_on_grid(u, tt, model.m)
@@ -439,7 +440,7 @@ def verify_response(
     eps: float = 1.0,
     substeps: int = DEFAULT_SUBSTEPS,
     bias: float | None = None,
-    burn_in: float | None = None,
+    burn_in: float | str = "auto",
     chunk: int | None = None,
     max_memory: int | None = None,
     progress: bool | None = None,
@@ -465,7 +466,7 @@ def verify_response(
         fine run at ``2 * substeps``, coupled to the coarse one (same Brownian increments) for its bias.
     bias : impose a bias bound instead of the coupled estimate (Euler; one run at ``substeps``) or 0 (exact).
     burn_in : Stationary() start of a model without a closed-form stationary law: the unperturbed dynamics
-        run this long from h = 0 first.
+        run this long from h = 0 first ("auto": 20 relaxation times, checks/burn_in.py).
     chunk, max_memory : passed to ``simulate`` (exact scheme, or a given ``bias``).
     client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
         (bit-identical to the local run; docs/distributed.md).

@@ -17,16 +17,19 @@ readout is p x 1 (p = 1 for a scalar readout).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+import numpy as np
 import sympy as sp
 
 from ..errors import ModelError, clip, describe
 from .parsing import constant_problem, lookalike_note, parse_expr
+from .structure import NetworkStructure, network_structure
 
 # --------------------------------------------------------------------------- initial laws
 
@@ -296,10 +299,19 @@ class Diffusion:
         *,
         name: str = "model",
         meta: Mapping[str, Any] | None = None,
+        structure: NetworkStructure | None = None,
+        symbolic: tuple[str, tuple] | None = None,
     ):
         st = _as_state(state)
         n = len(st)
         names: dict[str, sp.Symbol] = {s.name: s for s in st}
+        if structure is not None:  # numbers only: drift, diffusion and coupling are built when first read
+            if structure.n != n:
+                raise ModelError(f"state: expected {structure.n} symbols for the network, received {n}")
+            object.__setattr__(self, "_structure", structure)
+            object.__setattr__(self, "_symbolic", symbolic)
+            self._finish(st, names, readout, initial, params, name, meta)
+            return
         drift_m = _as_column(drift, "drift", names)
         if drift_m.rows != n:
             raise ModelError(f"drift: expected {n} components (one per state variable), received {drift_m.rows}")
@@ -325,6 +337,23 @@ class Diffusion:
         _check_input_use(st, {"drift": drift_m, "diffusion": sig, "coupling": gam}, gam.cols, params)
         for s in input_symbols(gam.cols):
             names.pop(s.name, None)
+        object.__setattr__(self, "drift", drift_m)
+        object.__setattr__(self, "diffusion", sig)
+        object.__setattr__(self, "coupling", gam)
+        self._finish(st, names, readout, initial, params, name, meta)
+
+    def _finish(
+        self,
+        st: tuple[sp.Symbol, ...],
+        names: dict[str, sp.Symbol],
+        readout: Any,
+        initial: Any,
+        params: Mapping[Any, Any] | None,
+        name: str,
+        meta: Mapping[str, Any] | None,
+    ) -> None:
+        """Readout, initial law, parameters: the part of the construction shared with the structured form."""
+        n = len(st)
         declared = _declared_symbols(params, names)
         par = _as_params(params, names)
         for s in (*par, *declared):
@@ -335,7 +364,7 @@ class Diffusion:
         if readout is None:
             raise ModelError("readout: a readout f(h) is required, e.g. readout='h1' or readout=h1**2")
         f = _as_column(readout, "readout", {**names})
-        _check_input_use(st, {"readout": f}, gam.cols, None)
+        _check_input_use(st, {"readout": f}, self.m, None)
         known = set(names.values())
         for i, fi in enumerate(f):
             stray = fi.free_symbols - known
@@ -353,9 +382,6 @@ class Diffusion:
             if dim != n:
                 raise ModelError(f"initial: the initial law has dimension {dim}, the state has dimension {n}")
         object.__setattr__(self, "state", st)
-        object.__setattr__(self, "drift", drift_m)
-        object.__setattr__(self, "diffusion", sig)
-        object.__setattr__(self, "coupling", gam)
         object.__setattr__(self, "readout", f)
         object.__setattr__(self, "initial", init)
         object.__setattr__(self, "params", par)
@@ -371,6 +397,38 @@ class Diffusion:
                 f"{_names(own)}); check the spelling{note}"
             )
 
+    # ---- the lazily built symbolic form of a structured model ------------------------
+    def __getattr__(self, name: str) -> Any:
+        """drift, diffusion and coupling of a model built from a NetworkStructure, made on first use."""
+        structure = self.__dict__.get("_structure")
+        if structure is None or name not in ("drift", "diffusion", "coupling"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        source = self.__dict__.get("_symbolic")
+        if source is not None:  # the constructor's own symbolic code, on the arguments it was given
+            drift, sigma, C = _SYMBOLIC[source[0]](*source[1], state=self.state)
+        else:
+            drift, sigma, C = (
+                structure.symbolic_drift(self.state),
+                _numeric_matrix(structure.sigma),
+                _numeric_matrix(structure.C),
+            )
+        n = len(self.state)
+        if sigma.shape == (1, 1) and n > 1:
+            sigma = sigma[0, 0] * sp.eye(n)
+        for key, value in (("drift", drift), ("diffusion", sigma), ("coupling", C)):
+            object.__setattr__(self, key, value)
+        return self.__dict__[name]
+
+    @property
+    def structure(self) -> NetworkStructure | None:
+        """The matrices of a network model (vs.SRNN, vs.OU, or a detected form), or None (model/structure.py)."""
+        return network_structure(self)
+
+    @property
+    def symbolic_built(self) -> bool:
+        """False while a network model's drift has not been built as sympy expressions (it is built on first use)."""
+        return "drift" in self.__dict__
+
     # ---- shapes ---------------------------------------------------------------------
     @property
     def n(self) -> int:
@@ -380,12 +438,14 @@ class Diffusion:
     @property
     def m(self) -> int:
         """Number of input channels."""
-        return self.coupling.cols
+        given = self.__dict__.get("_structure")
+        return given.m if given is not None and "coupling" not in self.__dict__ else self.coupling.cols
 
     @property
     def r(self) -> int:
         """Number of Brownian motions."""
-        return self.diffusion.cols
+        given = self.__dict__.get("_structure")
+        return given.r if given is not None and "diffusion" not in self.__dict__ else self.diffusion.cols
 
     @property
     def p(self) -> int:
@@ -406,7 +466,8 @@ class Diffusion:
     def parameters(self) -> tuple[sp.Symbol, ...]:
         """Free symbols that are not state variables, sorted by name."""
         syms: set[sp.Symbol] = set()
-        for mat in (self.drift, self.diffusion, self.coupling, self.readout):
+        lazy = self.__dict__.get("_structure") is not None  # numbers only
+        for mat in (self.readout,) if lazy else (self.drift, self.diffusion, self.coupling, self.readout):
             syms |= mat.free_symbols
         init = self.initial
         if isinstance(init, PointMass):
@@ -425,11 +486,24 @@ class Diffusion:
     @property
     def general_input(self) -> bool:
         """True when the drift or the coupling depends on the input (u inside phi, e.g. an activation)."""
+        given = self.__dict__.get("_structure")
+        if given is not None:  # a network given by its matrices: no symbolic form is built to answer
+            return bool(given.input == "inside")
         return bool(_input_symbols_in(self.drift) or _input_symbols_in(self.coupling))
 
     # ---- derived models -------------------------------------------------------------
     def replace(self, **changes: Any) -> Diffusion:
         """A copy with some fields changed (e.g. ``initial=vs.PointMass([0])``)."""
+        given = self.__dict__.get("_structure")
+        if given is not None and not {"drift", "diffusion", "coupling", "state"} & set(changes):
+            kw0: dict[str, Any] = dict(
+                state=self.state, drift=None, diffusion=None, coupling=None,
+                readout=self.readout if self.vector_readout else self.readout[0], initial=self.initial,
+                params=self.params, name=self.name, meta=self.meta, structure=given,
+                symbolic=self.__dict__.get("_symbolic"),
+            )  # fmt: skip
+            kw0.update(changes)
+            return Diffusion(**kw0)
         kw = dict(
             state=self.state,
             drift=self.drift,
@@ -467,6 +541,13 @@ class Diffusion:
             init = PointMass(s(init.x0))
         elif isinstance(init, Gaussian):
             init = Gaussian(s(init.mean), s(init.cov))
+        given = self.__dict__.get("_structure")
+        if given is not None:
+            f = s(self.readout) if self.vector_readout else s(self.readout)[0]
+            return Diffusion(
+                self.state, None, None, None, f, init, {}, name=self.name, meta=self.meta, structure=given,
+                symbolic=self.__dict__.get("_symbolic"),
+            )  # fmt: skip
         return Diffusion(
             self.state,
             s(self.drift),
@@ -485,11 +566,22 @@ class Diffusion:
 
     def __repr__(self) -> str:
         f = list(self.readout) if self.vector_readout else self.readout[0]
+        given = self.__dict__.get("_structure")
+        if given is not None and "drift" not in self.__dict__:
+            return (
+                f"Diffusion(name={self.name!r}, n={self.n}, network=(activation={given.activation!r}, "
+                f"m={given.m}, r={given.r}, digest={given.digest()}), readout={f}, initial={self.initial!r})"
+            )
         return (
             f"Diffusion(name={self.name!r}, state={list(self.state)}, drift={list(self.drift)}, "
             f"diffusion={self.diffusion.tolist()}, coupling={self.coupling.tolist()}, readout={f}, "
             f"initial={self.initial!r})"
         )
+
+
+def _numeric_matrix(arr: Any) -> sp.Matrix:
+    """A sympy Matrix of the float array ``arr`` (integers kept exact)."""
+    return sp.Matrix(arr.tolist()).applyfunc(lambda x: sp.Integer(int(x)) if float(x).is_integer() else sp.Float(x))
 
 
 def names_of(symbols: Any) -> list[str]:
@@ -650,16 +742,48 @@ def SRNN(
     ``"tanh"``, ``"sigmoid"`` or any callable mapping a sympy expression to one.
     ``input="inside"`` puts the input inside the activation, as in a standard RNN cell:
     dh = [-Gamma h + a(W h + b + eps C u)] dt + sigma dW (drift in the input symbols u1..um,
-    coupling zero; MATH.md section 11).
+    coupling zero; MATH.md section 11).  Numeric arrays with a named activation and the input
+    outside keep the matrices (:class:`~volterra_sym.model.structure.NetworkStructure`) and build
+    the symbolic form only when a formula is asked for.
     """
     if input not in ("outside", "inside"):
-        raise ModelError(f"input: expected 'outside' (eps C u added to the drift) or 'inside' (a(W h + b + eps C u)), "
-                         f"received {describe(input)}")
-    n = _dimension(W=W, b=b, Gamma=Gamma, C=C)
+        raise ModelError(
+            f"input: expected 'outside' (eps C u added to the drift) or 'inside' (a(W h + b + eps C u)), "
+            f"received {describe(input)}"
+        )
     if C is None:
         raise ModelError("C: the input coupling matrix C (n x m) is required")
     if sigma is None:
         raise ModelError("sigma: the noise matrix sigma (n x r, or a scalar) is required")
+    fast = _network_arrays(Gamma, W, b, C, sigma, activation, state) if input == "outside" else None
+    if fast is not None:  # numbers only: no symbolic work until a formula is asked for
+        _check_flat_noise(sigma, "sigma", fast.n)
+        st = default_state(fast.n) if state is None else _as_state(state)
+        if len(st) != fast.n:
+            raise ModelError(f"state: expected {fast.n} symbols, received {len(st)}")
+        meta_fast = {"kind": "SRNN", "activation": activation}
+        return Diffusion(
+            st, None, None, None, readout, initial, params, name=name, meta=meta_fast, structure=fast,
+            symbolic=("SRNN", _frozen(Gamma, W, b, C, sigma, activation)),
+        )  # fmt: skip
+    drift, sig, Cm, st, meta = _srnn_matrices(Gamma, W, b, C, sigma, activation, state=state, input=input)
+    coupling = sp.zeros(Cm.rows, Cm.cols) if input == "inside" else Cm
+    return Diffusion(st, drift, sig, coupling, readout, initial, params, name=name, meta=meta)
+
+
+def _srnn_matrices(
+    Gamma: Any,
+    W: Any,
+    b: Any,
+    C: Any,
+    sigma: Any,
+    activation: Activation,
+    *,
+    state: Sequence[Any] | None,
+    input: str = "outside",
+) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple[sp.Symbol, ...], dict[str, Any]]:
+    """The symbolic drift, sigma, C, state and meta of :func:`SRNN` (``input="inside"``: C u inside a)."""
+    n = _dimension(W=W, b=b, Gamma=Gamma, C=C)
     G = _square(Gamma, "Gamma", n)
     Wm = _square(W, "W", n)
     bm = sp.zeros(n, 1) if b is None else _as_column(b, "b")
@@ -667,14 +791,12 @@ def SRNN(
         raise ModelError(f"b: expected {n} components (state dimension), received {bm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
     _check_flat_noise(sigma, "sigma", n)
-    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
+    sig = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     a = _activation(activation)
     h = sp.Matrix(st)
     pre = Wm * h + bm
-    coupling = Cm
     if input == "inside":
         pre = pre + Cm * sp.Matrix(input_symbols(Cm.cols))
-        coupling = sp.zeros(n, Cm.cols)
     drift = -G * h + sp.Matrix([a(x) for x in pre])
     meta = {
         "kind": "SRNN",
@@ -685,7 +807,7 @@ def SRNN(
         "input": input,
         "C": Cm,
     }
-    return Diffusion(st, drift, sigma, coupling, readout, initial, params, name=name, meta=meta)
+    return drift, sig, Cm, st, meta
 
 
 def OU(
@@ -704,6 +826,24 @@ def OU(
 
     A is n x n, c has length n (default 0), C is n x m, sigma is n x r (scalar: sigma * I).
     """
+    fast = _network_arrays(A, None, c, C, sigma, "identity", state)
+    if fast is not None:  # numbers only: no symbolic work until a formula is asked for
+        _check_flat_noise(sigma, "sigma", fast.n)
+        st = default_state(fast.n) if state is None else _as_state(state)
+        if len(st) != fast.n:
+            raise ModelError(f"state: expected {fast.n} symbols, received {len(st)}")
+        return Diffusion(
+            st, None, None, None, readout, initial, params, name=name, meta={"kind": "OU"}, structure=fast,
+            symbolic=("OU", _frozen(A, C, sigma, c)),
+        )  # fmt: skip
+    drift, sig, Cm, st, meta = _ou_matrices(A, C, sigma, c, state=state)
+    return Diffusion(st, drift, sig, Cm, readout, initial, params, name=name, meta=meta)
+
+
+def _ou_matrices(
+    A: Any, C: Any, sigma: Any, c: Any, *, state: Sequence[Any] | None
+) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix, tuple[sp.Symbol, ...], dict[str, Any]]:
+    """The symbolic drift, sigma, C, state and meta of :func:`OU`."""
     n = _dimension(A=A, c=c, C=C)
     Am = _square(A, "A", n)
     cm = sp.zeros(n, 1) if c is None else _as_column(c, "c")
@@ -711,10 +851,94 @@ def OU(
         raise ModelError(f"c: expected {n} components (state dimension), received {cm.rows}")
     Cm, st = _coupling_and_state(C, state, n)
     _check_flat_noise(sigma, "sigma", n)
-    sigma = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
+    sig = _as_matrix(sigma, "sigma", {s.name: s for s in st})  # errors name the argument the user gave
     h = sp.Matrix(st)
     drift = -Am * h + cm
-    return Diffusion(st, drift, sigma, Cm, readout, initial, params, name=name, meta={"kind": "OU", "A": Am, "c": cm})
+    return drift, sig, Cm, st, {"kind": "OU", "A": Am, "c": cm}
+
+
+def _frozen(*args: Any) -> tuple:
+    """The constructor's arguments for the lazy symbolic build, arrays copied (later edits do not leak in)."""
+    return tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else copy.deepcopy(a) for a in args)
+
+
+def _plain_array(value: Any) -> np.ndarray | None:
+    """``value`` as a finite float array when it is plainly numeric (numbers, nested lists of numbers,
+    real numpy arrays), else None (strings, sympy expressions, bad values: the symbolic path decides)."""
+    if isinstance(value, (str, bool, sp.Basic)):
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            return None
+        arr = value.astype(float)
+    elif isinstance(value, (int, float, np.integer, np.floating)):
+        arr = np.array(float(value))
+    elif isinstance(value, (list, tuple)):
+        flat = _flatten(value)
+        if flat is None:
+            return None
+        try:
+            arr = np.array(value, dtype=float)
+        except (TypeError, ValueError):
+            return None
+    else:
+        return None
+    return arr if arr.ndim <= 2 and arr.size and np.all(np.isfinite(arr)) else None
+
+
+def _flatten(value: Any) -> list[Any] | None:
+    out: list[Any] = []
+    for x in value:
+        if isinstance(x, (list, tuple)):
+            inner = _flatten(x)
+            if inner is None:
+                return None
+            out += inner
+        elif isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+            out.append(x)
+        else:
+            return None
+    return out
+
+
+def _network_arrays(
+    Gamma: Any, W: Any, b: Any, C: Any, sigma: Any, activation: Any, state: Any
+) -> NetworkStructure | None:
+    """The NetworkStructure of numeric constructor arguments with consistent shapes, else None."""
+    key = activation.lower() if isinstance(activation, str) else None
+    kind = {"identity": "identity", "linear": "identity", "tanh": "tanh", "sigmoid": "sigmoid"}.get(key or "")
+    if kind is None:
+        return None
+    G, Wa, Ca, S = _plain_array(Gamma), None if W is None else _plain_array(W), _plain_array(C), _plain_array(sigma)
+    ba = None if b is None else _plain_array(b)
+    if G is None or Ca is None or S is None or (W is not None and Wa is None) or (b is not None and ba is None):
+        return None
+    if Ca.ndim == 1 or (Ca.ndim == 0):
+        Ca = Ca.reshape(-1, 1)
+    n = Ca.shape[0]
+    if W is None:
+        Wa = np.zeros((n, n))
+    assert Wa is not None
+    if G.ndim == 0:
+        G = G * np.eye(n)
+    if Wa.ndim == 0 and n == 1:
+        Wa = Wa.reshape(1, 1)
+    ba = np.zeros(n) if ba is None else (ba.reshape(-1) if ba.ndim == 1 or ba.shape in ((n, 1), (1, n)) else ba)
+    if S.ndim == 0:
+        S = S * np.eye(n)
+    elif S.ndim == 1:
+        S = S.reshape(-1, 1)
+    if G.shape != (n, n) or Wa.shape != (n, n) or ba.shape != (n,) or S.shape[0] != n:
+        return None
+    if state is not None and (isinstance(state, int) and state != n):
+        return None
+    return NetworkStructure(G, Wa, ba, Ca, S, kind)
+
+
+_SYMBOLIC: dict[str, Callable[..., tuple[sp.Matrix, sp.Matrix, sp.Matrix]]] = {
+    "SRNN": lambda *args, state: _srnn_matrices(*args, state=state)[:3],
+    "OU": lambda *args, state: _ou_matrices(*args, state=state)[:3],
+}
 
 
 # --------------------------------------------------------------------------- comparing models
@@ -731,8 +955,12 @@ def same_model(a: Diffusion, b: Diffusion) -> str | None:
         return dict(model.params)
 
     va, vb = values(a), values(b)
-    pairs = [("drift", a.drift, b.drift), ("diffusion", a.diffusion * a.diffusion.T, b.diffusion * b.diffusion.T),
-             ("coupling", a.coupling, b.coupling), ("readout", a.readout, b.readout)]
+    pairs = [
+        ("drift", a.drift, b.drift),
+        ("diffusion", a.diffusion * a.diffusion.T, b.diffusion * b.diffusion.T),
+        ("coupling", a.coupling, b.coupling),
+        ("readout", a.readout, b.readout),
+    ]
     ia, ib = a.initial, b.initial
     if type(ia) is not type(ib):
         return f"initial law {ia!r} vs {ib!r}"

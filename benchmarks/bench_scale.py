@@ -1,0 +1,170 @@
+"""Networks of 16-256 units (issue 20): the matrix numerics against plain NumPy doing the same work.
+
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_scale.py          # Monte Carlo table: n = 16, 64, 128
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_scale.py --n256   # also the n = 256 row
+
+Prints, with the machine load (os.getloadavg) before each section:
+1. vs.SRNN construction time at n = 256 (target < 1 s);
+2. vs.simulate against a plain NumPy Euler loop (same paths, steps, noise and statistics) at n = 16, 64,
+   256 (target: within 1.5x);
+3. vs.estimate_kernels (plain settings: one window, no control variate, no dt/2 check) against a plain
+   NumPy tangent estimator (target: within 3x);
+4. the Monte Carlo K1 column of the issue's table: 20 lags to a standard error of 1e-3 max|K1| with
+   windows and the control variate (paths set from a pilot), with the variance reduction it reports.
+CPU seconds (time.process_time) are measured, the better of two repetitions for 2. and 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import volterra_sym as vs
+
+S = 0.2  # noise amplitude (s_eff)
+
+
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"load average {a:.2f} {b:.2f} {c:.2f}"
+
+
+def network(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NoisyRNN-style W (antisymmetric plus symmetric part, gain ~1.2), bias, one input column."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, n))
+    W = 1.2 * (0.5 * (A - A.T) + 0.25 * (A + A.T)) / np.sqrt(n)
+    return W, 0.3 * rng.normal(size=n), rng.normal(size=(n, 1)) / np.sqrt(n)
+
+
+def model(n: int, **kw: object) -> vs.Diffusion:
+    W, b, C = network(n)
+    return vs.SRNN(1.0, W, b, C, S, activation="tanh", readout="h1", **kw)
+
+
+def cpu(fn: Callable[[], object], reps: int = 2) -> float:
+    best = np.inf
+    for _ in range(reps):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+def construction() -> None:
+    print(f"\n== 1. vs.SRNN construction, n = 256 ({load()})")
+    W, b, C = network(256)
+    t = cpu(lambda: vs.SRNN(1.0, W, b, C, S, activation="tanh", readout="h1"), 3)
+    print(f"   construction: {t * 1e3:.1f} ms (target < 1 s)")
+
+
+def plain_euler(n: int, paths: int, steps: int, dt: float) -> None:
+    W, b, _ = network(n)
+    g = np.random.Generator(np.random.SFC64(1))
+    h = np.zeros((n, paths))
+    mean, var = np.empty(steps + 1), np.empty(steps + 1)
+    mean[0], var[0] = h[0].mean(), h[0].var()
+    sq = S * np.sqrt(dt)
+    for k in range(steps):
+        h += dt * (np.tanh(W @ h + b[:, None]) - h) + sq * g.standard_normal((n, paths))
+        mean[k + 1], var[k + 1] = h[0].mean(), h[0].var()
+
+
+def simulate_vs_euler() -> None:
+    print(f"\n== 2. vs.simulate against plain NumPy Euler ({load()})")
+    steps, dt, paths = 200, 0.01, 2048
+    t = np.linspace(0, steps * dt, steps + 1)
+    for n in (16, 64, 256):
+        m = model(n, initial=vs.PointMass(np.zeros(n)))
+        vs.simulate(m, None, t[:3], 64, progress=False)  # compile once
+        a = cpu(lambda m=m: vs.simulate(m, None, t, paths, seed=1, progress=False))
+        p = cpu(lambda n=n: plain_euler(n, paths, steps, dt))
+        print(f"   n = {n:3d}: simulate {a:6.2f} s, plain Euler {p:6.2f} s, ratio {a / p:5.2f} (target <= 1.5)")
+
+
+def plain_tangent(n: int, paths: int, nburn: int, nlag: int, dt: float) -> np.ndarray:
+    """K1(tau_j), j < nlag, of readout h1: burn-in, then one tangent w = C per path; per-path samples."""
+    W, b, C = network(n)
+    g = np.random.Generator(np.random.SFC64(2))
+    h = np.zeros((n, paths))
+    sq = S * np.sqrt(dt)
+    for _ in range(nburn):
+        h += dt * (np.tanh(W @ h + b[:, None]) - h) + sq * g.standard_normal((n, paths))
+    w = np.repeat(C, paths, axis=1)
+    out = np.empty((nlag, paths))
+    for k in range(nlag):
+        out[k] = w[0]
+        if k == nlag - 1:
+            break
+        z = W @ h + b[:, None]
+        t = np.tanh(z)
+        w += dt * ((1 - t * t) * (W @ w) - w)
+        h += dt * (t - h) + sq * g.standard_normal((n, paths))
+    return out
+
+
+def kernels_vs_plain() -> None:
+    print(f"\n== 3. vs.estimate_kernels (plain settings) against a plain NumPy tangent estimator ({load()})")
+    dt, paths = 0.02, 512
+    taus = np.round(np.arange(20) * 0.1, 10)
+    for n in (16, 64, 256):
+        m = model(n)
+        burn = vs.estimate_kernels(m, 1, {1: taus[:2]}, paths=64, dt=dt, bias_check=False, progress=False).burn_in
+        nburn, nlag = int(round(burn / dt)), int(round(taus[-1] / dt)) + 1
+
+        def run(m: vs.Diffusion = m) -> None:
+            vs.estimate_kernels(m, 1, {1: taus}, paths=paths, dt=dt, bias_check=False, progress=False)
+
+        a = cpu(run)
+        p = cpu(lambda n=n, nburn=nburn, nlag=nlag: plain_tangent(n, paths, nburn, nlag, dt))
+        print(
+            f"   n = {n:3d} (burn-in {burn:.1f}): estimate_kernels {a:6.2f} s, plain tangents {p:6.2f} s, "
+            f"ratio {a / p:5.2f} (target <= 3)"
+        )
+
+
+def mc_table(sizes: list[int]) -> None:
+    print(f"\n== 4. Monte Carlo K1 at 20 lags to SE 1e-3 max|K1| (windows + control variate) ({load()})")
+    print("   | n | Monte Carlo K1 (CPU s) | paths | variance reduction vs plain | small_noise K1 | small_noise K2 |")
+    taus = np.round(np.arange(20) * 0.1, 10)
+    dt, windows = 0.02, 8
+    for n in sizes:
+        m = model(n)
+        kw = dict(dt=dt, windows=windows, control_variate=True, bias_check=False, progress=False)
+        t0 = time.process_time()
+        pilot = vs.estimate_kernels(m, 1, {1: taus}, paths=128, seed=1, **kw)
+        target = 1e-3 * float(np.max(np.abs(pilot.mean(1))))
+        need = int(np.ceil(128 * (float(np.max(pilot.stderr(1))) / target) ** 2))
+        paths = max(64, need)
+        est = vs.estimate_kernels(m, 1, {1: taus}, paths=paths, seed=2, **kw)
+        total = time.process_time() - t0
+        ok = float(np.max(est.stderr(1))) <= 1.1 * target
+        vr = est.summary.get("variance_reduction", float("nan"))
+        # ---- small_noise columns: added by the small_noise route (issue 20 part 1) ----
+        sn1 = sn2 = "(see small_noise)"
+        print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n256", action="store_true", help="also the n = 256 row of the Monte Carlo table (long)")
+    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table"], default=None)
+    args = ap.parse_args()
+    sections = {
+        "construction": construction,
+        "simulate": simulate_vs_euler,
+        "kernels": kernels_vs_plain,
+        "table": lambda: mc_table([16, 64, 128] + ([256] if args.n256 else [])),
+    }
+    for name, fn in sections.items():
+        if args.only in (None, name):
+            fn()
+    print(f"\n({load()})")
+
+
+if __name__ == "__main__":
+    main()
