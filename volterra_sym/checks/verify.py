@@ -495,11 +495,13 @@ def verify_response(
     extra: dict[str, Any] = {}
     if scheme == "exact":
         mc = simulate(model, u, tt, paths, scheme="exact", **run)
+        meta["burn_in"] = mc.burn_in or None
         bias_arr = np.zeros_like(prediction) + (0.0 if bias is None else float(bias))
         rule = f"|pred - MC| <= {z:g}*SE + bias bound (0: exact Gaussian transitions)"
         mean, stderr = _as_2d(mc.mean), _as_2d(mc.stderr)
     elif bias is not None:
         mc = simulate(model, u, tt, paths, scheme=scheme, substeps=substeps, **run)
+        meta["burn_in"] = mc.burn_in or None
         mean, stderr = _as_2d(mc.mean), _as_2d(mc.stderr)
         bias_arr = np.zeros_like(prediction) + float(bias)
         rule = f"|pred - MC| <= {z:g}*SE + bias bound (given: {bias:g})"
@@ -509,6 +511,7 @@ def verify_response(
             client=client,
         )  # fmt: skip
         mean, stderr = cr.mean, cr.stderr
+        meta["burn_in"] = cr.burn_in  # the time run (None: none needed)
         bias_arr = np.abs(cr.bias) + z * cr.bias_stderr
         extra = dict(
             bias_estimate=cr.bias, bias_stderr=cr.bias_stderr, corrected=cr.corrected,
