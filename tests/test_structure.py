@@ -127,9 +127,10 @@ def test_lazy_symbolic_form_equals_the_eager_one() -> None:
     h1, h2 = sp.symbols("h1 h2")
     eager = vs.Diffusion(
         [h1, h2],
-        [-1.0 * h1 + sp.tanh(sp.Float(0.5) * h1 - sp.Float(1.0) * h2 + sp.Float(0.1)),
-         -1.0 * h2 + sp.tanh(sp.Float(0.25) * h1)],
-        sp.Float(0.3) * sp.eye(2),
+        # Python floats enter a model as the decimals typed (0.1 -> 1/10), lazily or not
+        [-h1 + sp.tanh(sp.Rational(1, 2) * h1 - h2 + sp.Rational(1, 10)),
+         -h2 + sp.tanh(sp.Rational(1, 4) * h1)],
+        sp.Rational(3, 10) * sp.eye(2),
         [1, 0],
         h1**2,
     )  # fmt: skip

@@ -805,8 +805,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise CLIError(f"--out: {args.out!r} needs a figure suffix such as .png, .svg or .pdf")
     spec = load_run(args.model)
     if args.what == "verify":
-        if suffix != "png":
-            raise CLIError(f"--out: the verify plot is written as PNG; use a .png file, received {args.out!r}")
+        if suffix not in ("png", "svg", "pdf"):
+            raise CLIError(f"--out: the verify plot is written as PNG, SVG or PDF; received {args.out!r}")
         spec = spec.override(None, None, None)
         if not spec.has_verification:
             raise CLIError(f"{spec.source}: no [input] and [grid] tables to verify on; add them to the file")

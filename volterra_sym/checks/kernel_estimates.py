@@ -773,7 +773,7 @@ def estimate_kernels(
         )
     init = model.initial
     stationary = isinstance(init, Stationary)
-    if burn_in is not None:  # one rule for every burn-in: a time in [0, dt * the step limit]
+    if burn_in is not None and check_burn_in(burn_in) != AUTO:  # a time in [0, dt * the step limit]
         steps_limit = min(max_steps, limits.MAX_BURN_IN_STEPS)
         b = burn_in
         if (

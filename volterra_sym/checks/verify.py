@@ -41,7 +41,7 @@ from .. import limits
 from ..checks.coupled import coupled_euler
 from ..checks.oracle import InputLike, check_times, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import simulate
-from ..errors import ArgumentError, OutputError, VolterraError, describe
+from ..errors import ArgumentError, MissingDependencyError, OutputError, VolterraError, describe
 from ..model.diffusion import Diffusion
 from ..validate import (
     check_eps,
@@ -301,12 +301,13 @@ class VerifyReport:
         return "\n".join(lines)
 
     def plot(self, path: Any) -> str:
-        """Write a PNG of prediction vs MC mean with +- z SE (+ bias) bands; returns the path."""
+        """Write the prediction vs the MC mean with +- z SE (+ bias) bands; returns the path.  The format is
+        the file's suffix: .svg or .pdf, PNG otherwise (a .png name, or any other)."""
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:
-            raise ImportError(
+            raise MissingDependencyError(
                 "VerifyReport.plot needs matplotlib; install it with: pip install volterra_sym[plot]"
             ) from None
         p = self.prediction.shape[1]
@@ -333,7 +334,8 @@ class VerifyReport:
         fig.tight_layout()
         target = output_path(path, "plot")
         try:
-            fig.savefig(str(target), format="png", dpi=100)
+            suffix = target.suffix.lower().lstrip(".")
+            fig.savefig(str(target), format=suffix if suffix in ("svg", "pdf") else "png", dpi=100)
         except OSError as exc:
             raise OutputError(f"{str(target)!r}: cannot write the plot: {exc.strerror or exc}") from None
         return str(target)
