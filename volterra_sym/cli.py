@@ -230,7 +230,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         metavar="T|auto",
         help="stationary start of a nonlinear model: the unperturbed dynamics run T from h = 0 first; 'auto' "
-        "(default): 10 / the slowest relaxation rate the route knows (reported)",
+        "(default): 20 / the slowest relaxation rate at the rest point (reported; checks/burn_in.py)",
     )
 
 
@@ -726,40 +726,23 @@ def _needs_burn_in(model: Diffusion) -> bool:
     return isinstance(model.initial, Stationary) and _is_euler(model)
 
 
-#: relaxation times an automatic burn-in spans (an O(1) offset from h = 0 decays to e^-10 ~ 5e-5)
-BURN_IN_TIMES = 10.0
-
-
 def _auto_burn_in(model: Diffusion, resp: Response) -> float | None:
-    """BURN_IN_TIMES / the slowest relaxation rate, printed; None when the start needs no burn-in.
-
-    The rate comes from what the route knows: the Galerkin spectrum (``slowest_rate``), else the
-    linearisation of the drift at h = 0 (the slowest -Re of its eigenvalues)."""
+    """The library's one burn-in rule (checks/burn_in.py: RELAXATION_TIMES / the slowest relaxation rate at
+    the rest point the deterministic flow reaches from h = 0), printed; None when the start needs none."""
     if not _needs_burn_in(model):
         return None
-    rate, source = None, ""
-    own = getattr(resp, "slowest_rate", None)
-    if callable(own):
-        rate, source = float(own()), f"the Galerkin spectrum (degree {getattr(resp, 'degree', '?')})"
-    else:
-        import sympy as sp
+    from .checks.burn_in import RELAXATION_TIMES, relaxation_burn_in
 
-        J = model.drift.jacobian(sp.Matrix(model.state)).subs({x: 0 for x in model.state})
-        try:
-            ev = np.linalg.eigvals(np.array(J.evalf(), dtype=float))
-            rate, source = float(np.min(-ev.real)), "the linearisation of the drift at h = 0"
-        except (TypeError, ValueError):
-            rate = None
-    if rate is None or not np.isfinite(rate) or rate <= 0:
+    try:
+        burn, rate, _ = relaxation_burn_in(model, 0.01)
+    except VolterraError as exc:
         raise CLIError(
-            "--burn-in: the stationary law of this nonlinear model is not known in closed form and no positive "
-            "relaxation rate is known to choose a burn-in; give --burn-in T (the time the unperturbed dynamics "
-            "run from h = 0 first)"
-        )
-    burn = float(f"{BURN_IN_TIMES / rate:.2g}")
-    print(f"burn-in: {burn:g} (auto: {BURN_IN_TIMES:g} / the slowest relaxation rate {rate:.3g} from {source})")
+            f"--burn-in: no automatic burn-in for this model ({exc}); give --burn-in T (the time the unperturbed "
+            "dynamics run from h = 0 first)"
+        ) from None
+    why = f"auto: {RELAXATION_TIMES:g} / the slowest relaxation rate {rate:.3g} at the rest point"
+    print(f"burn-in: {burn:.3g} ({why})")
     return burn
-
 
 def _write(resp: Response, method: str, target: Path) -> None:
     writer = getattr(resp, method, None)
