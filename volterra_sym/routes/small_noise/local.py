@@ -35,10 +35,11 @@ ALTERNATIVES = "use method='galerkin' (n <= 4) or Monte Carlo kernels (vs.estima
 _NON_ANALYTIC = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.sign, sp.Heaviside, sp.floor, sp.ceiling)
 
 
-def check_model_form(model: Diffusion) -> None:
-    """Refuse what the expansion does not cover (module docstring), naming the argument and the alternative."""
+def check_model_form(model: Diffusion, numeric: bool = False) -> None:
+    """Refuse what the expansion does not cover (module docstring), naming the argument and the alternative
+    (``numeric``: the numeric engine, no limit on n here; its own refusals are in ``numeric.check_network``)."""
     state = set(model.state)
-    if model.n > MAX_STATES:
+    if model.n > MAX_STATES and not numeric:
         raise ModelError(
             f"model: method='small_noise' builds exact exponential-polynomial kernels for n <= {MAX_STATES} state "
             f"variables, received n = {model.n} (the order-2 kernels have ~n^4 terms); {ALTERNATIVES}"

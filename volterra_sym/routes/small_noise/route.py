@@ -22,12 +22,12 @@ from ...algebra.linear_gaussian import linear_data
 from ...documents.derivation import Derivation
 from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
-from ...response import lag_symbols
+from ...response import Response, lag_symbols
 from ...validate import check_flag, check_int
 from ..base import Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
-from .local import ALTERNATIVES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
+from .local import ALTERNATIVES, MAX_STATES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
 from .symbolic import symbolic_local
 from .terms import Expansion, map_ext, mp_number
 
@@ -37,7 +37,14 @@ OPTIONS: dict[str, tuple[Any, str]] = {
     "guard": (True, "run the guard (Newton from pilot samples, pilot covariance against P); default True"),
     "seed": (0, "seed of the guard's pilot simulation (default 0)"),
     "symbolic": (True, "keep the model's symbolic parameters in the kernels (formulas; n <= 2; default True)"),
+    "engine": (
+        "auto",
+        "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-1, any n) or 'auto' "
+        "(default: numeric for n > 6)",
+    ),
+    "tol": (1e-6, "relative accuracy target of the numeric engine's time integration (default 1e-6)"),
 }
+ENGINES = ("auto", "closed_form", "numeric")
 NOISE_ORDERS = (0, 2)
 #: the unknown constant of the s^4 term: the remainder estimate is this times (s^2 term) x (small parameter)
 ERROR_SAFETY = 2.0
@@ -63,15 +70,21 @@ class SmallNoiseRoute(Route):
     options: ClassVar[Mapping[str, str]] = {k: v[1] for k, v in OPTIONS.items()}
     default_order = True
 
-    def derive(self, model: Diffusion, order: int | None, **options: Any) -> SmallNoiseResponse:
+    def derive(self, model: Diffusion, order: int | None, **options: Any) -> Response:
         self.check_options(options)
         opts = {k: options.get(k, v[0]) for k, v in OPTIONS.items()}
         noise_order = check_noise_order(opts["noise_order"])
         guard = check_flag(opts["guard"], "guard")
         seed = check_int(opts["seed"], "seed", minimum=0)
         symbolic = check_flag(opts["symbolic"], "symbolic")
-        order = MAX_SMALL_NOISE_ORDER if order is None else order
-        if order > MAX_SMALL_NOISE_ORDER:
+        engine = opts["engine"]
+        if engine not in ENGINES:
+            raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
+        tol = opts["tol"]
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 1e-14 <= float(tol) <= 1e-2:
+            raise ArgumentError(f"tol: expected a relative accuracy in [1e-14, 1e-2], received {tol!r}")
+        numeric = engine == "numeric" or (engine == "auto" and model.n > MAX_STATES)
+        if order is not None and order > MAX_SMALL_NOISE_ORDER:
             raise ArgumentError(
                 f"order: method='small_noise' builds kernels up to order {MAX_SMALL_NOISE_ORDER}, received {order}; "
                 f"{ALTERNATIVES}"
@@ -82,7 +95,12 @@ class SmallNoiseRoute(Route):
                 "use initial='stationary', or method='exact' (linear SRNNs), 'galerkin' or 'taylor' for point and "
                 "Gaussian starts"
             )
-        check_model_form(model)
+        check_model_form(model, numeric=numeric)
+        if numeric:
+            from .numeric_route import derive_numeric
+
+            return derive_numeric(model, order, noise_order=noise_order, guard=guard, seed=seed, tol=float(tol))
+        order = MAX_SMALL_NOISE_ORDER if order is None else order
         return derive_small_noise(model, order, noise_order=noise_order, guard=guard, seed=seed, symbolic=symbolic)
 
 
