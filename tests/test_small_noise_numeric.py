@@ -9,6 +9,7 @@ integration error.  None of them shares the numeric engine's code.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -25,8 +26,9 @@ def tanh_net(n: int, s: float, seed: int, readout: object = "h1", inputs: int = 
     A = rng.standard_normal((n, n))
     W = gain * (0.5 * (A - A.T) + 0.25 * (A + A.T)) / np.sqrt(n)
     C = (rng.standard_normal((n, inputs)) / np.sqrt(n)).round(3)
-    return vs.SRNN(Gamma=np.eye(n), W=W, b=0.3 * rng.standard_normal(n), C=C, sigma=s, activation="tanh",
-                   readout=readout)
+    return vs.SRNN(
+        Gamma=np.eye(n), W=W, b=0.3 * rng.standard_normal(n), C=C, sigma=s, activation="tanh", readout=readout
+    )
 
 
 @pytest.mark.parametrize("n", [3, pytest.param(5, marks=pytest.mark.slow)])
@@ -35,8 +37,9 @@ def test_numeric_engine_equals_closed_form_route(n):
     model = tanh_net(n, 0.15, n, readout=readout, inputs=2, gain=1.0)
     for noise_order in (0, 2):
         ref = vs.derive(model, 1, method="small_noise", guard=False, noise_order=noise_order)
-        num = vs.derive(model, 1, method="small_noise", guard=False, noise_order=noise_order, engine="numeric",
-                        tol=1e-10)
+        num = vs.derive(
+            model, 1, method="small_noise", guard=False, noise_order=noise_order, engine="numeric", tol=1e-10
+        )
         assert type(num).__name__ == "NumericSmallNoiseResponse"
         m_ref = np.array(ref.mean0, dtype=float).ravel()
         assert np.max(np.abs(np.array(num.mean0, dtype=float).ravel() - m_ref)) <= 1e-8
@@ -68,9 +71,15 @@ def test_linear_srnn_n16_equals_exact_route():
     n = 16
     rng = np.random.default_rng(3)
     W = np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3)
-    model = vs.SRNN(Gamma=np.diag(np.linspace(0.5, 2.0, n)), W=W, b=0.1 * rng.standard_normal(n),
-                    C=rng.standard_normal((n, 2)) / np.sqrt(n), sigma=0.3, activation="identity",
-                    readout="h1 + 0.5*h2*h3 - h4**2")
+    model = vs.SRNN(
+        Gamma=np.diag(np.linspace(0.5, 2.0, n)),
+        W=W,
+        b=0.1 * rng.standard_normal(n),
+        C=rng.standard_normal((n, 2)) / np.sqrt(n),
+        sigma=0.3,
+        activation="identity",
+        readout="h1 + 0.5*h2*h3 - h4**2",
+    )
     ex = vs.derive(model, 1, method="exact")
     sn = vs.derive(model, 1, method="small_noise")
     lags = np.linspace(0, 8, 41)[:, None]
@@ -83,12 +92,15 @@ def test_linear_srnn_n16_equals_exact_route():
 
 @pytest.mark.slow
 def test_n16_tanh_against_monte_carlo():
-    """K^(1) against the pathwise Monte Carlo: |z| <= 4.5 with SE, the reported error and the time-step bias."""
+    """K^(1) against the pathwise Monte Carlo: |z| <= 4.5 with SE, the reported error and the time-step bias
+    (burn-in 12 > 8 slowest relaxation times from h = 0, |h*| < 0.6: the start's remnant is far below the SE)."""
     model = tanh_net(16, 0.2, 5)
     sn = vs.derive(model, 1, method="small_noise")
     assert sn.guard.ran and sn.guard.covariance_gap < 0.5
     lags = np.arange(0, 41, 5) * 0.1
-    est = vs.estimate_kernels(model, 1, lags={1: lags}, paths=600, seed=1, dt=0.01)
+    with warnings.catch_warnings():  # the time-step bias is reported and added to the tolerance below
+        warnings.simplefilter("ignore", vs.TimeStepBiasWarning)
+        est = vs.estimate_kernels(model, 1, lags={1: lags}, paths=300, seed=1, dt=0.01, burn_in=12.0)
     v = sn.kernel_values(1, 0, lags[:, None])
     mu, se, bias = est.mean(1, 0), est.stderr(1, 0), est.bias(1, 0)
     z = np.abs(v - mu) / np.sqrt(se**2 + sn.error_estimate(1, 0) ** 2 + bias**2 + 1e-300)
@@ -115,6 +127,8 @@ def test_contract_and_refusals_at_n8(net8):
     vals = resp.kernel_values(1, 0, LAGS)
     assert vals.shape == (37, 2) and np.all(np.isfinite(vals))
     assert np.allclose(resp.kernel(1, 0, 1)(LAGS[:, 0]), vals[:, 1])
+    far = resp.kernel_values(1, 0, np.array([[1e6]]), 0)  # no grid to 1e6: the kernel has decayed there
+    assert np.all(np.isfinite(far)) and abs(far[0]) < 1e-12
     data = json.loads(json.dumps(resp.to_json()))
     assert data["engine"] == "numeric" and "K1[0][1]" in data["error_estimates"]
     assert "estimated error of K1[0][0]" in resp.summary() and "Lyapunov" in resp.to_markdown()

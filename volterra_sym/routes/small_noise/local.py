@@ -23,7 +23,7 @@ import sympy as sp
 
 from ...errors import ArgumentError, ModelError, NotAnalyticError, UnstableError
 from ...model.diffusion import Diffusion
-from ...model.structure import network_structure
+from ...model.structure import NetworkStructure, network_structure
 
 #: largest state dimension of this route (its kernels are exact exponential polynomials, whose number
 #: of terms grows like n^4 at order 2)
@@ -78,12 +78,13 @@ class ModelFunctions:
     sorted index tuple.
     """
 
-    def __init__(self, model: Diffusion) -> None:
+    def __init__(self, model: Diffusion, structure: NetworkStructure | None = None) -> None:
+        """``structure``: the model's :class:`NetworkStructure` when the caller has read it already."""
         vals = model.params
         self.model = model
         self.state = model.state
         self.n = model.n
-        self.structure = network_structure(model)
+        self.structure = structure if structure is not None else network_structure(model)
         self.phi = model.drift.xreplace(vals)
         self.f = model.readout.xreplace(vals)
         if self.structure is None:

@@ -40,6 +40,8 @@ from .local import ALTERNATIVES
 
 #: eigenbasis refused above this condition number of V (a nearly defective J)
 MAX_CONDITION = 1e6
+#: lags beyond this many slowest relaxation times carry no s^2 part (it is below e^{-60} of its size there)
+MAX_RELAXATION_TIMES = 60.0
 #: interpolation stencil (points) of the dm source and of the lag interpolation
 STENCIL = 6
 _GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
@@ -289,11 +291,15 @@ class NumericExpansion:
         lead = self.leading(k, c, lags, noise)
         if not noise or not (np.any(self.pt.a2) or np.any(self.pt.a3)):
             return lead, 0.0
-        horizon = float(np.max(lags)) if lags.size else 0.0
+        # beyond MAX_RELAXATION_TIMES slowest relaxation times the s^2 part is below e^{-60} of its size: 0
+        cut = MAX_RELAXATION_TIMES / float(-np.max(self.pt.lam.real))
+        inside = lags <= cut
+        horizon = float(np.max(lags[inside])) if np.any(inside) else 0.0
         cached = self._grids.get(k)
         _, fine, coarse = self._grid(k, max(horizon, cached[0] if cached else 0.0, 1e-9))
-        gf = _interpolate(fine.G[c], fine.dt, lags)
-        gc = _interpolate(coarse.G[c], coarse.dt, lags)
+        gf, gc = np.zeros(lags.size), np.zeros(lags.size)
+        gf[inside] = _interpolate(fine.G[c], fine.dt, lags[inside])
+        gc[inside] = _interpolate(coarse.G[c], coarse.dt, lags[inside])
         return lead + gf, float(np.max(np.abs(gf - gc))) if lags.size else 0.0
 
 

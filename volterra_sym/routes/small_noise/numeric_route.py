@@ -41,7 +41,7 @@ def derive_numeric(
             f"order: the numeric engine of method='small_noise' (n = {model.n} > 6) builds K^(0) and K^(1), received "
             f"order {order}; for K^(2) use Monte Carlo kernels (vs.estimate_kernels)"
         )
-    funcs = ModelFunctions(model)
+    funcs = ModelFunctions(model, S)
     h, report = find_fixed_point(funcs, S.sigma, seed, guard)
     readouts = quadratic_readouts(model, h)
     assert readouts is not None
