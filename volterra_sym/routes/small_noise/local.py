@@ -35,9 +35,10 @@ ALTERNATIVES = "use method='galerkin' (n <= 4) or Monte Carlo kernels (vs.estima
 _NON_ANALYTIC = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.sign, sp.Heaviside, sp.floor, sp.ceiling)
 
 
-def check_model_form(model: Diffusion, numeric: bool = False) -> None:
+def check_model_form(model: Diffusion, numeric: bool = False, structure: NetworkStructure | None = None) -> None:
     """Refuse what the expansion does not cover (module docstring), naming the argument and the alternative
-    (``numeric``: the numeric engine, no limit on n here; its own refusals are in ``numeric.check_network``)."""
+    (``numeric``: the numeric engine, no limit on n here; its own refusals are in ``numeric.check_network``;
+    ``structure``: the model's network structure, whose drift is analytic by construction: not scanned)."""
     state = set(model.state)
     if model.n > MAX_STATES and not numeric:
         raise ModelError(
@@ -54,7 +55,8 @@ def check_model_form(model: Diffusion, numeric: bool = False) -> None:
             "coupling: the input coupling gamma(h) depends on the state; method='small_noise' covers a constant "
             f"coupling gamma = C; {ALTERNATIVES}"
         )
-    for what, mat in (("drift", model.drift), ("readout", model.readout)):
+    scanned = [("readout", model.readout)] + ([("drift", model.drift)] if structure is None else [])
+    for what, mat in scanned[::-1]:
         bad = [e for e in mat if any(e.has(cls) for cls in _NON_ANALYTIC)]
         if bad:
             raise NotAnalyticError(

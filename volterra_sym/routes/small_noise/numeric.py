@@ -307,8 +307,9 @@ def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] |
     """Refuse what the numeric engine does not cover (one sentence each, naming the alternative)."""
     if S is None:
         raise ModelError(
-            f"model: method='small_noise' for n = {n} > 6 state variables needs an SRNN network with numeric arrays "
-            f"(phi(h) = -Gamma h + a(W h + b), constant C and sigma), found none; {ALTERNATIVES}"
+            f"model: the numeric engine of method='small_noise' (n = {n}; used for n > 6 or engine='numeric') needs an "
+            "SRNN network with numeric arrays (phi(h) = -Gamma h + a(W h + b), constant C and sigma), found none; "
+            + ALTERNATIVES
         )
     if S.input != "outside":
         raise ModelError(

@@ -16,7 +16,7 @@ import sympy as sp
 from ...documents.derivation import Derivation, Equation, Step
 from ...errors import ArgumentError
 from ...model.diffusion import Diffusion
-from ...model.structure import NetworkStructure, network_structure
+from ...model.structure import NetworkStructure
 from ...response import Response
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, ModelFunctions
@@ -30,10 +30,17 @@ _K1_FORMULA = r"(f' + f'' m^*)\cdot a + f'\cdot \delta m + \tfrac12 \operatornam
 
 
 def derive_numeric(
-    model: Diffusion, order: int | None, *, noise_order: int, guard: bool, seed: int, tol: float
+    model: Diffusion,
+    S: NetworkStructure | None,
+    order: int | None,
+    *,
+    noise_order: int,
+    guard: bool,
+    seed: int,
+    tol: float,
 ) -> NumericSmallNoiseResponse:
-    """Refuse what the engine does not cover, find h* (guard), build the engine, check the s^2 ratio."""
-    S = network_structure(model)
+    """Refuse what the engine does not cover, find h* (guard), build the engine, check the s^2 ratio
+    (``S``: the model's network structure, None when it has none)."""
     check_network(S, quadratic_readouts(model, np.zeros(model.n)), model.n)
     assert S is not None
     if order is not None and order > 1:

@@ -22,6 +22,7 @@ from ...algebra.linear_gaussian import linear_data
 from ...documents.derivation import Derivation
 from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
+from ...model.structure import network_structure
 from ...response import Response, lag_symbols
 from ...validate import check_flag, check_int
 from ..base import Route
@@ -95,11 +96,14 @@ class SmallNoiseRoute(Route):
                 "use initial='stationary', or method='exact' (linear SRNNs), 'galerkin' or 'taylor' for point and "
                 "Gaussian starts"
             )
-        check_model_form(model, numeric=numeric)
+        structure = network_structure(model) if numeric else None
+        check_model_form(model, numeric=numeric, structure=structure)
         if numeric:
             from .numeric_route import derive_numeric
 
-            return derive_numeric(model, order, noise_order=noise_order, guard=guard, seed=seed, tol=float(tol))
+            return derive_numeric(
+                model, structure, order, noise_order=noise_order, guard=guard, seed=seed, tol=float(tol)
+            )
         order = MAX_SMALL_NOISE_ORDER if order is None else order
         return derive_small_noise(model, order, noise_order=noise_order, guard=guard, seed=seed, symbolic=symbolic)
 
