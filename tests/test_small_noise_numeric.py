@@ -146,3 +146,12 @@ def test_refuses_non_polynomial_readout_at_n8():
     model = tanh_net(8, 0.1, 8, readout="tanh(h1)")
     with pytest.raises(ArgumentError, match=r"^readout: .*degree <= 2.*Monte Carlo"):
         vs.derive(model, 1, method="small_noise")
+
+
+def test_refuses_a_grid_beyond_its_step_limit():
+    """A nearly neutral mode (rate 2e-5) without the guard: the size grid to 8 relaxation times is refused."""
+    n = 8
+    G = np.diag([1.0] * (n - 1) + [2e-5])
+    model = vs.SRNN(Gamma=G, W=np.zeros((n, n)), C=np.ones((n, 1)), sigma=0.1, activation="tanh", readout="h1")
+    with pytest.raises(ArgumentError, match=r"^lags: .*time steps.*Monte Carlo"):
+        vs.derive(model, 1, method="small_noise", guard=False)

@@ -42,6 +42,8 @@ from .local import ALTERNATIVES
 MAX_CONDITION = 1e6
 #: lags beyond this many slowest relaxation times carry no s^2 part (it is below e^{-60} of its size there)
 MAX_RELAXATION_TIMES = 60.0
+#: most time steps of one grid (memory (steps, n) and time (steps) x n^3; a nearly neutral mode needs many)
+MAX_GRID_STEPS = 100_000
 #: interpolation stencil (points) of the dm source and of the lag interpolation
 STENCIL = 6
 _GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
@@ -278,6 +280,13 @@ class NumericExpansion:
             return cached
         dt = self.time_step
         N = max(4 * STENCIL, int(np.ceil(horizon / dt)))
+        if N > MAX_GRID_STEPS:
+            lam = self.pt.lam
+            raise ArgumentError(
+                f"lags: the numeric engine of method='small_noise' would need {N} time steps to reach lag "
+                f"{horizon:.4g} (slowest rate {-np.max(lam.real):.3g} against max |lambda| {np.max(np.abs(lam)):.3g}, "
+                f"limit {MAX_GRID_STEPS}): ask for shorter lags or a larger tol; {ALTERNATIVES}"
+            )
         N += N % 2
         dt = horizon / N if horizon > 0 else dt
         fine = correction_grid(self.S, self.pt, k, self.readouts, dt, N)
