@@ -43,6 +43,9 @@ def test_numeric_engine_equals_closed_form_route(n):
         assert type(num).__name__ == "NumericSmallNoiseResponse"
         m_ref = np.array(ref.mean0, dtype=float).ravel()
         assert np.max(np.abs(np.array(num.mean0, dtype=float).ravel() - m_ref)) <= 1e-8
+        if noise_order == 2:
+            for c in range(2):
+                assert num.error_estimate(0, component=c) == pytest.approx(ref.error_estimate(0, component=c), rel=1e-9)
         for k in range(2):
             for c in range(2):
                 r = ref.kernel_values(1, k, LAGS, c)
