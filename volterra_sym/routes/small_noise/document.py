@@ -120,7 +120,7 @@ def _terms_step(resp: SmallNoiseResponse) -> Step:
 
 
 def _kernels_step(resp: SmallNoiseResponse) -> Step:
-    mean0 = sp.sympify(resp.mean0)
+    mean0 = sp.sympify(resp.mean0, strict=True)
     mean0 = mean0.xreplace({x: sp.Float(x, 8) for x in mean0.atoms(sp.Float)})
     eqs = [Equation(sp.Symbol("K^{(0)}"), mean0, note=r"$f(h^*) + f'\cdot m^* + \frac12 f''[P]$")]
     for c in range(resp.model.p):

@@ -294,7 +294,7 @@ class NumericSmallNoiseResponse(Response):
                     Equation(r"\lambda_{\max}(P)", F(ps["max_eigenvalue"])),
                     Equation(r"\|J P + P J^\top + D\| / \|D\|", F(ps["lyapunov_residual"])),
                     Equation(r"\max_i |m^*_i|", F(np.max(np.abs(pt.m)))),
-                    Equation(sp.Symbol("K^{(0)}"), sp.sympify(self.mean0).evalf(8)),
+                    Equation(sp.Symbol("K^{(0)}"), self.mean0.evalf(8)),
                 ],
             ),
             Step(

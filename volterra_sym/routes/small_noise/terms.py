@@ -71,7 +71,7 @@ def conv(F: ExpPoly, G: ExpPoly, zero_tol: Any) -> ExpPoly:
 
     exact = zero_tol is None
     for (mu,), (p,), a in F:
-        mu_ = sp.sympify(mu) if exact else _mp(mu)
+        mu_ = sp.sympify(mu, strict=True) if exact else _mp(mu)
         for nu_rates, q_pows, b in G:
             nu, q = nu_rates[0], q_pows[0]
             rest_mu, rest_p = tuple(nu_rates[1:]), tuple(q_pows[1:])
