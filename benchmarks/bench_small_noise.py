@@ -1,6 +1,13 @@
 """method="small_noise" cost (issue 20, part 1). Prints figures measured in this run and the machine load.
 
-Run:  python benchmarks/bench_small_noise.py [n ...]      (default n = 2 3 4)
+Run:  python benchmarks/bench_small_noise.py [n ...]      (default n = 2 3 4 16 64 128 256)
+
+n <= 6: the closed-form engine (below).  n > 6: the numeric engine (``main_numeric``): the same network
+family (``network_arrays``; C = e_1, sigma = 0.1, y = h1), K^(1) on 500 lags in [0, 10] with noise_order 2
+(fixed point, eigenbasis, P, m*, both time grids of the error estimate included), timed on the engine
+directly from the NetworkStructure (building ``vs.SRNN`` at n >= 128 takes minutes before issue 20 part 0
+lands) and, for n <= 64, through ``vs.derive(..., guard=False)`` + ``kernel_values`` and the guard alone;
+peak memory of the engine by tracemalloc; K^(2) is not built by the numeric engine.
 
 For each n: a random non-symmetric tanh SRNN (gain 1.2, the NoisyRNN-style mix 0.7 antisymmetric +
 0.3 symmetric, sigma = 0.1, y = h1): derive (guard on, order 2, noise_order 2), K1 on 500 lags,
@@ -13,6 +20,7 @@ predictor; "pred o1" is the small-noise prediction derived to order 1 only.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 import tracemalloc
@@ -68,5 +76,63 @@ def main(ns: list[int]) -> None:
     print(f"load average after: {os.getloadavg()}")
 
 
+def network_arrays(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W, b, C of ``network`` (same random draws)."""
+    rng = np.random.default_rng(n)
+    A = rng.standard_normal((n, n)) / np.sqrt(n)
+    W = 1.2 * (0.7 * (A - A.T) + 0.3 * (A + A.T)) / np.sqrt(2)
+    b = 0.1 * rng.standard_normal(n)
+    C = np.zeros((n, 1))
+    C[0, 0] = 1.0
+    return W, b, C
+
+
+def engine_k1(n: int, taus: np.ndarray) -> tuple[float, float, float]:
+    """The numeric engine on the network's structure: (max |K1|, numerical error estimate, max |s^2 K_2|)."""
+    from volterra_sym.model.structure import NetworkStructure
+    from volterra_sym.routes.small_noise.guard import newton
+    from volterra_sym.routes.small_noise.numeric import NumericExpansion, QuadraticReadout, network_point
+
+    W, b, C = network_arrays(n)
+    S = NetworkStructure(np.eye(n), W, b, C, 0.1 * np.eye(n), "tanh")
+    h = newton(S, np.zeros(n))  # type: ignore[arg-type]  # drift and jacobian: what newton reads
+    assert h is not None
+    pt = network_point(S, h, True)
+    ex = NumericExpansion(S, pt, [QuadraticReadout(float(h[0]), np.eye(n)[0], np.zeros((n, n)))])
+    k2, err = ex.first_order(0, 0, taus, True)
+    k0, _ = ex.first_order(0, 0, taus, False)
+    return float(np.max(np.abs(k2))), err, float(np.max(np.abs(k2 - k0)))
+
+
+def main_numeric(ns: list[int]) -> None:
+    print(f"numeric engine; load average (1, 5, 15 min): {os.getloadavg()}, cores: {os.cpu_count()}")
+    head = ("n", "K1 500", "peak MB", "num err", "s2 term", "derive+K1", "guard", "build")
+    print(" ".join(f"{h:>10}" for h in head))
+    taus = np.linspace(0, 10, 500)
+    for n in ns:
+        (kmax, err, corr), t_k1 = timed(lambda n=n: engine_k1(n, taus))
+        tracemalloc.start()
+        engine_k1(n, taus)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        row = [f"{n}", f"{t_k1:.3f}", f"{peak:.1f}", f"{err:.1e}", f"{corr:.1e}"]
+        if n <= 64:
+            model, t_build = timed(lambda n=n: network(n, "tanh"))
+            resp, t_der = timed(lambda m=model: vs.derive(m, 1, method="small_noise", guard=False))
+            _, t_kv = timed(lambda r=resp: r.kernel_values(1, 0, taus[:, None]))
+            _, t_guard = timed(lambda m=model: vs.derive(m, 1, method="small_noise"))
+            row += [f"{t_der + t_kv:.2f}", f"{t_guard - t_der:.2f}", f"{t_build:.1f}"]
+        else:
+            row += ["-", "-", "-"]
+        print(" ".join(f"{x:>10}" for x in row), flush=True)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"load average after: {os.getloadavg()}; max resident set size of this process {rss:.0f} MB")
+
+
 if __name__ == "__main__":
-    main([int(x) for x in sys.argv[1:]] or [2, 3, 4])
+    args = [int(x) for x in sys.argv[1:]] or [2, 3, 4, 16, 64, 128, 256]
+    small, large = [n for n in args if n <= 6], [n for n in args if n > 6]
+    if small:
+        main(small)
+    if large:
+        main_numeric(large)

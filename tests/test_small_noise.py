@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import volterra_sym as vs
 from volterra_sym.errors import ArgumentError, ModelError, NotAnalyticError, StationaryLawError
@@ -257,7 +258,11 @@ def test_refusals_name_the_argument_and_the_alternative():
         vs.derive(tanh2d(0.1), 3, method="small_noise")
     big = vs.SRNN(Gamma=1.0, W=np.zeros((7, 7)).tolist(), C=[1.0] + [0.0] * 6, sigma=0.1, readout="h1")
     with pytest.raises(ModelError, match=r"^model: method='small_noise' builds .* n <= 6 .* received n = 7"):
-        vs.derive(big, 1, method="small_noise")
+        vs.derive(big, 1, method="small_noise", engine="closed_form")
+    hs = sp.symbols("h1:8")  # n = 7 and no SRNN structure: neither engine
+    generic = vs.Diffusion(list(hs), [-x - x**3 for x in hs], (0.1 * sp.eye(7)).tolist(), [[1]] + [[0]] * 6, hs[0])
+    with pytest.raises(ModelError, match=r"^model: the numeric engine .*n = 7.* SRNN network"):
+        vs.derive(generic, 1, method="small_noise")
     with pytest.raises(ArgumentError, match=r"^degree: method='small_noise' does not take degree"):
         vs.derive(tanh2d(0.1), 1, method="small_noise", degree=4)
 

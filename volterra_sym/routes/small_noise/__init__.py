@@ -8,6 +8,8 @@ additive noise and a constant input coupling, stationary start.
 - ``terms.py``   the expansion terms as exponential polynomials (closed-form convolutions with e^{J t})
 - ``route.py``   the route object (its options: the schema ``SmallNoiseRoute.schema``) and :class:`SmallNoiseResponse`
 - ``document.py`` the derivation record
+- ``numeric.py``  the numeric engine for SRNN networks (n > 6): K^(0), K^(1) in float64, O(n^3) per step
+- ``numeric_route.py`` its Response (:class:`NumericSmallNoiseResponse`)
 """
 
 from .route import SmallNoiseResponse, SmallNoiseRoute

@@ -23,7 +23,7 @@ import sympy as sp
 
 from ...errors import ArgumentError, ModelError, NotAnalyticError, UnstableError
 from ...model.diffusion import Diffusion
-from ...model.structure import network_structure
+from ...model.structure import NetworkStructure, network_structure
 
 #: largest state dimension of this route (its kernels are exact exponential polynomials, whose number
 #: of terms grows like n^4 at order 2)
@@ -35,10 +35,12 @@ ALTERNATIVES = "use method='galerkin' (n <= 4) or Monte Carlo kernels (vs.estima
 _NON_ANALYTIC = (sp.Abs, sp.Max, sp.Min, sp.Piecewise, sp.sign, sp.Heaviside, sp.floor, sp.ceiling)
 
 
-def check_model_form(model: Diffusion) -> None:
-    """Refuse what the expansion does not cover (module docstring), naming the argument and the alternative."""
+def check_model_form(model: Diffusion, numeric: bool = False, structure: NetworkStructure | None = None) -> None:
+    """Refuse what the expansion does not cover (module docstring), naming the argument and the alternative
+    (``numeric``: the numeric engine, no limit on n here; its own refusals are in ``numeric.check_network``;
+    ``structure``: the model's network structure, whose drift is analytic by construction: not scanned)."""
     state = set(model.state)
-    if model.n > MAX_STATES:
+    if model.n > MAX_STATES and not numeric:
         raise ModelError(
             f"model: method='small_noise' builds exact exponential-polynomial kernels for n <= {MAX_STATES} state "
             f"variables, received n = {model.n} (the order-2 kernels have ~n^4 terms); {ALTERNATIVES}"
@@ -53,7 +55,8 @@ def check_model_form(model: Diffusion) -> None:
             "coupling: the input coupling gamma(h) depends on the state; method='small_noise' covers a constant "
             f"coupling gamma = C; {ALTERNATIVES}"
         )
-    for what, mat in (("drift", model.drift), ("readout", model.readout)):
+    scanned = [("readout", model.readout)] + ([("drift", model.drift)] if structure is None else [])
+    for what, mat in scanned[::-1]:
         bad = [e for e in mat if any(e.has(cls) for cls in _NON_ANALYTIC)]
         if bad:
             raise NotAnalyticError(
@@ -77,12 +80,13 @@ class ModelFunctions:
     sorted index tuple.
     """
 
-    def __init__(self, model: Diffusion) -> None:
+    def __init__(self, model: Diffusion, structure: NetworkStructure | None = None) -> None:
+        """``structure``: the model's :class:`NetworkStructure` when the caller has read it already."""
         vals = model.params
         self.model = model
         self.state = model.state
         self.n = model.n
-        self.structure = network_structure(model)
+        self.structure = structure if structure is not None else network_structure(model)
         self.phi = model.drift.xreplace(vals)
         self.f = model.readout.xreplace(vals)
         if self.structure is None:

@@ -21,15 +21,41 @@ from ...algebra.linear_gaussian import linear_data
 from ...documents.derivation import Derivation
 from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
-from ...response import lag_symbols
+from ...model.structure import network_structure
+from ...response import Response, lag_symbols
 from ...validate import check_flag
 from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from ..options import PILOT_SEED, Option
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
-from .local import ALTERNATIVES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
+from .local import ALTERNATIVES, MAX_STATES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
 from .symbolic import symbolic_local
 from .terms import Expansion, map_ext, mp_number
+
+ENGINES = ("auto", "closed_form", "numeric")
+
+
+def _check_engine(value: Any) -> str:
+    """'auto', 'closed_form' or 'numeric'."""
+    if not isinstance(value, str) or value not in ENGINES:
+        raise ArgumentError(f"engine: expected one of {', '.join(map(repr, ENGINES))}, received {value!r}")
+    return value
+
+
+def _check_step_tol(value: Any) -> float:
+    """The numeric engine's relative accuracy target: a number in [1e-14, 1e-2]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+        1e-14 <= float(value) <= 1e-2
+    ):
+        raise ArgumentError(f"step_tol: expected a relative accuracy in [1e-14, 1e-2], received {value!r}")
+    return float(value)
+
+
+def _parse_step_tol(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ArgumentError(f"step_tol: expected a number such as 1e-6, received {text!r}") from None
 
 NOISE_ORDERS = (0, 2)
 #: the unknown constant of the s^4 term: the remainder estimate is this times (s^2 term) x (small parameter)
@@ -67,17 +93,36 @@ class SmallNoiseRoute(Route):
         Option(
             "symbolic", "flag", "keep the model's symbolic parameters in the kernels (formulas; n <= 2)", default=True
         ),
+        Option(
+            "engine",
+            "value",
+            "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-1, any n) or "
+            "'auto' (numeric for n > 6)",
+            default="auto",
+            choices=ENGINES,
+            check=_check_engine,
+        ),
+        Option(
+            "step_tol",
+            "value",
+            "relative accuracy target of the numeric engine's time integration",
+            default=1e-6,
+            check=_check_step_tol,
+            parse=_parse_step_tol,
+            form="a number in [1e-14, 1e-2]",
+        ),
     )
     default_order = True
 
     def contract_case(self) -> ContractCase:
         return _contract_case(self)
 
-    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> SmallNoiseResponse:
+    def _derive(self, model: Diffusion, order: int | None, **options: Any) -> Response:
         noise_order = check_noise_order(options["noise_order"])
         guard, seed, symbolic = options["guard"], options["seed"], options["symbolic"]
-        order = MAX_SMALL_NOISE_ORDER if order is None else order
-        if order > MAX_SMALL_NOISE_ORDER:
+        engine, tol = options["engine"], options["step_tol"]
+        numeric = engine == "numeric" or (engine == "auto" and model.n > MAX_STATES)
+        if order is not None and order > MAX_SMALL_NOISE_ORDER:
             raise ArgumentError(
                 f"order: method='small_noise' builds kernels up to order {MAX_SMALL_NOISE_ORDER}, received {order}; "
                 f"{ALTERNATIVES}"
@@ -88,7 +133,15 @@ class SmallNoiseRoute(Route):
                 "use initial='stationary', or method='exact' (linear SRNNs), 'galerkin' or 'taylor' for point and "
                 "Gaussian starts"
             )
-        check_model_form(model)
+        structure = network_structure(model) if numeric else None
+        check_model_form(model, numeric=numeric, structure=structure)
+        if numeric:
+            from .numeric_route import derive_numeric
+
+            return derive_numeric(
+                model, structure, order, noise_order=noise_order, guard=guard, seed=seed, tol=float(tol)
+            )
+        order = MAX_SMALL_NOISE_ORDER if order is None else order
         return derive_small_noise(model, order, noise_order=noise_order, guard=guard, seed=seed, symbolic=symbolic)
 
 

@@ -1,0 +1,332 @@
+"""The numeric small-noise engine for networks of 16-256 units (SRNN structure, float64, O(n^3) per step).
+
+For phi(h) = -Gamma h + a(W h + b), constant C and sigma, and a readout of degree <= 2
+(f(h) = f0 + f1.(h - h*) + 1/2 (h - h*)^T F2 (h - h*) around h*), with z* = W h* + b and
+a_k = a^(k)(z*) (element-wise):
+
+    J = -Gamma + diag(a_1) W = V diag(lambda) V^{-1},   J P + P J^T + D = 0 (solved in J's eigenbasis),
+    phi''[x, y] = a_2 * (W x) * (W y),   phi'''[x, y, w] = a_3 * (W x)(W y)(W w),
+    m* = -J^{-1} phi''[P] / 2,   phi''[P] = a_2 * diag(W P W^T),
+    K^(0) = f0 + f1.m* + 1/2 tr(F2 P).
+
+K^(1)_k(tau) is the readout DY[X(tau)] of the linearised (a, dP, dm) system of ``terms.py`` started at
+(C_k, 0, 0):
+
+    a(t)  = e^{J t} C_k                                   (closed form in the eigenbasis)
+    dP'   = J dP + dP J^T + B(t),  B = diag(a_2 * W a) W P + (.)^T
+    dm'   = J dm + diag(l) W a + 1/2 a_2 * q(t),   q = diag(W dP W^T),   l = a_2 * (W m*) + 1/2 a_3 * diag(W P W^T)
+    K^(1) = (f1 + F2 m*).a + f1.dm + 1/2 tr(F2 dP)       (noise_order 0: f1.a)
+
+The a-part is exact.  The (dP, dm) part is integrated on a uniform grid t_j = j dt:
+dP_{j+1} = E dP_j E^T + dt sum_g w_g E_g B(t_j + u_g) E_g^T (E = e^{J dt}, E_g = e^{J (dt - u_g)}, three-point
+Gauss-Legendre nodes u_g: order 6), six n x n products per step and no n^4 array; dm in J's eigenbasis,
+y_p' = lambda_p y_p + sigma_p(t), by exponential integration of a degree-5 local interpolant of sigma at the
+grid nodes (weights int_0^1 e^{z (1 - x)} l_i(x) dx, z = lambda dt, by 16-point Gauss-Legendre).  Values at
+other lags: degree-5 local interpolation on the grid.  Error estimate: the same computation at step 2 dt,
+|fine - coarse| at the lags (the fine result's error is about 1/32 of it for these orders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ...errors import ArgumentError, ModelError
+from ...model.structure import NetworkStructure
+from .local import ALTERNATIVES
+
+#: eigenbasis refused above this condition number of V (a nearly defective J)
+MAX_CONDITION = 1e6
+#: lags beyond this many slowest relaxation times carry no s^2 part (it is below e^{-60} of its size there)
+MAX_RELAXATION_TIMES = 60.0
+#: most time steps of one grid (memory (steps, n) and time (steps) x n^3; a nearly neutral mode needs many)
+MAX_GRID_STEPS = 100_000
+#: interpolation stencil (points) of the dm source and of the lag interpolation
+STENCIL = 6
+_GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
+_GL3_W = np.array([5.0, 8.0, 5.0]) / 18.0
+_GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
+_GL16_X, _GL16_W = 0.5 * (_GL16_X + 1.0), 0.5 * _GL16_W
+
+
+@dataclass(frozen=True)
+class QuadraticReadout:
+    """f(h*) = f0, grad f(h*) = f1 (n,), Hessian F2 (n, n) of a readout of degree <= 2."""
+
+    f0: float
+    f1: np.ndarray
+    F2: np.ndarray
+
+
+def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | None:
+    """The readout components' Taylor data at h (exact: degree <= 2); None when a component is not a polynomial
+    of degree <= 2 in the state."""
+    st = list(model.state)
+    n = len(st)
+    out = []
+    for f in model.readout.xreplace(model.params):
+        try:
+            poly = sp.Poly(f, *st)
+        except sp.PolynomialError:
+            return None
+        if poly.total_degree() > 2 or poly.free_symbols - set(st):
+            return None
+        c0, g, F = 0.0, np.zeros(n), np.zeros((n, n))
+        for mon, coef in poly.terms():
+            val = float(coef)
+            idx = [i for i, e in enumerate(mon) for _ in range(e)]
+            if not idx:
+                c0 += val
+            elif len(idx) == 1:
+                g[idx[0]] += val
+            else:
+                i, j = idx
+                F[i, j] += val if i != j else 2 * val
+                if i != j:
+                    F[j, i] += val
+        out.append(QuadraticReadout(float(c0 + g @ h + 0.5 * h @ F @ h), g + F @ h, F))
+    return out
+
+
+@dataclass
+class NetworkPoint:
+    """The network at its fixed point h* (module docstring).  Shapes: h, z, a1..a3, m, l, qP (n,);
+    J, V, Vi, D, P, WP (n, n); lam (n,) complex."""
+
+    h: np.ndarray
+    z: np.ndarray
+    a1: np.ndarray
+    a2: np.ndarray
+    a3: np.ndarray
+    J: np.ndarray
+    lam: np.ndarray
+    V: np.ndarray
+    Vi: np.ndarray
+    condition: float
+    D: np.ndarray
+    P: np.ndarray
+    lyapunov_residual: float
+    WP: np.ndarray
+    qP: np.ndarray
+    m: np.ndarray
+    l: np.ndarray
+    noise: bool
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        return self.lam
+
+
+def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoint:
+    """Everything of the module docstring at h (``noise=False``: P = m* = 0)."""
+    n = h.size
+    z = S.W @ h + S.b
+    a1, a2, a3 = S.a(z, 1), S.a(z, 2), S.a(z, 3)
+    J = -S.Gamma + a1[:, None] * S.W
+    lam, V = np.linalg.eig(J)
+    if not np.all(np.isfinite(lam)) or np.max(lam.real) >= 0:
+        raise ModelError(
+            f"model: the Jacobian at the fixed point has an eigenvalue with Re >= 0 ({lam[np.argmax(lam.real)]:.4g}); "
+            f"the small-noise expansion needs a stable fixed point; {ALTERNATIVES}"
+        )
+    cond = float(np.linalg.cond(V))
+    if not np.isfinite(cond) or cond > MAX_CONDITION:
+        raise ModelError(
+            f"model: the Jacobian at h* is (nearly) defective (eigenvector condition number {cond:.3g} > "
+            f"{MAX_CONDITION:g}), which the numeric engine of method='small_noise' (n > 6) does not handle; "
+            f"{ALTERNATIVES}"
+        )
+    Vi = np.linalg.inv(V)
+    D = S.sigma @ S.sigma.T
+    if noise:
+        X = -(Vi @ D @ Vi.T) / (lam[:, None] + lam[None, :])
+        P = (V @ X @ V.T).real
+        P = 0.5 * (P + P.T)
+    else:
+        P = np.zeros((n, n))
+    res = float(np.linalg.norm(J @ P + P @ J.T + D)) / max(float(np.linalg.norm(D)), 1e-300) if noise else 0.0
+    WP = S.W @ P
+    qP = np.einsum("ij,ij->i", WP, S.W)
+    m = -np.linalg.solve(J, 0.5 * a2 * qP) if noise else np.zeros(n)
+    l = a2 * (S.W @ m) + 0.5 * a3 * qP
+    return NetworkPoint(h, z, a1, a2, a3, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
+
+
+def _lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Lagrange basis l_i(x) on ``nodes``: (len(x), len(nodes))."""
+    out = np.ones((x.size, nodes.size))
+    for i, xi in enumerate(nodes):
+        for j, xj in enumerate(nodes):
+            if i != j:
+                out[:, i] *= (x - xj) / (xi - xj)
+    return out
+
+
+def _etd_weights(z: np.ndarray) -> np.ndarray:
+    """w[d, p, i] = int_0^1 e^{z_p (1 - x)} l_i(x) dx for the stencil nodes arange(STENCIL) - d (d = 0..STENCIL-2)."""
+    E = np.exp(np.outer(z, 1.0 - _GL16_X))  # (n, 16)
+    out = []
+    for d in range(STENCIL - 1):
+        L = _lagrange(_GL16_X, np.arange(STENCIL, dtype=float) - d)  # (16, S)
+        out.append((E * _GL16_W) @ L)
+    return np.array(out)
+
+
+def _interpolate(G: np.ndarray, dt: float, lags: np.ndarray) -> np.ndarray:
+    """Degree-5 local interpolation of grid values G (..., N + 1) at t_j = j dt to ``lags`` (L,) -> (..., L)."""
+    N = G.shape[-1] - 1
+    x = lags / dt
+    j0 = np.clip(np.floor(x).astype(int) - (STENCIL // 2 - 1), 0, N - STENCIL + 1)
+    out = np.zeros(G.shape[:-1] + (lags.size,))
+    for i in range(STENCIL):
+        w = np.ones(lags.size)
+        for j in range(STENCIL):
+            if i != j:
+                w *= (x - j0 - j) / (i - j)
+        out += G[..., j0 + i] * w
+    return out
+
+
+@dataclass
+class FirstOrderGrid:
+    """s^2 part of K^(1)_k on a uniform grid: values G (components, N + 1) at t_j = j dt."""
+
+    dt: float
+    G: np.ndarray
+
+
+def correction_grid(
+    S: NetworkStructure, pt: NetworkPoint, k: int, readouts: list[QuadraticReadout], dt: float, N: int
+) -> FirstOrderGrid:
+    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), input k."""
+    W, lam, V, Vi = S.W, pt.lam, pt.V, pt.Vi
+    n = lam.size
+    c = Vi @ S.C[:, k]
+    t = dt * np.arange(N + 1)
+    A = ((np.exp(np.outer(t, lam)) * c) @ V.T).real  # a(t_j), (N + 1, n)
+
+    def expJ(x: float) -> np.ndarray:
+        return ((V * np.exp(lam * x)) @ Vi).real
+
+    E = expJ(dt)
+    Eg = [expJ(dt * (1.0 - x)) for x in _GL3_X]
+    WFg = [W @ expJ(dt * x) for x in _GL3_X]
+    M = np.vstack([pt.WP @ e.T for e in Eg])  # (3n, n)
+    Dg = [dt * w * pt.a2 * (A[:-1] @ wf.T) for w, wf in zip(_GL3_W, WFg)]  # (N, n) each
+    dP = np.zeros((n, n))
+    q = np.zeros((N + 1, n))
+    tr2 = np.zeros((len(readouts), N + 1))
+    F2 = [r.F2 for r in readouts]
+    quadratic = [bool(np.any(F)) for F in F2]
+    for j in range(N):
+        src = np.hstack([Eg[g] * Dg[g][j][None, :] for g in range(3)]) @ M
+        dP = E @ dP @ E.T + src + src.T
+        q[j + 1] = np.einsum("ij,ij->i", W @ dP, W)
+        for c_, F in enumerate(F2):
+            if quadratic[c_]:
+                tr2[c_, j + 1] = np.sum(F * dP)
+    sigma = (pt.l * (A @ W.T) + 0.5 * pt.a2 * q) @ Vi.T  # (N + 1, n) complex
+    wts = _etd_weights(lam * dt)  # (S - 1, n, S)
+    decay = np.exp(lam * dt)
+    y = np.zeros((N + 1, n), dtype=complex)
+    for j in range(N):
+        start = min(max(j - (STENCIL // 2 - 1), 0), N - STENCIL + 1)
+        d = j - start
+        y[j + 1] = decay * y[j] + dt * np.einsum("ps,sp->p", wts[d], sigma[start : start + STENCIL])
+    G = np.stack([(y @ (V.T @ r.f1)).real + 0.5 * tr2[c_] for c_, r in enumerate(readouts)])
+    return FirstOrderGrid(dt, G)
+
+
+@dataclass
+class NumericExpansion:
+    """K^(0) and K^(1) of an SRNN network by the numeric engine (module docstring), both noise orders.
+
+    ``tol``: relative accuracy target of the time integration (sets dt = c / max |lambda|).
+    """
+
+    S: NetworkStructure
+    pt: NetworkPoint
+    readouts: list[QuadraticReadout]
+    tol: float = 1e-6
+    _grids: dict[int, tuple[float, FirstOrderGrid, FirstOrderGrid]] = field(default_factory=dict)
+
+    @property
+    def time_step(self) -> float:
+        """dt = c / max|lambda|, c = min(0.3, (200 tol)^(1/6) / 2): the degree-5 interpolation error of rates
+        up to 2 max|lambda| is about (2 max|lambda| dt)^6 / 200 per unit of the source."""
+        kappa = float(np.max(np.abs(self.pt.lam)))
+        return float(min(0.3, max(0.01, (200.0 * self.tol) ** (1 / 6) / 2)) / kappa)
+
+    def mean(self, c: int, noise: bool) -> float:
+        """K^(0) = f0 + f1.m* + 1/2 tr(F2 P) (noise_order 0: f0)."""
+        r = self.readouts[c]
+        if not noise:
+            return r.f0
+        return float(r.f0 + r.f1 @ self.pt.m + 0.5 * np.sum(r.F2 * self.pt.P))
+
+    def leading(self, k: int, c: int, lags: np.ndarray, noise: bool) -> np.ndarray:
+        """The closed-form part: (f1 + F2 m*).e^{J tau} C_k (noise) or f1.e^{J tau} C_k."""
+        r, pt = self.readouts[c], self.pt
+        fa = r.f1 + (r.F2 @ pt.m if noise else 0.0)
+        coef = (pt.V.T @ fa) * (pt.Vi @ self.S.C[:, k])
+        return (np.exp(np.outer(lags, pt.lam)) @ coef).real
+
+    def _grid(self, k: int, horizon: float) -> tuple[float, FirstOrderGrid, FirstOrderGrid]:
+        cached = self._grids.get(k)
+        if cached is not None and cached[0] >= horizon:
+            return cached
+        dt = self.time_step
+        N = max(4 * STENCIL, int(np.ceil(horizon / dt)))
+        if N > MAX_GRID_STEPS:
+            lam = self.pt.lam
+            raise ArgumentError(
+                f"lags: the numeric engine of method='small_noise' would need {N} time steps to reach lag "
+                f"{horizon:.4g} (slowest rate {-np.max(lam.real):.3g} against max |lambda| {np.max(np.abs(lam)):.3g}, "
+                f"limit {MAX_GRID_STEPS}): ask for shorter lags or a larger tol; {ALTERNATIVES}"
+            )
+        N += N % 2
+        dt = horizon / N if horizon > 0 else dt
+        fine = correction_grid(self.S, self.pt, k, self.readouts, dt, N)
+        coarse = correction_grid(self.S, self.pt, k, self.readouts, 2 * dt, N // 2)
+        self._grids[k] = (horizon, fine, coarse)
+        return self._grids[k]
+
+    def first_order(self, k: int, c: int, lags: np.ndarray, noise: bool) -> tuple[np.ndarray, float]:
+        """K^(1)_k at lags (L,) for readout component c, and the estimated max |error| of the numerical
+        integration (0 for noise_order 0, which is closed form)."""
+        lead = self.leading(k, c, lags, noise)
+        if not noise or not (np.any(self.pt.a2) or np.any(self.pt.a3)):
+            return lead, 0.0
+        # beyond MAX_RELAXATION_TIMES slowest relaxation times the s^2 part is below e^{-60} of its size: 0
+        cut = MAX_RELAXATION_TIMES / float(-np.max(self.pt.lam.real))
+        inside = lags <= cut
+        horizon = float(np.max(lags[inside])) if np.any(inside) else 0.0
+        cached = self._grids.get(k)
+        _, fine, coarse = self._grid(k, max(horizon, cached[0] if cached else 0.0, 1e-9))
+        gf, gc = np.zeros(lags.size), np.zeros(lags.size)
+        gf[inside] = _interpolate(fine.G[c], fine.dt, lags[inside])
+        gc[inside] = _interpolate(coarse.G[c], coarse.dt, lags[inside])
+        return lead + gf, float(np.max(np.abs(gf - gc))) if lags.size else 0.0
+
+
+def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] | None, n: int) -> None:
+    """Refuse what the numeric engine does not cover (one sentence each, naming the alternative)."""
+    if S is None:
+        raise ModelError(
+            f"model: the numeric engine of method='small_noise' (n = {n}; used for n > 6 or engine='numeric') needs an "
+            "SRNN network with numeric arrays (phi(h) = -Gamma h + a(W h + b), constant C and sigma), found none; "
+            + ALTERNATIVES
+        )
+    if S.input != "outside":
+        raise ModelError(
+            "model: the numeric engine of method='small_noise' takes the input outside the activation (gamma = C); "
+            + ALTERNATIVES
+        )
+    if readouts is None:
+        raise ArgumentError(
+            "readout: the numeric engine of method='small_noise' (n > 6) takes readouts that are polynomials of "
+            f"degree <= 2 in the state; {ALTERNATIVES}"
+        )
