@@ -141,7 +141,7 @@ def test_contract_and_refusals_at_n8(net8):
         resp.predict(np.zeros((5, 1)), np.linspace(0, 1, 5))
     with pytest.raises(ArgumentError, match=r"^engine: "):
         vs.derive(net8, 1, method="small_noise", engine="fast")
-    with pytest.raises(ArgumentError, match=r"^tol: "):
+    with pytest.raises(ArgumentError, match=r"^step_tol: "):
         vs.derive(net8, 1, method="small_noise", step_tol=0.5)
 
 
