@@ -311,11 +311,11 @@ def test_cli_and_model_file_take_noise_order(tmp_path, capsys):
 
     example = Path(__file__).resolve().parents[1] / "examples" / "srnn2d_tanh_small_noise.toml"
     spec = loads_run(example.read_text())
-    assert spec.method == "small_noise" and spec.noise_order == 2
+    assert spec.method == "small_noise" and spec.options["noise_order"] == 2
     out = tmp_path / "k.json"
     assert main(["derive", str(example), "--order", "1", "--noise-order", "0", "--json", str(out)]) == 0
     assert '"noise_order": 0' in out.read_text() and "estimated error of K^(1)_[1]" in capsys.readouterr().out
     bad = example.read_text().replace("noise_order = 2", "noise_order = 1")
-    with pytest.raises(ModelError, match=r"noise_order: expected 0 or 2"):
+    with pytest.raises(ModelError, match=r"noise_order: expected one of 0, 2"):
         loads_run(bad)
     assert main(["derive", str(example), "--noise-order", "3"]) == 2
