@@ -123,6 +123,7 @@ def test_predict_with_overflowing_eps_is_an_input_error(fast):
     assert np.all(np.isfinite(resp.predict(U, T, eps=1e100)))  # eps**2 = 1e200 is still a float
 
 
+@pytest.mark.slow  # subprocesses at several hash seeds (CI runs it)
 def test_overflowing_numbers_fail_the_same_way_at_every_hash_seed():
     outputs = []
     for seed in ("0", "12345"):

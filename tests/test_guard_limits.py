@@ -144,6 +144,7 @@ def test_grid_points_limit_is_shared(capsys, fast, cli):
             assert "MAX_GRID_POINTS" in fast(call, vs.InputError)
 
 
+@pytest.mark.slow  # 1.4 s (CI runs it)
 def test_simulation_memory_includes_the_per_grid_statistics():
     # with 20 000 grid times the per-block statistics dominate: they must fit in max_memory too
     t = np.linspace(0, 1, 20_001)
@@ -245,6 +246,7 @@ def test_max_order_is_read_through_from_validate():
     assert validate.MAX_ORDER == limits.MAX_ORDER
 
 
+@pytest.mark.slow  # 7 s: builds the cost estimate of a dense 12-unit model (CI runs it)
 def test_exact_route_on_a_large_dense_model_is_refused_with_an_estimate(fast):
     A = np.eye(25) * 2 + 0.1 * np.random.default_rng(0).standard_normal((25, 25))
     message = fast(lambda: vs.derive(vs.OU(A, np.ones(25), 1, readout="h1"), 1), vs.ModelError)
