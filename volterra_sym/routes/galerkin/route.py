@@ -19,6 +19,7 @@ For linear SRNNs with polynomial readouts of degree <= p the route is exact.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -250,7 +251,7 @@ class GalerkinResponse(Response):
             return  # the grid's own checks speak
         if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not np.isfinite(horizon):
             return
-        need = int(np.ceil(np.e * self._fastest_rate() * horizon))
+        need = int(np.ceil(math.e * self._fastest_rate() * horizon))
         if degree < need:
             raise FeatureError(
                 f"degree: the response-feature series of these Galerkin kernels does not converge at P = {degree} "
