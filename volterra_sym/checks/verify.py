@@ -206,6 +206,11 @@ class VerifyReport:
         if np.any(st == WRONG):
             text = f"FAILED at {where}: the prediction is wrong beyond the statistical, time-step, kernel-error"
             text += " and truncation allowances"
+            if self.truncation is None and self.eps != 0:
+                text += (
+                    f" (the series truncation could not be estimated: the route builds no order above {self.order}; "
+                    "if the miss shrinks like eps^(order+1) as eps is lowered, it is truncation, not wrong kernels)"
+                )
             if self.oracle is not None:
                 kerr, trunc = self._allowances()
                 text += (
