@@ -42,6 +42,15 @@ class GuardReport:
     covariance_se: float = float("nan")
     ran: bool = False
 
+    def summary_line(self) -> str:
+        """One line for the Responses' summaries."""
+        if not self.ran:
+            return "  guard: not run (guard=False)"
+        return (
+            f"  guard: {len(self.fixed_points)} fixed point(s) found, 1 stable; pilot covariance vs P: "
+            f"{100 * self.covariance_gap:.1f}% (SE {100 * self.covariance_se:.1f}%, {self.pilot_paths} paths)"
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "ran": self.ran,

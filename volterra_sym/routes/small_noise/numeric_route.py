@@ -256,14 +256,7 @@ class NumericSmallNoiseResponse(Response):
         ]
         for name, val in self._error_dict().items():
             lines.append(f"  estimated error of {name}: {val:.2e}")
-        g = self.guard
-        if g.ran:
-            lines.append(
-                f"  guard: {len(g.fixed_points)} fixed point(s) found, 1 stable; pilot covariance vs P: "
-                f"{100 * g.covariance_gap:.1f}% (SE {100 * g.covariance_se:.1f}%, {g.pilot_paths} paths)"
-            )
-        else:
-            lines.append("  guard: not run (guard=False)")
+        lines.append(self.guard.summary_line())
         return "\n".join(lines)
 
     def _build_derivation(self) -> Derivation:

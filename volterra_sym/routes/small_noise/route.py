@@ -471,14 +471,7 @@ class SmallNoiseResponse(ClosedFormResponse):
                 for ks in self.index_tuples(n) if n else [()]:
                     label = f"K^({n})" + (f"_[{','.join(str(k + 1) for k in ks)}]" if n else "")
                     lines.append(f"  estimated error of {label}: {self.error_estimate(n, ks if n else None, c):.2e}")
-        g = self.guard
-        if g.ran:
-            lines.append(
-                f"  guard: {len(g.fixed_points)} fixed point(s) found, 1 stable; pilot covariance vs P: "
-                f"{100 * g.covariance_gap:.1f}% (SE {100 * g.covariance_se:.1f}%, {g.pilot_paths} paths)"
-            )
-        else:
-            lines.append("  guard: not run (guard=False)")
+        lines.append(self.guard.summary_line())
         return "\n".join(lines)
 
 
