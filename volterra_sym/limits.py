@@ -375,12 +375,22 @@ def check_size(expr: sp.Expr, state: Sequence[sp.Symbol], label: str, cls: type[
 
 
 def check_model_size(model: Any) -> None:
-    """Refuse a model whose polynomial pieces exceed MAX_DEGREE / MAX_TERMS (before any expansion)."""
-    parts = {"drift": model.drift, "diffusion": model.diffusion, "coupling": model.coupling, "readout": model.readout}
+    """Refuse a model whose polynomial pieces exceed MAX_DEGREE / MAX_TERMS (before any expansion).
+
+    A network given by its matrices whose sympy form is not built yet (``symbolic_built`` False: vs.SRNN / vs.OU
+    with numeric arrays) has a drift that is affine plus an activation of an affine map, constant noise and
+    coupling, and no input symbols: only its readout is checked, so that the check does not build n^2
+    expressions (n = 256: minutes) for a route that works on the matrices."""
+    if not getattr(model, "symbolic_built", True):
+        parts = {"readout": model.readout}
+    else:
+        parts = {"drift": model.drift, "diffusion": model.diffusion, "coupling": model.coupling}
+        parts["readout"] = model.readout
     for where, mat in parts.items():
         for i, e in enumerate(mat):
             check_size(e, model.state, where if len(mat) == 1 else f"{where}[{i}]")
-    check_input_powers(model)
+    if getattr(model, "symbolic_built", True):
+        check_input_powers(model)
 
 
 def check_input_powers(model: Any) -> None:
