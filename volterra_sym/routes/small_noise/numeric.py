@@ -67,17 +67,21 @@ def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | No
     st = list(model.state)
     n = len(st)
     out = []
+    where = {s: i for i, s in enumerate(st)}
     for f in model.readout.xreplace(model.params):
+        used = [s for s in st if s in f.free_symbols]  # a Poly in all n states costs O(n) per term: only these
+        if f.free_symbols - set(used):
+            return None
         try:
-            poly = sp.Poly(f, *st)
+            poly = sp.Poly(f, *used) if used else None
         except sp.PolynomialError:
             return None
-        if poly.total_degree() > 2 or poly.free_symbols - set(st):
+        if poly is not None and poly.total_degree() > 2:
             return None
         c0, g, F = 0.0, np.zeros(n), np.zeros((n, n))
-        for mon, coef in poly.terms():
+        for mon, coef in poly.terms() if poly is not None else [((), f)]:
             val = float(coef)
-            idx = [i for i, e in enumerate(mon) for _ in range(e)]
+            idx = [where[used[i]] for i, e in enumerate(mon) for _ in range(e)]
             if not idx:
                 c0 += val
             elif len(idx) == 1:
