@@ -105,11 +105,15 @@ class _Stepper:
 
     def __call__(self, H: np.ndarray, rng: np.random.Generator) -> None:
         dW = rng.standard_normal((H.shape[0], self.r))
-        noise = dW * self.noise_diag if self.noise_diag is not None else dW @ self.noise_mat
+        if self.noise_diag is not None:
+            dW *= self.noise_diag
+        else:
+            assert self.noise_mat is not None
+            dW = dW @ self.noise_mat
         F = self.drift(H)
         F *= self.dt
         H += F
-        H += noise
+        H += dW
 
 
 def newton_many(funcs: ModelFunctions, starts: np.ndarray, iters: int = 60) -> list[np.ndarray]:
@@ -196,7 +200,9 @@ def euler_paths(
     label = np.concatenate([np.full(g.size, i) for i, g in enumerate(groups)])
     n = H.shape[1]
     center = H0.mean(axis=0)
-    sums = [[np.zeros(n), np.zeros((n, n)), 0] for _ in range(batches)]
+    s1 = np.zeros((batches, n))
+    s2 = np.zeros((batches, n, n))
+    count = np.zeros(batches, dtype=int)
     with np.errstate(over="ignore", invalid="ignore"):  # paths that leave the float range are dropped
         for j in range(steps):
             step(H, rng)
@@ -209,10 +215,10 @@ def euler_paths(
                 X = H - center
                 for b in range(batches):
                     Xb = X[label == b] if batches > 1 else X
-                    sums[b][0] += Xb.sum(axis=0)
-                    sums[b][1] += Xb.T @ Xb
-                    sums[b][2] += Xb.shape[0]
-    return H, [(s1, s2, int(c)) for s1, s2, c in sums]
+                    s1[b] += Xb.sum(axis=0)
+                    s2[b] += Xb.T @ Xb
+                    count[b] += Xb.shape[0]
+    return H, [(s1[b], s2[b], int(count[b])) for b in range(batches)]
 
 
 def _distinct(roots: list[np.ndarray]) -> list[np.ndarray]:

@@ -142,16 +142,21 @@ class NumericSmallNoiseResponse(Response):
         return self._sizes[(k, c)]
 
     def curvature_ratio(self, component: int = 0) -> float:
-        """rho = kappa^2 |phi''|^2 |P| + kappa |phi'''| |P| (Frobenius norms of the tensors, |phi''|^2 =
-        sum_i a_2i^2 |W_i|^4, |phi'''|^2 = sum_i a_3i^2 |W_i|^6; spectral norms of J^{-1} and P); the readout
-        (degree <= 2) adds nothing."""
+        """rho = kappa^2 |phi''|^2 |P| + kappa |phi'''| |P|, kappa = |J^{-1}| and |P| spectral norms; |phi''| and
+        |phi'''| are the spectral norms of the tensors' first unfoldings (n x n^2 and n x n^3), upper bounds of
+        sup |phi''[u, v]| and sup |phi'''[u, v, w]| over unit vectors that, unlike the Frobenius norms, do not
+        grow like sqrt(n) with the number of units.  For the network they are sqrt(lambda_max(M_k)),
+        M_k = (a_k a_k^T) * (W W^T)^k element-wise (k = 2, 3; powers element-wise too): O(n^3), no n^3
+        array.  The readout (degree <= 2) adds nothing."""
         pt = self.point
-        rows = np.sum(self.structure.W**2, axis=1)
+        G = self.structure.W @ self.structure.W.T
         kappa = float(np.linalg.norm(np.linalg.inv(pt.J), 2))
         p = float(np.linalg.norm(pt.P, 2))
-        phi2 = float(np.sqrt(np.sum(pt.a2**2 * rows**2)))
-        phi3 = float(np.sqrt(np.sum(pt.a3**2 * rows**3)))
-        return kappa**2 * phi2**2 * p + kappa * phi3 * p
+
+        def unfolding(a: np.ndarray, k: int) -> float:
+            return float(np.sqrt(max(float(np.linalg.eigvalsh(np.outer(a, a) * G**k)[-1]), 0.0)))
+
+        return kappa**2 * unfolding(pt.a2, 2) ** 2 * p + kappa * unfolding(pt.a3, 3) * p
 
     def numerical_error(self, k: Any = None, component: int = 0) -> float:
         """The time integration's estimated max |error| of K^(1)_k (step doubling) over the lags computed so far."""
