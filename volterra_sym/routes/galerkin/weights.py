@@ -25,6 +25,7 @@ from ...errors import (
     describe,
 )
 from ...model import Diffusion, Gaussian, PointMass
+from ...model.structure import network_structure
 from .analytic import is_constant, lambdify_matrix, polynomial_degree
 
 
@@ -162,16 +163,13 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
     """
     # Duplicated on purpose (not volterra_sym.checks.simulate): the route stays independent of the checks.
     n = model.n
-    phi = lambdify_matrix(model.drift, model.state, "drift")
-    sig = lambdify_matrix(model.diffusion, model.state, "diffusion")
-    sig_const = is_constant(model.diffusion, model.state)
+    drift, jac, sig, sig_const = _pilot_functions(model)
     init = model.initial
     x0 = np.zeros(n)
     if isinstance(init, PointMass):
         x0 = np.array(init.x0.evalf(), dtype=float).reshape(-1)
     elif isinstance(init, Gaussian):
         x0 = np.array(init.mean.evalf(), dtype=float).reshape(-1)
-    _, jac = _jacobian(model)
     rad = float(np.abs(np.linalg.eigvals(jac(x0))).max())
     dt = min(0.01, 0.05 / max(rad, 1e-12))
     steps = int(math.ceil(time / dt))
@@ -184,7 +182,7 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
         for i in range(steps):
             dW = rng.standard_normal((paths, model.r)) * math.sqrt(dt)
             noise = dW @ s0.T if sig_const else np.einsum("qij,qj->qi", sig(X), dW)
-            X = X + phi(X)[:, :, 0] * dt + noise
+            X = X + drift(X) * dt + noise
             if i >= steps - 20 * snap_every and (steps - 1 - i) % snap_every == 0:
                 snaps.append(X.copy())
     Y = np.concatenate(snaps)
@@ -202,6 +200,24 @@ def pilot_weight(model: Diffusion, *, seed: int = 0, paths: int = 2000, time: fl
             "method='exact'/'taylor'"
         )
     return gaussian_weight(Y.mean(axis=0), np.cov(Y.T).reshape(n, n), n, source=f"pilot (seed {seed})")
+
+
+def _pilot_functions(
+    model: Diffusion,
+) -> tuple[
+    Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray], bool
+]:
+    """(drift (paths, n) -> (paths, n), Jacobian at a point, sigma (paths, n) -> (paths, n, r), sigma constant?)
+    of the unperturbed dynamics: the network's matrix numerics when the model has a :class:`NetworkStructure`
+    (one matrix product per step, no sympy form built), lambdified expressions otherwise."""
+    S = network_structure(model)
+    if S is not None:
+        sigma = S.sigma
+        return S.drift, S.jacobian, (lambda X: np.broadcast_to(sigma, (X.shape[0],) + sigma.shape)), True
+    phi = lambdify_matrix(model.drift, model.state, "drift")
+    sig = lambdify_matrix(model.diffusion, model.state, "diffusion")
+    _, jac = _jacobian(model)
+    return (lambda X: phi(X)[:, :, 0]), jac, sig, is_constant(model.diffusion, model.state)
 
 
 def stationary_weight_1d(
