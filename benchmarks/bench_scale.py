@@ -10,7 +10,10 @@ Prints, with the machine load (os.getloadavg) before each section:
 3. vs.estimate_kernels (plain settings: one window, no control variate, no dt/2 check) against a plain
    NumPy tangent estimator (target: within 3x);
 4. the Monte Carlo K1 column of the issue's table: 20 lags to a standard error of 1e-3 max|K1| with
-   windows and the control variate (paths set from a pilot), with the variance reduction it reports.
+   windows and the control variate (paths set from a pilot), with the variance reduction it reports;
+5. the targets table (``--only targets``): each case (small_noise K1 with the guard on 500 lags, Monte
+   Carlo K1 as in 4.) in a fresh subprocess, CPU seconds and peak resident memory (ru_maxrss of the
+   subprocess, interpreter and imports included), the load before each case.
 CPU seconds (time.process_time) are measured, the better of two repetitions for 2. and 3.
 """
 
@@ -153,16 +156,101 @@ def mc_table(sizes: list[int]) -> None:
         print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |")
 
 
+# --------------------------------------------------------------------------- the targets table, one subprocess per case
+
+
+def case_small_noise_k1(n: int) -> dict[str, object]:
+    """vs.derive(..., method="small_noise") with the guard, then K1 on 500 lags (noise_order=2)."""
+    m = model(n)
+    lags = np.linspace(0.0, 10.0, 500)[:, None]
+    t0 = time.process_time()
+    sn = vs.derive(m, 1, method="small_noise")
+    sn.kernel_values(1, 0, lags)
+    return {"cpu": time.process_time() - t0, "note": f"guard gap {100 * sn.guard.covariance_gap:.0f}%"}
+
+
+def case_mc_k1(n: int) -> dict[str, object]:
+    """Monte Carlo K1 at 20 lags to SE 1e-3 max|K1| (windows + control variate, paths from a pilot)."""
+    m = model(n)
+    taus = np.round(np.arange(20) * 0.1, 10)
+    kw = dict(dt=0.02, windows=8, control_variate=True, bias_check=False, progress=False)
+    t0 = time.process_time()
+    pilot = vs.estimate_kernels(m, 1, {1: taus}, paths=128, seed=1, **kw)
+    target = 1e-3 * float(np.max(np.abs(pilot.mean(1))))
+    paths = max(64, int(np.ceil(128 * (float(np.max(pilot.stderr(1))) / target) ** 2)))
+    est = vs.estimate_kernels(m, 1, {1: taus}, paths=paths, seed=2, **kw)
+    ok = float(np.max(est.stderr(1))) <= 1.1 * target
+    vr = est.summary.get("variance_reduction", float("nan"))
+    note = f"{paths} paths, variance reduction {vr:.0f}x" + ("" if ok else ", SE not reached")
+    return {"cpu": time.process_time() - t0, "note": note}
+
+
+#: the cases of the targets table (name -> (column title, function of n)); one fresh subprocess each
+CASES: dict[str, tuple[str, Callable[[int], dict[str, object]]]] = {
+    "sn_k1": ("small_noise K1, 500 lags", case_small_noise_k1),
+    "mc_k1": ("Monte Carlo K1, 20 lags to SE 1e-3", case_mc_k1),
+}
+
+
+def run_case(name: str, n: int) -> None:
+    """Run one case in this process and print its result as JSON: CPU seconds, peak RSS (ru_maxrss of this
+    process: everything, the interpreter and imports included) and the RSS before the case (the baseline)."""
+    import json
+    import resource
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = CASES[name][1](n)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({**out, "rss_mb": peak / 1024.0, "base_mb": base / 1024.0}))
+
+
+def targets_table(sizes: list[int], names: list[str] | None = None) -> None:
+    """The issue's targets table: every case in a fresh subprocess (``--case NAME N``), CPU seconds and peak
+    resident memory (resource ru_maxrss of the subprocess: interpreter and imports included, ~0.1-0.2 GB),
+    the machine load (os.getloadavg) before each case."""
+    import json
+    import subprocess
+    import sys
+
+    names = list(CASES) if names is None else names
+    print(f"\n== 5. targets table: one subprocess per case, CPU s / peak RSS ({load()})")
+    print("   | n | " + " | ".join(CASES[k][0] for k in names) + " |")
+    print("   |---|" + "---|" * len(names))
+    notes = []
+    for n in sizes:
+        cells = []
+        for name in names:
+            before = load()
+            proc = subprocess.run(
+                [sys.executable, __file__, "--case", name, str(n)], capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                cells.append("failed")
+                notes.append(f"n = {n} {name}: {proc.stderr.strip().splitlines()[-1:]}")
+                continue
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            cells.append(f"{res['cpu']:.2f} s / {res['rss_mb'] / 1024:.2f} GB")
+            notes.append(f"n = {n} {name}: {res['note']}; baseline RSS {res['base_mb']:.0f} MB; {before}")
+        print(f"   | {n} | " + " | ".join(cells) + " |")
+    for line in notes:
+        print(f"   {line}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n256", action="store_true", help="also the n = 256 row of the Monte Carlo table (long)")
-    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table"], default=None)
+    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table", "targets"], default=None)
+    ap.add_argument("--case", nargs=2, metavar=("NAME", "N"), help="run one case of the targets table (internal)")
     args = ap.parse_args()
+    if args.case:
+        run_case(args.case[0], int(args.case[1]))
+        return
     sections = {
         "construction": construction,
         "simulate": simulate_vs_euler,
         "kernels": kernels_vs_plain,
         "table": lambda: mc_table([16, 64, 128] + ([256] if args.n256 else [])),
+        "targets": lambda: targets_table([16, 64, 128] + ([256] if args.n256 else [])),
     }
     for name, fn in sections.items():
         if args.only in (None, name):
