@@ -37,8 +37,9 @@ def noisy_rnn(n: int, s: float, seed: int = 0, beta: float = 0.8, gamma: float =
 def test_noisy_rnn_kernel_against_windowed_control_variate_monte_carlo(n):
     """K^(1) of the numeric engine against Monte Carlo at s = 0.5 (the guard accepts; s^2 K_2 ~ 0.3-2% of K_0).
 
-    Monte Carlo: 256 paths x 8 windows, control variate, dt = 0.02 with its dt/2 companion (about 4 s at
-    n = 64 on an idle 2-core machine; ~10 s at load 6).  Three checks, lags 0.3..2.7:
+    Monte Carlo: 256 paths x 8 windows, control variate, dt = 0.02 with its dt/2 companion, chosen for the
+    slow run's budget: 10 s CPU at n = 64 and 3.5 s at n = 16 measured at load average 6-7 on the shared
+    2-core machine (less when idle).  Three checks, lags 0.3..2.7:
     (a) the issue's criterion, |z| <= 4.5 with z = diff / sqrt(SE^2 + stated error^2 + reported bias^2);
     (b) the sharp one, against the Richardson-corrected estimate 2 m_{dt/2} - m_dt, whose residual O(dt^2)
         bias is taken as |reported bias| dt max|lambda| (the next term of the Euler expansion);
