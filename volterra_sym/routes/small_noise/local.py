@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -30,6 +31,9 @@ from ...model.structure import NetworkStructure, network_structure
 #: largest state dimension of this route (its kernels are exact exponential polynomials, whose number
 #: of terms grows like n^4 at order 2)
 MAX_STATES = 6
+
+#: working precision of the numerical derivative tensors (ModelFunctions.tensors)
+DIFF_DPS = 30
 
 #: the alternatives named by every refusal of this route
 ALTERNATIVES = "use method='galerkin' (n <= 4) or Monte Carlo kernels (vs.estimate_kernels)"
@@ -82,8 +86,8 @@ class ModelFunctions:
     """Vectorised NumPy callables of one model: drift phi (..., n), its Jacobian, the derivative tensors.
 
     SRNNs use their :class:`~volterra_sym.model.structure.NetworkStructure` (phi^(k)_{i j_1..j_k} =
-    a^(k)(z_i) W_{i j_1}..W_{i j_k}, no symbolic work); other models differentiate symbolically, once per
-    sorted index tuple.
+    a^(k)(z_i) W_{i j_1}..W_{i j_k}, no symbolic work); other models (and every readout and state-dependent
+    coupling) are differentiated numerically at 30 digits (``mpmath.diff``), once per sorted index tuple.
     """
 
     def __init__(self, model: Diffusion, structure: NetworkStructure | None = None) -> None:
@@ -139,21 +143,24 @@ class ModelFunctions:
         return self._tensor_cache[key]
 
     def _tensors(self, expr: sp.Matrix, h: np.ndarray, top: int) -> list[np.ndarray]:
-        at = dict(zip(self.state, (sp.Float(float(x), 20) for x in h)))
+        """Each partial derivative once per sorted index tuple, by mpmath's numerical differentiation at
+        ``DIFF_DPS`` digits (``mpmath.diff``: finite differences at raised precision, accurate to float64 for
+        an analytic expression) of the expression compiled once: symbolic derivatives of activations swell
+        (seconds per tensor at n = 3), these cost milliseconds."""
         n, rows = self.n, expr.rows
-        out = [np.array([float(e.xreplace(at)) for e in expr])]
-        level: dict[tuple[int, ...], list[sp.Expr]] = {(): list(expr)}
-        for k in range(1, top + 1):
-            T = np.zeros((rows,) + (n,) * k)
-            nxt: dict[tuple[int, ...], list[sp.Expr]] = {}
-            for idx in itertools.combinations_with_replacement(range(n), k):
-                nxt[idx] = [sp.diff(e, self.state[idx[-1]]) for e in level[idx[:-1]]]
-                vals = [float(e.xreplace(at)) for e in nxt[idx]]
-                for perm in set(itertools.permutations(idx)):
-                    where: tuple[Any, ...] = (slice(None), *perm)
-                    T[where] = vals
-            level = nxt
-            out.append(T)
+        fns = [sp.lambdify(self.state, e, "mpmath") for e in expr]
+        with mpmath.workdps(DIFF_DPS):
+            x = [mpmath.mpf(float(v)) for v in h]
+            out = [np.array([float(mpmath.re(f(*x))) for f in fns])]
+            for k in range(1, top + 1):
+                T = np.zeros((rows,) + (n,) * k)
+                for idx in itertools.combinations_with_replacement(range(n), k):
+                    orders = tuple(idx.count(i) for i in range(n))
+                    vals = [float(mpmath.re(mpmath.diff(lambda *a, f=f: f(*a), x, orders))) for f in fns]
+                    for perm in set(itertools.permutations(idx)):
+                        where: tuple[Any, ...] = (slice(None), *perm)
+                        T[where] = vals
+                out.append(T)
         return out
 
 
