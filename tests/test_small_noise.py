@@ -493,6 +493,23 @@ def test_input_inside_nonlinear_network_against_galerkin_orders_and_honest_estim
 
 
 @pytest.mark.slow
+def test_a_structurally_vanishing_leading_term_is_neither_refused_nor_infinite():
+    """b = 0: h* = 0 and z* = 0, so gamma_u^2(h*) = tanh''(0) C^2 / 2 = 0 and K^(1)_[u^2] starts at s^2 (through
+    Dgamma_u^2 acting on P, read by f'' of the readout h1 + h1^2).  The guard must not read its ratio
+    |s^2 K_2| / |K_0| = inf as noise too large, and the estimates stay finite and honest against Galerkin."""
+    model = vs.SRNN(np.eye(2), W=[[0.5, -1.2], [1.2, 0.3]], b=[0.0, 0.0], C=[1, 0.5], sigma=0.1, activation="tanh",
+                    input="inside", readout="h1 + h1**2")  # fmt: skip
+    sn = vs.derive(model, 2, method="small_noise")
+    gal = vs.derive(model, 2, method="galerkin", degree=8)
+    cr = sn.channel_response
+    assert np.max(np.abs(cr.kernel_values(1, 1, TAUS))) > 1e-3 and abs(cr.local.g[:, 1]).max() < 1e-12
+    for n, lags in ((1, TAUS), (2, PAIRS)):
+        for ks in cr.index_tuples(n):
+            true = float(np.max(np.abs(sn.kernel_values(n, ks, lags) - gal.kernel_values(n, ks, lags))))
+            assert true <= 3 * cr.error_estimate(n, ks) < np.inf, (ks, true, cr.error_estimate(n, ks))
+
+
+@pytest.mark.slow
 def test_input_inside_three_unit_network_against_monte_carlo_of_the_network_itself():
     """The true drift a(W h + b + eps C u) simulated (vs.simulate_response, common random numbers, shares no code
     with the channel expansion): with R(eps) the response, the odd part (R(eps) - R(-eps)) / (2 eps) and the even

@@ -233,6 +233,9 @@ def terminates(model: Diffusion) -> bool:
     return True
 
 
+#: |K_0| below this times |s^2 K_2| is a structural zero of the leading term (SmallNoiseResponse._ratio)
+STRUCTURAL_ZERO = 1e-9
+
 #: relative size below which parts of a coefficient are rounding residue of the float64 data (h*, J, tensors)
 FLOAT_FLOOR = 1e-13
 
@@ -404,17 +407,23 @@ class SmallNoiseResponse(ClosedFormResponse):
 
     @staticmethod
     def _ratio(lead: float, corr: float) -> float:
-        return corr / lead if lead > 0 else (0.0 if corr == 0 else float("inf"))
+        """|s^2 K_2| / |K_0|; 0 where K_0 vanishes structurally (below STRUCTURAL_ZERO |s^2 K_2|: e.g. f'(h*) = 0,
+        or a channel u^2 of an odd activation at z* = 0), where the kernel starts at s^2 and its own ratio says
+        nothing about the noise level (the curvature ratio still scales its remainder)."""
+        if lead <= STRUCTURAL_ZERO * corr:
+            return 0.0
+        return corr / lead
 
     def expansion_ratio(self) -> float:
         """max over the first-order kernels of max|s^2 K_2| / max|K_0| (the guard refuses above
-        guard.MAX_RATIO; the second-order K_0 may vanish where s^2 K_2 does not, so it is not a measure)."""
+        guard.MAX_RATIO; the second-order K_0 may vanish where s^2 K_2 does not, so it is not a measure; a
+        first-order K_0 that vanishes structurally is skipped, see :meth:`_ratio`)."""
         out = 0.0
         for c in range(self.model.p):
             for n in range(1, 2):
                 for ks in self.index_tuples(n):
                     lead, corr = self._size(n, ks, c)
-                    out = max(out, self._ratio(lead, corr) if lead > 0 or corr > 0 else 0.0)
+                    out = max(out, self._ratio(lead, corr))
         return out
 
     def predict(
