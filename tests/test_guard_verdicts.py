@@ -205,8 +205,8 @@ def test_readout_regression_passes_check_estimator_with_stated_exceptions():
 
 def test_a_miss_with_no_truncation_estimate_says_so():
     """A route whose top order is the highest it builds (small_noise: 2) gives verify no truncation estimate;
-    a miss there is reported as wrong, with the remedy that tells truncation from wrong kernels."""
-    from volterra_sym.checks.verify import VerifyReport
+    a miss there is "not verified" (not wrong), with the remedy that tells truncation from wrong kernels."""
+    from volterra_sym.checks.verify import TRUNCATION, WRONG, VerifyReport
 
     t = np.linspace(0.0, 1.0, 3)
     ones = np.ones((3, 1))
@@ -215,8 +215,10 @@ def test_a_miss_with_no_truncation_estimate_says_so():
     )
     assert not report.passed
     assert "could not be estimated" in report.verdict and "eps^(order+1)" in report.verdict
+    assert report.verdict.startswith("FAILED: not verified") and np.all(report.status == TRUNCATION)
     estimated = VerifyReport(
         t, ones * 1.1, None, ones, ones * 0.001, ones * 0.0, 5.0, "euler", 2000, 0, "m", 2, "rule", eps=0.5,
         truncation=np.zeros((3, 1)),
     )  # fmt: skip
     assert not estimated.passed and "could not be estimated" not in estimated.verdict
+    assert np.all(estimated.status == WRONG) and "not verified" not in estimated.verdict

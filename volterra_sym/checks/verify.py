@@ -24,7 +24,9 @@ Verdict per time and component (``VerifyReport.status``), with R = z SE + |b| + 
   as accurate as the route claims to be;
 - "not verified" (passed is False) where the miss is explained only by the route's stated error
   (|pred - MC| <= R + 2 kernel error; derive more accurately) or only with the truncation
-  (<= R + 2 (kernel error + truncation); raise the order or lower eps);
+  (<= R + 2 (kernel error + truncation); raise the order or lower eps), or where the truncation could not
+  be estimated (the route builds no higher order, e.g. small_noise at order 2) and eps != 0: any miss beyond
+  R + 2 kernel error is then "not verified", with that reason;
 - FAILED beyond all of these.
 
 The oracle is :func:`volterra_sym.checks.oracle.gaussian_oracle`; it shares no code with the kernels.
@@ -171,6 +173,8 @@ class VerifyReport:
                 ok &= omiss <= np.minimum(self.z_bound * self.mc_stderr, 2.0 * (kerr + trunc)) + orr
                 fits_kernel &= omiss <= 2.0 * kerr + orr
                 fits_trunc &= omiss <= 2.0 * (kerr + trunc) + orr
+        if self.truncation is None and self.eps != 0:  # not estimated (the route's top order): any miss may be it
+            fits_trunc = np.ones_like(ok)
         if self.route_problems:  # the route itself says it missed its own accuracy target
             ok &= False
         out = np.full(self.prediction.shape, WRONG)
@@ -206,17 +210,19 @@ class VerifyReport:
         if np.any(st == WRONG):
             text = f"FAILED at {where}: the prediction is wrong beyond the statistical, time-step, kernel-error"
             text += " and truncation allowances"
-            if self.truncation is None and self.eps != 0:
-                text += (
-                    f" (the series truncation could not be estimated: the route builds no order above {self.order}; "
-                    "if the miss shrinks like eps^(order+1) as eps is lowered, it is truncation, not wrong kernels)"
-                )
             if self.oracle is not None:
                 kerr, trunc = self._allowances()
                 text += (
                     f" (|prediction - exact oracle| up to {self.oracle_error:.3g}; stated kernel error up to "
                     f"{float(np.max(kerr)):.3g}, truncation up to {float(np.max(trunc)):.3g})"
                 )
+        elif np.any(st == TRUNCATION) and self.truncation is None:
+            text = (
+                f"FAILED: not verified at this eps ({self.eps:g}) at {where}: the miss exceeds the statistical, "
+                "time-step and kernel-error allowances, and the series truncation could not be estimated (the route "
+                f"builds no order above {self.order}); lower eps: if the miss shrinks like eps^(order+1), it is "
+                "truncation, not wrong kernels"
+            )
         elif np.any(st == TRUNCATION):
             kerr, trunc = self._allowances()
             text = (

@@ -47,7 +47,7 @@ class SmallNoiseResponse(Protocol):
 
     def expansion_ratio(self) -> float: ...
 
-    def curvature_ratio(self, component: int = 0) -> float: ...
+    def curvature_ratio(self, component: int = 0, inputs: tuple[int, ...] | None = None) -> float: ...
 
 #: kernels with more terms than this are described by their size instead of printed
 MAX_PRINTED_TERMS = 60
@@ -110,10 +110,34 @@ def _terms_step(resp: SmallNoiseResponse) -> Step:
         "zero and covariance $P_t$), the odd powers of $s$ vanish and the mean output to $O(s^4)$ is that of the "
         "deterministic system $X = (h^0, P, m)$ below, linear in $(P, m)$. Its Volterra kernels around "
         "$X^* = (h^*, P, m^*)$ are therefore exactly $K_0 + s^2 K_2$ (MATH.md section 10): $X_k(t) = e^{t\\,DF} G_k$ "
-        "with $G_k = (\\gamma_k, 0, 0)$, $Y(X) = f(h) + f'(h) m + \\tfrac12 f''(h)[P]$. Every block of $e^{t\\,DF}$ is "
+        "with $G_k = (\\gamma_k, 0, 0)$ for a constant coupling, "
+        "$Y(X) = f(h) + f'(h) m + \\tfrac12 f''(h)[P]$. Every block of $e^{t\\,DF}$ is "
         "a convolution with $e^{J t}$, done in closed form, so each kernel is an exponential polynomial in the lags "
         "with rates among the eigenvalues of $J$ and their sums."
     )
+    if resp.local.gam is not None:
+        eqs[1] = Equation(r"\dot h^0", r"\phi(h^0) + \varepsilon \sum_k \gamma_k(h^0)\, u_{k,t}")
+        eqs[4] = Equation(r"K^{(1)}_k(\tau)", r"DY\!\left[e^{\tau\, DF} G_k(X^*)\right]")
+        eqs[5] = Equation(
+            r"K^{(2)}_{k_1 k_2}(\tau_1, \tau_2)",
+            r"DY\!\left[\int_0^{\tau_1} e^{(\tau_1 - r) DF} D^2F[X_{k_1}(r), X_{k_2}(r + \tau_2)]\, dr"
+            r" + e^{\tau_1 DF} DG_{k_1}[X_{k_2}(\tau_2)]\right] + D^2Y[X_{k_1}(\tau_1), X_{k_2}(\tau_1 + \tau_2)]",
+        )
+        eqs.insert(
+            4,
+            Equation(
+                r"G_k(X)",
+                r"\left(\gamma_k(h),\ D\gamma_k P + P D\gamma_k^\top,\ D\gamma_k\, m + \tfrac12 \gamma_k''[P]\right)",
+                note="the input operator of a state-dependent coupling",
+            ),
+        )
+        text += (
+            " The input coupling depends on the state, so with the input the drift is "
+            r"$\phi + \varepsilon \sum_k u_k \gamma_k$ in every equation and the input operator is $G_k(X)$ below; "
+            r"expanding $X = X^* + \varepsilon X_1 + \varepsilon^2 X_2$, the second order gains "
+            r"$\sum_k u_k(t)\, DG_k(X^*)[X_1(t)]$: the input $k_1$ at the later time acting, through the coupling's "
+            r"dependence on the state, on the response $X_{k_2}(\tau_2)$ to the earlier input $k_2$."
+        )
     if resp.noise_order == 0:
         text += " With noise_order = 0 the blocks $P$, $m$ are dropped: $K_0$, the kernels of the noiseless network."
     return Step("terms", "The expansion terms", text, eqs)
@@ -157,7 +181,8 @@ def _error_step(resp: SmallNoiseResponse) -> Step:
         "Estimated error (max over lags up to eight slowest relaxation times): with noise_order 2 the remainder "
         r"$O(s^4)$ is estimated as $2\,|s^2 K_2| \max(|s^2 K_2|/|K_0|, \rho)$, with the kernel's own ratio and the "
         r"curvature ratio $\rho = \kappa^2 |\phi''|^2 |P| + \kappa |\phi'''|\,|P|$, $\kappa = |J^{-1}|$ (the noise "
-        "spread against the distance over which the drift leaves its linearisation); with noise_order 0 it is "
+        "spread against the distance over which the drift leaves its linearisation, plus the readout's and, for a "
+        "state-dependent coupling, the coupling's ratio of s^4 to s^2 terms); with noise_order 0 it is "
         "$|s^2 K_2|$ plus that. "
         f"Expansion ratio $\\max|s^2 K_2|/\\max|K_0| = {resp.expansion_ratio():.3g}$, "
         f"$\\rho = {resp.curvature_ratio():.3g}$."

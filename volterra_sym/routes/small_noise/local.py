@@ -1,15 +1,17 @@
 """The model near its stable fixed point h*: the numbers the small-noise expansion needs (MATH.md section 10).
 
-For dh = [phi(h) + eps gamma u] dt + sigma dW with constant gamma and sigma, around h* (phi(h*) = 0):
+For dh = [phi(h) + eps gamma(h) u] dt + sigma dW with constant sigma, around h* (phi(h*) = 0):
 
     J = D phi(h*),   J P + P J^T + D = 0 (D = sigma sigma^T),   m* = -J^{-1} phi''[P] / 2,
 
-and the derivative tensors phi^(k)(h*) (k = 2..4, shape (n,) + (n,) * k) and f^(k)(h*) (k = 0..4, shape
-(n,) * k per readout component).  ``phi''[x, y]_i = sum_jk phi''_ijk x_j y_k``.
+and the derivative tensors phi^(k)(h*) (k = 2..4, shape (n,) + (n,) * k), f^(k)(h*) (k = 0..4, shape
+(n,) * k per readout component) and, for a state-dependent input coupling (e.g. the input channels of
+an input inside the activation, MATH.md section 11), gamma_k^(j)(h*) (j = 0..4, shape (n,) + (n,) * j
+per input column k).  ``phi''[x, y]_i = sum_jk phi''_ijk x_j y_k``.
 
-Refusals (before any work): a state-dependent noise (multiplicative), a state-dependent input coupling,
-a non-analytic drift or readout (Abs, Max, Piecewise, sign, ...), a state dimension beyond
-``MAX_STATES``, and symbolic parameters without values.
+Refusals (before any work): a state-dependent noise (multiplicative), a non-analytic drift, coupling or
+readout (Abs, Max, Piecewise, sign, ...), a state dimension beyond ``MAX_STATES``, symbolic parameters
+without values, and (numeric engine only) a state-dependent input coupling.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -28,6 +31,9 @@ from ...model.structure import NetworkStructure, network_structure
 #: largest state dimension of this route (its kernels are exact exponential polynomials, whose number
 #: of terms grows like n^4 at order 2)
 MAX_STATES = 6
+
+#: working precision of the numerical derivative tensors (ModelFunctions.tensors)
+DIFF_DPS = 30
 
 #: the alternatives named by every refusal of this route
 ALTERNATIVES = "use method='galerkin' (n <= 4) or Monte Carlo kernels (vs.estimate_kernels)"
@@ -52,12 +58,14 @@ def check_model_form(model: Diffusion, numeric: bool = False, structure: Network
             "diffusion: the noise sigma(h) depends on the state (multiplicative noise); the small-noise expansion "
             f"of method='small_noise' covers additive (constant) noise only; {ALTERNATIVES}"
         )
-    if structure is None and model.coupling.free_symbols & state:
+    if numeric and structure is None and model.coupling.free_symbols & state:
         raise ModelError(
-            "coupling: the input coupling gamma(h) depends on the state; method='small_noise' covers a constant "
-            f"coupling gamma = C; {ALTERNATIVES}"
+            "coupling: the input coupling gamma(h) depends on the state; the numeric engine of method='small_noise' "
+            f"covers a constant coupling gamma = C; use engine='closed_form' (n <= {MAX_STATES}) or {ALTERNATIVES[4:]}"
         )
-    scanned = [("readout", model.readout)] + ([("drift", model.drift)] if structure is None else [])
+    scanned = [("readout", model.readout)]
+    if structure is None:
+        scanned += [("coupling", model.coupling), ("drift", model.drift)]
     for what, mat in scanned[::-1]:
         bad = [e for e in mat if any(e.has(cls) for cls in _NON_ANALYTIC)]
         if bad:
@@ -78,8 +86,8 @@ class ModelFunctions:
     """Vectorised NumPy callables of one model: drift phi (..., n), its Jacobian, the derivative tensors.
 
     SRNNs use their :class:`~volterra_sym.model.structure.NetworkStructure` (phi^(k)_{i j_1..j_k} =
-    a^(k)(z_i) W_{i j_1}..W_{i j_k}, no symbolic work); other models differentiate symbolically, once per
-    sorted index tuple.
+    a^(k)(z_i) W_{i j_1}..W_{i j_k}, no symbolic work); other models (and every readout and state-dependent
+    coupling) are differentiated numerically at 30 digits (``mpmath.diff``), once per sorted index tuple.
     """
 
     def __init__(self, model: Diffusion, structure: NetworkStructure | None = None) -> None:
@@ -90,6 +98,10 @@ class ModelFunctions:
         self.n = model.n
         self.structure = structure if structure is not None else network_structure(model)
         self.f = model.readout.xreplace(vals)
+        #: the input coupling (n x m) at the parameter values; state_coupling: it depends on the state
+        self.state_coupling = self.structure is None and bool(model.coupling.free_symbols & set(self.state))
+        self.gamma = model.coupling.xreplace(vals) if self.structure is None else None
+        self._tensor_cache: dict[tuple, list[np.ndarray]] = {}
         if self.structure is None:  # a network keeps its matrices: its sympy drift is never built here
             self.phi = model.drift.xreplace(vals)
             self._drift = sp.lambdify(self.state, list(self.phi), "numpy")
@@ -123,29 +135,40 @@ class ModelFunctions:
         return out
 
     def tensors(self, expr: sp.Matrix, h: np.ndarray, top: int) -> list[np.ndarray]:
-        """[T_0, ..., T_top] with T_k[c, i_1..i_k] = d^k expr_c / dh_{i_1}..dh_{i_k} at h."""
-        at = dict(zip(self.state, (sp.Float(float(x), 20) for x in h)))
+        """[T_0, ..., T_top] with T_k[c, i_1..i_k] = d^k expr_c / dh_{i_1}..dh_{i_k} at h (cached: both noise
+        orders read the same tensors)."""
+        key = (tuple(expr), np.asarray(h, dtype=float).tobytes(), top)
+        if key not in self._tensor_cache:
+            self._tensor_cache[key] = self._tensors(expr, h, top)
+        return self._tensor_cache[key]
+
+    def _tensors(self, expr: sp.Matrix, h: np.ndarray, top: int) -> list[np.ndarray]:
+        """Each partial derivative once per sorted index tuple, by mpmath's numerical differentiation at
+        ``DIFF_DPS`` digits (``mpmath.diff``: finite differences at raised precision, accurate to float64 for
+        an analytic expression) of the expression compiled once: symbolic derivatives of activations swell
+        (seconds per tensor at n = 3), these cost milliseconds."""
         n, rows = self.n, expr.rows
-        out = [np.array([float(e.xreplace(at)) for e in expr])]
-        level: dict[tuple[int, ...], list[sp.Expr]] = {(): list(expr)}
-        for k in range(1, top + 1):
-            T = np.zeros((rows,) + (n,) * k)
-            nxt: dict[tuple[int, ...], list[sp.Expr]] = {}
-            for idx in itertools.combinations_with_replacement(range(n), k):
-                nxt[idx] = [sp.diff(e, self.state[idx[-1]]) for e in level[idx[:-1]]]
-                vals = [float(e.xreplace(at)) for e in nxt[idx]]
-                for perm in set(itertools.permutations(idx)):
-                    where: tuple[Any, ...] = (slice(None), *perm)
-                    T[where] = vals
-            level = nxt
-            out.append(T)
+        fns = [sp.lambdify(self.state, e, "mpmath") for e in expr]
+        with mpmath.workdps(DIFF_DPS):
+            x = [mpmath.mpf(float(v)) for v in h]
+            out = [np.array([float(mpmath.re(f(*x))) for f in fns])]
+            for k in range(1, top + 1):
+                T = np.zeros((rows,) + (n,) * k)
+                for idx in itertools.combinations_with_replacement(range(n), k):
+                    orders = tuple(idx.count(i) for i in range(n))
+                    vals = [float(mpmath.re(mpmath.diff(lambda *a, f=f: f(*a), x, orders))) for f in fns]
+                    for perm in set(itertools.permutations(idx)):
+                        where: tuple[Any, ...] = (slice(None), *perm)
+                        T[where] = vals
+                out.append(T)
         return out
 
 
 @dataclass
 class LocalData:
-    """The expansion's data at h* (module docstring).  Shapes: h, m (n,); J, P, D (n, n); g (n, m);
-    phi[k] (n,) + (n,) * k for k = 2..4 (phi[0], phi[1] are phi(h*) and J); f[c][k] (n,) * k."""
+    """The expansion's data at h* (module docstring).  Shapes: h, m (n,); J, P, D (n, n); g (n, m) (the
+    coupling gamma(h*)); phi[k] (n,) + (n,) * k for k = 2..4 (phi[0], phi[1] are phi(h*) and J); f[c][k]
+    (n,) * k; gam[k][j] = D^j gamma_k(h*), shape (n,) + (n,) * j, j = 0..4 (None: a constant coupling)."""
 
     h: np.ndarray
     J: np.ndarray
@@ -156,6 +179,7 @@ class LocalData:
     phi: list[np.ndarray]
     f: list[list[np.ndarray]]
     eigenvalues: np.ndarray
+    gam: list[list[np.ndarray]] | None = None
 
 
 def lyapunov(J: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -171,7 +195,13 @@ def local_data(model: Diffusion, funcs: ModelFunctions, h: np.ndarray, noise_ord
     """Everything of the module docstring at the fixed point ``h`` (``noise_order=0``: P = m* = 0)."""
     vals = model.params
     D = np.array(model.D.xreplace(vals).evalf(), dtype=float)
-    g = np.array(model.coupling.xreplace(vals).evalf(), dtype=float)
+    if funcs.state_coupling:
+        assert funcs.gamma is not None
+        gam = [funcs.tensors(funcs.gamma[:, k], h, 4) for k in range(model.m)]
+        g = np.stack([gk[0] for gk in gam], axis=1)
+    else:
+        gam = None
+        g = np.array(model.coupling.xreplace(vals).evalf(), dtype=float)
     phi = funcs.drift_tensors(h, 4)
     J = phi[1]
     eig = np.linalg.eigvals(J)
@@ -192,7 +222,7 @@ def local_data(model: Diffusion, funcs: ModelFunctions, h: np.ndarray, noise_ord
         m = -np.linalg.solve(J, 0.5 * np.einsum("ijk,jk->i", phi[2], P))
     if not (np.all(np.isfinite(P)) and np.all(np.isfinite(m))):
         raise ArgumentError("model: the Lyapunov covariance at h* is not finite; " + ALTERNATIVES)
-    return LocalData(h=h, J=J, D=D, g=g, P=P, m=m, phi=phi, f=fcomp, eigenvalues=eig)
+    return LocalData(h=h, J=J, D=D, g=g, P=P, m=m, phi=phi, f=fcomp, eigenvalues=eig, gam=gam)
 
 
 #: the eigenbasis of J is used when its condition number is below this (otherwise e^{J t} is built from
@@ -228,4 +258,5 @@ def to_modal(loc: LocalData) -> LocalData | None:
         phi=[Vi @ loc.phi[0], np.diag(lam)] + [down(T, True) for T in loc.phi[2:]],
         f=[[fc[0]] + [down(T, False) for T in fc[1:]] for fc in loc.f],
         eigenvalues=lam,
+        gam=None if loc.gam is None else [[Vi @ gk[0]] + [down(T, True) for T in gk[1:]] for gk in loc.gam],
     )

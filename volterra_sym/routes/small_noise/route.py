@@ -129,9 +129,12 @@ class SmallNoiseRoute(Route):
             )
         if not isinstance(model.initial, Stationary):
             raise ArgumentError(
-                f"initial: method='small_noise' expands around the stationary law; received {model.initial!r}; "
-                "use initial='stationary', or method='exact' (linear SRNNs), 'galerkin' or 'taylor' for point and "
-                "Gaussian starts"
+                f"initial: method='small_noise' expands around the stationary law, received {model.initial!r}; its "
+                "kernels are those of the stationary start, which a point or Gaussian start reaches after a burn-in "
+                "of a few slowest relaxation times of J (the start's offset decays like e^{-t/T}, T = 1/|Re "
+                "lambda_max|: derive with initial='stationary' and apply them to inputs after that), while the "
+                "kernels of the start itself need method='galerkin' (n <= 4), 'exact' (linear networks), 'taylor' "
+                "(short lags) or Monte Carlo kernels (vs.estimate_kernels)"
             )
         structure = network_structure(model) if numeric else None
         check_model_form(model, numeric=numeric, structure=structure)
@@ -214,9 +217,12 @@ def derive_small_noise(
 
 
 def terminates(model: Diffusion) -> bool:
-    """True when the expansion is exact at s^2: affine drift and a polynomial readout of degree <= 3."""
+    """True when the expansion is exact at s^2: affine drift and input coupling (the law stays Gaussian under
+    any input) and a polynomial readout of degree <= 3."""
     st = model.state
     if model.drift.jacobian(st).free_symbols & set(st):
+        return False
+    if any(model.coupling[:, k].jacobian(st).free_symbols & set(st) for k in range(model.m)):
         return False
     for f in model.readout:
         try:
@@ -226,6 +232,9 @@ def terminates(model: Diffusion) -> bool:
             return False
     return True
 
+
+#: |K_0| below this times |s^2 K_2| is a structural zero of the leading term (SmallNoiseResponse._ratio)
+STRUCTURAL_ZERO = 1e-9
 
 #: relative size below which parts of a coefficient are rounding residue of the float64 data (h*, J, tensors)
 FLOAT_FLOOR = 1e-13
@@ -263,14 +272,25 @@ def _forms(
             kernels[(c, 1, (k,))] = _clean(ex.readout_first(c, at_tau1[k]))
     if order >= 2:
         at_sum = {k: map_ext(X, lambda F: F.substitute_sum(0, V, (0, 1))) for k, X in first.items()}
+        # X_k2(tau2): what the coupling's shift DG_k1 acts on at the later input time (state-dependent gamma)
+        at_tau2 = {k: map_ext(X, lambda F: F.embed(V, [1])) for k, X in first.items()} if ex.coupled else {}
         for k1 in range(model.m):
             for k2 in range(model.m):
-                Z = ex.second_order(at_tau1[k1], at_sum[k2])
+                Z = ex.second_order(at_tau1[k1], at_sum[k2], k1, at_tau2.get(k2))
                 for c in range(model.p):
                     K = ex.readout_first(c, Z) + ex.readout_second(c, at_tau1[k1], at_sum[k2])
                     kernels[(c, 2, (k1, k2))] = _clean(K)
     mean0 = [ex.mean(c, V) for c in range(model.p)]
     return kernels, mean0
+
+
+def coupling_ratio(gam: list[np.ndarray], p: float) -> float:
+    """|gamma''''| p / (4 max(|gamma''|, |gamma'''| p^(1/2))) for the derivative tensors ``gam`` = [gamma_k, D gamma_k,
+    .., D^4 gamma_k] of one coupling column at h* and the spread p = |P| (0 when gamma'' and gamma''' vanish): the
+    ratio of the s^4 term 1/8 gamma''''[P, P] of E gamma_k(h) to its s^2 term 1/2 gamma''[P], the coupling's
+    part of the remainder's small parameter (:meth:`SmallNoiseResponse.curvature_ratio`)."""
+    low = max(float(np.linalg.norm(gam[2])), float(np.linalg.norm(gam[3])) * np.sqrt(p))
+    return float(np.linalg.norm(gam[4])) * p / (4 * low) if low > 0 else 0.0
 
 
 def terms_values(terms: list[Any], L: np.ndarray) -> np.ndarray:
@@ -342,18 +362,24 @@ class SmallNoiseResponse(ClosedFormResponse):
                 self._sizes[key] = (float(np.max(np.abs(k0))), float(np.max(np.abs(k2))))
         return self._sizes[key]
 
-    def curvature_ratio(self, component: int = 0) -> float:
-        """rho = kappa^2 |phi''|^2 |P| + kappa |phi'''| |P| + rho_f, kappa = |J^{-1}|: the noise spread P against the
-        distance over which the drift leaves its linearisation (MATH.md section 10), the small parameter of
-        the O(s^4) remainder; rho_f = |f''''| |P| / max(|f''|, |f'''| |P|^(1/2)) the same for the readout (0
-        when f'' and f''' vanish at h*).  Frobenius norms of the tensors, spectral norms of the matrices."""
+    def curvature_ratio(self, component: int = 0, inputs: tuple[int, ...] | None = None) -> float:
+        """rho = kappa^2 |phi''|^2 |P| + kappa |phi'''| |P| + rho_f + rho_gamma, kappa = |J^{-1}|: the noise spread P
+        against the distance over which the drift leaves its linearisation (MATH.md section 10), the small
+        parameter of the O(s^4) remainder; rho_f = |f''''| |P| / max(|f''|, |f'''| |P|^(1/2)) the same for the
+        readout (0 when f'' and f''' vanish at h*); for a state-dependent coupling rho_gamma, the largest
+        :func:`coupling_ratio` over the ``inputs`` (default: all; () none).  Frobenius norms of the tensors,
+        spectral norms of the matrices."""
         loc = self.local
         kappa = float(np.linalg.norm(np.linalg.inv(loc.J), 2))
         p = float(np.linalg.norm(loc.P, 2))
         rho = kappa**2 * float(np.linalg.norm(loc.phi[2])) ** 2 * p + kappa * float(np.linalg.norm(loc.phi[3])) * p
         f = loc.f[component]
         low = max(float(np.linalg.norm(f[2])), float(np.linalg.norm(f[3])) * np.sqrt(p))
-        return rho + (float(np.linalg.norm(f[4])) * p / low if low > 0 else 0.0)
+        rho += float(np.linalg.norm(f[4])) * p / low if low > 0 else 0.0
+        if loc.gam is not None:
+            ks = range(self.model.m) if inputs is None else inputs
+            rho += max((coupling_ratio(loc.gam[k], p) for k in ks), default=0.0)
+        return rho
 
     def error_estimate(self, n: int = 1, k: Any = None, component: int = 0) -> float:
         """Estimated max |error| of K^(n)_k over the lags (n = 0: of the mean K^(0)).
@@ -371,27 +397,33 @@ class SmallNoiseResponse(ClosedFormResponse):
             return 0.0
         lead, corr = self._size(n, ks, c)
         own = self._ratio(lead, corr) if n else 0.0
-        rem = ERROR_SAFETY * corr * max(own, self.curvature_ratio(c))
+        rem = ERROR_SAFETY * corr * max(own, self.curvature_ratio(c, tuple(set(ks))))
         if n == 0:  # the s^2 term of the mean is f'.m* + f''[P]/2, whose parts may cancel: use their sizes
             loc, f = self.local, self.local.f[c]
             parts = abs(float(f[1] @ loc.m)) + 0.5 * abs(float(np.sum(f[2] * loc.P)))
-            rem = ERROR_SAFETY * max(corr, parts) * self.curvature_ratio(c)
+            rem = ERROR_SAFETY * max(corr, parts) * self.curvature_ratio(c, ())
             rem += ERROR_SAFETY * abs(float(np.einsum("ijkl,ij,kl->", f[4], loc.P, loc.P))) / 8
         return float(rem if self.noise_order == 2 else corr + rem)
 
     @staticmethod
     def _ratio(lead: float, corr: float) -> float:
-        return corr / lead if lead > 0 else (0.0 if corr == 0 else float("inf"))
+        """|s^2 K_2| / |K_0|; 0 where K_0 vanishes structurally (below STRUCTURAL_ZERO |s^2 K_2|: e.g. f'(h*) = 0,
+        or a channel u^2 of an odd activation at z* = 0), where the kernel starts at s^2 and its own ratio says
+        nothing about the noise level (the curvature ratio still scales its remainder)."""
+        if lead <= STRUCTURAL_ZERO * corr:
+            return 0.0
+        return corr / lead
 
     def expansion_ratio(self) -> float:
         """max over the first-order kernels of max|s^2 K_2| / max|K_0| (the guard refuses above
-        guard.MAX_RATIO; the second-order K_0 may vanish where s^2 K_2 does not, so it is not a measure)."""
+        guard.MAX_RATIO; the second-order K_0 may vanish where s^2 K_2 does not, so it is not a measure; a
+        first-order K_0 that vanishes structurally is skipped, see :meth:`_ratio`)."""
         out = 0.0
         for c in range(self.model.p):
             for n in range(1, 2):
                 for ks in self.index_tuples(n):
                     lead, corr = self._size(n, ks, c)
-                    out = max(out, self._ratio(lead, corr) if lead > 0 or corr > 0 else 0.0)
+                    out = max(out, self._ratio(lead, corr))
         return out
 
     def predict(

@@ -73,7 +73,12 @@ def symbolic_local(model: Diffusion, numeric: LocalData, noise_order: int) -> Lo
     J = sp.Matrix(phi[1].tolist())
     f = [[T[0] for T in _tensors([fc], state, at, 4)] for fc in model.readout]
     D = np.array(model.D.tolist(), dtype=object)
-    g = np.array(model.coupling.tolist(), dtype=object)
+    gam = None
+    if numeric.gam is not None:  # a state-dependent coupling: its derivative tensors at h*, exact
+        gam = [_tensors(list(model.coupling[:, k]), state, at, 4) for k in range(model.m)]
+        g = np.stack([gk[0] for gk in gam], axis=1)
+    else:
+        g = np.array(model.coupling.tolist(), dtype=object)
     n = model.n
     if noise_order == 0:
         P = np.zeros((n, n), dtype=object) * sp.Integer(0)
@@ -93,4 +98,5 @@ def symbolic_local(model: Diffusion, numeric: LocalData, noise_order: int) -> Lo
         phi=phi,
         f=f,
         eigenvalues=numeric.eigenvalues,
+        gam=gam,
     )

@@ -5,21 +5,33 @@ noiseless response to eps u and x1 the linear fluctuation (Gaussian, mean zero, 
 the odd powers of s vanish in E f(h_t) and, to O(s^4),
 
     E f(h_t) = f(h0) + f'(h0) m + 1/2 f''(h0)[P],                  (s^2 absorbed in D, P, m)
-    h0' = phi(h0) + eps gamma u,
-    P'  = Dphi(h0) P + P Dphi(h0)^T + D,
-    m'  = Dphi(h0) m + 1/2 phi''(h0)[P],
+    h0' = F_u(h0),                                                 F_u = phi + eps sum_k u_k gamma_k
+    P'  = DF_u(h0) P + P DF_u(h0)^T + D,
+    m'  = DF_u(h0) m + 1/2 F_u''(h0)[P],
 
 started at the stationary point X* = (h*, P, m*) (J P + P J^T + D = 0, m* = -J^{-1} phi''[P] / 2,
 MATH.md section 10).  The right-hand side is linear in (P, m), so the Volterra kernels of this
-deterministic system X' = F(X) + eps G u, y = Y(X), are exactly K_0 + s^2 K_2 (the linearised-law
-Wick expectations of section 10, summed in closed form).  With Phi(t) = e^{DF(X*) t} and G_k = (gamma_k, 0, 0):
+deterministic system X' = F(X) + eps sum_k u_k G_k(X), y = Y(X), are exactly K_0 + s^2 K_2 (the linearised-law
+Wick expectations of section 10, summed in closed form).  The input operator (with a state-dependent
+coupling gamma_k(h), e.g. the channels of an input inside the activation, MATH.md section 11) is
+
+    G_k(X) = (gamma_k(h), Dgamma_k P + P Dgamma_k^T, Dgamma_k m + 1/2 gamma_k''[P])
+
+(still linear in (P, m); (gamma_k, 0, 0) for a constant coupling).  With Phi(t) = e^{DF(X*) t}, expanding
+X = X* + eps X1 + eps^2 X2 gives X1' = DF X1 + sum_k u_k G_k(X*) and
+X2' = DF X2 + 1/2 D^2F[X1, X1] + sum_k u_k(t) DG_k(X*)[X1(t)]; in the triangular convention (s2 < s1 < t,
+tau1 = t - s1, tau2 = s1 - s2) the last term is the input k1 at s1 acting through DG_k1 on the response to the
+input k2 at s2:
 
     K^(0)           = Y(X*) = f(h*) + f'.m* + 1/2 f''[P]
-    K^(1)_k(tau)    = DY[X_k(tau)],   X_k(t) = Phi(t) G_k
+    K^(1)_k(tau)    = DY[X_k(tau)],   X_k(t) = Phi(t) G_k(X*)
     K^(2)_k1k2(tau1, tau2) = DY[Z(tau1; tau2)] + D^2Y[X_k1(tau1), X_k2(tau1 + tau2)],
-    Z(tau1; tau2)   = int_0^tau1 Phi(tau1 - r) D^2F[X_k1(r), X_k2(r + tau2)] dr
+    Z(tau1; tau2)   = int_0^tau1 Phi(tau1 - r) D^2F[X_k1(r), X_k2(r + tau2)] dr + Phi(tau1) DG_k1[X_k2(tau2)],
+    DG_k[(a, dP, dm)] = (Dgamma_k a,  gamma_k''[a] P + P gamma_k''[a]^T + Dgamma_k dP + dP Dgamma_k^T,
+                         gamma_k''[a, m*] + 1/2 gamma_k^(3)[a][P] + Dgamma_k dm + 1/2 gamma_k''[dP])
 
-(triangular kernels, tau1 the most recent lag, MATH.md section 4).  Phi acts block by block:
+(MATH.md section 4; the derivative tensors at h*).  Phi acts block by block (from an initial value
+(a0, P0, m0): a = e^{J t} a0, P adds e^{J t} P0 e^{J^T t}, m adds e^{J t} m0):
 a' = J a (+ s_a); P' = J P + P J^T + B(a) (+ s_P) with B(a) = phi''[a] P + P phi''[a]^T;
 m' = J m + phi''[a, m*] + 1/2 phi'''[a][P] + 1/2 phi''[P] (+ s_m).  Each block is a convolution with
 e^{J t} (``conv``: int_0^t F(t - r) G(r) dr of exponential polynomials, in closed form), so every term
@@ -148,6 +160,19 @@ class Expansion:
         self.T3m = np.einsum("ijkl,j->ikl", phi3, m)  # phi'''[x, y, m*]
         self.T4P = self.half * np.einsum("ijklq,lq->ijk", phi4, P)  # 1/2 phi''''[x, y][P]
         self._EE: dict[tuple[int, int, int, int], ExpPoly] = {}
+        self._E_on: dict[tuple, Mat] = {}
+        #: a state-dependent coupling: per input k the constants of G_k(X*) and of DG_k (module docstring)
+        self.coupled = loc.gam is not None
+        if loc.gam is not None:
+            self.G1 = [gk[1] for gk in loc.gam]  # D gamma_k
+            self.G2 = [gk[2] for gk in loc.gam]  # gamma_k''
+            # DG_k[da]_P = gamma_k''[da] P + P gamma_k''[da]^T = sum_l GA[k][i, q, l] da_l
+            GP = [np.einsum("ijl,jq->iql", G2, P) for G2 in self.G2]
+            self.GA = [x + x.transpose(1, 0, 2) for x in GP]
+            # DG_k[da]_m = gamma_k''[da, m*] + 1/2 gamma_k'''[da][P] = sum_l Lg[k][i, l] da_l
+            self.Lg = [
+                np.einsum("ijl,j->il", gk[2], m) + self.half * np.einsum("ijkl,kl->ij", gk[3], P) for gk in loc.gam
+            ]
 
     # ---- the blocks of Phi ---------------------------------------------------------------
     def apply_E(self, S: Vec) -> Vec:
@@ -184,8 +209,46 @@ class Expansion:
                 out[j][i] = acc
         return out
 
-    def respond(self, a: Vec, sP: Mat | None = None, sm: Vec | None = None) -> Ext:
-        """(P, m) driven by the h-component ``a`` (and the sources sP, sm), started at zero."""
+    def E_on(self, vars: tuple) -> Mat:
+        """e^{J t} over ``vars`` with t = vars[0]."""
+        if vars == self.E[0][0].vars:
+            return self.E
+        if vars not in self._E_on:
+            self._E_on[vars] = [[F.embed(vars, [0]) for F in row] for row in self.E]
+        return self._E_on[vars]
+
+    def flow_a(self, a0: Vec, vars: tuple) -> Vec:
+        """e^{J t} a0 (a0 over ``vars``, independent of t = vars[0])."""
+        E = self.E_on(vars)
+        out = []
+        for i in range(self.n):
+            acc = ExpPoly(vars)
+            for j in range(self.n):
+                if len(E[i][j]) and len(a0[j]):
+                    acc = acc + E[i][j] * a0[j]
+            out.append(acc)
+        return out
+
+    def _flow_P(self, P0: Mat, vars: tuple) -> Mat:
+        """e^{J t} P0 e^{J^T t} (P0 symmetric, over ``vars``, independent of t = vars[0])."""
+        E, n = self.E_on(vars), self.n
+        out: Mat = [[ExpPoly(vars) for _ in range(n)] for _ in range(n)]
+        for i in range(n):
+            for j in range(i, n):
+                acc = ExpPoly(vars)
+                for a in range(n):
+                    for b in range(n):
+                        if len(P0[a][b]) and len(E[i][a]) and len(E[j][b]):
+                            acc = acc + E[i][a] * E[j][b] * P0[a][b]
+                out[i][j] = acc
+                out[j][i] = acc
+        return out
+
+    def respond(
+        self, a: Vec, sP: Mat | None = None, sm: Vec | None = None, P0: Mat | None = None, m0: Vec | None = None
+    ) -> Ext:
+        """(P, m) driven by the h-component ``a`` (and the sources sP, sm), started at (P0, m0) (zero when None;
+        P0 and m0 independent of the first variable)."""
         if not self.noise:
             return Ext(a, None, None)
         n, vars = self.n, a[0].vars
@@ -193,6 +256,9 @@ class Expansion:
         if sP is not None:
             S = [[S[i][k] + sP[i][k] for k in range(n)] for i in range(n)]
         P = self.lyap(S)
+        if P0 is not None:
+            hom = self._flow_P(P0, vars)
+            P = [[P[i][k] + hom[i][k] for k in range(n)] for i in range(n)]
         src = []
         for i in range(n):
             acc = _combine(self.Lm[i], a, vars)
@@ -201,14 +267,59 @@ class Expansion:
             if sm is not None:
                 acc = acc + sm[i]
             src.append(acc)
-        return Ext(a, P, self.apply_E(src))
+        m = self.apply_E(src)
+        if m0 is not None:
+            m = [x + y for x, y in zip(m, self.flow_a(m0, vars))]
+        return Ext(a, P, m)
+
+    # ---- the input operator G_k ------------------------------------------------------------
+    def coupling_at_rest(self, k: int, vars: tuple) -> Ext:
+        """G_k(X*) = (gamma_k, Dgamma_k P + P Dgamma_k^T, Dgamma_k m* + 1/2 gamma_k''[P]) as constants over
+        ``vars`` (P, m blocks None for a constant coupling, where they vanish, and at noise_order 0)."""
+        n, loc = self.n, self.loc
+
+        def const(c: Any) -> ExpPoly:
+            return ExpPoly.constant(vars, mp_number(c)) if c != 0 else ExpPoly(vars)
+
+        a = [const(x) for x in loc.g[:, k]]
+        if not self.noise or not self.coupled:
+            return Ext(a, None, None)
+        G1, P = self.G1[k], loc.P
+        GPm = G1 @ P + P @ G1.T
+        Gm = G1 @ loc.m + self.half * np.einsum("ijk,jk->i", self.G2[k], P)
+        return Ext(a, [[const(GPm[i, j]) for j in range(n)] for i in range(n)], [const(x) for x in Gm])
+
+    def coupling_shift(self, k: int, X: Ext) -> Ext:
+        """DG_k(X*)[X] = (Dgamma_k a, gamma_k''[a] P + P gamma_k''[a]^T + Dgamma_k P_X + P_X Dgamma_k^T,
+        gamma_k''[a, m*] + 1/2 gamma_k^(3)[a][P] + Dgamma_k m_X + 1/2 gamma_k''[P_X]) (X = (a, P_X, m_X))."""
+        n, vars = self.n, X.a[0].vars
+        G1 = self.G1[k]
+        a = [_combine(G1[i], X.a, vars) for i in range(n)]
+        if not self.noise:
+            return Ext(a, None, None)
+        assert X.P is not None and X.m is not None
+        flatP = [x for row in X.P for x in row]
+        P: Mat = [[ExpPoly(vars) for _ in range(n)] for _ in range(n)]
+        for i in range(n):
+            for q in range(i, n):
+                acc = _combine(self.GA[k][i, q], X.a, vars)
+                acc = acc + _combine(G1[i], [X.P[j][q] for j in range(n)], vars)
+                acc = acc + _combine(G1[q], [X.P[i][j] for j in range(n)], vars)
+                P[i][q] = acc
+                P[q][i] = acc
+        m = []
+        for i in range(n):
+            acc = _combine(self.Lg[k][i], X.a, vars) + _combine(G1[i], X.m, vars)
+            acc = acc + _combine(self.half * self.G2[k][i].reshape(-1), flatP, vars)
+            m.append(acc)
+        return Ext(a, P, m)
 
     # ---- first order ---------------------------------------------------------------------
     def first_order(self, k: int) -> Ext:
-        """X_k(t) = Phi(t) G_k over the univariate variable of E."""
-        g = self.loc.g[:, k]
-        a = [_combine(g, self.E[i], self.E[i][0].vars) for i in range(self.n)]
-        return self.respond(a)
+        """X_k(t) = Phi(t) G_k(X*) over the univariate variable of E."""
+        vars = self.E[0][0].vars
+        G = self.coupling_at_rest(k, vars)
+        return self.respond(self.flow_a(G.a, vars), P0=G.P, m0=G.m)
 
     # ---- second order --------------------------------------------------------------------
     def _bil(self, T: np.ndarray, x: Vec, y: Vec) -> Vec:
@@ -265,10 +376,16 @@ class Expansion:
             sm.append(acc)
         return sa, sP, sm
 
-    def second_order(self, A: Ext, B: Ext) -> Ext:
-        """Z = int_0^tau1 Phi(tau1 - r) D^2F[A(r), B(r)] dr (A, B over the lag variables, r = first)."""
+    def second_order(self, A: Ext, B: Ext, k1: int | None = None, B_late: Ext | None = None) -> Ext:
+        """Z = int_0^tau1 Phi(tau1 - r) D^2F[A(r), B(r)] dr (A, B over the lag variables, r = first), plus, for a
+        state-dependent coupling, Phi(tau1) DG_k1[B_late] (``B_late`` = X_k2(tau2), independent of tau1)."""
         sa, sP, sm = self.second_source(A, B)
-        return self.respond(self.apply_E(sa), sP, sm)
+        a = self.apply_E(sa)
+        if k1 is None or B_late is None or not self.coupled:
+            return self.respond(a, sP, sm)
+        V = self.coupling_shift(k1, B_late)
+        a = [x + y for x, y in zip(a, self.flow_a(V.a, a[0].vars))]
+        return self.respond(a, sP, sm, P0=V.P, m0=V.m)
 
     # ---- readout -------------------------------------------------------------------------
     def readout_first(self, c: int, X: Ext) -> ExpPoly:
