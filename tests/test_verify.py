@@ -189,3 +189,21 @@ def test_bad_input() -> None:
         verify("OU", U, T)
     with pytest.raises(vs.ArgumentError, match="paths"):
         verify(OU2, U, T, paths=0, response=_Shifted(OU2, 0.0))
+
+
+def test_input_inside_the_drift_is_simulated_as_it_is() -> None:
+    """dh = (-h + tanh(b + eps u)) dt + s dW: the coupled Euler runs step the TRUE drift (the input inside tanh),
+    so the order-3 series passes; the runs' means are far (> 8 SE) from those of the input-affine model
+    -h + tanh(b) + tanh'(b) u (the same first order, different higher orders), so the check can fail."""
+    u, t = (lambda r: np.sin(2 * r)), np.linspace(0, 4, 41)
+    b, args = 0.4, dict(paths=4000, eps=0.6, seed=3)
+    inside = vs.Diffusion(["h"], "-h + tanh(b + u1)", 0.3, [0], "h", initial=vs.PointMass([0.2]), params={"b": b})
+    good = vs.verify(inside, u, t, order=3, **args)
+    assert good.passed, good
+    affine = vs.Diffusion(
+        ["h"], "-h + tanh(b)", 0.3, "1 - tanh(b)**2", "h", initial=vs.PointMass([0.2]), params={"b": b}
+    )
+    other = vs.verify(affine, u, t, order=1, **args)
+    assert other.passed, other
+    gap = np.abs(good.mc_mean - other.mc_mean) / np.hypot(good.mc_stderr, other.mc_stderr).clip(1e-12)
+    assert np.max(gap) > 8

@@ -67,14 +67,17 @@ class CoupledResult:
     burn_in: float | None
 
 
-def _lambdify(exprs: Sequence[sp.Expr], state: tuple[sp.Symbol, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """Expressions of the state -> H (n, P) -> (len(exprs), P)."""
-    fn = sp.lambdify(state, list(exprs), modules="numpy")
+def _lambdify(
+    exprs: Sequence[sp.Expr], state: tuple[sp.Symbol, ...], inputs: tuple[sp.Symbol, ...] = ()
+) -> Callable[..., np.ndarray]:
+    """Expressions of the state (and the inputs) -> call(H, v=()) with H (n, P), v (len(inputs),) ->
+    (len(exprs), P)."""
+    fn = sp.lambdify((*state, *inputs), list(exprs), modules="numpy")
 
-    def call(H: np.ndarray) -> np.ndarray:
+    def call(H: np.ndarray, v: Sequence[float] = ()) -> np.ndarray:
         out = np.empty((len(exprs), H.shape[-1]))
-        for j, v in enumerate(fn(*H)):
-            out[j] = v
+        for j, val in enumerate(fn(*H, *v)):
+            out[j] = val
         return out
 
     return call
@@ -111,14 +114,18 @@ class _Job:
     nt: int
     sigma_const: np.ndarray | None = None  # (n, r) when sigma does not depend on the state
     gamma_const: np.ndarray | None = None  # (n, m) when the coupling does not depend on the state
+    drift_u: Callable[..., np.ndarray] | None = None  # (H, v) -> F(H, v), the whole drift at v = eps u (general input)
 
 
 def _step(job: _Job, H: np.ndarray, dt: float, U: np.ndarray | None, dW: np.ndarray) -> np.ndarray:
     """One Euler step of (n, P) states: H + (phi + gamma U) dt + sigma dW."""
     n, r, m = job.n, job.r, job.m
     with np.errstate(over="ignore", invalid="ignore"):
-        out = H + job.drift(H) * dt
-        if U is not None and np.any(U != 0.0):
+        if job.drift_u is not None:  # the input inside the drift: the TRUE drift F(h, eps u), not expanded
+            out = H + job.drift_u(H, np.zeros(m) if U is None else U) * dt
+        else:
+            out = H + job.drift(H) * dt
+        if job.drift_u is None and U is not None and np.any(U != 0.0):
             if job.gamma_const is not None:
                 out += (dt * (job.gamma_const @ U))[:, None]
             else:
@@ -265,6 +272,10 @@ def coupled_euler(
         m0=m0, L0=L0, dts=dts, Uf=Uf, Uc=Uc, record=record,
         burn_steps=burn_steps, burn_dt=burn_dt, seed=int(seed), paths=int(paths), nt=tt.size,
         sigma_const=_constant(num.diffusion, st), gamma_const=_constant(num.coupling, st),
+        drift_u=(
+            _lambdify(list(num.drift + num.coupling * sp.Matrix(num.inputs)), st, num.inputs)
+            if num.general_input else None
+        ),
     )  # fmt: skip
     stats = [BlockStats(tt.size, num.p, None) for _ in range(3)]
     nblocks = -(-int(paths) // BLOCK)
