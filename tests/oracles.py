@@ -303,10 +303,11 @@ def spectral_1d(model, N=160, **options):
                                **options)  # fmt: skip
 
 
-def spectral_kernel(model, lags, initial=None):
-    """K^(n) of a 1-D model at ``lags`` by the spectral oracle at N = 160 and its own error estimate, the change
-    to N = 200 (both resolved: the change is rounding, ~1e-13)."""
-    values = [spectral_1d(model, N).kernel(lags, initial) for N in (160, 200)]
+def spectral_kernel(model, lags, initial=None, settings=((160, 60.0), (200, 60.0)), span=30.0):
+    """K^(n) of a 1-D model at ``lags`` by the spectral oracle at the first (N, drop) of ``settings`` and its own
+    error estimate, the largest change to the second (both resolved: for the models of the tests ~1e-13; models
+    with power-law tails need a narrower drop, a wider span and more points, e.g. ((400, 35), (480, 40)), 400)."""
+    values = [spectral_1d(model, N, drop=drop, span=span).kernel(lags, initial) for N, drop in settings]
     return values[0], float(np.max(np.abs(values[0] - values[1])))
 
 
