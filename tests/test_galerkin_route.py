@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
-from oracles import check_stated_error, spectral_kernel
+from oracles import check_stated_error, finite_difference_kernel_diagonal, spectral_kernel
 
 import volterra_sym as vs
 from volterra_sym.cli import main
@@ -227,10 +227,14 @@ def test_verify_accepts_a_galerkin_response():
 CUBIC1 = vs.OU(1.0, 0.5, 0.7, c=0.3, readout="h1**3")
 
 
+BOX_ROT2 = ((-3.4, 3.6), (-3.4, 3.6))  # stationary mass outside < 1e-12 (sd ~0.5 about (0.1, 0.1))
+
+
 def _reference(model, order, ref):
-    """The reference: the exact route (linear models), else the same route at a much higher degree (used only where
-    no independent reference exists yet: the predictions of nonlinear models and the 2-D kernels; the 1-D kernels
-    come from the spectral oracle, tests/oracles.py)."""
+    """The reference: the exact route (linear models), else the same route at a much higher degree, used only where
+    no independent reference exists yet (the predictions of nonlinear models and the kernels of the point start in
+    2-D); the kernels of TANH1 come from the spectral oracle and those of the stationary ROT2 from fourth-order
+    finite differences of its Fokker-Planck operator (tests/oracles.py)."""
     return vs.derive(model, order) if ref is None else vs.derive(model, order, method="galerkin", degree=ref)
 
 
@@ -249,10 +253,11 @@ def _reference(model, order, ref):
 )
 def test_stated_error_is_not_exceeded_3x(name, model, order, degrees, ref):
     """Every model of the tests and the gallery: the stated error (kernel_error, on the probe lags the tolerance
-    judges) against the true error (exact route, or degree ``ref``) is not exceeded more than 3x; likewise the
-    prediction's estimate.  Measured (largest true / stated over degrees 4..24): OU2 1.1, cubic 1.0 (above
-    rounding), TANH1 1.0, ROT2 1.0, point start 1.0; predictions <= 1.0 (the tail estimate of
-    galerkin_estimate.py, which replaced the plain p vs p + 2 difference, is not widened further)."""
+    judges) against the true error (see _reference) is not exceeded more than 3x, nor exceeds it 100x
+    (tests/oracles.py check_stated_error); likewise the prediction's estimate (not exceeded 3x).  Measured true /
+    stated of the kernels at the degrees below: OU2 1.0, cubic 1.0 (above rounding), TANH1 0.16-1.03 (spectral
+    oracle), ROT2 0.12-0.56 (finite differences), point start 0.16-0.6 (degree 18); predictions <= 1.0 (the tail
+    estimate of galerkin_estimate.py, which replaced the plain p vs p + 2 difference, is not widened further)."""
     reference = _reference(model, order, ref)
     t = np.linspace(0, 4, 41)
     u = 0.5 * np.sin(2 * t) if model.m == 1 else np.c_[0.5 * np.sin(2 * t), 0.3 * np.cos(t)]
@@ -263,12 +268,16 @@ def test_stated_error_is_not_exceeded_3x(name, model, order, degrees, ref):
             lags = gal.probe_lags(n)
             for ks in gal.index_tuples(n):
                 value, stated = gal.kernel_error(n, ks, lags)
-                if model.n == 1 and isinstance(model.initial, vs.Stationary):  # independent: the spectral oracle
-                    truth = spectral_kernel(model, lags)[0]
-                else:
+                truth_error = 1e-12 * max(1.0, float(np.max(np.abs(value))))  # rounding of exact kernels
+                if ref is None:
                     truth = np.asarray(reference.kernel_values(n, ks, lags), dtype=float)
-                floor = 1e-12 * max(1.0, float(np.max(np.abs(truth))))  # rounding of exact kernels
-                assert np.max(np.abs(value - truth)) <= 3 * np.max(stated) + floor, (name, degree, n, ks)
+                elif model.n == 1:  # independent: the spectral oracle
+                    truth, truth_error = spectral_kernel(model, lags)
+                elif isinstance(model.initial, vs.Stationary):  # independent: 4th-order finite differences
+                    truth, truth_error = finite_difference_kernel_diagonal(model, lags[:, 0], n, BOX_ROT2)
+                else:  # the point start of ROT2: no independent reference yet, the route at degree ref
+                    truth = np.asarray(reference.kernel_values(n, ks, lags), dtype=float)
+                check_stated_error(value, stated, truth, truth_error, f"{name}, degree {degree}, K^({n})_{ks}")
         y, stated = gal.predict(u, t, return_error=True)
         assert np.max(np.abs(y - want)) <= 3 * np.max(stated) + 1e-12, (name, degree, "prediction")
 
