@@ -402,9 +402,12 @@ def test_ridge_assembly_equals_tensor_quadrature():
     ridge = ga.plan(model, 4, targets, structured=True)
     assert len(ridge.directions) == 3 and all(s.other == 0 for _, s in ridge.targets)
     _, B1, _, _ = ga.assemble(model, make_basis(w, 4, ridge.points), ridge)
-    # reference: 30 Gauss-Hermite nodes per axis (its own error, measured against 40 nodes: 6e-11)
-    _, B2, _, _ = ga.assemble(model, make_basis(w, 4, 30), ga.plan(model, 4, targets, structured=False))
-    assert np.abs(B1 - B2).max() < 2e-10
+    # reference: 40 Gauss-Hermite nodes per axis; its error is below the change from 30 to 40 nodes (geometric
+    # convergence: 4e-9, 6e-11, ... at 24, 30 nodes), so that change bounds it (measured |B1 - B40| = 9e-14)
+    B30, B40 = (
+        ga.assemble(model, make_basis(w, 4, q), ga.plan(model, 4, targets, structured=False))[1] for q in (30, 40)
+    )
+    assert np.abs(B1 - B40).max() <= np.abs(B30 - B40).max()
 
 
 @pytest.mark.slow
