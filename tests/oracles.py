@@ -476,7 +476,7 @@ def finite_difference_kernel_grid(model, taus1, taus2, box, spacings=(0.2, 0.1))
     :func:`finite_difference_kernel_diagonal`."""
     values = []
     for h in spacings:
-        fd = _finite_difference_2d(model, box, h)
+        fd = finite_difference_2d(model, box, h)
         if taus2 is None:
             nu = _uniform_propagate(fd.L, fd.B @ fd.rho, taus1)
             values.append(nu @ fd.f * h**2)
@@ -491,14 +491,14 @@ def finite_difference_kernel_diagonal(model, taus, n, box, spacings=(0.2, 0.1)):
     """K^(n)(tau, .., tau) of a 2-D stationary model (first input and readout) at equally spaced ``taus``: the
     Richardson value (16 K_(h/2) - K_h) / 15 of :class:`FiniteDifference2D` and, as its error, the estimated error
     of K_(h/2), |K_(h/2) - K_h| / 15 (conservative: the extrapolated value is of higher order)."""
-    coarse, fine = (_finite_difference_2d(model, box, h).kernel_diagonal(taus, n) for h in spacings)
+    coarse, fine = (finite_difference_2d(model, box, h).kernel_diagonal(taus, n) for h in spacings)
     return (16 * fine - coarse) / 15, float(np.max(np.abs(fine - coarse))) / 15
 
 
 _FD_CACHE: dict = {}
 
 
-def _finite_difference_2d(model, box, h):
+def finite_difference_2d(model, box, h):
     """:class:`FiniteDifference2D` of a model, built once per (model, box, h) in a test session."""
     key = (sp.srepr((tuple(model.drift), model.diffusion, model.coupling, tuple(model.readout))), box, h)
     if key not in _FD_CACHE:
