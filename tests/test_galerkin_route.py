@@ -14,6 +14,14 @@ import warnings
 
 import numpy as np
 import pytest
+from oracles import (
+    check_stated_error,
+    finite_difference_kernel_diagonal,
+    finite_difference_kernel_point,
+    finite_difference_predict,
+    spectral_1d,
+    spectral_kernel,
+)
 
 import volterra_sym as vs
 from volterra_sym.cli import main
@@ -51,22 +59,20 @@ def test_linear_models_equal_the_exact_route(initial):
     U = np.stack([np.sin(2 * t), 0.5 * np.cos(t)], axis=1)
     y, err = gal.predict(U, t, 0.7, return_error=True)
     oracle = vs.gaussian_oracle(model, U, t, 0.7)
-    # the time-stepping part of the estimate is Richardson's (asymptotically exact for the O(h^2) scheme): 1.5x
-    # allows for the pre-asymptotic regime
-    assert np.all(np.abs(y - oracle) <= 1.5 * err + 1e-9) and err.max() < 1e-3
+    # the time-stepping part of the estimate is Richardson's (asymptotically exact for the O(h^2) scheme), held to
+    # the bar of every stated error (measured true / stated: 0.63 stationary, 0.77 point start)
+    check_stated_error(y, err, oracle, 1e-12, "prediction")
+    assert err.max() < 1e-3
 
 
-def test_one_d_tanh_agrees_with_the_generator_route_within_their_error_estimates():
+def test_one_d_tanh_agrees_with_the_spectral_oracle_within_its_stated_error():
+    # reference: the Chebyshev spectral oracle of the 1-D generator (tests/oracles.py; its own error ~1e-13);
+    # measured true / stated 1.02 (the route's tail estimate)
     gal = vs.derive(TANH1, 2, method="galerkin", degree=24)
-    gen = vs.derive(TANH1, 2, method="generator", cells=400)
-    gen_fine = vs.derive(TANH1, 2, method="generator", cells=800)
     lags = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
     val, err = gal.kernel_error(1, 0, lags)
-    g400, g800 = gen.kernel_values(1, 0, lags), gen_fine.kernel_values(1, 0, lags)
-    gen_err = np.abs(g400 - g800) / 3  # second-order grid (measured ratio 4.0 per halving): Richardson's estimate
-    # Both are asymptotic error estimates of deterministic discretisations, not bounds: measured against degree 40
-    # and 3200 cells they are accurate to 3% (Galerkin tail estimate) and 10% (grid) here, so 2x covers them.
-    assert np.all(np.abs(val - g800) <= 2 * (err + gen_err) + 1e-12)
+    ref, ref_err = spectral_kernel(TANH1, lags[:, None])
+    check_stated_error(val, err, ref, ref_err, "K^(1)")
     # K^(1)(0) = E_inf[C . grad f] = C = 0.8 for f = h: exact up to the stationary law's error
     assert abs(gal.kernel_values(1, 0, [0.0])[0] - 0.8) < 1e-9
 
@@ -95,21 +101,50 @@ def test_taylor_route_uses_the_galerkin_stationary_law_for_non_gradient_models()
     assert abs(a1 - m) <= 4.5 * se + bias + report["error estimate"], (a1, m, se, bias)
 
 
+@pytest.mark.slow  # ~1.5 s: two finite-difference grids and a Taylor derivation
+def test_taylor_route_stationary_law_error_against_finite_differences():
+    """The Taylor route's stated error of the Galerkin stationary law (expectation_report) against E_inf[g] from
+    fourth-order finite differences of the Fokker-Planck operator (tests/oracles.py), g = L1 L0 f the integrand of
+    d/dtau K^(1)(0), on a strongly non-gradient tanh SRNN.  Measured true / stated 1.4-1.6 at stationary degrees
+    4-10 (the plain |E_p - E_(p+2)| difference; within the 3x bar), 0.13 on ROT2."""
+    import sympy as sp
+    from oracles import finite_difference_2d
+
+    model = vs.SRNN(1.0, [[1.5, -1.0], [1.0, 1.2]], [0.2, -0.1], C=[1, 0.5], sigma=0.6, activation="tanh",
+                    readout="h1")  # fmt: skip
+    h1, h2 = sp.symbols("h1 h2")
+    g = sp.lambdify((h1, h2), sp.diff(model.drift[0], h1) + 0.5 * sp.diff(model.drift[0], h2), "numpy")
+    values = []
+    for h in (0.2, 0.1):
+        fd = finite_difference_2d(model, ((-4.5, 4.7), (-4.5, 4.7)), h)
+        X, Y = np.meshgrid(fd.gx, fd.gy, indexing="ij")
+        values.append(fd.expectation(g(X, Y).ravel()))
+    truth, truth_error = (16 * values[1] - values[0]) / 15, abs(values[1] - values[0]) / 15
+    tay = vs.derive(model, 1, method="taylor", lag_degree=2, stationary_degree=8)
+    stated = tay.taylor[0].expectation_report["error estimate"]
+    check_stated_error(float(tay.kernel_taylor(1, 0, (1,))), stated, truth, truth_error, "E_inf[L1 L0 f]")
+
+
 @pytest.mark.slow  # measured ~1.9s of the default run (issue 18: default run <= 90 s)
 @pytest.mark.filterwarnings("ignore::volterra_sym.errors.ConvergenceWarning")  # low degrees on purpose
 def test_two_d_taylor_coefficients_converge_to_the_taylor_route_from_a_point_start():
+    from volterra_sym.routes.galerkin.estimate import galerkin_error
+
     model = ROT2.replace(initial=vs.PointMass([0.2, -0.1]))
     tay = vs.derive(model, 1, method="taylor", lag_degree=3)
     errors = []
     for degree in (6, 10, 14):
-        gal = vs.derive(model, 1, method="galerkin", degree=degree)
-        # d^p/dtau^p K^(1)(tau; s = 0) at 0: l0 Gamma M^p c_f (p = 0..2) against the exact Taylor coefficients
-        errors.append(
-            max(abs(gal.system.taylor_coefficient(1, (0,), (p,)) - float(tay.taylor[0].coefficient(1, (0,), (p, 0))))
-                for p in range(3))
-        )
-    # measured: 0.072, 0.013, 0.0026 (geometric, about a factor 5 per 4 degrees)
-    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.2 * errors[0]
+        est = galerkin_error(model, degree, order=1, levels="tail")  # the route's system and error estimate
+        # d^p/dtau^p K^(1)(tau; s = 0) at 0: l0 Gamma M^p c_f (p = 0..2) against the exact Taylor coefficients,
+        # within the stated error (measured true / stated <= 1.04; p = 0 is exact, at rounding)
+        pairs = [est.taylor_coefficient(1, (0,), (p,)) for p in range(3)]
+        truth = [float(tay.taylor[0].coefficient(1, (0,), (p, 0))) for p in range(3)]
+        for p in (1, 2):
+            check_stated_error(pairs[p][0], pairs[p][1], truth[p], 1e-12, f"degree {degree}, p = {p}")
+        assert abs(pairs[0][0] - truth[0]) < 1e-12
+        errors.append(max(abs(v - t) for (v, _), t in zip(pairs, truth)))
+    # measured: 0.072, 0.013, 0.0026
+    assert errors[0] > errors[1] > errors[2]
 
 
 @pytest.mark.slow
@@ -223,9 +258,7 @@ def test_verify_accepts_a_galerkin_response():
 CUBIC1 = vs.OU(1.0, 0.5, 0.7, c=0.3, readout="h1**3")
 
 
-def _reference(model, order, ref):
-    """The independent answer: the exact route (linear models), else the same route at a much higher degree."""
-    return vs.derive(model, order) if ref is None else vs.derive(model, order, method="galerkin", degree=ref)
+BOX_ROT2 = ((-3.4, 3.6), (-3.3, 3.7))  # stationary mass outside < 1e-12 (sd ~0.5 about (0.1, 0.1)); (0.2, -0.1) a node
 
 
 @pytest.mark.slow
@@ -233,35 +266,57 @@ def _reference(model, order, ref):
 @pytest.mark.parametrize(
     "name, model, order, degrees, ref",
     [
-        ("OU2", OU2, 3, (2,), None),
-        ("cubic", CUBIC1, 3, (1, 2), None),
-        ("TANH1", TANH1, 2, (4, 8, 12), 36),
-        ("ROT2 (gallery)", ROT2, 2, (8,), 20),
-        ("ROT2 point start", ROT2.replace(initial=vs.PointMass([0.2, -0.1])), 2, (10,), 18),
+        ("OU2", OU2, 3, (2,), "exact"),
+        ("cubic", CUBIC1, 3, (1, 2), "exact"),
+        ("TANH1", TANH1, 2, (4, 8, 12), "spectral"),
+        ("ROT2 (gallery)", ROT2, 2, (8,), "finite differences"),
+        ("ROT2 point start", ROT2.replace(initial=vs.PointMass([0.2, -0.1])), 2, (10,), "finite differences"),
     ],
     ids=lambda x: x if isinstance(x, str) else None,
 )
 def test_stated_error_is_not_exceeded_3x(name, model, order, degrees, ref):
     """Every model of the tests and the gallery: the stated error (kernel_error, on the probe lags the tolerance
-    judges) against the true error (exact route, or degree ``ref``) is not exceeded more than 3x; likewise the
-    prediction's estimate.  Measured (largest true / stated over degrees 4..24): OU2 1.1, cubic 1.0 (above
-    rounding), TANH1 1.0, ROT2 1.0, point start 1.0; predictions <= 1.0 (the tail estimate of
-    galerkin_estimate.py, which replaced the plain p vs p + 2 difference, is not widened further)."""
-    reference = _reference(model, order, ref)
+    judges) against the true error is not exceeded more than 3x, nor exceeds it 100x
+    (tests/oracles.py check_stated_error); likewise the prediction's estimate (not exceeded 3x).  Measured true /
+    stated of the kernels at the degrees below: OU2 1.0, cubic 1.0 (above rounding), TANH1 0.16-1.03 (spectral
+    oracle), ROT2 0.12-0.56 and point start 0.16-0.65 (finite differences); predictions <= 1.0 (the tail
+    estimate of galerkin_estimate.py, which replaced the plain p vs p + 2 difference, is not widened further).
+    References, sharing no code with the route: the exact route (linear models), the spectral oracle of the 1-D
+    generator, fourth-order finite differences of the 2-D Fokker-Planck operator (stationary and point start; the
+    predictions exact in time for the piecewise-linear input) (tests/oracles.py).  The route at a much higher
+    degree, once the reference of the nonlinear models, shared the time-stepping error of the prediction it
+    judged (3.5e-5 for the point start)."""
+    reference = vs.derive(model, order) if ref == "exact" else None
     t = np.linspace(0, 4, 41)
     u = 0.5 * np.sin(2 * t) if model.m == 1 else np.c_[0.5 * np.sin(2 * t), 0.3 * np.cos(t)]
-    want = reference.predict(u, t)
+    want_error = 1e-12
+    if reference is not None:
+        want = reference.predict(u, t)
+    elif ref == "spectral":  # independent: the spectral oracle's forward hierarchy (order 2)
+        want = spectral_1d(model).predict(u, t).sum(axis=0)
+    else:  # independent: the finite-difference hierarchy, exact in time for the piecewise-linear input
+        x0 = None if isinstance(model.initial, vs.Stationary) else np.array(model.initial.x0.evalf(), float).ravel()
+        want, want_error = finite_difference_predict(model, u, t, BOX_ROT2, x0)
+        want = want.sum(axis=0)
     for degree in degrees:
         gal = vs.derive(model, order, method="galerkin", degree=degree)
         for n in range(1, order + 1):
             lags = gal.probe_lags(n)
             for ks in gal.index_tuples(n):
                 value, stated = gal.kernel_error(n, ks, lags)
-                truth = np.asarray(reference.kernel_values(n, ks, lags), dtype=float)
-                floor = 1e-12 * max(1.0, float(np.max(np.abs(truth))))  # rounding of exact kernels
-                assert np.max(np.abs(value - truth)) <= 3 * np.max(stated) + floor, (name, degree, n, ks)
+                truth_error = 1e-12 * max(1.0, float(np.max(np.abs(value))))  # rounding of exact kernels
+                if reference is not None:
+                    truth = np.asarray(reference.kernel_values(n, ks, lags), dtype=float)
+                elif ref == "spectral":
+                    truth, truth_error = spectral_kernel(model, lags)
+                elif isinstance(model.initial, vs.Stationary):  # independent: 4th-order finite differences
+                    truth, truth_error = finite_difference_kernel_diagonal(model, lags[:, 0], n, BOX_ROT2)
+                else:  # the same from the point start (a node of both grids)
+                    x0 = np.array(model.initial.x0.evalf(), dtype=float).ravel()
+                    truth, truth_error = finite_difference_kernel_point(model, x0, lags, BOX_ROT2)
+                check_stated_error(value, stated, truth, truth_error, f"{name}, degree {degree}, K^({n})_{ks}")
         y, stated = gal.predict(u, t, return_error=True)
-        assert np.max(np.abs(y - want)) <= 3 * np.max(stated) + 1e-12, (name, degree, "prediction")
+        check_stated_error(y, stated, want, want_error, f"{name}, degree {degree}, prediction")
 
 
 @pytest.mark.slow

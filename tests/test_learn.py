@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -235,10 +236,23 @@ def test_readout_kernel_machine_view(readout_fit):
     intercept, beta = est.kernel_machine(degree=12)
     coefs = np.array([r.feature_coefficients(12, 2) for r in est.responses_]).T
     np.testing.assert_allclose(beta, coefs @ est.coef_, rtol=1e-12)
-    # E y = intercept + <beta, Phi_T(u)>: the fitted readout is one linear functional of the feature
-    np.testing.assert_allclose(est.predict_features(U, degree=12), est.predict(U), atol=1e-4)
-    fast = ReadoutRegression(_network(), DICTIONARY, order=2, alpha=1e-3, t=np.linspace(0, 2, 41), feature_degree=12)
-    np.testing.assert_allclose(fast.fit(U, est.predict(U)).expected_outputs(U), est.expected_outputs(U), atol=1e-5)
+    # E y = intercept + <beta, Phi_T(u)>: the fitted readout is one linear functional of the feature.  Its error
+    # is the truncation in the degree P, stated by the last shell |Phi_P - Phi_(P-1)| (what predict_features
+    # judges); the series (exact kernels) is the reference; held to the bar of every stated error
+    # (tests/oracles.py): measured true / stated 0.07 (readout) and 0.16 (design matrix)
+    from oracles import check_stated_error
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", vs.ConvergenceWarning)  # the degree-11 shell is the estimate, not a result
+        p12, p11 = (est.predict_features(U, degree=P) for P in (12, 11))
+    check_stated_error(p12, np.abs(p12 - p11), est.predict(U), 0.0, "predict_features")
+    G12, G11 = (
+        ReadoutRegression(_network(), DICTIONARY, order=2, alpha=1e-3, t=np.linspace(0, 2, 41), feature_degree=P)
+        .fit(U, est.predict(U))
+        .expected_outputs(U)
+        for P in (12, 11)
+    )
+    check_stated_error(G12, np.abs(G12 - G11), est.expected_outputs(U), 0.0, "expected_outputs")
 
 
 def _tolerance(count: int, batches: int) -> float:
