@@ -10,7 +10,8 @@ Prints, with the machine load (os.getloadavg) before each section:
 3. vs.estimate_kernels (plain settings: one window, no control variate, no dt/2 check) against a plain
    NumPy tangent estimator (target: within 3x);
 4. the Monte Carlo K1 column of the issue's table: 20 lags to a standard error of 1e-3 max|K1| with
-   windows and the control variate (paths set from a pilot), with the variance reduction it reports.
+   windows and the control variate (paths set from a pilot), with the variance reduction it reports;
+5. the small_noise K2 column (``--only k2``): K^(2) on 50 x 50 lag pairs, noise_order=2, numeric engine.
 CPU seconds (time.process_time) are measured, the better of two repetitions for 2. and 3.
 """
 
@@ -153,16 +154,39 @@ def mc_table(sizes: list[int]) -> None:
         print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |")
 
 
+def small_noise_k2(sizes: list[int]) -> None:
+    """The small_noise K2 column of the issue's table: K^(2) on 50 x 50 lag pairs in [0, 5]^2, noise_order=2,
+    numeric engine (routes/small_noise/numeric_second.py); CPU seconds of kernel_values after derive."""
+    print(f"\n== 5. small_noise K2 on 50 x 50 lag pairs, noise_order=2 (numeric engine) ({load()})")
+    print("   | n | derive (guard off) | K2 50 x 50 (CPU s) | target | integration error estimate | max abs K2 |")
+    g = np.linspace(0.0, 5.0, 50)
+    pairs = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    targets = {16: 1, 64: 10, 128: 60, 256: 300}
+    for n in sizes:
+        m = model(n)
+        t0 = time.process_time()
+        sn = vs.derive(m, 2, method="small_noise", guard=False)
+        t1 = time.process_time()
+        k2 = sn.kernel_values(2, 0, pairs)
+        t2 = time.process_time()
+        err = sn.second.values((0, 0), pairs, True)[1][0]  # cached: the step-doubling estimate of that call
+        print(
+            f"   | {n} | {t1 - t0:.2f} s | {t2 - t1:.2f} | < {targets.get(n, '?')} s | {err:.1e} | "
+            f"{np.max(np.abs(k2)):.3g} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n256", action="store_true", help="also the n = 256 row of the Monte Carlo table (long)")
-    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table"], default=None)
+    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table", "k2"], default=None)
     args = ap.parse_args()
     sections = {
         "construction": construction,
         "simulate": simulate_vs_euler,
         "kernels": kernels_vs_plain,
         "table": lambda: mc_table([16, 64, 128] + ([256] if args.n256 else [])),
+        "k2": lambda: small_noise_k2([16, 64, 128] + ([256] if args.n256 else [])),
     }
     for name, fn in sections.items():
         if args.only in (None, name):

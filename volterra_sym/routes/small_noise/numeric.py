@@ -46,8 +46,8 @@ MAX_RELAXATION_TIMES = 60.0
 MAX_GRID_STEPS = 100_000
 #: interpolation stencil (points) of the dm source and of the lag interpolation
 STENCIL = 6
-_GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
-_GL3_W = np.array([5.0, 8.0, 5.0]) / 18.0
+GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
+GL3_W = np.array([5.0, 8.0, 5.0]) / 18.0
 _GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
 _GL16_X, _GL16_W = 0.5 * (_GL16_X + 1.0), 0.5 * _GL16_W
 
@@ -93,7 +93,7 @@ def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | No
 
 @dataclass
 class NetworkPoint:
-    """The network at its fixed point h* (module docstring).  Shapes: h, z, a1..a3, m, l, qP (n,);
+    """The network at its fixed point h* (module docstring).  Shapes: h, z, a1..a4, m, l, qP (n,);
     J, V, Vi, D, P, WP (n, n); lam (n,) complex."""
 
     h: np.ndarray
@@ -101,6 +101,7 @@ class NetworkPoint:
     a1: np.ndarray
     a2: np.ndarray
     a3: np.ndarray
+    a4: np.ndarray
     J: np.ndarray
     lam: np.ndarray
     V: np.ndarray
@@ -124,7 +125,7 @@ def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoi
     """Everything of the module docstring at h (``noise=False``: P = m* = 0)."""
     n = h.size
     z = S.W @ h + S.b
-    a1, a2, a3 = S.a(z, 1), S.a(z, 2), S.a(z, 3)
+    a1, a2, a3, a4 = S.a(z, 1), S.a(z, 2), S.a(z, 3), S.a(z, 4)
     J = -S.Gamma + a1[:, None] * S.W
     lam, V = np.linalg.eig(J)
     if not np.all(np.isfinite(lam)) or np.max(lam.real) >= 0:
@@ -152,10 +153,10 @@ def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoi
     qP = np.einsum("ij,ij->i", WP, S.W)
     m = -np.linalg.solve(J, 0.5 * a2 * qP) if noise else np.zeros(n)
     l = a2 * (S.W @ m) + 0.5 * a3 * qP
-    return NetworkPoint(h, z, a1, a2, a3, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
+    return NetworkPoint(h, z, a1, a2, a3, a4, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
 
 
-def _lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+def lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """Lagrange basis l_i(x) on ``nodes``: (len(x), len(nodes))."""
     out = np.ones((x.size, nodes.size))
     for i, xi in enumerate(nodes):
@@ -165,79 +166,144 @@ def _lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _etd_weights(z: np.ndarray) -> np.ndarray:
+def etd_weights(z: np.ndarray) -> np.ndarray:
     """w[d, p, i] = int_0^1 e^{z_p (1 - x)} l_i(x) dx for the stencil nodes arange(STENCIL) - d (d = 0..STENCIL-2)."""
     E = np.exp(np.outer(z, 1.0 - _GL16_X))  # (n, 16)
     out = []
     for d in range(STENCIL - 1):
-        L = _lagrange(_GL16_X, np.arange(STENCIL, dtype=float) - d)  # (16, S)
+        L = lagrange(_GL16_X, np.arange(STENCIL, dtype=float) - d)  # (16, S)
         out.append((E * _GL16_W) @ L)
     return np.array(out)
 
 
-def _interpolate(G: np.ndarray, dt: float, lags: np.ndarray) -> np.ndarray:
-    """Degree-5 local interpolation of grid values G (..., N + 1) at t_j = j dt to ``lags`` (L,) -> (..., L)."""
-    N = G.shape[-1] - 1
-    x = lags / dt
+def stencil(x: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """First node j0 (L,) and weights (L, STENCIL) of the degree-5 local interpolation at x = t / dt on the
+    nodes 0..N: f(t) ~ sum_i w[:, i] f_{j0 + i}."""
     j0 = np.clip(np.floor(x).astype(int) - (STENCIL // 2 - 1), 0, N - STENCIL + 1)
-    out = np.zeros(G.shape[:-1] + (lags.size,))
+    w = np.ones((x.size, STENCIL))
     for i in range(STENCIL):
-        w = np.ones(lags.size)
         for j in range(STENCIL):
             if i != j:
-                w *= (x - j0 - j) / (i - j)
-        out += G[..., j0 + i] * w
+                w[:, i] *= (x - j0 - j) / (i - j)
+    return j0, w
+
+
+def interpolate(G: np.ndarray, dt: float, lags: np.ndarray) -> np.ndarray:
+    """Degree-5 local interpolation of grid values G (..., N + 1) at t_j = j dt to ``lags`` (L,) -> (..., L)."""
+    j0, w = stencil(lags / dt, G.shape[-1] - 1)
+    out = np.zeros(G.shape[:-1] + (lags.size,))
+    for i in range(STENCIL):
+        out += G[..., j0 + i] * w[:, i]
     return out
+
+
+def interpolate_rows(G: np.ndarray, dt: float, t: np.ndarray) -> np.ndarray:
+    """The same with time first: G (N + 1, ...) at times t (L,) -> (L, ...)."""
+    j0, w = stencil(t / dt, G.shape[0] - 1)
+    out = np.zeros((t.size,) + G.shape[1:], dtype=G.dtype)
+    for i in range(STENCIL):
+        out += G[j0 + i] * w[:, i].reshape((-1,) + (1,) * (G.ndim - 1))
+    return out
+
+
+def etd_solve(sigma: np.ndarray, lam: np.ndarray, dt: float, wts: np.ndarray | None = None) -> np.ndarray:
+    """y' = lambda y + sigma(t), y(0) = 0, in J's eigenbasis: sigma (N + 1, n) complex at the grid nodes ->
+    y (N + 1, n), by exact exponential integration of the degree-5 local interpolant of sigma (module
+    docstring; ``wts``: etd_weights(lam dt) when the caller has them)."""
+    N = sigma.shape[0] - 1
+    wts = etd_weights(lam * dt) if wts is None else wts  # (S - 1, n, S)
+
+    decay = np.exp(lam * dt)
+    j = np.arange(N)
+    start = np.clip(j - (STENCIL // 2 - 1), 0, N - STENCIL + 1)
+    inc = np.zeros((N, lam.size), dtype=complex)
+    for d in range(STENCIL - 1):
+        sel = (j - start) == d
+        if np.any(sel):
+            stack = np.stack([sigma[start[sel] + i] for i in range(STENCIL)], axis=-1)  # (L, n, S)
+            inc[sel] = dt * np.einsum("ps,lps->lp", wts[d], stack)
+    y = np.zeros((N + 1, lam.size), dtype=complex)
+    for i in range(N):
+        y[i + 1] = decay * y[i] + inc[i]
+    return y
+
+
+@dataclass
+class Trajectory:
+    """X_k(t_j) = Phi(t_j) G_k on the grid t_j = j dt (j = 0..N), as the second-order sources use it:
+    ``c`` = V^{-1} C_k (a(t) = V e^{lambda t} c, closed form); ``m`` = dm, ``Wm`` = W dm, ``q`` =
+    diag(W dP W^T) (N + 1, n); ``WPE[g]`` = W dP(t_j) E_g^T (3, N + 1, n, n), E_g = e^{J dt (1 - u_g)}
+    (empty when not recorded or at noise_order 0)."""
+
+    dt: float
+    c: np.ndarray
+    m: np.ndarray
+    Wm: np.ndarray
+    q: np.ndarray
+    WPE: np.ndarray
 
 
 @dataclass
 class FirstOrderGrid:
-    """s^2 part of K^(1)_k on a uniform grid: values G (components, N + 1) at t_j = j dt."""
+    """s^2 part of K^(1)_k on a uniform grid: values G (components, N + 1) at t_j = j dt; ``trajectory``
+    when recorded."""
 
     dt: float
     G: np.ndarray
+    trajectory: Trajectory | None = None
+
+
+def expJ(pt: NetworkPoint, x: float) -> np.ndarray:
+    """e^{J x} (real)."""
+    return ((pt.V * np.exp(pt.lam * x)) @ pt.Vi).real
 
 
 def correction_grid(
-    S: NetworkStructure, pt: NetworkPoint, k: int, readouts: list[QuadraticReadout], dt: float, N: int
+    S: NetworkStructure,
+    pt: NetworkPoint,
+    k: int,
+    readouts: list[QuadraticReadout],
+    dt: float,
+    N: int,
+    record: bool = False,
 ) -> FirstOrderGrid:
-    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), input k."""
+    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), input k (``record``: also the
+    :class:`Trajectory`)."""
     W, lam, V, Vi = S.W, pt.lam, pt.V, pt.Vi
     n = lam.size
     c = Vi @ S.C[:, k]
     t = dt * np.arange(N + 1)
     A = ((np.exp(np.outer(t, lam)) * c) @ V.T).real  # a(t_j), (N + 1, n)
-
-    def expJ(x: float) -> np.ndarray:
-        return ((V * np.exp(lam * x)) @ Vi).real
-
-    E = expJ(dt)
-    Eg = [expJ(dt * (1.0 - x)) for x in _GL3_X]
-    WFg = [W @ expJ(dt * x) for x in _GL3_X]
+    E = expJ(pt, dt)
+    Eg = [expJ(pt, dt * (1.0 - x)) for x in GL3_X]
+    WFg = [W @ expJ(pt, dt * x) for x in GL3_X]
     M = np.vstack([pt.WP @ e.T for e in Eg])  # (3n, n)
-    Dg = [dt * w * pt.a2 * (A[:-1] @ wf.T) for w, wf in zip(_GL3_W, WFg)]  # (N, n) each
+    Dg = [dt * w * pt.a2 * (A[:-1] @ wf.T) for w, wf in zip(GL3_W, WFg)]  # (N, n) each
     dP = np.zeros((n, n))
     q = np.zeros((N + 1, n))
     tr2 = np.zeros((len(readouts), N + 1))
     F2 = [r.F2 for r in readouts]
     quadratic = [bool(np.any(F)) for F in F2]
+    WPE = np.zeros((3, N + 1, n, n)) if record else np.zeros((3, 0, n, n))
     for j in range(N):
         src = np.hstack([Eg[g] * Dg[g][j][None, :] for g in range(3)]) @ M
         dP = E @ dP @ E.T + src + src.T
-        q[j + 1] = np.einsum("ij,ij->i", W @ dP, W)
+        WdP = W @ dP
+        q[j + 1] = np.einsum("ij,ij->i", WdP, W)
+        if record:
+            for g in range(3):
+                WPE[g, j + 1] = WdP @ Eg[g].T
         for c_, F in enumerate(F2):
             if quadratic[c_]:
                 tr2[c_, j + 1] = np.sum(F * dP)
     sigma = (pt.l * (A @ W.T) + 0.5 * pt.a2 * q) @ Vi.T  # (N + 1, n) complex
-    wts = _etd_weights(lam * dt)  # (S - 1, n, S)
-    decay = np.exp(lam * dt)
-    y = np.zeros((N + 1, n), dtype=complex)
-    for j in range(N):
-        start = min(max(j - (STENCIL // 2 - 1), 0), N - STENCIL + 1)
-        d = j - start
-        y[j + 1] = decay * y[j] + dt * np.einsum("ps,sp->p", wts[d], sigma[start : start + STENCIL])
+    y = etd_solve(sigma, lam, dt)
     G = np.stack([(y @ (V.T @ r.f1)).real + 0.5 * tr2[c_] for c_, r in enumerate(readouts)])
-    return FirstOrderGrid(dt, G)
+    traj = None
+    if record:
+        m = (y @ V.T).real
+        traj = Trajectory(dt, c, m, m @ W.T, q, WPE)
+    return FirstOrderGrid(dt, G, traj)
 
 
 @dataclass
@@ -307,8 +373,8 @@ class NumericExpansion:
         cached = self._grids.get(k)
         _, fine, coarse = self._grid(k, max(horizon, cached[0] if cached else 0.0, 1e-9))
         gf, gc = np.zeros(lags.size), np.zeros(lags.size)
-        gf[inside] = _interpolate(fine.G[c], fine.dt, lags[inside])
-        gc[inside] = _interpolate(coarse.G[c], coarse.dt, lags[inside])
+        gf[inside] = interpolate(fine.G[c], fine.dt, lags[inside])
+        gc[inside] = interpolate(coarse.G[c], coarse.dt, lags[inside])
         return lead + gf, float(np.max(np.abs(gf - gc))) if lags.size else 0.0
 
 

@@ -96,7 +96,7 @@ class SmallNoiseRoute(Route):
         Option(
             "engine",
             "value",
-            "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-1, any n) or "
+            "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-2, any n) or "
             "'auto' (numeric for n > 6)",
             default="auto",
             choices=ENGINES,
