@@ -20,7 +20,15 @@ from ...model.structure import NetworkStructure
 from ...response import Response
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, ModelFunctions
-from .numeric import NetworkPoint, NumericExpansion, check_network, network_point, quadratic_readouts
+from .numeric import (
+    NetworkPoint,
+    NumericExpansion,
+    channel_alphas,
+    channel_couplings,
+    check_network,
+    network_point,
+    quadratic_readouts,
+)
 from .numeric_second import SecondOrderKernels
 
 #: the unknown constant of the s^4 term (as route.ERROR_SAFETY)
@@ -57,6 +65,8 @@ def derive_numeric(
     readouts = quadratic_readouts(model, h)
     assert readouts is not None
     pt = network_point(S, h, True)
+    alphas = channel_alphas(model.meta["input_channels"], S.m) if S.input == "inside" else None
+    couplings = channel_couplings(S, pt, alphas)
     if guard:
         pilot_covariance(funcs, S.sigma, h, pt.J, pt.P, seed, report)
     resp = NumericSmallNoiseResponse(
@@ -65,7 +75,7 @@ def derive_numeric(
         noise_order=noise_order,
         structure=S,
         point=pt,
-        expansion=NumericExpansion(S, pt, readouts, tol),
+        expansion=NumericExpansion(S, pt, readouts, couplings, tol),
         guard=report,
     )
     ratio = resp.expansion_ratio()
@@ -103,8 +113,12 @@ class NumericSmallNoiseResponse(Response):
         self.point = point
         self.expansion = expansion
         self.guard = guard
-        self.terminates = not (np.any(point.a2) or np.any(point.a3))
-        self.second = SecondOrderKernels(structure, point, expansion.readouts, expansion.time_step)
+        self.terminates = not (np.any(point.a2) or np.any(point.a3)) and all(
+            g.constant for g in expansion.couplings
+        )
+        self.second = SecondOrderKernels(
+            structure, point, expansion.readouts, expansion.couplings, expansion.time_step
+        )
         #: the time integration's estimated max |error| per (order, inputs, component) over the lags so far
         self._numerical: dict[tuple[int, tuple[int, ...], int], float] = {}
         self._sizes: dict[tuple[int, tuple[int, ...], int], tuple[float, float]] = {}

@@ -20,7 +20,22 @@ phi''[x] = diag(a_2 * (x)_W) W as a matrix.  Z solves Z' = DF Z + S(r), Z(0) = 0
         s_m = a_2 (aA)_W (m_B)_W + a_2 (aB)_W (m_A)_W + a_3 (aA)_W (aB)_W (m*)_W + 1/2 a_4 (aA)_W (aB)_W q(P)
               + 1/2 a_3 (aA)_W q(P_B) + 1/2 a_3 (aB)_W q(P_A)
 
-(P, m* the stationary point; (a, P, m)_A the blocks of A), and for a readout of degree <= 2
+(P, m* the stationary point; (a, P, m)_A the blocks of A).
+
+A state-dependent coupling (the channels of ``SRNN(..., input="inside")``, MATH.md section 11; numeric.
+ChannelCoupling: D gamma_k = diag(g1) W, gamma_k''[x, y] = g2 (x)_W (y)_W, gamma_k''' likewise with g3) makes the
+input operator G_k(X) = (gamma_k(h), Dgamma_k P + P Dgamma_k^T, Dgamma_k m + 1/2 gamma_k''[P]) depend on the
+state: X_k(t) = Phi(t) G_k(X*) (started at the (P, m) blocks of G_k(X*), ``ChannelCoupling.start``), and the
+second-order response X2' = DF X2 + 1/2 D^2F[X1, X1] + DG_k[X1] u_k adds DY[Phi(tau1) DG_k1[X_k2(tau2)]] to
+K^(2) (the input at s1 acting through the state moved by the input at s2).  It is Z's initial value:
+Z(0; tau2) = DG_k1[B(0)] with, for Y = (a, P, m) = B(0) = X_k2(tau2),
+
+    DG_a = g1 (a)_W,
+    DG_P = diag(g1) W P_Y + diag(g2 (a)_W) W P + (.)^T,
+    DG_m = g1 (m_Y)_W + g2 (a)_W (m*)_W + 1/2 g2 q(P_Y) + 1/2 g3 (a)_W q(P)
+
+(each trajectory also stores W dP(t_j) for it).  For a readout of degree <= 2
+
 (f = f0 + f1.x + 1/2 x^T F2 x around h*)
 
     DY[Z]      = (f1 + F2 m*).Z_a + f1.Z_m + 1/2 tr(F2 Z_P),
@@ -53,6 +68,7 @@ from .numeric import (
     MAX_GRID_STEPS,
     MAX_RELAXATION_TIMES,
     STENCIL,
+    ChannelCoupling,
     NetworkPoint,
     QuadraticReadout,
     Trajectory,
@@ -80,6 +96,7 @@ class SecondOrderGrid:
     S: NetworkStructure
     pt: NetworkPoint
     readouts: list[QuadraticReadout]
+    couplings: list[ChannelCoupling]
     dt: float
     noise: bool
     _traj: dict[int, tuple[int, Trajectory]] = field(default_factory=dict)
@@ -95,7 +112,7 @@ class SecondOrderGrid:
         self.Wm = self.S.W @ pt.m
         self.wts = etd_weights(pt.lam * dt)
         #: no curvature at h* (a linear network): Z = 0 and the trajectories' (P, m) parts vanish
-        self.flat = not (np.any(pt.a2) or np.any(pt.a3) or np.any(pt.a4))
+        self.flat = not (np.any(pt.a2) or np.any(pt.a3) or np.any(pt.a4)) and all(g.constant for g in self.couplings)
 
     # ---- the first-order trajectories ---------------------------------------------------
     def trajectory(self, k: int, N: int) -> Trajectory:
@@ -108,18 +125,20 @@ class SecondOrderGrid:
                 f"lags: the numeric engine of method='small_noise' would need {N} time steps of size {self.dt:.3g} for "
                 f"these lags (limit {MAX_GRID_STEPS}): ask for shorter lags or a larger step_tol; {ALTERNATIVES}"
             )
-        need = 3.0 * (N + 1) * self.n**2 * 8 * (1 if self.noise and not self.flat else 0)
+        need = 4.0 * (N + 1) * self.n**2 * 8 * (1 if self.noise and not self.flat else 0)
         if need > MAX_TRAJECTORY_BYTES:
             raise ArgumentError(
                 f"lags: K^(2) of the numeric engine would store {need / 1e9:.3g} GB of trajectories for these lags "
                 f"(limit {MAX_TRAJECTORY_BYTES / 1e9:g} GB): ask for shorter lags or a larger step_tol; {ALTERNATIVES}"
             )
         if self.noise and not self.flat:
-            traj = correction_grid(self.S, self.pt, k, self.readouts, self.dt, N, record=True).trajectory
+            g = self.couplings[k]
+            traj = correction_grid(self.S, self.pt, g, self.readouts, self.dt, N, record=True).trajectory
             assert traj is not None
         else:
             z, n = np.zeros((N + 1, self.n)), self.n
-            traj = Trajectory(self.dt, self.pt.Vi @ self.S.C[:, k], z, z, z, np.zeros((3, 0, n, n)))
+            c = self.pt.Vi @ self.couplings[k].g0
+            traj = Trajectory(self.dt, c, z, z, z, np.zeros((0, n, n)), np.zeros((3, 0, n, n)))
         self._traj[k] = (N, traj)
         return traj
 
@@ -132,12 +151,18 @@ class SecondOrderGrid:
         return ((np.exp(np.outer(t, self.pt.lam)) * traj.c) @ self.WV.T).real
 
     # ---- Z and the kernel ---------------------------------------------------------------
-    def z_readout(self, A: Trajectory, B: Trajectory, tau2: float, N: int) -> np.ndarray:
-        """DY[Z(t_j; tau2)] for j = 0..N per readout component: (p, N + 1)."""
+    def z_readout(self, A: Trajectory, B: Trajectory, tau2: float, N: int, gk: ChannelCoupling) -> np.ndarray:
+        """DY[Z(t_j; tau2)] for j = 0..N per readout component: (p, N + 1); ``gk`` the coupling of input k1
+        (a state-dependent one starts Z at DG_k1[X_k2(tau2)], module docstring)."""
         pt, dt, W, n = self.pt, self.dt, self.S.W, self.n
         t = dt * np.arange(N + 1)
         WaA, WaB = self.Wa(A, t), self.Wa(B, t + tau2)
-        ya = etd_solve((pt.a2 * WaA * WaB) @ pt.Vi.T, pt.lam, dt, self.wts)
+        dg = not gk.constant
+        at = np.array([tau2])
+        WaB0 = WaB[0]
+        ya = etd_solve(
+            (pt.a2 * WaA * WaB) @ pt.Vi.T, pt.lam, dt, self.wts, y0=pt.Vi @ (gk.g1 * WaB0) if dg else None
+        )
         Za = (ya @ pt.V.T).real
         G = np.stack([Za @ (r.f1 + (r.F2 @ pt.m if self.noise else 0.0)) for r in self.readouts])
         if not self.noise:
@@ -157,6 +182,12 @@ class SecondOrderGrid:
         ZP = np.zeros((n, n))
         qZ = np.zeros((N + 1, n))
         tr2 = np.zeros((len(self.readouts), N + 1))
+        if dg:  # DG_P[B(0)] = diag(g1) W P_B + diag(g2 (aB)_W) W P + (.)^T
+            T0 = gk.g1[:, None] * interpolate_rows(B.WdP, dt, at)[0] + (gk.g2 * WaB0)[:, None] * pt.WP
+            ZP = T0 + T0.T
+            qZ[0] = np.einsum("ij,ij->i", W @ ZP, W)
+            for c, F in F2:
+                tr2[c, 0] = np.sum(F * ZP)
         E, EgW, WPsE = self.E, self.EgW, self.WPsE
         chunk = max(1, int(CHUNK_BYTES // (24 * n * n)))
         for j0 in range(0, N, chunk):
@@ -183,7 +214,12 @@ class SecondOrderGrid:
             + AB * (pt.a3 * self.Wm + 0.5 * pt.a4 * pt.qP)
             + 0.5 * pt.a3 * (WaA * qB + WaB * qA)
         )
-        Zm = (etd_solve(sm @ pt.Vi.T, pt.lam, dt, self.wts) @ pt.V.T).real
+        zm0 = None
+        if dg:  # DG_m[B(0)] = g1 (m_B)_W + g2 (aB)_W (m*)_W + 1/2 g2 q(P_B) + 1/2 g3 (aB)_W q(P)
+            zm0 = pt.Vi @ (
+                gk.g1 * WmB[0] + gk.g2 * WaB0 * self.Wm + 0.5 * gk.g2 * qB[0] + 0.5 * gk.g3 * WaB0 * pt.qP
+            )
+        Zm = (etd_solve(sm @ pt.Vi.T, pt.lam, dt, self.wts, y0=zm0) @ pt.V.T).real
         return G + np.stack([Zm @ r.f1 for r in self.readouts]) + 0.5 * tr2
 
     def kernel(self, k1: int, k2: int, tau1: np.ndarray, tau2: np.ndarray) -> np.ndarray:
@@ -199,7 +235,8 @@ class SecondOrderGrid:
             sel = tau2 == t2
             t1 = tau1[sel]
             N = max(4 * STENCIL, int(np.ceil(float(np.max(t1)) / dt)) + 1)
-            out[:, sel] = interpolate(self.z_readout(A, B, float(t2), N), dt, t1)
+            out[:, sel] = interpolate(self.z_readout(A, B, float(t2), N, self.couplings[k1]), dt, t1)
+
         aA, aB = self.a(A, tau1), self.a(B, tau1 + tau2)
         if self.noise:
             mA = interpolate_rows(A.m, dt, tau1)
@@ -221,6 +258,7 @@ class SecondOrderKernels:
     S: NetworkStructure
     pt: NetworkPoint
     readouts: list[QuadraticReadout]
+    couplings: list[ChannelCoupling]
     dt: float
     _grids: dict[tuple[bool, int], SecondOrderGrid] = field(default_factory=dict)
     _last: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -228,7 +266,9 @@ class SecondOrderKernels:
     def grid(self, noise: bool, factor: int) -> SecondOrderGrid:
         key = (noise, factor)
         if key not in self._grids:
-            self._grids[key] = SecondOrderGrid(self.S, self.pt, self.readouts, factor * self.dt, noise)
+            self._grids[key] = SecondOrderGrid(
+                self.S, self.pt, self.readouts, self.couplings, factor * self.dt, noise
+            )
         return self._grids[key]
 
     def values(self, ks: tuple[int, ...], lags: np.ndarray, noise: bool) -> tuple[np.ndarray, np.ndarray]:

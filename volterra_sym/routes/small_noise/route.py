@@ -134,6 +134,12 @@ class SmallNoiseRoute(Route):
                 "Gaussian starts"
             )
         structure = network_structure(model) if numeric else None
+        if numeric and structure is None:  # the channel model of SRNN(..., input="inside"): numeric engine
+            from .numeric import channel_network
+
+            found = channel_network(model)
+            structure = found[0] if found else None
+
         check_model_form(model, numeric=numeric, structure=structure)
         if numeric:
             from .numeric_route import derive_numeric
