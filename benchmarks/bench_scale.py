@@ -176,10 +176,33 @@ def small_noise_k2(sizes: list[int]) -> None:
         )
 
 
+def small_noise_predict(sizes: list[int]) -> None:
+    """predict on 1e4 points (t in [0, 100], u = sin t) by the numeric small-noise engine (orders 1 and 2,
+    noise_order=2) against the exact route's predict on a linear SRNN of the same size (issue 20: within 3x)."""
+    print(f"\n== 6. small_noise predict on 1e4 points (numeric engine) vs the exact route, linear SRNN ({load()})")
+    print("   | n | small_noise order 1 (CPU s) | order 2 | order 2 + return_error | exact route, linear (order 2) |")
+    t = np.linspace(0.0, 100.0, 10_000)
+    u = np.sin(t)[:, None]
+    for n in sizes:
+        sn = {k: vs.derive(model(n), k, method="small_noise", guard=False) for k in (1, 2)}
+        W, b, C = network(n)
+        # triangular W: the exact route's cheap case (a dense n x n spectrum is beyond its limits at n >= 16)
+        G = np.diag(np.linspace(0.5, 2.0, n))
+        lin = vs.SRNN(G, 0.5 * np.triu(W, 1), b, C, S, activation="identity", readout="h1")
+        ex = vs.derive(lin, 2, method="exact")
+        times = [
+            cpu(lambda sn=sn: sn[1].predict(u, t, 0.1), 1),
+            cpu(lambda sn=sn: sn[2].predict(u, t, 0.1), 1),
+            cpu(lambda sn=sn: sn[2].predict(u, t, 0.1, return_error=True), 1),
+            cpu(lambda ex=ex: ex.predict(u, t, 0.1), 2),
+        ]
+        print("   | " + " | ".join([str(n)] + [f"{x:.3g}" for x in times]) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n256", action="store_true", help="also the n = 256 row of the Monte Carlo table (long)")
-    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table", "k2"], default=None)
+    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table", "k2", "predict"], default=None)
     args = ap.parse_args()
     sections = {
         "construction": construction,
@@ -187,6 +210,8 @@ def main() -> None:
         "kernels": kernels_vs_plain,
         "table": lambda: mc_table([16, 64, 128] + ([256] if args.n256 else [])),
         "k2": lambda: small_noise_k2([16, 64, 128] + ([256] if args.n256 else [])),
+        "predict": lambda: small_noise_predict([16, 64]),
+
     }
     for name, fn in sections.items():
         if args.only in (None, name):
