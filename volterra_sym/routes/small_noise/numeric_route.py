@@ -354,12 +354,18 @@ class NumericSmallNoiseResponse(Response):
         matrices printed: summaries)."""
         pt, sp_, ps = self.point, self._spectrum(), self._p_summary()
         F = lambda x: sp.Float(x, 6)  # noqa: E731
+        coupling = (
+            "input channels u^alpha inside the activation, gamma_alpha(h) = a^(|alpha|)(W h + b) c_alpha "
+            "(MATH.md section 11)"
+            if self.structure.input == "inside"
+            else "constant coupling C"
+        )
         steps = [
             Step(
                 "model",
                 "The network",
                 f"phi(h) = -Gamma h + a(W h + b) with a = {self.structure.activation}, n = {self.model.n} units, "
-                f"{self.model.m} input(s), constant coupling C and noise sigma (D = sigma sigma^T, trace "
+                f"{self.model.m} input(s), {coupling} and noise sigma (D = sigma sigma^T, trace "
                 f"{np.trace(pt.D):.4g}).",
             ),
             Step(
