@@ -11,9 +11,12 @@ Prints, with the machine load (os.getloadavg) before each section:
    NumPy tangent estimator (target: within 3x);
 4. the Monte Carlo K1 column of the issue's table: 20 lags to a standard error of 1e-3 max|K1| with
    windows and the control variate (paths set from a pilot), with the variance reduction it reports;
-5. the targets table (``--only targets``): each case (small_noise K1 with the guard on 500 lags, Monte
-   Carlo K1 as in 4.) in a fresh subprocess, CPU seconds and peak resident memory (ru_maxrss of the
-   subprocess, interpreter and imports included), the load before each case.
+5. the targets table (``--only targets``): each case (small_noise K1 with the guard on 500 lags, small_noise
+   K2 on 50 x 50 lag pairs, Monte Carlo K1 as in 4.) in a fresh subprocess, CPU seconds and peak resident
+   memory (ru_maxrss of the subprocess, interpreter and imports included), the load before each case;
+6. the small_noise K2 column in detail (``--only k2``): K^(2) on 50 x 50 lag pairs, noise_order=2, numeric
+   engine, with its integration error estimate;
+7. predict on 1e4 points (``--only predict``): the numeric small-noise engine against the exact route.
 CPU seconds (time.process_time) are measured, the better of two repetitions for 2. and 3.
 """
 
@@ -132,7 +135,7 @@ def kernels_vs_plain() -> None:
 
 def mc_table(sizes: list[int]) -> None:
     print(f"\n== 4. Monte Carlo K1 at 20 lags to SE 1e-3 max|K1| (windows + control variate) ({load()})")
-    print("   | n | Monte Carlo K1 (CPU s) | paths | variance reduction vs plain | small_noise K1 | small_noise K2 |")
+    print("   | n | Monte Carlo K1 (CPU s) | paths | variance reduction vs plain | small_noise K1 (same lags) |")
     taus = np.round(np.arange(20) * 0.1, 10)
     dt, windows = 0.02, 8
     for n in sizes:
@@ -147,13 +150,12 @@ def mc_table(sizes: list[int]) -> None:
         total = time.process_time() - t0
         ok = float(np.max(est.stderr(1))) <= 1.1 * target
         vr = est.summary.get("variance_reduction", float("nan"))
-        # small_noise K1 at the same 20 lags (numeric engine, guard on; K2 is not built for n > 6)
+        # small_noise K1 at the same 20 lags (numeric engine, guard on; K2: the targets table and section 6)
         t0 = time.process_time()
         sn = vs.derive(m, 1, method="small_noise")
         sn.kernel_values(1, 0, taus[:, None])
         sn1 = f"{time.process_time() - t0:.2f} s"
-        sn2 = "not built (n > 6)"
-        print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} | {sn2} |")
+        print(f"   | {n} | {total:.1f}{'' if ok else ' (SE not reached)'} | {paths} | {vr:.1f}x | {sn1} |")
 
 
 # --------------------------------------------------------------------------- the targets table, one subprocess per case
@@ -167,6 +169,18 @@ def case_small_noise_k1(n: int) -> dict[str, object]:
     sn = vs.derive(m, 1, method="small_noise")
     sn.kernel_values(1, 0, lags)
     return {"cpu": time.process_time() - t0, "note": f"guard gap {100 * sn.guard.covariance_gap:.0f}%"}
+
+
+def case_small_noise_k2(n: int) -> dict[str, object]:
+    """vs.derive(..., order=2, method="small_noise") with the guard, then K2 on 50 x 50 lag pairs in [0, 5]^2
+    (noise_order=2, numeric engine)."""
+    m = model(n)
+    g = np.linspace(0.0, 5.0, 50)
+    pairs = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    t0 = time.process_time()
+    sn = vs.derive(m, 2, method="small_noise")
+    sn.kernel_values(2, 0, pairs)
+    return {"cpu": time.process_time() - t0, "note": "K2 50 x 50 pairs, guard on"}
 
 
 def case_mc_k1(n: int) -> dict[str, object]:
@@ -188,6 +202,7 @@ def case_mc_k1(n: int) -> dict[str, object]:
 #: the cases of the targets table (name -> (column title, function of n)); one fresh subprocess each
 CASES: dict[str, tuple[str, Callable[[int], dict[str, object]]]] = {
     "sn_k1": ("small_noise K1, 500 lags", case_small_noise_k1),
+    "sn_k2": ("small_noise K2, 50 x 50 pairs", case_small_noise_k2),
     "mc_k1": ("Monte Carlo K1, 20 lags to SE 1e-3", case_mc_k1),
 }
 
@@ -236,10 +251,57 @@ def targets_table(sizes: list[int], names: list[str] | None = None) -> None:
         print(f"   {line}")
 
 
+def small_noise_k2(sizes: list[int]) -> None:
+    """The small_noise K2 column of the issue's table: K^(2) on 50 x 50 lag pairs in [0, 5]^2, noise_order=2,
+    numeric engine (routes/small_noise/numeric_second.py); CPU seconds of kernel_values after derive."""
+    print(f"\n== 6. small_noise K2 on 50 x 50 lag pairs, noise_order=2 (numeric engine) ({load()})")
+    print("   | n | derive (guard off) | K2 50 x 50 (CPU s) | target | integration error estimate | max abs K2 |")
+    g = np.linspace(0.0, 5.0, 50)
+    pairs = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    targets = {16: 1, 64: 10, 128: 60, 256: 300}
+    for n in sizes:
+        m = model(n)
+        t0 = time.process_time()
+        sn = vs.derive(m, 2, method="small_noise", guard=False)
+        t1 = time.process_time()
+        k2 = sn.kernel_values(2, 0, pairs)
+        t2 = time.process_time()
+        err = sn.second.values((0, 0), pairs, True)[1][0]  # cached: the step-doubling estimate of that call
+        print(
+            f"   | {n} | {t1 - t0:.2f} s | {t2 - t1:.2f} | < {targets.get(n, '?')} s | {err:.1e} | "
+            f"{np.max(np.abs(k2)):.3g} |"
+        )
+
+
+def small_noise_predict(sizes: list[int]) -> None:
+    """predict on 1e4 points (t in [0, 100], u = sin t) by the numeric small-noise engine (orders 1 and 2,
+    noise_order=2) against the exact route's predict on a linear SRNN of the same size (issue 20: within 3x)."""
+    print(f"\n== 7. small_noise predict on 1e4 points (numeric engine) vs the exact route, linear SRNN ({load()})")
+    print("   | n | small_noise order 1 (CPU s) | order 2 | order 2 + return_error | exact route, linear (order 2) |")
+    t = np.linspace(0.0, 100.0, 10_000)
+    u = np.sin(t)[:, None]
+    for n in sizes:
+        sn = {k: vs.derive(model(n), k, method="small_noise", guard=False) for k in (1, 2)}
+        W, b, C = network(n)
+        # triangular W: the exact route's cheap case (a dense n x n spectrum is beyond its limits at n >= 16)
+        G = np.diag(np.linspace(0.5, 2.0, n))
+        lin = vs.SRNN(G, 0.5 * np.triu(W, 1), b, C, S, activation="identity", readout="h1")
+        ex = vs.derive(lin, 2, method="exact")
+        times = [
+            cpu(lambda sn=sn: sn[1].predict(u, t, 0.1), 1),
+            cpu(lambda sn=sn: sn[2].predict(u, t, 0.1), 1),
+            cpu(lambda sn=sn: sn[2].predict(u, t, 0.1, return_error=True), 1),
+            cpu(lambda ex=ex: ex.predict(u, t, 0.1), 2),
+        ]
+        print("   | " + " | ".join([str(n)] + [f"{x:.3g}" for x in times]) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n256", action="store_true", help="also the n = 256 row of the Monte Carlo table (long)")
-    ap.add_argument("--only", choices=["construction", "simulate", "kernels", "table", "targets"], default=None)
+    ap.add_argument(
+        "--only", choices=["construction", "simulate", "kernels", "table", "targets", "k2", "predict"], default=None
+    )
     ap.add_argument("--case", nargs=2, metavar=("NAME", "N"), help="run one case of the targets table (internal)")
     args = ap.parse_args()
     if args.case:
@@ -251,6 +313,8 @@ def main() -> None:
         "kernels": kernels_vs_plain,
         "table": lambda: mc_table([16, 64, 128] + ([256] if args.n256 else [])),
         "targets": lambda: targets_table([16, 64, 128] + ([256] if args.n256 else [])),
+        "k2": lambda: small_noise_k2([16, 64, 128] + ([256] if args.n256 else [])),
+        "predict": lambda: small_noise_predict([16, 64]),
     }
     for name, fn in sections.items():
         if args.only in (None, name):

@@ -10,9 +10,12 @@ a_k = a^(k)(z*) (element-wise):
     K^(0) = f0 + f1.m* + 1/2 tr(F2 P).
 
 K^(1)_k(tau) is the readout DY[X(tau)] of the linearised (a, dP, dm) system of ``terms.py`` started at
-(C_k, 0, 0):
+G_k(X*) = (C_k, 0, 0) (input outside; for the state-dependent channel couplings of ``SRNN(..., input="inside")``,
+MATH.md section 11, G_k(X*) = (g0, diag(g1) W P + (.)^T, g1 * (W m*) + 1/2 g2 * diag(W P W^T)) with
+gamma_k(h*) = g0, D gamma_k = diag(g1) W, gamma_k''[x, y] = g2 * (W x) * (W y): :class:`ChannelCoupling`):
 
-    a(t)  = e^{J t} C_k                                   (closed form in the eigenbasis)
+    a(t)  = e^{J t} C_k                                   (closed form in the eigenbasis; g0 for a channel)
+
     dP'   = J dP + dP J^T + B(t),  B = diag(a_2 * W a) W P + (.)^T
     dm'   = J dm + diag(l) W a + 1/2 a_2 * q(t),   q = diag(W dP W^T),   l = a_2 * (W m*) + 1/2 a_3 * diag(W P W^T)
     K^(1) = (f1 + F2 m*).a + f1.dm + 1/2 tr(F2 dP)       (noise_order 0: f1.a)
@@ -28,6 +31,7 @@ other lags: degree-5 local interpolation on the grid.  Error estimate: the same 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +50,8 @@ MAX_RELAXATION_TIMES = 60.0
 MAX_GRID_STEPS = 100_000
 #: interpolation stencil (points) of the dm source and of the lag interpolation
 STENCIL = 6
-_GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
-_GL3_W = np.array([5.0, 8.0, 5.0]) / 18.0
+GL3_X = np.array([0.5 - np.sqrt(15) / 10, 0.5, 0.5 + np.sqrt(15) / 10])
+GL3_W = np.array([5.0, 8.0, 5.0]) / 18.0
 _GL16_X, _GL16_W = np.polynomial.legendre.leggauss(16)
 _GL16_X, _GL16_W = 0.5 * (_GL16_X + 1.0), 0.5 * _GL16_W
 
@@ -97,7 +101,7 @@ def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | No
 
 @dataclass
 class NetworkPoint:
-    """The network at its fixed point h* (module docstring).  Shapes: h, z, a1..a3, m, l, qP (n,);
+    """The network at its fixed point h* (module docstring).  Shapes: h, z, a1..a4, m, l, qP (n,);
     J, V, Vi, D, P, WP (n, n); lam (n,) complex."""
 
     h: np.ndarray
@@ -105,6 +109,7 @@ class NetworkPoint:
     a1: np.ndarray
     a2: np.ndarray
     a3: np.ndarray
+    a4: np.ndarray
     J: np.ndarray
     lam: np.ndarray
     V: np.ndarray
@@ -128,7 +133,7 @@ def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoi
     """Everything of the module docstring at h (``noise=False``: P = m* = 0)."""
     n = h.size
     z = S.W @ h + S.b
-    a1, a2, a3 = S.a(z, 1), S.a(z, 2), S.a(z, 3)
+    a1, a2, a3, a4 = S.a(z, 1), S.a(z, 2), S.a(z, 3), S.a(z, 4)
     J = -S.Gamma + a1[:, None] * S.W
     lam, V = np.linalg.eig(J)
     if not np.all(np.isfinite(lam)) or np.max(lam.real) >= 0:
@@ -156,10 +161,10 @@ def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoi
     qP = np.einsum("ij,ij->i", WP, S.W)
     m = -np.linalg.solve(J, 0.5 * a2 * qP) if noise else np.zeros(n)
     l = a2 * (S.W @ m) + 0.5 * a3 * qP
-    return NetworkPoint(h, z, a1, a2, a3, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
+    return NetworkPoint(h, z, a1, a2, a3, a4, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
 
 
-def _lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+def lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """Lagrange basis l_i(x) on ``nodes``: (len(x), len(nodes))."""
     out = np.ones((x.size, nodes.size))
     for i, xi in enumerate(nodes):
@@ -169,79 +174,211 @@ def _lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _etd_weights(z: np.ndarray) -> np.ndarray:
+def etd_weights(z: np.ndarray) -> np.ndarray:
     """w[d, p, i] = int_0^1 e^{z_p (1 - x)} l_i(x) dx for the stencil nodes arange(STENCIL) - d (d = 0..STENCIL-2)."""
     E = np.exp(np.outer(z, 1.0 - _GL16_X))  # (n, 16)
     out = []
     for d in range(STENCIL - 1):
-        L = _lagrange(_GL16_X, np.arange(STENCIL, dtype=float) - d)  # (16, S)
+        L = lagrange(_GL16_X, np.arange(STENCIL, dtype=float) - d)  # (16, S)
         out.append((E * _GL16_W) @ L)
     return np.array(out)
 
 
-def _interpolate(G: np.ndarray, dt: float, lags: np.ndarray) -> np.ndarray:
-    """Degree-5 local interpolation of grid values G (..., N + 1) at t_j = j dt to ``lags`` (L,) -> (..., L)."""
-    N = G.shape[-1] - 1
-    x = lags / dt
+def stencil(x: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """First node j0 (L,) and weights (L, STENCIL) of the degree-5 local interpolation at x = t / dt on the
+    nodes 0..N: f(t) ~ sum_i w[:, i] f_{j0 + i}."""
     j0 = np.clip(np.floor(x).astype(int) - (STENCIL // 2 - 1), 0, N - STENCIL + 1)
-    out = np.zeros(G.shape[:-1] + (lags.size,))
+    w = np.ones((x.size, STENCIL))
     for i in range(STENCIL):
-        w = np.ones(lags.size)
         for j in range(STENCIL):
             if i != j:
-                w *= (x - j0 - j) / (i - j)
-        out += G[..., j0 + i] * w
+                w[:, i] *= (x - j0 - j) / (i - j)
+    return j0, w
+
+
+def interpolate(G: np.ndarray, dt: float, lags: np.ndarray) -> np.ndarray:
+    """Degree-5 local interpolation of grid values G (..., N + 1) at t_j = j dt to ``lags`` (L,) -> (..., L)."""
+    j0, w = stencil(lags / dt, G.shape[-1] - 1)
+    out = np.zeros(G.shape[:-1] + (lags.size,))
+    for i in range(STENCIL):
+        out += G[..., j0 + i] * w[:, i]
+    return out
+
+
+def interpolate_rows(G: np.ndarray, dt: float, t: np.ndarray) -> np.ndarray:
+    """The same with time first: G (N + 1, ...) at times t (L,) -> (L, ...)."""
+    j0, w = stencil(t / dt, G.shape[0] - 1)
+    out = np.zeros((t.size,) + G.shape[1:], dtype=G.dtype)
+    for i in range(STENCIL):
+        out += G[j0 + i] * w[:, i].reshape((-1,) + (1,) * (G.ndim - 1))
+    return out
+
+
+def etd_solve(
+    sigma: np.ndarray, lam: np.ndarray, dt: float, wts: np.ndarray | None = None, y0: np.ndarray | None = None
+) -> np.ndarray:
+    """y' = lambda y + sigma(t), y(0) = y0 (default 0), in J's eigenbasis: sigma (N + 1, n) complex at the grid nodes ->
+    y (N + 1, n), by exact exponential integration of the degree-5 local interpolant of sigma (module
+    docstring; ``wts``: etd_weights(lam dt) when the caller has them)."""
+    N = sigma.shape[0] - 1
+    wts = etd_weights(lam * dt) if wts is None else wts  # (S - 1, n, S)
+
+    decay = np.exp(lam * dt)
+    j = np.arange(N)
+    start = np.clip(j - (STENCIL // 2 - 1), 0, N - STENCIL + 1)
+    inc = np.zeros((N, lam.size), dtype=complex)
+    for d in range(STENCIL - 1):
+        sel = (j - start) == d
+        if np.any(sel):
+            stack = np.stack([sigma[start[sel] + i] for i in range(STENCIL)], axis=-1)  # (L, n, S)
+            inc[sel] = dt * np.einsum("ps,lps->lp", wts[d], stack)
+    y = np.zeros((N + 1, lam.size), dtype=complex)
+    if y0 is not None:
+        y[0] = y0
+    for i in range(N):
+        y[i + 1] = decay * y[i] + inc[i]
+    return y
+
+
+@dataclass
+class Trajectory:
+    """X_k(t_j) = Phi(t_j) G_k(X*) on the grid t_j = j dt (j = 0..N), as the second-order sources use it:
+    ``c`` = V^{-1} gamma_k(h*) (a(t) = V e^{lambda t} c, closed form); ``m`` = dm, ``Wm`` = W dm, ``q`` =
+    diag(W dP W^T) (N + 1, n); ``WdP`` = W dP(t_j) (N + 1, n, n) and ``WPE[g]`` = W dP(t_j) E_g^T
+    (3, N + 1, n, n), E_g = e^{J dt (1 - u_g)} (empty when not recorded or at noise_order 0)."""
+
+    dt: float
+    c: np.ndarray
+    m: np.ndarray
+    Wm: np.ndarray
+    q: np.ndarray
+    WdP: np.ndarray
+    WPE: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChannelCoupling:
+    """The input coupling of one channel at h*: gamma(h*) = g0, D gamma = diag(g1) W, gamma''[x, y] =
+    g2 * (W x) * (W y), gamma'''[x, y, w] = g3 * (W x) * (W y) * (W w) (all (n,)).  Input outside: g0 = C_k,
+    the rest 0; input inside, channel alpha of degree d = |alpha| (MATH.md section 11): gamma_alpha(h) =
+    a^(d)(W h + b) * c_alpha, c_alpha = prod_k C_k^alpha_k / alpha!, so g_j = a^(d + j)(z*) * c_alpha."""
+
+    g0: np.ndarray
+    g1: np.ndarray
+    g2: np.ndarray
+    g3: np.ndarray
+
+    @property
+    def constant(self) -> bool:
+        return not (np.any(self.g1) or np.any(self.g2) or np.any(self.g3))
+
+    def start(self, pt: NetworkPoint, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (P, m) blocks of G(X*): (dP0, dm0) = (Dgamma P + P Dgamma^T, Dgamma m* + 1/2 gamma''[P])."""
+        T = self.g1[:, None] * pt.WP
+        return T + T.T, self.g1 * (W @ pt.m) + 0.5 * self.g2 * pt.qP
+
+
+def activation_derivative(S: NetworkStructure, z: np.ndarray, d: int) -> np.ndarray:
+    """a^(d)(z) element-wise for any d >= 0 (beyond the structure's 4 by symbolic differentiation, once)."""
+    if d <= 4:
+        return S.a(z, d)
+    if S.activation == "identity":
+        return np.zeros_like(z)
+    x = sp.Symbol("x")
+    expr = sp.tanh(x) if S.activation == "tanh" else 1 / (1 + sp.exp(-x))
+    return np.asarray(sp.lambdify(x, sp.diff(expr, x, d), "numpy")(z), dtype=float) * np.ones_like(z)
+
+
+def channel_couplings(
+    S: NetworkStructure, pt: NetworkPoint, alphas: list[tuple[int, ...]] | None
+) -> list[ChannelCoupling]:
+    """The couplings of the model's inputs (``alphas`` None: input outside, gamma = C) or channels."""
+    n = pt.h.size
+    zero = np.zeros(n)
+    if alphas is None:
+        return [ChannelCoupling(S.C[:, k].copy(), zero, zero, zero) for k in range(S.C.shape[1])]
+    out = []
+    for alpha in alphas:
+        d = sum(alpha)
+        c = np.ones(n)
+        for k, e in enumerate(alpha):
+            c = c * S.C[:, k] ** e / math.factorial(e)
+        g = [activation_derivative(S, pt.z, d + j) * c for j in range(4)]
+        out.append(ChannelCoupling(*g))
     return out
 
 
 @dataclass
 class FirstOrderGrid:
-    """s^2 part of K^(1)_k on a uniform grid: values G (components, N + 1) at t_j = j dt."""
+    """s^2 part of K^(1)_k on a uniform grid: values G (components, N + 1) at t_j = j dt; ``trajectory``
+    when recorded."""
 
     dt: float
     G: np.ndarray
+    trajectory: Trajectory | None = None
+
+
+def expJ(pt: NetworkPoint, x: float) -> np.ndarray:
+    """e^{J x} (real)."""
+    return ((pt.V * np.exp(pt.lam * x)) @ pt.Vi).real
 
 
 def correction_grid(
-    S: NetworkStructure, pt: NetworkPoint, k: int, readouts: list[QuadraticReadout], dt: float, N: int
+    S: NetworkStructure,
+    pt: NetworkPoint,
+    coupling: ChannelCoupling,
+    readouts: list[QuadraticReadout],
+    dt: float,
+    N: int,
+    record: bool = False,
 ) -> FirstOrderGrid:
-    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), input k."""
+    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), one input (``coupling``; started at
+    G(X*) = (g0, dP0, dm0)) (``record``: also the :class:`Trajectory`)."""
     W, lam, V, Vi = S.W, pt.lam, pt.V, pt.Vi
     n = lam.size
-    c = Vi @ S.C[:, k]
+    c = Vi @ coupling.g0
     t = dt * np.arange(N + 1)
     A = ((np.exp(np.outer(t, lam)) * c) @ V.T).real  # a(t_j), (N + 1, n)
-
-    def expJ(x: float) -> np.ndarray:
-        return ((V * np.exp(lam * x)) @ Vi).real
-
-    E = expJ(dt)
-    Eg = [expJ(dt * (1.0 - x)) for x in _GL3_X]
-    WFg = [W @ expJ(dt * x) for x in _GL3_X]
+    E = expJ(pt, dt)
+    Eg = [expJ(pt, dt * (1.0 - x)) for x in GL3_X]
+    WFg = [W @ expJ(pt, dt * x) for x in GL3_X]
     M = np.vstack([pt.WP @ e.T for e in Eg])  # (3n, n)
-    Dg = [dt * w * pt.a2 * (A[:-1] @ wf.T) for w, wf in zip(_GL3_W, WFg)]  # (N, n) each
-    dP = np.zeros((n, n))
+    Dg = [dt * w * pt.a2 * (A[:-1] @ wf.T) for w, wf in zip(GL3_W, WFg)]  # (N, n) each
+    dP, dm0 = coupling.start(pt, W)
     q = np.zeros((N + 1, n))
     tr2 = np.zeros((len(readouts), N + 1))
     F2 = [r.F2 for r in readouts]
     quadratic = [bool(np.any(F)) for F in F2]
+    WPE = np.zeros((3, N + 1, n, n)) if record else np.zeros((3, 0, n, n))
+    WdPs = np.zeros((N + 1, n, n)) if record else np.zeros((0, n, n))
+    WdP = W @ dP
+    q[0] = np.einsum("ij,ij->i", WdP, W)
+    for c_, F in enumerate(F2):
+        tr2[c_, 0] = np.sum(F * dP)
+    if record:
+        WdPs[0] = WdP
+        for g in range(3):
+            WPE[g, 0] = WdP @ Eg[g].T
     for j in range(N):
         src = np.hstack([Eg[g] * Dg[g][j][None, :] for g in range(3)]) @ M
         dP = E @ dP @ E.T + src + src.T
-        q[j + 1] = np.einsum("ij,ij->i", W @ dP, W)
+        WdP = W @ dP
+        q[j + 1] = np.einsum("ij,ij->i", WdP, W)
+        if record:
+            WdPs[j + 1] = WdP
+            for g in range(3):
+                WPE[g, j + 1] = WdP @ Eg[g].T
         for c_, F in enumerate(F2):
             if quadratic[c_]:
                 tr2[c_, j + 1] = np.sum(F * dP)
     sigma = (pt.l * (A @ W.T) + 0.5 * pt.a2 * q) @ Vi.T  # (N + 1, n) complex
-    wts = _etd_weights(lam * dt)  # (S - 1, n, S)
-    decay = np.exp(lam * dt)
-    y = np.zeros((N + 1, n), dtype=complex)
-    for j in range(N):
-        start = min(max(j - (STENCIL // 2 - 1), 0), N - STENCIL + 1)
-        d = j - start
-        y[j + 1] = decay * y[j] + dt * np.einsum("ps,sp->p", wts[d], sigma[start : start + STENCIL])
+    y = etd_solve(sigma, lam, dt, y0=Vi @ dm0)
     G = np.stack([(y @ (V.T @ r.f1)).real + 0.5 * tr2[c_] for c_, r in enumerate(readouts)])
-    return FirstOrderGrid(dt, G)
+    traj = None
+    if record:
+        m = (y @ V.T).real
+        traj = Trajectory(dt, c, m, m @ W.T, q, WdPs, WPE)
+    return FirstOrderGrid(dt, G, traj)
 
 
 @dataclass
@@ -254,6 +391,7 @@ class NumericExpansion:
     S: NetworkStructure
     pt: NetworkPoint
     readouts: list[QuadraticReadout]
+    couplings: list[ChannelCoupling]
     tol: float = 1e-6
     _grids: dict[int, tuple[float, FirstOrderGrid, FirstOrderGrid]] = field(default_factory=dict)
 
@@ -272,10 +410,10 @@ class NumericExpansion:
         return float(r.f0 + r.f1 @ self.pt.m + 0.5 * np.sum(r.F2 * self.pt.P))
 
     def leading(self, k: int, c: int, lags: np.ndarray, noise: bool) -> np.ndarray:
-        """The closed-form part: (f1 + F2 m*).e^{J tau} C_k (noise) or f1.e^{J tau} C_k."""
+        """The closed-form part: (f1 + F2 m*).e^{J tau} gamma_k(h*) (noise) or f1.e^{J tau} gamma_k(h*)."""
         r, pt = self.readouts[c], self.pt
         fa = r.f1 + (r.F2 @ pt.m if noise else 0.0)
-        coef = (pt.V.T @ fa) * (pt.Vi @ self.S.C[:, k])
+        coef = (pt.V.T @ fa) * (pt.Vi @ self.couplings[k].g0)
         return (np.exp(np.outer(lags, pt.lam)) @ coef).real
 
     def _grid(self, k: int, horizon: float) -> tuple[float, FirstOrderGrid, FirstOrderGrid]:
@@ -293,8 +431,9 @@ class NumericExpansion:
             )
         N += N % 2
         dt = horizon / N if horizon > 0 else dt
-        fine = correction_grid(self.S, self.pt, k, self.readouts, dt, N)
-        coarse = correction_grid(self.S, self.pt, k, self.readouts, 2 * dt, N // 2)
+        g = self.couplings[k]
+        fine = correction_grid(self.S, self.pt, g, self.readouts, dt, N)
+        coarse = correction_grid(self.S, self.pt, g, self.readouts, 2 * dt, N // 2)
         self._grids[k] = (horizon, fine, coarse)
         return self._grids[k]
 
@@ -302,8 +441,9 @@ class NumericExpansion:
         """K^(1)_k at lags (L,) for readout component c, and the estimated max |error| of the numerical
         integration (0 for noise_order 0, which is closed form)."""
         lead = self.leading(k, c, lags, noise)
-        if not noise or not (np.any(self.pt.a2) or np.any(self.pt.a3)):
+        if not noise or not (np.any(self.pt.a2) or np.any(self.pt.a3) or not self.couplings[k].constant):
             return lead, 0.0
+
         # beyond MAX_RELAXATION_TIMES slowest relaxation times the s^2 part is below e^{-60} of its size: 0
         cut = MAX_RELAXATION_TIMES / float(-np.max(self.pt.lam.real))
         inside = lags <= cut
@@ -311,9 +451,58 @@ class NumericExpansion:
         cached = self._grids.get(k)
         _, fine, coarse = self._grid(k, max(horizon, cached[0] if cached else 0.0, 1e-9))
         gf, gc = np.zeros(lags.size), np.zeros(lags.size)
-        gf[inside] = _interpolate(fine.G[c], fine.dt, lags[inside])
-        gc[inside] = _interpolate(coarse.G[c], coarse.dt, lags[inside])
+        gf[inside] = interpolate(fine.G[c], fine.dt, lags[inside])
+        gc[inside] = interpolate(coarse.G[c], coarse.dt, lags[inside])
         return lead + gf, float(np.max(np.abs(gf - gc))) if lags.size else 0.0
+
+
+def channel_alphas(names: Any, m: int) -> list[tuple[int, ...]] | None:
+    """Multi-indices from channel names ``u1``, ``u1^2``, ``u1*u2`` (model/input_channels.py); None when a name
+    does not parse."""
+    out = []
+    for name in names:
+        alpha = [0] * m
+        for part in str(name).split("*"):
+            base, _, power = part.partition("^")
+            if not base.startswith("u") or not base[1:].isdigit() or not 1 <= int(base[1:]) <= m:
+                return None
+            alpha[int(base[1:]) - 1] += int(power) if power.isdigit() else 1
+        out.append(tuple(alpha))
+    return out
+
+
+def channel_network(model: Any) -> tuple[NetworkStructure, list[tuple[int, ...]]] | None:
+    """The network behind the channel model of ``SRNN(..., input="inside")`` (MATH.md section 11): its
+    matrices (from the model's meta, with numeric values) and the channels' multi-indices, checked against
+    the channel model's coupling at a random state (the formula of :class:`ChannelCoupling`); None otherwise."""
+    meta = model.meta
+    if meta.get("kind") != "SRNN" or meta.get("input") != "inside" or "input_channels" not in meta:
+        return None
+    if meta.get("activation") not in ("identity", "tanh", "sigmoid"):
+        return None
+    try:
+        arrays = [
+            np.array(sp.Matrix(meta[key]).xreplace(model.params).evalf(), dtype=float)
+            for key in ("Gamma", "W", "b", "C")
+        ]
+        sigma = np.array(model.diffusion.xreplace(model.params).evalf(), dtype=float)
+    except (TypeError, ValueError, KeyError):
+        return None
+    Gamma, W, b, C = arrays
+    S = NetworkStructure(Gamma, W, b.reshape(-1), C, sigma, str(meta["activation"]), input="inside")
+    alphas = channel_alphas(meta["input_channels"], C.shape[1])
+    if alphas is None or len(alphas) != model.m:
+        return None
+    h = np.random.default_rng(0).standard_normal(S.n) * 0.3
+    at = dict(zip(model.state, (sp.Float(float(x), 17) for x in h)))
+    z = W @ h + S.b
+    for j, alpha in enumerate(alphas):
+        c = np.prod([C[:, k] ** e / math.factorial(e) for k, e in enumerate(alpha)], axis=0)
+        want = activation_derivative(S, z, sum(alpha)) * c
+        got = np.array([float(e.xreplace(model.params).xreplace(at)) for e in model.coupling[:, j]])
+        if not np.allclose(got, want, rtol=1e-10, atol=1e-12):
+            return None
+    return S, alphas
 
 
 def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] | None, n: int) -> None:
@@ -324,12 +513,8 @@ def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] |
             "SRNN network with numeric arrays (phi(h) = -Gamma h + a(W h + b), constant C and sigma), found none; "
             + ALTERNATIVES
         )
-    if S.input != "outside":
-        raise ModelError(
-            "model: the numeric engine of method='small_noise' takes the input outside the activation (gamma = C); "
-            + ALTERNATIVES
-        )
     if readouts is None:
+
         raise ArgumentError(
             "readout: the numeric engine of method='small_noise' (n > 6) takes readouts that are polynomials of "
             f"degree <= 2 in the state; {ALTERNATIVES}"

@@ -1,9 +1,9 @@
 """The small-noise route for networks (n > 6, or ``engine="numeric"``): :class:`NumericSmallNoiseResponse`.
 
-The kernels K^(0) and K^(1) come from the numeric engine (``numeric.py``), not as formulas: ``kernel`` gives
-a vectorised callable of the lags, ``kernel_values`` the numbers, each with an error estimate that adds the
-expansion's O(s^4) remainder (as ``route.py``) and the time integration's error (step doubling).  Order 2
-and ``predict`` are refused in one sentence each, naming the alternatives.
+The kernels K^(0), K^(1) (``numeric.py``) and K^(2) (``numeric_second.py``) come from the numeric engine,
+not as formulas: ``kernel`` gives a vectorised callable of the lags, ``kernel_values`` the numbers, each with
+an error estimate that adds the expansion's O(s^4) remainder (as ``route.py``) and the time integration's
+error (step doubling).  ``predict`` integrates the moment system's perturbation hierarchy (``numeric_predict.py``).
 """
 
 from __future__ import annotations
@@ -17,16 +17,35 @@ from ...documents.derivation import Derivation, Equation, Step
 from ...errors import ArgumentError
 from ...model.diffusion import Diffusion
 from ...model.structure import NetworkStructure
-from ...response import Response
+from ...response import Response, check_finite_prediction
+from ...validate import check_eps, check_flag, check_grid, input_samples
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, ModelFunctions
-from .numeric import NetworkPoint, NumericExpansion, check_network, network_point, quadratic_readouts
+from .numeric import (
+    NetworkPoint,
+    NumericExpansion,
+    channel_alphas,
+    channel_couplings,
+    check_network,
+    network_point,
+    quadratic_readouts,
+)
+from .numeric_predict import Hierarchy, uniform_step
+from .numeric_second import SecondOrderKernels
 
 #: the unknown constant of the s^4 term (as route.ERROR_SAFETY)
 ERROR_SAFETY = 2.0
-#: lag grid on which the kernels' sizes are measured (points up to eight slowest relaxation times)
+#: lag grid on which the kernels' sizes are measured (points up to eight slowest relaxation times; fewer
+#: for tau2 of K^(2), whose every distinct tau2 is one time integration)
+
 SIZE_POINTS = 41
+SIZE_POINTS_2 = 9
 _K1_FORMULA = r"(f' + f'' m^*)\cdot a + f'\cdot \delta m + \tfrac12 \operatorname{tr}(f''\,\delta P)"
+_K2_FORMULA = (
+    r"(f' + f'' m^*)\cdot Z_a + f'\cdot Z_m + \tfrac12 \operatorname{tr}(f'' Z_P) + f''[a_1, a_2] "
+    r"+ f''[a_1, \delta m_2] + f''[a_2, \delta m_1]"
+)
+
 
 
 def derive_numeric(
@@ -43,25 +62,22 @@ def derive_numeric(
     (``S``: the model's network structure, None when it has none)."""
     check_network(S, quadratic_readouts(model, np.zeros(model.n)), model.n)
     assert S is not None
-    if order is not None and order > 1:
-        raise ArgumentError(
-            f"order: the numeric engine of method='small_noise' (n = {model.n} > 6) builds K^(0) and K^(1), received "
-            f"order {order}; for K^(2) use Monte Carlo kernels (vs.estimate_kernels)"
-        )
     funcs = ModelFunctions(model, S)
     h, report = find_fixed_point(funcs, S.sigma, seed, guard)
     readouts = quadratic_readouts(model, h)
     assert readouts is not None
     pt = network_point(S, h, True)
+    alphas = channel_alphas(model.meta["input_channels"], S.m) if S.input == "inside" else None
+    couplings = channel_couplings(S, pt, alphas)
     if guard:
         pilot_covariance(funcs, S.sigma, h, pt.J, pt.P, seed, report)
     resp = NumericSmallNoiseResponse(
         model,
-        1,
+        1 if order is None else order,
         noise_order=noise_order,
         structure=S,
         point=pt,
-        expansion=NumericExpansion(S, pt, readouts, tol),
+        expansion=NumericExpansion(S, pt, readouts, couplings, tol),
         guard=report,
     )
     ratio = resp.expansion_ratio()
@@ -99,19 +115,30 @@ class NumericSmallNoiseResponse(Response):
         self.point = point
         self.expansion = expansion
         self.guard = guard
-        self.terminates = not (np.any(point.a2) or np.any(point.a3))
-        self._numerical: dict[tuple[int, int], float] = {}
-        self._sizes: dict[tuple[int, int], tuple[float, float]] = {}
+        self.terminates = not (np.any(point.a2) or np.any(point.a3)) and all(
+            g.constant for g in expansion.couplings
+        )
+        self.second = SecondOrderKernels(
+            structure, point, expansion.readouts, expansion.couplings, expansion.time_step
+        )
+        #: the time integration's estimated max |error| per (order, inputs, component) over the lags so far
+        self._numerical: dict[tuple[int, tuple[int, ...], int], float] = {}
+        self._sizes: dict[tuple[int, tuple[int, ...], int], tuple[float, float]] = {}
 
     # ---- kernels -------------------------------------------------------------------------
     def kernel(self, n: int, k: Any = None, component: int | None = None) -> Any:
-        """K^(1)_k as a vectorised callable of the lag (no formulas: the numeric engine gives numbers)."""
+        """K^(n)_k as a vectorised callable of the lags (no formulas: the numeric engine gives numbers)."""
         n = self._check_n(n)
         return self._lag_callable(n, self._k(n, k), component)
 
     def _kernel_values(self, n: int, ks: tuple[int, ...], lags: np.ndarray, component: int) -> np.ndarray:
-        vals, err = self.expansion.first_order(ks[0], component, lags[:, 0], self.noise_order == 2)
-        key = (ks[0], component)
+        noise = self.noise_order == 2
+        if n == 1:
+            vals, err = self.expansion.first_order(ks[0], component, lags[:, 0], noise)
+        else:
+            both, errs = self.second.values(ks, lags, noise)
+            vals, err = both[component], float(errs[component])
+        key = (n, ks, component)
         self._numerical[key] = max(self._numerical.get(key, 0.0), err)
         return vals
 
@@ -120,26 +147,83 @@ class NumericSmallNoiseResponse(Response):
         vals = [sp.Float(self.expansion.mean(c, self.noise_order == 2), 17) for c in range(self.model.p)]
         return sp.Matrix(vals) if self.model.vector_readout else vals[0]
 
-    def predict(self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, **options: Any) -> Any:
-        raise ArgumentError(
-            f"predict: the numeric engine of method='small_noise' (n = {self.model.n} > 6) gives kernel values, not a "
-            "predictor; use kernel_values with your own quadrature, or vs.simulate_response (Monte Carlo)"
-        )
+    def predict(
+        self, u: Any, t: Any, eps: float = 1.0, *, by_order: bool = False, return_error: bool = False, **options: Any
+    ) -> Any:
+        """E f(h_t) on a uniform grid ``t`` by the moment system's perturbation hierarchy (``numeric_predict.py``;
+        the input read as the piecewise-linear interpolant of its samples).
+
+        ``return_error=True`` also returns the estimated error per time (per order with ``by_order``), as
+        :meth:`SmallNoiseResponse.predict`: order 0 the mean's :meth:`error_estimate`; order n >= 1 the running
+        maximum of |noise_order 2 - noise_order 0| times the small parameter (plus that maximum at noise_order
+        0), plus the time integration's error, estimated by step halving as 2 |y(s) - y(2 s)| (s substeps per
+        interval; near the input's kinks the scheme is of order 2, where halving leaves 3/4 of the error).
+        """
+        by_order = check_flag(by_order, "by_order")
+        return_error = check_flag(return_error, "return_error")
+        if options:
+            raise ArgumentError(
+                f"options: the numeric engine's predict takes no options, received {sorted(options)}; its time step "
+                "follows step_tol of derive"
+            )
+        tt = check_grid(t)
+        e = check_eps(eps, self.order)
+        U = input_samples(u, tt, self.model.m)
+        H = uniform_step(tt)
+        hier = Hierarchy(self.structure, self.point, self.expansion.readouts, self.expansion.couplings)
+        s = max(1, int(np.ceil(H / self.expansion.time_step - 1e-9)))  # substeps per interval
+        noise = self.noise_order == 2
+        powers = e ** np.arange(1, self.order + 1)[:, None, None]
+        p = self.model.p
+        parts = np.zeros((self.order + 1, tt.size, p))
+        parts[0] = [self.expansion.mean(c, noise) for c in range(p)]
+        parts[1:] = hier.orders(U, H, s, self.order, noise) * powers
+        err = np.zeros_like(parts)
+        if return_error:
+            finer = hier.orders(U, H, 2 * s, self.order, noise) * powers  # step halving: the error of s
+            other = hier.orders(U, H, s, self.order, not noise) * powers
+            envelope = np.maximum.accumulate(np.abs(parts[1:] - other), axis=1)
+            rho = np.array(
+                [
+                    0.0 if self.terminates else ERROR_SAFETY * max(self.expansion_ratio(), self.curvature_ratio(c))
+                    for c in range(p)
+                ]
+            )
+            err[1:] = envelope * rho + (envelope if not noise else 0.0) + 2.0 * np.abs(parts[1:] - finer)
+            err[0] = [self.error_estimate(0, component=c) for c in range(p)]
+        check_finite_prediction(parts, tt)
+        if not self.model.vector_readout:
+            parts, err = parts[..., 0], err[..., 0]
+        out = parts if by_order else parts.sum(axis=0)
+        if not return_error:
+            return out
+        return out, (err if by_order else err.sum(axis=0))
 
     # ---- the error estimate --------------------------------------------------------------
+
     def lag_horizon(self) -> float:
         """Lags over which sizes are measured: 8 slowest relaxation times of J."""
         return float(8.0 / -np.max(self.point.lam.real))
 
-    def _size(self, k: int, c: int) -> tuple[float, float]:
-        """(max |K_0|, max |s^2 K_2|) of K^(1)_k on SIZE_POINTS lags up to the horizon."""
-        if (k, c) not in self._sizes:
-            g = np.linspace(0.0, self.lag_horizon(), SIZE_POINTS)
-            k0, _ = self.expansion.first_order(k, c, g, False)
-            k2, err = self.expansion.first_order(k, c, g, True)
-            self._numerical[(k, c)] = max(self._numerical.get((k, c), 0.0), err)
-            self._sizes[(k, c)] = (float(np.max(np.abs(k0))), float(np.max(np.abs(k2 - k0))))
-        return self._sizes[(k, c)]
+    def _size(self, n: int, ks: tuple[int, ...], c: int) -> tuple[float, float]:
+        """(max |K_0|, max |s^2 K_2|) of K^(n)_ks on SIZE_POINTS lags (n = 1) or SIZE_POINTS x SIZE_POINTS_2
+        lag pairs (tau1, tau2) (n = 2) up to the horizon."""
+        key = (n, ks, c)
+        if key not in self._sizes:
+            if n == 1:
+                g = np.linspace(0.0, self.lag_horizon(), SIZE_POINTS)
+                k0, _ = self.expansion.first_order(ks[0], c, g, False)
+                k2, err = self.expansion.first_order(ks[0], c, g, True)
+            else:
+                g1 = np.linspace(0.0, self.lag_horizon(), SIZE_POINTS)  # tau1: one integration for all
+                g2 = np.linspace(0.0, self.lag_horizon(), SIZE_POINTS_2)
+                L = np.stack(np.meshgrid(g1, g2, indexing="ij"), axis=-1).reshape(-1, 2)
+                k0 = self.second.values(ks, L, False)[0][c]
+                two, errs = self.second.values(ks, L, True)
+                k2, err = two[c], float(errs[c])
+            self._numerical[key] = max(self._numerical.get(key, 0.0), err)
+            self._sizes[key] = (float(np.max(np.abs(k0))), float(np.max(np.abs(k2 - k0))))
+        return self._sizes[key]
 
     def curvature_ratio(self, component: int = 0) -> float:
         """rho = kappa^2 |phi''|^2 |P| + kappa |phi'''| |P|, kappa = |J^{-1}| and |P| spectral norms; |phi''| and
@@ -158,16 +242,17 @@ class NumericSmallNoiseResponse(Response):
 
         return kappa**2 * unfolding(pt.a2, 2) ** 2 * p + kappa * unfolding(pt.a3, 3) * p
 
-    def numerical_error(self, k: Any = None, component: int = 0) -> float:
-        """The time integration's estimated max |error| of K^(1)_k (step doubling) over the lags computed so far."""
+    def numerical_error(self, k: Any = None, component: int = 0, n: int = 1) -> float:
+        """The time integration's estimated max |error| of K^(n)_k (step doubling) over the lags computed so far
+        (the size grid of :meth:`error_estimate` included)."""
         c = self._component(component)[0]
-        kk = self._k(1, k)[0]
-        self._size(kk, c)
-        return self._numerical[(kk, c)]
+        ks = self._k(self._check_n(n), k)
+        self._size(n, ks, c)
+        return self._numerical[(n, ks, c)]
 
     def error_estimate(self, n: int = 1, k: Any = None, component: int = 0) -> float:
         """Estimated max |error| of K^(n)_k over the lags (n = 0: the mean): the expansion's remainder as in
-        :meth:`SmallNoiseResponse.error_estimate` (degree <= 2 readouts: no f'''' term) plus, for n = 1,
+        :meth:`SmallNoiseResponse.error_estimate` (degree <= 2 readouts: no f'''' term) plus, for n >= 1,
         :meth:`numerical_error`."""
         c = self._component(component)[0]
         if n == 0:
@@ -177,9 +262,9 @@ class NumericSmallNoiseResponse(Response):
             parts = abs(float(r.f1 @ pt.m)) + 0.5 * abs(float(np.sum(r.F2 * pt.P)))
             rem = ERROR_SAFETY * parts * self.curvature_ratio(c)
             return float(rem if self.noise_order == 2 else parts + rem)
-        kk = self._k(self._check_n(n), k)[0]
-        lead, corr = self._size(kk, c)
-        num = self._numerical[(kk, c)]
+        ks = self._k(self._check_n(n), k)
+        lead, corr = self._size(n, ks, c)
+        num = self._numerical[(n, ks, c)]
         if self.terminates and self.noise_order == 2:
             return num
         own = corr / lead if lead > 0 else (0.0 if corr == 0 else float("inf"))
@@ -191,7 +276,7 @@ class NumericSmallNoiseResponse(Response):
         out = 0.0
         for c in range(self.model.p):
             for k in range(self.model.m):
-                lead, corr = self._size(k, c)
+                lead, corr = self._size(1, (k,), c)
                 out = max(out, corr / lead if lead > 0 else (0.0 if corr == 0 else float("inf")))
         return out
 
@@ -222,6 +307,9 @@ class NumericSmallNoiseResponse(Response):
             out[f"K0[{c}]"] = self.error_estimate(0, component=c)
             for k in range(self.model.m):
                 out[f"K1[{k}][{c}]"] = self.error_estimate(1, (k,), c)
+            if self.order >= 2:
+                for ks in self.index_tuples(2):
+                    out[f"K2[{ks[0]},{ks[1]}][{c}]"] = self.error_estimate(2, ks, c)
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -249,7 +337,9 @@ class NumericSmallNoiseResponse(Response):
         sp_ = self._spectrum()
         ps = self._p_summary()
         lines = [
-            f"method='small_noise' (numeric engine, n = {self.model.n}): K^(0), K^(1) to s^{self.noise_order} of "
+            f"method='small_noise' (numeric engine, n = {self.model.n}): K^(0)..K^({self.order}) to "
+            f"s^{self.noise_order} of "
+
             f"'{self.model.name}'",
             f"  h*: |h*|_max = {np.max(np.abs(self.point.h)):.4g}; spec J: rates {sp_['slowest_rate']:.4g}.."
             f"{sp_['fastest_rate']:.4g}, max |Im| {sp_['max_imag']:.4g}, eigenvector condition "
@@ -269,12 +359,18 @@ class NumericSmallNoiseResponse(Response):
         matrices printed: summaries)."""
         pt, sp_, ps = self.point, self._spectrum(), self._p_summary()
         F = lambda x: sp.Float(x, 6)  # noqa: E731
+        coupling = (
+            "input channels u^alpha inside the activation, gamma_alpha(h) = a^(|alpha|)(W h + b) c_alpha "
+            "(MATH.md section 11)"
+            if self.structure.input == "inside"
+            else "constant coupling C"
+        )
         steps = [
             Step(
                 "model",
                 "The network",
                 f"phi(h) = -Gamma h + a(W h + b) with a = {self.structure.activation}, n = {self.model.n} units, "
-                f"{self.model.m} input(s), constant coupling C and noise sigma (D = sigma sigma^T, trace "
+                f"{self.model.m} input(s), {coupling} and noise sigma (D = sigma sigma^T, trace "
                 f"{np.trace(pt.D):.4g}).",
             ),
             Step(
@@ -306,6 +402,21 @@ class NumericSmallNoiseResponse(Response):
                 "K^(1) = (f' + f''m*).a + f'.dm + tr(f'' dP)/2.",
                 [Equation(r"K^{(1)}_k(\tau)", _K1_FORMULA)],
             ),
+        ]
+        if self.order >= 2:
+            steps.append(
+                Step(
+                    "second",
+                    "The second-order kernel",
+                    "K^(2)_k1k2(tau1, tau2) = DY[Z(tau1; tau2)] + D^2Y[X_k1(tau1), X_k2(tau1 + tau2)] with "
+                    "Z = int_0^tau1 e^{(tau1 - r) DF} D^2F[X_k1(r), X_k2(r + tau2)] dr, the blocks (Z_a, Z_P, Z_m) "
+                    "integrated on the same grid (docs/small_noise.md): exact propagators, Gauss-Legendre sources for "
+                    "Z_P, exponential integration for Z_a and Z_m; D^2Y = f''[a_1, a_2] + f''[a_1, dm_2] + "
+                    "f''[a_2, dm_1].",
+                    [Equation(r"K^{(2)}_{k_1k_2}(\tau_1,\tau_2)", _K2_FORMULA)],
+                )
+            )
+        steps += [
             Step(
                 "error",
                 "Error estimate and guard",

@@ -96,7 +96,7 @@ class SmallNoiseRoute(Route):
         Option(
             "engine",
             "value",
-            "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-1, any n) or "
+            "'closed_form' (exponential polynomials, n <= 6), 'numeric' (SRNN networks, orders 0-2, any n) or "
             "'auto' (numeric for n > 6)",
             default="auto",
             choices=ENGINES,
@@ -137,6 +137,12 @@ class SmallNoiseRoute(Route):
                 "(short lags) or Monte Carlo kernels (vs.estimate_kernels)"
             )
         structure = network_structure(model) if numeric else None
+        if numeric and structure is None:  # the channel model of SRNN(..., input="inside"): numeric engine
+            from .numeric import channel_network
+
+            found = channel_network(model)
+            structure = found[0] if found else None
+
         check_model_form(model, numeric=numeric, structure=structure)
         if numeric:
             from .numeric_route import derive_numeric
