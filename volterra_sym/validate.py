@@ -21,7 +21,8 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -165,15 +166,80 @@ def check_model(model: Any, where: str = "model") -> Any:
     return model
 
 
-def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None, hint: str = "") -> int:
-    """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted)."""
+def check_int(
+    value: Any, name: str, *, minimum: int, maximum: int | None = None, hint: str = "", remedy: str = ""
+) -> int:
+    """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted).
+
+    ``hint`` is said after the range ("expected an integer >= 1 (the number of paths)"), ``remedy``
+    after what was received ("...; give the number of Monte Carlo paths, e.g. paths=10000")."""
+    tail = f"; {remedy}" if remedy else ""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}{hint}, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected an integer >= {minimum}{hint}, received {describe(value)}{tail}")
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         rng = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ArgumentError(f"{name}: expected an integer {rng}{hint}, received {value}")
+        raise ArgumentError(f"{name}: expected an integer {rng}{hint}, received {value}{tail}")
     return value
+
+
+@overload
+def check_positive(value: Any, name: str, *, allow_none: Literal[False] = ..., remedy: str = "") -> float: ...
+@overload
+def check_positive(value: Any, name: str, *, allow_none: bool, remedy: str = "") -> float | None: ...
+def check_positive(value: Any, name: str, *, allow_none: bool = False, remedy: str = "") -> float | None:
+    """A positive finite real number (a step, a time, a memory bound); None passes with ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    tail = f"; {remedy}" if remedy else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{name}: expected a positive number, received {describe(value)}{tail}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise ArgumentError(f"{name}: expected a positive finite number, received {value}{tail}")
+    return float(value)
+
+
+def check_real_in_range(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    what: str = "a number",
+    remedy: str = "",
+) -> float:
+    """A finite real number in [low, high] (``open_low``: low excluded); bools and non-numbers refused.
+
+    The message says ``what`` was expected ("a probability", "a tolerance", ...) and the range."""
+    lo = "" if low is None else (f"> {low:g}" if open_low else f">= {low:g}")
+    rng = " and ".join(x for x in (lo, "" if high is None else f"<= {high:g}") if x)
+    expected = f"{what}{' ' + rng if rng else ''}"
+    tail = f"; {remedy}" if remedy else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{name}: expected {expected}, received {describe(value)}{tail}")
+    x = float(value)
+    ok = math.isfinite(x) and (low is None or (x > low if open_low else x >= low)) and (high is None or x <= high)
+    if not ok:
+        raise ArgumentError(f"{name}: expected a finite {expected}, received {value!r}{tail}")
+    return x
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str], *, lower: bool = False, remedy: str = "") -> str:
+    """One of the strings ``choices`` (``lower``: compared case-insensitively, returned in lower case)."""
+    key = value.lower() if lower and isinstance(value, str) else value
+    if not isinstance(value, str) or key not in choices:
+        tail = f"; {remedy}" if remedy else ""
+        raise ArgumentError(f"{name}: expected one of {tuple(choices)}, received {describe(value)}{tail}")
+    return str(key)
+
+
+def refusal(argument: str, reason: str, remedy: str = "", cls: type[VolterraError] = ArgumentError) -> VolterraError:
+    """The error for a request that is well-formed but refused (a route that does not build something, a
+    model outside a method's scope, a combination of arguments): ``raise refusal(...)``.
+
+    The message is "<argument>: <reason>; <remedy>", the same pattern as every argument check."""
+    return cls(f"{argument}: {reason}" + (f"; {remedy}" if remedy else ""))
 
 
 def check_order(order: Any) -> int:
@@ -310,10 +376,17 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str
     return L
 
 
-def check_flag(value: Any, name: str) -> bool:
-    """A True/False switch (numpy bools accepted)."""
+@overload
+def check_flag(value: Any, name: str, *, allow_none: Literal[False] = ...) -> bool: ...
+@overload
+def check_flag(value: Any, name: str, *, allow_none: bool) -> bool | None: ...
+def check_flag(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """A True/False switch (numpy bools accepted); with ``allow_none`` also None (automatic)."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentError(f"{name}: expected True or False, received {describe(value)}")
+        expected = "True, False or None (auto)" if allow_none else "True or False"
+        raise ArgumentError(f"{name}: expected {expected}, received {describe(value)}")
     return bool(value)
 
 

@@ -68,13 +68,22 @@ from ..errors import (
 )
 from ..model import Diffusion, Stationary
 from ..model.structure import NetworkStructure, network_structure
-from ..validate import check_lag_array
+from ..validate import (
+    check_flag,
+    check_int,
+    check_lag_array,
+    check_model,
+    check_positive,
+    check_real_in_range,
+    refusal,
+)
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .distributed import check_client
 from .kernel_network import ControlVariate, NetEnsemble
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
-from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
+from .settings import DEFAULT_DT, DEFAULT_PATHS, MonteCarlo, resolve
+from .simulate import BlockStats, sqrtm_psd
 
 __all__ = ["KernelEstimate", "estimate_kernels", "MAX_ESTIMATE_ORDER"]
 
@@ -688,10 +697,10 @@ def estimate_kernels(
     model: Diffusion,
     order: int | None = None,
     lags: Mapping[int, Any] | None = None,
-    paths: int = 10000,
+    paths: int = DEFAULT_PATHS,
     seed: int = 0,
     *,
-    dt: float = 0.01,
+    dt: float = DEFAULT_DT,
     burn_in: float | str = "auto",
     windows: int = 1,
     window_spacing: float | None = None,
@@ -702,6 +711,7 @@ def estimate_kernels(
     max_steps: int = 2_000_000,
     progress: bool | None = None,
     client: Any = None,
+    mc: MonteCarlo | None = None,
 ) -> KernelEstimate:
     """Monte Carlo estimates of K^(1) and K^(2) with the pathwise (tangent) estimator.
 
@@ -713,8 +723,9 @@ def estimate_kernels(
         (m, 2) array of (tau_1, tau_2) (tau_1 = t - s_1 the most recent lag, MATH.md section 4);
         for point / Gaussian starts append s_n: (m, 2) rows (tau, s) and (m, 3) rows (tau_1, tau_2, s_2).
         Every lag must be a multiple of ``dt``.
-    paths, seed : independent paths (each one origin) and the seed (see the module docstring).
-    dt : Euler step (default 0.01).
+    paths, seed : independent paths (each one origin; default ``DEFAULT_PATHS`` = 10000, checks/settings.py)
+        and the seed (see the module docstring).
+    dt : Euler step (default ``DEFAULT_DT`` = 0.01).
     burn_in : ``"auto"`` (default) or a time: stationary start only, the time run from h = 0 before the
         origin; "auto" is 0 for a linear SRNN (its stationary Gaussian is drawn exactly) and 20 relaxation
         times of the rest point's slowest mode otherwise (checks/burn_in.py).
@@ -733,7 +744,63 @@ def estimate_kernels(
     max_steps : refuse lags (or burn-in) needing more Euler steps than this.
     progress : True / False / None (auto: a terminal and a long run).
     client : a dask.distributed Client: the seed blocks run as tasks (same numbers as locally).
+    mc : a :class:`~volterra_sym.MonteCarlo` holding ``paths``, ``seed``, ``dt``, ``burn_in``, ``chunk``,
+        ``max_memory``, ``progress`` and ``client`` at once (its ``scheme``, ``substeps`` and ``burn_in_dt``
+        stay None); a keyword left at its default yields to it, one given with another value than a field
+        it sets is an ArgumentError.
     """
+    given = dict(
+        paths=paths, seed=seed, dt=dt, burn_in=burn_in, chunk=chunk, max_memory=max_memory, progress=progress,
+        client=client,
+    )  # fmt: skip
+    order, settings, max_steps, mem = _check_request(model, order, lags, mc, given, max_steps, bias_check)
+    assert lags is not None and settings.paths is not None and settings.seed is not None and settings.dt is not None
+    paths, seed, dt_ = settings.paths, settings.seed, settings.dt
+    stationary = isinstance(model.initial, Stationary)
+    L = _check_lags(lags, order, stationary, dt_, max_steps)
+    if order not in L:
+        raise refusal(
+            "order",
+            f"{order} was asked for but lags has no entry {order}: (given: {sorted(map(str, lags))})",
+            f"add lags={{..., {order}: ...}} or lower order",
+        )
+    d = _derivatives(model, order)
+    start = _start(d, settings, control_variate, max_steps)
+    M, spacing = _check_windows(windows, window_spacing, stationary, L, dt_)
+    cv = _control_variate(control_variate, d, start.hstar, dt_)
+    outer = _schedule(L, d.m, dt_)
+    L_run = _windowed_lags(L, M, spacing) if M > 1 else L
+    sc = _schedule(L_run, d.m, dt_)
+    fold = _fold(outer, sc, M)
+    per_chunk = _chunks(d, sc, start.nburn, paths, settings.chunk, mem, bias_check)
+    EY = _control_means(d, sc, dt_, start.nburn, start.m0, cv, bias_check)
+    job = _Job(d, sc, dt_, start.nburn, start.m0, start.L0, seed, paths, bias_check, order, fold, cv, EY)
+    cpu0 = time.process_time()
+    results = _run_jobs(job, per_chunk, settings)
+    cpu = time.process_time() - cpu0 if settings.client is None else None
+    est = _collect(results, job, outer, L, start.label)
+    est.summary = dict(
+        burn_in=start.nburn * dt_, windows=M, window_spacing=spacing if M > 1 else None,
+        control_variate=cv is not None, cpu_seconds=cpu,
+    )  # fmt: skip
+    if (M > 1 or cv is not None) and cpu is not None and 1 in L and paths > 1:
+        est.summary.update(_variance_reduction(est, model, L, dt_, seed, start.burn_arg, cpu, mem))
+    if bias_check:
+        _warn_bias(est, outer)
+    return est
+
+
+#: estimate_kernels' defaults of the MonteCarlo fields it uses
+_DEFAULTS: dict[str, Any] = dict(
+    paths=DEFAULT_PATHS, seed=0, dt=DEFAULT_DT, burn_in="auto", chunk=None, max_memory=None, progress=None,
+    client=None,
+)  # fmt: skip
+
+
+def _check_request(
+    model: Any, order: Any, lags: Any, mc: Any, given: dict[str, Any], max_steps: Any, bias_check: Any
+) -> tuple[int, MonteCarlo, int, float]:
+    """Every argument check of estimate_kernels before any work: (order, the settings, max_steps, memory bound)."""
     if isinstance(model, Diffusion) and model.general_input:
         raise ModelError(
             "model: the input enters the drift nonlinearly (u1..um inside phi), and pathwise kernels kick the "
@@ -741,68 +808,62 @@ def estimate_kernels(
             "volterra_sym.model.input_channels.channel_model(model, order)[0] (MATH.md section 11)"
         )
     if lags is None:
-        raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
+        raise refusal("lags", "required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)", cls=InputError)
     if order is None and isinstance(lags, Mapping) and lags:
         keys = [k for k in lags if isinstance(k, (int, np.integer)) and not isinstance(k, bool)]
         order = max(keys) if keys else 1
     order = _check_order(order)
-    paths = check_count(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
-    seed = check_count(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
-    dt_ = check_positive(dt, "dt", allow_none=False)
-    assert dt_ is not None
-    max_steps = check_count(max_steps, "max_steps", 1, "give the largest number of Euler steps allowed")
-    if chunk is not None:
-        chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
-    assert mem is not None
-    if not isinstance(bias_check, bool):
-        raise ArgumentError(f"bias_check: expected True or False, received {describe(bias_check)}")
-    if progress is not None and not isinstance(progress, bool):
-        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
-    if not isinstance(model, Diffusion):
-        raise ModelError(
-            f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...), vs.load_model(path)), "
-            f"received {describe(model)}"
-        )
+    settings = resolve(mc, "estimate_kernels", _DEFAULTS, given)
+    assert settings.paths is not None and settings.dt is not None
+    paths, dt_ = settings.paths, settings.dt
+    max_steps = check_int(max_steps, "max_steps", minimum=1, remedy="give the largest number of Euler steps allowed")
+    mem = check_positive(limits.MC_MEMORY if settings.max_memory is None else settings.max_memory, "max_memory")
+    check_flag(bias_check, "bias_check")
+    check_model(model)
     if paths < limits.MIN_ESTIMATE_PATHS:
-        raise ArgumentError(
-            f"paths: {paths} path(s) give no standard error (sample std / sqrt(paths) needs at least "
-            f"MIN_ESTIMATE_PATHS = {limits.MIN_ESTIMATE_PATHS}); use paths >= {limits.MIN_ESTIMATE_PATHS} "
-            "(the error shrinks like 1/sqrt(paths)), or change the limit with "
-            "vs.limits.configure(min_estimate_paths=...)"
+        raise refusal(
+            "paths",
+            f"{paths} path(s) give no standard error (sample std / sqrt(paths) needs at least MIN_ESTIMATE_PATHS = "
+            f"{limits.MIN_ESTIMATE_PATHS})",
+            f"use paths >= {limits.MIN_ESTIMATE_PATHS} (the error shrinks like 1/sqrt(paths)), or change the limit "
+            "with vs.limits.configure(min_estimate_paths=...)",
         )
-    init = model.initial
-    stationary = isinstance(init, Stationary)
-    if burn_in is not None and check_burn_in(burn_in) != AUTO:  # a time in [0, dt * the step limit]
+    burn_in = settings.burn_in
+    if check_burn_in(burn_in) != AUTO:  # a time in [0, dt * the step limit]
         steps_limit = min(max_steps, limits.MAX_BURN_IN_STEPS)
-        b = burn_in
-        if (
-            isinstance(b, bool)
-            or not isinstance(b, (int, float, np.integer, np.floating))
-            or not math.isfinite(float(b))
-            or not 0 <= b <= steps_limit * dt_
-        ):
-            which = "max_steps" if max_steps < limits.MAX_BURN_IN_STEPS else "the limit MAX_BURN_IN_STEPS"
-            raise ArgumentError(
-                f"burn_in: expected a time in 0..{steps_limit * dt_:g} ({which} = {steps_limit} steps of dt = "
-                f"{dt_:g}), received {describe(burn_in)}; shorten burn_in=, use a larger dt=, or raise max_steps= / "
-                "vs.limits.configure(max_burn_in_steps=...)"
-            )
-    check_client(client)
-    L = _check_lags(lags, order, stationary, dt_, max_steps)
-    if order not in L:
-        raise ArgumentError(
-            f"order: {order} was asked for but lags has no entry {order}: (given: {sorted(map(str, lags))}); "
-            f"add lags={{..., {order}: ...}} or lower order"
-        )
-    d = _derivatives(model, order)
+        which = "max_steps" if max_steps < limits.MAX_BURN_IN_STEPS else "the limit MAX_BURN_IN_STEPS"
+        check_real_in_range(
+            burn_in, "burn_in", low=0, high=steps_limit * dt_, what="time",
+            remedy=f"{which} = {steps_limit} steps of dt = {dt_:g}; shorten burn_in=, use a larger dt=, or raise "
+            "max_steps= / vs.limits.configure(max_burn_in_steps=...)",
+        )  # fmt: skip
+    check_client(settings.client)
+    return order, settings, max_steps, mem
 
-    # ---- the start (one burn-in rule: checks/burn_in.py)
-    burn_arg = check_burn_in(burn_in, dt_)
+
+@dataclass
+class _Start:
+    """How the paths start: the burn-in (``burn_arg`` as asked, ``nburn`` steps of dt), the initial draw
+    h_0 = m0 + L0 z, its description, and the rest point the burn-in rule found (or None)."""
+
+    burn_arg: float | str
+    nburn: int
+    m0: np.ndarray
+    L0: np.ndarray
+    label: str
+    hstar: np.ndarray | None
+
+
+def _start(d: _Derivs, settings: MonteCarlo, control_variate: Any, max_steps: int) -> _Start:
+    """The start of the paths (one burn-in rule: checks/burn_in.py)."""
+    assert settings.dt is not None
+    dt_, init = settings.dt, d.model.initial
+    stationary = isinstance(init, Stationary)
+    burn_arg = check_burn_in(settings.burn_in, dt_)
     _check_control_variate(control_variate, d)
     hstar: np.ndarray | None = None
     if burn_arg != AUTO and not stationary:
-        raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+        raise refusal("burn_in", f"only used with a Stationary() start, but the model starts at {init!r}")
     if burn_arg == AUTO and stationary and d.parts is None:
         burn, _, hstar = relaxation_burn_in(d.model, dt_)
     elif burn_arg == AUTO:
@@ -811,25 +872,23 @@ def estimate_kernels(
         burn = float(burn_arg)
     if stationary and (burn_arg != AUTO or d.parts is None):
         m0, L0 = np.zeros(d.n), np.zeros((d.n, d.n))
-        start = "stationary (burn-in from h = 0)"
+        label = "stationary (burn-in from h = 0)"
     else:
         m0, S0 = initial_arrays(d.model, d.parts)
         L0 = sqrtm_psd(S0)
-        start = "stationary (exact Gaussian)" if stationary else repr(init)
+        label = "stationary (exact Gaussian)" if stationary else repr(init)
     nburn = int(math.ceil(burn / dt_ - 1e-9)) if burn > 0 else 0
     if nburn > max_steps:
-        raise ArgumentError(
-            f"burn_in: {burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}; shorten "
-            "burn_in= or raise max_steps="
+        raise refusal(
+            "burn_in",
+            f"{burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}",
+            "shorten burn_in= or raise max_steps=",
         )
-    M, spacing = _check_windows(windows, window_spacing, stationary, L, dt_)
-    cv = _control_variate(control_variate, d, hstar, dt_)
-    outer = _schedule(L, d.m, dt_)
-    L_run = _windowed_lags(L, M, spacing) if M > 1 else L
-    sc = _schedule(L_run, d.m, dt_)
-    fold = _fold(outer, sc, M)
+    return _Start(burn_arg, nburn, m0, L0, label, hstar)
 
-    # ---- memory and chunks
+
+def _chunks(d: _Derivs, sc: _Schedule, nburn: int, paths: int, chunk: int | None, mem: float, bias_check: bool) -> int:
+    """Seed blocks per chunk within ``mem`` bytes; the whole Monte Carlo work is checked against vs.limits first."""
     comp = 2 if bias_check else 1
     per_path = _bytes_per_path(d.n, sc.t_start.size, sc.q_start.size, sc.entries, d.p, d.r, comp)
     need_block = per_path * BLOCK
@@ -844,27 +903,30 @@ def estimate_kernels(
     limits.check_mc_work(paths, (sc.N + nburn) * (3 if bias_check else 1), width)
     nblocks = -(-paths // BLOCK)
     blocks_fit = max(1, int(mem // need_block))
-    per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
-    EY = _control_means(d, sc, dt_, nburn, m0, cv, bias_check)
-    job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order, fold, cv, EY)
-    steps = (sc.N + nburn) * comp
+    return min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
+
+
+def _run_jobs(job: _Job, per_chunk: int, settings: MonteCarlo) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Every seed block's statistics, in block order (locally, or as dask tasks with ``settings.client``)."""
+    paths, nblocks = job.paths, -(-job.paths // BLOCK)
+    steps = (job.sc.N + job.nburn) * (2 if job.bias_check else 1)
     desc = "volterra_sym.estimate_kernels"
-    cpu0 = time.process_time()
     try:
-        if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
+        if settings.client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
             from .distributed import run_blocks
 
-            results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
-        else:
-            results = []
-            prog = ProgressBar(progress, paths * steps, steps, desc)
-            try:
-                for b0 in range(0, nblocks, per_chunk):
-                    results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
-            finally:
-                prog.close()
+            client, chunked, progress = settings.client, settings.chunk is not None, settings.progress
+            return list(run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunked, progress, paths, desc))
+        results = []
+        prog = ProgressBar(settings.progress, paths * steps, steps, desc)
+        try:
+            for b0 in range(0, nblocks, per_chunk):
+                results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+        finally:
+            prog.close()
+        return results
     except SimulationError as exc:
-        singular = _singular_readout(model)
+        singular = _singular_readout(job.d.model)
         if singular and "non-finite kernel samples" in str(exc):  # finite states, so the readout is to blame
             raise SimulationError(
                 f"readout: {singular} is singular on states the paths reached (its gradient or Hessian is not "
@@ -872,7 +934,11 @@ def estimate_kernels(
                 "readout smooth on every state the model reaches, e.g. a polynomial or tanh"
             ) from None
         raise
-    cpu = time.process_time() - cpu0 if client is None else None
+
+
+def _collect(results: list, job: _Job, outer: _Schedule, L: dict, label: str) -> KernelEstimate:
+    """The per-block statistics merged in block order into a KernelEstimate (mean, SE, bias, corrected)."""
+    d, paths, bias_check = job.d, job.paths, job.bias_check
     nq = outer.entries * (3 if bias_check else 1)  # the estimate, its bias (coarse - fine), the corrected one
     stats = BlockStats(nq, d.p, None)
     for sizes, bmean, bM2 in results:
@@ -881,7 +947,7 @@ def estimate_kernels(
         stats.end_chunk()
     mean = stats.mean
     se = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
-    est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector, bias_check)
+    est = KernelEstimate(L, job.order, d.m, paths, job.seed, job.dt, job.nburn * job.dt, label, d.vector, bias_check)
     E = outer.entries
     for key, idx in outer.index.items():
         est._mean[key] = mean[idx]
@@ -894,14 +960,6 @@ def estimate_kernels(
         else:
             est._bias[key] = np.full_like(mean[idx], np.nan)
             est._bias_se[key] = np.full_like(mean[idx], np.nan)
-    est.summary = dict(
-        burn_in=nburn * dt_, windows=M, window_spacing=spacing if M > 1 else None,
-        control_variate=cv is not None, cpu_seconds=cpu,
-    )  # fmt: skip
-    if (M > 1 or cv is not None) and cpu is not None and 1 in L and paths > 1:
-        est.summary.update(_variance_reduction(est, model, L, dt_, seed, burn_arg, cpu, mem))
-    if bias_check:
-        _warn_bias(est, outer)
     return est
 
 
@@ -966,7 +1024,7 @@ def _variance_reduction(
 
 def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: float) -> tuple[int, float]:
     """(number of start windows per path, spacing between their origins in time)."""
-    M = check_count(windows, "windows", 1, "give the number of start windows per path, e.g. windows=8")
+    M = check_int(windows, "windows", minimum=1, remedy="give the number of start windows per path, e.g. windows=8")
     if M > 1 and not stationary:
         raise ArgumentError(
             f"windows: {M} start windows per path need a stationary start (time-shift averaging); the model starts "
@@ -976,7 +1034,7 @@ def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: fl
     if spacing is None:
         step = max(1, int(round(longest / dt)))
     else:
-        sp_ = check_positive(spacing, "window_spacing", allow_none=False)
+        sp_ = check_positive(spacing, "window_spacing")
         step = int(round(sp_ / dt))
         if step < 1 or abs(step * dt - sp_) > 1e-9 * max(1.0, sp_):
             raise ArgumentError(
@@ -1005,9 +1063,7 @@ def _fold(outer: _Schedule, inner: _Schedule, M: int) -> np.ndarray:
 
 def _check_control_variate(flag: Any, d: _Derivs) -> None:
     """control_variate must be a bool, and True only for a network model."""
-    if not isinstance(flag, bool):
-        raise ArgumentError(f"control_variate: expected True or False, received {describe(flag)}")
-    if flag and d.net is None:
+    if check_flag(flag, "control_variate") and d.net is None:
         raise ArgumentError(
             "control_variate: needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: "
             "vs.SRNN, vs.OU or a Diffusion of that form); use control_variate=False for this model"

@@ -1,0 +1,12 @@
+"""Models shared by several test files (built once; the conftest fixtures of the same names return them).
+
+Module-level so that ``pytest.mark.parametrize`` lists can name them too; a test that only needs one takes
+the fixture (``def test_x(tanh1): ...``).
+"""
+
+from __future__ import annotations
+
+import volterra_sym as vs
+
+#: the 1-D tanh SRNN dh = [-h + tanh(1.5 h + 0.3) + 0.8 eps u] dt + 0.7 dW, y = h (stationary start)
+TANH1 = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
