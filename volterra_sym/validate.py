@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -234,6 +234,41 @@ def check_choice(value: Any, name: str, choices: Sequence[str], *, lower: bool =
     return str(key)
 
 
+def check_kernel_order(n: Any, top: int, hint: str = "") -> int:
+    """A kernel order n in 1..top (``hint`` says where ``top`` comes from, e.g. " (the derived order)")."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= top:
+        raise ArgumentError(f"n: expected a kernel order in 1..{top}{hint}, received {describe(n)}")
+    return int(n)
+
+
+def check_component(component: Any, p: int) -> int:
+    """A readout component index in 0..p-1 (p: the number of readouts)."""
+    if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not 0 <= component < p:
+        raise ArgumentError(f"component: expected a readout index in 0..{p - 1}, received {describe(component)}")
+    return int(component)
+
+
+def check_int_sequence(values: Any, name: str, length: int, *, minimum: int = 0, what: str = "") -> tuple[int, ...]:
+    """``length`` integers >= ``minimum`` (``what`` says what each one is)."""
+    items = list(values) if isinstance(values, (tuple, list, np.ndarray)) else None
+    if (
+        items is None
+        or len(items) != length
+        or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum for x in items)
+    ):
+        said = f" ({what})" if what else ""
+        raise ArgumentError(f"{name}: expected {length} integers >= {minimum}{said}, received {describe(values)}")
+    return tuple(int(x) for x in items)
+
+
+def finite_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array of finite numbers (InputError naming ``name`` otherwise)."""
+    a = real_array(x, name)
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{name}: contains NaN or infinite values ({int(np.sum(~np.isfinite(a)))} of {a.size})")
+    return a
+
+
 def refusal(argument: str, reason: str, remedy: str = "", cls: type[VolterraError] = ArgumentError) -> VolterraError:
     """The error for a request that is well-formed but refused (a route that does not build something, a
     model outside a method's scope, a combination of arguments): ``raise refusal(...)``.
@@ -311,9 +346,7 @@ def check_response_model(model: Any, response: Any) -> None:
     """A given ``response`` must have been derived from ``model`` (equal after substituting parameter values)."""
     other = getattr(response, "model", None)
     if not isinstance(other, Diffusion):
-        raise ArgumentError(
-            f"response: expected a Response from vs.derive(model, ...), received {describe(response)}"
-        )
+        raise ArgumentError(f"response: expected a Response from vs.derive(model, ...), received {describe(response)}")
     why = same_model(model, other)
     if why:
         raise ModelError(
@@ -322,18 +355,22 @@ def check_response_model(model: Any, response: Any) -> None:
         )
 
 
-def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
+def check_index_tuple(k: Any, n: int, m: int, name: str = "k") -> tuple[int, ...]:
     """Input indices (k_1..k_n), 0-based, each in 0..m-1; None means (0,)*n when m == 1, and a
-    single integer means that channel at every position."""
+    single integer means that channel at every position (``name``: the argument's name)."""
     if k is None:
         if m != 1:
-            raise ArgumentError(f"k: the model has {m} inputs; give the input indices k=(k1, ..., k{n}) (0-based)")
+            raise ArgumentError(
+                f"{name}: the model has {m} inputs; give the input indices {name}=(k1, ..., k{n}) (0-based)"
+            )
         return (0,) * n
     items = list(k) if isinstance(k, (tuple, list, np.ndarray)) else [k] * n
     if len(items) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in items):
-        raise ArgumentError(f"k: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
+        raise ArgumentError(f"{name}: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
     if any(not 0 <= int(x) < m for x in items):
-        raise ArgumentError(f"k: input indices are 0-based and below m = {m} (the number of inputs), received {k!r}")
+        raise ArgumentError(
+            f"{name}: input indices are 0-based and below m = {m} (the number of inputs), received {k!r}"
+        )
     return tuple(int(x) for x in items)
 
 

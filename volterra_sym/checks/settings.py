@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, describe
-from ..validate import check_choice, check_flag, check_int, check_positive
+from ..errors import describe
+from ..validate import check_choice, check_flag, check_int, check_positive, refusal
 from .burn_in import check_burn_in
 
 __all__ = ["DEFAULT_PATHS", "VERIFY_PATHS", "DEFAULT_DT", "SCHEMES", "MonteCarlo", "resolve"]
@@ -128,23 +128,23 @@ def resolve(mc: Any, where: str, defaults: dict[str, Any], given: dict[str, Any]
     if mc is None:
         mc = MonteCarlo()
     elif not isinstance(mc, MonteCarlo):
-        raise ArgumentError(f"mc: expected a vs.MonteCarlo(paths=..., seed=..., ...), received {describe(mc)}")
+        raise refusal("mc", f"expected a vs.MonteCarlo(paths=..., seed=..., ...), received {describe(mc)}")
     updates: dict[str, Any] = {}
     for name, value in given.items():
         current = getattr(mc, name)
         if value is None or _same(value, defaults.get(name)) or _same(value, current):  # None: not given
             continue
         if current is not None:
-            raise ArgumentError(
-                f"{name}: given as {describe(value)} and as mc.{name} = {describe(current)}; give it once (drop "
-                f"{name}=, or pass mc=dataclasses.replace(mc, {name}=...))"
+            raise refusal(
+                name,
+                f"given as {describe(value)} and as mc.{name} = {describe(current)}",
+                f"give it once (drop {name}=, or pass mc=dataclasses.replace(mc, {name}=...))",
             )
         updates[name] = value
     unused = [f for f in FIELDS if f not in defaults and getattr(mc, f) is not None]
     if unused:
-        raise ArgumentError(
-            f"mc: {where} does not use mc.{unused[0]} (= {describe(getattr(mc, unused[0]))}); leave it None"
-        )
+        used = f"{where} does not use mc.{unused[0]} (= {describe(getattr(mc, unused[0]))})"
+        raise refusal("mc", used, "leave it None")
     out = replace(mc, **updates) if updates else mc
     return out.with_defaults(**defaults)
 

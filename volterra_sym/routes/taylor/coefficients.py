@@ -43,7 +43,14 @@ from ... import limits
 from ...algebra.expectations import InitialExpectation
 from ...errors import ArgumentError, NotAnalyticError, describe
 from ...model.diffusion import Diffusion, Stationary
-from ...validate import check_derive_request, check_int, check_lag_degree, derive_advice
+from ...validate import (
+    check_component,
+    check_derive_request,
+    check_int,
+    check_kernel_order,
+    check_lag_degree,
+    derive_advice,
+)
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -430,8 +437,7 @@ class TaylorKernels:
 
     # ---- indexing -------------------------------------------------------------------
     def _key(self, n: int, k: Any, p: Any) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.order:
-            raise ArgumentError(f"n: expected an order 1..{self.order}, received {describe(n)}")
+        n = check_kernel_order(n, self.order)
         kk = (k,) if isinstance(k, int) else tuple(k)
         pp = (p,) if isinstance(p, int) else tuple(p)
         if len(kk) != n or any(not isinstance(x, int) or not 0 <= x < self.model.m for x in kk):
@@ -518,8 +524,7 @@ def taylor_kernels(
     order = check_derive_request(model, order)
     lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
-    if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
-        raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
+    component = check_component(component, model.p)
     _check_analytic(model)
     limits.check_model_size(model)
     return TaylorKernels(model, order, lag_degree, dps, component, engine)
