@@ -10,3 +10,7 @@ import volterra_sym as vs
 
 #: the 1-D tanh SRNN dh = [-h + tanh(1.5 h + 0.3) + 0.8 eps u] dt + 0.7 dW, y = h (stationary start)
 TANH1 = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+
+#: the 1-D Ornstein-Uhlenbeck model dh = [-h + eps u] dt + 0.5 dW, y = h (stationary start): the smallest
+#: model every entry point accepts, used by the guard tests to reach a check
+OU1 = vs.OU(1.0, 1.0, 0.5, readout="h1")
