@@ -137,6 +137,43 @@ def input_samples(u: Any, t: np.ndarray, m: int, *, allow_none: bool = False) ->
     return U
 
 
+def input_batch(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Input samples on ``grid`` as (B, L, m) and the leading batch shape ('()' for a single input): ``u`` is a
+    callable u(t) -> number or (m,), or samples (L,), (L, m) or a batch (..., L, m) (the response features)."""
+    if callable(u):
+        try:
+            raw = [u(float(s)) for s in grid]
+            if any(np.iscomplexobj(r) for r in raw):
+                raise InputError("u: the callable returned complex values; the input signal must be real")
+            rows = [np.atleast_1d(np.asarray(r, dtype=float)) for r in raw]
+            values = np.stack(rows)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"u: the callable must return a number or an array of shape (m,) for a time t, "
+                f"calling it failed with {exc!r}"
+            ) from None
+        if values.ndim != 2:
+            raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
+    else:
+        if np.iscomplexobj(u):
+            raise InputError("u: received complex samples; the input signal must be real")
+        try:
+            values = np.asarray(u, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
+        if values.ndim == 1:
+            values = values[:, None]
+    if values.ndim < 2 or values.shape[-2] != grid.size or values.shape[-1] < 1:
+        raise InputError(
+            f"u: expected samples of shape (L,), (L, m) or (..., L, m) with L = len(t) = {grid.size}, "
+            f"received shape {values.shape}; a batch of scalar inputs has shape (B, L, 1)"
+        )
+    if not np.all(np.isfinite(values)):
+        raise InputError("u: the input contains NaN or infinite values; clean or interpolate it first")
+    lead = values.shape[:-2]
+    return values.reshape(-1, grid.size, values.shape[-1]), lead
+
+
 def check_eps(eps: Any, order: int = 1) -> float:
     """The input amplitude: a finite real number whose powers up to ``order`` are finite floats."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
@@ -411,6 +448,45 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str
         bad = tuple(int(x) for x in np.argwhere(L < 0)[0])
         raise InputError(f"{name}{list(bad)}: received the negative lag {L[bad]}; lags are >= 0")
     return L
+
+
+def check_frequencies(omegas: Sequence[Any], n: int, *, real: bool, name: str = "omega") -> list[np.ndarray]:
+    """n frequency arrays broadcast together: finite, non-empty, at most ``limits.MAX_FREQUENCY_POINTS`` points;
+    complex values only when ``real`` is False."""
+    if len(omegas) != n:
+        raise ArgumentError(f"{name}: H_{n} takes {n} frequencies (omega_1..omega_{n}), received {len(omegas)}")
+    arrs = []
+    for j, w in enumerate(omegas):
+        label = f"{name}{j + 1}" if n > 1 else name
+        if isinstance(w, (str, bytes)) or w is None:
+            raise InputError(f"{label}: expected numbers, received {describe(w)}")
+        if real and np.iscomplexobj(w):
+            raise InputError(
+                f"{label}: received complex frequencies; this transfer function is known on the real axis only "
+                "(a Monte Carlo estimate): give real omega"
+            )
+        try:
+            a = np.asarray(w, dtype=complex if np.iscomplexobj(w) else float)
+        except (TypeError, ValueError):
+            raise InputError(f"{label}: expected real or complex numbers, received {describe(w)}") from None
+        if a.size == 0:
+            raise InputError(f"{label}: received an empty array; give at least one frequency")
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"{label}: received non-finite values (NaN or inf); frequencies must be finite")
+        arrs.append(a)
+    try:
+        out = np.broadcast_arrays(*arrs)
+    except ValueError:
+        raise InputError(
+            f"{name}: the {n} frequency arrays have shapes {[a.shape for a in arrs]}, which do not broadcast together"
+        ) from None
+    size = out[0].size
+    if size > limits.MAX_FREQUENCY_POINTS:
+        raise InputError(
+            f"{name}: {size} frequency points exceed the limit MAX_FREQUENCY_POINTS = {limits.MAX_FREQUENCY_POINTS}; "
+            "evaluate in chunks, or raise it with vs.limits.configure(max_frequency_points=...)"
+        )
+    return [np.asarray(a, dtype=complex) for a in out]
 
 
 @overload

@@ -58,7 +58,6 @@ import sympy as sp
 
 from .. import limits
 from ..errors import (
-    ArgumentError,
     InputError,
     ModelError,
     NotAnalyticError,
@@ -70,6 +69,7 @@ from ..model import Diffusion, Stationary
 from ..model.structure import NetworkStructure, network_structure
 from ..validate import (
     check_flag,
+    check_index_tuple,
     check_int,
     check_lag_array,
     check_model,
@@ -138,26 +138,8 @@ class KernelEstimate:
 
     def _key(self, n: Any, k: Any) -> tuple[int, tuple[int, ...]]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in self.lags:
-            raise ArgumentError(f"n: expected one of the estimated orders {sorted(self.lags)}, received {describe(n)}")
-        n = int(n)
-        if k is None:
-            if self.m != 1:
-                raise ArgumentError(
-                    f"k: the model has {self.m} input channels; give the {n} input indices k=(k_1, ..., k_n), 0-based"
-                )
-            ks: tuple[int, ...] = (0,) * n
-        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-            ks = (int(k),) * n
-        else:
-            try:
-                ks = tuple(int(x) for x in k if not isinstance(x, bool) and isinstance(x, (int, np.integer)))
-            except TypeError:
-                raise ArgumentError(f"k: expected {n} input indices (k_1..k_{n}), received {describe(k)}") from None
-            if len(ks) != n or len(ks) != len(list(k)):
-                raise ArgumentError(f"k: expected {n} integer input indices (k_1..k_{n}), received {describe(k)}")
-        if any(not 0 <= x < self.m for x in ks):
-            raise ArgumentError(f"k: input indices are 0-based and below m = {self.m}, received {describe(k)}")
-        return n, ks
+            raise refusal("n", f"expected one of the estimated orders {sorted(self.lags)}, received {describe(n)}")
+        return int(n), check_index_tuple(k, int(n), self.m)
 
     def _get(self, table: dict, n: Any, k: Any) -> np.ndarray:
         key = self._key(n, k)
@@ -179,7 +161,7 @@ class KernelEstimate:
 
     def _need_bias(self, what: str) -> None:
         if not self.bias_checked:
-            raise ArgumentError(f"{what}: this estimate was run with bias_check=False; rerun with bias_check=True")
+            raise refusal(what, "this estimate was run with bias_check=False", "rerun with bias_check=True")
 
     def bias_stderr(self, n: int, k: Any = None) -> np.ndarray:
         """Standard error of :meth:`bias` (paired: the dt/2 run shares the Brownian increments)."""
@@ -414,35 +396,36 @@ def _network_derivatives(num: Diffusion, net: NetworkStructure, order: int) -> _
 
 def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: int) -> dict[int, np.ndarray]:
     if not isinstance(lags, Mapping) or not lags:
-        raise InputError(
-            f"lags: expected a dict {{order: array}}, e.g. {{1: taus, 2: pairs}}, received {describe(lags)}"
-        )
+        why = f"expected a dict {{order: array}}, e.g. {{1: taus, 2: pairs}}, received {describe(lags)}"
+        raise refusal("lags", why, cls=InputError)
     out: dict[int, np.ndarray] = {}
     for n, raw in lags.items():
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= order:
-            raise InputError(
-                f"lags: keys are kernel orders 1..order={order}, received key {describe(n)}; raise order= or "
-                "drop the key"
-            )
+            why = f"keys are kernel orders 1..order={order}, received key {describe(n)}"
+            raise refusal("lags", why, "raise order= or drop the key", InputError)
         n = int(n)
         width = n if stationary else n + 1
         L = check_lag_array(raw, width, stationary=stationary, name=f"lags[{n}]").reshape(-1, width)
         if L.shape[0] == 0:
-            raise InputError(f"lags[{n}]: received no lags; give at least one row of shape ({width},)")
+            raise refusal(f"lags[{n}]", "received no lags", f"give at least one row of shape ({width},)", InputError)
         steps = np.rint(L / dt)
         off = np.abs(steps * dt - L) > 1e-9 * np.maximum(1.0, np.abs(L))
         if np.any(off):
             bad = tuple(int(x) for x in np.argwhere(off)[0])
-            raise InputError(
-                f"lags[{n}]{list(bad)}: {float(L[bad]):g} is not a multiple of dt = {float(dt):g}; give lags on the "
-                "dt grid or a dt that divides every lag"
+            raise refusal(
+                f"lags[{n}]{list(bad)}",
+                f"{float(L[bad]):g} is not a multiple of dt = {float(dt):g}",
+                "give lags on the dt grid or a dt that divides every lag",
+                InputError,
             )
         total = int(steps.sum(axis=1).max())
         if total > max_steps:
-            raise InputError(
-                f"lags[{n}]: the largest total time {total * dt:g} (sum of the lags and s_n) needs {total} steps "
-                f"of dt = {dt:g}, more than max_steps = {max_steps}; use shorter lags, a larger dt, or raise "
-                "max_steps="
+            raise refusal(
+                f"lags[{n}]",
+                f"the largest total time {total * dt:g} (sum of the lags and s_n) needs {total} steps of dt = {dt:g}, "
+                f"more than max_steps = {max_steps}",
+                "use shorter lags, a larger dt, or raise max_steps=",
+                InputError,
             )
         out[n] = L
     return out
@@ -677,15 +660,15 @@ def _bridge_stream(seed: int, block: int) -> np.random.Generator:
 
 
 def _check_order(order: Any) -> int:
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise ArgumentError(f"order: expected a kernel order 1 or 2, received {describe(order)}")
+    order = check_int(order, "order", minimum=1, hint=" (a kernel order 1 or 2)")
     if order > MAX_ESTIMATE_ORDER:
-        raise ArgumentError(
-            f"order: the pathwise estimator supports orders 1..{MAX_ESTIMATE_ORDER}, received {order}; order 3 needs "
-            "the third variation of the flow, which is not implemented. Estimate K^(3) with a derivation route "
-            "(vs.derive(model, 3)) or the response of vs.simulate_response"
+        raise refusal(
+            "order",
+            f"the pathwise estimator supports orders 1..{MAX_ESTIMATE_ORDER}, received {order}; order 3 needs the "
+            "third variation of the flow, which is not implemented",
+            "estimate K^(3) with a derivation route (vs.derive(model, 3)) or the response of vs.simulate_response",
         )
-    return int(order)
+    return order
 
 
 def _bytes_per_path(n: int, T: int, Q2: int, entries: int, p: int, r: int, companions: int) -> int:
@@ -1026,9 +1009,11 @@ def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: fl
     """(number of start windows per path, spacing between their origins in time)."""
     M = check_int(windows, "windows", minimum=1, remedy="give the number of start windows per path, e.g. windows=8")
     if M > 1 and not stationary:
-        raise ArgumentError(
-            f"windows: {M} start windows per path need a stationary start (time-shift averaging); the model starts "
-            "at a point or a Gaussian law: use windows=1"
+        raise refusal(
+            "windows",
+            f"{M} start windows per path need a stationary start (time-shift averaging); the model starts at a "
+            "point or a Gaussian law",
+            "use windows=1",
         )
     longest = max(float(np.max(np.sum(v, axis=1))) for v in L.values())
     if spacing is None:
@@ -1037,9 +1022,8 @@ def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: fl
         sp_ = check_positive(spacing, "window_spacing")
         step = int(round(sp_ / dt))
         if step < 1 or abs(step * dt - sp_) > 1e-9 * max(1.0, sp_):
-            raise ArgumentError(
-                f"window_spacing: {spacing!r} is not a positive multiple of dt = {dt!r}; give a multiple of dt"
-            )
+            why = f"{spacing!r} is not a positive multiple of dt = {dt!r}"
+            raise refusal("window_spacing", why, "give a multiple of dt")
     return M, step * dt
 
 
@@ -1064,9 +1048,11 @@ def _fold(outer: _Schedule, inner: _Schedule, M: int) -> np.ndarray:
 def _check_control_variate(flag: Any, d: _Derivs) -> None:
     """control_variate must be a bool, and True only for a network model."""
     if check_flag(flag, "control_variate") and d.net is None:
-        raise ArgumentError(
-            "control_variate: needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: "
-            "vs.SRNN, vs.OU or a Diffusion of that form); use control_variate=False for this model"
+        raise refusal(
+            "control_variate",
+            "needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: vs.SRNN, vs.OU or a "
+            "Diffusion of that form)",
+            "use control_variate=False for this model",
         )
 
 
