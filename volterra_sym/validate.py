@@ -204,19 +204,27 @@ def check_model(model: Any, where: str = "model") -> Any:
 
 
 def check_int(
-    value: Any, name: str, *, minimum: int, maximum: int | None = None, hint: str = "", remedy: str = ""
+    value: Any,
+    name: str,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    hint: str = "",
+    remedy: str = "",
+    what: str = "an integer",
 ) -> int:
     """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted).
 
     ``hint`` is said after the range ("expected an integer >= 1 (the number of paths)"), ``remedy``
-    after what was received ("...; give the number of Monte Carlo paths, e.g. paths=10000")."""
+    after what was received ("...; give the number of Monte Carlo paths, e.g. paths=10000"), ``what`` names
+    the kind of integer ("a positive integer >= 1")."""
     tail = f"; {remedy}" if remedy else ""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}{hint}, received {describe(value)}{tail}")
+        raise ArgumentError(f"{name}: expected {what} >= {minimum}{hint}, received {describe(value)}{tail}")
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         rng = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ArgumentError(f"{name}: expected an integer {rng}{hint}, received {value}{tail}")
+        raise ArgumentError(f"{name}: expected {what} {rng}{hint}, received {value}{tail}")
     return value
 
 
