@@ -272,10 +272,7 @@ RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
     "learn/readout.py": (13, "not yet converted: ridge readout checks"),
     "numerics/codegen.py": (9, "not yet converted: generated-module argument checks (they must run standalone)"),
     "numerics/simplex_quadrature.py": (8, "not yet converted: quadrature order/points checks"),
-    "plots.py": (7, "not yet converted: plot argument checks"),
     "routes/galerkin/route.py": (8, "not yet converted: Galerkin prediction/estimate refusals"),
-    "routes/galerkin/weights.py": (6, "not yet converted: weight specification checks"),
-    "routes/taylor/coefficients.py": (3, "not yet converted: Taylor coefficient index checks (k, p, degree)"),
 }
 
 

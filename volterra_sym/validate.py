@@ -314,6 +314,13 @@ def finite_array(x: Any, name: str) -> np.ndarray:
     return a
 
 
+def check_instance(value: Any, name: str, types: type | tuple[type, ...], what: str) -> Any:
+    """``value`` must be an instance of ``types`` (``what`` names it for the message, e.g. "a Response")."""
+    if not isinstance(value, types):
+        raise ArgumentError(f"{name}: expected {what}, received {describe(value)}")
+    return value
+
+
 def refusal(argument: str, reason: str, remedy: str = "", cls: type[VolterraError] = ArgumentError) -> VolterraError:
     """The error for a request that is well-formed but refused (a route that does not build something, a
     model outside a method's scope, a combination of arguments): ``raise refusal(...)``.
@@ -414,7 +421,7 @@ def check_index_tuple(k: Any, n: int, m: int, name: str = "k") -> tuple[int, ...
         raise ArgumentError(f"{name}: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
     if any(not 0 <= int(x) < m for x in items):
         raise ArgumentError(
-            f"{name}: input indices are 0-based and below m = {m} (the number of inputs), received {k!r}"
+            f"{name}: expected input indices 0-based and below m = {m} (the number of inputs), received {k!r}"
         )
     return tuple(int(x) for x in items)
 
