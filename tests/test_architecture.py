@@ -271,8 +271,6 @@ RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
     "learn/inputs.py": (14, "not yet converted: series/batch checks of the learn inputs"),
     "learn/readout.py": (13, "not yet converted: ridge readout checks"),
     "numerics/codegen.py": (9, "not yet converted: generated-module argument checks (they must run standalone)"),
-    "numerics/simplex_quadrature.py": (8, "not yet converted: quadrature order/points checks"),
-    "routes/galerkin/route.py": (8, "not yet converted: Galerkin prediction/estimate refusals"),
 }
 
 
