@@ -265,8 +265,6 @@ RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
     "checks/burn_in.py": (3, "the one burn-in rule: 'auto' or a time, and its steps within MAX_GRID_POINTS"),
     "checks/distributed.py": (3, "the dask client: address form and type (a network check, not a value check)"),
     "limits.py": (10, "the limits' own refusals (configure(), and requests beyond a limit, naming the limit)"),
-    # not yet converted (issue 18 item 4 left open for these files: argument checks written by hand)
-    "importers/noisy_rnn.py": (12, "not yet converted: state-dict checks of the NoisyRNN importer"),
     # scikit-learn's conventions: every bad fit/predict argument is an InputError (a ValueError) whose words
     # check_estimator matches ("Complex data not supported", ...); not converted (a later step could move the
     # series/batch parser into validate.py keeping those words)

@@ -254,7 +254,7 @@ def check_real_in_range(
     what: str = "a number",
     remedy: str = "",
 ) -> float:
-    """A finite real number in [low, high] (``open_low``: low excluded); bools and non-numbers refused.
+    """A finite real number in [low, high] (``open_low``: low excluded); bools, non-numbers, NaN and inf refused.
 
     The message says ``what`` was expected ("a probability", "a tolerance", ...) and the range."""
     lo = "" if low is None else (f"> {low:g}" if open_low else f">= {low:g}")
@@ -266,7 +266,7 @@ def check_real_in_range(
     x = float(value)
     ok = math.isfinite(x) and (low is None or (x > low if open_low else x >= low)) and (high is None or x <= high)
     if not ok:
-        raise ArgumentError(f"{name}: expected a finite {expected}, received {value!r}{tail}")
+        raise ArgumentError(f"{name}: expected {expected}, received {value!r}{tail}")
     return x
 
 
