@@ -364,7 +364,7 @@ def _learn():
 
 
 # --------------------------------------------------------------------------- models and derive requests
-# (moved from tests/test_model_errors.py: bad input to models and derive() gives clear VolterraErrors)
+# (the former model-errors test file: bad input to models and derive() gives clear VolterraErrors)
 
 
 @pytest.mark.parametrize(
