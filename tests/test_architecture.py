@@ -261,9 +261,7 @@ RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
     "routes/small_noise/numeric.py": (2, "small_noise engine refusals; being extended in parallel"),
     "routes/small_noise/numeric_route.py": (3, "small_noise engine refusals; being extended in parallel"),
     "routes/small_noise/route.py": (7, "small_noise engine refusals; being extended in parallel"),
-    # the one rule of a concept, used by every entry point (moving it would only rename the place)
-    "checks/burn_in.py": (3, "the one burn-in rule: 'auto' or a time, and its steps within MAX_GRID_POINTS"),
-    "checks/distributed.py": (3, "the dask client: address form and type (a network check, not a value check)"),
+    # the limits, stated once: configure() and requests beyond a limit, naming the limit
     "limits.py": (10, "the limits' own refusals (configure(), and requests beyond a limit, naming the limit)"),
     # scikit-learn's conventions: every bad fit/predict argument is an InputError (a ValueError) whose words
     # check_estimator matches ("Complex data not supported", ...); not converted (a later step could move the
