@@ -93,3 +93,14 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         return code, out, err
 
     return run
+
+
+# --------------------------------------------------------------------------- shared models
+
+
+@pytest.fixture(scope="session")
+def tanh1() -> Any:
+    """The 1-D tanh SRNN dh = [-h + tanh(1.5 h + 0.3) + 0.8 eps u] dt + 0.7 dW, y = h (stationary start)."""
+    from models import TANH1
+
+    return TANH1

@@ -242,3 +242,55 @@ def test_lazy_exports_are_declared_for_type_checkers():
                     declared[alias.asname or alias.name] = module
     assert lazy, "volterra_sym/__init__.py has no _LAZY table"
     assert declared == lazy
+
+
+# --------------------------------------------------------------------------- validation in one place (issue 18, item 4)
+
+#: files that still raise ArgumentError / InputError themselves, with how many raises and why; every other file
+#: checks its arguments through volterra_sym/validate.py (check_int, check_positive, check_real_in_range,
+#: check_choice, check_flag, ...) and words its refusals with validate.refusal(argument, reason, remedy).
+#: The counts are exact: a file that gains a raise fails, and so does one that loses one until its entry is
+#: lowered (or removed), so this list stays the true list of what is left.
+RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
+    # the schema of the routes' options (the other place the issue names)
+    "routes/options.py": (4, "the routes' option schema: its own type/range checks of every declared option"),
+    "routes/base.py": (3, "the option schema's checks of a call (unknown option, required option, order=None)"),
+    "routes/__init__.py": (1, "the route registry's refusal of an unknown method, with its lookalike note"),
+    # engines being extended in parallel (helpers snk2 and sncf): left alone on purpose
+    # the limits, stated once: configure() and requests beyond a limit, naming the limit
+    "limits.py": (10, "the limits' own refusals (configure(), and requests beyond a limit, naming the limit)"),
+    # scikit-learn's conventions: every bad fit/predict argument is an InputError (a ValueError) whose words
+    # check_estimator matches ("Complex data not supported", ...); not converted (a later step could move the
+    # series/batch parser into validate.py keeping those words)
+    "learn/estimators.py": (3, "scikit-learn conventions for X (check_estimator expectations)"),
+    "learn/inputs.py": (14, "scikit-learn conventions: series/batch checks of the learn inputs"),
+    "learn/readout.py": (13, "scikit-learn conventions: ridge readout checks"),
+}
+
+
+def _argument_raises(tree: ast.AST) -> int:
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            f = node.exc.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            count += name in ("ArgumentError", "InputError")
+    return count
+
+
+def test_argument_errors_are_raised_through_validate():
+    """``raise ArgumentError(...)`` / ``raise InputError(...)`` only in validate.py and the allowlist above."""
+    found = {}
+    for module, path in MODULES.items():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel != "validate.py":
+            count = _argument_raises(TREES[module])
+            if count:
+                found[rel] = count
+    extra = {f: c for f, c in found.items() if f not in RAISE_ALLOWLIST}
+    assert not extra, (
+        "raise ArgumentError/InputError outside validate.py (use a validate.check_* function, or raise "
+        f"validate.refusal(argument, reason, remedy)): {extra}"
+    )
+    wrong = {f: (found.get(f, 0), n) for f, (n, _) in RAISE_ALLOWLIST.items() if found.get(f, 0) != n}
+    assert not wrong, f"RAISE_ALLOWLIST counts (found, listed) out of date: {wrong}"

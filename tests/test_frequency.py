@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from models import TANH1
 
 import volterra_sym as vs
 
@@ -22,7 +23,6 @@ W = np.array([[0.5, -1.2], [1.2, 0.3]])
 B = np.array([0.2, -0.1])
 C = np.array([1.0, 0.5])
 LIN2 = vs.SRNN(GAMMA, W.tolist(), B.tolist(), C=C.tolist(), sigma=0.6, readout="h1**2 + h2")
-TANH1 = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
 OMEGA = np.array([-2.5, -0.7, 0.0, 0.4, 1.3, 3.0])
 
 

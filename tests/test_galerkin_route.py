@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+from models import TANH1
 from oracles import (
     check_stated_error,
     finite_difference_kernel_diagonal,
@@ -29,7 +30,6 @@ from volterra_sym.cli import main
 OU2 = vs.OU(
     [[1.0, 0.8], [-0.4, 1.5]], [[1.0, 0.0], [0.5, 1.0]], 0.6, c=[0.2, -0.1], readout="h1**2*h2 + 0.3*h2**3 - h1"
 )
-TANH1 = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
 ROT2 = vs.SRNN(
     [[1, 0], [0, 1]], [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], [1, 0.5], 0.6, activation="tanh", readout="h1"
 )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from models import OU1
 
 import volterra_sym as vs
 from volterra_sym import limits
@@ -158,7 +159,7 @@ def test_simulation_memory_includes_the_per_grid_statistics():
 
 
 def test_quadrature_memory_is_proportional_to_the_request():
-    resp = vs.derive(vs.OU(1.0, 1.0, 0.5, readout="h1"))
+    resp = vs.derive(OU1)
     kernel = resp.lower().kernel(1, (0,))
 
     def peak(points):
@@ -200,8 +201,8 @@ def test_configure_validates_and_restores():
 # --------------------------------------------------------------------------- members found while fixing
 
 
-def test_generator_cells_beyond_the_limit_are_refused_before_allocating(fast):
-    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+def test_generator_cells_beyond_the_limit_are_refused_before_allocating(fast, tanh1):
+    tanh = tanh1
     message = fast(lambda: vs.derive(tanh, 1, method="generator", cells=10**7), vs.GridError)
     assert message.startswith("cells") and "MAX_GENERATOR_CELLS" in message
 
@@ -220,8 +221,8 @@ def test_expectation_of_a_huge_polynomial_is_refused_not_a_recursion_error(fast)
     assert message.startswith("g") and "MAX_DEGREE" in message
 
 
-def test_burn_in_steps_are_checked_before_allocating(fast):
-    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+def test_burn_in_steps_are_checked_before_allocating(fast, tanh1):
+    tanh = tanh1
     message = fast(lambda: vs.simulate(tanh, None, T, 100, burn_in=1e12), vs.ArgumentError)  # as burn_in=-1
     assert message.startswith("burn_in") and "burn_in_dt" in message
     message = fast(lambda: vs.simulate(OU, None, T, 100, substeps=10**9), vs.InputError)
@@ -261,7 +262,7 @@ def test_kernel_count_is_checked_when_the_order_comes_from_the_readout(fast):
 
 
 def test_kernel_estimates_refuse_1e12_paths_up_front(fast):
-    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    model = OU1
     message = fast(lambda: vs.estimate_kernels(model, lags={1: np.linspace(0, 1, 11)}, paths=10**12))
     assert message.startswith("paths") and "MAX_MC_WORK" in message
 
@@ -343,7 +344,7 @@ def test_feature_sizes_are_limits_checked_before_any_work(fast, make, argument, 
 def test_readout_feature_degree_is_a_limit_and_not_truncated(fast):
     """Issue 24: ReadoutRegression(feature_degree=10**6) was unbounded and 2.7 was truncated silently."""
     learn = _learn()
-    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    model = OU1
     for value in (10**6, 2.7, "a"):
         est = learn.ReadoutRegression(model, ["h1"], order=1, feature_degree=value)
         message = fast(lambda e=est: e.fit(_series(), np.zeros(3)), ReadoutError)
@@ -408,7 +409,7 @@ def test_kernel_taylor_orders_and_digits_are_limits(fast, cubic_galerkin):
 @pytest.mark.parametrize("burn_in", [-1, 1e9, float("nan"), "a"])
 def test_estimate_burn_in_has_one_rule(fast, burn_in):
     """Issue 23: burn_in=1e9 was a SimulationError and burn_in=-1 an ArgumentError."""
-    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    model = OU1
     message = fast(
         lambda: vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=100, burn_in=burn_in), vs.ArgumentError
     )
@@ -419,7 +420,7 @@ def test_estimate_burn_in_has_one_rule(fast, burn_in):
 
 def test_estimate_needs_two_paths_for_a_standard_error(fast):
     """Issue 24: paths=1 returned stderr = inf silently (and JSON with Infinity)."""
-    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    model = OU1
     message = fast(lambda: vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=1), vs.ArgumentError)
     assert message.startswith("paths") and "MIN_ESTIMATE_PATHS" in message
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from models import OU1
 
 import volterra_sym as vs
 from volterra_sym import limits
@@ -190,10 +191,10 @@ def test_overlong_number_literals_speak_about_the_input(fast):
     assert "5000 digits" in message and "set_int_max_str_digits" not in message
 
 
-def test_method_and_option_lookalikes_are_explained(fast):
+def test_method_and_option_lookalikes_are_explained(fast, tanh1):
     message = fast(lambda: vs.derive(OU, method="\u0435xact"), vs.ArgumentError)
     assert "U+0435" in message and "U+0065" in message
-    tanh = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+    tanh = tanh1
     message = fast(lambda: vs.derive(tanh, 1, method="taylor", **{"l\u0430g_degree": 2}), vs.ArgumentError)
     assert "U+0430" in message
 
@@ -292,7 +293,7 @@ def test_json_is_strict_everywhere_null_with_a_reason():
     data = _strict(json_text({"a": [1.0, float("inf")], "b": {"c": float("nan")}, "d": np.float64(2.0)}))
     assert data["a"] == [1.0, None] and data["b"]["c"] is None and data["d"] == 2.0
     assert data["null_values"]["at"] == ["a[1] (inf)", "b.c (nan)"] and "finite" in data["null_values"]["reason"]
-    est = vs.estimate_kernels(vs.OU(1.0, 1.0, 0.5, readout="h1"), lags={1: [0.0]}, paths=64, bias_check=False)
+    est = vs.estimate_kernels(OU1, lags={1: [0.0]}, paths=64, bias_check=False)
     kernel = _strict(json_text(est.to_json()))["kernels"][0]
     assert kernel["bias"] is None and "bias_check=False" in kernel["bias_note"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from models import OU1
 
 import volterra_sym as vs
 from volterra_sym import limits
@@ -96,7 +97,7 @@ def test_taylor_horizon_warning_is_not_later_than_the_true_horizon():
 def test_verify_cannot_pass_where_the_standard_error_is_undefined():
     """The root of the verdict: a report whose Monte Carlo standard error is not finite (one path,
     overflowing statistics) does not pass there, whoever built it."""
-    model = vs.OU(1.0, 1.0, 0.5, readout="h1")
+    model = OU1
     report = vs.verify(model, U, T, paths=200, seed=3)
     assert report.passed
     broken = dataclasses.replace(report, mc_stderr=np.full_like(report.mc_stderr, np.inf))
@@ -193,7 +194,7 @@ def test_readout_regression_passes_check_estimator_with_stated_exceptions():
     from volterra_sym.learn import READOUT_EXPECTED_FAILED_CHECKS, ReadoutRegression
 
     assert all(len(reason) > 40 for reason in READOUT_EXPECTED_FAILED_CHECKS.values())
-    est = ReadoutRegression(vs.OU(1.0, 1.0, 0.5, readout="h1"), ["h1", "h1**2"], order=1)
+    est = ReadoutRegression(OU1, ["h1", "h1**2"], order=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(

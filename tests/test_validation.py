@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+from models import TANH1
 
 import volterra_sym as vs
 from volterra_sym.algebra.expectations import expectation
@@ -20,7 +21,7 @@ from volterra_sym.routes.taylor.coefficients import taylor_kernels
 
 OU = vs.OU(1.0, 1.0, 0.5, readout="h1**2")
 OU2 = vs.OU([[1.0, 0.3], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], 0.5, readout="h1*h2")
-TANH = vs.SRNN(1, 1.5, 0.3, 0.8, 0.7, activation="tanh", readout="h1")
+TANH = TANH1
 T = np.linspace(0, 1, 11)
 U = np.sin(T)
 BAD_T = np.array([0.0, 0.5, 0.4, 1.0])

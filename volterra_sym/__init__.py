@@ -10,6 +10,7 @@ derivations, and verify everything against independent oracles.
 from typing import TYPE_CHECKING
 
 from . import limits
+from .checks.settings import MonteCarlo
 from .checks.simulate import SimulationResult, simulate, simulate_response
 from .checks.verify import VerifyReport
 from .derive import derive
@@ -176,6 +177,7 @@ __all__ = [  # plus the lazily loaded names of _LAZY (see __dir__)
     "PointMass",
     "Response",
     "SimulationResult",
+    "MonteCarlo",
     "VerifyReport",
     "SimulationError",
     "Stationary",

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from . import limits
+from .checks.settings import DEFAULT_PATHS
 from .checks.verify import VerifyReport, check_request
 from .errors import MAX_MESSAGE, VolterraError
 from .model.diffusion import Diffusion, Stationary
@@ -40,6 +41,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_OUT = "volterra_sym_demo"
 DEFAULT_ORDER = 2
 MAX_CLI_LAGS = 1000  #: lags one 'estimate --lags' may list (order 2 uses every pair of them)
+#: --paths of demo, verify and plot: a command-line check that returns in seconds (the API's verify uses
+#: VERIFY_PATHS = 20000, checks/settings.py); estimate uses the API's DEFAULT_PATHS
+CLI_CHECK_PATHS = 2000
 
 _EXAMPLES = """\
 examples:
@@ -98,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"output folder (default ./{DEFAULT_OUT}/)")
     demo.add_argument("--order", type=_order, metavar="N", help="highest kernel order (default: from the model)")
-    demo.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (default 2000)")
+    demo.add_argument(
+        "--paths", type=_paths, default=CLI_CHECK_PATHS, metavar="N",
+        help=f"Monte Carlo paths (default {CLI_CHECK_PATHS})",
+    )  # fmt: skip
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     demo.add_argument("--no-verify", action="store_true", help="skip the Monte Carlo verification")
     demo.set_defaults(func=cmd_demo)
@@ -133,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("model", metavar="MODEL", help="model file (TOML)")
     _derive_options(verify)
-    verify.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths (2000)")
+    verify.add_argument(
+        "--paths", type=_paths, default=CLI_CHECK_PATHS, metavar="N", help=f"Monte Carlo paths ({CLI_CHECK_PATHS})"
+    )
     verify.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     verify.add_argument("--plot", metavar="F", help="save a plot of the comparison (needs matplotlib)")
     verify.add_argument(
@@ -188,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L",
         help="lags: START:STOP:STEP (STOP included) or a comma list, multiples of --dt; order 2 uses every pair",
     )
-    estimate.add_argument("--paths", type=_positive_int, default=10000, metavar="N", help="paths (default 10000)")
+    estimate.add_argument(
+        "--paths", type=_positive_int, default=DEFAULT_PATHS, metavar="N", help=f"paths (default {DEFAULT_PATHS})"
+    )
     estimate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     estimate.add_argument("--dt", type=_positive_float, default=0.01, metavar="DT", help="time step (default 0.01)")
     estimate.add_argument(
@@ -215,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     _derive_options(plot)
     plot.add_argument("--what", required=True, choices=("k1", "k2", "bode", "h2", "verify"), help="which figure")
     plot.add_argument("--out", required=True, metavar="F", help="output file: .png, .svg, .pdf, ...")
-    plot.add_argument("--paths", type=_paths, default=2000, metavar="N", help="Monte Carlo paths of verify (2000)")
+    plot.add_argument(
+        "--paths", type=_paths, default=CLI_CHECK_PATHS, metavar="N",
+        help=f"Monte Carlo paths of verify ({CLI_CHECK_PATHS})",
+    )  # fmt: skip
     plot.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of verify (default 0)")
     plot.set_defaults(func=cmd_plot)
     return parser

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import limits
-from .errors import ArgumentError
 from .model.diffusion import Diffusion
 from .model.input_channels import channel_model as expand_channels
 from .response import Response
 from .routes import Route, get_route
 from .routes.input_channels import wrap as wrap_channels
-from .validate import check_derive_request, check_model
+from .validate import check_derive_request, check_model, refusal
 
 
 def derive(model: Diffusion, order: int | None = None, *, method: str = "exact", **options: Any) -> Response:
@@ -49,8 +48,8 @@ def derive(model: Diffusion, order: int | None = None, *, method: str = "exact",
 def _derive_channels(model: Diffusion, order: int | None, route: Route, options: dict[str, Any]) -> Response:
     """A model with the input inside the drift: the route derives its input channels (MATH.md section 11)."""
     if order is None:
-        raise ArgumentError(
-            "order: a model whose drift depends on the input nonlinearly has kernels at every order; give order="
+        raise refusal(
+            "order", "a model whose drift depends on the input nonlinearly has kernels at every order", "give order="
         )
     limits.check_kernel_count(order, limits.channel_count(model.m, order), model.p, None)
     channel_model, channels = expand_channels(model, order)

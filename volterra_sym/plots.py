@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ArgumentError, InputError, MissingDependencyError, OutputError, describe
 from .response import Response
-from .validate import output_path
+from .validate import check_instance, check_real_in_range, output_path, refusal
 
 __all__ = ["plot_kernel1", "plot_kernel2", "plot_bode", "plot_transfer2", "save_figure", "default_lags"]
 
@@ -51,8 +51,8 @@ def _responses(resps: Any) -> dict[str, Response]:
             f"{r.method}" if [q.method for q in resps].count(r.method) == 1 else f"{r.method} {i}": r
             for i, r in enumerate(resps)
         }
-    raise ArgumentError(
-        f"responses: expected a Response, a list of them or a dict label -> Response, received {describe(resps)}"
+    raise refusal(
+        "responses", f"expected a Response, a list of them or a dict label -> Response, received {describe(resps)}"
     )
 
 
@@ -63,9 +63,8 @@ def _cmap(cmap: Any) -> Any:
     try:
         return matplotlib.colormaps[cmap] if isinstance(cmap, str) else matplotlib.colormaps.get_cmap(cmap)
     except (KeyError, ValueError, TypeError):
-        raise ArgumentError(
-            f"cmap: {describe(cmap)} is not a matplotlib colormap; use a name such as 'viridis', 'magma' or 'RdBu_r'"
-        ) from None
+        why = f"{describe(cmap)} is not a matplotlib colormap"
+        raise refusal("cmap", why, "use a name such as 'viridis', 'magma' or 'RdBu_r'") from None
 
 
 def _rates(resp: Response) -> np.ndarray:
@@ -94,9 +93,7 @@ def default_frequencies(resp: Response, points: int = 300) -> np.ndarray:
 
 
 def _check_z(z: Any) -> float:
-    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise ArgumentError(f"z: expected a positive number of standard errors for the bands, received {describe(z)}")
-    return float(z)
+    return check_real_in_range(z, "z", low=0, open_low=True, what="a number of standard errors for the bands")
 
 
 def plot_kernel1(
@@ -143,10 +140,8 @@ def _kernel_error(resp: Response, k: Any, taus: np.ndarray, component: int) -> n
 
 def _estimate_arrays(estimate: Any, k: Any, component: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not hasattr(estimate, "mean") or 1 not in getattr(estimate, "lags", {}):
-        raise ArgumentError(
-            "estimate: expected a KernelEstimate with order-1 lags (vs.estimate_kernels), received "
-            f"{describe(estimate)}"
-        )
+        why = f"expected a KernelEstimate with order-1 lags (vs.estimate_kernels), received {describe(estimate)}"
+        raise refusal("estimate", why)
     mean, se = np.asarray(estimate.mean(1, k)), np.asarray(estimate.stderr(1, k))
     if mean.ndim == 2:
         mean, se = mean[:, component], se[:, component]
@@ -155,8 +150,7 @@ def _estimate_arrays(estimate: Any, k: Any, component: int) -> tuple[np.ndarray,
 
 def plot_kernel2(resp: Response, k: Any = None, component: int = 0, *, lags: Any = None, cmap: Any = "RdBu_r") -> Any:
     """K^(2)_k(tau_1, tau_2) on a square of lags (tau_1: the most recent input) as a heat map (symmetric colours)."""
-    if not isinstance(resp, Response):
-        raise ArgumentError(f"resp: expected a Response, received {describe(resp)}")
+    check_instance(resp, "resp", Response, "a Response")
     colours = _cmap(cmap)
     taus = default_lags(resp, 120) if lags is None else np.asarray(lags, dtype=float)
     T1, T2 = np.meshgrid(taus, taus, indexing="ij")
@@ -192,9 +186,8 @@ def plot_bode(
     first = next(iter(resps.values()))
     w = default_frequencies(first) if omegas is None else np.asarray(omegas, dtype=float)
     if w.ndim != 1 or w.size < 2 or np.any(w <= 0):
-        raise InputError(
-            f"omegas: expected a 1-D array of at least 2 positive frequencies (log axis), received {describe(omegas)}"
-        )
+        why = f"expected a 1-D array of at least 2 positive frequencies (log axis), received {describe(omegas)}"
+        raise refusal("omegas", why, cls=InputError)
     fig = _figure(figsize=(6.4, 5.6))
     mag = fig.add_subplot(2, 1, 1)
     ph = fig.add_subplot(2, 1, 2, sharex=mag)
@@ -230,8 +223,7 @@ def plot_transfer2(
 ) -> Any:
     """|H_2(omega_1, omega_2)| on a square grid of real frequencies (both signs: omega_1 + omega_2 = 0 is the
     static, rectified response) as a heat map."""
-    if not isinstance(resp, Response):
-        raise ArgumentError(f"resp: expected a Response, received {describe(resp)}")
+    check_instance(resp, "resp", Response, "a Response")
     colours = _cmap(cmap)
     if omegas is None:
         top = float(default_frequencies(resp, 2)[-1]) / 10

@@ -39,9 +39,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import sympy as sp
 
-from .errors import ArgumentError, InputError
+from .errors import InputError
 from .model.diffusion import Diffusion, Stationary
-from .validate import check_index_tuple, check_lag_array, derive_advice, real_array
+from .validate import (
+    check_component,
+    check_index_tuple,
+    check_kernel_order,
+    check_lag_array,
+    derive_advice,
+    real_array,
+    refusal,
+)
 
 if TYPE_CHECKING:
     from .documents.derivation import Derivation
@@ -70,9 +78,12 @@ def check_finite_prediction(out: np.ndarray, tt: np.ndarray) -> None:
     bad = ~np.isfinite(out.reshape(out.shape[0], tt.size, -1))
     if np.any(bad):
         j = int(np.argmax(np.any(bad, axis=(0, 2))))
-        raise InputError(
-            f"t: the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes, extreme "
-            "time scales or a huge eps); use a shorter horizon or a smaller eps, or check the model's stability"
+        raise refusal(
+            "t",
+            f"the prediction leaves the floating-point range at t = {tt[j]:.6g} (growing modes, extreme time scales "
+            "or a huge eps)",
+            "use a shorter horizon or a smaller eps, or check the model's stability",
+            InputError,
         )
 
 
@@ -111,18 +122,12 @@ class Response(ABC):
         return self.taus[:n] if self.stationary else (*self.taus[:n], self.s_sym)
 
     def _check_n(self, n: Any) -> int:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
-            raise ArgumentError(f"n: expected a kernel order in 1..{self.order} (the derived order), received {n!r}")
-        return int(n)
+        return check_kernel_order(n, self.order, " (the derived order)")
 
     def _component(self, component: int | None) -> list[int]:
         if component is None:
             return list(range(self.model.p))
-        if isinstance(component, bool) or not isinstance(component, (int, np.integer)):
-            raise ArgumentError(f"component: expected a readout index in 0..{self.model.p - 1}, received {component!r}")
-        if not 0 <= component < self.model.p:
-            raise ArgumentError(f"component: expected a readout index in 0..{self.model.p - 1}, received {component}")
-        return [int(component)]
+        return [check_component(component, self.model.p)]
 
     def _k(self, n: int, k: Sequence[int] | int | None) -> tuple[int, ...]:
         return check_index_tuple(k, n, self.model.m)
@@ -176,9 +181,10 @@ class Response(ABC):
 
     def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (stationary start)."""
-        raise ArgumentError(
-            f"kernel_taylor: method={self.method!r} does not provide derivatives of the kernels at zero lag; "
-            "use method='exact' (linear SRNNs), 'taylor' or 'galerkin'"
+        raise refusal(
+            "kernel_taylor",
+            f"method={self.method!r} does not provide derivatives of the kernels at zero lag",
+            "use method='exact' (linear SRNNs), 'taylor' or 'galerkin'",
         )
 
     def symmetric_kernel(self, n: int, k: Sequence[int] | int | None = None, component: int = 0) -> Callable:
@@ -192,9 +198,11 @@ class Response(ABC):
         (joint symmetrisation over (index, time) pairs for several inputs).  Stationary start only.
         """
         if not self.stationary:
-            raise ArgumentError(
-                "symmetric_kernel: for a non-stationary start the kernels also depend on the absolute time "
-                "(s_n), so there is no time-invariant symmetric kernel; use kernel(n, k) (triangular form)"
+            raise refusal(
+                "symmetric_kernel",
+                "for a non-stationary start the kernels also depend on the absolute time (s_n), so there is no "
+                "time-invariant symmetric kernel",
+                "use kernel(n, k) (triangular form)",
             )
         n = self._check_n(n)
         ks = self._k(n, k)
@@ -203,9 +211,7 @@ class Response(ABC):
 
         def H(*thetas: Any) -> np.ndarray:
             if len(thetas) != n:
-                raise ArgumentError(
-                    f"symmetric_kernel: expected {n} arguments theta_1..theta_{n}, received {len(thetas)}"
-                )
+                raise refusal("symmetric_kernel", f"expected {n} arguments theta_1..theta_{n}, received {len(thetas)}")
             th = np.broadcast_arrays(*[real_array(x, "theta") for x in thetas])
             stack = np.stack(th, axis=-1)
             order = np.argsort(stack, axis=-1, kind="stable")
@@ -236,17 +242,19 @@ class Response(ABC):
         ks = self._k(n, k)
         comp = self._component(component)[0]
         if not self.stationary:
-            raise ArgumentError(
-                f"n: the order-{n} kernels from the start {self.model.initial!r} depend on the time since the start "
-                "(s_n) as well as on the lags, so they have no transfer function (it needs time invariance); "
-                "derive with initial='stationary'"
+            raise refusal(
+                "n",
+                f"the order-{n} kernels from the start {self.model.initial!r} depend on the time since the start "
+                "(s_n) as well as on the lags, so they have no transfer function (it needs time invariance)",
+                "derive with initial='stationary'",
             )
         return self._transfer(n, ks, comp)
 
     def _transfer(self, n: int, ks: tuple[int, ...], component: int) -> Transfer:
-        raise ArgumentError(
-            f"transfer: method={self.method!r} does not provide transfer functions; use method='exact', "
-            "'galerkin' or 'generator'"
+        raise refusal(
+            "transfer",
+            f"method={self.method!r} does not provide transfer functions",
+            "use method='exact', 'galerkin' or 'generator'",
         )
 
     # ---- numbers -------------------------------------------------------------------
@@ -267,9 +275,10 @@ class Response(ABC):
         from .numerics.codegen import Lowered
 
         if backend != "numpy" or options:
-            raise ArgumentError(
-                f"backend: method={self.method!r} evaluates its kernels numerically; only lower('numpy') without "
-                f"options is available, received backend={backend!r}, options={sorted(options)}"
+            raise refusal(
+                "backend",
+                f"method={self.method!r} evaluates its kernels numerically; only lower('numpy') without options is "
+                f"available, received backend={backend!r}, options={sorted(options)}",
             )
         funcs: dict[tuple[int, int, tuple[int, ...]], Callable[..., Any]] = {}
         for c in range(self.model.p):
@@ -288,7 +297,7 @@ class Response(ABC):
         def K(*lags: Any) -> np.ndarray:
             if len(lags) != width:
                 names = ", ".join(str(s) for s in self.lags(n))
-                raise ArgumentError(f"kernel: expected {width} lag arguments ({names}), received {len(lags)}")
+                raise refusal("kernel", f"expected {width} lag arguments ({names}), received {len(lags)}")
             arrs = np.broadcast_arrays(*[real_array(x, "lags") for x in lags])
             return self.kernel_values(n, ks, np.stack(arrs, axis=-1), c)
 
@@ -298,7 +307,7 @@ class Response(ABC):
         def mean0(t: Any) -> np.ndarray:
             tt = real_array(t, "t")
             if np.any(~np.isfinite(tt)) or np.any(tt < 0):
-                raise InputError("t: expected finite times >= 0")
+                raise refusal("t", "expected finite times >= 0", cls=InputError)
             return self._mean0_values(tt, c)
 
         return mean0
@@ -309,21 +318,24 @@ class Response(ABC):
 
     def write_module(self, path: Any, max_lag: float = 100.0) -> str:
         """Write a standalone NumPy module of the kernels (closed-form routes only)."""
-        raise ArgumentError(
-            f"write_module: method={self.method!r} computes its kernels numerically, so there are no formulas to "
-            "write as a module; use lower('numpy') for callables, or method='exact'/'taylor' for formulas"
+        raise refusal(
+            "write_module",
+            f"method={self.method!r} computes its kernels numerically, so there are no formulas to write as a module",
+            "use lower('numpy') for callables, or method='exact'/'taylor' for formulas",
         )
 
     # ---- response features (MATH.md section 7) -------------------------------------
     def _taylor_function(self, level: int, component: int) -> TaylorFunction:
         """a(n, k, p) for the response features, checked against what the route can give."""
         if level > self.order:
-            raise ArgumentError(
-                f"level: feature coefficients of level {level} need kernels up to order {level}, but this Response "
-                f"was derived to order {self.order}; {derive_advice('order', level)}"
+            raise refusal(
+                "level",
+                f"feature coefficients of level {level} need kernels up to order {level}, but this Response was "
+                f"derived to order {self.order}",
+                derive_advice("order", level),
             )
         if not self.stationary:
-            raise ArgumentError("feature coefficients need the stationary start (E f(h_t) - E_inf f)")
+            raise refusal("initial", "feature coefficients need the stationary start (E f(h_t) - E_inf f)")
         return lambda n, k, p: self.kernel_taylor(n, k, p, component)
 
     #: defaults for the feature functions (the Taylor route truncates by total degree)

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -136,6 +137,43 @@ def input_samples(u: Any, t: np.ndarray, m: int, *, allow_none: bool = False) ->
     return U
 
 
+def input_batch(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Input samples on ``grid`` as (B, L, m) and the leading batch shape ('()' for a single input): ``u`` is a
+    callable u(t) -> number or (m,), or samples (L,), (L, m) or a batch (..., L, m) (the response features)."""
+    if callable(u):
+        try:
+            raw = [u(float(s)) for s in grid]
+            if any(np.iscomplexobj(r) for r in raw):
+                raise InputError("u: the callable returned complex values; the input signal must be real")
+            rows = [np.atleast_1d(np.asarray(r, dtype=float)) for r in raw]
+            values = np.stack(rows)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"u: the callable must return a number or an array of shape (m,) for a time t, "
+                f"calling it failed with {exc!r}"
+            ) from None
+        if values.ndim != 2:
+            raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
+    else:
+        if np.iscomplexobj(u):
+            raise InputError("u: received complex samples; the input signal must be real")
+        try:
+            values = np.asarray(u, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
+        if values.ndim == 1:
+            values = values[:, None]
+    if values.ndim < 2 or values.shape[-2] != grid.size or values.shape[-1] < 1:
+        raise InputError(
+            f"u: expected samples of shape (L,), (L, m) or (..., L, m) with L = len(t) = {grid.size}, "
+            f"received shape {values.shape}; a batch of scalar inputs has shape (B, L, 1)"
+        )
+    if not np.all(np.isfinite(values)):
+        raise InputError("u: the input contains NaN or infinite values; clean or interpolate it first")
+    lead = values.shape[:-2]
+    return values.reshape(-1, grid.size, values.shape[-1]), lead
+
+
 def check_eps(eps: Any, order: int = 1) -> float:
     """The input amplitude: a finite real number whose powers up to ``order`` are finite floats."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
@@ -165,15 +203,130 @@ def check_model(model: Any, where: str = "model") -> Any:
     return model
 
 
-def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None, hint: str = "") -> int:
-    """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted)."""
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    hint: str = "",
+    remedy: str = "",
+    what: str = "an integer",
+) -> int:
+    """An integer setting in [minimum, maximum] (bools refused; numpy integers accepted).
+
+    ``hint`` is said after the range ("expected an integer >= 1 (the number of paths)"), ``remedy``
+    after what was received ("...; give the number of Monte Carlo paths, e.g. paths=10000"), ``what`` names
+    the kind of integer ("a positive integer >= 1")."""
+    tail = f"; {remedy}" if remedy else ""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}{hint}, received {describe(value)}")
+        raise ArgumentError(f"{name}: expected {what} >= {minimum}{hint}, received {describe(value)}{tail}")
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         rng = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise ArgumentError(f"{name}: expected an integer {rng}{hint}, received {value}")
+        raise ArgumentError(f"{name}: expected {what} {rng}{hint}, received {value}{tail}")
     return value
+
+
+@overload
+def check_positive(value: Any, name: str, *, allow_none: Literal[False] = ..., remedy: str = "") -> float: ...
+@overload
+def check_positive(value: Any, name: str, *, allow_none: bool, remedy: str = "") -> float | None: ...
+def check_positive(value: Any, name: str, *, allow_none: bool = False, remedy: str = "") -> float | None:
+    """A positive finite real number (a step, a time, a memory bound); None passes with ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    tail = f"; {remedy}" if remedy else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{name}: expected a positive number, received {describe(value)}{tail}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise ArgumentError(f"{name}: expected a positive finite number, received {value}{tail}")
+    return float(value)
+
+
+def check_real_in_range(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    what: str = "a number",
+    remedy: str = "",
+) -> float:
+    """A finite real number in [low, high] (``open_low``: low excluded); bools, non-numbers, NaN and inf refused.
+
+    The message says ``what`` was expected ("a probability", "a tolerance", ...) and the range."""
+    lo = "" if low is None else (f"> {low:g}" if open_low else f">= {low:g}")
+    rng = " and ".join(x for x in (lo, "" if high is None else f"<= {high:g}") if x)
+    expected = f"{what}{' ' + rng if rng else ''}"
+    tail = f"; {remedy}" if remedy else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ArgumentError(f"{name}: expected {expected}, received {describe(value)}{tail}")
+    x = float(value)
+    ok = math.isfinite(x) and (low is None or (x > low if open_low else x >= low)) and (high is None or x <= high)
+    if not ok:
+        raise ArgumentError(f"{name}: expected {expected}, received {value!r}{tail}")
+    return x
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str], *, lower: bool = False, remedy: str = "") -> str:
+    """One of the strings ``choices`` (``lower``: compared case-insensitively, returned in lower case)."""
+    key = value.lower() if lower and isinstance(value, str) else value
+    if not isinstance(value, str) or key not in choices:
+        tail = f"; {remedy}" if remedy else ""
+        raise ArgumentError(f"{name}: expected one of {tuple(choices)}, received {describe(value)}{tail}")
+    return str(key)
+
+
+def check_kernel_order(n: Any, top: int, hint: str = "") -> int:
+    """A kernel order n in 1..top (``hint`` says where ``top`` comes from, e.g. " (the derived order)")."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= top:
+        raise ArgumentError(f"n: expected a kernel order in 1..{top}{hint}, received {describe(n)}")
+    return int(n)
+
+
+def check_component(component: Any, p: int) -> int:
+    """A readout component index in 0..p-1 (p: the number of readouts)."""
+    if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not 0 <= component < p:
+        raise ArgumentError(f"component: expected a readout index in 0..{p - 1}, received {describe(component)}")
+    return int(component)
+
+
+def check_int_sequence(values: Any, name: str, length: int, *, minimum: int = 0, what: str = "") -> tuple[int, ...]:
+    """``length`` integers >= ``minimum`` (``what`` says what each one is)."""
+    items = list(values) if isinstance(values, (tuple, list, np.ndarray)) else None
+    if (
+        items is None
+        or len(items) != length
+        or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum for x in items)
+    ):
+        said = f" ({what})" if what else ""
+        raise ArgumentError(f"{name}: expected {length} integers >= {minimum}{said}, received {describe(values)}")
+    return tuple(int(x) for x in items)
+
+
+def finite_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array of finite numbers (InputError naming ``name`` otherwise)."""
+    a = real_array(x, name)
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{name}: contains NaN or infinite values ({int(np.sum(~np.isfinite(a)))} of {a.size})")
+    return a
+
+
+def check_instance(value: Any, name: str, types: type | tuple[type, ...], what: str) -> Any:
+    """``value`` must be an instance of ``types`` (``what`` names it for the message, e.g. "a Response")."""
+    if not isinstance(value, types):
+        raise ArgumentError(f"{name}: expected {what}, received {describe(value)}")
+    return value
+
+
+def refusal(argument: str, reason: str, remedy: str = "", cls: type[VolterraError] = ArgumentError) -> VolterraError:
+    """The error for a request that is well-formed but refused (a route that does not build something, a
+    model outside a method's scope, a combination of arguments): ``raise refusal(...)``.
+
+    The message is "<argument>: <reason>; <remedy>", the same pattern as every argument check."""
+    return cls(f"{argument}: {reason}" + (f"; {remedy}" if remedy else ""))
 
 
 def check_order(order: Any) -> int:
@@ -245,9 +398,7 @@ def check_response_model(model: Any, response: Any) -> None:
     """A given ``response`` must have been derived from ``model`` (equal after substituting parameter values)."""
     other = getattr(response, "model", None)
     if not isinstance(other, Diffusion):
-        raise ArgumentError(
-            f"response: expected a Response from vs.derive(model, ...), received {describe(response)}"
-        )
+        raise ArgumentError(f"response: expected a Response from vs.derive(model, ...), received {describe(response)}")
     why = same_model(model, other)
     if why:
         raise ModelError(
@@ -256,18 +407,22 @@ def check_response_model(model: Any, response: Any) -> None:
         )
 
 
-def check_index_tuple(k: Any, n: int, m: int) -> tuple[int, ...]:
+def check_index_tuple(k: Any, n: int, m: int, name: str = "k") -> tuple[int, ...]:
     """Input indices (k_1..k_n), 0-based, each in 0..m-1; None means (0,)*n when m == 1, and a
-    single integer means that channel at every position."""
+    single integer means that channel at every position (``name``: the argument's name)."""
     if k is None:
         if m != 1:
-            raise ArgumentError(f"k: the model has {m} inputs; give the input indices k=(k1, ..., k{n}) (0-based)")
+            raise ArgumentError(
+                f"{name}: the model has {m} inputs; give the input indices {name}=(k1, ..., k{n}) (0-based)"
+            )
         return (0,) * n
     items = list(k) if isinstance(k, (tuple, list, np.ndarray)) else [k] * n
     if len(items) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in items):
-        raise ArgumentError(f"k: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
+        raise ArgumentError(f"{name}: expected {n} integer input indices (k1..k{n}), 0-based, received {describe(k)}")
     if any(not 0 <= int(x) < m for x in items):
-        raise ArgumentError(f"k: input indices are 0-based and below m = {m} (the number of inputs), received {k!r}")
+        raise ArgumentError(
+            f"{name}: expected input indices 0-based and below m = {m} (the number of inputs), received {k!r}"
+        )
     return tuple(int(x) for x in items)
 
 
@@ -310,10 +465,56 @@ def check_lag_array(lags: Any, width: int, *, stationary: bool = True, name: str
     return L
 
 
-def check_flag(value: Any, name: str) -> bool:
-    """A True/False switch (numpy bools accepted)."""
+def check_frequencies(omegas: Sequence[Any], n: int, *, real: bool, name: str = "omega") -> list[np.ndarray]:
+    """n frequency arrays broadcast together: finite, non-empty, at most ``limits.MAX_FREQUENCY_POINTS`` points;
+    complex values only when ``real`` is False."""
+    if len(omegas) != n:
+        raise ArgumentError(f"{name}: H_{n} takes {n} frequencies (omega_1..omega_{n}), received {len(omegas)}")
+    arrs = []
+    for j, w in enumerate(omegas):
+        label = f"{name}{j + 1}" if n > 1 else name
+        if isinstance(w, (str, bytes)) or w is None:
+            raise InputError(f"{label}: expected numbers, received {describe(w)}")
+        if real and np.iscomplexobj(w):
+            raise InputError(
+                f"{label}: received complex frequencies; this transfer function is known on the real axis only "
+                "(a Monte Carlo estimate): give real omega"
+            )
+        try:
+            a = np.asarray(w, dtype=complex if np.iscomplexobj(w) else float)
+        except (TypeError, ValueError):
+            raise InputError(f"{label}: expected real or complex numbers, received {describe(w)}") from None
+        if a.size == 0:
+            raise InputError(f"{label}: received an empty array; give at least one frequency")
+        if not np.all(np.isfinite(a)):
+            raise InputError(f"{label}: received non-finite values (NaN or inf); frequencies must be finite")
+        arrs.append(a)
+    try:
+        out = np.broadcast_arrays(*arrs)
+    except ValueError:
+        raise InputError(
+            f"{name}: the {n} frequency arrays have shapes {[a.shape for a in arrs]}, which do not broadcast together"
+        ) from None
+    size = out[0].size
+    if size > limits.MAX_FREQUENCY_POINTS:
+        raise InputError(
+            f"{name}: {size} frequency points exceed the limit MAX_FREQUENCY_POINTS = {limits.MAX_FREQUENCY_POINTS}; "
+            "evaluate in chunks, or raise it with vs.limits.configure(max_frequency_points=...)"
+        )
+    return [np.asarray(a, dtype=complex) for a in out]
+
+
+@overload
+def check_flag(value: Any, name: str, *, allow_none: Literal[False] = ...) -> bool: ...
+@overload
+def check_flag(value: Any, name: str, *, allow_none: bool) -> bool | None: ...
+def check_flag(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """A True/False switch (numpy bools accepted); with ``allow_none`` also None (automatic)."""
+    if value is None and allow_none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentError(f"{name}: expected True or False, received {describe(value)}")
+        expected = "True, False or None (auto)" if allow_none else "True or False"
+        raise ArgumentError(f"{name}: expected {expected}, received {describe(value)}")
     return bool(value)
 
 

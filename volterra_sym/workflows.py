@@ -17,11 +17,11 @@ import numpy as np
 from . import limits
 from .checks.verify import VerifyReport, check_request, verify_response
 from .derive import derive
-from .errors import ArgumentError, VolterraError
+from .errors import VolterraError
 from .model.diffusion import Diffusion
 from .model.parsing import lookalike_note
 from .response import Response
-from .validate import check_model
+from .validate import check_model, refusal
 
 
 def verify(
@@ -53,9 +53,9 @@ def verify(
     if unknown:
         close = difflib.get_close_matches(unknown[0], allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ArgumentError(
-            f"{unknown[0][:40]}: not an option of verify (options: {', '.join(allowed)}){hint}"
-            + lookalike_note(unknown[0], allowed)
+        raise refusal(
+            unknown[0][:40],
+            f"not an option of verify (options: {', '.join(allowed)}){hint}" + lookalike_note(unknown[0], allowed),
         )
     tt, samples, *_ = check_request(model, u, t, **options)  # paths, grid and MC work: refused before deriving
     if response is None:

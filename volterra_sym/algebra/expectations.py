@@ -48,7 +48,7 @@ from .. import limits
 from ..errors import ArgumentError, ExpectationError, StationaryLawError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
 from ..model.parsing import as_expression, constant_problem
-from ..validate import check_model
+from ..validate import check_model, refusal
 from .linear_gaussian import affine_parts, stationary_gaussian
 from .quadrature_rules import OTHER_STARTS, BoxRuleFamily, GaussianRuleFamily, OneDRuleFamily, RuleEngine
 
@@ -83,7 +83,7 @@ def expectation(model: Diffusion, g: Any, *, dps: int = limits.DEFAULT_DPS) -> s
         limits.check_size(g, model.state, "g", ArgumentError)  # the moment recursion is as deep as the degree
         problem = constant_problem(g) if isinstance(g, sp.Expr) else None
         if problem:
-            raise ArgumentError(f"g: {problem}")
+            raise refusal("g", problem)
     return InitialExpectation(model, dps=dps)(g)
 
 

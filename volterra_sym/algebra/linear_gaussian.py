@@ -37,8 +37,9 @@ import sympy as sp
 
 from .. import limits
 from ..algebra.exp_polynomial import ExpPoly
-from ..errors import ArgumentError, ModelError, NotLinearError, UnstableError
+from ..errors import ModelError, NotLinearError, UnstableError
 from ..model.diffusion import Diffusion, Gaussian, PointMass
+from ..validate import refusal
 from .quadrature_rules import OTHER_STARTS
 
 Z = sp.Symbol("z")
@@ -333,7 +334,7 @@ def linear_data(model: Diffusion, *, dps: int = limits.DEFAULT_DPS, domain: str 
             domain = "exact" if all(d == 1 for d in degs) or (max(degs) <= 2 and n <= 3) else "numeric"
     if domain == "numeric":
         if symbolic:  # the numeric spectrum needs the factors of a numeric characteristic polynomial
-            raise ArgumentError("domain: 'numeric' needs a numeric drift matrix A; use domain='exact' (or None)")
+            raise refusal("domain", "'numeric' needs a numeric drift matrix A", "use domain='exact' (or None)")
         extra = sorted((c.free_symbols | C.free_symbols | D.free_symbols | _initial_symbols(model)), key=str)
         if extra:
             missing = [x for x in extra if x not in model.params]

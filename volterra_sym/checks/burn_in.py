@@ -26,9 +26,10 @@ import numpy as np
 import sympy as sp
 
 from .. import limits
-from ..errors import ArgumentError, SimulationError, describe
+from ..errors import SimulationError
 from ..model.diffusion import Diffusion
 from ..model.structure import network_structure
+from ..validate import check_real_in_range, refusal
 
 __all__ = ["AUTO", "RELAXATION_TIMES", "check_burn_in", "relaxation_burn_in"]
 
@@ -40,18 +41,15 @@ def check_burn_in(value: Any, dt: float | None = None, step_name: str = "dt") ->
     """``"auto"`` (also for None) or a burn-in time >= 0 whose steps of ``dt`` stay within the grid limit."""
     if value is None or (isinstance(value, str) and value.lower() == AUTO):
         return AUTO
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"burn_in: expected 'auto' or a time >= 0, received {describe(value)}")
-    b = float(value)
-    if not (math.isfinite(b) and b >= 0):
-        raise ArgumentError(f"burn_in: expected 'auto' or a finite time >= 0, received {value!r}")
+    b = check_real_in_range(value, "burn_in", low=0, what="'auto' or a finite time")
     if dt is not None and b > 0:
         steps = math.ceil(b / dt - 1e-9)
         if steps > limits.MAX_GRID_POINTS:
-            raise ArgumentError(
-                f"burn_in: {b:g} needs {steps} steps of {dt:g}, more than the limit MAX_GRID_POINTS = "
-                f"{limits.MAX_GRID_POINTS}; give a shorter burn_in (or 'auto'), a larger {step_name}, or raise the "
-                "limit with vs.limits.configure(MAX_GRID_POINTS=...)"
+            raise refusal(
+                "burn_in",
+                f"{b:g} needs {steps} steps of {dt:g}, more than the limit MAX_GRID_POINTS = {limits.MAX_GRID_POINTS}",
+                f"give a shorter burn_in (or 'auto'), a larger {step_name}, or raise the limit with "
+                "vs.limits.configure(MAX_GRID_POINTS=...)",
             )
     return b
 

@@ -32,8 +32,9 @@ import numpy as np
 import sympy as sp
 
 from .. import limits
-from ..errors import ArgumentError, NotLinearError, SimulationError
+from ..errors import NotLinearError, SimulationError
 from ..model.diffusion import Diffusion, Stationary
+from ..validate import refusal
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .oracle import check_times, initial_arrays, input_on_grid, linear_arrays, numeric_model
@@ -257,9 +258,8 @@ def coupled_euler(
         m0, L0 = np.zeros(num.n), np.zeros((num.n, num.n))
     else:
         if burn_in != AUTO and not isinstance(num.initial, Stationary):
-            raise ArgumentError(
-                f"burn_in: only used with a Stationary() start, but the model starts at {num.initial!r}"
-            )
+            why = f"only used with a Stationary() start, but the model starts at {num.initial!r}"
+            raise refusal("burn_in", why)
         mean0, cov0 = initial_arrays(num, parts)
         w, V = np.linalg.eigh(0.5 * (cov0 + cov0.T))
         m0, L0 = np.asarray(mean0, dtype=float), V * np.sqrt(np.clip(w, 0.0, None))

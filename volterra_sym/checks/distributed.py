@@ -18,7 +18,8 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import ArgumentError, MissingDependencyError, SimulationError, describe
+from ..errors import MissingDependencyError, SimulationError, describe
+from ..validate import check_instance, refusal
 
 __all__ = ["check_client", "run_blocks", "TASKS_PER_WORKER"]
 
@@ -26,6 +27,7 @@ TASKS_PER_WORKER = 4  #: default tasks per worker when ``chunk`` is not given (l
 TASK_BLOCKS = 64  #: default largest task: 64 blocks = 4096 paths (small temporaries; finer progress)
 CONNECT_TIMEOUT = "10s"
 _SCHEMES = ("tcp", "tls", "ws", "wss")
+_CLIENT = "a dask.distributed Client or a scheduler address such as 'tcp://host:8786'"
 
 
 def check_client(client: Any) -> None:
@@ -38,11 +40,7 @@ def check_client(client: Any) -> None:
         return
     dist = _distributed()
     if not isinstance(client, str):
-        if not isinstance(client, dist.Client):
-            raise ArgumentError(
-                "client: expected a dask.distributed Client or a scheduler address such as 'tcp://host:8786', "
-                f"received {describe(client)}"
-            )
+        check_instance(client, "client", dist.Client, _CLIENT)
         return  # connect() checks that it is open
     address = client.strip()
     scheme, sep, rest = address.rpartition("://")
@@ -54,9 +52,11 @@ def check_client(client: Any) -> None:
         or not port_text.isdigit()
         or not 0 < int(port_text) < 65536
     ):
-        raise ArgumentError(
-            f"client: {describe(client, 60)} is not a dask scheduler address; expected 'tcp://host:port' (e.g. "
-            "'tcp://127.0.0.1:8786', schemes tcp, tls, ws, wss), a dask.distributed Client, or None to run locally"
+        raise refusal(
+            "client",
+            f"{describe(client, 60)} is not a dask scheduler address",
+            "expected 'tcp://host:port' (e.g. 'tcp://127.0.0.1:8786', schemes tcp, tls, ws, wss), a "
+            "dask.distributed Client, or None to run locally",
         )
     import socket
 
@@ -130,11 +130,7 @@ def connect(client: Any) -> Iterator[Any]:
         finally:
             c.close()
         return
-    if not isinstance(client, dist.Client):
-        raise ArgumentError(
-            "client: expected a dask.distributed Client or a scheduler address such as 'tcp://host:8786', "
-            f"received {describe(client)}"
-        )
+    check_instance(client, "client", dist.Client, _CLIENT)
     if client.status not in ("running", "connecting", "newly-created"):
         raise SimulationError(f"client: the dask Client is {client.status!r}; pass an open Client (or client=None)")
     yield client

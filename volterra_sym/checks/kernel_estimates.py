@@ -58,7 +58,6 @@ import sympy as sp
 
 from .. import limits
 from ..errors import (
-    ArgumentError,
     InputError,
     ModelError,
     NotAnalyticError,
@@ -68,13 +67,23 @@ from ..errors import (
 )
 from ..model import Diffusion, Stationary
 from ..model.structure import NetworkStructure, network_structure
-from ..validate import check_lag_array
+from ..validate import (
+    check_flag,
+    check_index_tuple,
+    check_int,
+    check_lag_array,
+    check_model,
+    check_positive,
+    check_real_in_range,
+    refusal,
+)
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .distributed import check_client
 from .kernel_network import ControlVariate, NetEnsemble
 from .oracle import LinearParts, initial_arrays, linear_arrays, numeric_model
-from .simulate import BlockStats, check_count, check_positive, sqrtm_psd
+from .settings import DEFAULT_DT, DEFAULT_PATHS, MonteCarlo, resolve
+from .simulate import BlockStats, sqrtm_psd
 
 __all__ = ["KernelEstimate", "estimate_kernels", "MAX_ESTIMATE_ORDER"]
 
@@ -129,26 +138,8 @@ class KernelEstimate:
 
     def _key(self, n: Any, k: Any) -> tuple[int, tuple[int, ...]]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in self.lags:
-            raise ArgumentError(f"n: expected one of the estimated orders {sorted(self.lags)}, received {describe(n)}")
-        n = int(n)
-        if k is None:
-            if self.m != 1:
-                raise ArgumentError(
-                    f"k: the model has {self.m} input channels; give the {n} input indices k=(k_1, ..., k_n), 0-based"
-                )
-            ks: tuple[int, ...] = (0,) * n
-        elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-            ks = (int(k),) * n
-        else:
-            try:
-                ks = tuple(int(x) for x in k if not isinstance(x, bool) and isinstance(x, (int, np.integer)))
-            except TypeError:
-                raise ArgumentError(f"k: expected {n} input indices (k_1..k_{n}), received {describe(k)}") from None
-            if len(ks) != n or len(ks) != len(list(k)):
-                raise ArgumentError(f"k: expected {n} integer input indices (k_1..k_{n}), received {describe(k)}")
-        if any(not 0 <= x < self.m for x in ks):
-            raise ArgumentError(f"k: input indices are 0-based and below m = {self.m}, received {describe(k)}")
-        return n, ks
+            raise refusal("n", f"expected one of the estimated orders {sorted(self.lags)}, received {describe(n)}")
+        return int(n), check_index_tuple(k, int(n), self.m)
 
     def _get(self, table: dict, n: Any, k: Any) -> np.ndarray:
         key = self._key(n, k)
@@ -170,7 +161,7 @@ class KernelEstimate:
 
     def _need_bias(self, what: str) -> None:
         if not self.bias_checked:
-            raise ArgumentError(f"{what}: this estimate was run with bias_check=False; rerun with bias_check=True")
+            raise refusal(what, "this estimate was run with bias_check=False", "rerun with bias_check=True")
 
     def bias_stderr(self, n: int, k: Any = None) -> np.ndarray:
         """Standard error of :meth:`bias` (paired: the dt/2 run shares the Brownian increments)."""
@@ -405,35 +396,36 @@ def _network_derivatives(num: Diffusion, net: NetworkStructure, order: int) -> _
 
 def _check_lags(lags: Any, order: int, stationary: bool, dt: float, max_steps: int) -> dict[int, np.ndarray]:
     if not isinstance(lags, Mapping) or not lags:
-        raise InputError(
-            f"lags: expected a dict {{order: array}}, e.g. {{1: taus, 2: pairs}}, received {describe(lags)}"
-        )
+        why = f"expected a dict {{order: array}}, e.g. {{1: taus, 2: pairs}}, received {describe(lags)}"
+        raise refusal("lags", why, cls=InputError)
     out: dict[int, np.ndarray] = {}
     for n, raw in lags.items():
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= order:
-            raise InputError(
-                f"lags: keys are kernel orders 1..order={order}, received key {describe(n)}; raise order= or "
-                "drop the key"
-            )
+            why = f"keys are kernel orders 1..order={order}, received key {describe(n)}"
+            raise refusal("lags", why, "raise order= or drop the key", InputError)
         n = int(n)
         width = n if stationary else n + 1
         L = check_lag_array(raw, width, stationary=stationary, name=f"lags[{n}]").reshape(-1, width)
         if L.shape[0] == 0:
-            raise InputError(f"lags[{n}]: received no lags; give at least one row of shape ({width},)")
+            raise refusal(f"lags[{n}]", "received no lags", f"give at least one row of shape ({width},)", InputError)
         steps = np.rint(L / dt)
         off = np.abs(steps * dt - L) > 1e-9 * np.maximum(1.0, np.abs(L))
         if np.any(off):
             bad = tuple(int(x) for x in np.argwhere(off)[0])
-            raise InputError(
-                f"lags[{n}]{list(bad)}: {float(L[bad]):g} is not a multiple of dt = {float(dt):g}; give lags on the "
-                "dt grid or a dt that divides every lag"
+            raise refusal(
+                f"lags[{n}]{list(bad)}",
+                f"{float(L[bad]):g} is not a multiple of dt = {float(dt):g}",
+                "give lags on the dt grid or a dt that divides every lag",
+                InputError,
             )
         total = int(steps.sum(axis=1).max())
         if total > max_steps:
-            raise InputError(
-                f"lags[{n}]: the largest total time {total * dt:g} (sum of the lags and s_n) needs {total} steps "
-                f"of dt = {dt:g}, more than max_steps = {max_steps}; use shorter lags, a larger dt, or raise "
-                "max_steps="
+            raise refusal(
+                f"lags[{n}]",
+                f"the largest total time {total * dt:g} (sum of the lags and s_n) needs {total} steps of dt = {dt:g}, "
+                f"more than max_steps = {max_steps}",
+                "use shorter lags, a larger dt, or raise max_steps=",
+                InputError,
             )
         out[n] = L
     return out
@@ -668,15 +660,15 @@ def _bridge_stream(seed: int, block: int) -> np.random.Generator:
 
 
 def _check_order(order: Any) -> int:
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise ArgumentError(f"order: expected a kernel order 1 or 2, received {describe(order)}")
+    order = check_int(order, "order", minimum=1, hint=" (a kernel order 1 or 2)")
     if order > MAX_ESTIMATE_ORDER:
-        raise ArgumentError(
-            f"order: the pathwise estimator supports orders 1..{MAX_ESTIMATE_ORDER}, received {order}; order 3 needs "
-            "the third variation of the flow, which is not implemented. Estimate K^(3) with a derivation route "
-            "(vs.derive(model, 3)) or the response of vs.simulate_response"
+        raise refusal(
+            "order",
+            f"the pathwise estimator supports orders 1..{MAX_ESTIMATE_ORDER}, received {order}; order 3 needs the "
+            "third variation of the flow, which is not implemented",
+            "estimate K^(3) with a derivation route (vs.derive(model, 3)) or the response of vs.simulate_response",
         )
-    return int(order)
+    return order
 
 
 def _bytes_per_path(n: int, T: int, Q2: int, entries: int, p: int, r: int, companions: int) -> int:
@@ -688,10 +680,10 @@ def estimate_kernels(
     model: Diffusion,
     order: int | None = None,
     lags: Mapping[int, Any] | None = None,
-    paths: int = 10000,
+    paths: int = DEFAULT_PATHS,
     seed: int = 0,
     *,
-    dt: float = 0.01,
+    dt: float = DEFAULT_DT,
     burn_in: float | str = "auto",
     windows: int = 1,
     window_spacing: float | None = None,
@@ -702,6 +694,7 @@ def estimate_kernels(
     max_steps: int = 2_000_000,
     progress: bool | None = None,
     client: Any = None,
+    mc: MonteCarlo | None = None,
 ) -> KernelEstimate:
     """Monte Carlo estimates of K^(1) and K^(2) with the pathwise (tangent) estimator.
 
@@ -713,8 +706,9 @@ def estimate_kernels(
         (m, 2) array of (tau_1, tau_2) (tau_1 = t - s_1 the most recent lag, MATH.md section 4);
         for point / Gaussian starts append s_n: (m, 2) rows (tau, s) and (m, 3) rows (tau_1, tau_2, s_2).
         Every lag must be a multiple of ``dt``.
-    paths, seed : independent paths (each one origin) and the seed (see the module docstring).
-    dt : Euler step (default 0.01).
+    paths, seed : independent paths (each one origin; default ``DEFAULT_PATHS`` = 10000, checks/settings.py)
+        and the seed (see the module docstring).
+    dt : Euler step (default ``DEFAULT_DT`` = 0.01).
     burn_in : ``"auto"`` (default) or a time: stationary start only, the time run from h = 0 before the
         origin; "auto" is 0 for a linear SRNN (its stationary Gaussian is drawn exactly) and 20 relaxation
         times of the rest point's slowest mode otherwise (checks/burn_in.py).
@@ -733,7 +727,63 @@ def estimate_kernels(
     max_steps : refuse lags (or burn-in) needing more Euler steps than this.
     progress : True / False / None (auto: a terminal and a long run).
     client : a dask.distributed Client: the seed blocks run as tasks (same numbers as locally).
+    mc : a :class:`~volterra_sym.MonteCarlo` holding ``paths``, ``seed``, ``dt``, ``burn_in``, ``chunk``,
+        ``max_memory``, ``progress`` and ``client`` at once (its ``scheme``, ``substeps`` and ``burn_in_dt``
+        stay None); a keyword left at its default yields to it, one given with another value than a field
+        it sets is an ArgumentError.
     """
+    given = dict(
+        paths=paths, seed=seed, dt=dt, burn_in=burn_in, chunk=chunk, max_memory=max_memory, progress=progress,
+        client=client,
+    )  # fmt: skip
+    order, settings, max_steps, mem = _check_request(model, order, lags, mc, given, max_steps, bias_check)
+    assert lags is not None and settings.paths is not None and settings.seed is not None and settings.dt is not None
+    paths, seed, dt_ = settings.paths, settings.seed, settings.dt
+    stationary = isinstance(model.initial, Stationary)
+    L = _check_lags(lags, order, stationary, dt_, max_steps)
+    if order not in L:
+        raise refusal(
+            "order",
+            f"{order} was asked for but lags has no entry {order}: (given: {sorted(map(str, lags))})",
+            f"add lags={{..., {order}: ...}} or lower order",
+        )
+    d = _derivatives(model, order)
+    start = _start(d, settings, control_variate, max_steps)
+    M, spacing = _check_windows(windows, window_spacing, stationary, L, dt_)
+    cv = _control_variate(control_variate, d, start.hstar, dt_)
+    outer = _schedule(L, d.m, dt_)
+    L_run = _windowed_lags(L, M, spacing) if M > 1 else L
+    sc = _schedule(L_run, d.m, dt_)
+    fold = _fold(outer, sc, M)
+    per_chunk = _chunks(d, sc, start.nburn, paths, settings.chunk, mem, bias_check)
+    EY = _control_means(d, sc, dt_, start.nburn, start.m0, cv, bias_check)
+    job = _Job(d, sc, dt_, start.nburn, start.m0, start.L0, seed, paths, bias_check, order, fold, cv, EY)
+    cpu0 = time.process_time()
+    results = _run_jobs(job, per_chunk, settings)
+    cpu = time.process_time() - cpu0 if settings.client is None else None
+    est = _collect(results, job, outer, L, start.label)
+    est.summary = dict(
+        burn_in=start.nburn * dt_, windows=M, window_spacing=spacing if M > 1 else None,
+        control_variate=cv is not None, cpu_seconds=cpu,
+    )  # fmt: skip
+    if (M > 1 or cv is not None) and cpu is not None and 1 in L and paths > 1:
+        est.summary.update(_variance_reduction(est, model, L, dt_, seed, start.burn_arg, cpu, mem))
+    if bias_check:
+        _warn_bias(est, outer)
+    return est
+
+
+#: estimate_kernels' defaults of the MonteCarlo fields it uses
+_DEFAULTS: dict[str, Any] = dict(
+    paths=DEFAULT_PATHS, seed=0, dt=DEFAULT_DT, burn_in="auto", chunk=None, max_memory=None, progress=None,
+    client=None,
+)  # fmt: skip
+
+
+def _check_request(
+    model: Any, order: Any, lags: Any, mc: Any, given: dict[str, Any], max_steps: Any, bias_check: Any
+) -> tuple[int, MonteCarlo, int, float]:
+    """Every argument check of estimate_kernels before any work: (order, the settings, max_steps, memory bound)."""
     if isinstance(model, Diffusion) and model.general_input:
         raise ModelError(
             "model: the input enters the drift nonlinearly (u1..um inside phi), and pathwise kernels kick the "
@@ -741,68 +791,62 @@ def estimate_kernels(
             "volterra_sym.model.input_channels.channel_model(model, order)[0] (MATH.md section 11)"
         )
     if lags is None:
-        raise InputError("lags: required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)")
+        raise refusal("lags", "required, e.g. lags={1: np.linspace(0, 3, 31)} (multiples of dt)", cls=InputError)
     if order is None and isinstance(lags, Mapping) and lags:
         keys = [k for k in lags if isinstance(k, (int, np.integer)) and not isinstance(k, bool)]
         order = max(keys) if keys else 1
     order = _check_order(order)
-    paths = check_count(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
-    seed = check_count(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
-    dt_ = check_positive(dt, "dt", allow_none=False)
-    assert dt_ is not None
-    max_steps = check_count(max_steps, "max_steps", 1, "give the largest number of Euler steps allowed")
-    if chunk is not None:
-        chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
-    assert mem is not None
-    if not isinstance(bias_check, bool):
-        raise ArgumentError(f"bias_check: expected True or False, received {describe(bias_check)}")
-    if progress is not None and not isinstance(progress, bool):
-        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
-    if not isinstance(model, Diffusion):
-        raise ModelError(
-            f"model: expected a vs.Diffusion (e.g. vs.OU(...), vs.SRNN(...), vs.load_model(path)), "
-            f"received {describe(model)}"
-        )
+    settings = resolve(mc, "estimate_kernels", _DEFAULTS, given)
+    assert settings.paths is not None and settings.dt is not None
+    paths, dt_ = settings.paths, settings.dt
+    max_steps = check_int(max_steps, "max_steps", minimum=1, remedy="give the largest number of Euler steps allowed")
+    mem = check_positive(limits.MC_MEMORY if settings.max_memory is None else settings.max_memory, "max_memory")
+    check_flag(bias_check, "bias_check")
+    check_model(model)
     if paths < limits.MIN_ESTIMATE_PATHS:
-        raise ArgumentError(
-            f"paths: {paths} path(s) give no standard error (sample std / sqrt(paths) needs at least "
-            f"MIN_ESTIMATE_PATHS = {limits.MIN_ESTIMATE_PATHS}); use paths >= {limits.MIN_ESTIMATE_PATHS} "
-            "(the error shrinks like 1/sqrt(paths)), or change the limit with "
-            "vs.limits.configure(min_estimate_paths=...)"
+        raise refusal(
+            "paths",
+            f"{paths} path(s) give no standard error (sample std / sqrt(paths) needs at least MIN_ESTIMATE_PATHS = "
+            f"{limits.MIN_ESTIMATE_PATHS})",
+            f"use paths >= {limits.MIN_ESTIMATE_PATHS} (the error shrinks like 1/sqrt(paths)), or change the limit "
+            "with vs.limits.configure(min_estimate_paths=...)",
         )
-    init = model.initial
-    stationary = isinstance(init, Stationary)
-    if burn_in is not None and check_burn_in(burn_in) != AUTO:  # a time in [0, dt * the step limit]
+    burn_in = settings.burn_in
+    if check_burn_in(burn_in) != AUTO:  # a time in [0, dt * the step limit]
         steps_limit = min(max_steps, limits.MAX_BURN_IN_STEPS)
-        b = burn_in
-        if (
-            isinstance(b, bool)
-            or not isinstance(b, (int, float, np.integer, np.floating))
-            or not math.isfinite(float(b))
-            or not 0 <= b <= steps_limit * dt_
-        ):
-            which = "max_steps" if max_steps < limits.MAX_BURN_IN_STEPS else "the limit MAX_BURN_IN_STEPS"
-            raise ArgumentError(
-                f"burn_in: expected a time in 0..{steps_limit * dt_:g} ({which} = {steps_limit} steps of dt = "
-                f"{dt_:g}), received {describe(burn_in)}; shorten burn_in=, use a larger dt=, or raise max_steps= / "
-                "vs.limits.configure(max_burn_in_steps=...)"
-            )
-    check_client(client)
-    L = _check_lags(lags, order, stationary, dt_, max_steps)
-    if order not in L:
-        raise ArgumentError(
-            f"order: {order} was asked for but lags has no entry {order}: (given: {sorted(map(str, lags))}); "
-            f"add lags={{..., {order}: ...}} or lower order"
-        )
-    d = _derivatives(model, order)
+        which = "max_steps" if max_steps < limits.MAX_BURN_IN_STEPS else "the limit MAX_BURN_IN_STEPS"
+        check_real_in_range(
+            burn_in, "burn_in", low=0, high=steps_limit * dt_, what="time",
+            remedy=f"{which} = {steps_limit} steps of dt = {dt_:g}; shorten burn_in=, use a larger dt=, or raise "
+            "max_steps= / vs.limits.configure(max_burn_in_steps=...)",
+        )  # fmt: skip
+    check_client(settings.client)
+    return order, settings, max_steps, mem
 
-    # ---- the start (one burn-in rule: checks/burn_in.py)
-    burn_arg = check_burn_in(burn_in, dt_)
+
+@dataclass
+class _Start:
+    """How the paths start: the burn-in (``burn_arg`` as asked, ``nburn`` steps of dt), the initial draw
+    h_0 = m0 + L0 z, its description, and the rest point the burn-in rule found (or None)."""
+
+    burn_arg: float | str
+    nburn: int
+    m0: np.ndarray
+    L0: np.ndarray
+    label: str
+    hstar: np.ndarray | None
+
+
+def _start(d: _Derivs, settings: MonteCarlo, control_variate: Any, max_steps: int) -> _Start:
+    """The start of the paths (one burn-in rule: checks/burn_in.py)."""
+    assert settings.dt is not None
+    dt_, init = settings.dt, d.model.initial
+    stationary = isinstance(init, Stationary)
+    burn_arg = check_burn_in(settings.burn_in, dt_)
     _check_control_variate(control_variate, d)
     hstar: np.ndarray | None = None
     if burn_arg != AUTO and not stationary:
-        raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+        raise refusal("burn_in", f"only used with a Stationary() start, but the model starts at {init!r}")
     if burn_arg == AUTO and stationary and d.parts is None:
         burn, _, hstar = relaxation_burn_in(d.model, dt_)
     elif burn_arg == AUTO:
@@ -811,25 +855,23 @@ def estimate_kernels(
         burn = float(burn_arg)
     if stationary and (burn_arg != AUTO or d.parts is None):
         m0, L0 = np.zeros(d.n), np.zeros((d.n, d.n))
-        start = "stationary (burn-in from h = 0)"
+        label = "stationary (burn-in from h = 0)"
     else:
         m0, S0 = initial_arrays(d.model, d.parts)
         L0 = sqrtm_psd(S0)
-        start = "stationary (exact Gaussian)" if stationary else repr(init)
+        label = "stationary (exact Gaussian)" if stationary else repr(init)
     nburn = int(math.ceil(burn / dt_ - 1e-9)) if burn > 0 else 0
     if nburn > max_steps:
-        raise ArgumentError(
-            f"burn_in: {burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}; shorten "
-            "burn_in= or raise max_steps="
+        raise refusal(
+            "burn_in",
+            f"{burn:g} needs {nburn} steps of dt = {dt_:g}, more than max_steps = {max_steps}",
+            "shorten burn_in= or raise max_steps=",
         )
-    M, spacing = _check_windows(windows, window_spacing, stationary, L, dt_)
-    cv = _control_variate(control_variate, d, hstar, dt_)
-    outer = _schedule(L, d.m, dt_)
-    L_run = _windowed_lags(L, M, spacing) if M > 1 else L
-    sc = _schedule(L_run, d.m, dt_)
-    fold = _fold(outer, sc, M)
+    return _Start(burn_arg, nburn, m0, L0, label, hstar)
 
-    # ---- memory and chunks
+
+def _chunks(d: _Derivs, sc: _Schedule, nburn: int, paths: int, chunk: int | None, mem: float, bias_check: bool) -> int:
+    """Seed blocks per chunk within ``mem`` bytes; the whole Monte Carlo work is checked against vs.limits first."""
     comp = 2 if bias_check else 1
     per_path = _bytes_per_path(d.n, sc.t_start.size, sc.q_start.size, sc.entries, d.p, d.r, comp)
     need_block = per_path * BLOCK
@@ -844,27 +886,30 @@ def estimate_kernels(
     limits.check_mc_work(paths, (sc.N + nburn) * (3 if bias_check else 1), width)
     nblocks = -(-paths // BLOCK)
     blocks_fit = max(1, int(mem // need_block))
-    per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
-    EY = _control_means(d, sc, dt_, nburn, m0, cv, bias_check)
-    job = _Job(d, sc, dt_, nburn, m0, L0, seed, paths, bias_check, order, fold, cv, EY)
-    steps = (sc.N + nburn) * comp
+    return min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
+
+
+def _run_jobs(job: _Job, per_chunk: int, settings: MonteCarlo) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Every seed block's statistics, in block order (locally, or as dask tasks with ``settings.client``)."""
+    paths, nblocks = job.paths, -(-job.paths // BLOCK)
+    steps = (job.sc.N + job.nburn) * (2 if job.bias_check else 1)
     desc = "volterra_sym.estimate_kernels"
-    cpu0 = time.process_time()
     try:
-        if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
+        if settings.client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
             from .distributed import run_blocks
 
-            results = run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
-        else:
-            results = []
-            prog = ProgressBar(progress, paths * steps, steps, desc)
-            try:
-                for b0 in range(0, nblocks, per_chunk):
-                    results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
-            finally:
-                prog.close()
+            client, chunked, progress = settings.client, settings.chunk is not None, settings.progress
+            return list(run_blocks(client, _run_chunk, job, nblocks, per_chunk, chunked, progress, paths, desc))
+        results = []
+        prog = ProgressBar(settings.progress, paths * steps, steps, desc)
+        try:
+            for b0 in range(0, nblocks, per_chunk):
+                results.append(_run_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+        finally:
+            prog.close()
+        return results
     except SimulationError as exc:
-        singular = _singular_readout(model)
+        singular = _singular_readout(job.d.model)
         if singular and "non-finite kernel samples" in str(exc):  # finite states, so the readout is to blame
             raise SimulationError(
                 f"readout: {singular} is singular on states the paths reached (its gradient or Hessian is not "
@@ -872,7 +917,11 @@ def estimate_kernels(
                 "readout smooth on every state the model reaches, e.g. a polynomial or tanh"
             ) from None
         raise
-    cpu = time.process_time() - cpu0 if client is None else None
+
+
+def _collect(results: list, job: _Job, outer: _Schedule, L: dict, label: str) -> KernelEstimate:
+    """The per-block statistics merged in block order into a KernelEstimate (mean, SE, bias, corrected)."""
+    d, paths, bias_check = job.d, job.paths, job.bias_check
     nq = outer.entries * (3 if bias_check else 1)  # the estimate, its bias (coarse - fine), the corrected one
     stats = BlockStats(nq, d.p, None)
     for sizes, bmean, bM2 in results:
@@ -881,7 +930,7 @@ def estimate_kernels(
         stats.end_chunk()
     mean = stats.mean
     se = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
-    est = KernelEstimate(L, order, d.m, paths, seed, dt_, nburn * dt_, start, d.vector, bias_check)
+    est = KernelEstimate(L, job.order, d.m, paths, job.seed, job.dt, job.nburn * job.dt, label, d.vector, bias_check)
     E = outer.entries
     for key, idx in outer.index.items():
         est._mean[key] = mean[idx]
@@ -894,14 +943,6 @@ def estimate_kernels(
         else:
             est._bias[key] = np.full_like(mean[idx], np.nan)
             est._bias_se[key] = np.full_like(mean[idx], np.nan)
-    est.summary = dict(
-        burn_in=nburn * dt_, windows=M, window_spacing=spacing if M > 1 else None,
-        control_variate=cv is not None, cpu_seconds=cpu,
-    )  # fmt: skip
-    if (M > 1 or cv is not None) and cpu is not None and 1 in L and paths > 1:
-        est.summary.update(_variance_reduction(est, model, L, dt_, seed, burn_arg, cpu, mem))
-    if bias_check:
-        _warn_bias(est, outer)
     return est
 
 
@@ -966,22 +1007,23 @@ def _variance_reduction(
 
 def _check_windows(windows: Any, spacing: Any, stationary: bool, L: dict, dt: float) -> tuple[int, float]:
     """(number of start windows per path, spacing between their origins in time)."""
-    M = check_count(windows, "windows", 1, "give the number of start windows per path, e.g. windows=8")
+    M = check_int(windows, "windows", minimum=1, remedy="give the number of start windows per path, e.g. windows=8")
     if M > 1 and not stationary:
-        raise ArgumentError(
-            f"windows: {M} start windows per path need a stationary start (time-shift averaging); the model starts "
-            "at a point or a Gaussian law: use windows=1"
+        raise refusal(
+            "windows",
+            f"{M} start windows per path need a stationary start (time-shift averaging); the model starts at a "
+            "point or a Gaussian law",
+            "use windows=1",
         )
     longest = max(float(np.max(np.sum(v, axis=1))) for v in L.values())
     if spacing is None:
         step = max(1, int(round(longest / dt)))
     else:
-        sp_ = check_positive(spacing, "window_spacing", allow_none=False)
+        sp_ = check_positive(spacing, "window_spacing")
         step = int(round(sp_ / dt))
         if step < 1 or abs(step * dt - sp_) > 1e-9 * max(1.0, sp_):
-            raise ArgumentError(
-                f"window_spacing: {spacing!r} is not a positive multiple of dt = {dt!r}; give a multiple of dt"
-            )
+            why = f"{spacing!r} is not a positive multiple of dt = {dt!r}"
+            raise refusal("window_spacing", why, "give a multiple of dt")
     return M, step * dt
 
 
@@ -1005,12 +1047,12 @@ def _fold(outer: _Schedule, inner: _Schedule, M: int) -> np.ndarray:
 
 def _check_control_variate(flag: Any, d: _Derivs) -> None:
     """control_variate must be a bool, and True only for a network model."""
-    if not isinstance(flag, bool):
-        raise ArgumentError(f"control_variate: expected True or False, received {describe(flag)}")
-    if flag and d.net is None:
-        raise ArgumentError(
-            "control_variate: needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: "
-            "vs.SRNN, vs.OU or a Diffusion of that form); use control_variate=False for this model"
+    if check_flag(flag, "control_variate") and d.net is None:
+        raise refusal(
+            "control_variate",
+            "needs a network model (drift -Gamma h + a(W h + b), constant coupling and noise: vs.SRNN, vs.OU or a "
+            "Diffusion of that form)",
+            "use control_variate=False for this model",
         )
 
 

@@ -33,7 +33,7 @@ import sympy as sp
 from ..errors import InputError, ModelError, NotLinearError, UnstableError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..model.structure import network_structure
-from ..validate import check_eps, check_model, input_samples
+from ..validate import check_eps, check_model, input_samples, refusal
 from ..validate import check_grid as _check_grid
 
 __all__ = [
@@ -401,8 +401,11 @@ def gaussian_oracle(model: Diffusion, u: InputLike, t: Any, eps: float = 1.0) ->
     if not np.all(np.isfinite(out)):
         j = int(np.argmin(np.all(np.isfinite(out), axis=1)))
         when = float(np.ravel(np.asarray(t, dtype=float))[j])
-        raise InputError(
-            f"t: the exact E f(h_t) leaves the floating-point range at t = {when:.6g} (a huge eps "
-            "or input, growing modes or extreme time scales); use a smaller eps or a shorter horizon"
+        raise refusal(
+            "t",
+            f"the exact E f(h_t) leaves the floating-point range at t = {when:.6g} (a huge eps or input, growing "
+            "modes or extreme time scales)",
+            "use a smaller eps or a shorter horizon",
+            InputError,
         )
     return out if num.vector_readout else out[:, 0]

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -58,17 +58,17 @@ from ..checks.oracle import (
     numeric_model,
     transition,
 )
-from ..errors import ArgumentError, NotLinearError, SimulationError, describe
+from ..errors import NotLinearError, SimulationError, describe
 from ..model.diffusion import Diffusion, Gaussian, PointMass, Stationary
 from ..model.structure import NetworkStructure, network_structure
-from ..validate import check_eps
+from ..validate import check_eps, check_flag, check_positive, refusal
 from .blocks import BLOCK, ProgressBar, block_normals, block_stream
 from .burn_in import AUTO, check_burn_in, relaxation_burn_in
 from .distributed import check_client
+from .settings import DEFAULT_PATHS, SCHEMES, MonteCarlo, resolve
 
 __all__ = ["BLOCK", "SCHEMES", "SimulationResult", "simulate", "simulate_response"]
 
-SCHEMES = ("euler", "exact")
 _SLAB_ELEMENTS = 2**17  # aim: one slab array (steps x state x paths) of ~1 MB stays in cache
 
 
@@ -496,18 +496,8 @@ class BlockStats:
 # --------------------------------------------------------------------------- validation
 
 
-def check_count(value: Any, name: str, minimum: int, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {describe(value)}; {hint}")
-    if value < minimum:
-        raise ArgumentError(f"{name}: expected an integer >= {minimum}, received {value}; {hint}")
-    return int(value)
-
-
-def _check_scheme(scheme: Any, cm: _Compiled) -> str:
-    if not isinstance(scheme, str) or scheme.lower() not in SCHEMES:
-        raise ArgumentError(f"scheme: expected one of {SCHEMES}, received {describe(scheme)}")
-    scheme = scheme.lower()
+def _check_scheme(scheme: str, cm: _Compiled) -> str:
+    """The scheme (already one of SCHEMES: MonteCarlo checks it) fits the model."""
     if scheme == "exact" and (cm.parts is None or cm.sigma is None or cm.gamma is None):
         raise SimulationError(
             "scheme: 'exact' needs a linear SRNN (affine drift, constant sigma and coupling), but the model "
@@ -521,20 +511,6 @@ def _drift_text(cm: _Compiled) -> str:
     if isinstance(cm.drift, _NetworkDrift):
         return f"-Gamma h + {cm.drift.net.activation}(W h + b) ({cm.n} units)"
     return str(list(cm.model.drift))
-
-
-@overload
-def check_positive(value: Any, name: str, allow_none: Literal[False]) -> float: ...
-@overload
-def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None: ...
-def check_positive(value: Any, name: str, allow_none: bool = True) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{name}: expected a positive number, received {describe(value)}")
-    if not math.isfinite(float(value)) or value <= 0:
-        raise ArgumentError(f"{name}: expected a positive finite number, received {value}")
-    return float(value)
 
 
 # --------------------------------------------------------------------------- driver
@@ -552,7 +528,7 @@ def _initial_sampler(
         if isinstance(init, Stationary) and cm.parts is None:
             burn_in = relaxation_burn_in(model, dt)[0]
     elif not isinstance(init, Stationary):
-        raise ArgumentError(f"burn_in: only used with a Stationary() start, but the model starts at {init!r}")
+        raise refusal("burn_in", f"only used with a Stationary() start, but the model starts at {init!r}")
     if not isinstance(burn_in, str):
         burn = float(burn_in)
         check_burn_in(burn, dt, "burn_in_dt")
@@ -641,40 +617,21 @@ def _merge_chunk(stats: BlockStats, result: tuple) -> None:
 
 
 def _run(
-    model: Diffusion,
-    u: InputLike,
-    t: Any,
-    paths: Any,
-    seed: Any,
-    scheme: Any,
-    eps_values: Sequence[float],
-    kind: str,
-    chunk: Any,
-    max_memory: Any,
-    progress: Any,
-    return_samples: Any,
-    substeps: Any,
-    burn_in: Any,
-    burn_in_dt: Any,
-    client: Any = None,
+    model: Diffusion, u: InputLike, t: Any, mc: MonteCarlo, eps_values: Sequence[float], kind: str, return_samples: Any
 ) -> SimulationResult:
-    paths = check_count(paths, "paths", 1, "give the number of Monte Carlo paths, e.g. paths=10000")
-    seed = check_count(seed, "seed", 0, "give a non-negative integer seed, e.g. seed=0")
-    substeps = check_count(substeps, "substeps", 1, "give the number of Euler steps per grid interval")
-    if chunk is not None:
-        chunk = check_count(chunk, "chunk", 1, "give a number of paths per chunk, or None for automatic")
-    mem = check_positive(limits.MC_MEMORY if max_memory is None else max_memory, "max_memory", allow_none=False)
-    burn = check_burn_in(burn_in)
-    burn_dt = check_positive(burn_in_dt, "burn_in_dt")
-    if progress is not None and not isinstance(progress, bool):
-        raise ArgumentError(f"progress: expected True, False or None (auto), received {describe(progress)}")
-    if not isinstance(return_samples, bool):
-        raise ArgumentError(f"return_samples: expected True or False, received {describe(return_samples)}")
-    check_client(client)  # a bad or unreachable scheduler fails here, once, before any work
+    """One Monte Carlo run with the settings ``mc`` (resolved: its fields set) for the amplitudes ``eps_values``
+    (one: E f(h); two, 0 and eps: the common-random-number response)."""
+    assert mc.paths is not None and mc.seed is not None and mc.scheme is not None and mc.substeps is not None
+    paths, seed, substeps, chunk = mc.paths, mc.seed, mc.substeps, mc.chunk
+    mem = limits.MC_MEMORY if mc.max_memory is None else mc.max_memory
+    check_positive(mem, "max_memory")  # vs.limits.MC_MEMORY may have been configured to anything
+    burn = check_burn_in(mc.burn_in)
+    check_flag(return_samples, "return_samples")
+    check_client(mc.client)  # a bad or unreachable scheduler fails here, once, before any work
     cm = _compile(model)
-    scheme = _check_scheme(scheme, cm)
+    scheme = _check_scheme(mc.scheme, cm)
     if scheme == "exact" and substeps != 1:
-        raise ArgumentError(f"substeps: the exact scheme has no discretisation error, received substeps={substeps}")
+        raise refusal("substeps", f"the exact scheme has no discretisation error, received substeps={substeps}")
     tt = check_times(t)
     limits.check_grid_points(  # before the step plan
         (tt.size - 1) * substeps + 1, "t refined by substeps", f"use fewer points or substeps (now {substeps})"
@@ -682,10 +639,40 @@ def _run(
     U = input_on_grid(u, tt, cm.m)
     eps_arr = np.array(eps_values, dtype=float)
     plan = _plan(cm, scheme, tt, U, eps_arr, substeps)
-    m0, L0, bplan, burn_time = _initial_sampler(cm, plan, burn, burn_dt)
+    m0, L0, bplan, burn_time = _initial_sampler(cm, plan, burn, mc.burn_in_dt)
+    limits.check_mc_work(paths, plan.dts.size + (0 if bplan is None else bplan.dts.size), cm.n * eps_arr.size)
+    slab, per_chunk = _layout(cm, plan, tt.size, paths, chunk, mem)
+    nt, p = tt.size, cm.p
+    samples = None
+    if return_samples:
+        need = paths * nt * p * 8
+        if need > mem:
+            raise SimulationError(
+                f"return_samples: storing {paths} x {nt} x {p} samples needs {need} bytes > max_memory={int(mem)}; "
+                "raise max_memory or use fewer paths / a coarser grid"
+            )
+        samples = np.empty((paths, nt, p))
+    stats = BlockStats(nt, p, samples)
+    job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, bool(return_samples))
+    _run_chunks(job, stats, per_chunk, mc)
+    mean = stats.mean
+    stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
+    if not (np.all(np.isfinite(mean)) and (paths == 1 or np.all(np.isfinite(stderr)))):
+        raise SimulationError(
+            "readout: the Monte Carlo mean or its standard error overflows the floating-point range (values of "
+            "f(h) near 1e154 or beyond; a huge eps or input?); use a smaller eps or rescale the model"
+        )
+    if not cm.vector:
+        mean, stderr = mean[:, 0], stderr[:, 0]
+        if samples is not None:
+            samples = samples[:, :, 0]
+    eps_report = float(eps_arr[-1])
+    return SimulationResult(tt, mean, stderr, paths, seed, scheme, eps_report, substeps, kind, samples, burn_time)
 
-    E, n, p, nt = eps_arr.size, cm.n, cm.p, tt.size
-    limits.check_mc_work(paths, plan.dts.size + (0 if bplan is None else bplan.dts.size), n * E)
+
+def _layout(cm: _Compiled, plan: _Plan, nt: int, paths: int, chunk: int | None, mem: float) -> tuple[int, int]:
+    """(slab, blocks per chunk): steps drawn at once and seed blocks run together within ``mem`` bytes."""
+    E, n, p = plan.eps.size, cm.n, cm.p
     dims = (plan.w, n, p, E, cm.r, cm.m)
     width = max(n, plan.w) * E * min(paths, BLOCK * (-(-(chunk or paths) // BLOCK)))
     slab = min(max(plan.dts.size, 1), int(np.clip(_SLAB_ELEMENTS // width, 16, 256)))
@@ -702,54 +689,42 @@ def _run(
         )
     nblocks = -(-paths // BLOCK)
     per_chunk = min(nblocks, blocks_fit) if chunk is None else min(nblocks, -(-chunk // BLOCK))
-    samples = None
-    if return_samples:
-        need = paths * nt * p * 8
-        if need > mem:
-            raise SimulationError(
-                f"return_samples: storing {paths} x {nt} x {p} samples needs {need} bytes > max_memory={int(mem)}; "
-                "raise max_memory or use fewer paths / a coarser grid"
-            )
-        samples = np.empty((paths, nt, p))
-    stats = BlockStats(nt, p, samples)
-    burn_steps = 0 if bplan is None else bplan.dts.size
-    job = _ChunkJob(cm, plan, bplan, m0, L0, seed, paths, slab, kind, tt, return_samples)
-    steps = plan.dts.size + burn_steps
-    if client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
+    return slab, per_chunk
+
+
+def _run_chunks(job: _ChunkJob, stats: BlockStats, per_chunk: int, mc: MonteCarlo) -> None:
+    """Run every seed block (locally, or as dask tasks with ``mc.client``) and merge them into ``stats`` in order."""
+    paths, nblocks = job.paths, -(-job.paths // BLOCK)
+    steps = job.plan.dts.size + (0 if job.bplan is None else job.bplan.dts.size)
+    desc = "volterra_sym.checks.simulate"
+    if mc.client is not None:  # the same seed blocks as dask tasks (volterra_sym/checks/distributed.py)
         from .distributed import run_blocks
 
-        desc = "volterra_sym.checks.simulate"
-        results = run_blocks(client, _simulate_chunk, job, nblocks, per_chunk, chunk is not None, progress, paths, desc)
+        chunked = mc.chunk is not None
+        results = run_blocks(mc.client, _simulate_chunk, job, nblocks, per_chunk, chunked, mc.progress, paths, desc)
         for res in results:
             _merge_chunk(stats, res)
-    else:
-        prog = ProgressBar(progress, paths * steps, steps, "volterra_sym.checks.simulate")
-        try:
-            for b0 in range(0, nblocks, per_chunk):
-                _merge_chunk(stats, _simulate_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
-        finally:
-            prog.close()
+        return
+    prog = ProgressBar(mc.progress, paths * steps, steps, desc)
+    try:
+        for b0 in range(0, nblocks, per_chunk):
+            _merge_chunk(stats, _simulate_chunk(job, range(b0, min(nblocks, b0 + per_chunk)), prog))
+    finally:
+        prog.close()
 
-    mean = stats.mean
-    stderr = np.sqrt(stats.M2 / ((paths - 1) * paths)) if paths > 1 else np.full_like(mean, np.inf)
-    if not (np.all(np.isfinite(mean)) and (paths == 1 or np.all(np.isfinite(stderr)))):
-        raise SimulationError(
-            "readout: the Monte Carlo mean or its standard error overflows the floating-point range (values of "
-            "f(h) near 1e154 or beyond; a huge eps or input?); use a smaller eps or rescale the model"
-        )
-    if not cm.vector:
-        mean, stderr = mean[:, 0], stderr[:, 0]
-        if samples is not None:
-            samples = samples[:, :, 0]
-    eps_report = float(eps_arr[-1])
-    return SimulationResult(tt, mean, stderr, paths, seed, scheme, eps_report, substeps, kind, samples, burn_time)
+
+#: simulate's and simulate_response's defaults of the MonteCarlo fields they use
+_DEFAULTS: dict[str, Any] = dict(
+    paths=DEFAULT_PATHS, seed=0, scheme="euler", substeps=1, burn_in="auto", burn_in_dt=None, chunk=None,
+    max_memory=None, progress=None, client=None,
+)  # fmt: skip
 
 
 def simulate(
     model: Diffusion,
     u: InputLike,
     t: Any,
-    paths: int,
+    paths: int | None = None,
     *,
     seed: int = 0,
     eps: float = 1.0,
@@ -762,6 +737,7 @@ def simulate(
     burn_in: float | str = "auto",
     burn_in_dt: float | None = None,
     client: Any = None,
+    mc: MonteCarlo | None = None,
 ) -> SimulationResult:
     """Monte Carlo estimate of E f(h_t) on the grid ``t`` for dh = [phi + eps gamma u] dt + sigma dW.
 
@@ -772,7 +748,7 @@ def simulate(
         Both schemes read u as the piecewise-linear interpolant of its samples on ``t``
         (callables are sampled there); Euler uses its exact average over each sub-step.
     t : 1-D strictly increasing grid starting at 0 (steps need not be uniform).
-    paths : number of independent paths (>= 1).
+    paths : number of independent paths (>= 1); default ``DEFAULT_PATHS`` = 10000 (checks/settings.py).
     seed : non-negative integer; the result is a deterministic function of the seed, independent
         of ``chunk`` / ``max_memory`` (see the module docstring).
     scheme : ``"euler"`` (any model; ``substeps`` Euler steps per grid interval) or ``"exact"``
@@ -790,22 +766,27 @@ def simulate(
         (checks/burn_in.py). The time used is ``result.burn_in``.
     client : a dask.distributed Client (or a scheduler address 'tcp://host:8786'): the seed blocks
         run as dask tasks; the result is bit-identical to the local run (docs/distributed.md).
+    mc : a :class:`~volterra_sym.MonteCarlo` holding these settings (``paths`` to ``client``) at once; a
+        keyword left at its default yields to it, one given with another value than a field it sets is an
+        ArgumentError.
 
     Returns
     -------
     SimulationResult with ``mean`` and ``stderr`` of shape (len(t),) or (len(t), p).
     """
-    return _run(
-        model, u, t, paths, seed, scheme, [check_eps(eps)], "expectation",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
+    given = dict(
+        paths=paths, seed=seed, scheme=scheme, substeps=substeps, burn_in=burn_in, burn_in_dt=burn_in_dt, chunk=chunk,
+        max_memory=max_memory, progress=progress, client=client,
     )  # fmt: skip
+    settings = resolve(mc, "simulate", _DEFAULTS, given)
+    return _run(model, u, t, settings, [check_eps(eps)], "expectation", return_samples)
 
 
 def simulate_response(
     model: Diffusion,
     u: InputLike,
     t: Any,
-    paths: int,
+    paths: int | None = None,
     *,
     seed: int = 0,
     eps: float = 1.0,
@@ -818,14 +799,17 @@ def simulate_response(
     burn_in: float | str = "auto",
     burn_in_dt: float | None = None,
     client: Any = None,
+    mc: MonteCarlo | None = None,
 ) -> SimulationResult:
     """Common-random-number estimate of the response E f(h^eps_t) - E f(h^0_t).
 
     Both ensembles share the initial draws and every Brownian increment; only the input term
-    differs, so the variance of the difference is O(eps^2).  Arguments (``client`` too) as in :func:`simulate`;
-    ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
+    differs, so the variance of the difference is O(eps^2).  Arguments (``client`` and ``mc`` too) as in
+    :func:`simulate`; ``mean``/``stderr``/``samples`` refer to the per-path difference f(h^eps_t) - f(h^0_t).
     """
-    return _run(
-        model, u, t, paths, seed, scheme, [0.0, check_eps(eps)], "response",
-        chunk, max_memory, progress, return_samples, substeps, burn_in, burn_in_dt, client,
+    given = dict(
+        paths=paths, seed=seed, scheme=scheme, substeps=substeps, burn_in=burn_in, burn_in_dt=burn_in_dt, chunk=chunk,
+        max_memory=max_memory, progress=progress, client=client,
     )  # fmt: skip
+    settings = resolve(mc, "simulate_response", _DEFAULTS, given)
+    return _run(model, u, t, settings, [0.0, check_eps(eps)], "response", return_samples)

@@ -34,7 +34,7 @@ The oracle is :func:`volterra_sym.checks.oracle.gaussian_oracle`; it shares no c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,18 +43,21 @@ from .. import limits
 from ..checks.coupled import coupled_euler
 from ..checks.oracle import InputLike, check_times, gaussian_oracle, input_on_grid, linear_arrays
 from ..checks.simulate import simulate
-from ..errors import ArgumentError, MissingDependencyError, OutputError, VolterraError, describe
+from ..errors import ArgumentError, MissingDependencyError, OutputError, VolterraError
 from ..model.diffusion import Diffusion
 from ..validate import (
     check_eps,
     check_int,
     check_model,
+    check_real_in_range,
     check_response_model,
     check_verify_paths,
     output_path,
+    refusal,
 )
 from .burn_in import check_burn_in
 from .distributed import check_client
+from .settings import VERIFY_PATHS, MonteCarlo, resolve
 
 __all__ = ["VerifyReport", "check_request", "verify_response"]
 
@@ -62,7 +65,13 @@ _ROUNDING = 1e-10
 _ORACLE_ROUNDING = 1e-9  # relative: exact predictions match the oracle to ~1e-15
 _FLAGS = {1: "kernel error", 2: "truncation", 3: "fails", 4: "undefined"}
 #: defaults of :func:`verify_response` (shared with :func:`check_request`)
-DEFAULT_PATHS, DEFAULT_Z, DEFAULT_SUBSTEPS = 20000, 5.0, 4
+DEFAULT_Z, DEFAULT_SUBSTEPS = 5.0, 4  #: verify's default z (standard errors allowed) and Euler substeps
+DEFAULT_PATHS = VERIFY_PATHS  #: the old name of VERIFY_PATHS (checks/settings.py)
+#: verify's defaults of the MonteCarlo fields (paths: VERIFY_PATHS, see checks/settings.py for why)
+_DEFAULTS: dict[str, Any] = dict(
+    paths=VERIFY_PATHS, seed=0, scheme=None, substeps=DEFAULT_SUBSTEPS, burn_in="auto", chunk=None, max_memory=None,
+    progress=None, client=None,
+)  # fmt: skip
 
 
 class PredictingResponse(Protocol):
@@ -383,22 +392,34 @@ def check_request(
     u: InputLike,
     t: Any,
     *,
-    paths: Any = DEFAULT_PATHS,
+    paths: Any = VERIFY_PATHS,
     scheme: Any = None,
     z: Any = DEFAULT_Z,
     eps: Any = 1.0,
     substeps: Any = DEFAULT_SUBSTEPS,
     bias: Any = None,
-    burn_in: Any = None,
+    burn_in: Any = "auto",
+    seed: Any = 0,
+    chunk: Any = None,
+    max_memory: Any = None,
+    progress: Any = None,
+    client: Any = None,
+    mc: Any = None,
     **_: Any,
-) -> tuple[np.ndarray, np.ndarray, int, str, int]:
+) -> tuple[np.ndarray, np.ndarray, MonteCarlo]:
     """Everything :func:`verify` can check before any work: settings, grid, input, the number of paths
     (at least MIN_VERIFY_PATHS) and the whole Monte Carlo work and refined grid against vs.limits.
-    Returns (grid, input samples, paths, scheme, substeps).  ``volterra_sym.verify`` calls it before deriving."""
-    if isinstance(z, bool) or not isinstance(z, (int, float)) or not np.isfinite(z) or z <= 0:
-        raise ArgumentError(f"z: expected a positive number of standard errors, received {describe(z)}")
-    if bias is not None and (isinstance(bias, bool) or not isinstance(bias, (int, float)) or not bias >= 0):
-        raise ArgumentError(f"bias: expected a non-negative number or None, received {describe(bias)}")
+    Returns (grid, input samples, the Monte Carlo settings with paths, scheme and substeps decided).
+    ``volterra_sym.verify`` calls it before deriving."""
+    check_real_in_range(z, "z", low=0, open_low=True, what="a number of standard errors")
+    if bias is not None:
+        check_real_in_range(bias, "bias", low=0, what="a number (or None)")
+    given = dict(
+        paths=paths, seed=seed, scheme=scheme, substeps=substeps, burn_in=burn_in, chunk=chunk,
+        max_memory=max_memory, progress=progress, client=client,
+    )  # fmt: skip
+    settings = resolve(mc, "verify", _DEFAULTS, given)
+    paths, scheme, substeps, burn_in = settings.paths, settings.scheme, settings.substeps, settings.burn_in
     check_model(model)
     check_burn_in(burn_in)  # "auto" or a time >= 0 (checks/burn_in.py)
     tt = check_times(t)
@@ -420,7 +441,7 @@ def check_request(
         limits.check_mc_work(paths, (tt.size - 1) * sum(factors), model.n, min_paths=limits.MIN_VERIFY_PATHS)
     else:
         limits.check_mc_work(paths, tt.size - 1, model.n, min_paths=limits.MIN_VERIFY_PATHS)
-    return tt, samples, paths, scheme, substeps
+    return tt, samples, replace(settings, paths=paths, scheme=scheme, substeps=substeps)
 
 
 def _with_error(
@@ -446,7 +467,7 @@ def verify_response(
     t: Any,
     *,
     response: PredictingResponse,
-    paths: int = DEFAULT_PATHS,
+    paths: int = VERIFY_PATHS,
     seed: int = 0,
     scheme: str | None = None,
     z: float = DEFAULT_Z,
@@ -459,6 +480,7 @@ def verify_response(
     progress: bool | None = None,
     client: Any = None,
     truncation: Any = None,
+    mc: MonteCarlo | None = None,
 ) -> VerifyReport:
     """Compare a Response's prediction of E f(h_t) with Monte Carlo (and the exact oracle).
 
@@ -471,7 +493,8 @@ def verify_response(
         route (prediction, oracle, Monte Carlo) sees the same piecewise-linear input.
     response : the Response whose ``predict(u, t, eps=)`` is checked (any route); routes that state an
         error (``predict(..., return_error=True)``) have it reported and used in the verdict.
-    paths, seed : Monte Carlo size and seed.
+    paths, seed : Monte Carlo size (default ``VERIFY_PATHS`` = 20000: a verdict at z standard errors needs a
+        smaller standard error than a plain simulation, checks/settings.py) and seed.
     scheme : ``"exact"`` (default for linear SRNNs) or ``"euler"`` (default otherwise).
     z : number of standard errors allowed.
     eps : input amplitude.
@@ -484,17 +507,25 @@ def verify_response(
     client : a dask.distributed Client or scheduler address: the Monte Carlo runs as dask tasks
         (bit-identical to the local run; docs/distributed.md).
     truncation : the size of the omitted orders on the grid, shape (len(t),) or (len(t), p), or None.
+    mc : a :class:`~volterra_sym.MonteCarlo` holding ``paths``, ``seed``, ``scheme``, ``substeps``, ``burn_in``,
+        ``chunk``, ``max_memory``, ``progress`` and ``client`` at once; a keyword left at its default yields to
+        it, one given with another value than a field it sets is an ArgumentError.
     """
-    tt, u, paths, scheme, substeps = check_request(
-        model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias, burn_in=burn_in
-    )
+    tt, u, settings = check_request(
+        model, u, t, paths=paths, scheme=scheme, z=z, eps=eps, substeps=substeps, bias=bias, burn_in=burn_in,
+        seed=seed, chunk=chunk, max_memory=max_memory, progress=progress, client=client, mc=mc,
+    )  # fmt: skip
+    assert settings.paths is not None and settings.scheme is not None and settings.substeps is not None
+    assert settings.seed is not None
+    paths, scheme, substeps, seed = settings.paths, settings.scheme, settings.substeps, settings.seed
+    client = settings.client
     check_response_model(model, response)
     check_client(client)  # before the prediction and the Monte Carlo
     linear = _is_linear(model)
     prediction, kernel_error = _with_error(response, u, tt, eps)
     trunc = None if truncation is None else np.abs(_as_2d(truncation))
     if trunc is not None and trunc.shape != prediction.shape:
-        raise ArgumentError(f"truncation: expected shape {prediction.shape}, received {trunc.shape}")
+        raise refusal("truncation", f"expected shape {prediction.shape}, received {trunc.shape}")
     oracle = None
     if linear:
         try:
@@ -502,26 +533,27 @@ def verify_response(
         except VolterraError:
             oracle = None
     run: dict[str, Any] = dict(
-        seed=seed, eps=eps, chunk=chunk, max_memory=max_memory, progress=progress, burn_in=burn_in, client=client
-    )
-    meta: dict[str, Any] = {"burn_in": burn_in}
+        seed=seed, eps=eps, chunk=settings.chunk, max_memory=settings.max_memory, progress=settings.progress,
+        burn_in=settings.burn_in, client=client,
+    )  # fmt: skip
+    meta: dict[str, Any] = {"burn_in": settings.burn_in}
     extra: dict[str, Any] = {}
     if scheme == "exact":
-        mc = simulate(model, u, tt, paths, scheme="exact", **run)
-        meta["burn_in"] = mc.burn_in or None
+        sim = simulate(model, u, tt, paths, scheme="exact", **run)
+        meta["burn_in"] = sim.burn_in or None
         bias_arr = np.zeros_like(prediction) + (0.0 if bias is None else float(bias))
         rule = f"|pred - MC| <= {z:g}*SE + bias bound (0: exact Gaussian transitions)"
-        mean, stderr = _as_2d(mc.mean), _as_2d(mc.stderr)
+        mean, stderr = _as_2d(sim.mean), _as_2d(sim.stderr)
     elif bias is not None:
-        mc = simulate(model, u, tt, paths, scheme=scheme, substeps=substeps, **run)
-        meta["burn_in"] = mc.burn_in or None
-        mean, stderr = _as_2d(mc.mean), _as_2d(mc.stderr)
+        sim = simulate(model, u, tt, paths, scheme=scheme, substeps=substeps, **run)
+        meta["burn_in"] = sim.burn_in or None
+        mean, stderr = _as_2d(sim.mean), _as_2d(sim.stderr)
         bias_arr = np.zeros_like(prediction) + float(bias)
         rule = f"|pred - MC| <= {z:g}*SE + bias bound (given: {bias:g})"
     else:
         cr = coupled_euler(
-            model, u, tt, paths, seed=seed, eps=eps, substeps=substeps, burn_in=burn_in, progress=progress,
-            client=client,
+            model, u, tt, paths, seed=seed, eps=eps, substeps=substeps, burn_in=settings.burn_in,
+            progress=settings.progress, client=client,
         )  # fmt: skip
         mean, stderr = cr.mean, cr.stderr
         meta["burn_in"] = cr.burn_in  # the time run (None: none needed)

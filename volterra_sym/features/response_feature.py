@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import ArgumentError, ExpressionError, InputError, describe
+from ..errors import ExpressionError, describe
 from ..features.signature import (
     FeatureError,
     Levels,
@@ -54,6 +54,7 @@ from ..features.signature import (
     signature_levels,
 )
 from ..model.parsing import as_expression
+from ..validate import check_choice, check_grid, input_batch
 
 __all__ = [
     "check_feature_truncation",
@@ -85,70 +86,6 @@ def feature_words(inputs: int, degree: int, level: int, include_level0: bool = F
 
 
 # --------------------------------------------------------------------------- input checks
-
-
-def _as_grid(t: Any) -> np.ndarray:
-    if np.iscomplexobj(t):  # NumPy would drop the imaginary parts silently
-        raise InputError("t: received complex times; a time grid must be real")
-    try:
-        grid = np.asarray(t, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"t: expected a 1-D array of times, received {describe(t)}") from None
-    if grid.ndim != 1 or grid.size < 2:
-        raise InputError(
-            f"t: expected a 1-D time grid with at least 2 points, received shape {grid.shape}; "
-            "pass e.g. np.linspace(0, T, L)"
-        )
-    if not np.all(np.isfinite(grid)):
-        raise InputError("t: the time grid contains NaN or infinite values; pass finite times")
-    if grid[0] != 0.0:
-        raise InputError(
-            f"t: the grid must start at 0 (the time the input is switched on), received t[0] = {float(grid[0])!r}; "
-            "shift the grid, e.g. t - t[0]"
-        )
-    if np.any(np.diff(grid) <= 0):
-        i = int(np.argmax(np.diff(grid) <= 0))
-        raise InputError(
-            f"t: the grid must be strictly increasing, received t[{i}] = {float(grid[i])!r} "
-            f">= t[{i + 1}] = {float(grid[i + 1])!r}; sort the grid and drop repeated times"
-        )
-    return grid
-
-
-def _as_input(u: Any, grid: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Input samples as (B, L, m) and the leading batch shape ('()' for a single input)."""
-    if callable(u):
-        try:
-            raw = [u(float(s)) for s in grid]
-            if any(np.iscomplexobj(r) for r in raw):
-                raise InputError("u: the callable returned complex values; the input signal must be real")
-            rows = [np.atleast_1d(np.asarray(r, dtype=float)) for r in raw]
-            values = np.stack(rows)
-        except (TypeError, ValueError) as exc:
-            raise InputError(
-                f"u: the callable must return a number or an array of shape (m,) for a time t, "
-                f"calling it failed with {exc!r}"
-            ) from None
-        if values.ndim != 2:
-            raise InputError(f"u: the callable must return shape (m,), it returned shape {rows[0].shape}")
-    else:
-        if np.iscomplexobj(u):
-            raise InputError("u: received complex samples; the input signal must be real")
-        try:
-            values = np.asarray(u, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"u: expected an array (L,), (L, m) or (..., L, m), received {describe(u)}") from None
-        if values.ndim == 1:
-            values = values[:, None]
-    if values.ndim < 2 or values.shape[-2] != grid.size or values.shape[-1] < 1:
-        raise InputError(
-            f"u: expected samples of shape (L,), (L, m) or (..., L, m) with L = len(t) = {grid.size}, "
-            f"received shape {values.shape}; a batch of scalar inputs has shape (B, L, 1)"
-        )
-    if not np.all(np.isfinite(values)):
-        raise InputError("u: the input contains NaN or infinite values; clean or interpolate it first")
-    lead = values.shape[:-2]
-    return values.reshape(-1, grid.size, values.shape[-1]), lead
 
 
 def _refined(grid: np.ndarray, values: np.ndarray, refine: int) -> tuple[np.ndarray, np.ndarray]:
@@ -257,8 +194,8 @@ def response_feature(
     check_feature_int("degree", degree, 1)
     check_feature_int("level", level, 1)
     check_feature_int("refine", refine, 1)
-    grid = _as_grid(t)
-    values, lead = _as_input(u, grid)
+    grid = check_grid(t)
+    values, lead = input_batch(u, grid)
     batch, length, m = values.shape
     dim = (degree + 1) * m
     size = sig_size(dim, level, include_level0)
@@ -451,8 +388,7 @@ def feature_coefficients(
     check_feature_int("level", level, 1)
     check_feature_int("inputs", inputs, 1)
     check_feature_int("dps", dps, 15)
-    if truncation not in ("box", "total"):
-        raise ArgumentError(f"truncation: expected 'box' or 'total', received {describe(truncation)}")
+    check_choice(truncation, "truncation", ("box", "total"))
     if not callable(taylor):
         raise FeatureError(f"taylor: expected a callable taylor(n, k, p) -> number, received {describe(taylor)}")
     dim = (degree + 1) * inputs
@@ -568,8 +504,8 @@ def predict_features(
     exceeds 1% of the response a ConvergenceWarning names the remedy (:func:`check_feature_truncation`;
     ``why`` adds the route's reason); a non-finite prediction is a FeatureError.
     """
-    grid = _as_grid(t)
-    values, lead = _as_input(u, grid)
+    grid = check_grid(t)
+    values, lead = input_batch(u, grid)
     m = values.shape[-1]
     feats = response_feature(values.reshape(*lead, grid.size, m), grid, degree, level, running=running, refine=refine)
     coef = feature_coefficients(taylor, degree, level, inputs=m, exact=exact, dps=dps, truncation=truncation)

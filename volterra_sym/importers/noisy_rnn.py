@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ArgumentError, InputError, ModelError, describe
+from ..errors import InputError, ModelError, describe
 from ..model.diffusion import Diffusion, PointMass, default_state, input_symbols
+from ..validate import check_int, check_real_in_range, refusal
 
 #: the NoisyRNN's hyper-parameters and their defaults (its constructor's)
 DEFAULTS: dict[str, Any] = {
@@ -140,10 +141,11 @@ def noisy_rnn_hyperparameters(path: Any) -> dict[str, Any]:
     for key, pattern in fields.items():
         hit = re.search(pattern, text)
         if hit is None:
-            raise ArgumentError(
-                f"path: the checkpoint name {text[:120]!r} has no {pattern.split('(')[0].strip('_')!r} field; expected "
-                "the public training script's name (..._beta_B_gamma_A_G_gamma_W_G_eps_E_solver_S_..._addnoise_A_"
-                "multnoise_M_seed_S.pkl), or pass the hyper-parameters as arguments"
+            raise refusal(
+                "path",
+                f"the checkpoint name {text[:120]!r} has no {pattern.split('(')[0].strip('_')!r} field",
+                "expected the public training script's name (..._beta_B_gamma_A_G_gamma_W_G_eps_E_solver_S_..."
+                "_addnoise_A_multnoise_M_seed_S.pkl), or pass the hyper-parameters as arguments",
             )
         raw = hit.group(1)
         if key == "solver":
@@ -152,7 +154,7 @@ def noisy_rnn_hyperparameters(path: Any) -> dict[str, Any]:
         try:
             out[key] = float(raw)
         except ValueError:
-            raise ArgumentError(f"path: the {key} field of the checkpoint name is {raw!r}, not a number") from None
+            raise refusal("path", f"the {key} field of the checkpoint name is {raw!r}, not a number") from None
     return out
 
 
@@ -173,26 +175,20 @@ def _hyperparameters(net: Any, given: dict[str, Any]) -> dict[str, Any]:
                 continue
             value = getattr(net, key)
             if given[key] != default and given[key] != value:
-                raise ArgumentError(
-                    f"{key}: the module has {key} = {value!r}, received {key} = {given[key]!r}; omit the argument "
-                    "(a module's own hyper-parameters are used)"
+                raise refusal(
+                    key,
+                    f"the module has {key} = {value!r}, received {key} = {given[key]!r}",
+                    "omit the argument (a module's own hyper-parameters are used)",
                 )
             hyper[key] = value
     for key in ("eps", "beta", "gamma_A", "gamma_W", "alpha", "add_noise", "mult_noise"):
-        value = hyper[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ArgumentError(f"{key}: expected a real number, received {describe(value)}")
-        if not math.isfinite(float(value)):
-            raise ArgumentError(f"{key}: expected a finite number, received {value!r}")
-        hyper[key] = float(value)
+        hyper[key] = check_real_in_range(hyper[key], key, what="a real number")
     if hyper["eps"] <= 0:
-        raise ArgumentError(f"eps: the network's time step must be > 0, received {hyper['eps']!r}")
-    if hyper["solver"] not in SOLVERS:
-        raise ArgumentError(f"solver: expected 'base' or 'noisy' received {hyper['solver']!r}")
-    if hyper["add_noise"] < 0:
-        raise ArgumentError(f"add_noise: expected a noise level >= 0, received {hyper['add_noise']!r}")
-    if not 0 <= hyper["mult_noise"] <= 1:
-        raise ArgumentError(f"mult_noise: expected a level in [0, 1], received {hyper['mult_noise']!r}")
+        raise refusal("eps", f"the network's time step must be > 0, received {hyper['eps']!r}")
+    if hyper["solver"] not in SOLVERS:  # the words of the training script's flag, not check_choice's
+        raise refusal("solver", f"expected 'base' or 'noisy' received {hyper['solver']!r}")
+    check_real_in_range(hyper["add_noise"], "add_noise", low=0, what="a noise level")
+    check_real_in_range(hyper["mult_noise"], "mult_noise", low=0, high=1, what="a level")
     if hyper["mult_noise"] > 0 and hyper["solver"] == "noisy":
         raise ModelError(
             f"mult_noise: {hyper['mult_noise']} multiplies the drift by xi ~ U[1 - mult, 1], a noise proportional to "
@@ -207,9 +203,10 @@ def _arrays(net: Any) -> dict[str, np.ndarray]:
     """float64 arrays of the state dict (torch tensors detached on the CPU), keys checked."""
     raw = net.state_dict() if (_is_torch(net) and hasattr(net, "state_dict")) else net
     if not isinstance(raw, Mapping):
-        raise ArgumentError(
-            f"net: expected a NoisyRNN module, its state_dict() or a mapping of arrays with the keys {list(KEYS)}, "
-            f"received {describe(net)}"
+        raise refusal(
+            "net",
+            f"expected a NoisyRNN module, its state_dict() or a mapping of arrays with the keys {list(KEYS)}, "
+            f"received {describe(net)}",
         )
     unknown = sorted(str(k) for k in raw if k not in KEYS)
     if unknown:
@@ -294,9 +291,9 @@ def sequence_input(x: Any, eps: float, substeps: int = 1) -> tuple[np.ndarray, n
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[0] < 1 or not np.all(np.isfinite(X)):
-        raise InputError(f"x: expected a finite sequence of shape (T, input_dim), received shape {X.shape}")
-    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
-        raise ArgumentError(f"substeps: expected an integer >= 1, received {substeps!r}")
+        why = f"expected a finite sequence of shape (T, input_dim), received shape {X.shape}"
+        raise refusal("x", why, cls=InputError)
+    substeps = check_int(substeps, "substeps", minimum=1)
     T = X.shape[0]
     h = eps / substeps
     t_inner = (np.arange(T * substeps) + 0.5) * h

@@ -28,9 +28,18 @@ import sympy as sp
 
 from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import ArgumentError, InputError, describe
+from ..errors import InputError
 from ..model.diffusion import Diffusion
-from ..validate import COMPLEX_LAGS, check_index_tuple, output_path, write_text_file
+from ..validate import (
+    COMPLEX_LAGS,
+    check_choice,
+    check_index_tuple,
+    check_int,
+    check_real_in_range,
+    output_path,
+    refusal,
+    write_text_file,
+)
 
 BACKENDS = ("numpy", "mpmath")
 
@@ -227,10 +236,10 @@ class Lowered:
         """K^(n)_k as a vectorised callable of the lags (``resp.lags(n)``)."""
         orders = sorted({key[1] for key in self.funcs if key[1] > 0})
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) not in orders:
-            raise ArgumentError(f"n: expected a kernel order in {orders}, received {n!r}")
+            raise refusal("n", f"expected a kernel order in {orders}, received {n!r}")
         key = (component, int(n), check_index_tuple(k, int(n), self.m))
         if key not in self.funcs:
-            raise ArgumentError(f"component: no readout component {component!r} (0-based)")
+            raise refusal("component", f"no readout component {component!r} (0-based)")
         return self.funcs[key]
 
     def mean0(self, t: Any, component: int = 0) -> Any:
@@ -248,21 +257,18 @@ def lower(
     ``max_lag``: the NumPy code is accurate for lags up to this value even when A is nearly
     defective (near-coincident rates are expanded to that horizon); irrelevant otherwise.
     """
-    if backend not in BACKENDS:
-        raise ArgumentError(f"backend: expected one of {BACKENDS}, received {backend!r}")
+    check_choice(backend, "backend", BACKENDS)
     _check_max_lag(max_lag)
     if backend == "numpy":
         if dps is not None:
-            raise ArgumentError("dps: only the 'mpmath' backend takes a precision")
+            raise refusal("dps", "only the 'mpmath' backend takes a precision")
         src = module_source(resp, max_lag)
         ns: dict[str, Any] = {}
         exec(compile(src, f"<volterra_sym kernels of {resp.model.name}>", "exec"), ns)  # our own generated code
         return Lowered("numpy", ns["KERNELS"], src, None, resp.model.vector_readout, resp.model.m)
     if dps is None:
         dps = limits.DEFAULT_DPS
-    if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or dps < 1:
-        raise ArgumentError(f"dps: expected a positive integer number of digits, received {describe(dps)}")
-    dps = int(dps)
+    dps = check_int(dps, "dps", minimum=1, what="a positive integer number of digits")
     subs = dict(resp.model.params)
     funcs: dict = {}
     for c in range(resp.model.p):
@@ -299,9 +305,9 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
 
     def func(*lags: Any) -> Any:
         if len(lags) != len(idx):
-            raise ArgumentError(f"expected {len(idx)} lag argument(s), received {len(lags)}")
+            raise refusal("lags", f"expected {len(idx)} lag argument(s), received {len(lags)}")
         if any(np.iscomplexobj(x) or isinstance(x, mpmath.mpc) for x in lags):
-            raise InputError(f"lags: {COMPLEX_LAGS}")
+            raise refusal("lags", COMPLEX_LAGS, cls=InputError)
         if all(np.ndim(x) == 0 for x in lags):
             return scalar(*lags)
         arrs = np.broadcast_arrays(*[np.asarray(x, dtype=object) for x in lags])
@@ -314,12 +320,7 @@ def _mp_function(F: ExpPoly, idx: list[int], subs: dict, dps: int) -> Callable[.
 
 
 def _check_max_lag(max_lag: Any) -> None:
-    if (
-        isinstance(max_lag, bool)
-        or not isinstance(max_lag, (int, float, np.integer, np.floating))
-        or not (0 < float(max_lag) < float("inf"))
-    ):
-        raise ArgumentError(f"max_lag: expected a positive finite number (the largest lag used), received {max_lag!r}")
+    check_real_in_range(max_lag, "max_lag", low=0, open_low=True, what="a number (the largest lag used)")
 
 
 def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> str:
@@ -327,6 +328,6 @@ def write_module(resp: ClosedFormKernels, path: Any, max_lag: float = 100.0) -> 
     _check_max_lag(max_lag)
     p = Path(path)
     if p.suffix != ".py":
-        raise ArgumentError(f"path: a Python module needs a .py file name, received {str(path)!r}")
+        raise refusal("path", f"a Python module needs a .py file name, received {str(path)!r}")
     output_path(p, "module")  # before generating the source: say what is wrong with the path first
     return write_text_file(p, module_source(resp, max_lag), "module")

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, describe
+from ..errors import describe
+from ..validate import check_component, refusal
 from .frequency import Transfer, grid_laplace, trapezoid_weights
 
 __all__ = ["estimated_transfer"]
@@ -38,18 +39,16 @@ class _Grid:
         bias = np.asarray(estimate.bias(n, ks)) if estimate.bias_checked else np.zeros_like(mean)
         if mean.ndim == 2:
             p = mean.shape[1]
-            if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or not 0 <= component < p:
-                raise ArgumentError(
-                    f"component: expected a readout index in 0..{p - 1}, received {describe(component)}"
-                )
+            component = check_component(component, p)
             mean, se, bias = mean[:, component], se[:, component], bias[:, component]
         self.grids = [np.unique(lags[:, j]) for j in range(n)]
         shape = tuple(g.size for g in self.grids)
         if int(np.prod(shape)) != lags.shape[0] or any(g.size < 3 or g[0] != 0 for g in self.grids):
-            raise ArgumentError(
-                f"estimate: the order-{n} lags must form a tensor grid with at least 3 values per lag, each starting "
-                f"at 0 (the transform integrates from lag 0), received {lags.shape[0]} rows with "
-                f"{[g.size for g in self.grids]} distinct values from {[float(g[0]) for g in self.grids]}"
+            raise refusal(
+                "estimate",
+                f"the order-{n} lags must form a tensor grid with at least 3 values per lag, each starting at 0 (the "
+                f"transform integrates from lag 0), received {lags.shape[0]} rows with "
+                f"{[g.size for g in self.grids]} distinct values from {[float(g[0]) for g in self.grids]}",
             )
         index = tuple(np.searchsorted(g, lags[:, j]) for j, g in enumerate(self.grids))
         self.mean, self.se, self.bias = (np.zeros(shape) for _ in range(3))
@@ -65,9 +64,11 @@ class _Grid:
         j = int(np.argmax(peaks))
         top, last = float(peaks[j]), float(np.max(edge))
         if last >= top or j == peaks.size - 1:
-            raise ArgumentError(
-                f"estimate: the estimated kernel has not decayed along tau_{axis + 1} within the lags (largest |K| "
-                f"{top:.3g}, at the last lag + 2 SE {last:.3g}); estimate it on longer lags"
+            raise refusal(
+                "estimate",
+                f"the estimated kernel has not decayed along tau_{axis + 1} within the lags (largest |K| {top:.3g}, at "
+                f"the last lag + 2 SE {last:.3g})",
+                "estimate it on longer lags",
             )
         rate = np.log(top / last) / (self.grids[axis][-1] - self.grids[axis][j])
         total = edge
@@ -96,18 +97,19 @@ class _Grid:
 
 def estimated_transfer(estimate: Any, n: int = 1, k: Any = None, component: int = 0) -> Transfer:
     """H_n(omega) (n = 1 or 2, real frequencies) of a KernelEstimate of the stationary start (module docstring)."""
-    from ..validate import check_index_tuple
+    from ..validate import check_index_tuple, refusal
 
     if not hasattr(estimate, "lags") or not hasattr(estimate, "mean"):
-        raise ArgumentError(f"estimate: expected a KernelEstimate (vs.estimate_kernels), received {describe(estimate)}")
+        raise refusal("estimate", f"expected a KernelEstimate (vs.estimate_kernels), received {describe(estimate)}")
     if isinstance(n, bool) or n not in (1, 2) or n not in estimate.lags:
-        raise ArgumentError(
-            f"n: expected an estimated order (1 or 2) of this estimate, {sorted(estimate.lags)}, received {describe(n)}"
-        )
+        why = f"expected an estimated order (1 or 2) of this estimate, {sorted(estimate.lags)}, received {describe(n)}"
+        raise refusal("n", why)
     if not str(getattr(estimate, "start", "")).startswith("stationary"):
-        raise ArgumentError(
-            f"estimate: the kernels were estimated from the start {estimate.start}, so they depend on s_n and have "
-            "no transfer function; estimate them from the stationary start"
+        raise refusal(
+            "estimate",
+            f"the kernels were estimated from the start {estimate.start}, so they depend on s_n and have no transfer "
+            "function",
+            "estimate them from the stationary start",
         )
     ks = check_index_tuple(k, n, estimate.m)
     grids = {kk: _Grid(estimate, n, kk, component) for kk in sorted(set(itertools.permutations(ks)))}

@@ -38,50 +38,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import limits
-from ..errors import ArgumentError, InputError, describe
+from ..errors import InputError, VolterraError
+from ..validate import check_choice, check_flag, check_frequencies, refusal
 
 #: T_{ks}(S): the triangular transform for input tuple ks at Laplace variables S (F, n) complex -> (F,) complex
 Triangular = Callable[[tuple[int, ...], np.ndarray], np.ndarray]
-
-
-def check_frequencies(omegas: Sequence[Any], n: int, *, real: bool, name: str = "omega") -> list[np.ndarray]:
-    """n frequency arrays broadcast together: finite, non-empty, at most ``limits.MAX_FREQUENCY_POINTS`` points;
-    complex values only when ``real`` is False."""
-    if len(omegas) != n:
-        raise ArgumentError(f"{name}: H_{n} takes {n} frequencies (omega_1..omega_{n}), received {len(omegas)}")
-    arrs = []
-    for j, w in enumerate(omegas):
-        label = f"{name}{j + 1}" if n > 1 else name
-        if isinstance(w, (str, bytes)) or w is None:
-            raise InputError(f"{label}: expected numbers, received {describe(w)}")
-        if real and np.iscomplexobj(w):
-            raise InputError(
-                f"{label}: received complex frequencies; this transfer function is known on the real axis only "
-                "(a Monte Carlo estimate): give real omega"
-            )
-        try:
-            a = np.asarray(w, dtype=complex if np.iscomplexobj(w) else float)
-        except (TypeError, ValueError):
-            raise InputError(f"{label}: expected real or complex numbers, received {describe(w)}") from None
-        if a.size == 0:
-            raise InputError(f"{label}: received an empty array; give at least one frequency")
-        if not np.all(np.isfinite(a)):
-            raise InputError(f"{label}: received non-finite values (NaN or inf); frequencies must be finite")
-        arrs.append(a)
-    try:
-        out = np.broadcast_arrays(*arrs)
-    except ValueError:
-        raise InputError(
-            f"{name}: the {n} frequency arrays have shapes {[a.shape for a in arrs]}, which do not broadcast together"
-        ) from None
-    size = out[0].size
-    if size > limits.MAX_FREQUENCY_POINTS:
-        raise InputError(
-            f"{name}: {size} frequency points exceed the limit MAX_FREQUENCY_POINTS = {limits.MAX_FREQUENCY_POINTS}; "
-            "evaluate in chunks, or raise it with vs.limits.configure(max_frequency_points=...)"
-        )
-    return [np.asarray(a, dtype=complex) for a in out]
 
 
 def orderings(n: int, W: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
@@ -126,21 +87,30 @@ class ExpTerms:
         return float(self.mu.real.min()) if self.mu.size else math.inf
 
 
+_DECAYING_ROUTES = "use method='exact' (linear SRNNs), 'galerkin' or 'generator'"
+
+
+def _non_stationary(what: str) -> VolterraError:
+    return refusal(
+        "n",
+        f"{what} depends on the time since the start (s_n): a non-stationary kernel has no transfer function",
+        "derive with the stationary start (initial='stationary')",
+    )
+
+
 def check_decay(form: Any, n: int, what: str = "K") -> None:
     """Refuse a kernel that depends on s_n (non-stationary) or has a rate that is exactly zero (a polynomial
     factor that never decays: the short-lag Taylor kernels)."""
     for mu, p, _ in form:
         if any(m != 0 for m in mu[n:]) or any(q != 0 for q in p[n:]):
-            raise ArgumentError(
-                f"n: {what} depends on the time since the start (s_n): a non-stationary kernel has no transfer "
-                "function; derive with the stationary start (initial='stationary')"
-            )
+            raise _non_stationary(what)
         for lag in range(n):
             if mu[lag] == 0:
-                raise ArgumentError(
-                    f"n: {what} has a term that does not decay in tau_{lag + 1} (rate 0: a polynomial in the lag, as "
-                    "the short-lag Taylor kernels are), so the integral defining its transfer function diverges; use "
-                    "method='exact' (linear SRNNs), 'galerkin' or 'generator'"
+                raise refusal(
+                    "n",
+                    f"{what} has a term that does not decay in tau_{lag + 1} (rate 0: a polynomial in the lag, as the "
+                    "short-lag Taylor kernels are), so the integral defining its transfer function diverges",
+                    _DECAYING_ROUTES,
                 )
 
 
@@ -152,10 +122,7 @@ def exp_terms(form: Any, n: int, params: dict, dps: int = 30, what: str = "K") -
     cs, mus, ps = [], [], []
     for mu, p, c in form:
         if any(m != 0 for m in mu[n:]) or any(q != 0 for q in p[n:]):
-            raise ArgumentError(
-                f"n: {what} depends on the time since the start (s_n): a non-stationary kernel has no transfer "
-                "function; derive with the stationary start (initial='stationary')"
-            )
+            raise _non_stationary(what)
         cs.append(complex(numeric_value(c, params, dps)))
         mus.append([complex(numeric_value(m, params, dps)) for m in mu[:n]])
         ps.append(list(p[:n]))
@@ -164,10 +131,12 @@ def exp_terms(form: Any, n: int, params: dict, dps: int = 30, what: str = "K") -
     )
     if terms.mu.size and terms.slowest <= 0:
         j, lag = np.unravel_index(int(np.argmin(terms.mu.real)), terms.mu.shape)
-        raise ArgumentError(
-            f"n: {what} has a term that does not decay in tau_{lag + 1} (rate {terms.mu[j, lag]:.6g}, Re <= 0), so "
-            "the integral defining its transfer function diverges (short-lag Taylor kernels are polynomials and "
-            "never decay); use method='exact' (linear SRNNs), 'galerkin' or 'generator'"
+        raise refusal(
+            "n",
+            f"{what} has a term that does not decay in tau_{lag + 1} (rate {terms.mu[j, lag]:.6g}, Re <= 0), so the "
+            "integral defining its transfer function diverges (short-lag Taylor kernels are polynomials and never "
+            "decay)",
+            _DECAYING_ROUTES,
         )
     return terms
 
@@ -317,18 +286,22 @@ class Transfer:
             out = symmetrise(self.triangular, self.k, W)
         if not np.all(np.isfinite(out)):
             bad = W[int(np.argmax(~np.isfinite(out)))]
-            raise InputError(
-                f"omega: H_{self.n} is infinite at omega = {bad.tolist()} (a pole of the transfer function, or beyond "
-                "the floating-point range); move the frequency off the pole"
+            raise refusal(
+                "omega",
+                f"H_{self.n} is infinite at omega = {bad.tolist()} (a pole of the transfer function, or beyond the "
+                "floating-point range)",
+                "move the frequency off the pole",
+                InputError,
             )
         return out.reshape(shape)
 
     def laplace(self, *s: Any) -> np.ndarray:
         """H at Laplace variables s_j (complex; the transfer function is H(omega) with s_j = i omega_j)."""
         if self.real_only:
-            raise ArgumentError(
-                "laplace: this transfer function is a Monte Carlo estimate known on the real frequency axis only; "
-                "call it with real omega"
+            raise refusal(
+                "laplace",
+                "this transfer function is a Monte Carlo estimate known on the real frequency axis only",
+                "call it with real omega",
             )
         arrs = check_frequencies(s, self.n, real=False, name="s")
         return self(*[-1j * a for a in arrs])
@@ -354,14 +327,13 @@ class Transfer:
         ``combine``: one fraction (True) or the sum of partial fractions c p! / (s + mu)^(p + 1) over the
         orderings (False); default: one fraction when it is cheap (at most 24 partial fractions with exact or
         symbolic coefficients, 8 with floating-point ones), since combining grows quickly with n and the rates."""
-        if variable not in ("omega", "s"):
-            raise ArgumentError(f"variable: expected 'omega' or 's', received {describe(variable)}")
-        if combine is not None and not isinstance(combine, bool):
-            raise ArgumentError(f"combine: expected True, False or None (automatic), received {describe(combine)}")
+        check_choice(variable, "variable", ("omega", "s"))
+        combine = check_flag(combine, "combine", allow_none=True)
         if self.formula is None:
-            raise ArgumentError(
-                f"expression: method={self.method!r} computes H_{self.n} numerically (no formula); use a closed-form "
-                "route (method='exact' for linear SRNNs) for a rational expression"
+            raise refusal(
+                "expression",
+                f"method={self.method!r} computes H_{self.n} numerically (no formula)",
+                "use a closed-form route (method='exact' for linear SRNNs) for a rational expression",
             )
         return self.formula(variable, combine)
 

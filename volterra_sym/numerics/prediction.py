@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..validate import check_choice, refusal
 from .separable import CubePlan, evaluate_cube
 from .series import ExpPolyKernels, evaluate_series
 
@@ -44,8 +44,7 @@ def predict_series(
     engine: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each order's contribution eps^n y^(n)(t) and each order's top-shell estimate (as :func:`evaluate_series`)."""
-    if engine not in ENGINES:
-        raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
+    check_choice(engine, "engine", ENGINES)
     if engine == "cascade":
         return evaluate_series(forms, U, tt, eps, interp=interp, top_degree=top_degree)
     plan = prediction_plan(forms, tt, top_degree)
@@ -54,9 +53,10 @@ def predict_series(
     cascade = {key for key in keys if plan.path(*key) == "cascade"}
     if engine == "cube" and cascade:
         c, n, top = min(cascade)
-        raise ArgumentError(
-            f"engine='cube': order {n}{' (top shell)' if top else ''} of component {c} has no cube form "
-            f"({plan.cascade[(c, n, top)]}); use engine='auto'"
+        raise refusal(
+            "engine='cube'",
+            f"order {n}{' (top shell)' if top else ''} of component {c} has no cube form ({plan.cascade[(c, n, top)]})",
+            "use engine='auto'",
         )
     exps: dict = {}  # e^{-nu t} on the grid, shared by order 0 and the outer factors of the cube form
     out, top_part = evaluate_series(forms, U, tt, eps, interp=interp, top_degree=top_degree, only=cascade, exps=exps)

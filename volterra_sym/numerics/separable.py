@@ -347,11 +347,27 @@ def plan_signature(
 
 
 def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | None = None) -> CubePlan:
-    """The cube form of every order (and top shell) whose kernels allow it (module docstring)."""
+    """The cube form of every order (and top shell) whose kernels allow it (module docstring), in four passes:
+    every term in absolute lags (:func:`_absolute_terms`), canonical rates, filters and outer factors
+    (:func:`_canonical_filters`), dense tensors in real coordinates (:func:`_dense_tensors`), and the
+    directions the tensors use (:func:`_directions`)."""
+    raw, scale = _absolute_terms(forms, horizon, top_degree)
+    plan = CubePlan()
+    canon = _canonical_filters(raw, scale, plan)
+    xi_tensors = _dense_tensors(canon, plan)
+    if xi_tensors:
+        _directions(canon, xi_tensors, plan, forms.model.m)
+    return plan
+
+
+def _absolute_terms(
+    forms: ExpPolyKernels, horizon: float, top_degree: int | None
+) -> tuple[dict[tuple[int, int, bool], list], float]:
+    """Pass 1: every kept term of every kernel in absolute lags, as (ks, lambdas, nu, expansion, coef) per
+    (component, order, top shell), and the rate scale (the largest |rate|, at least 1 / horizon)."""
     model = forms.model
     N = len(forms.taus)
     P, m = model.p, model.m
-    # ---- pass 1: every term in absolute lags -----------------------------------------------------
     raw: dict[tuple[int, int, bool], list] = {}
     scale = 1.0 / max(horizon, 1e-300)
     expansions: dict[tuple, list] = {}
@@ -379,13 +395,39 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
                     raw[(c, n, False)].append(item)
                     if top_degree is not None and sum(p) == top_degree:
                         raw[(c, n, True)].append(item)
-    # ---- pass 2: canonical rates, filters, outer factors -----------------------------------------
+    return raw, scale
+
+
+@dataclass
+class _Canonical:
+    """Pass 2's result: rates and outer factors merged within ``tol``, the filters (k, a, rate id) -> id, the
+    sparse coefficient tensors per key, the growing filters, and the real coordinates xi = B^T (filters)."""
+
+    tol: float
+    rates: _Registry
+    outer: _Registry
+    filters: dict[tuple[int, int, int], int]
+    tensors: dict[tuple[int, int, bool], dict]
+    growing: set[int]
+    B: np.ndarray  # (filters, coordinates)
+    coords: list[tuple[tuple[int, int], int, str]]  # per coordinate: ((input k, rep rate id), a, "re" | "im")
+
+    @property
+    def d(self) -> int:
+        return len(self.filters)
+
+    @property
+    def ncoord(self) -> int:
+        return int(self.B.shape[1])
+
+
+def _canonical_filters(raw: dict[tuple[int, int, bool], list], scale: float, plan: CubePlan) -> _Canonical:
+    """Pass 2: canonical rates, filters, outer factors (keys without terms go to ``plan.zero``)."""
     tol = RATE_TOL * scale
     rates = _Registry(tol)
     outer = _Registry(tol)
     filters: dict[tuple[int, int, int], int] = {}  # (k, a, rate id) -> filter id
     tensors: dict[tuple[int, int, bool], dict] = {}
-    plan = CubePlan()
     for key, items in raw.items():
         if not items:
             plan.zero.add(key)
@@ -424,17 +466,22 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
         B[i, j] = 1.0
         if cplx:
             B[i, j + 1] = 1j if lam.imag >= 0 else -1j
-    B = B[:, :ncoord]
-    # ---- pass 3: dense tensors, symmetry, real coordinates -----------------------------------
+    return _Canonical(tol, rates, outer, filters, tensors, growing, B[:, :ncoord], coords)
+
+
+def _dense_tensors(canon: _Canonical, plan: CubePlan) -> dict[tuple[int, int, bool], tuple[list, np.ndarray]]:
+    """Pass 3: dense tensors, symmetry, real coordinates: per key (outer basis, tensor in xi); keys that stay
+    cascades go to ``plan.cascade`` with the reason, vanishing ones to ``plan.zero``."""
+    d, B = canon.d, canon.B
     xi_tensors: dict[tuple[int, int, bool], tuple[list, np.ndarray]] = {}
-    for key, tens in tensors.items():
+    for key, tens in canon.tensors.items():
         c, n, top = key
         acc, bases = tens["acc"], tens["bases"]
         nb = len(bases)
         if nb * d**n > MAX_TENSOR:
             plan.cascade[key] = f"coefficient tensor of {nb * d**n} entries"
             continue
-        if any(i in growing for _, ids in acc for i in ids):
+        if any(i in canon.growing for _, ids in acc for i in ids):
             plan.cascade[key] = "a growing rate (Re lambda < 0)"
             continue
         C = np.zeros((nb, *(d,) * n), dtype=complex)
@@ -447,11 +494,17 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
         if any(np.max(np.abs(C - np.swapaxes(C, j, j + 1))) > SYMMETRY_TOL * big for j in range(1, n)):
             plan.cascade[key] = "the kernel is not symmetric in the absolute lags"
             continue
-        basis = [(outer.values[nu_id], beta) for (nu_id, beta) in bases]
+        basis = [(canon.outer.values[nu_id], beta) for (nu_id, beta) in bases]
         xi_tensors[key] = (basis, _mode_product(C, B, n))
-    if not xi_tensors:
-        return plan
-    # ---- pass 4: the directions the tensors use (one SVD of all unfoldings) ---------------------------
+    return xi_tensors
+
+
+def _directions(
+    canon: _Canonical, xi_tensors: dict[tuple[int, int, bool], tuple[list, np.ndarray]], plan: CubePlan, m: int
+) -> None:
+    """Pass 4: the directions the tensors use (one SVD of all unfoldings): ``plan.V``, the sources (filters of
+    combined inputs), the monomial levels and the cube entries."""
+    ncoord, rates, outer, tol = canon.ncoord, canon.rates, canon.outer, canon.tol
     blocks = []
     for _, X in xi_tensors.values():
         M = np.moveaxis(X, 1, 0).reshape(ncoord, -1)
@@ -465,7 +518,7 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
     # with c = V[re] - i V[im] (complex families); c = F E (rank rho <= min(r (amax+1), m)) means rho chains
     # on the inputs v_j = sum_k E[j, k] u^k instead of one per input
     by_family: dict[int, dict[tuple[int, int], np.ndarray]] = {}
-    for xi_index, ((k, rep), a, part) in enumerate(coords):
+    for xi_index, ((k, rep), a, part) in enumerate(canon.coords):
         rows = by_family.setdefault(rep, {})
         row = rows.setdefault((a, k), np.zeros(r, dtype=complex))
         row += V[xi_index] if part == "re" else -1j * V[xi_index]
@@ -504,7 +557,6 @@ def build_cube_plan(forms: ExpPolyKernels, horizon: float, top_degree: int | Non
         basis, coef = list(merged), np.array(list(merged.values()))
         plan.entries[key] = CubeEntry(n=n, basis=basis, coef=coef)
         plan.entries[key].split(plan.levels)
-    return plan
 
 
 def monomial_levels(r: int, maxdeg: int) -> list[tuple[list[tuple[int, ...]], list[int]]]:

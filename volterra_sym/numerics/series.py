@@ -49,8 +49,9 @@ import sympy as sp
 
 from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, numeric_value, stable_numeric_terms
-from ..errors import ArgumentError, InputError
+from ..errors import InputError
 from ..model.diffusion import Diffusion
+from ..validate import check_choice
 
 BLOCK_EXPONENT = 30.0
 
@@ -110,7 +111,8 @@ class NodeGrid:
             start = np.clip(np.arange(L - 1) - 1, 0, L - 4)
             self.nodes = start[:, None] + np.arange(4)[None, :]
         else:
-            raise ArgumentError(f"interp: expected 'pwlinear', 'cubic' or 'linear', received {interp!r}")
+            check_choice(interp, "interp", ("pwlinear", "cubic", "linear"))
+            raise AssertionError("unreachable: check_choice refuses every other value")
         # monomial coefficients a_q (in theta = r/h) of the interpolant: a = Vinv @ w_nodes
         theta = (t[self.nodes] - t[:-1, None]) / self.h[:, None]  # (L-1, deg+1)
         # rows sharing a step length and a node pattern (to 1e-9 relative, i.e. up to the rounding noise

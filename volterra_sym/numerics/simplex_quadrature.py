@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import limits
-from ..errors import ArgumentError, InputError, QuadratureCostWarning, VolterraError, describe
-from ..validate import check_eps, check_grid, input_samples
+from ..errors import InputError, QuadratureCostWarning, VolterraError, describe
+from ..validate import check_eps, check_grid, input_samples, refusal
 
 #: bytes per lag-grid entry of the order-2 working arrays (lags, masks, kernel values, products)
 BYTES_PER_ENTRY_2 = 72
@@ -37,32 +37,33 @@ def _trapezoid_row(h: np.ndarray, i: int) -> np.ndarray:
 
 def _kernel_values(kernel: Callable[..., Any], args: list[np.ndarray], key: Any) -> np.ndarray:
     """The kernel on the lag arrays ``args``, checked to be one real value per lag (a scalar is broadcast)."""
+    name = f"kernels[{key!r}]"
     try:
         raw = kernel(*args)
     except TypeError:
         raise  # a wrong number of lags: volterra_quadrature explains the calling convention
     except Exception as exc:  # the user's kernel failed
-        raise ArgumentError(f"kernels[{key!r}]: calling the kernel raised {type(exc).__name__}: {exc}") from exc
+        raise refusal(name, f"calling the kernel raised {type(exc).__name__}: {exc}") from exc
     if np.iscomplexobj(raw):
-        raise ArgumentError(f"kernels[{key!r}]: the kernel returned complex values; kernels must be real")
+        raise refusal(name, "the kernel returned complex values", "kernels must be real")
     try:
         vals = np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
-        raise ArgumentError(
-            f"kernels[{key!r}]: the kernel returned {describe(raw)}, not an array of real numbers"
-        ) from None
+        raise refusal(name, f"the kernel returned {describe(raw)}, not an array of real numbers") from None
     if not np.all(np.isfinite(vals)):
-        raise ArgumentError(
-            f"kernels[{key!r}]: the kernel returned non-finite values (NaN or inf) on lags in "
-            f"[0, {float(np.max(args[0])):.4g}]; kernels must be finite at every lag of the grid"
+        raise refusal(
+            name,
+            f"the kernel returned non-finite values (NaN or inf) on lags in [0, {float(np.max(args[0])):.4g}]",
+            "kernels must be finite at every lag of the grid",
         )
     shape = np.shape(args[0])
     if vals.shape != shape:
         if vals.ndim == 0:
             return np.broadcast_to(vals, shape)
-        raise ArgumentError(
-            f"kernels[{key!r}]: the kernel returned an array of shape {vals.shape} for lag arrays of shape {shape}; "
-            "a kernel must be NumPy-vectorised and return one value per lag (the shape of its arguments)"
+        raise refusal(
+            name,
+            f"the kernel returned an array of shape {vals.shape} for lag arrays of shape {shape}",
+            "a kernel must be NumPy-vectorised and return one value per lag (the shape of its arguments)",
         )
     return vals
 
@@ -111,9 +112,10 @@ def simplex_integral(
             inner = np.sum(weights * vals * U[None, : j + 1, k[1]], axis=1)
             out[j] = np.sum(_trapezoid_row(h, j) * U[: j + 1, k[0]] * inner)
         return out
-    raise ArgumentError(
-        f"n: simplex quadrature is offered for orders n <= 2 (cost O(len(t)^(n+1))), received n = {n}; "
-        "exponential-polynomial kernels use the O(len(t)) route of Response.predict"
+    raise refusal(
+        "n",
+        f"simplex quadrature is offered for orders n <= 2 (cost O(len(t)^(n+1))), received n = {n}",
+        "exponential-polynomial kernels use the O(len(t)) route of Response.predict",
     )
 
 
@@ -171,19 +173,22 @@ def volterra_quadrature(
         cost += tt.size ** (n + 1) / (n + 1)
     check_eps(e, order)  # eps**order must be a finite float
     if cost > limits.MAX_QUADRATURE_EVALS:
-        raise InputError(
-            f"t: simplex quadrature on {tt.size} points would need ~{cost:.2g} kernel evaluations, beyond the limit "
-            f"MAX_QUADRATURE_EVALS = {limits.MAX_QUADRATURE_EVALS:.2g}; use a coarser grid, or exponential-"
-            "polynomial kernels (Response.predict, O(len(t))), or raise the limit with "
-            "vs.limits.configure(max_quadrature_evals=...)"
+        raise refusal(
+            "t",
+            f"simplex quadrature on {tt.size} points would need ~{cost:.2g} kernel evaluations, beyond the limit "
+            f"MAX_QUADRATURE_EVALS = {limits.MAX_QUADRATURE_EVALS:.2g}",
+            "use a coarser grid, or exponential-polynomial kernels (Response.predict, O(len(t))), or raise the limit "
+            "with vs.limits.configure(max_quadrature_evals=...)",
+            InputError,
         )
     memory = (BYTES_PER_ENTRY_2 * tt.size**2) if order >= 2 else 64.0 * tt.size
     if memory > limits.MAX_QUADRATURE_MEMORY:
-        raise InputError(
-            f"t: simplex quadrature of order {order} on {tt.size} points needs ~{limits.human_bytes(memory)} of "
-            "working arrays, beyond the limit MAX_QUADRATURE_MEMORY = "
-            f"{limits.human_bytes(limits.MAX_QUADRATURE_MEMORY)}; use a coarser grid, or raise the limit with "
-            "vs.limits.configure(max_quadrature_memory=...)"
+        raise refusal(
+            "t",
+            f"simplex quadrature of order {order} on {tt.size} points needs ~{limits.human_bytes(memory)} of working "
+            f"arrays, beyond the limit MAX_QUADRATURE_MEMORY = {limits.human_bytes(limits.MAX_QUADRATURE_MEMORY)}",
+            "use a coarser grid, or raise the limit with vs.limits.configure(max_quadrature_memory=...)",
+            InputError,
         )
     if cost > limits.WARN_QUADRATURE_EVALS:
         warnings.warn(

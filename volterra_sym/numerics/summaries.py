@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, InputError, describe
+from ..errors import InputError, describe
+from ..validate import check_int, check_positive, real_array, refusal
 
 __all__ = ["relaxation_rates", "resonance", "memory_function", "memory_capacity", "readout_covariance"]
 
 
 def relaxation_rates(resp: Any, count: int = 4) -> np.ndarray:
     """The ``count`` slowest relaxation rates (complex, Re > 0), slowest first (see the module docstring)."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ArgumentError(f"count: expected a positive integer, received {describe(count)}")
+    count = check_int(count, "count", minimum=1, what="a positive integer")
     rates = resp.transfer(1, 0 if resp.model.m > 1 else None).rates
     out: list[complex] = []
     for r in rates:  # one member of each conjugate pair (Im >= 0)
@@ -44,8 +44,7 @@ def _grid(resp: Any, k: Any, component: int, omega_max: float | None) -> tuple[n
     rates = H.rates
     top = float(np.max(np.abs(rates))) * 30 if rates.size else 100.0
     if omega_max is not None:
-        if isinstance(omega_max, bool) or not isinstance(omega_max, (int, float)) or not 0 < omega_max < np.inf:
-            raise ArgumentError(f"omega_max: expected a positive finite frequency, received {describe(omega_max)}")
+        check_positive(omega_max, "omega_max")
         top = float(omega_max)
     low = float(np.min(np.abs(rates))) / 100 if rates.size else top * 1e-4
     w = np.unique(np.concatenate([[0.0], np.geomspace(max(low, top * 1e-6), top, 2000)]))
@@ -110,19 +109,18 @@ def _covariance(resp: Any, covariance: Any) -> np.ndarray:
     if covariance is None:
         C = readout_covariance(resp)
     else:
-        if np.iscomplexobj(covariance):
-            raise InputError("covariance: received complex values; the readout covariance is a real p x p matrix")
-        try:
-            C = np.asarray(covariance, dtype=float).reshape(p, p)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"covariance: expected the {p} x {p} stationary covariance of the readout, received "
-                f"{describe(covariance)}"
-            ) from None
+        C = real_array(covariance, "covariance")
+        if C.size != p * p:
+            why = f"expected the {p} x {p} stationary covariance of the readout, received {describe(covariance)}"
+            raise refusal("covariance", why, cls=InputError)
+        C = C.reshape(p, p)
     if not np.all(np.isfinite(C)) or np.min(np.linalg.eigvalsh((C + C.T) / 2)) <= 0:
-        raise InputError(
-            "covariance: the readout covariance must be finite and positive definite (a readout without noise "
-            "has infinite Fisher information); give covariance= explicitly"
+        raise refusal(
+            "covariance",
+            "the readout covariance must be finite and positive definite (a readout without noise has infinite "
+            "Fisher information)",
+            "give covariance= explicitly",
+            InputError,
         )
     return (C + C.T) / 2
 
@@ -131,9 +129,8 @@ def memory_function(resp: Any, taus: Any, k: Any = None, *, covariance: Any = No
     """J(tau) = K^(1)_k(tau)^T C_y^{-1} K^(1)_k(tau) at the lags ``taus`` (module docstring); ``covariance``
     overrides C_y (p x p)."""
     if not resp.stationary:
-        raise ArgumentError(
-            "resp: the memory function needs the stationary start (the kernels then depend on the lag only)"
-        )
+        why = "the memory function needs the stationary start (the kernels then depend on the lag only)"
+        raise refusal("resp", why)
     C = _covariance(resp, covariance)
     K = np.asarray(resp.kernel_values(1, k, np.asarray(taus, dtype=float)[..., None]))
     K = K.reshape(K.shape[: np.ndim(taus)] + (resp.model.p,))

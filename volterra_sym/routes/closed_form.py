@@ -20,10 +20,10 @@ import sympy as sp
 
 from .. import limits
 from ..algebra.exp_polynomial import ExpPoly, NumericTerms, to_sympy
-from ..errors import ArgumentError
 from ..model.diffusion import Diffusion
 from ..numerics.codegen import Lowered
 from ..response import Response, check_finite_prediction
+from ..validate import check_int_sequence, refusal
 
 KernelKey = tuple[int, int, tuple[int, ...]]  # (component, n, (k_1..k_n))
 
@@ -199,11 +199,9 @@ class ClosedFormResponse(Response):
     def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags (exact; stationary start)."""
         if not self.stationary:
-            raise ArgumentError("kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)")
+            raise refusal("kernel_taylor", "needs the stationary start (point-mass kernels also depend on s_n)")
         F = self.kernel_form(n, k, self._component(component)[0])
-        p = tuple(p)
-        if len(p) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in p):
-            raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        p = check_int_sequence(p, "p", n, what="derivative orders")
         limits.check_limit(sum(int(x) for x in p), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         self._check_taylor_degree(sum(p), "p")
         with mpmath.workdps(self.dps):
@@ -260,11 +258,11 @@ class ClosedFormResponse(Response):
         """
         from ..numerics.prediction import ENGINES, predict_series
         from ..numerics.series import INTERPOLATIONS
-        from ..validate import check_eps, check_flag, check_grid, check_numeric_model, input_samples
+        from ..validate import check_choice, check_eps, check_flag, check_grid, check_numeric_model, input_samples
 
         if options:  # the contract (Response.predict) lets routes take options; these take only the three above
-            raise ArgumentError(
-                f"{sorted(options)[0]}: method={self.method!r} predictions take only interp=, return_error= and engine="
+            raise refusal(
+                sorted(options)[0], f"method={self.method!r} predictions take only interp=, return_error= and engine="
             )
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
@@ -276,12 +274,10 @@ class ClosedFormResponse(Response):
         U = input_samples(u, tt, self.model.m)
         if interp is None:
             interp = "cubic" if callable(u) else "pwlinear"
-        if interp not in INTERPOLATIONS:
-            raise ArgumentError(f"interp: expected one of {INTERPOLATIONS}, received {interp!r}")
+        check_choice(interp, "interp", INTERPOLATIONS)
         if interp == "cubic" and tt.size < 4:
             interp = "pwlinear"  # no cubic through 4 nodes on 2-3 points: the input is read as piecewise linear
-        if engine not in ENGINES:
-            raise ArgumentError(f"engine: expected one of {ENGINES}, received {engine!r}")
+        check_choice(engine, "engine", ENGINES)
         out, top = predict_series(self, U, tt, e, interp=interp, top_degree=self._top_shell_degree(), engine=engine)
         self._after_prediction(tt, out, top.sum(axis=0))
         if not self.model.vector_readout:

@@ -31,12 +31,12 @@ import numpy as np
 import sympy as sp
 
 from ..documents.derivation import Derivation, Equation, Step
-from ..errors import ArgumentError
+from ..errors import VolterraError
 from ..model.diffusion import Diffusion
 from ..model.input_channels import InputChannels, total_drift
 from ..numerics.codegen import Lowered
 from ..response import Response, check_finite_prediction
-from ..validate import check_eps, check_flag, check_grid, check_index_tuple, input_samples
+from ..validate import check_eps, check_flag, check_grid, check_index_tuple, input_samples, refusal
 
 
 class InputChannelResponse(Response):
@@ -84,18 +84,20 @@ class InputChannelResponse(Response):
         return self.channel_response.write_module(path, max_lag)
 
     def feature_coefficients(self, degree: int, level: int, *, component: int = 0, **options: Any) -> np.ndarray:
-        raise ArgumentError(self._no_features("feature_coefficients"))
+        raise self._no_features("feature_coefficients")
 
     def predict_features(
         self, u: Any, t: Any, degree: int, level: int, *, component: int = 0, **options: Any
     ) -> np.ndarray:
-        raise ArgumentError(self._no_features("predict_features"))
+        raise self._no_features("predict_features")
 
-    def _no_features(self, what: str) -> str:
-        return (
-            f"{what}: the response features are multilinear in the input, but this model's input enters the drift "
-            "nonlinearly; use resp.channel_response with the channel inputs resp.channels.values(eps * u) (channel "
-            "alpha carries u^alpha), whose levels are numbers of channels, not powers of eps"
+    def _no_features(self, what: str) -> VolterraError:
+        return refusal(
+            what,
+            "the response features are multilinear in the input, but this model's input enters the drift "
+            "nonlinearly",
+            "use resp.channel_response with the channel inputs resp.channels.values(eps * u) (channel alpha carries "
+            "u^alpha), whose levels are numbers of channels, not powers of eps",
         )
 
     # ---- prediction by powers of eps ---------------------------------------------------

@@ -42,7 +42,7 @@ from ...documents.derivation import Derivation
 from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
 from ...response import lag_symbols
-from ...validate import check_order
+from ...validate import check_order, refusal
 from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse
 from ..options import DPS, Option
@@ -215,7 +215,7 @@ def fdt_kernel(resp: ExactResponse, k: int = 0, component: int = 0) -> ExpPoly:
     """
     data: LinearData = resp.linear
     if not isinstance(resp.model.initial, Stationary):
-        raise ArgumentError("fdt_kernel: the fluctuation-dissipation form needs the stationary start")
+        raise refusal("fdt_kernel", "the fluctuation-dissipation form needs the stationary start")
     tau = resp.taus[0]
     V = (tau,)
     with mpmath.workdps(resp.dps):

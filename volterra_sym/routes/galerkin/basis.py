@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ...errors import ArgumentError
+from ...validate import refusal
 from .weights import Weight
 
 # --------------------------------------------------------------------------- bases
@@ -158,7 +158,7 @@ class DensityBasis1D(Basis):
 
     def __init__(self, weight: Weight, degree: int):
         if weight.nodes is None or weight.probs is None:
-            raise ArgumentError("weight: a 'density-1d' weight needs nodes and probabilities")
+            raise refusal("weight", "a 'density-1d' weight needs nodes and probabilities")
         self.n = 1
         self.degree = degree
         self.alphas = np.arange(degree + 1).reshape(-1, 1)
@@ -167,7 +167,7 @@ class DensityBasis1D(Basis):
         z = (weight.nodes - self.mean[0]) * self.Linv[0, 0]
         q = weight.probs
         if np.count_nonzero(q > 1e-300) <= degree + 1:
-            raise ArgumentError(f"degree: {degree} needs more quadrature nodes than the weight has ({q.size})")
+            raise refusal("degree", f"{degree} needs more quadrature nodes than the weight has ({q.size})")
         N = degree + 1
         V = np.zeros((z.size, N))
         H = np.zeros((N, N))

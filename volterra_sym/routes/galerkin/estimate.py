@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ArgumentError
 from ...model import Diffusion
+from ...validate import check_int, refusal
 from .analytic import check_analytic
 from .system import GalerkinSystem, build_galerkin, check_degree
 from .weights import choose_weight
@@ -61,11 +61,13 @@ class GalerkinEstimate:
             else "use a weight close to the law (weight='linearisation' or 'pilot', or ('gaussian', mean, cov) "
             "with the law's own scale)"
         )
-        raise ArgumentError(
-            f"{argument}: the Galerkin {name.replace('_', ' ')} at degree {system.degree} are not finite: the "
-            f"polynomial basis overflows ({w.describe()}"
+        raise refusal(
+            argument,
+            f"the Galerkin {name.replace('_', ' ')} at degree {system.degree} are not finite: the polynomial basis "
+            f"overflows ({w.describe()}"
             + (f"; initial state {np.round(start, 4).tolist()}" if start.size else "")
-            + f"); {remedy}"
+            + ")",
+            remedy,
         )
 
     def evaluate(self, fn: Any, *args: Any) -> tuple[Any, Any]:
@@ -137,11 +139,10 @@ def galerkin_error(
     """Build degrees p, p + step (and p + 2 step when ``levels=3``, p - step when ``levels="tail"``) on one
     weight; see :class:`GalerkinEstimate`."""
     degree = check_degree(degree)
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise ArgumentError(f"step: expected an integer >= 1 (degree increment of the estimate), received {step!r}")
-    if isinstance(levels, bool) or levels not in (2, 3, "tail"):
-        raise ArgumentError(
-            f"levels: expected 2 (p vs p + step), 3 (with p + 2 step) or 'tail' (with p - step), received {levels!r}"
+    step = check_int(step, "step", minimum=1, hint=" (degree increment of the estimate)")
+    if isinstance(levels, bool) or levels not in (2, 3, "tail"):  # two integers and a word: not check_choice
+        raise refusal(
+            "levels", f"expected 2 (p vs p + step), 3 (with p + 2 step) or 'tail' (with p - step), received {levels!r}"
         )
     if levels == "tail" and degree - step < 1:
         levels = 2  # no lower degree to compare with

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ...errors import InputError
+from ...validate import refusal
 from .analytic import require_scipy
 
 _STEP_CLASSES = 16  # distinct step lengths of a grid handled by augmented exponentials
@@ -57,10 +58,12 @@ def forward_hierarchy(S: HierarchySystem, u: np.ndarray, tt: np.ndarray, order: 
     if keys.size > _STEP_CLASSES:
         if S.eigendecomposition() is not None:
             return _hierarchy_eig(S, u, steps, order)
-        raise InputError(
-            f"t: the grid has {keys.size} distinct step lengths; with N = {N} basis functions each needs "
+        raise refusal(
+            "t",
+            f"the grid has {keys.size} distinct step lengths; with N = {N} basis functions each needs "
             f"a {3 * N} x {3 * N} matrix exponential: use a grid with at most {_STEP_CLASSES} "
-            "distinct steps (e.g. uniform, np.linspace)"
+            "distinct steps (e.g. uniform, np.linspace)",
+            cls=InputError,
         )
     mats = [_phi_mats(S.M, float(steps[np.nonzero(cls == i)[0][0]])) for i in range(keys.size)]
     R = np.empty((order + 1, L, N))

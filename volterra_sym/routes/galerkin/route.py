@@ -31,7 +31,16 @@ from ...documents.derivation import Derivation, route_derivation
 from ...errors import ArgumentError, ConvergenceWarning, ModelError, describe
 from ...model.diffusion import OU, Diffusion
 from ...response import Response, check_finite_prediction
-from ...validate import check_eps, check_flag, check_grid, check_int, check_numeric_model, input_samples
+from ...validate import (
+    check_eps,
+    check_flag,
+    check_grid,
+    check_int,
+    check_int_sequence,
+    check_numeric_model,
+    input_samples,
+    refusal,
+)
 from ..base import ContractCase, Route
 from ..options import PILOT_SEED, Option
 from .derivation import galerkin_steps
@@ -52,24 +61,21 @@ def _check_weight(weight: Any, n: int) -> Any:
     if not (isinstance(weight, (tuple, list)) and weight and weight[0] == "gaussian"):
         return weight
     if len(weight) != 3:
-        raise ArgumentError(f"weight: expected ('gaussian', mean, cov), received {describe(weight)}")
+        raise refusal("weight", f"expected ('gaussian', mean, cov), received {describe(weight)}")
     try:
         if np.iscomplexobj(weight[1]) or np.iscomplexobj(weight[2]):
             raise TypeError
         mean = np.asarray(weight[1], dtype=float).reshape(-1)
         cov = np.asarray(weight[2], dtype=float)
     except (TypeError, ValueError):
-        raise ArgumentError(
-            f"weight: mean and cov must be real numbers, received {describe(weight[1])}, {describe(weight[2])}"
-        ) from None
+        why = f"mean and cov must be real numbers, received {describe(weight[1])}, {describe(weight[2])}"
+        raise refusal("weight", why) from None
     cov = cov.reshape(1, 1) if cov.size == 1 and n == 1 else cov
     if mean.size != n or cov.shape != (n, n) or not (np.all(np.isfinite(mean)) and np.all(np.isfinite(cov))):
-        raise ArgumentError(
-            f"weight: expected a finite mean of length {n} and a {n} x {n} cov, received shapes {mean.shape}, "
-            f"{cov.shape}"
-        )
+        why = f"expected a finite mean of length {n} and a {n} x {n} cov, received shapes {mean.shape}, {cov.shape}"
+        raise refusal("weight", why)
     if not np.allclose(cov, cov.T, rtol=1e-12, atol=0) or np.linalg.eigvalsh((cov + cov.T) / 2).min() <= 0:
-        raise ArgumentError(f"weight: cov must be symmetric positive definite, received {cov.tolist()}")
+        raise refusal("weight", f"cov must be symmetric positive definite, received {cov.tolist()}")
     return ("gaussian", mean, cov)
 
 
@@ -148,21 +154,20 @@ class GalerkinResponse(Response):
         """d^{p_1}_{tau_1} ... d^{p_n}_{tau_n} K^(n)_k at zero lags:
         l Gamma_{k_n} M^{p_n} ... Gamma_{k_1} M^{p_1} c_f."""
         if not self.stationary:
-            raise ArgumentError(
-                "kernel_taylor: needs the stationary start (point-mass kernels also depend on s_n)"
-            )
+            raise refusal("kernel_taylor", "needs the stationary start (point-mass kernels also depend on s_n)")
         n = self._check_n(n)
         ks = self._k(n, k)
-        pp = tuple(p) if isinstance(p, (tuple, list, np.ndarray)) else (p,)
-        if len(pp) != n or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 0 for x in pp):
-            raise ArgumentError(f"p: expected {n} non-negative integer derivative orders, received {p!r}")
+        orders = p if isinstance(p, (tuple, list, np.ndarray)) else (p,)
+        pp = check_int_sequence(orders, "p", n, what="derivative orders")
         limits.check_limit(sum(int(x) for x in pp), "p", "MAX_KERNEL_DERIVATIVE", limits.DERIVATIVE_ADVICE)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(self.system.taylor_coefficient(n, ks, pp, self._component(component)[0]))
         if not np.isfinite(value):
-            raise ArgumentError(
-                f"p: the derivative of total order {sum(pp)} leaves the floating-point range in the degree-"
-                f"{self.degree} basis (l Gamma M^p c_f); ask for lower orders"
+            raise refusal(
+                "p",
+                f"the derivative of total order {sum(pp)} leaves the floating-point range in the degree-{self.degree} "
+                "basis (l Gamma M^p c_f)",
+                "ask for lower orders",
             )
         return value
 
@@ -271,7 +276,7 @@ class GalerkinResponse(Response):
         Returns (len(t),) or (len(t), p); with ``by_order`` a leading axis of length order + 1.
         """
         if options:
-            raise ArgumentError(f"{sorted(options)[0]}: method='galerkin' predictions take no such option")
+            raise refusal(sorted(options)[0], "method='galerkin' predictions take no such option")
         check_flag(by_order, "by_order")
         check_flag(return_error, "return_error")
         check_numeric_model(self.model)

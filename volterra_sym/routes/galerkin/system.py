@@ -40,7 +40,6 @@ t, U, eps).  scipy is imported lazily (expm, expm_multiply).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +47,21 @@ from typing import Any
 import numpy as np
 
 from ... import limits
-from ...errors import ArgumentError, InputError, describe
+from ...errors import InputError
 from ...model import Diffusion
+from ...validate import (
+    check_component,
+    check_eps,
+    check_grid,
+    check_index_tuple,
+    check_int,
+    check_int_sequence,
+    check_kernel_order,
+    check_lag_array,
+    check_positive,
+    finite_array,
+    refusal,
+)
 from ..options import Option
 from .analytic import check_analytic, is_constant, polynomial_degree, require_scipy
 from .assembly import generator_matrices, initial_functionals, nonpolynomial_points, plan, spectrum_guard
@@ -300,26 +312,22 @@ class GalerkinSystem:
             (default 0).  Returns values of shape lags.shape[:-1].
         """
         ks = self._check_order(n, ks, component)
-        lag = _finite_array(lags, "lags")
-        if n == 1 and lag.ndim <= 1:
-            lag = lag[..., None]
-        if lag.ndim == 0 or lag.shape[-1] != n:
-            raise InputError(f"lags: expected an array of shape (..., {n}) for order {n}, received shape {lag.shape}")
-        if np.any(lag < 0):
-            raise InputError(f"lags: kernels are defined for lags >= 0, received min {lag.min():.6g}")
+        lag = check_lag_array(lags, n)
         shape = lag.shape[:-1]
         flat = lag.reshape(-1, n)
         if not self.stationary:
-            sv = np.zeros(shape) if s is None else _finite_array(s, "s")
+            sv = np.zeros(shape) if s is None else finite_array(s, "s")
             try:
                 sv = np.broadcast_to(sv, shape).reshape(-1, 1)
             except ValueError:
-                raise InputError(f"s: shape {np.shape(s)} does not broadcast to the lag shape {shape}") from None
+                why = f"shape {np.shape(s)} does not broadcast to the lag shape {shape}"
+                raise refusal("s", why, cls=InputError) from None
             if np.any(sv < 0):
-                raise InputError(f"s: the time from the start to the oldest input must be >= 0, min {sv.min():.6g}")
+                why = f"the time from the start to the oldest input must be >= 0, min {sv.min():.6g}"
+                raise refusal("s", why, cls=InputError)
             flat = np.concatenate([flat, sv], axis=1)
         elif s is not None:
-            raise InputError("s: only kernels from a point-mass or Gaussian start depend on s; omit it")
+            raise refusal("s", "only kernels from a point-mass or Gaussian start depend on s", "omit it", InputError)
         if flat.shape[0] == 0:
             return np.zeros(shape)
         # chain (right to left): c_f, E(tau_1), G_k1, E(tau_2), ..., E(tau_n), G_kn, [E(s)], then . l
@@ -347,10 +355,10 @@ class GalerkinSystem:
 
     def mean0(self, t: Any, component: int = 0) -> np.ndarray:
         """E f(h^0_t) = l e^{t M} c_f on an array of times t >= 0 (constant for the stationary start)."""
-        self._check_component(component)
-        tt = _finite_array(t, "t")
+        check_component(component, self.c_f.shape[0])
+        tt = finite_array(t, "t")
         if np.any(tt < 0):
-            raise InputError(f"t: times must be >= 0, received min {tt.min():.6g}")
+            raise refusal("t", f"times must be >= 0, received min {tt.min():.6g}", cls=InputError)
         if self.stationary:
             return np.full(tt.shape, float(self.functional @ self.c_f[component]))
         u, inv = np.unique(tt.reshape(-1), return_inverse=True)
@@ -419,8 +427,7 @@ class GalerkinSystem:
         = l [e^{sM}] Gamma_{k_n} M^{p_n} ... Gamma_{k_1} M^{p_1} c_f (s: non-stationary starts, default 0).
         """
         ks = self._check_order(n, ks, component)
-        if len(p) != n or any(isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q < 0 for q in p):
-            raise ArgumentError(f"p: expected {n} non-negative integers (one derivative order per lag), received {p!r}")
+        p = check_int_sequence(p, "p", n, what="one derivative order per lag")
         v = self.c_f[component].copy()
         for j in range(n):
             for _ in range(int(p[j])):
@@ -445,23 +452,16 @@ class GalerkinSystem:
         Returns (L,) [or (L, p_out) for a vector readout]; by_order=True stacks orders 0..order first.
         """
         order = self.order if order is None else order
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= self.order:
-            raise ArgumentError(
-                f"order: expected an integer in 0..{self.order} (built for order {self.order}), "
-                f"received {describe(order)}"
-            )
-        tt = _finite_array(t, "t")
-        if tt.ndim != 1 or tt.size < 1 or tt[0] != 0 or np.any(np.diff(tt) <= 0):
-            raise InputError(f"t: expected a 1-D strictly increasing grid starting at 0, received {describe(t)}")
-        u = _finite_array(U, "U")
+        order = check_int(order, "order", minimum=0, maximum=self.order, hint=f" (built for order {self.order})")
+        tt = check_grid(t, min_points=1)
+        u = finite_array(U, "U")
         m = self.Gammas.shape[0]
         if u.ndim == 1 and m == 1:
             u = u[:, None]
         if u.shape != (tt.size, m):
-            raise InputError(f"U: expected samples of shape ({tt.size}, {m}) on the grid t, received {u.shape}")
-        e = float(eps)
-        if not math.isfinite(e):
-            raise InputError(f"eps: expected a finite number, received {eps!r}")
+            why = f"expected samples of shape ({tt.size}, {m}) on the grid t, received {u.shape}"
+            raise refusal("U", why, cls=InputError)
+        e = check_eps(eps)
         # the hierarchy holds (order + 1) x len(t) x N states plus a source array: checked before allocating
         limits.check_memory(
             8.0 * tt.size * self.N * (order + 3),
@@ -477,8 +477,8 @@ class GalerkinSystem:
     ) -> np.ndarray:
         """Estimate of the time-stepping error of :meth:`predict`: 4/3 |P(t) - P(t refined)| (ETD2 is second
         order); the refined grid halves every step and interpolates the input linearly (the same input)."""
-        tt = _finite_array(t, "t")
-        u = _finite_array(U, "U")
+        tt = finite_array(t, "t")
+        u = finite_array(U, "U")
         if u.ndim == 1:
             u = u[:, None]
         if tt.ndim != 1 or tt.size < 2 or u.shape[0] != tt.size:  # predict raises the right error or is exact
@@ -500,51 +500,18 @@ class GalerkinSystem:
         return np.tensordot(eps ** np.arange(order + 1), out, axes=1)
 
     # ---- checks ----------------------------------------------------------------------
-    def _check_component(self, component: int) -> None:
-        if (
-            isinstance(component, bool)
-            or not isinstance(component, (int, np.integer))
-            or not (0 <= component < self.c_f.shape[0])
-        ):
-            raise ArgumentError(
-                f"component: expected an integer in 0..{self.c_f.shape[0] - 1}, received {describe(component)}"
-            )
-
     def _check_order(self, n: int, ks: Any, component: int) -> tuple[int, ...]:
-        self._check_component(component)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self.order:
-            raise ArgumentError(
-                f"n: expected a kernel order in 1..{self.order} (the system was built with order="
-                f"{self.order}; rebuild with a higher order), received {describe(n)}"
-            )
-        m = self.Gammas.shape[0]
-        if ks is None:
-            if m != 1:
-                raise ArgumentError(f"ks: the model has {m} inputs; give n = {n} input indices (0-based)")
-            ks = (0,) * n
-        elif isinstance(ks, (int, np.integer)) and not isinstance(ks, bool):
-            ks = (int(ks),) * n if n == 1 or m == 1 else None
-            if ks is None:
-                raise ArgumentError(f"ks: give a tuple of {n} input indices for order {n}")
-        ks = tuple(ks)
-        if len(ks) != n or any(
-            isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < m for k in ks
-        ):
-            raise ArgumentError(f"ks: expected {n} input indices in 0..{m - 1}, received {ks!r}")
-        return tuple(int(k) for k in ks)
-
-
-def _finite_array(x: Any, name: str) -> np.ndarray:
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: expected an array of numbers, received {describe(x)}") from None
-    if not np.all(np.isfinite(a)):
-        raise InputError(f"{name}: contains NaN or infinite values ({int(np.sum(~np.isfinite(a)))} of {a.size})")
-    return a
+        """component, order n (<= the order built) and input indices ks: the same checks as a Response's."""
+        check_component(component, self.c_f.shape[0])
+        hint = f" (the system was built with order={self.order}; rebuild with a higher order)"
+        n = check_kernel_order(n, self.order, hint)
+        return check_index_tuple(ks, n, self.Gammas.shape[0], name="ks")
 
 
 # --------------------------------------------------------------------------- build
+
+
+_MORE_MEMORY = "raise max_memory= (default: the limit GALERKIN_MEMORY, vs.limits.configure(galerkin_memory=...))"
 
 
 def build_galerkin(
@@ -573,14 +540,10 @@ def build_galerkin(
     degree = check_degree(degree)
     max_memory = limits.GALERKIN_MEMORY if max_memory is None else max_memory
     for name, value, low in (("points", points, 1), ("max_memory", max_memory, 1), ("seed", seed, 0)):
-        if value is None and name == "points":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ArgumentError(f"{name}: expected an integer >= {low}, received {describe(value)}")
-    if isinstance(spectrum_tol, bool) or not isinstance(spectrum_tol, (int, float)) or not spectrum_tol > 0:
-        raise ArgumentError(f"spectrum_tol: expected a positive number, received {describe(spectrum_tol)}")
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-        raise ArgumentError(f"order: expected an integer >= 0, received {describe(order)}")
+        if value is not None or name != "points":
+            check_int(value, name, minimum=low)
+    check_positive(spectrum_tol, "spectrum_tol")
+    check_int(order, "order", minimum=0)
     num = model.with_values() if model.parameters else model
     check_analytic(num)
     n, m = num.n, num.m
@@ -589,11 +552,12 @@ def build_galerkin(
     if guess > max_memory:
         below = range(1, min(degree, limits.MAX_GALERKIN_DEGREE + 2))  # bounded even for a huge degree
         fits = max((p for p in below if memory_needed(n, p, m, points=pts - degree + p) <= max_memory), default=0)
-        raise ArgumentError(
-            f"degree: a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
+        raise refusal(
+            "degree",
+            f"a degree-{degree} basis in {n} dimensions has N = {basis_size(n, degree)} functions and about "
             f"{pts**n} quadrature nodes; the Galerkin matrices would need about {guess / 2**30:.2f} GiB > max_memory = "
-            f"{max_memory / 2**30:.2f} GiB; lower the degree" + (f" (degree={fits} fits)" if fits else "")
-            + ", or raise max_memory= (default: the limit GALERKIN_MEMORY, vs.limits.configure(galerkin_memory=...))"
+            f"{max_memory / 2**30:.2f} GiB",
+            "lower the degree" + (f" (degree={fits} fits)" if fits else "") + f", or {_MORE_MEMORY}",
         )
     w = choose_weight(num, weight, seed=seed)
     st = num.state
@@ -610,10 +574,11 @@ def build_galerkin(
     N = basis.N
     need = memory_needed(n, degree, m, n_nodes=basis.n_nodes)
     if need > max_memory:
-        raise ArgumentError(
-            f"degree: N = {N} basis functions with {basis.n_nodes} quadrature nodes need about "
-            f"{need / 2**30:.2f} GiB > max_memory = {max_memory / 2**30:.2f} GiB; lower the degree, or raise "
-            "max_memory= (default: the limit GALERKIN_MEMORY, vs.limits.configure(galerkin_memory=...))"
+        raise refusal(
+            "degree",
+            f"N = {N} basis functions with {basis.n_nodes} quadrature nodes need about {need / 2**30:.2f} GiB > "
+            f"max_memory = {max_memory / 2**30:.2f} GiB",
+            f"lower the degree, or {_MORE_MEMORY}",
         )
     G, M, Gam, c_f, gram_error, n_nodes = generator_matrices(num, basis, pl, pairs)
     ev = None

@@ -17,7 +17,6 @@ import numpy as np
 import sympy as sp
 
 from ...errors import (
-    ArgumentError,
     GridError,
     ModelError,
     NotNormalisableError,
@@ -26,6 +25,7 @@ from ...errors import (
 )
 from ...model import Diffusion, Gaussian, PointMass
 from ...model.structure import network_structure
+from ...validate import refusal
 from .analytic import is_constant, lambdify_matrix, polynomial_degree
 
 
@@ -60,17 +60,18 @@ def gaussian_weight(mean: Any, cov: Any, n: int, source: str = "user") -> Weight
     if S.ndim == 0 or S.size == 1:
         S = np.eye(n) * float(S.reshape(-1)[0]) if n > 1 else S.reshape(1, 1)
     if m.shape != (n,) or S.shape != (n, n):
-        raise ArgumentError(
-            f"weight: a Gaussian weight needs mean of shape ({n},) and cov ({n}, {n}), received {m.shape}, {S.shape}"
+        raise refusal(
+            "weight", f"a Gaussian weight needs mean of shape ({n},) and cov ({n}, {n}), received {m.shape}, {S.shape}"
         )
     if not (np.all(np.isfinite(m)) and np.all(np.isfinite(S))):
-        raise ArgumentError(f"weight: mean and cov must be finite, received mean {m.tolist()}, cov {S.tolist()}")
+        raise refusal("weight", f"mean and cov must be finite, received mean {m.tolist()}, cov {S.tolist()}")
     S = 0.5 * (S + S.T)
     ev = np.linalg.eigvalsh(S)
     if ev.min() <= 1e-12 * max(1.0, ev.max()):
-        raise ArgumentError(
-            f"weight: the Gaussian weight covariance must be positive definite, received eigenvalues {ev.tolist()}; "
-            "give a covariance of full rank (e.g. the stationary covariance of a pilot simulation)"
+        raise refusal(
+            "weight",
+            f"the Gaussian weight covariance must be positive definite, received eigenvalues {ev.tolist()}",
+            "give a covariance of full rank (e.g. the stationary covariance of a pilot simulation)",
         )
     return Weight("gaussian", m, S, source)
 
@@ -90,7 +91,7 @@ def choose_weight(model: Diffusion, weight: Any = None, *, seed: int = 0) -> Wei
     n = model.n
     if isinstance(weight, Weight):
         if weight.mean.shape != (n,):
-            raise ArgumentError(f"weight: a Weight of dimension {weight.mean.shape[0]} for a model of dimension {n}")
+            raise refusal("weight", f"a Weight of dimension {weight.mean.shape[0]} for a model of dimension {n}")
         return weight
     if weight is None:
         if n == 1:
@@ -103,15 +104,16 @@ def choose_weight(model: Diffusion, weight: Any = None, *, seed: int = 0) -> Wei
         return gaussian_weight(weight[1], weight[2], n)
     if weight == "stationary-1d":
         if n != 1:
-            raise ArgumentError(f"weight: 'stationary-1d' needs a 1-D model, this one has dimension {n}; use 'pilot'")
+            raise refusal("weight", f"'stationary-1d' needs a 1-D model, this one has dimension {n}", "use 'pilot'")
         return stationary_weight_1d(model)
     if weight == "linearisation":
         return linearisation_weight(model)
     if weight == "pilot":
         return pilot_weight(model, seed=seed)
-    raise ArgumentError(
-        f"weight: expected None, 'stationary-1d', 'linearisation', 'pilot', ('gaussian', mean, cov) or a Weight, "
-        f"received {describe(weight)}"
+    raise refusal(  # strings, a tuple or an object: not one check_choice
+        "weight",
+        "expected None, 'stationary-1d', 'linearisation', 'pilot', ('gaussian', mean, cov) or a Weight, "
+        f"received {describe(weight)}",
     )
 
 

@@ -47,7 +47,7 @@ import sympy as sp
 
 from ... import limits
 from ...documents.derivation import Derivation, route_derivation
-from ...errors import ArgumentError, GridError, InputError, ModelError, NotNormalisableError, describe
+from ...errors import GridError, InputError, ModelError, NotNormalisableError, describe
 from ...model.diffusion import SRNN, Diffusion, Gaussian, PointMass, Stationary
 from ...response import Response
 from ...validate import (
@@ -55,8 +55,9 @@ from ...validate import (
     check_eps,
     check_flag,
     check_grid,
+    finite_array,
     input_samples,
-    real_array,
+    refusal,
 )
 from ..base import ContractCase, Route
 from ..options import Option
@@ -449,9 +450,9 @@ class GeneratorResponse(Response):
             return float(val) if np.ndim(val) == 0 else val
 
         def mean0(t: Any) -> np.ndarray:
-            tt = real_array(t, "t")
-            if np.any(~np.isfinite(tt)) or np.any(tt < 0):
-                raise InputError(f"t: expected finite times >= 0, received {describe(t)}")
+            tt = finite_array(t, "t")
+            if np.any(tt < 0):
+                raise refusal("t", f"expected finite times >= 0, received {describe(t)}", cls=InputError)
             e = np.exp(tt[..., None] * self.eigenvalues) * self._a  # (..., N)
             return self._out(e @ self._c0)
 
@@ -570,7 +571,7 @@ class GeneratorResponse(Response):
         """
         tt, U_in = self._check_inputs(u, t)
         if options:
-            raise ArgumentError(f"{sorted(options)[0]}: method='generator' predictions take no options")
+            raise refusal(sorted(options)[0], "method='generator' predictions take no options")
         check_flag(by_order, "by_order")
         eps = check_eps(eps, self.order)
         lam, T = self.eigenvalues, tt.size

@@ -49,6 +49,7 @@ class SmallNoiseResponse(Protocol):
 
     def curvature_ratio(self, component: int = 0, inputs: tuple[int, ...] | None = None) -> float: ...
 
+
 #: kernels with more terms than this are described by their size instead of printed
 MAX_PRINTED_TERMS = 60
 
@@ -64,9 +65,7 @@ def _col(v: np.ndarray, digits: int = 8) -> sp.Matrix:
 
 def small_noise_derivation(resp: SmallNoiseResponse) -> Derivation:
     """The record (module docstring)."""
-    return route_derivation(
-        resp, [_fixed_point_step(resp), _terms_step(resp), _kernels_step(resp), _error_step(resp)]
-    )
+    return route_derivation(resp, [_fixed_point_step(resp), _terms_step(resp), _kernels_step(resp), _error_step(resp)])
 
 
 def _fixed_point_step(resp: SmallNoiseResponse) -> Step:

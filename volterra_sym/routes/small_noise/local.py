@@ -24,9 +24,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ...errors import ArgumentError, ModelError, NotAnalyticError, UnstableError
+from ...errors import ModelError, NotAnalyticError, UnstableError
 from ...model.diffusion import Diffusion
 from ...model.structure import NetworkStructure, network_structure
+from ...validate import refusal
 
 #: largest state dimension of this route (its kernels are exact exponential polynomials, whose number
 #: of terms grows like n^4 at order 2)
@@ -221,7 +222,7 @@ def local_data(model: Diffusion, funcs: ModelFunctions, h: np.ndarray, noise_ord
         P = lyapunov(J, D)
         m = -np.linalg.solve(J, 0.5 * np.einsum("ijk,jk->i", phi[2], P))
     if not (np.all(np.isfinite(P)) and np.all(np.isfinite(m))):
-        raise ArgumentError("model: the Lyapunov covariance at h* is not finite; " + ALTERNATIVES)
+        raise refusal("model", "the Lyapunov covariance at h* is not finite; " + ALTERNATIVES)
     return LocalData(h=h, J=J, D=D, g=g, P=P, m=m, phi=phi, f=fcomp, eigenvalues=eig, gam=gam)
 
 

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ...errors import ArgumentError, ModelError
+from ...errors import ModelError
 from ...model.structure import NetworkStructure
+from ...validate import refusal
 from .local import ALTERNATIVES
 
 #: eigenbasis refused above this condition number of V (a nearly defective J)
@@ -424,10 +425,11 @@ class NumericExpansion:
         N = max(4 * STENCIL, int(np.ceil(horizon / dt)))
         if N > MAX_GRID_STEPS:
             lam = self.pt.lam
-            raise ArgumentError(
-                f"lags: the numeric engine of method='small_noise' would need {N} time steps to reach lag "
+            raise refusal(
+                "lags",
+                f"the numeric engine of method='small_noise' would need {N} time steps to reach lag "
                 f"{horizon:.4g} (slowest rate {-np.max(lam.real):.3g} against max |lambda| {np.max(np.abs(lam)):.3g}, "
-                f"limit {MAX_GRID_STEPS}): ask for shorter lags or a larger tol; {ALTERNATIVES}"
+                f"limit {MAX_GRID_STEPS}): ask for shorter lags or a larger tol; {ALTERNATIVES}",
             )
         N += N % 2
         dt = horizon / N if horizon > 0 else dt
@@ -514,8 +516,8 @@ def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] |
             + ALTERNATIVES
         )
     if readouts is None:
-
-        raise ArgumentError(
-            "readout: the numeric engine of method='small_noise' (n > 6) takes readouts that are polynomials of "
-            f"degree <= 2 in the state; {ALTERNATIVES}"
+        raise refusal(
+            "readout",
+            "the numeric engine of method='small_noise' (n > 6) takes readouts that are polynomials of "
+            f"degree <= 2 in the state; {ALTERNATIVES}",
         )

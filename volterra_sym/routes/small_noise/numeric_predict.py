@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import ArgumentError
 from ...model.structure import NetworkStructure
+from ...validate import refusal
 from .numeric import (
     GL3_W,
     GL3_X,
@@ -75,10 +75,11 @@ def uniform_step(tt: np.ndarray) -> float:
     d = np.diff(tt)
     h = float(tt[-1] / (tt.size - 1))
     if np.max(np.abs(d - h)) > UNIFORM_TOL * h:
-        raise ArgumentError(
-            "t: the numeric engine of method='small_noise' predicts on uniform grids (steps differ by up to "
+        raise refusal(
+            "t",
+            "the numeric engine of method='small_noise' predicts on uniform grids (steps differ by up to "
             f"{np.max(np.abs(d - h)):.3g}); resample the input on np.linspace(0, T, N), or use Monte Carlo "
-            "(vs.simulate_response)"
+            "(vs.simulate_response)",
         )
     return h
 

@@ -14,11 +14,10 @@ import numpy as np
 import sympy as sp
 
 from ...documents.derivation import Derivation, Equation, Step
-from ...errors import ArgumentError
 from ...model.diffusion import Diffusion
 from ...model.structure import NetworkStructure
 from ...response import Response, check_finite_prediction
-from ...validate import check_eps, check_flag, check_grid, input_samples
+from ...validate import check_eps, check_flag, check_grid, input_samples, refusal
 from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, ModelFunctions
 from .numeric import (
@@ -45,7 +44,6 @@ _K2_FORMULA = (
     r"(f' + f'' m^*)\cdot Z_a + f'\cdot Z_m + \tfrac12 \operatorname{tr}(f'' Z_P) + f''[a_1, a_2] "
     r"+ f''[a_1, \delta m_2] + f''[a_2, \delta m_1]"
 )
-
 
 
 def derive_numeric(
@@ -82,9 +80,10 @@ def derive_numeric(
     )
     ratio = resp.expansion_ratio()
     if guard and not resp.terminates and ratio > MAX_RATIO:
-        raise ArgumentError(
-            f"model: the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
-            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}"
+        raise refusal(
+            "model",
+            f"the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
+            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}",
         )
     return resp
 
@@ -115,12 +114,8 @@ class NumericSmallNoiseResponse(Response):
         self.point = point
         self.expansion = expansion
         self.guard = guard
-        self.terminates = not (np.any(point.a2) or np.any(point.a3)) and all(
-            g.constant for g in expansion.couplings
-        )
-        self.second = SecondOrderKernels(
-            structure, point, expansion.readouts, expansion.couplings, expansion.time_step
-        )
+        self.terminates = not (np.any(point.a2) or np.any(point.a3)) and all(g.constant for g in expansion.couplings)
+        self.second = SecondOrderKernels(structure, point, expansion.readouts, expansion.couplings, expansion.time_step)
         #: the time integration's estimated max |error| per (order, inputs, component) over the lags so far
         self._numerical: dict[tuple[int, tuple[int, ...], int], float] = {}
         self._sizes: dict[tuple[int, tuple[int, ...], int], tuple[float, float]] = {}
@@ -162,9 +157,10 @@ class NumericSmallNoiseResponse(Response):
         by_order = check_flag(by_order, "by_order")
         return_error = check_flag(return_error, "return_error")
         if options:
-            raise ArgumentError(
-                f"options: the numeric engine's predict takes no options, received {sorted(options)}; its time step "
-                "follows step_tol of derive"
+            raise refusal(
+                "options",
+                f"the numeric engine's predict takes no options, received {sorted(options)}; its time step "
+                "follows step_tol of derive",
             )
         tt = check_grid(t)
         e = check_eps(eps, self.order)
@@ -339,7 +335,6 @@ class NumericSmallNoiseResponse(Response):
         lines = [
             f"method='small_noise' (numeric engine, n = {self.model.n}): K^(0)..K^({self.order}) to "
             f"s^{self.noise_order} of "
-
             f"'{self.model.name}'",
             f"  h*: |h*|_max = {np.max(np.abs(self.point.h)):.4g}; spec J: rates {sp_['slowest_rate']:.4g}.."
             f"{sp_['fastest_rate']:.4g}, max |Im| {sp_['max_imag']:.4g}, eigenvector condition "

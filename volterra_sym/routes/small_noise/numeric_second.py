@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import ArgumentError
 from ...model.structure import NetworkStructure
+from ...validate import refusal
 from .local import ALTERNATIVES
 from .numeric import (
     GL3_W,
@@ -85,7 +85,6 @@ from .numeric import (
 MAX_TRAJECTORY_BYTES = 6e9
 #: bytes of the Z_P sources built at once (a chunk of steps)
 CHUNK_BYTES = 64e6
-
 
 
 @dataclass
@@ -121,15 +120,17 @@ class SecondOrderGrid:
         if cached is not None and cached[0] >= N:
             return cached[1]
         if N > MAX_GRID_STEPS:
-            raise ArgumentError(
-                f"lags: the numeric engine of method='small_noise' would need {N} time steps of size {self.dt:.3g} for "
-                f"these lags (limit {MAX_GRID_STEPS}): ask for shorter lags or a larger step_tol; {ALTERNATIVES}"
+            raise refusal(
+                "lags",
+                f"the numeric engine of method='small_noise' would need {N} time steps of size {self.dt:.3g} for "
+                f"these lags (limit {MAX_GRID_STEPS}): ask for shorter lags or a larger step_tol; {ALTERNATIVES}",
             )
         need = 4.0 * (N + 1) * self.n**2 * 8 * (1 if self.noise and not self.flat else 0)
         if need > MAX_TRAJECTORY_BYTES:
-            raise ArgumentError(
-                f"lags: K^(2) of the numeric engine would store {need / 1e9:.3g} GB of trajectories for these lags "
-                f"(limit {MAX_TRAJECTORY_BYTES / 1e9:g} GB): ask for shorter lags or a larger step_tol; {ALTERNATIVES}"
+            raise refusal(
+                "lags",
+                f"K^(2) of the numeric engine would store {need / 1e9:.3g} GB of trajectories for these lags "
+                f"(limit {MAX_TRAJECTORY_BYTES / 1e9:g} GB): ask for shorter lags or a larger step_tol; {ALTERNATIVES}",
             )
         if self.noise and not self.flat:
             g = self.couplings[k]
@@ -160,9 +161,7 @@ class SecondOrderGrid:
         dg = not gk.constant
         at = np.array([tau2])
         WaB0 = WaB[0]
-        ya = etd_solve(
-            (pt.a2 * WaA * WaB) @ pt.Vi.T, pt.lam, dt, self.wts, y0=pt.Vi @ (gk.g1 * WaB0) if dg else None
-        )
+        ya = etd_solve((pt.a2 * WaA * WaB) @ pt.Vi.T, pt.lam, dt, self.wts, y0=pt.Vi @ (gk.g1 * WaB0) if dg else None)
         Za = (ya @ pt.V.T).real
         G = np.stack([Za @ (r.f1 + (r.F2 @ pt.m if self.noise else 0.0)) for r in self.readouts])
         if not self.noise:
@@ -216,9 +215,7 @@ class SecondOrderGrid:
         )
         zm0 = None
         if dg:  # DG_m[B(0)] = g1 (m_B)_W + g2 (aB)_W (m*)_W + 1/2 g2 q(P_B) + 1/2 g3 (aB)_W q(P)
-            zm0 = pt.Vi @ (
-                gk.g1 * WmB[0] + gk.g2 * WaB0 * self.Wm + 0.5 * gk.g2 * qB[0] + 0.5 * gk.g3 * WaB0 * pt.qP
-            )
+            zm0 = pt.Vi @ (gk.g1 * WmB[0] + gk.g2 * WaB0 * self.Wm + 0.5 * gk.g2 * qB[0] + 0.5 * gk.g3 * WaB0 * pt.qP)
         Zm = (etd_solve(sm @ pt.Vi.T, pt.lam, dt, self.wts, y0=zm0) @ pt.V.T).real
         return G + np.stack([Zm @ r.f1 for r in self.readouts]) + 0.5 * tr2
 
@@ -266,9 +263,7 @@ class SecondOrderKernels:
     def grid(self, noise: bool, factor: int) -> SecondOrderGrid:
         key = (noise, factor)
         if key not in self._grids:
-            self._grids[key] = SecondOrderGrid(
-                self.S, self.pt, self.readouts, self.couplings, factor * self.dt, noise
-            )
+            self._grids[key] = SecondOrderGrid(self.S, self.pt, self.readouts, self.couplings, factor * self.dt, noise)
         return self._grids[key]
 
     def values(self, ks: tuple[int, ...], lags: np.ndarray, noise: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -19,11 +19,10 @@ import sympy as sp
 from ...algebra.exp_polynomial import ExpPoly
 from ...algebra.linear_gaussian import linear_data
 from ...documents.derivation import Derivation
-from ...errors import ArgumentError
 from ...model.diffusion import OU, Diffusion, Stationary
 from ...model.structure import network_structure
 from ...response import Response, lag_symbols
-from ...validate import check_flag
+from ...validate import check_choice, check_flag, check_real_in_range, refusal
 from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from ..options import PILOT_SEED, Option
@@ -37,25 +36,20 @@ ENGINES = ("auto", "closed_form", "numeric")
 
 def _check_engine(value: Any) -> str:
     """'auto', 'closed_form' or 'numeric'."""
-    if not isinstance(value, str) or value not in ENGINES:
-        raise ArgumentError(f"engine: expected one of {', '.join(map(repr, ENGINES))}, received {value!r}")
-    return value
+    return check_choice(value, "engine", ENGINES)
 
 
 def _check_step_tol(value: Any) -> float:
     """The numeric engine's relative accuracy target: a number in [1e-14, 1e-2]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        1e-14 <= float(value) <= 1e-2
-    ):
-        raise ArgumentError(f"step_tol: expected a relative accuracy in [1e-14, 1e-2], received {value!r}")
-    return float(value)
+    return check_real_in_range(value, "step_tol", low=1e-14, high=1e-2, what="a relative accuracy")
 
 
 def _parse_step_tol(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ArgumentError(f"step_tol: expected a number such as 1e-6, received {text!r}") from None
+        raise refusal("step_tol", f"expected a number such as 1e-6, received {text!r}") from None
+
 
 NOISE_ORDERS = (0, 2)
 #: the unknown constant of the s^4 term: the remainder estimate is this times (s^2 term) x (small parameter)
@@ -67,9 +61,10 @@ DPS = 30
 def check_noise_order(value: Any) -> int:
     """noise_order must be 0 or 2 (1 and 3 vanish: the odd powers of s are zero)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) not in NOISE_ORDERS:
-        raise ArgumentError(
-            f"noise_order: expected 0 or 2 (the odd powers of the noise scale vanish; 4 is not built), received "
-            f"{value!r}; for more accuracy than s^2 use method='galerkin' (n <= 4) or Monte Carlo"
+        raise refusal(
+            "noise_order",
+            f"expected 0 or 2 (the odd powers of the noise scale vanish; 4 is not built), received "
+            f"{value!r}; for more accuracy than s^2 use method='galerkin' (n <= 4) or Monte Carlo",
         )
     return int(value)
 
@@ -123,18 +118,20 @@ class SmallNoiseRoute(Route):
         engine, tol = options["engine"], options["step_tol"]
         numeric = engine == "numeric" or (engine == "auto" and model.n > MAX_STATES)
         if order is not None and order > MAX_SMALL_NOISE_ORDER:
-            raise ArgumentError(
-                f"order: method='small_noise' builds kernels up to order {MAX_SMALL_NOISE_ORDER}, received {order}; "
-                f"{ALTERNATIVES}"
+            raise refusal(
+                "order",
+                f"method='small_noise' builds kernels up to order {MAX_SMALL_NOISE_ORDER}, received {order}; "
+                f"{ALTERNATIVES}",
             )
         if not isinstance(model.initial, Stationary):
-            raise ArgumentError(
-                f"initial: method='small_noise' expands around the stationary law, received {model.initial!r}; its "
+            raise refusal(
+                "initial",
+                f"method='small_noise' expands around the stationary law, received {model.initial!r}; its "
                 "kernels are those of the stationary start, which a point or Gaussian start reaches after a burn-in "
                 "of a few slowest relaxation times of J (the start's offset decays like e^{-t/T}, T = 1/|Re "
                 "lambda_max|: derive with initial='stationary' and apply them to inputs after that), while the "
                 "kernels of the start itself need method='galerkin' (n <= 4), 'exact' (linear networks), 'taylor' "
-                "(short lags) or Monte Carlo kernels (vs.estimate_kernels)"
+                "(short lags) or Monte Carlo kernels (vs.estimate_kernels)",
             )
         structure = network_structure(model) if numeric else None
         if numeric and structure is None:  # the channel model of SRNN(..., input="inside"): numeric engine
@@ -215,9 +212,10 @@ def derive_small_noise(
     )
     ratio = resp.expansion_ratio()
     if guard and not resp.terminates and ratio > MAX_RATIO:
-        raise ArgumentError(
-            f"model: the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
-            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}"
+        raise refusal(
+            "model",
+            f"the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
+            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}",
         )
     return resp
 

@@ -41,9 +41,19 @@ from sympy.polys.rings import PolyElement, ring
 
 from ... import limits
 from ...algebra.expectations import InitialExpectation
-from ...errors import ArgumentError, NotAnalyticError, describe
+from ...errors import NotAnalyticError
 from ...model.diffusion import Diffusion, Stationary
-from ...validate import check_derive_request, check_int, check_lag_degree, derive_advice
+from ...validate import (
+    check_component,
+    check_derive_request,
+    check_index_tuple,
+    check_int,
+    check_int_sequence,
+    check_kernel_order,
+    check_lag_degree,
+    derive_advice,
+    refusal,
+)
 
 __all__ = ["NotAnalyticError", "TaylorKernels", "taylor_kernels"]
 
@@ -430,23 +440,14 @@ class TaylorKernels:
 
     # ---- indexing -------------------------------------------------------------------
     def _key(self, n: int, k: Any, p: Any) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.order:
-            raise ArgumentError(f"n: expected an order 1..{self.order}, received {describe(n)}")
-        kk = (k,) if isinstance(k, int) else tuple(k)
-        pp = (p,) if isinstance(p, int) else tuple(p)
-        if len(kk) != n or any(not isinstance(x, int) or not 0 <= x < self.model.m for x in kk):
-            raise ArgumentError(
-                f"k: expected {n} input indices in 0..{self.model.m - 1} for order {n}, received {describe(k)}"
-            )
+        n = check_kernel_order(n, self.order)
+        kk = check_index_tuple(k, n, self.model.m)
         want = n if self.stationary else n + 1
-        if len(pp) != want or any(not isinstance(x, int) or x < 0 for x in pp):
-            extra = "" if self.stationary else " (lag powers p_1..p_n, then the power of s_n)"
-            raise ArgumentError(f"p: expected {want} non-negative integers{extra}, received {describe(p)}")
+        lag_powers = "lag powers" if self.stationary else "lag powers p_1..p_n, then the power of s_n"
+        pp = check_int_sequence((p,) if isinstance(p, int) else p, "p", want, what=lag_powers)
         if sum(pp) > self.lag_degree:
-            raise ArgumentError(
-                f"p: total degree {sum(pp)} exceeds lag_degree={self.lag_degree}; "
-                f"{derive_advice('lag_degree', sum(pp))}"
-            )
+            why = f"total degree {sum(pp)} exceeds lag_degree={self.lag_degree}"
+            raise refusal("p", why, derive_advice("lag_degree", sum(pp)))
         return n, kk, pp
 
     def coefficient(self, n: int, k: Any, p: Any) -> sp.Expr:
@@ -518,8 +519,7 @@ def taylor_kernels(
     order = check_derive_request(model, order)
     lag_degree = check_lag_degree(lag_degree)
     dps = check_int(dps, "dps", minimum=10, maximum=limits.MAX_DPS, hint=limits.DPS_HINT)
-    if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < model.p:
-        raise ArgumentError(f"component: expected a readout index in 0..{model.p - 1}, received {describe(component)}")
+    component = check_component(component, model.p)
     _check_analytic(model)
     limits.check_model_size(model)
     return TaylorKernels(model, order, lag_degree, dps, component, engine)

@@ -25,10 +25,10 @@ import sympy as sp
 from ... import limits
 from ...algebra.exp_polynomial import ExpPoly
 from ...documents.derivation import Derivation
-from ...errors import ArgumentError, NotNormalisableError, StationaryLawError, TruncationWarning
+from ...errors import NotNormalisableError, StationaryLawError, TruncationWarning
 from ...model.diffusion import Diffusion, Stationary
 from ...response import TaylorFunction, lag_symbols
-from ...validate import derive_advice
+from ...validate import derive_advice, refusal
 from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from ..options import DPS, Option
@@ -123,9 +123,11 @@ class TaylorResponse(ClosedFormResponse):
 
     def _check_taylor_degree(self, total: int, what: str) -> None:
         if total > self.lag_degree:
-            raise ArgumentError(
-                f"{what}: total degree {total} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the "
-                f"truncated kernels would give 0); {derive_advice('lag_degree', total)}"
+            raise refusal(
+                what,
+                f"total degree {total} exceeds lag_degree={self.lag_degree} of these Taylor kernels (the truncated "
+                "kernels would give 0)",
+                derive_advice("lag_degree", total),
             )
 
     def _taylor_function(self, level: int, component: int) -> TaylorFunction:
