@@ -256,7 +256,6 @@ RAISE_ALLOWLIST: dict[str, tuple[int, str]] = {
     "routes/options.py": (4, "the routes' option schema: its own type/range checks of every declared option"),
     "routes/base.py": (3, "the option schema's checks of a call (unknown option, required option, order=None)"),
     "routes/__init__.py": (1, "the route registry's refusal of an unknown method, with its lookalike note"),
-    # engines being extended in parallel (helpers snk2 and sncf): left alone on purpose
     # the limits, stated once: configure() and requests beyond a limit, naming the limit
     "limits.py": (10, "the limits' own refusals (configure(), and requests beyond a limit, naming the limit)"),
     # scikit-learn's conventions: every bad fit/predict argument is an InputError (a ValueError) whose words
