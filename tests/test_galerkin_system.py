@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pytest
 import sympy as sp
+from models import exact_kernels
 from oracles import check_stated_error, spectral_1d, spectral_kernel
 
 import volterra_sym as vs
@@ -52,13 +53,9 @@ DWELL = vs.Diffusion([h], [h - h**3], 0.8, [1.0], h)
 ROT2 = vs.SRNN(1.0, [[0.5, -1.2], [1.2, 0.3]], [0.2, -0.1], C=[1, 0.5], sigma=0.6, activation="tanh", readout="h1")
 
 
-def _exact(model, order):
-    return vs.derive(model, order).lower("numpy")
-
-
 def _check_linear(model, order, stationary):
     S = build_galerkin(model, 4, order=order)
-    low = _exact(model, order)
+    low = exact_kernels(model, order)
     m = model.m
     rng = np.random.default_rng(SEED)
     for n in range(1, order + 1):
@@ -163,7 +160,7 @@ def test_vector_readout_shapes():
     U = np.ones((11, 2))
     assert S.predict(U, t, by_order=True).shape == (3, 11, 2)
     assert S.predict(U, t).shape == (11, 2)
-    low = _exact(model, 2)
+    low = exact_kernels(model, 2)
     lags = np.random.default_rng(SEED).uniform(0, 2, (5, 2))
     ref = low.kernel(2, (1, 1), component=1)(*lags.T)
     assert np.allclose(S.kernel_values(2, (1, 1), lags, component=1), ref, atol=1e-10)
@@ -184,10 +181,10 @@ def test_vector_readout_shapes():
 
 def test_spectral_oracle_equals_the_closed_forms():
     model = OU1.replace(initial=vs.Gaussian([0.2], [[0.3]]))
-    low = _exact(model, 2)
+    low = exact_kernels(model, 2)
     lags = np.random.default_rng(SEED).uniform(0, 3, (10, 3))
     oracle = spectral_1d(OU1, 220, drop=80.0)  # the start (variance 0.3) is wider than the law (0.14): wide domain
-    assert np.abs(oracle.kernel(lags[:, :1]) - _exact(OU1, 1).kernel(1)(lags[:, 0])).max() < 1e-12
+    assert np.abs(oracle.kernel(lags[:, :1]) - exact_kernels(OU1, 1).kernel(1)(lags[:, 0])).max() < 1e-12
     assert np.abs(oracle.kernel(lags, initial=(0.2, 0.3)) - low.kernel(2)(*lags.T)).max() < 1e-12
     assert np.abs(oracle.mean0(lags[:, 0], initial=(0.2, 0.3)) - low.mean0(lags[:, 0])).max() < 1e-12
     # its forward hierarchy (orders 0..2 of E f(h_t)) against the exact route's (measured 5e-15 and 7e-13)
@@ -351,10 +348,10 @@ def test_2d_rotational_tanh_against_finite_differences():
     point = rot.replace(initial=vs.PointMass([0.2, -0.1]))
     taus = np.linspace(0.0, 3.0, 4)
     value, error = finite_difference_kernel_grid(rot, taus, taus, box)
-    check_stated_error(value, error, _exact(rot, 2).kernel(2)(*np.meshgrid(taus, taus, indexing="ij")), 1e-13)
+    check_stated_error(value, error, exact_kernels(rot, 2).kernel(2)(*np.meshgrid(taus, taus, indexing="ij")), 1e-13)
     lags = np.c_[taus, taus / 2, taus / 2]
     value, error = finite_difference_kernel_point(point, (0.2, -0.1), lags, box)
-    check_stated_error(value, error, _exact(point, 2).kernel(2)(*lags.T), 1e-13)
+    check_stated_error(value, error, exact_kernels(point, 2).kernel(2)(*lags.T), 1e-13)
     t = np.linspace(0.0, 2.0, 11)
     u = 0.5 * np.sin(2 * t)
     value, error = finite_difference_predict(point, u, t, box, (0.2, -0.1))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from models import OU1
+from models import OU1, learn_module
 
 import volterra_sym as vs
 from volterra_sym.errors import ReadoutError
@@ -202,7 +202,7 @@ def test_ragged_lag_lists_are_input_errors():
 
 def test_ridge_readout_refuses_what_it_cannot_fit():
     """Issue 24: alpha=nan returned NaN weights silently, and a 1-D G raised IndexError."""
-    learn = _learn()
+    learn = learn_module()
     G, y = np.eye(3), np.ones(3)
     for args, name in (((G, y, float("nan")), "alpha"), ((np.ones(3), y, 1.0), "G"), ((G, np.ones(2), 1.0), "y")):
         with pytest.raises(vs.VolterraError) as info:
@@ -212,7 +212,7 @@ def test_ridge_readout_refuses_what_it_cannot_fit():
 
 @pytest.fixture(scope="module")
 def readout_regression():
-    learn = _learn()
+    learn = learn_module()
     model = OU1
     X = np.random.default_rng(1).normal(size=(6, 5))
     return learn, model, X, learn.ReadoutRegression(model, ["h1", "h1**2"], order=1).fit(X, X[:, -1])
@@ -271,7 +271,7 @@ def test_kernel_machine_degree_and_level_are_checked(readout_regression):
 
 def test_features_refuse_non_finite_results_naming_the_cause():
     """Issue 24: ResponseFeatures(time_scale=1e300) and inputs of size 1e200 gave NaN/inf with a NumPy warning."""
-    learn = _learn()
+    learn = learn_module()
     X = np.random.default_rng(0).normal(size=(3, 5))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NumPy RuntimeWarning on the way
@@ -298,7 +298,7 @@ def test_features_refuse_non_finite_results_naming_the_cause():
 def test_transformer_errors_name_what_was_wrong(X, words, cls):
     """Issue 23: bare scikit-learn errors for complex, scalar, empty or string X.  scikit-learn's classes and
     texts stay (check_estimator expects them); the message starts with X and says what was wrong."""
-    learn = _learn()
+    learn = learn_module()
     for est in (learn.ResponseFeatures(), learn.ResponseKernel()):
         with pytest.raises(cls) as info:
             est.fit(X)
@@ -354,13 +354,6 @@ def test_standalone_modules_refuse_complex_lags_like_the_package(tmp_path):
         resp.kernel_values(1, 0, [0.5j])
     assert type(generated.value).__name__ == "InputError"
     assert str(generated.value).split(": ", 1)[1] == str(package.value).split(": ", 1)[1]
-
-
-def _learn():
-    pytest.importorskip("sklearn")
-    from volterra_sym import learn
-
-    return learn
 
 
 # --------------------------------------------------------------------------- models and derive requests

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from models import OU1
+from models import OU1, learn_module
 
 import volterra_sym as vs
 from volterra_sym import limits
@@ -327,10 +327,10 @@ def _series(n=3, length=5):
 @pytest.mark.parametrize(
     "make, argument, limit",
     [
-        (lambda: _learn().ResponseFeatures(1, 10**6), "level", "MAX_FEATURE_LEVEL"),
-        (lambda: _learn().ResponseFeatures(30000, 1), "degree", "MAX_FEATURE_DEGREE"),
-        (lambda: _learn().ResponseFeatures(refine=10**9), "refine", "MAX_FEATURE_REFINE"),
-        (lambda: _learn().ResponseKernel(degree=10**6), "degree", "MAX_FEATURE_DEGREE"),
+        (lambda: learn_module().ResponseFeatures(1, 10**6), "level", "MAX_FEATURE_LEVEL"),
+        (lambda: learn_module().ResponseFeatures(30000, 1), "degree", "MAX_FEATURE_DEGREE"),
+        (lambda: learn_module().ResponseFeatures(refine=10**9), "refine", "MAX_FEATURE_REFINE"),
+        (lambda: learn_module().ResponseKernel(degree=10**6), "degree", "MAX_FEATURE_DEGREE"),
     ],
 )
 def test_feature_sizes_are_limits_checked_before_any_work(fast, make, argument, limit):
@@ -343,7 +343,7 @@ def test_feature_sizes_are_limits_checked_before_any_work(fast, make, argument, 
 
 def test_readout_feature_degree_is_a_limit_and_not_truncated(fast):
     """Issue 24: ReadoutRegression(feature_degree=10**6) was unbounded and 2.7 was truncated silently."""
-    learn = _learn()
+    learn = learn_module()
     model = OU1
     for value in (10**6, 2.7, "a"):
         est = learn.ReadoutRegression(model, ["h1"], order=1, feature_degree=value)
@@ -423,13 +423,6 @@ def test_estimate_needs_two_paths_for_a_standard_error(fast):
     model = OU1
     message = fast(lambda: vs.estimate_kernels(model, lags={1: [0.0, 0.5]}, paths=1), vs.ArgumentError)
     assert message.startswith("paths") and "MIN_ESTIMATE_PATHS" in message
-
-
-def _learn():
-    pytest.importorskip("sklearn")
-    from volterra_sym import learn
-
-    return learn
 
 
 def test_exact_cost_follows_the_largest_irreducible_block():

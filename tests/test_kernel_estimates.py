@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+from models import exact_kernels
 from oracles import spectral_kernel
 
 import volterra_sym as vs
@@ -40,10 +41,6 @@ def _check(est, n, k, ref, extra=0.0):
     )
 
 
-def _exact(model, order):
-    return vs.derive(model, order).lower("numpy")
-
-
 # --------------------------------------------------------------------------- linear SRNNs vs exact kernels
 
 
@@ -54,7 +51,7 @@ PAIRS = np.array([[a, b] for a in (0.0, 0.4, 1.2, 2.5) for b in (0.0, 0.3, 1.0, 
 
 @pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2nd seed: slow run
 def test_1d_stationary_cubic_orders_1_and_2(seed: int) -> None:
-    low = _exact(OU1, 2)
+    low = exact_kernels(OU1, 2)
     est = _quiet(OU1, 2, {1: TAUS, 2: PAIRS}, paths=20000, seed=seed)
     assert est.mean(1).shape == TAUS.shape and est.mean(2).shape == (len(PAIRS),)
     _check(est, 1, None, low.kernel(1)(TAUS))
@@ -71,7 +68,7 @@ SIG2 = [[0.6, 0.0], [0.2, 0.4]]
 def test_2d_nonnormal_two_inputs_point_start_cubic(seed: int) -> None:
     model = vs.OU(A=A2, C=C2, sigma=SIG2, c=[0.2, -0.1], readout="h1**3 + h1*h2**2 - h2",
                   initial=vs.PointMass([0.8, -0.4]))  # fmt: skip
-    low = _exact(model, 2)
+    low = exact_kernels(model, 2)
     lags1 = np.array([[tau, s] for tau in (0.0, 0.3, 1.0, 2.0) for s in (0.0, 0.5)])
     lags2 = np.array([[0.0, 0.0, 0.0], [0.3, 0.5, 0.0], [1.0, 0.2, 0.5], [0.5, 1.0, 0.5], [1.5, 0.7, 0.0]])
     est = _quiet(model, 2, {1: lags1, 2: lags2}, paths=6000, seed=seed)
@@ -85,7 +82,7 @@ def test_2d_nonnormal_two_inputs_point_start_cubic(seed: int) -> None:
 
 def test_vector_readout_gaussian_noise_components() -> None:
     model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout=["h1**3", "h1*h2**2 + h2"])
-    low = _exact(model, 2)
+    low = exact_kernels(model, 2)
     est = _quiet(model, 2, {1: TAUS[::2], 2: PAIRS[::2]}, paths=6000, seed=8)
     assert est.mean(1).shape == (len(TAUS[::2]), 2) and est.stderr(2).shape == (len(PAIRS[::2]), 2)
     for c in (0, 1):
@@ -99,7 +96,7 @@ def test_vector_readout_gaussian_noise_components() -> None:
 @pytest.mark.parametrize("seed", [5, pytest.param(6, marks=pytest.mark.slow)])  # 2nd seed: slow run
 def test_2d_stationary_quadratic(seed: int) -> None:
     model = vs.OU(A=A2, C=[[1.0], [0.5]], sigma=SIG2, c=[0.3, 0.1], readout="h1**2 - 2*h1*h2 + 0.5*h2")
-    low = _exact(model, 2)
+    low = exact_kernels(model, 2)
     est = _quiet(model, 2, {1: TAUS, 2: PAIRS}, paths=10000, seed=seed)
     _check(est, 1, None, low.kernel(1)(TAUS))
     # order 2 with a quadratic readout is deterministic (Hess f and the tangents are constant): the estimate is
@@ -129,7 +126,7 @@ def test_2d_stationary_quadratic(seed: int) -> None:
 def test_gaussian_start_order_1() -> None:
     model = vs.OU(A=[[1.0, 0.5], [-0.5, 1.0]], C=[[1.0], [0.0]], sigma=0.5, readout="h1*h2 - h2**2",
                   initial=vs.Gaussian([0.5, -1.0], [[0.3, 0.05], [0.05, 0.2]]))  # fmt: skip
-    low = _exact(model, 1)
+    low = exact_kernels(model, 1)
     lags1 = np.array([[tau, s] for tau in (0.0, 0.5, 1.5) for s in (0.0, 0.4)])
     est = _quiet(model, 1, {1: lags1}, paths=10000, seed=7)
     _check(est, 1, None, low.kernel(1)(*lags1.T))
