@@ -89,7 +89,7 @@ def derive_numeric(
 
 
 class NumericSmallNoiseResponse(Response):
-    """K^(0) and K^(1) = K_0 (+ s^2 K_2) of an SRNN network by the numeric engine (module docstring).
+    """K^(0), K^(1) and K^(2), each K_0 (+ s^2 K_2), of an SRNN network by the numeric engine (module docstring).
 
     Attributes: ``noise_order``; ``point`` (h*, J's eigen-decomposition, P, m*; :class:`NetworkPoint`);
     ``guard`` (:class:`GuardReport`); ``terminates`` (linear network: the expansion is exact at s^2).
