@@ -467,7 +467,7 @@ def test_cubic_readout_linear_srnn_equals_exact_route(order):
 def test_cubic_readout_equals_closed_form_route_n3():
     """A tanh network (every cubic term of K^(2) and predict nonzero: f'''[.][P], f'''[m*] and f'''[a][dP]),
     against the closed-form engine (terms.py's exponential polynomials, exact in the lags): K^(1) and K^(2) at both
-    noise orders and predict, to 1e-8 relative."""
+    noise orders and predict, to 1e-8 relative; the same remainder estimate (up to the unfoldings' norms)."""
     readout = ["h1**3 + 0.5*h1*h2*h3 - 0.3*h2**2", "h2**2*h3 + h1"]
     model = tanh_net(3, 0.15, 3, readout=readout, inputs=2, gain=1.0)
     t = np.linspace(0, 6, 301)
@@ -484,6 +484,10 @@ def test_cubic_readout_equals_closed_form_route_n3():
             for ks in [(0, 0), (0, 1), (1, 0)]:
                 r = ref.kernel_values(2, ks, PAIRS, c)
                 assert np.max(np.abs(num.kernel_values(2, ks, PAIRS, c) - r)) <= 1e-8 * np.max(np.abs(r))
+            if no == 2:  # the same remainder estimate (f'''' = 0 in both; unfoldings vs Frobenius norms: <= 1x)
+                for n, ks in [(0, None), (1, 0), (1, 1), (2, (0, 0))]:
+                    ratio = num.error_estimate(n, ks, c) / ref.error_estimate(n, ks, c)
+                    assert 0.5 <= ratio <= (2.0 if n == 2 else 1.0 + 1e-6)
         a = ref.predict(u, t, 0.7, by_order=True)
         b = num.predict(u, t, 0.7, by_order=True)
         for n in range(3):
