@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -90,15 +91,16 @@ def network_arrays(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def engine_k1(n: int, taus: np.ndarray) -> tuple[float, float, float]:
     """The numeric engine on the network's structure: (max |K1|, numerical error estimate, max |s^2 K_2|)."""
     from volterra_sym.model.structure import NetworkStructure
-    from volterra_sym.routes.small_noise.guard import newton
-    from volterra_sym.routes.small_noise.numeric import NumericExpansion, QuadraticReadout, network_point
+    from volterra_sym.routes.small_noise.guard import newton_many
+    from volterra_sym.routes.small_noise.numeric import CubicReadout, NumericExpansion, channel_couplings, network_point
 
     W, b, C = network_arrays(n)
     S = NetworkStructure(np.eye(n), W, b, C, 0.1 * np.eye(n), "tanh")
-    h = newton(S, np.zeros(n))  # type: ignore[arg-type]  # drift and jacobian: what newton reads
-    assert h is not None
+    funcs = SimpleNamespace(structure=S, drift=S.drift)  # what newton_many reads of a network
+    h = newton_many(funcs, np.zeros((1, n)))[0]  # type: ignore[arg-type]
     pt = network_point(S, h, True)
-    ex = NumericExpansion(S, pt, [QuadraticReadout(float(h[0]), np.eye(n)[0], np.zeros((n, n)))])
+    readout = CubicReadout(float(h[0]), np.eye(n)[0], np.zeros((n, n)))
+    ex = NumericExpansion(S, pt, [readout], channel_couplings(S, pt, None))
     k2, err = ex.first_order(0, 0, taus, True)
     k0, _ = ex.first_order(0, 0, taus, False)
     return float(np.max(np.abs(k2))), err, float(np.max(np.abs(k2 - k0)))

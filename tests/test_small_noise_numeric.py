@@ -167,7 +167,7 @@ def test_contract_and_refusals_at_n8(net8):
 
 def test_refuses_non_polynomial_readout_at_n8():
     model = tanh_net(8, 0.1, 8, readout="tanh(h1)")
-    with pytest.raises(ArgumentError, match=r"^readout: .*degree <= 2.*Monte Carlo"):
+    with pytest.raises(ArgumentError, match=r"^readout: .*not a polynomial.*degree <= 3.*Monte Carlo"):
         vs.derive(model, 1, method="small_noise")
 
 
@@ -412,3 +412,90 @@ def test_predict_integration_error_estimate_against_a_fine_step():
         y, err = coarse.predict(u, t, 0.8, by_order=True, return_error=True)
         ref = fine.predict(u, t, 0.8, by_order=True)
         assert np.all(np.max(np.abs(y - ref), axis=1) <= np.max(err, axis=1))  # per order, over the grid
+
+
+# ---- readouts of degree 3 (numeric.CubicReadout) ----------------------------------------------------------
+
+
+def linear_net8(readout: object) -> vs.Diffusion:
+    """Linear SRNN, n = 8, two inputs (triangular W: the exact route's cheap case), noise large enough that
+    the cubic readout's f'''[P] terms are of the kernels' size."""
+    n = 8
+    rng = np.random.default_rng(3)
+    return vs.SRNN(
+        Gamma=np.diag(np.linspace(0.5, 2.0, n)),
+        W=np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3),
+        b=0.1 * rng.standard_normal(n),
+        C=np.round(rng.standard_normal((n, 2)) / np.sqrt(n), 3),
+        sigma=0.5,
+        activation="identity",
+        readout=readout,
+    )
+
+
+@pytest.mark.parametrize("order", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_cubic_readout_linear_srnn_equals_exact_route(order):
+    """Issue 20 check 1 at n = 8: a linear network and readouts of degree 3, where the expansion terminates at
+    s^2 (Y = f(h) + f'(h).m + 1/2 f''(h)[P] is exact for a cubic f under a Gaussian law): K^(0), K^(1), K^(2) and
+    predict equal the exact route's to 1e-10, with error estimate 0."""
+    model = linear_net8(["h1**3 + h2*h3", "h1*h2*h4 + h5**2"])
+    ex = vs.derive(model, order, method="exact")
+    sn = vs.derive(model, order, method="small_noise")
+    assert type(sn).__name__ == "NumericSmallNoiseResponse" and sn.terminates
+    m_ex = np.array(ex.mean0, dtype=float).ravel()
+    assert np.max(np.abs(np.array(sn.mean0, dtype=float).ravel() - m_ex)) <= 1e-10 * (1 + np.max(np.abs(m_ex)))
+    lags = np.linspace(0, 6, 13)[:, None]
+    g = np.linspace(0, 5, 6)
+    pairs = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+    cases = [(1, k, lags) for k in range(2)] + [(2, ks, pairs) for ks in [(0, 0), (0, 1), (1, 0), (1, 1)]]
+    for n, ks, at in cases[: 2 if order == 1 else None]:
+        for c in range(2):
+            r = ex.kernel_values(n, ks, at, c)
+            assert np.max(np.abs(sn.kernel_values(n, ks, at, c) - r)) <= 1e-10 * (1 + np.max(np.abs(r)))
+            assert sn.error_estimate(n, ks, c) == 0.0
+    # the f'''[P] part is not small here: K^(1) at noise_order 0 (f1.a alone) differs by far more than 1e-10
+    k0 = vs.derive(model, 1, method="small_noise", noise_order=0)
+    assert np.max(np.abs(k0.kernel_values(1, 0, lags, 0) - ex.kernel_values(1, 0, lags, 0))) > 1e-2
+    t = np.linspace(0, 3, 61)
+    u = np.stack([np.sin(2 * t), 0.5 * np.cos(t)], axis=1)
+    y, err = sn.predict(u, t, eps=0.3, by_order=True, return_error=True)
+    ye = ex.predict(u, t, eps=0.3, by_order=True)
+    assert np.max(np.abs(y - ye)) <= 1e-10 and np.max(err) <= 1e-12
+
+
+@pytest.mark.slow
+def test_cubic_readout_equals_closed_form_route_n3():
+    """A tanh network (every cubic term of K^(2) and predict nonzero: f'''[.][P], f'''[m*] and f'''[a][dP]),
+    against the closed-form engine (terms.py's exponential polynomials, exact in the lags): K^(1) and K^(2) at both
+    noise orders and predict, to 1e-8 relative; the same remainder estimate (up to the unfoldings' norms)."""
+    readout = ["h1**3 + 0.5*h1*h2*h3 - 0.3*h2**2", "h2**2*h3 + h1"]
+    model = tanh_net(3, 0.15, 3, readout=readout, inputs=2, gain=1.0)
+    t = np.linspace(0, 6, 301)
+    u = np.stack([0.5 * np.sin(2 * t), 0.3 * np.cos(1.3 * t)], axis=-1)
+    for no in (2, 0):
+        ref = vs.derive(model, 2, method="small_noise", guard=False, noise_order=no, symbolic=False)
+        num = vs.derive(model, 2, method="small_noise", guard=False, noise_order=no, engine="numeric", step_tol=1e-9)
+        m_ref = np.array(ref.mean0, dtype=float).ravel()
+        assert np.max(np.abs(np.array(num.mean0, dtype=float).ravel() - m_ref)) <= 1e-12
+        for c in range(2):
+            for k in range(2):
+                r = ref.kernel_values(1, k, LAGS, c)
+                assert np.max(np.abs(num.kernel_values(1, k, LAGS, c) - r)) <= 1e-8 * np.max(np.abs(r))
+            for ks in [(0, 0), (0, 1), (1, 0)]:
+                r = ref.kernel_values(2, ks, PAIRS, c)
+                assert np.max(np.abs(num.kernel_values(2, ks, PAIRS, c) - r)) <= 1e-8 * np.max(np.abs(r))
+            if no == 2:  # the same remainder estimate (f'''' = 0 in both; unfoldings vs Frobenius norms: <= 1x)
+                for n, ks in [(0, None), (1, 0), (1, 1), (2, (0, 0))]:
+                    ratio = num.error_estimate(n, ks, c) / ref.error_estimate(n, ks, c)
+                    assert 0.5 <= ratio <= (2.0 if n == 2 else 1.0 + 1e-6)
+        a = ref.predict(u, t, 0.7, by_order=True)
+        b = num.predict(u, t, 0.7, by_order=True)
+        for n in range(3):
+            scale = np.max(np.abs(a[n]))
+            assert scale > 1e-3 and np.max(np.abs(a[n] - b[n])) <= 1e-8 * scale + 1e-10
+
+
+def test_refuses_quartic_readout_at_n8():
+    model = tanh_net(8, 0.1, 8, readout=["h1", "h1**4 + h2"])
+    with pytest.raises(ArgumentError, match=r"^readout: component 1 \(.*\) has degree 4.*degree <= 3.*Monte Carlo"):
+        vs.derive(model, 1, method="small_noise")

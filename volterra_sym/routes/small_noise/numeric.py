@@ -1,8 +1,8 @@
 """The numeric small-noise engine for networks of 16-256 units (SRNN structure, float64, O(n^3) per step).
 
-For phi(h) = -Gamma h + a(W h + b), constant C and sigma, and a readout of degree <= 2
-(f(h) = f0 + f1.(h - h*) + 1/2 (h - h*)^T F2 (h - h*) around h*), with z* = W h* + b and
-a_k = a^(k)(z*) (element-wise):
+For phi(h) = -Gamma h + a(W h + b), constant C and sigma, and a readout of degree <= 3
+(f(h* + x) = f0 + f1.x + 1/2 x^T F2 x + 1/6 f'''[x, x, x] around h*; f''' constant, kept sparse as the
+readout's cubic monomials: :class:`CubicReadout`), with z* = W h* + b and a_k = a^(k)(z*) (element-wise):
 
     J = -Gamma + diag(a_1) W = V diag(lambda) V^{-1},   J P + P J^T + D = 0 (solved in J's eigenbasis),
     phi''[x, y] = a_2 * (W x) * (W y),   phi'''[x, y, w] = a_3 * (W x)(W y)(W w),
@@ -18,11 +18,12 @@ gamma_k(h*) = g0, D gamma_k = diag(g1) W, gamma_k''[x, y] = g2 * (W x) * (W y): 
 
     dP'   = J dP + dP J^T + B(t),  B = diag(a_2 * W a) W P + (.)^T
     dm'   = J dm + diag(l) W a + 1/2 a_2 * q(t),   q = diag(W dP W^T),   l = a_2 * (W m*) + 1/2 a_3 * diag(W P W^T)
-    K^(1) = (f1 + F2 m*).a + f1.dm + 1/2 tr(F2 dP)       (noise_order 0: f1.a)
+    K^(1) = (f1 + F2 m* + 1/2 f'''[.][P]).a + f1.dm + 1/2 tr(F2 dP)       (noise_order 0: f1.a)
 
-The a-part is exact.  The (dP, dm) part is integrated on a uniform grid t_j = j dt:
-dP_{j+1} = E dP_j E^T + dt sum_g w_g E_g B(t_j + u_g) E_g^T (E = e^{J dt}, E_g = e^{J (dt - u_g)}, three-point
-Gauss-Legendre nodes u_g: order 6), six n x n products per step and no n^4 array; dm in J's eigenbasis,
+(the moment system's readout Y = f(h) + f'(h).m + 1/2 f''(h)[P], differentiated at X*; f'''[.][P]_a =
+sum_bc f'''_abc P_bc, O(monomials)).  The a-part is exact.  The (dP, dm) part is integrated on a uniform grid
+t_j = j dt: dP_{j+1} = E dP_j E^T + dt sum_g w_g E_g B(t_j + u_g) E_g^T (E = e^{J dt}, E_g = e^{J (dt - u_g)},
+three-point Gauss-Legendre nodes u_g: order 6), six n x n products per step and no n^4 array; dm in J's eigenbasis,
 y_p' = lambda_p y_p + sigma_p(t), by exponential integration of a degree-5 local interpolant of sigma at the
 grid nodes (weights int_0^1 e^{z (1 - x)} l_i(x) dx, z = lambda dt, by 16-point Gauss-Legendre).  Values at
 other lags: degree-5 local interpolation on the grid.  Error estimate: the same computation at step 2 dt,
@@ -58,32 +59,106 @@ _GL16_X, _GL16_W = 0.5 * (_GL16_X + 1.0), 0.5 * _GL16_W
 
 
 @dataclass(frozen=True)
-class QuadraticReadout:
-    """f(h*) = f0, grad f(h*) = f1 (n,), Hessian F2 (n, n) of a readout of degree <= 2."""
+class CubicReadout:
+    """Taylor data at h* of a readout of degree <= 3: f(h* + x) = f0 + f1.x + 1/2 x^T F2 x + 1/6 f'''[x, x, x].
+
+    f0 float, f1 (n,), F2 (n, n).  The third derivative (constant) is kept sparse, as the readout's cubic
+    monomials sum_t c3_t h_i h_j h_k ((i, j, k) = idx3[t]; c3 (T,), idx3 (T, 3)), so f'''[x, y, w] = sum_t c3_t
+    sum over the 6 orderings (i', j', k') of (i, j, k) of x_i' y_j' w_k'.  Contractions with a symmetric
+    matrix M need only its entries at the index pairs ``pairs`` (Q, 2) (``select``); ``slots`` (T, 3) are the
+    positions in ``pairs`` of (j, k), (i, k), (i, j).  Every contraction costs O(T) (``third_matrix``: O(n^2 + T)).
+    """
 
     f0: float
     f1: np.ndarray
     F2: np.ndarray
+    c3: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    idx3: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=int))
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=int))
+    slots: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=int))
+
+    @property
+    def cubic(self) -> bool:
+        """The readout has a cubic part (f''' != 0)."""
+        return bool(np.any(self.c3))
+
+    def select(self, M: np.ndarray) -> np.ndarray:
+        """The entries of M (..., n, n) at ``pairs``: (..., Q)."""
+        return M[..., self.pairs[:, 0], self.pairs[:, 1]]
+
+    def third_vector(self, M: np.ndarray) -> np.ndarray:
+        """f'''[.][M]: g_a = sum_bc f'''_abc M_bc for a symmetric M (n, n) -> (n,):
+        sum_t 2 c3_t (e_i M_jk + e_j M_ik + e_k M_ij)."""
+        g = np.zeros(self.f1.size)
+        sel = self.select(M)
+        for s in range(3):
+            np.add.at(g, self.idx3[:, s], 2.0 * self.c3 * sel[self.slots[:, s]])
+        return g
+
+    def third_matrix(self, x: np.ndarray) -> np.ndarray:
+        """f'''[x] = sum_c f'''_abc x_c (n, n) for x (n,)."""
+        n = self.f1.size
+        M = np.zeros((n, n))
+        i, j, k = self.idx3.T
+        for p, q, r in ((i, j, k), (i, k, j), (j, k, i)):
+            np.add.at(M, (p, q), self.c3 * x[r])
+            np.add.at(M, (q, p), self.c3 * x[r])
+        return M
+
+    def third_on(self, a: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """f'''[a][M] for vectors a (..., n) and symmetric M given by its entries ``sel`` = select(M) (..., Q)
+        -> (...,): sum_t 2 c3_t (a_i M_jk + a_j M_ik + a_k M_ij)."""
+        out = np.zeros(a.shape[:-1])
+        for s in range(3):
+            out += (a[..., self.idx3[:, s]] * sel[..., self.slots[:, s]]) @ (2.0 * self.c3)
+        return out
 
 
-def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | None:
-    """The readout components' Taylor data at h (exact: degree <= 2); None when a component is not a polynomial
-    of degree <= 2 in the state."""
+@dataclass(frozen=True)
+class ReadoutPolynomial:
+    """One readout component as a polynomial of degree <= 3 in the state, parsed once: f(h) = c0 + g.h +
+    1/2 h^T F h + sum_t c3_t h_i h_j h_k (g (n,), F (n, n) symmetric, c3 (T,), idx3 (T, 3))."""
+
+    c0: float
+    g: np.ndarray
+    F: np.ndarray
+    c3: np.ndarray
+    idx3: np.ndarray
+
+    def at(self, h: np.ndarray) -> CubicReadout:
+        """The Taylor data at h: f1 = g + F h + 1/2 f'''[h] h, F2 = F + f'''[h] (exact: degree <= 3)."""
+        T = self.c3.size
+        i, j, k = self.idx3.T
+        pairs, slots = np.zeros((0, 2), dtype=int), np.zeros((0, 3), dtype=int)
+        if T:
+            keys = np.sort(np.concatenate([np.stack([j, k], 1), np.stack([i, k], 1), np.stack([i, j], 1)]), axis=1)
+            pairs, inv = np.unique(keys, axis=0, return_inverse=True)
+            slots = inv.reshape(3, T).T
+        base = CubicReadout(0.0, np.zeros(h.size), self.F, self.c3, self.idx3, pairs, slots)
+        M = base.third_matrix(h)
+        cube = float(self.c3 @ (h[i] * h[j] * h[k])) if T else 0.0
+        f0 = float(self.c0 + self.g @ h + 0.5 * h @ self.F @ h + cube)
+        return CubicReadout(f0, self.g + self.F @ h + 0.5 * M @ h, self.F + M, self.c3, self.idx3, pairs, slots)
+
+
+def readout_polynomials(model: Any) -> list[ReadoutPolynomial] | str:
+    """The readout components as polynomials of degree <= 3 in the state; otherwise a description of the first
+    component that is not one (for the refusal)."""
     st = list(model.state)
     n = len(st)
     out = []
     where = {s: i for i, s in enumerate(st)}
-    for f in model.readout.xreplace(model.params):
+    for c, f in enumerate(model.readout.xreplace(model.params)):
         used = [s for s in st if s in f.free_symbols]  # a Poly in all n states costs O(n) per term: only these
         if f.free_symbols - set(used):
-            return None
+            return f"component {c} ({f}) has symbols other than the state"
         try:
             poly = sp.Poly(f, *used) if used else None
         except sp.PolynomialError:
-            return None
-        if poly is not None and poly.total_degree() > 2:
-            return None
-        c0, g, F = 0.0, np.zeros(n), np.zeros((n, n))
+            return f"component {c} ({f}) is not a polynomial"
+        if poly is not None and poly.total_degree() > 3:
+            return f"component {c} ({f}) has degree {poly.total_degree()}"
+        c0, g, F, c3, idx3 = 0.0, np.zeros(n), np.zeros((n, n)), [], []
         for mon, coef in poly.terms() if poly is not None else [((), f)]:
             val = float(coef)
             idx = [where[used[i]] for i, e in enumerate(mon) for _ in range(e)]
@@ -91,12 +166,15 @@ def quadratic_readouts(model: Any, h: np.ndarray) -> list[QuadraticReadout] | No
                 c0 += val
             elif len(idx) == 1:
                 g[idx[0]] += val
-            else:
+            elif len(idx) == 2:
                 i, j = idx
                 F[i, j] += val if i != j else 2 * val
                 if i != j:
                     F[j, i] += val
-        out.append(QuadraticReadout(float(c0 + g @ h + 0.5 * h @ F @ h), g + F @ h, F))
+            else:
+                c3.append(val)
+                idx3.append(idx)
+        out.append(ReadoutPolynomial(c0, g, F, np.array(c3, dtype=float), np.array(idx3, dtype=int).reshape(-1, 3)))
     return out
 
 
@@ -163,6 +241,18 @@ def network_point(S: NetworkStructure, h: np.ndarray, noise: bool) -> NetworkPoi
     m = -np.linalg.solve(J, 0.5 * a2 * qP) if noise else np.zeros(n)
     l = a2 * (S.W @ m) + 0.5 * a3 * qP
     return NetworkPoint(h, z, a1, a2, a3, a4, J, lam, V, Vi, cond, D, P, res, WP, qP, m, l, noise)
+
+
+def readout_gradient(r: CubicReadout, pt: NetworkPoint, noise: bool) -> np.ndarray:
+    """The coefficient of the a-block in DY: f1 + F2 m* + 1/2 f'''[.][P] (noise) or f1 (noise_order 0)."""
+    if not noise:
+        return r.f1
+    return r.f1 + r.F2 @ pt.m + (0.5 * r.third_vector(pt.P) if r.cubic else 0.0)
+
+
+def readout_hessian(r: CubicReadout, pt: NetworkPoint, noise: bool) -> np.ndarray:
+    """The (a, a) block of D^2Y: F2 + f'''[m*] (noise) or F2 (noise_order 0)."""
+    return r.F2 + r.third_matrix(pt.m) if noise and r.cubic else r.F2
 
 
 def lagrange(x: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -246,7 +336,9 @@ class Trajectory:
     """X_k(t_j) = Phi(t_j) G_k(X*) on the grid t_j = j dt (j = 0..N), as the second-order sources use it:
     ``c`` = V^{-1} gamma_k(h*) (a(t) = V e^{lambda t} c, closed form); ``m`` = dm, ``Wm`` = W dm, ``q`` =
     diag(W dP W^T) (N + 1, n); ``WdP`` = W dP(t_j) (N + 1, n, n) and ``WPE[g]`` = W dP(t_j) E_g^T
-    (3, N + 1, n, n), E_g = e^{J dt (1 - u_g)} (empty when not recorded or at noise_order 0)."""
+    (3, N + 1, n, n), E_g = e^{J dt (1 - u_g)} (empty when not recorded or at noise_order 0); ``Psel[c]`` =
+    CubicReadout.select(dP(t_j)) (N + 1, Q_c) per readout component with a cubic part (None otherwise; an empty
+    list: dP = 0)."""
 
     dt: float
     c: np.ndarray
@@ -255,6 +347,7 @@ class Trajectory:
     q: np.ndarray
     WdP: np.ndarray
     WPE: np.ndarray
+    Psel: list[np.ndarray | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -328,12 +421,13 @@ def correction_grid(
     S: NetworkStructure,
     pt: NetworkPoint,
     coupling: ChannelCoupling,
-    readouts: list[QuadraticReadout],
+    readouts: list[CubicReadout],
     dt: float,
     N: int,
     record: bool = False,
 ) -> FirstOrderGrid:
-    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring), one input (``coupling``; started at
+    """f1.dm(t_j) + 1/2 tr(F2 dP(t_j)) for j = 0..N (module docstring; a cubic readout adds nothing here: its
+    f'''[.][P] term enters the closed-form a-part), one input (``coupling``; started at
     G(X*) = (g0, dP0, dm0)) (``record``: also the :class:`Trajectory`)."""
     W, lam, V, Vi = S.W, pt.lam, pt.V, pt.Vi
     n = lam.size
@@ -350,6 +444,7 @@ def correction_grid(
     tr2 = np.zeros((len(readouts), N + 1))
     F2 = [r.F2 for r in readouts]
     quadratic = [bool(np.any(F)) for F in F2]
+    Psel = [np.zeros((N + 1, r.pairs.shape[0])) if record and r.cubic else None for r in readouts]
     WPE = np.zeros((3, N + 1, n, n)) if record else np.zeros((3, 0, n, n))
     WdPs = np.zeros((N + 1, n, n)) if record else np.zeros((0, n, n))
     WdP = W @ dP
@@ -360,6 +455,9 @@ def correction_grid(
         WdPs[0] = WdP
         for g in range(3):
             WPE[g, 0] = WdP @ Eg[g].T
+        for r, sel in zip(readouts, Psel):
+            if sel is not None:
+                sel[0] = r.select(dP)
     for j in range(N):
         src = np.hstack([Eg[g] * Dg[g][j][None, :] for g in range(3)]) @ M
         dP = E @ dP @ E.T + src + src.T
@@ -369,6 +467,9 @@ def correction_grid(
             WdPs[j + 1] = WdP
             for g in range(3):
                 WPE[g, j + 1] = WdP @ Eg[g].T
+            for r, sel in zip(readouts, Psel):
+                if sel is not None:
+                    sel[j + 1] = r.select(dP)
         for c_, F in enumerate(F2):
             if quadratic[c_]:
                 tr2[c_, j + 1] = np.sum(F * dP)
@@ -378,7 +479,7 @@ def correction_grid(
     traj = None
     if record:
         m = (y @ V.T).real
-        traj = Trajectory(dt, c, m, m @ W.T, q, WdPs, WPE)
+        traj = Trajectory(dt, c, m, m @ W.T, q, WdPs, WPE, Psel)
     return FirstOrderGrid(dt, G, traj)
 
 
@@ -391,7 +492,7 @@ class NumericExpansion:
 
     S: NetworkStructure
     pt: NetworkPoint
-    readouts: list[QuadraticReadout]
+    readouts: list[CubicReadout]
     couplings: list[ChannelCoupling]
     tol: float = 1e-6
     _grids: dict[int, tuple[float, FirstOrderGrid, FirstOrderGrid]] = field(default_factory=dict)
@@ -413,7 +514,7 @@ class NumericExpansion:
     def leading(self, k: int, c: int, lags: np.ndarray, noise: bool) -> np.ndarray:
         """The closed-form part: (f1 + F2 m*).e^{J tau} gamma_k(h*) (noise) or f1.e^{J tau} gamma_k(h*)."""
         r, pt = self.readouts[c], self.pt
-        fa = r.f1 + (r.F2 @ pt.m if noise else 0.0)
+        fa = readout_gradient(r, pt, noise)
         coef = (pt.V.T @ fa) * (pt.Vi @ self.couplings[k].g0)
         return (np.exp(np.outer(lags, pt.lam)) @ coef).real
 
@@ -507,17 +608,18 @@ def channel_network(model: Any) -> tuple[NetworkStructure, list[tuple[int, ...]]
     return S, alphas
 
 
-def check_network(S: NetworkStructure | None, readouts: list[QuadraticReadout] | None, n: int) -> None:
-    """Refuse what the numeric engine does not cover (one sentence each, naming the alternative)."""
+def check_network(S: NetworkStructure | None, readouts: list[ReadoutPolynomial] | str, n: int) -> None:
+    """Refuse what the numeric engine does not cover (one sentence each, naming the alternative); ``readouts``
+    from :func:`readout_polynomials`."""
     if S is None:
         raise ModelError(
             f"model: the numeric engine of method='small_noise' (n = {n}; used for n > 6 or engine='numeric') needs an "
             "SRNN network with numeric arrays (phi(h) = -Gamma h + a(W h + b), constant C and sigma), found none; "
             + ALTERNATIVES
         )
-    if readouts is None:
+    if isinstance(readouts, str):
         raise refusal(
             "readout",
-            "the numeric engine of method='small_noise' (n > 6) takes readouts that are polynomials of "
-            f"degree <= 2 in the state; {ALTERNATIVES}",
+            f"{readouts}, but the numeric engine of method='small_noise' (n > 6) takes readouts that are "
+            f"polynomials of degree <= 3 in the state; {ALTERNATIVES}",
         )

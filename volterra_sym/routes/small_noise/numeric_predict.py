@@ -17,10 +17,12 @@ the SRNN (``numeric.py``, ``numeric_second.py``; (x)_W = W x, Gu = sum_k g_k u_k
           T2 = diag(a_2 (a2)_W + 1/2 a_3 (a1)_W^2 + (G2 u) (a1)_W) W P + diag(a_2 (a1)_W + G1 u) W P1
     m2' = J m2 + l (a2)_W + 1/2 a_2 q(P2) + a_2 (a1)_W (m1)_W + 1/2 a_3 (a1)_W^2 (m*)_W + 1/4 a_4 (a1)_W^2 q(P)
           + 1/2 a_3 (a1)_W q(P1) + (G1 u) (m1)_W + (G2 u) (a1)_W (m*)_W + 1/2 (G2 u) q(P1) + 1/2 (G3 u) (a1)_W q(P)
-    y1 = (f1 + F2 m*).a1 + f1.m1 + 1/2 tr(F2 P1),
-    y2 = (f1 + F2 m*).a2 + f1.m2 + 1/2 tr(F2 P2) + 1/2 a1^T F2 a1 + a1^T F2 m1
+    y1 = (f1 + F2 m* + 1/2 g3).a1 + f1.m1 + 1/2 tr(F2 P1),   g3 = f'''[.][P],
+    y2 = (f1 + F2 m* + 1/2 g3).a2 + f1.m2 + 1/2 tr(F2 P2) + 1/2 a1^T (F2 + f'''[m*]) a1 + a1^T F2 m1
+         + 1/2 f'''[a1][P1]
 
-(``noise_order=0``: P = m = 0, only the a-blocks and f1.a + 1/2 a1^T F2 a1). The input is the piecewise-linear
+(readouts of degree <= 3, ``numeric.CubicReadout``; ``noise_order=0``: P = m = 0, only the a-blocks and
+f1.a + 1/2 a1^T F2 a1). The input is the piecewise-linear
 interpolant of its samples (as every route reads it). Numerics: a uniform internal grid that subdivides each
 interval of the (uniform) prediction grid into s substeps of at most the engine's time step (s = 1 when the grid
 is finer); a1 exactly for the piecewise-linear input (exponential integrators phi_1, phi_2 in J's eigenbasis,
@@ -46,11 +48,13 @@ from .numeric import (
     GL3_X,
     STENCIL,
     ChannelCoupling,
+    CubicReadout,
     NetworkPoint,
-    QuadraticReadout,
     etd_solve,
     etd_weights,
     expJ,
+    readout_gradient,
+    readout_hessian,
     stencil,
 )
 
@@ -90,7 +94,7 @@ class Hierarchy:
 
     S: NetworkStructure
     pt: NetworkPoint
-    readouts: list[QuadraticReadout]
+    readouts: list[CubicReadout]
     couplings: list[ChannelCoupling]
 
     def orders(self, U: np.ndarray, H: float, s: int, order: int, noise: bool) -> np.ndarray:
@@ -118,16 +122,17 @@ class Hierarchy:
         out = np.zeros((order, L, p))
         idx = np.arange(0, N + 1, s)
         F2s = [r.F2 for r in self.readouts]
-        for c, r in enumerate(self.readouts):
-            out[0, :, c] = a1[idx] @ (r.f1 + (r.F2 @ pt.m if noise else 0.0))
+        fa = [readout_gradient(r, pt, noise) for r in self.readouts]
+        for c in range(p):
+            out[0, :, c] = a1[idx] @ fa[c]
         if order >= 2:
             sa = 0.5 * pt.a2 * Wa1**2 + Gu[1] * Wa1
             wts = etd_weights(lam * h)
             a2 = (etd_solve(sa @ Vi.T, lam, h, wts) @ V.T).real
             Wa2 = a2 @ W.T
             for c, r in enumerate(self.readouts):
-                out[1, :, c] = a2[idx] @ (r.f1 + (r.F2 @ pt.m if noise else 0.0))
-                out[1, :, c] += 0.5 * np.einsum("li,li->l", a1[idx] @ r.F2, a1[idx])
+                out[1, :, c] = a2[idx] @ fa[c]
+                out[1, :, c] += 0.5 * np.einsum("li,li->l", a1[idx] @ readout_hessian(r, pt, noise), a1[idx])
         if not noise:
             return out
         wts = etd_weights(lam * h)
@@ -163,11 +168,16 @@ class Hierarchy:
 
         q1 = np.zeros((N + 1, n))
         tr1 = np.zeros((p, N + 1))
+        third1 = np.zeros((p, L))  # f'''[a1][P1] at the prediction nodes
         for j, WP1, P1 in first_P():
             q1[j] = np.einsum("ij,ij->i", WP1, W)
             for c, F in enumerate(F2s):
                 if np.any(F):
                     tr1[c, j] = np.sum(F * P1)
+            if order >= 2 and j % s == 0:
+                for c, r in enumerate(self.readouts):
+                    if r.cubic:
+                        third1[c, j // s] = r.third_on(a1[j], r.select(P1))
         Wm_star = W @ pt.m
         sm1 = pt.l * Wa1 + 0.5 * pt.a2 * q1 + Gu[1] * Wm_star + 0.5 * Gu[2] * pt.qP
         m1 = (etd_solve(sm1 @ Vi.T, lam, h, wts) @ V.T).real
@@ -226,4 +236,5 @@ class Hierarchy:
         m2 = (etd_solve(sm2 @ Vi.T, lam, h, wts) @ V.T).real
         for c, r in enumerate(self.readouts):
             out[1, :, c] += m2[idx] @ r.f1 + 0.5 * tr2[c, idx] + np.einsum("li,li->l", a1[idx] @ r.F2, m1[idx])
+            out[1, :, c] += 0.5 * third1[c]
         return out

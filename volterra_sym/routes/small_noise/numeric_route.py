@@ -27,7 +27,7 @@ from .numeric import (
     channel_couplings,
     check_network,
     network_point,
-    quadratic_readouts,
+    readout_polynomials,
 )
 from .numeric_predict import Hierarchy, uniform_step
 from .numeric_second import SecondOrderKernels
@@ -39,10 +39,11 @@ ERROR_SAFETY = 2.0
 
 SIZE_POINTS = 41
 SIZE_POINTS_2 = 9
-_K1_FORMULA = r"(f' + f'' m^*)\cdot a + f'\cdot \delta m + \tfrac12 \operatorname{tr}(f''\,\delta P)"
+_K1_FORMULA = r"(f' + f'' m^* + \tfrac12 f'''[P])\cdot a + f'\cdot \delta m + \tfrac12 \operatorname{tr}(f''\,\delta P)"
 _K2_FORMULA = (
-    r"(f' + f'' m^*)\cdot Z_a + f'\cdot Z_m + \tfrac12 \operatorname{tr}(f'' Z_P) + f''[a_1, a_2] "
-    r"+ f''[a_1, \delta m_2] + f''[a_2, \delta m_1]"
+    r"(f' + f'' m^* + \tfrac12 f'''[P])\cdot Z_a + f'\cdot Z_m + \tfrac12 \operatorname{tr}(f'' Z_P) + f''[a_1, a_2] "
+    r"+ f'''[a_1, a_2, m^*] + f''[a_1, \delta m_2] + f''[a_2, \delta m_1] + \tfrac12 f'''[a_1][\delta P_2] "
+    r"+ \tfrac12 f'''[a_2][\delta P_1]"
 )
 
 
@@ -58,12 +59,12 @@ def derive_numeric(
 ) -> NumericSmallNoiseResponse:
     """Refuse what the engine does not cover, find h* (guard), build the engine, check the s^2 ratio
     (``S``: the model's network structure, None when it has none)."""
-    check_network(S, quadratic_readouts(model, np.zeros(model.n)), model.n)
-    assert S is not None
+    polys = readout_polynomials(model)
+    check_network(S, polys, model.n)
+    assert S is not None and not isinstance(polys, str)
     funcs = ModelFunctions(model, S)
     h, report = find_fixed_point(funcs, S.sigma, seed, guard)
-    readouts = quadratic_readouts(model, h)
-    assert readouts is not None
+    readouts = [poly.at(h) for poly in polys]
     pt = network_point(S, h, True)
     alphas = channel_alphas(model.meta["input_channels"], S.m) if S.input == "inside" else None
     couplings = channel_couplings(S, pt, alphas)
@@ -227,7 +228,7 @@ class NumericSmallNoiseResponse(Response):
         sup |phi''[u, v]| and sup |phi'''[u, v, w]| over unit vectors that, unlike the Frobenius norms, do not
         grow like sqrt(n) with the number of units.  For the network they are sqrt(lambda_max(M_k)),
         M_k = (a_k a_k^T) * (W W^T)^k element-wise (k = 2, 3; powers element-wise too): O(n^3), no n^3
-        array.  The readout (degree <= 2) adds nothing."""
+        array.  The readout (degree <= 3: f'''' = 0) adds nothing."""
         pt = self.point
         G = self.structure.W @ self.structure.W.T
         kappa = float(np.linalg.norm(np.linalg.inv(pt.J), 2))
@@ -248,7 +249,7 @@ class NumericSmallNoiseResponse(Response):
 
     def error_estimate(self, n: int = 1, k: Any = None, component: int = 0) -> float:
         """Estimated max |error| of K^(n)_k over the lags (n = 0: the mean): the expansion's remainder as in
-        :meth:`SmallNoiseResponse.error_estimate` (degree <= 2 readouts: no f'''' term) plus, for n >= 1,
+        :meth:`SmallNoiseResponse.error_estimate` (readouts of degree <= 3: no f'''' term) plus, for n >= 1,
         :meth:`numerical_error`."""
         c = self._component(component)[0]
         if n == 0:
@@ -394,7 +395,7 @@ class NumericSmallNoiseResponse(Response):
                 "+ (.)^T and dm' = J dm + diag(l) W a + a'' * diag(W dP W^T) / 2 integrated on a uniform grid "
                 f"(step {self.expansion.time_step:.3g}; exact propagators, 3-point Gauss-Legendre sources, "
                 "exponential integration of a degree-5 interpolant in J's eigenbasis); "
-                "K^(1) = (f' + f''m*).a + f'.dm + tr(f'' dP)/2.",
+                "K^(1) = (f' + f''m* + f'''[P]/2).a + f'.dm + tr(f'' dP)/2 (f''' = 0 below degree 3).",
                 [Equation(r"K^{(1)}_k(\tau)", _K1_FORMULA)],
             ),
         ]
@@ -406,8 +407,8 @@ class NumericSmallNoiseResponse(Response):
                     "K^(2)_k1k2(tau1, tau2) = DY[Z(tau1; tau2)] + D^2Y[X_k1(tau1), X_k2(tau1 + tau2)] with "
                     "Z = int_0^tau1 e^{(tau1 - r) DF} D^2F[X_k1(r), X_k2(r + tau2)] dr, the blocks (Z_a, Z_P, Z_m) "
                     "integrated on the same grid (docs/small_noise.md): exact propagators, Gauss-Legendre sources for "
-                    "Z_P, exponential integration for Z_a and Z_m; D^2Y = f''[a_1, a_2] + f''[a_1, dm_2] + "
-                    "f''[a_2, dm_1].",
+                    "Z_P, exponential integration for Z_a and Z_m; D^2Y = f''[a_1, a_2] + f'''[a_1, a_2, m*] + "
+                    "f''[a_1, dm_2] + f''[a_2, dm_1] + f'''[a_1][dP_2]/2 + f'''[a_2][dP_1]/2.",
                     [Equation(r"K^{(2)}_{k_1k_2}(\tau_1,\tau_2)", _K2_FORMULA)],
                 )
             )

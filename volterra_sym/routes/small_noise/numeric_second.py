@@ -34,13 +34,14 @@ Z(0; tau2) = DG_k1[B(0)] with, for Y = (a, P, m) = B(0) = X_k2(tau2),
     DG_P = diag(g1) W P_Y + diag(g2 (a)_W) W P + (.)^T,
     DG_m = g1 (m_Y)_W + g2 (a)_W (m*)_W + 1/2 g2 q(P_Y) + 1/2 g3 (a)_W q(P)
 
-(each trajectory also stores W dP(t_j) for it).  For a readout of degree <= 2
+(each trajectory also stores W dP(t_j) for it).  For a readout of degree <= 3
+(f = f0 + f1.x + 1/2 x^T F2 x + 1/6 f'''[x, x, x] around h*; f'''' = 0, so Y = f(h) + f'(h).m + 1/2 f''(h)[P] has)
 
-(f = f0 + f1.x + 1/2 x^T F2 x around h*)
+    DY[Z]      = (f1 + F2 m* + 1/2 f'''[.][P]).Z_a + f1.Z_m + 1/2 tr(F2 Z_P),
+    D^2Y[A, B] = aA^T (F2 + f'''[m*]) aB + aA^T F2 m_B + aB^T F2 m_A + 1/2 f'''[aA][P_B] + 1/2 f'''[aB][P_A]
 
-    DY[Z]      = (f1 + F2 m*).Z_a + f1.Z_m + 1/2 tr(F2 Z_P),
-    D^2Y[A, B] = aA^T F2 aB + aA^T F2 m_B + aB^T F2 m_A.
-
+(f'''[x] = sum_c f'''_abc x_c; the cubic terms by ``numeric.CubicReadout`` from the readout's monomials, O(terms)
+each, P_A and P_B from the entries of dP that each trajectory records at the monomials' index pairs).
 ``noise_order=0`` keeps Z_a and aA^T F2 aB (P = m = 0).  Numerics (the scheme of ``numeric.correction_grid``):
 uniform grid t_j = j dt; Z_a and Z_m in J's eigenbasis by exact exponential integration of degree-5 local
 interpolants of their sources at the nodes (``etd_solve``); Z_P by Z_P(t_{j+1}) = E Z_P(t_j) E^T + dt sum_g
@@ -69,8 +70,8 @@ from .numeric import (
     MAX_RELAXATION_TIMES,
     STENCIL,
     ChannelCoupling,
+    CubicReadout,
     NetworkPoint,
-    QuadraticReadout,
     Trajectory,
     correction_grid,
     etd_solve,
@@ -78,6 +79,8 @@ from .numeric import (
     expJ,
     interpolate,
     interpolate_rows,
+    readout_gradient,
+    readout_hessian,
     stencil,
 )
 
@@ -94,7 +97,7 @@ class SecondOrderGrid:
 
     S: NetworkStructure
     pt: NetworkPoint
-    readouts: list[QuadraticReadout]
+    readouts: list[CubicReadout]
     couplings: list[ChannelCoupling]
     dt: float
     noise: bool
@@ -110,6 +113,9 @@ class SecondOrderGrid:
         self.WPsE = np.stack([pt.WP @ e.T for e in Eg])  # W P E_g^T (3, n, n)
         self.Wm = self.S.W @ pt.m
         self.wts = etd_weights(pt.lam * dt)
+        #: per readout component: the a-coefficient of DY and the (a, a) block of D^2Y (module docstring)
+        self.fa = [readout_gradient(r, pt, self.noise) for r in self.readouts]
+        self.Fa = [readout_hessian(r, pt, self.noise) for r in self.readouts]
         #: no curvature at h* (a linear network): Z = 0 and the trajectories' (P, m) parts vanish
         self.flat = not (np.any(pt.a2) or np.any(pt.a3) or np.any(pt.a4)) and all(g.constant for g in self.couplings)
 
@@ -163,7 +169,7 @@ class SecondOrderGrid:
         WaB0 = WaB[0]
         ya = etd_solve((pt.a2 * WaA * WaB) @ pt.Vi.T, pt.lam, dt, self.wts, y0=pt.Vi @ (gk.g1 * WaB0) if dg else None)
         Za = (ya @ pt.V.T).real
-        G = np.stack([Za @ (r.f1 + (r.F2 @ pt.m if self.noise else 0.0)) for r in self.readouts])
+        G = np.stack([Za @ fa for fa in self.fa])
         if not self.noise:
             return G
         WZa = Za @ W.T
@@ -239,12 +245,17 @@ class SecondOrderGrid:
             mA = interpolate_rows(A.m, dt, tau1)
             mB = interpolate_rows(B.m, dt, tau1 + tau2)
         for c, r in enumerate(self.readouts):
-            if not np.any(r.F2):
+            if not (np.any(r.F2) or r.cubic):
                 continue
-            FaB = aB @ r.F2
-            out[c] += np.einsum("li,li->l", aA @ r.F2, aB)
+            out[c] += np.einsum("li,li->l", aA @ self.Fa[c], aB)
             if self.noise:
+                FaB = aB @ r.F2
                 out[c] += np.einsum("li,li->l", aA @ r.F2, mB) + np.einsum("li,li->l", FaB, mA)
+                PA = A.Psel[c] if len(A.Psel) else None
+                PB = B.Psel[c] if len(B.Psel) else None
+                if PA is not None and PB is not None:  # 1/2 f'''[aA][P_B] + 1/2 f'''[aB][P_A]
+                    sA, sB = interpolate_rows(PA, dt, tau1), interpolate_rows(PB, dt, tau1 + tau2)
+                    out[c] += 0.5 * (r.third_on(aA, sB) + r.third_on(aB, sA))
         return out
 
 
@@ -254,7 +265,7 @@ class SecondOrderKernels:
 
     S: NetworkStructure
     pt: NetworkPoint
-    readouts: list[QuadraticReadout]
+    readouts: list[CubicReadout]
     couplings: list[ChannelCoupling]
     dt: float
     _grids: dict[tuple[bool, int], SecondOrderGrid] = field(default_factory=dict)
