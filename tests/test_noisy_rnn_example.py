@@ -6,7 +6,8 @@ n = 4 state dict stored in tests/data), and (2) its Taylor coefficients in eps (
 common noise paths) against the exact mean of a network that is linear in h (W = 0), whose
 coefficients are tanh^(n)(E_b)/n! (x_k E)^n propagated by the linear map (sympy's derivatives of tanh).
 Slow run (CI: torch and aeon): a few seconds of training and the whole analysis at a tiny size, the NumPy
-network against the torch forward pass, and the kernels' order-1 terms against the network and its SDE.
+network against the torch forward pass (noise off) and its noisy mean output against the torch network's in
+training mode (4000 samples), and the kernels' order-1 terms against the network and its SDE.
 """
 
 from __future__ import annotations
@@ -149,6 +150,19 @@ def test_the_example_runs_and_its_network_is_the_torch_network():
     got = np.array([net.run(s, np.array([1.0]), np.zeros((len(s), 1, 1, 4)), np.zeros((1, 4)))[0, 0] for s in xs])
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
     res = ex.analyse(sd, Xt[:2], cfg, figdir=None, log=lambda *a: None)
+    # the NumPy network's mean output with its noise (eps = 1) against the torch network in training mode
+    # (noise on) over 4000 samples: independent samples, so a z-test
+    torch.manual_seed(5)
+    xs2 = torch.tensor(np.concatenate([np.zeros((2, ex.WARMUP)), Xt[:2]], axis=1)[:, :, None])
+    with torch.no_grad():
+        samples = tnet(xs2.repeat_interleave(4000, 0), mode="train").numpy().reshape(2, 4000, 2)
+    t_mean, t_se = samples.mean(1), samples.std(1, ddof=1) / np.sqrt(4000)
+    z = (res["taylor"].value[1] - t_mean) / np.hypot(res["taylor"].value_se[1], t_se)
+    assert np.abs(z).max() < 4.5, z
+    # and the spread over noise paths: relative SE of a sample std 1/sqrt(2 (paths - 1)) = 5% at 200 paths
+    np_std = res["taylor"].value_se[1] * np.sqrt(cfg["paths"])
+    assert np.all(np.abs(np_std / samples.std(1, ddof=1) - 1) < 4.5 / np.sqrt(2 * (cfg["paths"] - 1)))
+    assert samples.std(1).min() > 1e-3  # the noise is on
     # order 1: the network's Euler-chain kernels against the network, the SDE kernels against the SDE
     # (Richardson), within 4.5 SE; known biases: the point start's transient (measured) and, for the SDE
     # kernels, the midpoint rule's O(dt^2) (2% of the term)
