@@ -8,8 +8,8 @@ Trains a NoisyRNN (n = 16 units, CPU) on ItalyPowerDemand, imports it with ``vs.
 its kernels (Monte Carlo, orders 1 and 2 of the input channels; ``method="small_noise"`` when that route takes
 the input inside the activation), predicts the mean output of held-out series order by order and compares it
 with the network itself run with its noise (Taylor coefficients in eps by the Cauchy integral, with SEs).
-Writes docs/figures/noisy_rnn_{k1,k2,orders}.png.  Timings are wall-clock on a shared machine: read them
-with the load average printed before and after.
+Writes docs/figures/noisy_rnn_k1.png, noisy_rnn_k2.png and noisy_rnn_orders.png.  Timings are wall-clock on
+a shared machine: read them with the load average printed before and after.
 """
 
 from __future__ import annotations
