@@ -207,3 +207,14 @@ def test_input_inside_the_drift_is_simulated_as_it_is() -> None:
     assert other.passed, other
     gap = np.abs(good.mc_mean - other.mc_mean) / np.hypot(good.mc_stderr, other.mc_stderr).clip(1e-12)
     assert np.max(gap) > 8
+
+
+def test_input_inside_a_nonlinear_drift_from_the_stationary_law() -> None:
+    """The automatic burn-in of a stationary start reads the unperturbed drift phi(h, 0) of a model whose input
+    is inside the drift (was a raw NameError on u1): the Galerkin series of order 2 passes verify."""
+    model = vs.Diffusion(["h"], "-h + tanh(0.3 + 0.5*h + u1)", 0.5, [0], "h")
+    rep = vs.verify(
+        model, lambda r: np.sin(2 * r), np.linspace(0, 3, 31), order=2, paths=4000, eps=0.3,
+        derive_options={"method": "galerkin"},
+    )  # fmt: skip
+    assert rep.passed, rep

@@ -61,8 +61,10 @@ def _flows(model: Diffusion) -> tuple[Callable[[np.ndarray], np.ndarray], Callab
         return net.drift, net.jacobian
     num = model if model.is_numeric() else model.with_values()
     h = sp.Matrix(num.state)
-    f = sp.lambdify(num.state, list(num.drift), "numpy")
-    J = sp.lambdify(num.state, num.drift.jacobian(h), "numpy")
+    # the unperturbed drift phi(h, 0): a drift with the input inside it (MATH.md section 11) at u = 0
+    drift = num.drift.xreplace({u: 0 for u in num.inputs}) if num.general_input else num.drift
+    f = sp.lambdify(num.state, list(drift), "numpy")
+    J = sp.lambdify(num.state, drift.jacobian(h), "numpy")
     return (lambda x: np.asarray(f(*x), dtype=float).reshape(-1)), (lambda x: np.asarray(J(*x), dtype=float))
 
 
