@@ -499,3 +499,32 @@ def test_refuses_quartic_readout_at_n8():
     model = tanh_net(8, 0.1, 8, readout=["h1", "h1**4 + h2"])
     with pytest.raises(ArgumentError, match=r"^readout: component 1 \(.*\) has degree 4.*degree <= 3.*Monte Carlo"):
         vs.derive(model, 1, method="small_noise")
+
+
+@pytest.mark.slow
+def test_imported_noisy_rnn_takes_the_numeric_engine_and_equals_the_closed_form_engine():
+    """vs.from_noisy_rnn's model (input inside tanh, a trained n = 4 state dict from tests/data, stationary start):
+    the numeric engine reads its matrices from the importer (numeric.channel_network) and agrees with the
+    closed-form engine, which reads the model's sympy expressions, at order 1 (the channel u); a per-unit
+    step d different from eps is not a network of this form and is refused by the numeric engine."""
+    from pathlib import Path
+
+    z = np.load(Path(__file__).with_name("data") / "noisy_rnn_example_n4.npz")
+    sd = {k[3:]: z[k] for k in z.files if k.startswith("sd:")}
+    hyper = dict(eps=0.1, beta=0.8, gamma_A=0.5, gamma_W=0.1, alpha=1.0, solver="noisy", add_noise=0.03)
+    model = vs.from_noisy_rnn(sd, **hyper).replace(initial=vs.Stationary())
+    num = vs.derive(model, 1, method="small_noise", engine="numeric", guard=False)
+    ref = vs.derive(model, 1, method="small_noise", engine="closed_form", guard=False)
+    lags = np.linspace(0.0, 6.0, 13)[:, None]
+    # allowance: the numeric engine's stated integration error plus the drift's relative gap from reading the
+    # stored float32 step d = 0.1 as eps (|d / eps - 1| ~ 1.5e-8) times the kernel's size, 3x (the honesty bar)
+    gap = float(np.max(np.abs(np.asarray(sd["d"], dtype=float) / 0.1 - 1.0)))
+    for k in (0,):  # order 1 in eps: the channel u (u^2 enters at order 2)
+        for c in range(2):
+            a, b = num.kernel_values(1, k, lags, c), ref.kernel_values(1, k, lags, c)
+            allowed = 3 * (num.channel_response.numerical_error((k,), c) + gap * np.max(np.abs(b))) + 1e-12
+            assert np.max(np.abs(a - b)) <= allowed, (k, c, np.max(np.abs(a - b)), allowed)
+    sd_other = {**sd, "d": np.asarray(sd["d"]) * 1.5}
+    other = vs.from_noisy_rnn(sd_other, **hyper).replace(initial=vs.Stationary())
+    with pytest.raises(vs.VolterraError, match="coupling"):
+        vs.derive(other, 1, method="small_noise", engine="numeric", guard=False)
