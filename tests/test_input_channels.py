@@ -286,3 +286,15 @@ def test_order_5_regrouping_keeps_its_digits():
     for n in range(1, 6):
         ref = tanh_taylor(0.3, n) * 0.25**n * (1 - math.exp(-1.0))
         assert abs(parts[n, -1] - ref) < 4.0e3 * 1e-16 * 10 + 1e-12 * abs(ref), (n, parts[n, -1], ref)
+
+
+def test_error_estimate_of_the_channel_route_is_the_routes_own(exact1):
+    """The regrouped response states the channel route's per-kernel error (small_noise), with channel indices;
+    a route without one (exact) refuses in one sentence naming error_estimate."""
+    model = vs.Diffusion(["h"], "-h + tanh(0.3 + 0.5*h + u1)", 0.2, [0], "h")
+    resp = vs.derive(model, 1, method="small_noise", guard=False)
+    inner = resp.channel_response
+    assert resp.error_estimate(1, (0,)) == inner.error_estimate(1, (0,)) > 0
+    assert resp.error_estimate(0) == inner.error_estimate(0)
+    with pytest.raises(vs.VolterraError, match="^error_estimate: method='exact'"):
+        exact1.error_estimate(1, (0,))

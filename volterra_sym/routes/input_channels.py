@@ -73,6 +73,18 @@ class InputChannelResponse(Response):
     def mean0(self) -> Any:
         return self.channel_response.mean0
 
+    def error_estimate(self, n: int = 1, k: Sequence[int] | int | None = None, component: int = 0) -> float:
+        """The route's stated max |error| of K^(n)_k (k: channel indices; n = 0: the mean), where the route
+        states one per kernel (``method="small_noise"``); refused in one sentence otherwise."""
+        inner = getattr(self.channel_response, "error_estimate", None)
+        if inner is None:
+            raise refusal(
+                "error_estimate",
+                f"method={self.channel_response.method!r} states no per-kernel error estimate",
+                "see its summary() or predict(..., return_error=True) where the route offers it",
+            )
+        return float(inner(n, None if n == 0 else self._k(n, k), component))
+
     def kernel_taylor(self, n: int, k: Sequence[int] | int | None, p: Sequence[int], component: int = 0) -> Any:
         return self.channel_response.kernel_taylor(n, k, p, component)
 
