@@ -301,7 +301,11 @@ def series_from_small_noise(resp: Any, X: np.ndarray) -> np.ndarray:
     rows = []
     for x in X:
         t, U = sequence_input(x[:, None], HYPER["eps"], substeps=4)
-        rows.append(np.asarray(resp.predict(U, t, by_order=True))[:, -1])
+        # the same piecewise-linear input on a uniform grid (the numeric engine predicts on uniform grids): every
+        # breakpoint of sequence_input's grid, 0, (k + (2j + 1)/8) eps and T eps, lies on the grid of step eps/8
+        tu = np.linspace(0.0, t[-1], 8 * len(x) + 1)
+        Uu = np.interp(tu, t, U[:, 0])[:, None]
+        rows.append(np.asarray(resp.predict(Uu, tu, by_order=True))[:, -1])
     return np.stack(rows, axis=1)  # (orders, S, p)
 
 
