@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import StationaryLawError
+from ...validate import refusal
 from .local import ALTERNATIVES, ModelFunctions
 
 PILOT_PATHS = 256
@@ -114,6 +115,17 @@ class _Stepper:
         F *= self.dt
         H += F
         H += dW
+
+
+def check_expansion_ratio(ratio: float, guard: bool, terminates: bool) -> None:
+    """Item 4 of the module docstring: refuse when max|s^2 K_2| / max|K_0| exceeds ``MAX_RATIO`` (with the guard
+    on, and unless the expansion terminates at s^2)."""
+    if guard and not terminates and ratio > MAX_RATIO:
+        raise refusal(
+            "model",
+            f"the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
+            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}",
+        )
 
 
 def newton_many(funcs: ModelFunctions, starts: np.ndarray, iters: int = 60) -> list[np.ndarray]:

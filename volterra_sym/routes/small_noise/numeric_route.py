@@ -18,8 +18,8 @@ from ...model.diffusion import Diffusion
 from ...model.structure import NetworkStructure
 from ...response import Response, check_finite_prediction
 from ...validate import check_eps, check_flag, check_grid, input_samples, refusal
-from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
-from .local import ALTERNATIVES, ModelFunctions
+from .guard import GuardReport, check_expansion_ratio, find_fixed_point, pilot_covariance
+from .local import ModelFunctions
 from .numeric import (
     NetworkPoint,
     NumericExpansion,
@@ -79,13 +79,7 @@ def derive_numeric(
         expansion=NumericExpansion(S, pt, readouts, couplings, tol),
         guard=report,
     )
-    ratio = resp.expansion_ratio()
-    if guard and not resp.terminates and ratio > MAX_RATIO:
-        raise refusal(
-            "model",
-            f"the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
-            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}",
-        )
+    check_expansion_ratio(resp.expansion_ratio(), guard, resp.terminates)
     return resp
 
 

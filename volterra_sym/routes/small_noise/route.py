@@ -26,7 +26,7 @@ from ...validate import check_choice, check_flag, check_real_in_range, refusal
 from ..base import ContractCase, Route
 from ..closed_form import ClosedFormResponse, KernelKey
 from ..options import PILOT_SEED, Option
-from .guard import MAX_RATIO, GuardReport, find_fixed_point, pilot_covariance
+from .guard import GuardReport, check_expansion_ratio, find_fixed_point, pilot_covariance
 from .local import ALTERNATIVES, MAX_STATES, LocalData, ModelFunctions, check_model_form, local_data, to_modal
 from .symbolic import symbolic_local
 from .terms import Expansion, map_ext, mp_number
@@ -210,13 +210,7 @@ def derive_small_noise(
         guard=report,
         other_forms=forms[2 - noise_order],
     )
-    ratio = resp.expansion_ratio()
-    if guard and not resp.terminates and ratio > MAX_RATIO:
-        raise refusal(
-            "model",
-            f"the s^2 term of the small-noise expansion is {ratio:.2g} times the leading term (over the "
-            f"kernels and lags), above {MAX_RATIO}: the noise is too large for the expansion; {ALTERNATIVES}",
-        )
+    check_expansion_ratio(resp.expansion_ratio(), guard, resp.terminates)
     return resp
 
 

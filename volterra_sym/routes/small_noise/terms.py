@@ -363,17 +363,7 @@ class Expansion:
         sm = []
         for i in range(n):
             acc = _combine((self.T3m[i] + self.T4P[i]).reshape(-1), pl, vars)
-            acc = acc + _combine(self.phi2[i].reshape(-1), [A.a[j] * B.m[l] for j in range(n) for l in range(n)], vars)
-            acc = acc + _combine(self.phi2[i].reshape(-1), [B.a[j] * A.m[l] for j in range(n) for l in range(n)], vars)
-            half3 = self.half * self.phi3[i].reshape(n, -1)
-            flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
-            flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
-            for j in range(n):
-                if len(A.a[j]):
-                    acc = acc + A.a[j] * _combine(half3[j], flatBP, vars)
-                if len(B.a[j]):
-                    acc = acc + B.a[j] * _combine(half3[j], flatAP, vars)
-            sm.append(acc)
+            sm.append(acc + self._cross(self.phi2[i], self.phi3[i], A, B))
         return sa, sP, sm
 
     def second_order(self, A: Ext, B: Ext, k1: int | None = None, B_late: Ext | None = None) -> Ext:
@@ -407,16 +397,25 @@ class Expansion:
         T = f[2] + np.einsum("jkl,l->jk", f[3], self.loc.m) + self.half * np.einsum("jklq,lq->jk", f[4], self.loc.P)
         out = _combine(T.reshape(-1), [A.a[j] * B.a[k] for j in range(n) for k in range(n)], vars)
         if A.m is not None and B.m is not None and A.P is not None and B.P is not None:
-            out = out + _combine(f[2].reshape(-1), [A.a[j] * B.m[k] for j in range(n) for k in range(n)], vars)
-            out = out + _combine(f[2].reshape(-1), [B.a[j] * A.m[k] for j in range(n) for k in range(n)], vars)
-            half3 = self.half * f[3].reshape(n, -1)
-            flatBP = [B.P[k][l] for k in range(n) for l in range(n)]
-            flatAP = [A.P[k][l] for k in range(n) for l in range(n)]
-            for j in range(n):
-                if len(A.a[j]):
-                    out = out + A.a[j] * _combine(half3[j], flatBP, vars)
-                if len(B.a[j]):
-                    out = out + B.a[j] * _combine(half3[j], flatAP, vars)
+            out = out + self._cross(f[2], f[3], A, B)
+        return out
+
+    def _cross(self, T2: np.ndarray, T3: np.ndarray, A: Ext, B: Ext) -> ExpPoly:
+        """The cross terms of a second derivative shared by the m block and the readout, for one component with
+        second and third derivative tensors T2 (n, n) and T3 (n, n, n):
+        T2[a_A, m_B] + T2[a_B, m_A] + 1/2 T3[a_A][P_B] + 1/2 T3[a_B][P_A]."""
+        n, vars = self.n, A.a[0].vars
+        assert A.m is not None and B.m is not None and A.P is not None and B.P is not None
+        out = _combine(T2.reshape(-1), [A.a[j] * B.m[k] for j in range(n) for k in range(n)], vars)
+        out = out + _combine(T2.reshape(-1), [B.a[j] * A.m[k] for j in range(n) for k in range(n)], vars)
+        half3 = self.half * T3.reshape(n, -1)
+        flatBP = [B.P[k][q] for k in range(n) for q in range(n)]
+        flatAP = [A.P[k][q] for k in range(n) for q in range(n)]
+        for j in range(n):
+            if len(A.a[j]):
+                out = out + A.a[j] * _combine(half3[j], flatBP, vars)
+            if len(B.a[j]):
+                out = out + B.a[j] * _combine(half3[j], flatAP, vars)
         return out
 
     def mean(self, c: int, vars: tuple[sp.Symbol, ...]) -> ExpPoly:
