@@ -83,21 +83,22 @@ def test_numerical_error_estimate_bounds_the_true_integration_error():
     assert err <= 3 * est and est > 0
 
 
+def linear_net(n: int, readout: object, sigma: float = 0.3, round_C: bool = False) -> vs.Diffusion:
+    """Linear SRNN with two inputs and a triangular W (the exact route's cheap case), seed 3."""
+    rng = np.random.default_rng(3)
+    W = np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3)
+    b = 0.1 * rng.standard_normal(n)
+    C = rng.standard_normal((n, 2)) / np.sqrt(n)
+    return vs.SRNN(
+        Gamma=np.diag(np.linspace(0.5, 2.0, n)), W=W, b=b, C=np.round(C, 3) if round_C else C, sigma=sigma,
+        activation="identity", readout=readout,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_linear_srnn_n16_equals_exact_route():
     """Linear SRNN, quadratic readout: the expansion terminates at s^2 (triangular W: the exact route's cheap case)."""
-    n = 16
-    rng = np.random.default_rng(3)
-    W = np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3)
-    model = vs.SRNN(
-        Gamma=np.diag(np.linspace(0.5, 2.0, n)),
-        W=W,
-        b=0.1 * rng.standard_normal(n),
-        C=rng.standard_normal((n, 2)) / np.sqrt(n),
-        sigma=0.3,
-        activation="identity",
-        readout="h1 + 0.5*h2*h3 - h4**2",
-    )
+    model = linear_net(16, "h1 + 0.5*h2*h3 - h4**2")
     ex = vs.derive(model, 1, method="exact")
     sn = vs.derive(model, 1, method="small_noise")
     lags = np.linspace(0, 8, 41)[:, None]
@@ -241,18 +242,7 @@ def test_k2_numerical_error_estimate_bounds_the_true_integration_error():
 def test_k2_linear_srnn_equals_exact_route():
     """Linear SRNN with quadratic readouts, two inputs: K^(2) = C^T e^{J^T tau1} F2 e^{J (tau1 + tau2)} C plus
     nothing else (the expansion terminates), against the exact route to 1e-10, error estimate 0."""
-    n = 8
-    rng = np.random.default_rng(3)
-    W = np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3)
-    model = vs.SRNN(
-        Gamma=np.diag(np.linspace(0.5, 2.0, n)),
-        W=W,
-        b=0.1 * rng.standard_normal(n),
-        C=rng.standard_normal((n, 2)) / np.sqrt(n),
-        sigma=0.3,
-        activation="identity",
-        readout=["h1 + 0.5*h2*h3 - h4**2", "h5*h5 + h6"],
-    )
+    model = linear_net(8, ["h1 + 0.5*h2*h3 - h4**2", "h5*h5 + h6"])
     ex = vs.derive(model, 2, method="exact")
     sn = vs.derive(model, 2, method="small_noise")
     g = np.linspace(0, 6, 7)
@@ -418,19 +408,9 @@ def test_predict_integration_error_estimate_against_a_fine_step():
 
 
 def linear_net8(readout: object) -> vs.Diffusion:
-    """Linear SRNN, n = 8, two inputs (triangular W: the exact route's cheap case), noise large enough that
-    the cubic readout's f'''[P] terms are of the kernels' size."""
-    n = 8
-    rng = np.random.default_rng(3)
-    return vs.SRNN(
-        Gamma=np.diag(np.linspace(0.5, 2.0, n)),
-        W=np.round(np.triu(rng.standard_normal((n, n)), 1) * 0.3 / np.sqrt(n), 3),
-        b=0.1 * rng.standard_normal(n),
-        C=np.round(rng.standard_normal((n, 2)) / np.sqrt(n), 3),
-        sigma=0.5,
-        activation="identity",
-        readout=readout,
-    )
+    """Linear SRNN, n = 8, two inputs, noise large enough that the cubic readout's f'''[P] terms are of the
+    kernels' size."""
+    return linear_net(8, readout, sigma=0.5, round_C=True)
 
 
 @pytest.mark.parametrize("order", [1, pytest.param(2, marks=pytest.mark.slow)])
